@@ -1,0 +1,80 @@
+// Shared plumbing of the addon: the tensor handle, argument readers, and the one guard that turns every C++
+// exception into a JS TorchError naming the op and its inputs. Policy lives in TypeScript, not here.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <napi.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace bfpo {
+
+constexpr uint32_t kHandleMagic = 0xBF90C0DE;
+
+// One JS-visible tensor. `t` is reset on dispose; the struct itself is freed by the GC finalizer.
+struct Handle {
+  uint32_t magic = kHandleMagic;
+  at::Tensor t;
+  int64_t reportedBytes = 0;
+};
+
+// Error raised for bad arguments detected in C++ (reported like any libtorch error).
+struct ArgError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ---- per-environment state ----
+struct AddonData {
+  Napi::FunctionReference errorClass;
+  int64_t liveHandles = 0;
+  int64_t liveBytes = 0;
+};
+AddonData* Data(Napi::Env env);
+
+// ---- dtype / device codes shared with src/tensor/dtype.ts ----
+at::ScalarType DtypeFromCode(int code);
+int CodeFromDtype(at::ScalarType t);
+at::Device DeviceFromString(const std::string& s);
+
+// ---- wrapping ----
+Napi::Value Wrap(Napi::Env env, at::Tensor t);
+Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts);
+void ReleaseHandle(Napi::Env env, Handle* h);
+
+// ---- argument readers (throw ArgError with the position on a mismatch) ----
+bool IsTensor(const Napi::Value& v);
+at::Tensor& TensorArg(const Napi::CallbackInfo& info, size_t i);
+at::Tensor TensorOrScalarArg(const Napi::CallbackInfo& info, size_t i, const at::Tensor* like);
+std::vector<at::Tensor> TensorListArg(const Napi::CallbackInfo& info, size_t i);
+std::vector<at::Tensor> OptionalTensorListArg(const Napi::CallbackInfo& info, size_t i);
+c10::optional<at::Tensor> OptionalTensorArg(const Napi::CallbackInfo& info, size_t i);
+at::Scalar ScalarArg(const Napi::CallbackInfo& info, size_t i);
+c10::optional<at::Scalar> OptionalScalarArg(const Napi::CallbackInfo& info, size_t i);
+int64_t IntArg(const Napi::CallbackInfo& info, size_t i);
+c10::optional<int64_t> OptionalIntArg(const Napi::CallbackInfo& info, size_t i);
+double DoubleArg(const Napi::CallbackInfo& info, size_t i);
+bool BoolArg(const Napi::CallbackInfo& info, size_t i);
+std::vector<int64_t> IntListArg(const Napi::CallbackInfo& info, size_t i);
+c10::optional<std::vector<int64_t>> OptionalIntListArg(const Napi::CallbackInfo& info, size_t i);
+std::string StringArg(const Napi::CallbackInfo& info, size_t i);
+
+// Describes the call's inputs for an error message: "float32[2,3], int64[4], 1.5".
+std::string DescribeInputs(const Napi::CallbackInfo& info, size_t skip = 0);
+std::string DtypeName(at::ScalarType t);
+
+// The guard: every exported function runs its body through it.
+using Body = std::function<Napi::Value(const Napi::CallbackInfo&)>;
+Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, const Body& body, size_t skip = 0);
+
+// Registers `name` on `exports`, wrapped in the guard.
+void Export(Napi::Env env, Napi::Object exports, const char* name, Body body);
+
+// Registration functions of each translation unit.
+void InitCore(Napi::Env env, Napi::Object exports);
+void InitOps(Napi::Env env, Napi::Object exports);
+void InitShape(Napi::Env env, Napi::Object exports);
+void InitOptim(Napi::Env env, Napi::Object exports);
+
+}  // namespace bfpo

@@ -1,0 +1,308 @@
+// Math ops in families (unary, binary, reductions, in-place), plus nn and sampling ops.
+// Each family takes an op index into a name table that TypeScript reads once at load time.
+#include "common.h"
+
+namespace bfpo {
+
+using UnaryFn = at::Tensor (*)(const at::Tensor&);
+using BinaryFn = at::Tensor (*)(const at::Tensor&, const at::Tensor&);
+
+struct UnaryOp { const char* name; UnaryFn fn; };
+struct BinaryOp { const char* name; BinaryFn fn; };
+
+static const UnaryOp kUnary[] = {
+    {"neg", [](const at::Tensor& a) { return at::neg(a); }},
+    {"exp", [](const at::Tensor& a) { return at::exp(a); }},
+    {"log", [](const at::Tensor& a) { return at::log(a); }},
+    {"sqrt", [](const at::Tensor& a) { return at::sqrt(a); }},
+    {"rsqrt", [](const at::Tensor& a) { return at::rsqrt(a); }},
+    {"abs", [](const at::Tensor& a) { return at::abs(a); }},
+    {"sigmoid", [](const at::Tensor& a) { return at::sigmoid(a); }},
+    {"logSigmoid", [](const at::Tensor& a) { return at::log_sigmoid(a); }},
+    {"silu", [](const at::Tensor& a) { return at::silu(a); }},
+    {"gelu", [](const at::Tensor& a) { return at::gelu(a); }},
+    {"geluTanh", [](const at::Tensor& a) { return at::gelu(a, "tanh"); }},
+    {"tanh", [](const at::Tensor& a) { return at::tanh(a); }},
+    {"relu", [](const at::Tensor& a) { return at::relu(a); }},
+    {"sin", [](const at::Tensor& a) { return at::sin(a); }},
+    {"cos", [](const at::Tensor& a) { return at::cos(a); }},
+    {"square", [](const at::Tensor& a) { return at::square(a); }},
+    {"reciprocal", [](const at::Tensor& a) { return at::reciprocal(a); }},
+    {"sign", [](const at::Tensor& a) { return at::sign(a); }},
+    {"floor", [](const at::Tensor& a) { return at::floor(a); }},
+    {"ceil", [](const at::Tensor& a) { return at::ceil(a); }},
+    {"round", [](const at::Tensor& a) { return at::round(a); }},
+    {"log1p", [](const at::Tensor& a) { return at::log1p(a); }},
+    {"expm1", [](const at::Tensor& a) { return at::expm1(a); }},
+    {"isnan", [](const at::Tensor& a) { return at::isnan(a); }},
+    {"isinf", [](const at::Tensor& a) { return at::isinf(a); }},
+    {"isfinite", [](const at::Tensor& a) { return at::isfinite(a); }},
+    {"logicalNot", [](const at::Tensor& a) { return at::logical_not(a); }},
+    {"contiguous", [](const at::Tensor& a) { return a.contiguous(); }},
+    {"clone", [](const at::Tensor& a) { return a.clone(); }},
+    {"t", [](const at::Tensor& a) { return a.t(); }},
+};
+
+static const BinaryOp kBinary[] = {
+    {"add", [](const at::Tensor& a, const at::Tensor& b) { return at::add(a, b); }},
+    {"sub", [](const at::Tensor& a, const at::Tensor& b) { return at::sub(a, b); }},
+    {"mul", [](const at::Tensor& a, const at::Tensor& b) { return at::mul(a, b); }},
+    {"div", [](const at::Tensor& a, const at::Tensor& b) { return at::div(a, b); }},
+    {"pow", [](const at::Tensor& a, const at::Tensor& b) { return at::pow(a, b); }},
+    {"eq", [](const at::Tensor& a, const at::Tensor& b) { return at::eq(a, b); }},
+    {"ne", [](const at::Tensor& a, const at::Tensor& b) { return at::ne(a, b); }},
+    {"lt", [](const at::Tensor& a, const at::Tensor& b) { return at::lt(a, b); }},
+    {"le", [](const at::Tensor& a, const at::Tensor& b) { return at::le(a, b); }},
+    {"gt", [](const at::Tensor& a, const at::Tensor& b) { return at::gt(a, b); }},
+    {"ge", [](const at::Tensor& a, const at::Tensor& b) { return at::ge(a, b); }},
+    {"maximum", [](const at::Tensor& a, const at::Tensor& b) { return at::maximum(a, b); }},
+    {"minimum", [](const at::Tensor& a, const at::Tensor& b) { return at::minimum(a, b); }},
+    {"logicalAnd", [](const at::Tensor& a, const at::Tensor& b) { return at::logical_and(a, b); }},
+    {"logicalOr", [](const at::Tensor& a, const at::Tensor& b) { return at::logical_or(a, b); }},
+    {"remainder", [](const at::Tensor& a, const at::Tensor& b) { return at::remainder(a, b); }},
+    {"floorDivide", [](const at::Tensor& a, const at::Tensor& b) { return at::div(a, b, "floor"); }},
+    {"matmul", [](const at::Tensor& a, const at::Tensor& b) { return at::matmul(a, b); }},
+    {"bmm", [](const at::Tensor& a, const at::Tensor& b) { return at::bmm(a, b); }},
+    {"mm", [](const at::Tensor& a, const at::Tensor& b) { return at::mm(a, b); }},
+};
+
+// Reductions over optional dims: (t, dims|null, keepdim).
+using ReduceFn = at::Tensor (*)(const at::Tensor&, c10::optional<std::vector<int64_t>>, bool);
+struct ReduceOp { const char* name; ReduceFn fn; };
+
+static std::vector<int64_t> AllDims(const at::Tensor& t) {
+  std::vector<int64_t> d(t.dim());
+  for (int64_t i = 0; i < t.dim(); i++) d[i] = i;
+  return d;
+}
+
+static const ReduceOp kReduce[] = {
+    {"sum", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       return d ? at::sum(a, *d, k) : (k ? at::sum(a, AllDims(a), true) : at::sum(a)); }},
+    {"mean", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       return d ? at::mean(a, *d, k) : (k ? at::mean(a, AllDims(a), true) : at::mean(a)); }},
+    {"amax", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       return at::amax(a, d ? *d : AllDims(a), k); }},
+    {"amin", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       return at::amin(a, d ? *d : AllDims(a), k); }},
+    {"logsumexp", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       return at::logsumexp(a, d ? *d : AllDims(a), k); }},
+    {"prod", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       if (!d) return k ? a.prod().reshape(std::vector<int64_t>(a.dim(), 1)) : at::prod(a);
+       if (d->size() != 1) throw ArgError("prod reduces over one dim at a time");
+       return at::prod(a, (*d)[0], k); }},
+    {"var", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       return at::var(a, at::OptionalIntArrayRef(d ? *d : AllDims(a)), /*unbiased=*/true, k); }},
+    {"std", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       return at::std(a, at::OptionalIntArrayRef(d ? *d : AllDims(a)), /*unbiased=*/true, k); }},
+    {"all", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       if (!d) return k ? at::all(a).reshape(std::vector<int64_t>(a.dim(), 1)) : at::all(a);
+       at::Tensor r = a;
+       std::vector<int64_t> dims = *d;
+       std::sort(dims.rbegin(), dims.rend());
+       for (int64_t x : dims) r = at::all(r, x, k);
+       return r; }},
+    {"any", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
+       if (!d) return k ? at::any(a).reshape(std::vector<int64_t>(a.dim(), 1)) : at::any(a);
+       at::Tensor r = a;
+       std::vector<int64_t> dims = *d;
+       std::sort(dims.rbegin(), dims.rend());
+       for (int64_t x : dims) r = at::any(r, x, k);
+       return r; }},
+};
+
+// In-place ops with a tensor-or-scalar operand: (t, other) -> t.
+using InplaceFn = void (*)(at::Tensor&, const at::Tensor&);
+struct InplaceOp { const char* name; InplaceFn fn; };
+static const InplaceOp kInplace[] = {
+    {"add_", [](at::Tensor& a, const at::Tensor& b) { a.add_(b); }},
+    {"sub_", [](at::Tensor& a, const at::Tensor& b) { a.sub_(b); }},
+    {"mul_", [](at::Tensor& a, const at::Tensor& b) { a.mul_(b); }},
+    {"div_", [](at::Tensor& a, const at::Tensor& b) { a.div_(b); }},
+    {"copy_", [](at::Tensor& a, const at::Tensor& b) { a.copy_(b); }},
+    {"fill_", [](at::Tensor& a, const at::Tensor& b) { a.fill_(b); }},
+    {"pow_", [](at::Tensor& a, const at::Tensor& b) { a.pow_(b); }},
+};
+
+template <typename T, size_t N>
+static Napi::Array Names(Napi::Env env, const T (&table)[N]) {
+  auto arr = Napi::Array::New(env, N);
+  for (size_t i = 0; i < N; i++) arr.Set(static_cast<uint32_t>(i), Napi::String::New(env, table[i].name));
+  return arr;
+}
+
+template <typename T, size_t N>
+static const T& Lookup(const T (&table)[N], int64_t i) {
+  if (i < 0 || static_cast<size_t>(i) >= N) throw ArgError("unknown op index " + std::to_string(i));
+  return table[i];
+}
+
+// Family entry points report the concrete op name in errors, so they bypass Export's fixed name.
+static void ExportFamily(Napi::Env env, Napi::Object exports, const char* name,
+                         std::function<const char*(const Napi::CallbackInfo&)> opName, Body body) {
+  exports.Set(name, Napi::Function::New(env, [opName, body](const Napi::CallbackInfo& info) -> Napi::Value {
+    const char* op = "op";
+    try {
+      op = opName(info);
+    } catch (...) {
+    }
+    return Guarded(info, op, body, 1);
+  }, name));
+}
+
+static const char* NameAt(const Napi::CallbackInfo& info, const char* const* names, size_t n) {
+  if (!info[0].IsNumber()) return "op";
+  int64_t i = info[0].As<Napi::Number>().Int64Value();
+  return (i >= 0 && static_cast<size_t>(i) < n) ? names[i] : "op";
+}
+
+template <typename T, size_t N>
+static std::vector<const char*> NameList(const T (&table)[N]) {
+  std::vector<const char*> v;
+  for (size_t i = 0; i < N; i++) v.push_back(table[i].name);
+  return v;
+}
+
+void InitOps(Napi::Env env, Napi::Object exports) {
+  auto names = Napi::Object::New(env);
+  names.Set("unary", Names(env, kUnary));
+  names.Set("binary", Names(env, kBinary));
+  names.Set("reduce", Names(env, kReduce));
+  names.Set("inplace", Names(env, kInplace));
+  exports.Set("opNames", names);
+
+  static const auto unaryNames = NameList(kUnary);
+  static const auto binaryNames = NameList(kBinary);
+  static const auto reduceNames = NameList(kReduce);
+  static const auto inplaceNames = NameList(kInplace);
+
+  // The op index is argument 0; error messages name the op and describe the remaining arguments.
+  ExportFamily(env, exports, "unary",
+               [](const Napi::CallbackInfo& i) { return NameAt(i, unaryNames.data(), unaryNames.size()); },
+               [](const Napi::CallbackInfo& info) {
+                 return Wrap(info.Env(), Lookup(kUnary, IntArg(info, 0)).fn(TensorArg(info, 1)));
+               });
+  ExportFamily(env, exports, "binary",
+               [](const Napi::CallbackInfo& i) { return NameAt(i, binaryNames.data(), binaryNames.size()); },
+               [](const Napi::CallbackInfo& info) {
+                 const BinaryOp& op = Lookup(kBinary, IntArg(info, 0));
+                 const at::Tensor* like = IsTensor(info[1]) ? &TensorArg(info, 1)
+                                          : IsTensor(info[2]) ? &TensorArg(info, 2) : nullptr;
+                 if (!like) throw ArgError("at least one operand must be a tensor");
+                 at::Tensor a = TensorOrScalarArg(info, 1, like);
+                 at::Tensor b = TensorOrScalarArg(info, 2, like);
+                 return Wrap(info.Env(), op.fn(a, b));
+               });
+  ExportFamily(env, exports, "reduce",
+               [](const Napi::CallbackInfo& i) { return NameAt(i, reduceNames.data(), reduceNames.size()); },
+               [](const Napi::CallbackInfo& info) {
+                 const ReduceOp& op = Lookup(kReduce, IntArg(info, 0));
+                 return Wrap(info.Env(), op.fn(TensorArg(info, 1), OptionalIntListArg(info, 2), BoolArg(info, 3)));
+               });
+  ExportFamily(env, exports, "inplace",
+               [](const Napi::CallbackInfo& i) { return NameAt(i, inplaceNames.data(), inplaceNames.size()); },
+               [](const Napi::CallbackInfo& info) {
+                 const InplaceOp& op = Lookup(kInplace, IntArg(info, 0));
+                 at::Tensor& a = TensorArg(info, 1);
+                 op.fn(a, TensorOrScalarArg(info, 2, &a));
+                 return info.Env().Undefined();
+               });
+
+  // ---- misc math ----
+  Export(env, exports, "zero_", [](const Napi::CallbackInfo& info) {
+    TensorArg(info, 0).zero_();
+    return info.Env().Undefined();
+  });
+  // add_(t, other, alpha): t += alpha * other
+  Export(env, exports, "addScaled_", [](const Napi::CallbackInfo& info) {
+    TensorArg(info, 0).add_(TensorArg(info, 1), ScalarArg(info, 2));
+    return info.Env().Undefined();
+  });
+  Export(env, exports, "clamp", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::clamp(TensorArg(info, 0), OptionalScalarArg(info, 1), OptionalScalarArg(info, 2)));
+  });
+  Export(env, exports, "clamp_", [](const Napi::CallbackInfo& info) {
+    TensorArg(info, 0).clamp_(OptionalScalarArg(info, 1), OptionalScalarArg(info, 2));
+    return info.Env().Undefined();
+  });
+  Export(env, exports, "argmax", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::argmax(TensorArg(info, 0), OptionalIntArg(info, 1), BoolArg(info, 2)));
+  });
+  Export(env, exports, "argmin", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::argmin(TensorArg(info, 0), OptionalIntArg(info, 1), BoolArg(info, 2)));
+  });
+  // maxDim / minDim(t, dim, keepdim) -> [values, indices]
+  Export(env, exports, "maxDim", [](const Napi::CallbackInfo& info) {
+    auto r = at::max(TensorArg(info, 0), IntArg(info, 1), BoolArg(info, 2));
+    return WrapList(info.Env(), {std::get<0>(r), std::get<1>(r)});
+  });
+  Export(env, exports, "minDim", [](const Napi::CallbackInfo& info) {
+    auto r = at::min(TensorArg(info, 0), IntArg(info, 1), BoolArg(info, 2));
+    return WrapList(info.Env(), {std::get<0>(r), std::get<1>(r)});
+  });
+  Export(env, exports, "cumsum", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::cumsum(TensorArg(info, 0), IntArg(info, 1)));
+  });
+  Export(env, exports, "norm", [](const Napi::CallbackInfo& info) {
+    auto dims = OptionalIntListArg(info, 2);
+    if (dims) return Wrap(info.Env(), at::norm(TensorArg(info, 0), ScalarArg(info, 1), *dims, BoolArg(info, 3)));
+    return Wrap(info.Env(), at::norm(TensorArg(info, 0), ScalarArg(info, 1)));
+  });
+  Export(env, exports, "allclose", [](const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), at::allclose(TensorArg(info, 0), TensorArg(info, 1), DoubleArg(info, 2),
+                                                       DoubleArg(info, 3)));
+  });
+  Export(env, exports, "equal", [](const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), at::equal(TensorArg(info, 0), TensorArg(info, 1)));
+  });
+
+  // ---- nn ----
+  Export(env, exports, "softmax", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::softmax(TensorArg(info, 0), IntArg(info, 1)));
+  });
+  Export(env, exports, "logSoftmax", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::log_softmax(TensorArg(info, 0), IntArg(info, 1)));
+  });
+  // linear(x, weight, bias|null): x @ weight^T + bias
+  Export(env, exports, "linear", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::linear(TensorArg(info, 0), TensorArg(info, 1), OptionalTensorArg(info, 2)));
+  });
+  // embedding(weight, ids)
+  Export(env, exports, "embedding", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::embedding(TensorArg(info, 0), TensorArg(info, 1)));
+  });
+  Export(env, exports, "dropout", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::dropout(TensorArg(info, 0), DoubleArg(info, 1), BoolArg(info, 2)));
+  });
+  // crossEntropy(logits [N, C], target [N], ignoreIndex, reduction 0 none 1 mean 2 sum, labelSmoothing)
+  Export(env, exports, "crossEntropy", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::cross_entropy_loss(TensorArg(info, 0), TensorArg(info, 1), {}, IntArg(info, 3),
+                                                   IntArg(info, 2), DoubleArg(info, 4)));
+  });
+  // rmsNorm(x, weight, eps): x * rsqrt(mean(x^2, -1) + eps) * weight, computed in float32 like HF Llama.
+  Export(env, exports, "rmsNorm", [](const Napi::CallbackInfo& info) {
+    const at::Tensor& x = TensorArg(info, 0);
+    const at::Tensor& w = TensorArg(info, 1);
+    double eps = DoubleArg(info, 2);
+    at::Tensor xf = x.to(at::kFloat);
+    at::Tensor y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
+    return Wrap(info.Env(), w * y.to(x.scalar_type()));
+  });
+
+  // ---- sampling and ordering ----
+  // topk(t, k, dim, largest, sorted) -> [values, indices]
+  Export(env, exports, "topk", [](const Napi::CallbackInfo& info) {
+    auto r = at::topk(TensorArg(info, 0), IntArg(info, 1), IntArg(info, 2), BoolArg(info, 3), BoolArg(info, 4));
+    return WrapList(info.Env(), {std::get<0>(r), std::get<1>(r)});
+  });
+  // sort(t, dim, descending) -> [values, indices]; stable so ties keep their order.
+  Export(env, exports, "sort", [](const Napi::CallbackInfo& info) {
+    auto r = at::sort(TensorArg(info, 0), /*stable=*/true, IntArg(info, 1), BoolArg(info, 2));
+    return WrapList(info.Env(), {std::get<0>(r), std::get<1>(r)});
+  });
+  Export(env, exports, "multinomial", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), at::multinomial(TensorArg(info, 0), IntArg(info, 1), BoolArg(info, 2)));
+  });
+}
+
+}  // namespace bfpo

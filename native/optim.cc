@@ -1,0 +1,143 @@
+// Optimizer update rules (one native call per parameter group and step) and gradient clipping.
+// The arithmetic follows torch.optim's single-tensor implementations so that runs match PyTorch.
+#include <cmath>
+
+#include "common.h"
+
+namespace bfpo {
+
+static std::vector<double> DoubleListArg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsArray()) throw ArgError("argument " + std::to_string(i) + " must be an array of numbers");
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<double> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); k++) out[k] = arr.Get(k).As<Napi::Number>().DoubleValue();
+  return out;
+}
+
+static void CheckSameLength(size_t a, size_t b, const char* what) {
+  if (a != b) throw ArgError(std::string(what) + ": " + std::to_string(b) + " state tensors for " + std::to_string(a) +
+                             " parameters");
+}
+
+void InitOptim(Napi::Env env, Napi::Object exports) {
+  // adamStep(params, expAvg, expAvgSq, steps[], lr, beta1, beta2, eps, weightDecay, decoupled)
+  // `steps` holds each parameter's step count after this update (PyTorch counts steps per parameter).
+  Export(env, exports, "adamStep", [](const Napi::CallbackInfo& info) {
+    at::NoGradGuard noGrad;
+    auto params = TensorListArg(info, 0);
+    auto m = TensorListArg(info, 1);
+    auto v = TensorListArg(info, 2);
+    auto steps = DoubleListArg(info, 3);
+    double lr = DoubleArg(info, 4), beta1 = DoubleArg(info, 5), beta2 = DoubleArg(info, 6), eps = DoubleArg(info, 7);
+    double wd = DoubleArg(info, 8);
+    bool decoupled = BoolArg(info, 9);
+    CheckSameLength(params.size(), m.size(), "adam exp_avg");
+    CheckSameLength(params.size(), v.size(), "adam exp_avg_sq");
+    CheckSameLength(params.size(), steps.size(), "adam steps");
+    for (size_t i = 0; i < params.size(); i++) {
+      at::Tensor& p = params[i];
+      at::Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      if (wd != 0) {
+        if (decoupled) p.mul_(1 - lr * wd);
+        else grad = grad.add(p, wd);
+      }
+      m[i].lerp_(grad, 1 - beta1);
+      v[i].mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+      double bc1 = 1 - std::pow(beta1, steps[i]);
+      double bc2 = 1 - std::pow(beta2, steps[i]);
+      at::Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
+      p.addcdiv_(m[i], denom, -lr / bc1);
+    }
+    return info.Env().Undefined();
+  });
+
+  // sgdStep(params, buffers|nulls, fresh[], lr, momentum, dampening, weightDecay, nesterov)
+  Export(env, exports, "sgdStep", [](const Napi::CallbackInfo& info) {
+    at::NoGradGuard noGrad;
+    auto params = TensorListArg(info, 0);
+    auto bufs = OptionalTensorListArg(info, 1);
+    auto fresh = DoubleListArg(info, 2);
+    double lr = DoubleArg(info, 3), momentum = DoubleArg(info, 4), dampening = DoubleArg(info, 5);
+    double wd = DoubleArg(info, 6);
+    bool nesterov = BoolArg(info, 7);
+    CheckSameLength(params.size(), bufs.size(), "sgd momentum buffers");
+    for (size_t i = 0; i < params.size(); i++) {
+      at::Tensor& p = params[i];
+      at::Tensor d = p.grad();
+      if (!d.defined()) continue;
+      if (wd != 0) d = d.add(p, wd);
+      if (momentum != 0) {
+        at::Tensor& buf = bufs[i];
+        if (!buf.defined()) throw ArgError("sgd momentum buffer missing for parameter " + std::to_string(i));
+        if (fresh[i] != 0) buf.copy_(d);
+        else buf.mul_(momentum).add_(d, 1 - dampening);
+        d = nesterov ? d.add(buf, momentum) : buf;
+      }
+      p.add_(d, -lr);
+    }
+    return info.Env().Undefined();
+  });
+
+  // rmspropStep(params, squareAvg, gradAvg|nulls, momentumBuf|nulls, lr, alpha, eps, weightDecay, momentum, centered)
+  Export(env, exports, "rmspropStep", [](const Napi::CallbackInfo& info) {
+    at::NoGradGuard noGrad;
+    auto params = TensorListArg(info, 0);
+    auto sq = TensorListArg(info, 1);
+    auto gavg = OptionalTensorListArg(info, 2);
+    auto mbuf = OptionalTensorListArg(info, 3);
+    double lr = DoubleArg(info, 4), alpha = DoubleArg(info, 5), eps = DoubleArg(info, 6), wd = DoubleArg(info, 7);
+    double momentum = DoubleArg(info, 8);
+    bool centered = BoolArg(info, 9);
+    CheckSameLength(params.size(), sq.size(), "rmsprop square_avg");
+    for (size_t i = 0; i < params.size(); i++) {
+      at::Tensor& p = params[i];
+      at::Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      if (wd != 0) grad = grad.add(p, wd);
+      sq[i].mul_(alpha).addcmul_(grad, grad, 1 - alpha);
+      at::Tensor avg;
+      if (centered) {
+        gavg[i].lerp_(grad, 1 - alpha);
+        avg = sq[i].addcmul(gavg[i], gavg[i], -1).sqrt_();
+      } else {
+        avg = sq[i].sqrt();
+      }
+      avg.add_(eps);
+      if (momentum > 0) {
+        mbuf[i].mul_(momentum).addcdiv_(grad, avg);
+        p.add_(mbuf[i], -lr);
+      } else {
+        p.addcdiv_(grad, avg, -lr);
+      }
+    }
+    return info.Env().Undefined();
+  });
+
+  // clipGradNorm(params, maxNorm, normType) -> total norm before clipping (as torch.nn.utils.clip_grad_norm_)
+  Export(env, exports, "clipGradNorm", [](const Napi::CallbackInfo& info) {
+    at::NoGradGuard noGrad;
+    auto params = TensorListArg(info, 0);
+    double maxNorm = DoubleArg(info, 1);
+    double normType = DoubleArg(info, 2);
+    std::vector<at::Tensor> grads;
+    for (auto& p : params)
+      if (p.grad().defined()) grads.push_back(p.grad());
+    if (grads.empty()) return Napi::Number::New(info.Env(), 0.0);
+    std::vector<at::Tensor> norms;
+    norms.reserve(grads.size());
+    at::Tensor total;
+    if (std::isinf(normType)) {
+      for (auto& g : grads) norms.push_back(g.detach().abs().max().to(at::kFloat));
+      total = at::stack(norms).max();
+    } else {
+      for (auto& g : grads) norms.push_back(at::norm(g.detach(), normType).to(at::kFloat));
+      total = at::norm(at::stack(norms), normType);
+    }
+    at::Tensor coef = at::clamp(maxNorm / (total + 1e-6), c10::nullopt, 1.0);
+    for (auto& g : grads) g.mul_(coef.to(g.device()).to(g.scalar_type()));
+    return Napi::Number::New(info.Env(), total.item<double>());
+  });
+}
+
+}  // namespace bfpo

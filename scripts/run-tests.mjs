@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Runs the test suite with Node's test runner (TypeScript through tsx). Arguments filter test files by substring.
+import { readdirSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join, relative, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const filters = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const passThrough = process.argv.slice(2).filter((a) => a.startsWith('--'));
+
+function walk(dir) {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? walk(p) : p.endsWith('.test.ts') ? [p] : [];
+  });
+}
+
+const files = walk(join(root, 'test')).map((f) => relative(root, f)).sort()
+  .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+if (files.length === 0) {
+  console.error(`No test files match ${filters.join(', ')}`);
+  process.exit(1);
+}
+const args = ['--conditions=bfpo-source', '--import', 'tsx', '--test', '--test-concurrency=1', ...passThrough, ...files];
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, BFPO_TEST: '1' } });
+process.exit(r.status ?? 1);

@@ -1,0 +1,3 @@
+// bfpo: Bi-Factorial Preference Optimization and the DPO family on libtorch, from Node.js.
+export * from './tensor/index.js';
+export * from './optim/index.js';

@@ -1,0 +1,67 @@
+// Adam and AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019), matching torch.optim.Adam/AdamW.
+import { expected } from '../tensor/errors.js';
+import { native } from '../tensor/native.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { Optimizer, type ParamGroup } from './optimizer.js';
+
+export interface AdamOptions {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+}
+
+abstract class AdamBase extends Optimizer<AdamOptions> {
+  protected abstract readonly decoupled: boolean;
+
+  protected override checkHyper(h: AdamOptions, where: string): void {
+    super.checkHyper(h, where);
+    const [b1, b2] = h.betas ?? [];
+    if (!(b1 >= 0 && b1 < 1 && b2 >= 0 && b2 < 1)) throw expected('betas [b1, b2] in [0, 1)', `betas in ${where}`, h.betas);
+    if (!(h.eps >= 0)) throw expected('a non-negative number', `eps in ${where}`, h.eps);
+    if (!(h.weightDecay >= 0)) throw expected('a non-negative number', `weightDecay in ${where}`, h.weightDecay);
+  }
+
+  step(): void {
+    for (const g of this.groups) {
+      const params: Tensor[] = [];
+      const m: Tensor[] = [];
+      const v: Tensor[] = [];
+      const steps: number[] = [];
+      for (const p of g.params) {
+        if (!p.requiresGrad) continue;
+        const grad = p.grad;
+        if (grad === null) continue;
+        grad.dispose();
+        const s = this.stateOf(p, () => ({ step: 0, expAvg: this.zerosFor(p), expAvgSq: this.zerosFor(p) }));
+        s.step = (s.step as number) + 1;
+        params.push(p);
+        m.push(s.expAvg as Tensor);
+        v.push(s.expAvgSq as Tensor);
+        steps.push(s.step);
+      }
+      if (params.length === 0) continue;
+      native.adamStep(params.map((p) => p.handle), m.map((t) => t.handle), v.map((t) => t.handle), steps, g.lr,
+        g.betas[0], g.betas[1], g.eps, g.weightDecay, this.decoupled);
+    }
+  }
+}
+
+/** Adam with L2 weight decay added to the gradient (torch.optim.Adam). */
+export class Adam extends AdamBase {
+  protected readonly decoupled = false;
+  constructor(params: Tensor[] | ParamGroup<AdamOptions>[], opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, ...opts });
+  }
+}
+
+/**
+ * AdamW: decoupled weight decay (torch.optim.AdamW, default weightDecay 0.01).
+ * @example const opt = new AdamW(model.parameters(), { lr: 5e-7 }); loss.backward(); opt.step(); opt.zeroGrad();
+ */
+export class AdamW extends AdamBase {
+  protected readonly decoupled = true;
+  constructor(params: Tensor[] | ParamGroup<AdamOptions>[], opts: Partial<AdamOptions> = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, ...opts });
+  }
+}

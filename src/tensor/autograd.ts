@@ -1,0 +1,54 @@
+// Autograd switches and gradient utilities.
+import { expected } from './errors.js';
+import { native } from './native.js';
+import type { Tensor } from './tensor.js';
+
+/**
+ * Runs `fn` with gradient recording off (like `with torch.no_grad()`); `fn` must be synchronous.
+ * @example const y = noGrad(() => model.forward(x));
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = native.setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    native.setGradEnabled(prev);
+  }
+}
+
+/** Runs `fn` with gradient recording on, even inside `noGrad`. */
+export function enableGrad<T>(fn: () => T): T {
+  const prev = native.setGradEnabled(true);
+  try {
+    return fn();
+  } finally {
+    native.setGradEnabled(prev);
+  }
+}
+
+export const isGradEnabled = (): boolean => native.isGradEnabled();
+
+/**
+ * Runs `fn` in inference mode (like `with torch.inference_mode()`): faster than noGrad, and tensors made
+ * inside can never take part in autograd later. `fn` must be synchronous.
+ */
+export function inferenceMode<T>(fn: () => T): T {
+  const guard = native.enterInferenceMode();
+  try {
+    return fn();
+  } finally {
+    native.exitInferenceMode(guard);
+  }
+}
+
+export const isInferenceMode = (): boolean => native.isInferenceMode();
+
+/**
+ * Scales the gradients of `params` in place so that their global `normType`-norm is at most `maxNorm`, as
+ * torch.nn.utils.clip_grad_norm_. Returns the norm before clipping.
+ */
+export function clipGradNorm_(params: Tensor[], maxNorm: number, normType = 2): number {
+  if (!(maxNorm > 0)) throw expected('a positive number', 'maxNorm', maxNorm);
+  if (!(normType > 0)) throw expected('a positive number or Infinity', 'normType', normType);
+  return native.clipGradNorm(params.map((p) => p.handle), maxNorm, normType);
+}

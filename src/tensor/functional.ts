@@ -1,0 +1,68 @@
+// Free functions over tensors: joining, selection, and the neural-network functions.
+import { expected } from './errors.js';
+import { native } from './native.js';
+import { Tensor, type TensorLike, wrap } from './tensor.js';
+
+function tensors(list: unknown, name: string): Tensor[] {
+  if (Array.isArray(list) && list.length > 0 && list.every((t) => t instanceof Tensor)) return list as Tensor[];
+  throw expected('a non-empty array of tensors', name, list);
+}
+
+/** Concatenates along an existing dim. */
+export function cat(list: Tensor[], dim = 0): Tensor {
+  return wrap(native.cat(tensors(list, 'cat(tensors)').map((t) => t.handle), dim));
+}
+/** Stacks along a new dim. */
+export function stack(list: Tensor[], dim = 0): Tensor {
+  return wrap(native.stack(tensors(list, 'stack(tensors)').map((t) => t.handle), dim));
+}
+/** Elementwise `cond ? a : b`; `a` and `b` may be scalars. */
+export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const h = (x: TensorLike) => (x instanceof Tensor ? x.handle : x);
+  return wrap(native.where(cond.handle, h(a), h(b)));
+}
+export const matmul = (a: Tensor, b: Tensor): Tensor => a.matmul(b);
+export const bmm = (a: Tensor, b: Tensor): Tensor => a.bmm(b);
+export const softmax = (x: Tensor, dim: number): Tensor => x.softmax(dim);
+export const logSoftmax = (x: Tensor, dim: number): Tensor => x.logSoftmax(dim);
+/** True when all values are close: |a - b| <= atol + rtol * |b|. */
+export function allclose(a: Tensor, b: Tensor, rtol = 1e-5, atol = 1e-8): boolean {
+  return native.allclose(a.handle, b.handle, rtol, atol);
+}
+/** True when shapes and values are identical. */
+export const equal = (a: Tensor, b: Tensor): boolean => native.equal(a.handle, b.handle);
+
+/** `x @ weight^T + bias`, as torch.nn.functional.linear. */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return wrap(native.linear(x.handle, weight.handle, bias ? bias.handle : null));
+}
+/** Rows of `weight` at `ids`. */
+export function embedding(ids: Tensor, weight: Tensor): Tensor {
+  return wrap(native.embedding(weight.handle, ids.handle));
+}
+/** Zeroes elements with probability `p` and scales the rest by 1/(1-p) when `training`. */
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  if (!(p >= 0 && p <= 1)) throw expected('a probability in [0, 1]', 'dropout p', p);
+  return wrap(native.dropout(x.handle, p, training));
+}
+/** Root-mean-square normalisation over the last dim (in float32), times `weight`, as in Llama. */
+export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
+  return wrap(native.rmsNorm(x.handle, weight.handle, eps));
+}
+
+const REDUCTIONS = { none: 0, mean: 1, sum: 2 } as const;
+/**
+ * Cross entropy of `logits` [N, C] (or [N, C, ...]) against class indices `target` [N], skipping `ignoreIndex`.
+ *
+ * @example
+ * const loss = crossEntropy(logits.view(-1, vocab), labels.view(-1), { ignoreIndex: -100 });
+ */
+export function crossEntropy(
+  logits: Tensor,
+  target: Tensor,
+  { ignoreIndex = -100, reduction = 'mean', labelSmoothing = 0 }: { ignoreIndex?: number; reduction?: 'none' | 'mean' | 'sum'; labelSmoothing?: number } = {},
+): Tensor {
+  const r = REDUCTIONS[reduction];
+  if (r === undefined) throw expected("'none', 'mean' or 'sum'", 'crossEntropy reduction', reduction);
+  return wrap(native.crossEntropy(logits.handle, target.handle, ignoreIndex, r, labelSmoothing));
+}

@@ -1,0 +1,21 @@
+// The tensor layer's public surface.
+import { initRuntime } from './runtime.js';
+
+export { Tensor, type Scalar, type TensorLike, type NestedArray } from './tensor.js';
+export { type DType, type Device, DTYPES, dtypeSize, isFloatingDtype } from './dtype.js';
+export { BfpoError, TorchError, ArgumentError } from './errors.js';
+export {
+  tensor, fromBuffer, empty, zeros, ones, full, arange, randn, rand, randint,
+  zerosLike, onesLike, emptyLike, randnLike, randLike, type CreateOptions,
+} from './creation.js';
+export {
+  cat, stack, where, matmul, bmm, softmax, logSoftmax, allclose, equal,
+  linear, embedding, dropout, rmsNorm, crossEntropy,
+} from './functional.js';
+export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clipGradNorm_ } from './autograd.js';
+export { tidy, keep, scope } from './scope.js';
+export {
+  setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, cuda, memoryStats, buildInfo, detectBlas,
+} from './runtime.js';
+
+initRuntime();

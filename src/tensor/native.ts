@@ -1,0 +1,172 @@
+// Loads the native addon and explains, for this system, what to install when it cannot be loaded.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BfpoError, TorchError } from './errors.js';
+
+/** An opaque native tensor handle. */
+export type Handle = { readonly __handle: unique symbol };
+type H = Handle;
+type Num = number | boolean;
+type Operand = H | Num;
+
+/** The addon's functions (native/*.cc). Arguments are validated again natively. */
+export interface Native {
+  setErrorClass(cls: unknown): void;
+  dispose(h: H): void;
+  isDisposed(h: H): boolean;
+  stats(): { liveTensors: number; hostBytes: number };
+  buildInfo(): { torchVersion: string; config: string; parallel: string };
+  opNames: { unary: string[]; binary: string[]; reduce: string[]; inplace: string[] };
+  empty(shape: number[], dtype: number, device: string): H;
+  zeros(shape: number[], dtype: number, device: string): H;
+  ones(shape: number[], dtype: number, device: string): H;
+  full(shape: number[], dtype: number, device: string, value: Num): H;
+  randn(shape: number[], dtype: number, device: string): H;
+  rand(shape: number[], dtype: number, device: string): H;
+  randint(shape: number[], dtype: number, device: string, low: number, high: number): H;
+  arange(start: number, end: number, step: number, dtype: number, device: string): H;
+  like(h: H, kind: number): H;
+  fromBytes(buf: ArrayBufferView | ArrayBuffer, byteOffset: number, byteLength: number, shape: number[], dtype: number, device: string): H;
+  toBytes(h: H): Buffer;
+  shape(h: H): number[];
+  dtype(h: H): number;
+  device(h: H): string;
+  numel(h: H): number;
+  item(h: H): number | boolean;
+  toDtype(h: H, dtype: number): H;
+  toDevice(h: H, device: string): H;
+  isContiguous(h: H): boolean;
+  requiresGrad(h: H): boolean;
+  setRequiresGrad(h: H, v: boolean): void;
+  isLeaf(h: H): boolean;
+  grad(h: H): H | null;
+  setGrad(h: H, g: H | null): void;
+  backward(h: H, grad: H | null, retainGraph: boolean): void;
+  detach(h: H): H;
+  setGradEnabled(v: boolean): boolean;
+  isGradEnabled(): boolean;
+  enterInferenceMode(): unknown;
+  exitInferenceMode(guard: unknown): void;
+  isInferenceMode(): boolean;
+  manualSeed(seed: number): void;
+  getRngState(): H;
+  setRngState(h: H): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaManualSeedAll(seed: number): void;
+  cudaSynchronize(): void;
+  unary(op: number, h: H): H;
+  binary(op: number, a: Operand, b: Operand): H;
+  reduce(op: number, h: H, dims: number[] | null, keepdim: boolean): H;
+  inplace(op: number, h: H, other: Operand): void;
+  zero_(h: H): void;
+  addScaled_(h: H, other: H, alpha: number): void;
+  clamp(h: H, min: number | null, max: number | null): H;
+  clamp_(h: H, min: number | null, max: number | null): void;
+  argmax(h: H, dim: number | null, keepdim: boolean): H;
+  argmin(h: H, dim: number | null, keepdim: boolean): H;
+  maxDim(h: H, dim: number, keepdim: boolean): [H, H];
+  minDim(h: H, dim: number, keepdim: boolean): [H, H];
+  cumsum(h: H, dim: number): H;
+  norm(h: H, p: number, dims: number[] | null, keepdim: boolean): H;
+  allclose(a: H, b: H, rtol: number, atol: number): boolean;
+  equal(a: H, b: H): boolean;
+  softmax(h: H, dim: number): H;
+  logSoftmax(h: H, dim: number): H;
+  linear(x: H, w: H, b: H | null): H;
+  embedding(w: H, ids: H): H;
+  dropout(h: H, p: number, train: boolean): H;
+  crossEntropy(logits: H, target: H, ignoreIndex: number, reduction: number, labelSmoothing: number): H;
+  rmsNorm(x: H, w: H, eps: number): H;
+  topk(h: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H];
+  sort(h: H, dim: number, descending: boolean): [H, H];
+  multinomial(h: H, n: number, replacement: boolean): H;
+  reshape(h: H, shape: number[]): H;
+  view(h: H, shape: number[]): H;
+  permute(h: H, dims: number[]): H;
+  transpose(h: H, a: number, b: number): H;
+  narrow(h: H, dim: number, start: number, length: number): H;
+  slice(h: H, dim: number, start: number | null, end: number | null, step: number): H;
+  select(h: H, dim: number, index: number): H;
+  indexSelect(h: H, dim: number, index: H): H;
+  gather(h: H, dim: number, index: H): H;
+  scatter(h: H, dim: number, index: H, src: Operand): H;
+  scatterAdd(h: H, dim: number, index: H, src: H): H;
+  cat(hs: H[], dim: number): H;
+  stack(hs: H[], dim: number): H;
+  split(h: H, sizes: number[], dim: number): H[];
+  chunk(h: H, chunks: number, dim: number): H[];
+  expand(h: H, shape: number[]): H;
+  repeat(h: H, reps: number[]): H;
+  repeatInterleave(h: H, repeats: number, dim: number): H;
+  unsqueeze(h: H, dim: number): H;
+  squeeze(h: H, dim: number | null): H;
+  flatten(h: H, start: number, end: number): H;
+  tril(h: H, k: number): H;
+  triu(h: H, k: number): H;
+  maskedFill(h: H, mask: H, value: Operand): H;
+  maskedFill_(h: H, mask: H, value: Num): void;
+  where(cond: H, a: Operand, b: Operand): H;
+  flip(h: H, dims: number[]): H;
+  nonzero(h: H): H;
+  indexCopy_(h: H, dim: number, index: H, src: H): void;
+  adamStep(params: H[], m: H[], v: H[], steps: number[], lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean): void;
+  sgdStep(params: H[], bufs: (H | null)[], fresh: number[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean): void;
+  rmspropStep(params: H[], sq: H[], gavg: (H | null)[], mbuf: (H | null)[], lr: number, alpha: number, eps: number, wd: number, momentum: number, centered: boolean): void;
+  clipGradNorm(params: H[], maxNorm: number, normType: number): number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The package root (two levels above src/tensor or dist/tensor). */
+export const packageRoot = resolve(here, '..', '..');
+export const addonPath = join(packageRoot, 'build', 'Release', 'bfpo.node');
+
+/** Advice for getting libtorch, kept in one place with the build script. */
+export function installAdvice(): string {
+  return [
+    "bfpo needs libtorch (PyTorch's C++ library) and its native addon built against it. Any one of these works:",
+    '  * Debian/Ubuntu (CPU):   sudo apt-get install libtorch-dev libopenblas0-pthread && npm run build:native',
+    '  * a PyTorch Python package (CPU or CUDA):   LIBTORCH_USE_PYTORCH=1 npm run build:native',
+    '  * an unpacked libtorch zip (CPU or CUDA):   LIBTORCH=/path/to/libtorch npm run build:native',
+    'See docs/install.md for details and for diagnosing a failed load.',
+  ].join('\n');
+}
+
+function load(): Native {
+  if (!existsSync(addonPath)) {
+    throw new BfpoError(`The bfpo native addon is not built (no ${addonPath}).\n${installAdvice()}`);
+  }
+  const require = createRequire(import.meta.url);
+  let mod: Native;
+  try {
+    mod = require(addonPath) as Native;
+  } catch (err) {
+    const msg = (err as Error).message;
+    let hint = '';
+    const info = join(packageRoot, 'build', 'libtorch.json');
+    if (existsSync(info)) {
+      const lt = JSON.parse(readFileSync(info, 'utf8')) as { source: string; libDirs: string[] };
+      hint = `The addon was built against ${lt.source} (${lt.libDirs.join(', ')}); if that libtorch moved or was ` +
+        'removed, reinstall it or rebuild with `npm run build:native`.\n';
+    }
+    throw new BfpoError(`The bfpo native addon could not be loaded: ${msg}\n${hint}${installAdvice()}`);
+  }
+  mod.setErrorClass(TorchError);
+  return mod;
+}
+
+/** The loaded addon. */
+export const native: Native = load();
+
+/** Op indices of the native op families, by name. */
+function indexOf(names: string[]): Record<string, number> {
+  return Object.fromEntries(names.map((n, i) => [n, i]));
+}
+export const UNARY = indexOf(native.opNames.unary);
+export const BINARY = indexOf(native.opNames.binary);
+export const REDUCE = indexOf(native.opNames.reduce);
+export const INPLACE = indexOf(native.opNames.inplace);

@@ -1,0 +1,77 @@
+// Process-wide settings: threads, random seeds, devices, memory statistics and the BLAS check.
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { expected } from './errors.js';
+import { native } from './native.js';
+import { Tensor, wrap } from './tensor.js';
+
+/** Sets the number of threads libtorch uses for intra-op parallelism. */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw expected('a positive integer', 'setNumThreads(n)', n);
+  native.setNumThreads(n);
+}
+export const getNumThreads = (): number => native.getNumThreads();
+
+/** Seeds the global generators (CPU, and every CUDA device when present). */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw expected('a non-negative integer', 'manualSeed(seed)', seed);
+  native.manualSeed(seed);
+}
+
+/** The CPU generator's state, as a uint8 tensor (to save with a checkpoint). */
+export const getRngState = (): Tensor => wrap(native.getRngState());
+/** Restores a state from `getRngState()`. */
+export function setRngState(state: Tensor): void {
+  native.setRngState(state.handle);
+}
+
+/** CUDA queries. */
+export const cuda = {
+  isAvailable: (): boolean => native.cudaIsAvailable(),
+  deviceCount: (): number => native.cudaDeviceCount(),
+  synchronize: (): void => native.cudaSynchronize(),
+};
+
+/** Live native tensors and the host bytes they own (for leak checks). */
+export const memoryStats = (): { liveTensors: number; hostBytes: number } => native.stats();
+
+/** libtorch's version and build configuration. */
+export const buildInfo = (): { torchVersion: string; config: string; parallel: string } => native.buildInfo();
+
+/** Which BLAS library the process loaded: 'openblas', 'mkl', 'reference' (netlib, slow), or 'unknown'. */
+export function detectBlas(): 'openblas' | 'mkl' | 'blis' | 'reference' | 'unknown' {
+  if (/mkl/i.test(native.buildInfo().config) && /BLAS_INFO=mkl/i.test(native.buildInfo().config)) return 'mkl';
+  if (!existsSync('/proc/self/maps')) return 'unknown';
+  const maps = readFileSync('/proc/self/maps', 'utf8');
+  if (/libopenblas/i.test(maps) || /openblas-(pthread|openmp|serial)\/libblas/.test(maps)) {
+    // Debian's alternatives may load the reference libblas.so.3 even when OpenBLAS is installed for LAPACK.
+    const libblas = /\s(\S*\/libblas\.so[.\d]*)$/m.exec(maps)?.[1] ?? '';
+    return libblas && !/openblas/.test(libblas) ? 'reference' : 'openblas';
+  }
+  if (/libmkl/i.test(maps)) return 'mkl';
+  if (/libblis/i.test(maps)) return 'blis';
+  if (/\/blas\/libblas\.so/.test(maps) || /\/libblas\.so/.test(maps)) return 'reference';
+  return 'unknown';
+}
+
+let blasWarned = false;
+/** Warns once on stderr when libtorch runs on the reference BLAS, which is about 25x slower. */
+export function warnIfReferenceBlas(): void {
+  if (blasWarned || process.env.BFPO_NO_BLAS_WARNING) return;
+  blasWarned = true;
+  if (detectBlas() === 'reference') {
+    process.emitWarning(
+      'libtorch is using the reference BLAS (netlib), which makes matrix products about 25x slower. ' +
+        'Install OpenBLAS: `sudo apt-get install libopenblas0-pthread` (Debian/Ubuntu picks it up automatically ' +
+        'through update-alternatives).',
+      { code: 'BFPO_REFERENCE_BLAS' },
+    );
+  }
+}
+
+/** Applies the defaults: all cores (or BFPO_NUM_THREADS), and the BLAS check. Runs once at import. */
+export function initRuntime(): void {
+  const env = Number(process.env.BFPO_NUM_THREADS);
+  native.setNumThreads(Number.isInteger(env) && env > 0 ? env : availableParallelism());
+  warnIfReferenceBlas();
+}
