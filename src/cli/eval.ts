@@ -1,0 +1,102 @@
+// `bfpo eval`: argument parsing for the evaluation (flags or a YAML eval recipe); the work is in src/eval.
+import { parseArgs } from 'node:util';
+import { expected } from '../tensor/errors.js';
+import { evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
+import { JUDGE_HELP } from '../eval/judges/spec.js';
+import { markdownTable } from '../eval/report.js';
+import { terminalProgress } from '../eval/progress.js';
+import { TASK_HELP } from '../eval/tasks/spec.js';
+
+const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => `  ${k.padEnd(28)}${v}`).join('\n');
+
+export const EVAL_HELP = `Usage: bfpo eval --model PATH [--model PATH ...] --tasks LIST --judge SPEC --out DIR [options]
+       bfpo eval RECIPE.yaml [options]
+
+Generates answers to harmful prompts (temperature 0.7, top-p 0.95, seeded, batched), judges them, scores
+helpfulness tasks, and writes results.json, results.md, harmlessness-helpfulness.svg/.png and index.html into DIR.
+Every generation, judgement and score is appended to DIR/*.jsonl as it finishes; rerunning into DIR skips them.
+
+Tasks (--tasks, comma-separated):
+${table(TASK_HELP)}
+
+Judges (--judge):
+${table(JUDGE_HELP)}
+
+Options:
+  --model PATH          a model folder (repeatable); NAME=PATH names its row and point
+  --tasks LIST          tasks, comma-separated (see above)
+  --judge SPEC          the safety judge (default refusal)
+  --out DIR             output folder
+  --recipe FILE         a YAML eval recipe (keys: models, tasks, judge, out, limit, batch_size, max_new_tokens,
+                        temperature, top_p, seed, timeout_ms, retries, concurrency); flags override it
+  --limit N             only the first N samples of each task
+  --batch-size N        prompts generated per batch (default 8)
+  --max-new-tokens N    generation length for safety and benign prompts (default 256)
+  --temperature X       sampling temperature (default 0.7)
+  --top-p X             nucleus sampling (default 0.95)
+  --seed N              base seed; batch i uses seed + i (default 42)
+  --timeout-ms N        endpoint judge: per-request timeout (default 60000)
+  --retries N           endpoint judge: retries after a failure, with doubling backoff (default 4)
+  --concurrency N       endpoint judge: requests in flight (default 4)
+  -h, --help            this text
+`;
+
+function num(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw expected('a number', name, value);
+  return n;
+}
+
+/** Turns `bfpo eval` arguments into an evaluation config (recipe first, flags on top). */
+export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', multiple: true }, tasks: { type: 'string', multiple: true }, judge: { type: 'string' },
+      out: { type: 'string' }, recipe: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
+      'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
+      'timeout-ms': { type: 'string' }, retries: { type: 'string' }, concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  if (positionals.length > 1) throw expected('at most one recipe file', 'arguments', positionals);
+  const recipe = values.recipe ?? positionals[0];
+  const base: Partial<EvalConfig> = recipe ? loadEvalRecipe(recipe) : {};
+  const flags: Partial<EvalConfig> = {
+    ...(values.model ? { models: values.model } : {}),
+    ...(values.tasks ? { tasks: values.tasks.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean) } : {}),
+    ...(values.judge ? { judge: values.judge } : {}),
+    ...(values.out ? { out: values.out } : {}),
+  };
+  const numeric: [keyof EvalConfig, string][] = [
+    ['limit', 'limit'], ['batch_size', 'batch-size'], ['max_new_tokens', 'max-new-tokens'], ['temperature', 'temperature'],
+    ['top_p', 'top-p'], ['seed', 'seed'], ['timeout_ms', 'timeout-ms'], ['retries', 'retries'], ['concurrency', 'concurrency'],
+  ];
+  for (const [key, flag] of numeric) {
+    const v = num(values[flag as keyof typeof values] as string | undefined, `--${flag}`);
+    if (v !== undefined) (flags as Record<string, unknown>)[key] = v;
+  }
+  const config = { judge: 'refusal', ...base, ...flags } as EvalConfig;
+  if (!config.models?.length) throw expected('at least one --model PATH', '--model', config.models);
+  if (!config.tasks?.length) throw expected('a task list', '--tasks', config.tasks);
+  if (!config.out) throw expected('an output folder', '--out', config.out);
+  return config;
+}
+
+/**
+ * Runs `bfpo eval`. Returns the exit code; prints the results table on success.
+ *
+ * @example await evalCommand(['--model', 'runs/bfpo', '--tasks', 'advbench', '--judge', 'refusal', '--out', 'eval-out'], hooks);
+ */
+export async function evalCommand(argv: string[], hooks: EvaluateHooks): Promise<number> {
+  const config = parseEvalArgs(argv);
+  if (config === 'help') {
+    process.stdout.write(EVAL_HELP);
+    return 0;
+  }
+  const { results, files } = await evaluate(config, { progress: terminalProgress(), ...hooks });
+  process.stdout.write(`${markdownTable(results)}\nWrote ${Object.values(files).join(', ')}\n`);
+  return 0;
+}
