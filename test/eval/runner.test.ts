@@ -161,3 +161,30 @@ test('a model without the needed part, duplicate names', async () => {
     /Expected distinct task names for tasks/);
   assert.ok(!existsSync(join(dir, 'c', 'generations.jsonl')));
 });
+
+test('evaluate with an unreachable endpoint: clear error after retries, generations and the partial report kept', async () => {
+  const { freePort } = await import('./test-server.js');
+  const dir = tempDir();
+  const out = join(dir, 'out');
+  const port = await freePort();
+  const chats = { m: new FakeChat(complies) };
+  await assert.rejects(
+    evaluate({ models: ['m=/m'], tasks: ['advbench'], judge: `endpoint:http://127.0.0.1:${port}#cls`, out, limit: 2, retries: 1 }, { loadModel: models(chats) }),
+    new RegExp(`Judge endpoint http://127.0.0.1:${port}/v1/chat/completions failed after 2 tries: ECONNREFUSED \\(0 of 2 judged\\)\\. 0 judgements so far are kept`),
+  );
+  assert.equal(openStores(out).generations.all().length, 2);
+  const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+  assert.deepEqual([results.models[0].tasks.advbench.n, results.models[0].tasks.advbench.total], [0, 2]);
+});
+
+test('progress without a terminal prints one line per bar start and end', async () => {
+  const { terminalProgress } = await import('bfpo');
+  const lines: string[] = [];
+  const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+  const p = terminalProgress(stream);
+  const bar = p.bar('m advbench generate', 10, 4);
+  bar.increment(6);
+  bar.stop();
+  p.log('note');
+  assert.deepEqual(lines, ['m advbench generate: 4/10 done before, running 6\n', 'm advbench generate: finished\n', 'note\n']);
+});
