@@ -1,5 +1,5 @@
 // SFT conversations → token ids with a label boundary per assistant turn. `clean` learns only the assistant turns
-// (content and end-of-turn); `trl-0.7` learns every token of the rendered conversation, as the original's SFT did.
+// (content through the end-of-turn token); `trl-0.7` learns every token of the rendered conversation, as the original's SFT did.
 import { ArgumentError } from '../tensor/errors.js';
 import type { TokenizeMode } from './tokenize.js';
 import type { TextTokenizer } from './tokenizer.js';
@@ -23,7 +23,7 @@ function tokenBoundary(full: number[], prefixIds: number[]): number {
  * @example
  * const { ids, learn } = tokenizeSft(example, tok, { maxLength: 2048 });
  */
-export function tokenizeSft(ex: SftExample, tok: TextTokenizer, opts: { maxLength: number; mode?: TokenizeMode }): TokenizedSft {
+export function tokenizeSft(ex: SftExample, tok: TextTokenizer, opts: { maxLength: number; mode?: TokenizeMode; eotTokenId?: number }): TokenizedSft {
   const text = tok.applyChatTemplate(ex.messages, { addGenerationPrompt: false });
   let ids = tok.encode(text, { addSpecialTokens: false });
   const learn = new Uint8Array(ids.length);
@@ -37,7 +37,9 @@ export function tokenizeSft(ex: SftExample, tok: TextTokenizer, opts: { maxLengt
         throw new ArgumentError('The chat template does not render conversations prefix by prefix; use mode "trl-0.7" with this template');
       }
       const a = i === 0 ? 0 : tokenBoundary(ids, tok.encode(before, { addSpecialTokens: false }));
-      const b = tokenBoundary(ids, tok.encode(through, { addSpecialTokens: false }));
+      let b = tokenBoundary(ids, tok.encode(through, { addSpecialTokens: false }));
+      const eot = ids.lastIndexOf(opts.eotTokenId ?? tok.eosTokenId, b - 1);
+      if (eot >= a) b = eot + 1; // the turn ends at its end-of-turn token; template text after it is not learned
       learn.fill(1, a, b);
     }
   }

@@ -135,6 +135,7 @@ function tokenizeClean(ex: PreferenceExample, tok: TextTokenizer, opts: Tokenize
  * pair.chosen.ids.subarray(pair.chosen.promptLength) // the chosen answer's tokens, ending with one EOS
  */
 export function tokenizePair(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOptions): TokenizedPair {
+  checkTokenizeOptions(opts);
   const [c, r] = (opts.mode ?? 'clean') === 'trl-0.7' ? tokenizeTrl(ex, tok, opts) : tokenizeClean(ex, tok, opts);
   truncate([c, r], opts);
   return { chosen: sequence(c), rejected: sequence(r), isChosenSafe: ex.isChosenSafe, isRejectedSafe: ex.isRejectedSafe, source: ex.source };
