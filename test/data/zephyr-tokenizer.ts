@@ -25,10 +25,10 @@ export function zephyrTokenizer(template = ZEPHYR_TEMPLATE): TextTokenizer & { t
     bosTokenId: 1,
     eosTokenId: 2,
     padTokenId: null,
-    encode: (text, opts) => tok.encode(text, { add_special_tokens: opts?.addSpecialTokens ?? true }).ids,
-    applyChatTemplate: (messages: Message[], opts) =>
+    encode: (text: string, opts?: { addSpecialTokens?: boolean }) => tok.encode(text, { add_special_tokens: opts?.addSpecialTokens ?? true }).ids,
+    applyChatTemplate: (messages: Message[], opts?: { addGenerationPrompt?: boolean }) =>
       tpl.render({ messages, bos_token: '<s>', eos_token: '</s>', add_generation_prompt: opts?.addGenerationPrompt ?? false }),
-    decode: (ids) => tok.decode(Array.from(ids), { skip_special_tokens: false }),
-    tokens: (ids) => Array.from(ids, (i) => tok.id_to_token(i) ?? `?${i}`),
+    decode: (ids: ArrayLike<number>) => tok.decode(Array.from(ids), { skip_special_tokens: false }),
+    tokens: (ids: ArrayLike<number>) => Array.from(ids, (i) => tok.id_to_token(i) ?? `?${i}`),
   };
 }
