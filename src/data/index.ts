@@ -18,6 +18,7 @@ export {
   tokenizePair, checkTokenizeOptions, type TokenizeMode, type TokenizeOptions, type TokenizedPair, type TokenizedSequence,
 } from './tokenize.js';
 export { tokenizeSft, type TokenizedSft } from './tokenize-sft.js';
+export { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
 export { BatchPlan, type BatchPlanOptions, type BatchPosition } from './batch-plan.js';
 export {
   collatePairs, collateSft, pairLength, batchTensors, IGNORE_INDEX, type TokenBatch, type PairBatch, type CollateOptions,

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mixDatasets, mixOptionsFromRecipe, loadSplit, Prng, type PreferenceExample } from 'bfpo';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mixDatasets, mixOptionsFromRecipe, Prng, type PreferenceExample } from 'bfpo';
 
 const fx = 'test/fixtures/data';
 const PKU = 'PKU-Alignment/PKU-SafeRLHF';
@@ -66,7 +69,16 @@ test('mixer errors: bad fraction, empty mixer, split kind, unknown split, recipe
 });
 
 test('a bad row in a mixed dataset stops the mix; skipInvalid reports it', async () => {
-  const bad = await loadSplit({ path: `${fx}/generic.jsonl`, task: 'preference' });
-  assert.equal(bad.examples.length, 3);
+  const dir = mkdtempSync(join(tmpdir(), 'bfpo-mix-'));
+  const rows = ['{"prompt": "a", "chosen": "b", "rejected": "c"}', '{"prompt": "a", "chosen": "", "rejected": "c"}',
+    '{"prompt": "a", "chosen": "b", "rejected": "c", "is_chosen_safe": 5}', '{"prompt": "a", "chosen": "b", "rejected": "c"}'];
+  writeFileSync(join(dir, 'train.jsonl'), rows.join('\n'));
+  const opts = { mixer: { [dir]: 1 }, splits: ['train'], task: 'preference' as const };
+  await assert.rejects(mixDatasets(opts), /train\.jsonl, row 1, field "chosen": empty response/);
+  const m = await mixDatasets({ ...opts, skipInvalid: true });
+  assert.equal(m.train.length, 2);
+  assert.equal(m.report.skipped, 2);
+  assert.deepEqual([...m.report.byReason], [['chosen: empty response', 1], ['is_chosen_safe: expected one of 0, 1 but found 5', 1]]);
+  assert.deepEqual(m.counts[0], { dataset: dir, split: 'train', kind: 'train', rows: 4, taken: 4, examples: 2 });
   await assert.rejects(mixDatasets({ mixer: { [`${fx}/corrupt.parquet`]: 1 }, splits: ['train'], task: 'preference' }), /corrupt\.parquet: not a readable Parquet file/);
 });
