@@ -37,7 +37,7 @@ export async function listSplits(dir: string): Promise<string[]> {
  */
 export async function splitFiles(path: string, split: string): Promise<string[]> {
   const info = await stat(path).catch(() => null);
-  if (!info) throw new DataError(path, -1, '', 'dataset path not found');
+  if (!info) throw new DataError(path, -1, '', 'dataset path not found (bfpo reads local copies only: map the dataset name to its folder with `paths` or `dataDir`)');
   if (info.isFile()) {
     if (split !== 'train' && splitOfFile(path) !== split) {
       throw new DataError(path, -1, '', `unknown split "${split}": a single data file serves only the "train" split`);

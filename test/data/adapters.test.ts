@@ -149,3 +149,19 @@ test('message lists: a bad role, a non-string content, a last message that is no
     await assert.rejects(loadSplit({ path: f, task: 'preference', adapter: 'ultrafeedback-binarized' }), message);
   }
 });
+
+test('remaining row checks: non-object message, empty conversation, no assistant turn, no user text', async () => {
+  const f = join(tmp, 'more.jsonl');
+  const cases: [string, object, RegExp][] = [
+    ['ultrafeedback-binarized', { prompt_id: 'x', chosen: ['hi'], rejected: [] }, /field "chosen\[0\]": expected a message object but found string/],
+    ['ultrafeedback-binarized', { prompt_id: 'x', chosen: [], rejected: [] }, /field "chosen": empty conversation/],
+    ['ultrachat', { prompt_id: 'x', messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: ' ' }] }, /field "messages": no non-empty assistant message/],
+    ['generic', { prompt: [{ role: 'system', content: 's' }], chosen: 'a', rejected: 'b' }, /field "prompt": no non-empty user message/],
+  ];
+  for (const [adapter, row, message] of cases) {
+    writeFileSync(f, JSON.stringify(row) + '\n');
+    const task = adapter === 'ultrachat' ? 'sft' : 'preference';
+    await assert.rejects(loadSplit({ path: f, task, adapter }), message);
+  }
+  await assert.rejects(resolveAdapter({ name: 'my/own-data' }), /Expected an adapter, a known dataset name or a data file for dataset but received "my\/own-data"/);
+});

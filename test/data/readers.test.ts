@@ -93,3 +93,14 @@ test('a corrupt Parquet file, a missing file and an unknown extension name the f
   await assert.rejects(all(`${fx}/prng.csv`), /prng\.csv: unknown data file extension "\.csv"/);
   await assert.rejects(all(fx + '/ultrachat.json'), (e: Error) => e instanceof DataError && /file not found/.test(e.message));
 });
+
+test('a Parquet file with an intact footer but garbled pages names the rows it cannot decode', async () => {
+  await assert.rejects(all(`${fx}/corrupt-pages.parquet`), /corrupt-pages\.parquet, row 0: cannot decode the row group of rows 0-4 \(/);
+});
+
+test('a folder where a file is expected', async () => {
+  await assert.rejects(all(`${fx}/pku-saferlhf/data.parquet`), /data\.parquet: file not found/);
+  const dir = join(tmp, 'dir.jsonl');
+  (await import('node:fs')).mkdirSync(dir);
+  await assert.rejects(all(dir), /dir\.jsonl: not a file/);
+});
