@@ -45,7 +45,7 @@ test('a JSON array streams element by element, across read chunks', async () => 
 test('JSON arrays: empty, not an array, truncated, bad element', async () => {
   const cases: [string, RegExp | number][] = [
     [' [ ] ', 0],
-    ['{"a": 1}', /must start with "\["/],
+    ['"just text"', /must start with "\["/],
     ['[{"a": 1}, {"a": 2', /not closed/],
     ['[{"a": 1}] x', /unexpected text after/],
   ];
@@ -103,4 +103,11 @@ test('a folder where a file is expected', async () => {
   const dir = join(tmp, 'dir.jsonl');
   (await import('node:fs')).mkdirSync(dir);
   await assert.rejects(all(dir), /dir\.jsonl: not a file/);
+});
+
+test('a .json file holding JSON Lines (as Dataset.to_json writes) is read line by line', async () => {
+  const f = join(tmp, 'lines.json');
+  writeFileSync(f, '{"a":1}\n{"a":2}\n');
+  assert.deepEqual((await all(f)).map((r) => r.value), [{ a: 1 }, { a: 2 }]);
+  assert.equal(await countRows(f), 2);
 });
