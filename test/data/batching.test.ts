@@ -87,3 +87,22 @@ test('pairLength is the longer sequence, and pair padding counts both rows', () 
   const plan = new BatchPlan(pairs.map(pairLength), { batchSize: 2, rowsPerExample: 2, tokens: pairs.map((p) => p.chosen.ids.length + p.rejected.ids.length) });
   assert.equal(plan.paddingRatio(), collatePairs(pairs, { padTokenId: 0 }).paddingRatio);
 });
+
+test('pairLoader: resumable batches with positions; a buffer loader cycles past its epoch', async () => {
+  const { pairLoader, sftLoader } = await import('bfpo');
+  const pairs = Array.from({ length: 10 }, (_, i) => pair(i, [1, 3], Array(1 + (i % 4)).fill(5), [6, 2]));
+  const loader = pairLoader(pairs, { batchSize: 3, seed: 9, padTokenId: 0 });
+  assert.equal(loader.batchesPerEpoch, 4);
+  const all = [...loader.batches({ epoch: 0, batch: 0 }, 1)];
+  assert.equal(all.length, 4);
+  assert.deepEqual(all.map((b) => b.batch.sources.map((s) => s.row)).flat().sort((a, b) => a - b), [...Array(10).keys()]);
+  assert.deepEqual(all[1]!.next, { epoch: 0, batch: 2 });
+  assert.deepEqual(all[3]!.next, { epoch: 1, batch: 0 });
+  const resumed = [...loader.batches(all[1]!.next, 1)];
+  assert.deepEqual(resumed.map((b) => b.batch.inputIds), all.slice(2).map((b) => b.batch.inputIds));
+  const buffer = loader.batches();
+  for (let k = 0; k < 9; k++) buffer.next();
+  assert.deepEqual(buffer.next().value!.position, { epoch: 2, batch: 1 });
+  const sft = sftLoader([{ ids: Int32Array.from([1, 2]), learn: Uint8Array.from([0, 1]), source: src(0) }], { batchSize: 4, padTokenId: 0 });
+  assert.deepEqual([...sft.batches(undefined, 1)][0]!.batch.shape, [1, 2]);
+});
