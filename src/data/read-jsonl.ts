@@ -12,7 +12,8 @@ import type { RawRow } from './types.js';
  * for await (const { row, value } of readJsonl('train.jsonl')) console.log(row, value);
  */
 export async function* readJsonl(file: string, opts: { end?: number } = {}): AsyncGenerator<RawRow> {
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const input = createReadStream(file, { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let row = 0;
   let line = 0;
   try {
@@ -32,6 +33,7 @@ export async function* readJsonl(file: string, opts: { end?: number } = {}): Asy
     }
   } finally {
     lines.close();
+    input.destroy();
   }
 }
 
