@@ -19,7 +19,7 @@ function startWorker(workerData: unknown): Worker {
 export interface TokenizePairsOptions extends TokenizeOptions {
   /**
    * Worker threads: a count, 0 for this thread, or 'auto' (default): one per core but one when a
-   * `tokenizerModule` is given and there are at least 2,000 pairs, else this thread.
+   * `tokenizerModule` is given and there are at least 500 pairs, else this thread.
    */
   workers?: number | 'auto';
   /**
@@ -29,6 +29,8 @@ export interface TokenizePairsOptions extends TokenizeOptions {
   tokenizerModule?: { url: string; args?: unknown };
   /** Pairs per message to a worker (default 256). */
   chunkSize?: number;
+  /** Called as pairs finish (after each chunk on workers, every 256 pairs on this thread), e.g. for a progress bar. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -41,11 +43,15 @@ export interface TokenizePairsOptions extends TokenizeOptions {
 export async function tokenizePairs(examples: PreferenceExample[], tokenizer: TextTokenizer | null, opts: TokenizePairsOptions): Promise<TokenizedPair[]> {
   checkTokenizeOptions(opts);
   const asked = opts.workers ?? 'auto';
-  const workers = asked === 'auto' ? (opts.tokenizerModule && examples.length >= 2000 ? Math.max(1, availableParallelism() - 1) : 0) : asked;
+  const workers = asked === 'auto' ? (opts.tokenizerModule && examples.length >= 500 ? Math.max(1, availableParallelism() - 1) : 0) : asked;
   if (!Number.isInteger(workers) || workers < 0) throw expected("a non-negative integer or 'auto'", 'workers', asked);
   if (workers === 0 || examples.length === 0) {
     if (!tokenizer) throw expected('a tokenizer when workers is 0', 'tokenizer', tokenizer);
-    return examples.map((ex) => tokenizePair(ex, tokenizer, opts));
+    return examples.map((ex, i) => {
+      const pair = tokenizePair(ex, tokenizer, opts);
+      if (opts.onProgress && ((i + 1) % 256 === 0 || i + 1 === examples.length)) opts.onProgress(i + 1, examples.length);
+      return pair;
+    });
   }
   if (!opts.tokenizerModule) throw expected('{ url, args } of a module exporting createTokenizer', 'tokenizerModule', opts.tokenizerModule);
   const chunk = opts.chunkSize ?? 256;
@@ -56,6 +62,7 @@ export async function tokenizePairs(examples: PreferenceExample[], tokenizer: Te
   const workerData = { module: opts.tokenizerModule.url, args: opts.tokenizerModule.args, options };
   const pool = Array.from({ length: Math.min(workers, chunks.length) }, () => startWorker(workerData));
   let next = 0;
+  let done = 0;
   try {
     await Promise.all(pool.map((w) => new Promise<void>((resolve, reject) => {
       const send = (): void => {
@@ -66,6 +73,8 @@ export async function tokenizePairs(examples: PreferenceExample[], tokenizer: Te
       w.on('message', (msg: { id: number; pairs?: TokenizedPair[]; error?: string }) => {
         if (msg.error) return reject(new BfpoError(`tokenization worker: ${msg.error}`));
         results[msg.id] = msg.pairs!;
+        done += msg.pairs!.length;
+        opts.onProgress?.(done, examples.length);
         send();
       });
       w.on('error', reject);

@@ -14,7 +14,10 @@ const module = { url: new URL('./zephyr-tokenizer-module.ts', import.meta.url).h
 
 test('worker threads give the same pairs, in the same order, as this thread', async () => {
   const here = await tokenizePairs(examples, zephyrTokenizer(), lengths);
-  const there = await tokenizePairs(examples, null, { ...lengths, workers: 2, chunkSize: 5, tokenizerModule: module });
+  const progress: number[] = [];
+  const there = await tokenizePairs(examples, null, { ...lengths, workers: 2, chunkSize: 5, tokenizerModule: module, onProgress: (d) => progress.push(d) });
+  assert.equal(progress.length, 5);
+  assert.equal(progress[4], 24);
   assert.equal(there.length, 24);
   assert.deepEqual(there.map((p) => [Array.from(p.chosen.ids), p.chosen.promptLength, Array.from(p.rejected.ids), p.source.row, p.isRejectedSafe]),
     here.map((p) => [Array.from(p.chosen.ids), p.chosen.promptLength, Array.from(p.rejected.ids), p.source.row, p.isRejectedSafe]));
