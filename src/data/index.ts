@@ -24,3 +24,4 @@ export { Loader, pairLoader, sftLoader, type LoaderOptions, type Positioned } fr
 export {
   collatePairs, collateSft, pairLength, batchTensors, IGNORE_INDEX, type TokenBatch, type PairBatch, type CollateOptions,
 } from './collate.js';
+export { preparePreferenceData, type PreparePreferenceOptions, type PreparedPreferenceData } from './prepare.js';
