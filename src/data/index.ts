@@ -20,7 +20,7 @@ export {
 export { tokenizeSft, type TokenizedSft } from './tokenize-sft.js';
 export { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
 export { BatchPlan, type BatchPlanOptions, type BatchPosition } from './batch-plan.js';
-export { Loader, pairLoader, sftLoader, type LoaderOptions, type Positioned } from './loader.js';
+export { BatchLoader, pairLoader, sftLoader, type LoaderOptions, type Positioned } from './loader.js';
 export {
   collatePairs, collateSft, pairLength, batchTensors, IGNORE_INDEX, type TokenBatch, type PairBatch, type CollateOptions,
 } from './collate.js';

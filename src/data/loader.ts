@@ -19,7 +19,7 @@ export interface Positioned<B> {
 }
 
 /** A resumable stream of batches over tokenized examples. */
-export class Loader<T, B> {
+export class BatchLoader<T, B> {
   readonly plan: BatchPlan;
 
   constructor(readonly items: readonly T[], plan: BatchPlan, private readonly collate: (items: T[]) => B) {
@@ -52,15 +52,15 @@ export class Loader<T, B> {
  * const loader = pairLoader(pairs, { batchSize: 2, seed: 42, padTokenId: tok.padTokenId ?? tok.eosTokenId });
  * console.log(`padding ${loader.plan.paddingRatio()}`);
  */
-export function pairLoader(pairs: readonly TokenizedPair[], opts: LoaderOptions): Loader<TokenizedPair, PairBatch> {
+export function pairLoader(pairs: readonly TokenizedPair[], opts: LoaderOptions): BatchLoader<TokenizedPair, PairBatch> {
   const plan = new BatchPlan(pairs.map(pairLength), {
     ...opts, rowsPerExample: 2, tokens: pairs.map((p) => p.chosen.ids.length + p.rejected.ids.length),
   });
-  return new Loader(pairs, plan, (items) => collatePairs(items, opts));
+  return new BatchLoader(pairs, plan, (items) => collatePairs(items, opts));
 }
 
 /** A loader of SFT batches ([B, T]). */
-export function sftLoader(items: readonly TokenizedSft[], opts: LoaderOptions): Loader<TokenizedSft, TokenBatch> {
+export function sftLoader(items: readonly TokenizedSft[], opts: LoaderOptions): BatchLoader<TokenizedSft, TokenBatch> {
   const plan = new BatchPlan(items.map((s) => s.ids.length), opts);
-  return new Loader(items, plan, (batch) => collateSft(batch, opts));
+  return new BatchLoader(items, plan, (batch) => collateSft(batch, opts));
 }
