@@ -16,6 +16,7 @@ export interface Native {
   setErrorClass(cls: unknown): void;
   dispose(h: H): void;
   isDisposed(h: H): boolean;
+  setData(h: H, src: H): void;
   stats(): { liveTensors: number; hostBytes: number };
   buildInfo(): { torchVersion: string; config: string; parallel: string };
   opNames: { unary: string[]; binary: string[]; reduce: string[]; inplace: string[] };

@@ -1,0 +1,108 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KVCache, LlamaForCausalLM, cat, noGrad, parseConfig, tensor, tidy } from 'bfpo';
+import { f32, fixture, ids, loadCase, maxDiffOnReal } from './helpers.js';
+
+for (const c of fixture.cases) {
+  test(`${c.name}: forward equals the PyTorch reference within 1e-4`, () => {
+    const model = loadCase(c);
+    for (const inp of c.inputs) {
+      tidy(() => {
+        const attentionMask = inp.attention_mask ? tensor(inp.attention_mask, { dtype: 'int64' }) : undefined;
+        const { logits } = noGrad(() => model.forward(ids(inp.input_ids), { attentionMask }));
+        assert.deepEqual(logits.shape, inp.logits_shape);
+        const diff = maxDiffOnReal(logits, f32(inp.logits, inp.logits_shape), inp.attention_mask);
+        assert.ok(diff < 1e-4, `${c.name} with ${inp.padding ?? 'no'} padding: max |diff| ${diff}`);
+      });
+    }
+    model.dispose();
+  });
+}
+
+for (const c of fixture.cases) {
+  test(`${c.name}: decoding with the KV cache gives the logits of a full forward`, () => {
+    const model = loadCase(c);
+    const inp = c.inputs.find((i) => i.padding === 'left') ?? c.inputs[0];
+    tidy(() => noGrad(() => {
+      const mask = inp.attention_mask ? tensor(inp.attention_mask, { dtype: 'int64' }) : undefined;
+      const input = ids(inp.input_ids);
+      const full = model.forward(input, { attentionMask: mask }).logits; // [b, s, v]
+      const cache = new KVCache();
+      const s = input.shape[1];
+      const prefill = 4;
+      const parts = [model.forward(input.narrow(1, 0, prefill), { attentionMask: mask?.narrow(1, 0, prefill), cache }).logits];
+      for (let t = prefill; t < s; t++) {
+        parts.push(model.forward(input.narrow(1, t, 1), { attentionMask: mask?.narrow(1, 0, t + 1), cache }).logits);
+      }
+      assert.equal(cache.length, s);
+      const stepwise = cat(parts, 1);
+      const diff = maxDiffOnReal(stepwise, full, inp.attention_mask);
+      cache.dispose();
+      assert.ok(diff < 1e-5, `max |diff| ${diff}`);
+    }));
+    model.dispose();
+  });
+}
+
+test('a tied model has no lm_head parameter and ignores a stored lm_head.weight', () => {
+  const c = fixture.cases.find((x) => x.config.tie_word_embeddings)!;
+  const model = loadCase(c);
+  assert.ok(!model.stateDict().has('lm_head.weight'));
+  const state = model.stateDict();
+  state.set('lm_head.weight', model.model.embedTokens.weight);
+  state.set('model.layers.0.self_attn.rotary_emb.inv_freq', tensor([1, 2]));
+  assert.deepEqual(model.loadStateDict(state).unexpected, []);
+  model.dispose();
+});
+
+test('logitsToKeep computes only the last positions', () => {
+  const model = new LlamaForCausalLM(parseConfig(fixture.cases[0].config));
+  tidy(() => noGrad(() => {
+    const x = ids([[1, 2, 3, 4], [5, 6, 7, 8]]);
+    const all = model.forward(x).logits;
+    const last = model.forward(x, { logitsToKeep: 1 }).logits;
+    assert.deepEqual(last.shape, [2, 1, 48]);
+    assert.ok(maxDiffOnReal(last, all.narrow(1, 3, 1), null) < 1e-6);
+  }));
+  model.dispose();
+});
+
+test('bad forward arguments name what they expected', () => {
+  const model = new LlamaForCausalLM(parseConfig(fixture.cases[0].config));
+  tidy(() => {
+    assert.throws(() => model.forward(tensor([[0.5, 1]])), /Expected an int64 tensor \[batch, seq\] for inputIds/);
+    assert.throws(() => model.forward(ids([[1, 2]]), { attentionMask: tensor([[1, 1, 1]]) }),
+      /Expected an attention mask of shape \[1, 2\] .* for attentionMask/);
+    assert.throws(() => model.forward(ids([[1, 2]]), { positionIds: ids([[0]]) }), /Expected position ids of shape \[1, 2\] for positionIds/);
+    assert.throws(() => model.forward(ids([[1, 2]]), { logitsToKeep: 0 }), /Expected a positive integer for logitsToKeep/);
+  });
+  model.dispose();
+});
+
+test('gradients reach every parameter through the forward pass', () => {
+  const model = new LlamaForCausalLM(parseConfig(fixture.cases[1].config));
+  tidy(() => {
+    const { logits } = model.forward(ids([[1, 2, 3], [4, 5, 6]]), { attentionMask: ids([[0, 1, 1], [1, 1, 1]]) });
+    logits.square().mean().backward();
+  });
+  for (const [k, p] of model.namedParameters()) {
+    const g = p.grad;
+    assert.ok(g, `no gradient for ${k}`);
+    g.dispose();
+  }
+  model.dispose();
+});
+
+test('the fixture tells the scaled rotary table and the sliding window apart from plain ones', () => {
+  for (const [name, drop] of [['llama_head_dim_llama3_tied_bias', 'rope_scaling'], ['llama_linear_mlp_bias', 'rope_scaling'], ['mistral_sliding_window', 'sliding_window']] as const) {
+    const c = fixture.cases.find((x) => x.name === name)!;
+    const plain = loadCase({ ...c, config: { ...c.config, [drop]: null } });
+    const inp = c.inputs[0];
+    tidy(() => noGrad(() => {
+      const attentionMask = inp.attention_mask ? tensor(inp.attention_mask, { dtype: 'int64' }) : undefined;
+      const { logits } = plain.forward(ids(inp.input_ids), { attentionMask });
+      assert.ok(maxDiffOnReal(logits, f32(inp.logits, inp.logits_shape), inp.attention_mask) > 1e-3, `${name} without ${drop}`);
+    }));
+    plain.dispose();
+  }
+});
