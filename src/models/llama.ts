@@ -40,7 +40,7 @@ export interface ForwardOutput {
 interface LayerContext {
   cos: Tensor; // [b, 1, s, hd]
   sin: Tensor; // [b, 1, s, hd]
-  blocked: Tensor; // [b or 1, 1, s, t] true where a query may not see a key
+  blocked: Tensor; // [b or 1, 1, 1, s, t] true where a query may not see a key
   blockedWindow: Tensor | null; // the same with the sliding window applied, for layers that use one
   cache: KVCache | null;
 }
@@ -84,24 +84,22 @@ export class LlamaAttention extends Module {
     q = applyRotary(q, ctx.cos, ctx.sin); // [b, nh, s, hd]
     k = applyRotary(k, ctx.cos, ctx.sin); // [b, nkv, s, hd]
     if (ctx.cache) ({ keys: k, values: v } = ctx.cache.update(this.layerIndex, k, v)); // [b, nkv, t, hd]
-    k = repeatKvHeads(k, nh / nkv); // [b, nh, t, hd]
-    v = repeatKvHeads(v, nh / nkv); // [b, nh, t, hd]
+    const t = k.shape[2];
+    const rep = nh / nkv;
 
+    // Grouped-query attention: query head j reads key/value head floor(j / rep). Grouping the queries as
+    // [b, nkv, rep * s, hd] serves each key/value head to its rep query heads without copying the cache.
+    const qg = q.reshape(b, nkv, rep * s, hd); // [b, nkv, rep * s, hd]
     const window = layerWindow(this.config, this.layerIndex);
-    const blocked = window !== null && ctx.blockedWindow ? ctx.blockedWindow : ctx.blocked; // [b, 1, s, t]
-    const scores = q.matmul(k.transpose(2, 3)).mul(1 / Math.sqrt(hd)).maskedFill(blocked, minValue(q.dtype)); // [b, nh, s, t]
+    const blocked = window !== null && ctx.blockedWindow ? ctx.blockedWindow : ctx.blocked; // [b, 1, 1, s, t]
+    const scores = qg.matmul(k.transpose(2, 3)).mul(1 / Math.sqrt(hd)) // [b, nkv, rep * s, t]
+      .view(b, nkv, rep, s, t).maskedFill(blocked, minValue(q.dtype)); // [b, nkv, rep, s, t]
     // Softmax in float32 as HF does, so half-precision models normalise accurately.
-    const probs = q.dtype === 'float32' ? scores.softmax(-1) : scores.to('float32').softmax(-1).to(q.dtype); // [b, nh, s, t]
-    const out = probs.matmul(v).transpose(1, 2).reshape(b, s, nh * hd); // [b, s, nh * hd]
+    const probs = q.dtype === 'float32' ? scores.softmax(-1) : scores.to('float32').softmax(-1).to(q.dtype); // [b, nkv, rep, s, t]
+    const heads = probs.view(b, nkv, rep * s, t).matmul(v).view(b, nh, s, hd); // [b, nh, s, hd]
+    const out = heads.transpose(1, 2).reshape(b, s, nh * hd); // [b, s, nh * hd]
     return this.oProj.forward(out); // [b, s, h]
   }
-}
-
-/** [b, nkv, t, hd] -> [b, nkv * rep, t, hd], each key/value head serving `rep` query heads (HF's repeat_kv). */
-function repeatKvHeads(x: Tensor, rep: number): Tensor {
-  if (rep === 1) return x;
-  const [b, nkv, t, hd] = x.shape;
-  return x.unsqueeze(2).expand(b, nkv, rep, t, hd).reshape(b, nkv * rep, t, hd);
 }
 
 /** The SwiGLU feed-forward block: down(silu(gate(x)) * up(x)). */
@@ -257,11 +255,11 @@ export class LlamaForCausalLM extends Module {
 
     const queryPos = arange(past, t, 1, { device }).unsqueeze(1); // [s, 1] slot index of each query
     const keyPos = arange(0, t, 1, { device }).unsqueeze(0); // [1, t]
-    let blocked = keyPos.gt(queryPos).unsqueeze(0).unsqueeze(0); // [1, 1, s, t] causal
-    if (mask !== undefined) blocked = blocked.logicalOr(mask.eq(0).unsqueeze(1).unsqueeze(1)); // [b, 1, s, t]
+    let blocked = keyPos.gt(queryPos).view(1, 1, 1, s, t); // [1, 1, 1, s, t] causal
+    if (mask !== undefined) blocked = blocked.logicalOr(mask.eq(0).view(b, 1, 1, 1, t)); // [b, 1, 1, s, t]
     const window = this.config.slidingWindow;
     // A window of w lets query i see keys i-w+1 .. i (HF: kv_idx > q_idx - sliding_window), by slot index.
-    const blockedWindow = window === null ? null : blocked.logicalOr(keyPos.le(queryPos.sub(window))); // [b, 1, s, t]
+    const blockedWindow = window === null ? null : blocked.logicalOr(keyPos.le(queryPos.sub(window))); // [b, 1, 1, s, t]
     return { cos, sin, blocked, blockedWindow, cache };
   }
 
