@@ -237,7 +237,7 @@ export class LlamaForCausalLM extends Module {
     const [b, s] = inputIds.shape;
     const past = cache?.length ?? 0;
     const t = past + s;
-    const device = this.device;
+    const device = this.outputWeight.device;
     const mask = opts.attentionMask;
     if (mask !== undefined) {
       if (!(mask instanceof Tensor) || mask.ndim !== 2 || mask.shape[0] !== b || mask.shape[1] !== t) {
@@ -251,7 +251,7 @@ export class LlamaForCausalLM extends Module {
     if (!(positionIds instanceof Tensor) || positionIds.ndim !== 2 || positionIds.shape[0] !== b || positionIds.shape[1] !== s) {
       throw expected(`position ids of shape [${b}, ${s}]`, 'positionIds', positionIds);
     }
-    const { cos, sin } = this.rotary.tables(positionIds, this.dtype, device); // [b, 1, s, hd] each
+    const { cos, sin } = this.rotary.tables(positionIds, this.outputWeight.dtype, device); // [b, 1, s, hd] each
 
     const queryPos = arange(past, t, 1, { device }).unsqueeze(1); // [s, 1] slot index of each query
     const keyPos = arange(0, t, 1, { device }).unsqueeze(0); // [1, t]
@@ -265,7 +265,7 @@ export class LlamaForCausalLM extends Module {
 
   /** HF's rule: with a mask, position = (number of real tokens so far) - 1, and 1 on padding; else count on. */
   private defaultPositions(b: number, s: number, past: number, mask: Tensor | undefined): Tensor {
-    if (mask === undefined) return arange(past, past + s, 1, { device: this.device }).unsqueeze(0).expand(b, s); // [b, s]
+    if (mask === undefined) return arange(past, past + s, 1, { device: this.outputWeight.device }).unsqueeze(0).expand(b, s); // [b, s]
     const m = mask.to('int64'); // [b, t]
     const pos = m.cumsum(-1).sub(1).maskedFill(m.eq(0), 1); // [b, t]
     return pos.narrow(1, past, s); // [b, s]

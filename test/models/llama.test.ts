@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KVCache, LlamaForCausalLM, cat, noGrad, parseConfig, tensor, tidy } from 'bfpo';
+import { KVCache, LlamaForCausalLM, cat, memoryStats, noGrad, parseConfig, tensor, tidy } from 'bfpo';
 import { f32, fixture, ids, loadCase, maxDiffOnReal } from './helpers.js';
 
 for (const c of fixture.cases) {
@@ -105,4 +105,38 @@ test('the fixture tells the scaled rotary table and the sliding window apart fro
     }));
     plain.dispose();
   }
+});
+
+test('forward leaves only the logits behind (and the cache its keys and values)', () => {
+  const model = new LlamaForCausalLM(parseConfig(fixture.cases[3].config)); // 2 layers, sliding window
+  const x = ids([[1, 2, 3], [4, 5, 6]]);
+  const mask = ids([[0, 1, 1], [1, 1, 1]]);
+  noGrad(() => model.forward(x).logits.dispose()); // builds the rotary frequencies, which live with the model
+  const before = memoryStats().liveTensors;
+  noGrad(() => model.forward(x, { attentionMask: mask }).logits.dispose());
+  assert.equal(memoryStats().liveTensors, before);
+  const cache = new KVCache();
+  const { logits } = noGrad(() => model.forward(x, { attentionMask: mask, cache }));
+  assert.equal(memoryStats().liveTensors, before + 1 + 2 * 2);
+  logits.dispose();
+  cache.dispose();
+  assert.equal(memoryStats().liveTensors, before);
+  for (const t of [x, mask]) t.dispose();
+  model.dispose();
+});
+
+test('to(dtype) in place: a bfloat16 copy of the model stays close to float32', () => {
+  const c = fixture.cases[4];
+  const model = loadCase(c);
+  const inp = c.inputs[0];
+  tidy(() => noGrad(() => {
+    const attentionMask = tensor(inp.attention_mask!, { dtype: 'int64' });
+    const ref = model.forward(ids(inp.input_ids), { attentionMask }).logits;
+    model.to('bfloat16');
+    const half = model.forward(ids(inp.input_ids), { attentionMask }).logits;
+    assert.equal(half.dtype, 'bfloat16');
+    const diff = maxDiffOnReal(half.to('float32'), ref, inp.attention_mask);
+    assert.ok(diff < 0.25 && diff > 0, `bf16 |diff| ${diff}`);
+  }));
+  model.dispose();
 });
