@@ -7,7 +7,7 @@ export {
   LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, type ForwardOptions, type ForwardOutput,
 } from './llama.js';
 export { KVCache } from './kv-cache.js';
-export { RotaryEmbedding, ropeInverseFrequencies, applyRotary } from './rope.js';
+export { RotaryEmbedding, ropeInverseFrequencies } from './rope.js';
 export {
   generate, chooseNextTokens, type GenerateOptions, type GenerateResult, type GenerationStep, type FinishReason,
   type SamplingOptions,

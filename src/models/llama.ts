@@ -9,14 +9,13 @@ import { Linear, type LinearLike } from '../nn/linear.js';
 import { Module, ModuleList, type ModuleOptions } from '../nn/module.js';
 import { RMSNorm } from '../nn/rms-norm.js';
 import { arange } from '../tensor/creation.js';
-import type { DType } from '../tensor/dtype.js';
 import { expected } from '../tensor/errors.js';
-import { linear } from '../tensor/functional.js';
+import { applyRotaryEmbedding, linear, scaledDotProductAttention } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type ModelConfig, layerWindow, parseConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
-import { RotaryEmbedding, applyRotary } from './rope.js';
+import { RotaryEmbedding } from './rope.js';
 
 /** Options of `LlamaForCausalLM.forward`. */
 export interface ForwardOptions {
@@ -40,17 +39,9 @@ export interface ForwardOutput {
 interface LayerContext {
   cos: Tensor; // [b, 1, s, hd]
   sin: Tensor; // [b, 1, s, hd]
-  blocked: Tensor; // [b or 1, 1, 1, s, t] true where a query may not see a key
+  blocked: Tensor; // [b or 1, 1, s, t] true where a query may not see a key
   blockedWindow: Tensor | null; // the same with the sliding window applied, for layers that use one
   cache: KVCache | null;
-}
-
-/** The most negative finite value of a dtype: HF fills masked scores with it rather than -inf (no NaN rows). */
-function minValue(dtype: DType): number {
-  if (dtype === 'float16') return -65504;
-  if (dtype === 'bfloat16') return -3.3895313892515355e38;
-  if (dtype === 'float64') return -1.7976931348623157e308;
-  return -3.4028234663852886e38;
 }
 
 /** Grouped-query attention with rotary positions (HF's LlamaAttention). */
@@ -81,22 +72,14 @@ export class LlamaAttention extends Module {
     let q = this.qProj.forward(x).view(b, s, nh, hd).transpose(1, 2); // [b, nh, s, hd]
     let k = this.kProj.forward(x).view(b, s, nkv, hd).transpose(1, 2); // [b, nkv, s, hd]
     let v = this.vProj.forward(x).view(b, s, nkv, hd).transpose(1, 2); // [b, nkv, s, hd]
-    q = applyRotary(q, ctx.cos, ctx.sin); // [b, nh, s, hd]
-    k = applyRotary(k, ctx.cos, ctx.sin); // [b, nkv, s, hd]
+    q = applyRotaryEmbedding(q, ctx.cos, ctx.sin); // [b, nh, s, hd]
+    k = applyRotaryEmbedding(k, ctx.cos, ctx.sin); // [b, nkv, s, hd]
     if (ctx.cache) ({ keys: k, values: v } = ctx.cache.update(this.layerIndex, k, v)); // [b, nkv, t, hd]
-    const t = k.shape[2];
-    const rep = nh / nkv;
-
-    // Grouped-query attention: query head j reads key/value head floor(j / rep). Grouping the queries as
-    // [b, nkv, rep * s, hd] serves each key/value head to its rep query heads without copying the cache.
-    const qg = q.reshape(b, nkv, rep * s, hd); // [b, nkv, rep * s, hd]
     const window = layerWindow(this.config, this.layerIndex);
-    const blocked = window !== null && ctx.blockedWindow ? ctx.blockedWindow : ctx.blocked; // [b, 1, 1, s, t]
-    const scores = qg.matmul(k.transpose(2, 3)).mul(1 / Math.sqrt(hd)) // [b, nkv, rep * s, t]
-      .view(b, nkv, rep, s, t).maskedFill(blocked, minValue(q.dtype)); // [b, nkv, rep, s, t]
-    // Softmax in float32 as HF does, so half-precision models normalise accurately.
-    const probs = q.dtype === 'float32' ? scores.softmax(-1) : scores.to('float32').softmax(-1).to(q.dtype); // [b, nkv, rep, s, t]
-    const heads = probs.view(b, nkv, rep * s, t).matmul(v).view(b, nh, s, hd); // [b, nh, s, hd]
+    const blocked = window !== null && ctx.blockedWindow ? ctx.blockedWindow : ctx.blocked; // [b, 1, s, t]
+    // Query head j reads key/value head floor(j / (nh / nkv)); masked scores get the dtype's lowest value and
+    // softmax runs in float32, as in HF's eager attention.
+    const heads = scaledDotProductAttention(q, k, v, { blocked, scale: 1 / Math.sqrt(hd) }); // [b, nh, s, hd]
     const out = heads.transpose(1, 2).reshape(b, s, nh * hd); // [b, s, nh * hd]
     return this.oProj.forward(out); // [b, s, h]
   }
@@ -255,11 +238,11 @@ export class LlamaForCausalLM extends Module {
 
     const queryPos = arange(past, t, 1, { device }).unsqueeze(1); // [s, 1] slot index of each query
     const keyPos = arange(0, t, 1, { device }).unsqueeze(0); // [1, t]
-    let blocked = keyPos.gt(queryPos).view(1, 1, 1, s, t); // [1, 1, 1, s, t] causal
-    if (mask !== undefined) blocked = blocked.logicalOr(mask.eq(0).view(b, 1, 1, 1, t)); // [b, 1, 1, s, t]
+    let blocked = keyPos.gt(queryPos).view(1, 1, s, t); // [1, 1, s, t] causal
+    if (mask !== undefined) blocked = blocked.logicalOr(mask.eq(0).view(b, 1, 1, t)); // [b, 1, s, t]
     const window = this.config.slidingWindow;
     // A window of w lets query i see keys i-w+1 .. i (HF: kv_idx > q_idx - sliding_window), by slot index.
-    const blockedWindow = window === null ? null : blocked.logicalOr(keyPos.le(queryPos.sub(window))); // [b, 1, 1, s, t]
+    const blockedWindow = window === null ? null : blocked.logicalOr(keyPos.le(queryPos.sub(window))); // [b, 1, s, t]
     return { cos, sin, blocked, blockedWindow, cache };
   }
 

@@ -1,5 +1,5 @@
 // Rotary position embeddings: inverse frequencies from rope_theta and rope_scaling (llama3, linear), the cos/sin
-// tables for given position ids, and their application to query and key heads, following HF's Llama.
+// tables for given position ids, following HF's Llama (applyRotaryEmbedding in the tensor layer rotates the heads).
 import { cat } from '../tensor/functional.js';
 import { tensor } from '../tensor/creation.js';
 import type { DType, Device } from '../tensor/dtype.js';
@@ -60,17 +60,4 @@ export class RotaryEmbedding {
     this.#inv?.dispose();
     this.#inv = null;
   }
-}
-
-/** [x1, x2] -> [-x2, x1] over the last dim, split in halves (HF's rotate_half). */
-function rotateHalf(x: Tensor): Tensor {
-  const half = (x.shape[x.ndim - 1]) / 2;
-  const x1 = x.narrow(-1, 0, half);
-  const x2 = x.narrow(-1, half, half);
-  return cat([x2.neg(), x1], -1);
-}
-
-/** Rotates `x` [batch, heads, seq, headDim] by the tables: x * cos + rotate_half(x) * sin. */
-export function applyRotary(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
-  return x.mul(cos).add(rotateHalf(x).mul(sin)); // [batch, heads, seq, headDim]
 }

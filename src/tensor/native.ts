@@ -83,6 +83,8 @@ export interface Native {
   dropout(h: H, p: number, train: boolean): H;
   crossEntropy(logits: H, target: H, ignoreIndex: number, reduction: number, labelSmoothing: number): H;
   rmsNorm(x: H, w: H, eps: number): H;
+  rotary(x: H, cos: H, sin: H): H;
+  attention(q: H, k: H, v: H, blocked: H | null, scale: number): H;
   topk(h: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H];
   sort(h: H, dim: number, descending: boolean): [H, H];
   multinomial(h: H, n: number, replacement: boolean): H;
