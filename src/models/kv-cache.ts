@@ -36,18 +36,6 @@ export class KVCache {
     return { keys, values };
   }
 
-  /** Keeps only the batch rows in `index` (int64 [n]), for dropping finished sequences. */
-  selectRows(index: Tensor): void {
-    for (const list of [this.#keys, this.#values]) {
-      for (let i = 0; i < list.length; i++) {
-        const t = list[i];
-        if (!t) continue;
-        list[i] = keep(t.indexSelect(0, index));
-        t.dispose();
-      }
-    }
-  }
-
   /** Frees every stored tensor; the cache is empty afterwards and can be reused. */
   dispose(): void {
     for (const t of [...this.#keys, ...this.#values]) t?.dispose();

@@ -140,3 +140,22 @@ test('to(dtype) in place: a bfloat16 copy of the model stays close to float32', 
   }));
   model.dispose();
 });
+
+test('explicit position ids give the same logits as the ones derived from the mask', () => {
+  const c = fixture.cases[0];
+  const model = loadCase(c);
+  const inp = c.inputs.find((i) => i.padding === 'left')!;
+  tidy(() => noGrad(() => {
+    const attentionMask = tensor(inp.attention_mask!, { dtype: 'int64' });
+    const positionIds = ids(inp.attention_mask!.map((row) => {
+      let n = 0;
+      return row.map((m) => (m ? n++ : 1));
+    }));
+    const derived = model.forward(ids(inp.input_ids), { attentionMask }).logits;
+    const given = model.forward(ids(inp.input_ids), { attentionMask, positionIds }).logits;
+    assert.equal(maxDiffOnReal(derived, given, null), 0);
+    const shifted = model.forward(ids(inp.input_ids), { attentionMask, positionIds: positionIds.add(3) }).logits;
+    assert.ok(maxDiffOnReal(derived, shifted, inp.attention_mask) > 1e-3, 'positions matter');
+  }));
+  model.dispose();
+});
