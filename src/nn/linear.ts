@@ -23,14 +23,27 @@ export class Linear extends Module implements LinearLike {
   readonly weight: Tensor; // [out, in]
   readonly bias: Tensor | null; // [out]
 
-  constructor(inFeatures: number, outFeatures: number, opts: ModuleOptions & { bias?: boolean } = {}) {
+  constructor(inFeatures: number, outFeatures: number, opts: ModuleOptions & { bias?: boolean; tensors?: { weight: Tensor; bias: Tensor | null } } = {}) {
     super();
     if (!Number.isInteger(inFeatures) || inFeatures <= 0) throw expected('a positive integer', 'inFeatures', inFeatures);
     if (!Number.isInteger(outFeatures) || outFeatures <= 0) throw expected('a positive integer', 'outFeatures', outFeatures);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
-    this.weight = this.registerParameter('weight', normalParam([outFeatures, inFeatures], opts));
-    this.bias = opts.bias ? this.registerParameter('bias', constantParam([outFeatures], 0, opts)) : null;
+    const given = opts.tensors;
+    this.weight = this.registerParameter('weight', given ? given.weight : normalParam([outFeatures, inFeatures], opts));
+    const bias = given ? given.bias : opts.bias ? constantParam([outFeatures], 0, opts) : null;
+    this.bias = bias ? this.registerParameter('bias', bias) : null;
+  }
+
+  /** A Linear that owns existing tensors: `weight` [out, in] and optionally `bias` [out] (no copy). */
+  static fromTensors(weight: Tensor, bias: Tensor | null = null): Linear {
+    if (weight.ndim !== 2) throw expected('a 2-D weight [out, in]', 'weight', weight);
+    const [out, inF] = weight.shape;
+    if (bias && (bias.ndim !== 1 || bias.shape[0] !== out)) throw expected(`a bias of shape [${out}]`, 'bias', bias);
+    const requiresGrad = weight.requiresGrad;
+    const l = new Linear(inF, out, { tensors: { weight, bias } });
+    l.requiresGrad_(requiresGrad);
+    return l;
   }
 
   forward(x: Tensor): Tensor {
