@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KVCache, LlamaForCausalLM, cat, memoryStats, noGrad, parseConfig, tensor, tidy } from 'bfpo';
+import { KVCache, LlamaForCausalLM, cat, cuda, memoryStats, noGrad, parseConfig, tensor, tidy } from 'bfpo';
 import { f32, fixture, ids, loadCase, maxDiffOnReal } from './helpers.js';
 
 for (const c of fixture.cases) {
@@ -159,6 +159,22 @@ test('explicit position ids give the same logits as the ones derived from the ma
     assert.ok(maxDiffOnReal(derived, shifted, inp.attention_mask) < 1e-4, 'shift invariance');
     const stretched = model.forward(ids(inp.input_ids), { attentionMask, positionIds: positionIds.mul(2) }).logits;
     assert.ok(maxDiffOnReal(derived, stretched, inp.attention_mask) > 1e-3, 'positions matter');
+  }));
+  model.dispose();
+});
+
+test('on CUDA the model gives the CPU logits', { skip: !cuda.isAvailable() && 'CUDA is not available' }, () => {
+  const c = fixture.cases[3]; // sliding window, grouped heads
+  const model = loadCase(c);
+  const inp = c.inputs[1];
+  tidy(() => noGrad(() => {
+    const attentionMask = tensor(inp.attention_mask!, { dtype: 'int64' });
+    const ref = model.forward(ids(inp.input_ids), { attentionMask }).logits;
+    model.to('cuda');
+    const params = model.parameters();
+    assert.ok(params.every((p) => p.device.startsWith('cuda')));
+    const out = model.forward(ids(inp.input_ids).to('cuda'), { attentionMask: attentionMask.to('cuda') }).logits.to('cpu');
+    assert.ok(maxDiffOnReal(out, ref, inp.attention_mask) < 1e-3);
   }));
   model.dispose();
 });
