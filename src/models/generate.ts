@@ -131,16 +131,18 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   const reasons: (FinishReason | null)[] = prompts.map(() => null);
   const cache = new KVCache();
   let mask: Tensor | null = null;
+  let input: Tensor | null = null;
   try {
     inferenceMode(() => {
       const padded = prompts.map((p) => [...new Array<number>(width - p.length).fill(pad), ...p]);
       const maskRows = prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...new Array<number>(p.length).fill(1)]);
       mask = keep(tensor(maskRows, { dtype: 'int64', device: model.device })); // [b, width]
-      let input = keep(tensor(padded, { dtype: 'int64', device: model.device })); // [b, width]
+      input = keep(tensor(padded, { dtype: 'int64', device: model.device })); // [b, width]
       for (let step = 0; step < maxNew && reasons.some((r) => r === null); step++) {
         const m: Tensor = mask!;
+        const x: Tensor = input!;
         const next = tidy(() => {
-          const { logits } = model.forward(input, { attentionMask: m, cache, logitsToKeep: 1 }); // [b, 1, v]
+          const { logits } = model.forward(x, { attentionMask: m, cache, logitsToKeep: 1 }); // [b, 1, v]
           return chooseNextTokens(logits.select(1, 0), opts); // [b]
         });
         const ids = Array.from(next.toTypedArray() as BigInt64Array, Number);
@@ -156,17 +158,17 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
         });
         finished.forEach((f, r) => { if (f) reasons[r] = f; });
         opts.onStep?.({ step, tokens, finishReasons: finished });
-        input.dispose();
+        x.dispose();
         input = keep(tensor(tokens.map((id) => [id ?? pad]), { dtype: 'int64', device: model.device })); // [b, 1]
         const grown = keep(tidy(() => cat([m, ones([b, 1], { dtype: 'int64', device: model.device })], 1))); // [b, t + 1]
         m.dispose();
         mask = grown;
       }
-      input.dispose();
     });
   } finally {
     cache.dispose();
     (mask as Tensor | null)?.dispose();
+    (input as Tensor | null)?.dispose();
   }
   const finishReasons = reasons.map((r) => r ?? 'length');
   const result: GenerateResult = { sequences, finishReasons };

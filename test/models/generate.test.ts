@@ -87,6 +87,13 @@ test('generation frees every tensor it makes', () => {
   assert.equal(memoryStats().liveTensors, before);
 });
 
+test('an exception in the step callback frees the generation state', () => {
+  generate(model, prompts, { maxNewTokens: 1 });
+  const before = memoryStats().liveTensors;
+  assert.throws(() => generate(model, prompts, { maxNewTokens: 5, onStep: ({ step }) => { if (step === 2) throw new Error('stop here'); } }), /stop here/);
+  assert.equal(memoryStats().liveTensors, before);
+});
+
 test('bad generation options name what they expected', () => {
   assert.throws(() => generate(model, [], {}), /Expected a non-empty array of token id arrays for prompts/);
   assert.throws(() => generate(model, [[1], [48]], {}), /Expected a non-empty array of token ids in \[0, 48\) for prompts\[1\]/);
