@@ -103,6 +103,15 @@ function checkPrompts(prompts: unknown, vocab: number): number[][] {
   return prompts as number[][];
 }
 
+/** Left-pads prompts to one width: ids with `pad`, and the attention mask (0 on padding). */
+function leftPad(prompts: number[][], pad: number): { ids: number[][]; mask: number[][] } {
+  const width = Math.max(...prompts.map((p) => p.length));
+  return {
+    ids: prompts.map((p) => [...new Array<number>(width - p.length).fill(pad), ...p]),
+    mask: prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...new Array<number>(p.length).fill(1)]),
+  };
+}
+
 /**
  * Generates continuations of `prompts` (token ids; different lengths are left-padded) in one batch.
  *
@@ -126,7 +135,7 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   if (opts.seed !== undefined) manualSeed(opts.seed);
 
   const b = prompts.length;
-  const width = Math.max(...prompts.map((p) => p.length));
+  const device = model.device;
   const sequences: number[][] = prompts.map(() => []);
   const reasons: (FinishReason | null)[] = prompts.map(() => null);
   const cache = new KVCache();
@@ -134,10 +143,9 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   let input: Tensor | null = null;
   try {
     inferenceMode(() => {
-      const padded = prompts.map((p) => [...new Array<number>(width - p.length).fill(pad), ...p]);
-      const maskRows = prompts.map((p) => [...new Array<number>(width - p.length).fill(0), ...new Array<number>(p.length).fill(1)]);
-      mask = keep(tensor(maskRows, { dtype: 'int64', device: model.device })); // [b, width]
-      input = keep(tensor(padded, { dtype: 'int64', device: model.device })); // [b, width]
+      const { ids: padded, mask: maskRows } = leftPad(prompts, pad);
+      mask = keep(tensor(maskRows, { dtype: 'int64', device })); // [b, width]
+      input = keep(tensor(padded, { dtype: 'int64', device })); // [b, width]
       for (let step = 0; step < maxNew && reasons.some((r) => r === null); step++) {
         const m: Tensor = mask!;
         const x: Tensor = input!;
@@ -159,8 +167,8 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
         finished.forEach((f, r) => { if (f) reasons[r] = f; });
         opts.onStep?.({ step, tokens, finishReasons: finished });
         x.dispose();
-        input = keep(tensor(tokens.map((id) => [id ?? pad]), { dtype: 'int64', device: model.device })); // [b, 1]
-        const grown = keep(tidy(() => cat([m, ones([b, 1], { dtype: 'int64', device: model.device })], 1))); // [b, t + 1]
+        input = keep(tensor(tokens.map((id) => [id ?? pad]), { dtype: 'int64', device })); // [b, 1]
+        const grown = keep(tidy(() => cat([m, ones([b, 1], { dtype: 'int64', device })], 1))); // [b, t + 1]
         m.dispose();
         mask = grown;
       }
