@@ -127,11 +127,13 @@ export class Module {
   /**
    * Copies `state` into the existing parameters (converting dtype and device), so references to them stay valid.
    * With `strict` (the default) missing or unexpected keys throw; a wrong shape always throws. Every message names
-   * the keys. The tensors in `state` are not disposed.
+   * the keys. The tensors in `state` are not disposed. With `assign`, a parameter whose dtype and device already
+   * match takes the given tensor's storage instead of a copy (as PyTorch's `assign=True`), so a large checkpoint is
+   * never held twice; the caller may then dispose its handles, and must not write into them.
    *
    * @example model.loadStateDict(weights); // Map<string, Tensor> keyed like model.safetensors
    */
-  loadStateDict(state: Map<string, Tensor>, { strict = true }: { strict?: boolean } = {}): LoadResult {
+  loadStateDict(state: Map<string, Tensor>, { strict = true, assign = false }: { strict?: boolean; assign?: boolean } = {}): LoadResult {
     if (!(state instanceof Map)) throw expected('a Map<string, Tensor>', 'state', state);
     const own = this.stateDict();
     const ignored = this.ignoredKeys();
@@ -153,7 +155,9 @@ export class Module {
     noGrad(() => {
       for (const [k, p] of own) {
         const t = state.get(k);
-        if (t) p.copy_(t);
+        if (!t) continue;
+        if (assign && t.dtype === p.dtype && t.device === p.device) p.setData_(t);
+        else p.copy_(t);
       }
     });
     return { missing, unexpected };

@@ -107,6 +107,26 @@ test('loadStateDict converts dtype and names wrong shapes, missing and unexpecte
   net.dispose();
 });
 
+test('loadStateDict with assign shares the given storage instead of copying', () => {
+  const net = new Net();
+  const src = new Net();
+  const state = src.stateDict();
+  net.loadStateDict(state, { assign: true });
+  noGrad(() => src.embed.weight.fill_(7));
+  assert.equal(tidy(() => net.embed.weight.eq(7).all().item()), 1, 'same storage');
+  assert.ok(net.embed.weight.requiresGrad && net.embed.weight.isLeaf);
+  src.dispose();
+  assert.equal(net.embed.weight.shape[0], 10, 'the parameter outlives the source handle');
+  tidy(() => net.embed.weight.sum().item());
+  const other = new Net();
+  const converted = new Map([...other.stateDict()].map(([k, t]) => [k, t.to('float64')]));
+  other.loadStateDict(converted, { assign: true });
+  assert.equal(other.dtype, 'float32', 'a dtype mismatch falls back to a copy');
+  for (const t of converted.values()) t.dispose();
+  net.dispose();
+  other.dispose();
+});
+
 test('freezeExcept keeps only matching keys trainable, as selected_layers', () => {
   const net = new Net();
   assert.deepEqual(net.freezeExcept(['down_proj']), [
