@@ -178,3 +178,24 @@ test('on CUDA the model gives the CPU logits', { skip: !cuda.isAvailable() && 'C
   }));
   model.dispose();
 });
+
+test('training steps keep the number of live tensors flat', async () => {
+  const { AdamW, crossEntropy } = await import('bfpo');
+  const model = new LlamaForCausalLM(parseConfig(fixture.cases[5].config));
+  const opt = new AdamW(model.parameters(), { lr: 1e-3 });
+  const x = ids([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]]);
+  const mask = ids([[0, 0, 1, 1, 1, 1], [1, 1, 1, 1, 1, 1]]);
+  const step = () => {
+    tidy(() => {
+      const { logits } = model.forward(x, { attentionMask: mask });
+      crossEntropy(logits.narrow(1, 0, 5).reshape(-1, 48), x.narrow(1, 1, 5).reshape(-1)).backward();
+    });
+    opt.step();
+    opt.zeroGrad();
+  };
+  step();
+  const before = memoryStats().liveTensors;
+  for (let i = 0; i < 30; i++) step();
+  assert.equal(memoryStats().liveTensors, before);
+  model.dispose();
+});
