@@ -138,7 +138,7 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   const device = model.device;
   const sequences: number[][] = prompts.map(() => []);
   const reasons: (FinishReason | null)[] = prompts.map(() => null);
-  const cache = new KVCache();
+  const cache = new KVCache({ reserve: Math.max(...prompts.map((p) => p.length)) + maxNew });
   let mask: Tensor | null = null;
   let input: Tensor | null = null;
   try {

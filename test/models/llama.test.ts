@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KVCache, LlamaForCausalLM, cat, cuda, memoryStats, noGrad, parseConfig, tensor, tidy } from 'bfpo';
+import { KVCache, Linear, LlamaForCausalLM, cat, cuda, enableGrad, memoryStats, noGrad, parseConfig, randint, tensor, tidy } from 'bfpo';
 import { f32, fixture, ids, loadCase, maxDiffOnReal } from './helpers.js';
 
 for (const c of fixture.cases) {
@@ -197,5 +197,32 @@ test('training steps keep the number of live tensors flat', async () => {
   const before = memoryStats().liveTensors;
   for (let i = 0; i < 30; i++) step();
   assert.equal(memoryStats().liveTensors, before);
+  model.dispose();
+});
+
+test('the cache grows past its first buffer, and under autograd it concatenates and passes gradients', () => {
+  const model = new LlamaForCausalLM(parseConfig(fixture.cases[3].config)); // sliding window 3
+  tidy(() => {
+    const x = randint(0, 48, [2, 80]);
+    const full = noGrad(() => model.forward(x).logits); // [2, 80, 48]
+    for (const grad of [false, true]) {
+      const cache = new KVCache();
+      const run = () => {
+        const parts = [model.forward(x.narrow(1, 0, 4), { cache }).logits];
+        for (let t = 4; t < 80; t++) parts.push(model.forward(x.narrow(1, t, 1), { cache }).logits);
+        return cat(parts, 1);
+      };
+      const stepwise = grad ? enableGrad(run) : noGrad(run);
+      assert.equal(cache.length, 80);
+      assert.ok(maxDiffOnReal(stepwise, full, null) < 1e-5, `grad ${grad}`);
+      if (grad) {
+        stepwise.square().mean().backward();
+        const g = (model.model.layers.items[0].selfAttn.kProj as Linear).weight.grad;
+        assert.ok(g && g.abs().sum().item() > 0, 'keys written to the cache receive gradients');
+      }
+      cache.dispose();
+    }
+  });
+  assert.throws(() => new KVCache({ reserve: -1 }), /Expected a non-negative integer for reserve/);
   model.dispose();
 });
