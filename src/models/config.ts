@@ -109,9 +109,10 @@ function architectureOf(raw: Raw): Architecture {
 }
 
 function ropeScalingOf(raw: Raw): RopeScaling | null {
-  const rs = raw.rope_scaling;
+  const key = raw.rope_parameters !== undefined ? 'rope_parameters' : 'rope_scaling';
+  const rs = raw[key];
   if (rs === undefined || rs === null) return null;
-  if (typeof rs !== 'object' || Array.isArray(rs)) throw bad('rope_scaling', 'an object or null', rs);
+  if (typeof rs !== 'object' || Array.isArray(rs)) throw bad(key, 'an object or null', rs);
   const r = rs as Raw;
   const kind = r.rope_type ?? r.type;
   if (kind === 'default') return null;
@@ -130,7 +131,7 @@ function ropeScalingOf(raw: Raw): RopeScaling | null {
     return scaling;
   }
   throw new ConfigError(
-    `Unsupported rope_scaling kind ${describe(kind)} in config key rope_scaling.rope_type; supported: ${SUPPORTED_ROPE_SCALING.join(', ')}`,
+    `Unsupported rope_scaling kind ${describe(kind)} in config key ${key}.rope_type; supported: ${SUPPORTED_ROPE_SCALING.join(', ')}`,
   );
 }
 
@@ -143,13 +144,13 @@ function dtypeOf(raw: Raw): DType | null {
   throw bad('torch_dtype', 'float32, float16 or bfloat16', v);
 }
 
-function slidingOf(raw: Raw, modelType: ModelType, layers: number): { slidingWindow: number | null; maxWindowLayers: number } {
+function slidingOf(raw: Raw, modelType: ModelType): { slidingWindow: number | null; maxWindowLayers: number } {
+  // Defaults as HF's MistralConfig (sliding_window 4096 when absent, none when null) and Qwen2Config (28).
   if (modelType === 'mistral') {
-    const w = raw.sliding_window;
-    return { slidingWindow: w === undefined || w === null ? null : int(raw, 'sliding_window'), maxWindowLayers: 0 };
+    return { slidingWindow: raw.sliding_window === null ? null : int(raw, 'sliding_window', 4096), maxWindowLayers: 0 };
   }
   if (modelType === 'qwen2' && bool(raw, 'use_sliding_window', false)) {
-    return { slidingWindow: int(raw, 'sliding_window', 4096), maxWindowLayers: int(raw, 'max_window_layers', layers, 0) };
+    return { slidingWindow: int(raw, 'sliding_window', 4096), maxWindowLayers: int(raw, 'max_window_layers', 28, 0) };
   }
   return { slidingWindow: null, maxWindowLayers: 0 };
 }
@@ -200,14 +201,16 @@ export function parseConfig(json: unknown): ModelConfig {
     numKeyValueHeads,
     headDim,
     rmsNormEps: num(r, 'rms_norm_eps', 1e-6),
-    ropeTheta: num(r, 'rope_theta', 10000),
+    // Newer transformers keep rope_theta inside rope_parameters.
+    ropeTheta: r.rope_parameters && typeof r.rope_parameters === 'object' && 'rope_theta' in r.rope_parameters
+      ? num(r.rope_parameters as Raw, 'rope_theta') : num(r, 'rope_theta', 10000),
     ropeScaling: ropeScalingOf(r),
     maxPositionEmbeddings: int(r, 'max_position_embeddings', 2048),
     tieWordEmbeddings: bool(r, 'tie_word_embeddings', false),
     qkvBias: isQwen ? true : modelType === 'llama' && attentionBias,
     oBias: modelType === 'llama' && attentionBias,
     mlpBias: modelType === 'llama' && bool(r, 'mlp_bias', false),
-    ...slidingOf(r, modelType, numHiddenLayers),
+    ...slidingOf(r, modelType),
     bosTokenId: tokenId(r, 'bos_token_id'),
     eosTokenIds: eosIds(r),
     padTokenId: tokenId(r, 'pad_token_id'),

@@ -46,6 +46,8 @@ test('Qwen2 has q/k/v biases and its sliding window from max_window_layers; Mist
   const m = parseConfig({ ...base, architectures: ['MistralForCausalLM'], sliding_window: 4096, attention_bias: true });
   assert.deepEqual([m.qkvBias, m.oBias, m.slidingWindow, layerWindow(m, 0)], [false, false, 4096, 4096]);
   assert.equal(parseConfig({ ...base, architectures: ['MistralForCausalLM'], sliding_window: null }).slidingWindow, null);
+  assert.equal(parseConfig({ ...base, architectures: ['MistralForCausalLM'] }).slidingWindow, 4096, "MistralConfig's default");
+  assert.equal(parseConfig({ ...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: true }).maxWindowLayers, 28, "Qwen2Config's default");
   const l = parseConfig({ ...base, architectures: ['LlamaForCausalLM'], attention_bias: true, mlp_bias: true });
   assert.deepEqual([l.qkvBias, l.oBias, l.mlpBias], [true, true, true]);
 });
@@ -54,6 +56,9 @@ test('rope_scaling: llama3, linear under rope_type or the older type key; defaul
   assert.deepEqual(parseConfig({ ...llama, rope_scaling: { type: 'linear', factor: 2 } }).ropeScaling, { type: 'linear', factor: 2 });
   assert.deepEqual(parseConfig({ ...llama, rope_scaling: { rope_type: 'linear', factor: 4 } }).ropeScaling, { type: 'linear', factor: 4 });
   assert.equal(parseConfig({ ...llama, rope_scaling: { rope_type: 'default' } }).ropeScaling, null);
+  const v5 = parseConfig({ ...llama, rope_scaling: undefined, rope_theta: undefined, rope_parameters: { ...llama.rope_scaling, rope_theta: 500000 } });
+  assert.deepEqual([v5.ropeTheta, v5.ropeScaling], [500000, parseConfig(llama).ropeScaling], 'rope_parameters of newer transformers');
+  assert.throws(() => parseConfig({ ...llama, rope_parameters: { rope_type: 'yarn', rope_theta: 1e6 } }), /Unsupported rope_scaling kind "yarn" in config key rope_parameters.rope_type/);
 });
 
 test('errors name the key and what is supported', () => {
