@@ -20,6 +20,9 @@ export type RopeScaling =
   | { type: 'llama3'; factor: number; lowFreqFactor: number; highFreqFactor: number; originalMaxPositionEmbeddings: number }
   | { type: 'linear'; factor: number };
 
+/** How a decoder layer attends. */
+export type LayerType = 'full_attention' | 'sliding_attention';
+
 /** A validated model configuration (camelCase names of the HF keys). */
 export interface ModelConfig {
   architecture: Architecture;
@@ -44,8 +47,8 @@ export interface ModelConfig {
   mlpBias: boolean;
   /** Attention span in tokens for layers with a sliding window, or null for full causal attention. */
   slidingWindow: number | null;
-  /** Layers with index below this attend fully even when slidingWindow is set (Qwen2's max_window_layers). */
-  maxWindowLayers: number;
+  /** Per layer, whether it attends fully or through the sliding window (HF's layer_types). */
+  layerTypes: LayerType[];
   bosTokenId: number | null;
   eosTokenIds: number[];
   padTokenId: number | null;
@@ -144,15 +147,27 @@ function dtypeOf(raw: Raw): DType | null {
   throw bad('torch_dtype', 'float32, float16 or bfloat16', v);
 }
 
-function slidingOf(raw: Raw, modelType: ModelType): { slidingWindow: number | null; maxWindowLayers: number } {
-  // Defaults as HF's MistralConfig (sliding_window 4096 when absent, none when null) and Qwen2Config (28).
+function slidingOf(raw: Raw, modelType: ModelType, layers: number): { slidingWindow: number | null; layerTypes: LayerType[] } {
+  const all = (t: LayerType): LayerType[] => new Array<LayerType>(layers).fill(t);
+  // Defaults as HF's MistralConfig (sliding_window 4096 when absent, none when null) and Qwen2Config (a window only
+  // with use_sliding_window, on layers from max_window_layers = 28 on, unless layer_types lists them).
   if (modelType === 'mistral') {
-    return { slidingWindow: raw.sliding_window === null ? null : int(raw, 'sliding_window', 4096), maxWindowLayers: 0 };
+    const window = raw.sliding_window === null ? null : int(raw, 'sliding_window', 4096);
+    return { slidingWindow: window, layerTypes: all(window === null ? 'full_attention' : 'sliding_attention') };
   }
   if (modelType === 'qwen2' && bool(raw, 'use_sliding_window', false)) {
-    return { slidingWindow: int(raw, 'sliding_window', 4096), maxWindowLayers: int(raw, 'max_window_layers', 28, 0) };
+    const window = int(raw, 'sliding_window', 4096);
+    const given = raw.layer_types;
+    if (given !== undefined && given !== null) {
+      if (!Array.isArray(given) || given.length !== layers || !given.every((t) => t === 'full_attention' || t === 'sliding_attention')) {
+        throw bad('layer_types', `a list of ${layers} "full_attention" or "sliding_attention"`, given);
+      }
+      return { slidingWindow: window, layerTypes: given as LayerType[] };
+    }
+    const from = int(raw, 'max_window_layers', 28, 0);
+    return { slidingWindow: window, layerTypes: Array.from({ length: layers }, (_, i) => (i >= from ? 'sliding_attention' : 'full_attention')) };
   }
-  return { slidingWindow: null, maxWindowLayers: 0 };
+  return { slidingWindow: null, layerTypes: all('full_attention') };
 }
 
 /**
@@ -210,7 +225,7 @@ export function parseConfig(json: unknown): ModelConfig {
     qkvBias: isQwen ? true : modelType === 'llama' && attentionBias,
     oBias: modelType === 'llama' && attentionBias,
     mlpBias: modelType === 'llama' && bool(r, 'mlp_bias', false),
-    ...slidingOf(r, modelType),
+    ...slidingOf(r, modelType, numHiddenLayers),
     bosTokenId: tokenId(r, 'bos_token_id'),
     eosTokenIds: eosIds(r),
     padTokenId: tokenId(r, 'pad_token_id'),
@@ -219,9 +234,9 @@ export function parseConfig(json: unknown): ModelConfig {
   return cfg;
 }
 
-/** Whether decoder layer `layer` uses the sliding window (Mistral: all layers; Qwen2: from max_window_layers on). */
+/** The sliding window of decoder layer `layer`, or null when it attends fully. */
 export function layerWindow(config: ModelConfig, layer: number): number | null {
-  return config.slidingWindow !== null && layer >= config.maxWindowLayers ? config.slidingWindow : null;
+  return config.layerTypes[layer] === 'sliding_attention' ? config.slidingWindow : null;
 }
 
 /**
@@ -260,7 +275,11 @@ export function toHfConfig(c: ModelConfig): Record<string, unknown> {
   if (c.modelType === 'llama') Object.assign(out, { attention_bias: c.oBias, mlp_bias: c.mlpBias });
   if (c.modelType === 'mistral') out.sliding_window = c.slidingWindow;
   if (c.modelType === 'qwen2') {
-    Object.assign(out, { use_sliding_window: c.slidingWindow !== null, sliding_window: c.slidingWindow ?? 4096, max_window_layers: c.slidingWindow !== null ? c.maxWindowLayers : c.numHiddenLayers });
+    const firstSliding = c.layerTypes.indexOf('sliding_attention');
+    Object.assign(out, {
+      use_sliding_window: c.slidingWindow !== null, sliding_window: c.slidingWindow ?? 4096,
+      max_window_layers: firstSliding < 0 ? c.numHiddenLayers : firstSliding, layer_types: c.layerTypes,
+    });
   }
   if (c.torchDtype) out.torch_dtype = c.torchDtype;
   return out;

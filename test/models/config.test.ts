@@ -17,7 +17,7 @@ test('a Llama 3.1 config parses with every field', () => {
     numHiddenLayers: 32, numAttentionHeads: 32, numKeyValueHeads: 8, headDim: 128, rmsNormEps: 1e-5, ropeTheta: 500000,
     ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
     maxPositionEmbeddings: 131072, tieWordEmbeddings: false, qkvBias: false, oBias: false, mlpBias: false,
-    slidingWindow: null, maxWindowLayers: 0, bosTokenId: 128000, eosTokenIds: [128001, 128008, 128009], padTokenId: null,
+    slidingWindow: null, layerTypes: new Array(32).fill('full_attention'), bosTokenId: 128000, eosTokenIds: [128001, 128008, 128009], padTokenId: null,
     torchDtype: 'bfloat16',
   });
   assert.deepEqual(parseConfig(toHfConfig(c)), c, 'toHfConfig round-trips');
@@ -47,7 +47,13 @@ test('Qwen2 has q/k/v biases and its sliding window from max_window_layers; Mist
   assert.deepEqual([m.qkvBias, m.oBias, m.slidingWindow, layerWindow(m, 0)], [false, false, 4096, 4096]);
   assert.equal(parseConfig({ ...base, architectures: ['MistralForCausalLM'], sliding_window: null }).slidingWindow, null);
   assert.equal(parseConfig({ ...base, architectures: ['MistralForCausalLM'] }).slidingWindow, 4096, "MistralConfig's default");
-  assert.equal(parseConfig({ ...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: true }).maxWindowLayers, 28, "Qwen2Config's default");
+  assert.equal(layerWindow(parseConfig({ ...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: true }), 3), null, "Qwen2Config's max_window_layers 28");
+  const lt = parseConfig({ ...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: true, sliding_window: 8, layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'full_attention'] });
+  assert.deepEqual([0, 1, 2, 3].map((i) => layerWindow(lt, i)), [8, null, 8, null]);
+  assert.deepEqual(parseConfig(toHfConfig(lt)), lt, 'layer_types round-trip');
+  assert.deepEqual(parseConfig(toHfConfig(qw)), qw, 'max_window_layers round-trip');
+  assert.throws(() => parseConfig({ ...base, architectures: ['Qwen2ForCausalLM'], use_sliding_window: true, layer_types: ['full_attention'] }),
+    /Expected a list of 4 "full_attention" or "sliding_attention" for config key layer_types but received \["full_attention"\]/);
   const l = parseConfig({ ...base, architectures: ['LlamaForCausalLM'], attention_bias: true, mlp_bias: true });
   assert.deepEqual([l.qkvBias, l.oBias, l.mlpBias], [true, true, true]);
 });
