@@ -2,11 +2,14 @@
 // (and CUDA when libtorch has it). `npm run bench` calls benchModels(); it can also run alone:
 //   node --conditions=bfpo-source --import tsx bench/models.ts
 import { performance } from 'node:perf_hooks';
-import { KVCache, LlamaForCausalLM, type DType, type Device, generate, inferenceMode, parseConfig, randint, tidy } from 'bfpo';
+import {
+  KVCache, LlamaForCausalLM, type DType, type Device, generate, getNumThreads, inferenceMode, parseConfig, randint, setNumThreads, tidy,
+} from 'bfpo';
 
 export interface ModelBenchResult {
   name: string;
   device: Device;
+  threads: number;
   dtype: DType;
   batch: number;
   promptTokens: number;
@@ -28,10 +31,16 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
-/** Times prefill and greedy decode for each batch size; medians of `repeats` runs after one warm-up. */
+/**
+ * Times prefill and greedy decode for each batch size; medians of `repeats` runs after one warm-up. `threads` sets
+ * libtorch's thread count for the run (default: as configured).
+ */
 export async function benchModels({
   device = 'cpu' as Device, dtype = 'float32' as DType, batches = [1, 8], promptTokens = 128, newTokens = 32, repeats = 3,
+  threads = getNumThreads(),
 } = {}): Promise<ModelBenchResult[]> {
+  const previousThreads = getNumThreads();
+  setNumThreads(threads);
   const model = new LlamaForCausalLM(parseConfig(BENCH_CONFIG), { dtype, device }).eval();
   const results: ModelBenchResult[] = [];
   try {
@@ -57,7 +66,7 @@ export async function benchModels({
       const p = median(prefill);
       const decodeMs = Math.max(median(total) - p, 1e-3); // generate = one prefill + newTokens steps
       results.push({
-        name: `llama h256 l4 ${dtype} b${batch}`, device, dtype, batch, promptTokens, newTokens,
+        name: `llama h256 l4 ${dtype} b${batch} t${threads}`, device, threads, dtype, batch, promptTokens, newTokens,
         prefillTokensPerSecond: (batch * promptTokens) / (p / 1000),
         decodeTokensPerSecond: (batch * newTokens) / (decodeMs / 1000),
       });
@@ -65,6 +74,7 @@ export async function benchModels({
     }
   } finally {
     model.dispose();
+    setNumThreads(previousThreads);
   }
   return results;
 }
