@@ -86,6 +86,7 @@ export function chooseNextTokens(logits: Tensor, o: SamplingOptions = {}): Tenso
       const { values, indices } = scores.sort(-1, false); // ascending, [b, v]
       // Drop the least likely tokens while their total stays within 1 - topP; the most likely always stays.
       const dropSorted = values.softmax(-1).cumsum(-1).le(1 - o.topP); // [b, v]
+      dropSorted.narrow(-1, vocab - 1, 1).fill_(false); // never drop the most likely token, whatever the rounding
       const drop = dropSorted.scatter(-1, indices, dropSorted); // back to vocabulary order
       scores = scores.maskedFill(drop, -Infinity);
     }
