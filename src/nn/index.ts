@@ -3,4 +3,4 @@ export { Module, ModuleList, StateDictError, type LoadResult, type ModuleOptions
 export { Linear, type LinearLike } from './linear.js';
 export { Embedding } from './embedding.js';
 export { RMSNorm } from './rms-norm.js';
-export { LoraLinear, applyLora, mergeLora, type LoraOptions } from './lora.js';
+export { LoraLinear, applyLora, mergeLora, withoutLora, type LoraOptions } from './lora.js';

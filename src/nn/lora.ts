@@ -39,6 +39,8 @@ export class LoraLinear extends Module {
   readonly loraB: Linear; // weight [out, r]
   readonly scaling: number;
   readonly dropoutP: number;
+  /** When false the layer computes only the frozen part (see `withoutLora`). */
+  enabled = true;
 
   constructor(base: Linear, { r, alpha = r, dropout: p = 0 }: Omit<LoraOptions, 'targetModules'>) {
     super();
@@ -59,6 +61,7 @@ export class LoraLinear extends Module {
 
   forward(x: Tensor): Tensor {
     const frozen = linear(x, this.weight, this.bias); // [..., out]
+    if (!this.enabled) return frozen;
     const input = this.dropoutP > 0 ? dropout(x, this.dropoutP, this.training) : x; // [..., in]
     const update = this.loraB.forward(this.loraA.forward(input)); // [..., out]
     return frozen.add(update.mul(this.scaling)); // [..., out]
@@ -115,4 +118,21 @@ export function mergeLora(root: Module): string[] {
     }
   }
   return merged;
+}
+
+/**
+ * Runs `fn` with every adapter under `root` switched off, so the model computes as the frozen base model: the
+ * reference model of DPO-style training without a second copy of the weights (PEFT's `disable_adapter()`).
+ *
+ * @example const refLogits = withoutLora(model, () => noGrad(() => model.forward(ids).logits));
+ */
+export function withoutLora<T>(root: Module, fn: () => T): T {
+  const layers = root.namedModules().map(([, m]) => m).filter((m): m is LoraLinear => m instanceof LoraLinear);
+  const previous = layers.map((l) => l.enabled);
+  for (const l of layers) l.enabled = false;
+  try {
+    return fn();
+  } finally {
+    layers.forEach((l, i) => { l.enabled = previous[i]; });
+  }
 }

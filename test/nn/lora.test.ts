@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdamW, Linear, LlamaForCausalLM, LoraLinear, applyLora, mergeLora, noGrad, tensor, tidy, type Tensor } from 'bfpo';
+import { AdamW, Linear, LlamaForCausalLM, LoraLinear, applyLora, mergeLora, noGrad, tensor, tidy, withoutLora, type Tensor } from 'bfpo';
 
 const config = {
   architectures: ['LlamaForCausalLM'], vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
@@ -41,6 +41,10 @@ test('training moves the output; merging folds the update into plain Linears wit
   }
   const trained = logitsOf(model);
   tidy(() => assert.ok(trained.sub(start).abs().max().item() > 1e-4));
+  const base = withoutLora(model, () => logitsOf(model));
+  tidy(() => assert.equal(base.sub(start).abs().max().item(), 0, 'without adapters the frozen model computes'));
+  assert.ok(model.namedModules().every(([, m]) => !(m instanceof LoraLinear) || m.enabled), 'adapters are back on');
+  base.dispose();
   const merged = mergeLora(model);
   assert.equal(merged.length, 2);
   assert.ok(model.model.layers.items[0].mlp.downProj instanceof Linear);
