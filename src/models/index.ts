@@ -1,7 +1,7 @@
 // The models layer's public surface: config parsing, the Llama-family causal LM, its KV cache, and generation.
 export {
   parseConfig, toHfConfig, layerWindow, ConfigError, SUPPORTED_ARCHITECTURES, SUPPORTED_ROPE_SCALING,
-  type ModelConfig, type RopeScaling, type Architecture, type ModelType,
+  type ModelConfig, type RopeScaling, type Architecture, type ModelType, type LayerType,
 } from './config.js';
 export {
   LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, type ForwardOptions, type ForwardOutput,
