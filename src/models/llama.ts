@@ -9,7 +9,8 @@ import { Linear, type LinearLike } from '../nn/linear.js';
 import { Module, ModuleList, type ModuleOptions } from '../nn/module.js';
 import { RMSNorm } from '../nn/rms-norm.js';
 import { arange } from '../tensor/creation.js';
-import { expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../tensor/errors.js';
+import { buildInfo } from '../tensor/runtime.js';
 import { applyRotaryEmbedding, linear, scaledDotProductAttention } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -190,6 +191,13 @@ export class LlamaForCausalLM extends Module {
     if (!(inputIds instanceof Tensor) || inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) {
       throw expected('an int64 tensor [batch, seq]', 'inputIds', inputIds);
     }
+    const w = this.outputWeight;
+    if (w.dtype === 'float16' && w.device === 'cpu' && !cpuHalfMatmul()) {
+      throw new ArgumentError(
+        "This libtorch has no float16 matrix products on CPU; convert the model with model.to('bfloat16') or " +
+          "model.to('float32'), or move it to CUDA with model.to('cuda')",
+      );
+    }
     const cache = opts.cache ?? null;
     const logits = tidy(() => {
       const ctx = this.layerContext(inputIds, opts, cache);
@@ -253,6 +261,12 @@ export class LlamaForCausalLM extends Module {
     const pos = m.cumsum(-1).sub(1).maskedFill(m.eq(0), 1); // [b, t]
     return pos.narrow(1, past, s); // [b, s]
   }
+}
+
+let halfOnCpu: boolean | undefined;
+/** Whether libtorch multiplies float16 matrices on CPU (from version 2 on). */
+function cpuHalfMatmul(): boolean {
+  return (halfOnCpu ??= Number(buildInfo().torchVersion.split('.')[0]) >= 2);
 }
 
 function isModelConfig(c: unknown): c is ModelConfig {

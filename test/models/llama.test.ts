@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KVCache, Linear, LlamaForCausalLM, cat, cuda, enableGrad, memoryStats, noGrad, parseConfig, randint, tensor, tidy } from 'bfpo';
+import { KVCache, Linear, LlamaForCausalLM, buildInfo, cat, cuda, enableGrad, memoryStats, noGrad, parseConfig, randint, tensor, tidy } from 'bfpo';
 import { f32, fixture, ids, loadCase, maxDiffOnReal } from './helpers.js';
 
 for (const c of fixture.cases) {
@@ -76,6 +76,10 @@ test('bad forward arguments name what they expected', () => {
     assert.throws(() => model.forward(ids([[1, 2]]), { positionIds: ids([[0]]) }), /Expected position ids of shape \[1, 2\] for positionIds/);
     assert.throws(() => model.forward(ids([[1, 2]]), { logitsToKeep: 0 }), /Expected a positive integer for logitsToKeep/);
   });
+  if (Number(buildInfo().torchVersion.split('.')[0]) < 2) {
+    model.to('float16');
+    assert.throws(() => model.forward(ids([[1, 2]])), /no float16 matrix products on CPU; convert the model with model.to\('bfloat16'\)/);
+  }
   model.dispose();
 });
 
