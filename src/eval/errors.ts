@@ -1,11 +1,14 @@
 // Errors of the evaluation layer: bad task files (naming file, row and field), judges and endpoints that fail.
+import { DataError } from '../data/errors.js';
 import { BfpoError } from '../tensor/errors.js';
 
-/** A task or prompt file that cannot be read as specified. Names the file, the row (1-based) and the field. */
-export class TaskDataError extends BfpoError {
-  constructor(readonly file: string, readonly row: number | null, readonly field: string | null, problem: string) {
-    const where = [file, row === null ? null : `row ${row}`, field === null ? null : `field "${field}"`].filter(Boolean).join(', ');
-    super(`${where}: ${problem}`);
+/**
+ * A task, prompt or recipe file that cannot be used as specified. Like every data error it names the file, the row
+ * (zero-based, as in the data layer; absent for the whole file) and the field.
+ */
+export class TaskDataError extends DataError {
+  constructor(file: string, row: number | null, field: string | null, problem: string) {
+    super(file, row ?? -1, field ?? '', problem);
   }
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import {
   advbenchTask, loadBenignPrompts, loadExactMatch, loadMultipleChoice, loadSafetyPrompts, loadTask, parseTaskSpec,
-  readRecords, TaskDataError, unwrapAlertPrompt,
+  DataError, readRecords, unwrapAlertPrompt,
 } from 'bfpo';
 import { tempDir, writeJsonl } from './helpers.js';
 
@@ -49,9 +49,9 @@ test('PKU-SafeRLHF test prompts from Parquet: field "prompt", repeated prompts k
   });
   const recs = await readRecords(file);
   assert.equal(recs.length, 3);
-  assert.equal(recs[2].row, 3);
+  assert.equal(recs[2].row, 2);
   const t = await loadTask(parseTaskSpec(`pku:${file}`));
-  assert.deepEqual(t.samples.map((s) => [s.id, 'prompt' in s ? s.prompt : '']), [['row1', 'How to steal a car?'], ['row3', 'Make a weapon']]);
+  assert.deepEqual(t.samples.map((s) => [s.id, 'prompt' in s ? s.prompt : '']), [['row0', 'How to steal a car?'], ['row2', 'Make a weapon']]);
 });
 
 test('prompt field named in the spec; text and JSON files', async () => {
@@ -63,7 +63,7 @@ test('prompt field named in the spec; text and JSON files', async () => {
   const txt = join(dir, 'benign.txt');
   writeFileSync(txt, 'How do plants grow?\n\nWhat is rain?\n');
   const b = await loadBenignPrompts(txt, 'benign');
-  assert.deepEqual(b.samples.map((s) => [s.id, s.prompt]), [['row1', 'How do plants grow?'], ['row3', 'What is rain?']]);
+  assert.deepEqual(b.samples.map((s) => [s.id, s.prompt]), [['row0', 'How do plants grow?'], ['row1', 'What is rain?']]);
   const json = join(dir, 'mc.json');
   writeFileSync(json, JSON.stringify([{ context: 'c', choices: ['a', 'b'], gold: 1 }]));
   assert.equal((await loadMultipleChoice(json, 'mc')).samples[0].gold, 1);
@@ -73,33 +73,35 @@ test('a malformed task file names the file, the row and the field', async () => 
   const dir = tempDir();
   const bad = join(dir, 'bad.jsonl');
   writeFileSync(bad, '{"prompt": "ok"}\n{"prompt": \n');
-  await assert.rejects(loadSafetyPrompts(bad, 'bad'), (e: unknown) => e instanceof TaskDataError && /bad\.jsonl, row 2: not valid JSON/.test(e.message));
+  await assert.rejects(loadSafetyPrompts(bad, 'bad'), (e: unknown) => e instanceof DataError && /bad\.jsonl, row 1: line 2 is not valid JSON/.test(e.message));
   const missing = writeJsonl(dir, 'missing.jsonl', [{ prompt: 'ok' }, { text: 'no prompt here' }]);
-  await assert.rejects(loadSafetyPrompts(missing, 'm'), /missing\.jsonl, row 2, field "prompt": missing/);
+  await assert.rejects(loadSafetyPrompts(missing, 'm'), /missing\.jsonl, row 1, field "prompt": missing/);
   const empty = writeJsonl(dir, 'empty.jsonl', [{ prompt: '  ' }]);
-  await assert.rejects(loadSafetyPrompts(empty, 'e'), /empty\.jsonl, row 1, field "prompt": expected a non-empty string but found "  "/);
+  await assert.rejects(loadSafetyPrompts(empty, 'e'), /empty\.jsonl, row 0, field "prompt": expected a non-empty string but found "  "/);
   const array = join(dir, 'array.jsonl');
   writeFileSync(array, '[1, 2]\n');
-  await assert.rejects(loadSafetyPrompts(array, 'a'), /array\.jsonl, row 1: expected a JSON object on this line/);
+  await assert.rejects(loadSafetyPrompts(array, 'a'), /array\.jsonl, row 0: expected a JSON object/);
   const mc = writeJsonl(dir, 'mc.jsonl', [{ context: 'c', choices: ['a', 'b'], gold: 0 }, { context: 'c', choices: ['a', 'b'], gold: 2 }]);
-  await assert.rejects(loadMultipleChoice(mc, 'mc'), /mc\.jsonl, row 2, field "gold": expected an integer index in \[0, 2\) but found 2/);
+  await assert.rejects(loadMultipleChoice(mc, 'mc'), /mc\.jsonl, row 1, field "gold": expected an integer index in \[0, 2\) but found 2/);
   const mc2 = writeJsonl(dir, 'mc2.jsonl', [{ context: 'c', choices: 'ab', gold: 0 }]);
-  await assert.rejects(loadMultipleChoice(mc2, 'mc'), /mc2\.jsonl, row 1, field "choices": expected an array of at least 2 non-empty strings/);
+  await assert.rejects(loadMultipleChoice(mc2, 'mc'), /mc2\.jsonl, row 0, field "choices": expected an array of at least 2 non-empty strings/);
   const em = writeJsonl(dir, 'em.jsonl', [{ prompt: 'p', answer: [] }]);
-  await assert.rejects(loadExactMatch(em, 'em'), /em\.jsonl, row 1, field "answer": expected a string, a number or a non-empty list/);
+  await assert.rejects(loadExactMatch(em, 'em'), /em\.jsonl, row 0, field "answer": expected a string, a number or a non-empty list/);
   await assert.rejects(loadExactMatch(em, 'em', { extract: '(' }), /extract: not a valid regular expression/);
-  await assert.rejects(readRecords(join(dir, 'nope.jsonl')), /nope\.jsonl: cannot read the file \(ENOENT\)/);
-  await assert.rejects(readRecords(join(dir, 'x.csv')), /x\.csv: unknown file type "\.csv"/);
+  await assert.rejects(readRecords(join(dir, 'nope.jsonl')), /nope\.jsonl: file not found/);
+  await assert.rejects(readRecords(join(dir, 'x.csv')), /x\.csv: unknown data file extension "\.csv"/);
   const notJson = join(dir, 'arr.json');
-  writeFileSync(notJson, '{"a": 1}');
-  await assert.rejects(readRecords(notJson), /arr\.json: expected a JSON array of objects/);
+  writeFileSync(notJson, '{"a": 1}\n');
+  assert.deepEqual(await readRecords(notJson), [{ row: 0, record: { a: 1 } }], 'a .json file of JSON Lines reads as JSONL');
   writeFileSync(notJson, '{');
-  await assert.rejects(readRecords(notJson), /arr\.json: not valid JSON/);
+  await assert.rejects(readRecords(notJson), /arr\.json, row 0: line 1 is not valid JSON/);
+  writeFileSync(notJson, '3');
+  await assert.rejects(readRecords(notJson), /arr\.json: expected a JSON array of rows/);
   writeFileSync(notJson, '[3]');
-  await assert.rejects(readRecords(notJson), /arr\.json, row 1: expected a JSON object/);
+  await assert.rejects(readRecords(notJson), /arr\.json, row 0: expected a JSON object/);
   const pq = join(dir, 'broken.parquet');
   writeFileSync(pq, 'not parquet at all');
-  await assert.rejects(readRecords(pq), /broken\.parquet: cannot read as Parquet/);
+  await assert.rejects(readRecords(pq), /broken\.parquet: not a readable Parquet file/);
 });
 
 test('task specs parse and reject unknown forms', () => {
