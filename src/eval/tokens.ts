@@ -7,9 +7,10 @@ import type { ContinuationPair, Message } from './types.js';
 export interface EvalTokenizer {
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
   decode(ids: number[], opts?: { skipSpecialTokens?: boolean }): string;
-  applyChatTemplate(messages: Message[], opts?: { addGenerationPrompt?: boolean; tokenize?: true }): number[];
-  readonly eosTokenId: number | undefined;
-  readonly padTokenId: number | undefined;
+  /** The chat template rendered as text (encoded afterwards without adding special tokens again). */
+  applyChatTemplate(messages: Message[], opts: { addGenerationPrompt: boolean; tokenize: false }): string;
+  readonly eosTokenId: number | null | undefined;
+  readonly padTokenId: number | null | undefined;
 }
 
 /**
