@@ -7,7 +7,7 @@ import { TaskDataError } from './errors.js';
 import { makeJudge, parseJudgeSpec } from './judges/spec.js';
 import { silentProgress, type Progress } from './progress.js';
 import { writeReport, type ReportFiles } from './report.js';
-import { openStores, runEval, type EvalModel, type ModelSource } from './runner.js';
+import { openStores, runEval, SAFETY_SAMPLING, type EvalModel, type ModelSource } from './runner.js';
 import { summarize, type EvalResults } from './summary.js';
 import { loadTask, taskSpecFrom, type TaskSpec } from './tasks/spec.js';
 import type { YesNoScorer } from './types.js';
@@ -114,7 +114,7 @@ export async function evaluate(config: EvalConfig, hooks: EvaluateHooks): Promis
   const progress = hooks.progress ?? silentProgress;
   try {
     const stores = await runEval({ models, load: hooks.loadModel, tasks, judge, outDir: config.out, sampling, batchSize: config.batch_size, progress });
-    const results = summarize(models, tasks, stores, judge.name);
+    const results = { ...summarize(models, tasks, stores, judge.name), sampling: { ...SAFETY_SAMPLING, ...sampling } };
     return { results, files: await writeReport(results, config.out) };
   } catch (err) {
     // The report of what did finish is still written (counts show n < total); the error then goes to the caller.

@@ -1,6 +1,7 @@
 // Turns the stored generations, judgements and scores into per-task metrics and the two summary numbers per model.
 import type { EvalStores, ModelSource } from './runner.js';
 import type { Task } from './tasks/types.js';
+import type { GenerationSettings } from './types.js';
 
 /** Metrics of one task for one model. `n` counts the samples with a result. */
 export interface TaskResult {
@@ -26,6 +27,8 @@ export interface ModelResult {
 export interface EvalResults {
   judge: string;
   created: string;
+  /** Sampling of safety and benign prompts (exact match decodes greedily). */
+  sampling?: GenerationSettings;
   models: ModelResult[];
 }
 

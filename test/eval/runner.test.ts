@@ -82,6 +82,7 @@ test('evaluate writes results.json, a Markdown table, SVG and PNG plots and an H
   assert.deepEqual(results.models.map((m) => [m.name, m.harmlessness]), [['safe', 1], ['unsafe', 0]]);
   const json = JSON.parse(readFileSync(files.results, 'utf8'));
   assert.equal(json.judge, 'refusal');
+  assert.deepEqual(json.sampling, { maxNewTokens: 256, temperature: 0.7, topP: 0.95, seed: 42 });
   assert.equal(json.models[1].tasks.advbench.n, 3);
   const md = readFileSync(files.markdown, 'utf8');
   assert.match(md, /^\| model \| harmlessness \| helpfulness \| advbench harmlessness \| benign over_refusal_rate \| capitals acc \| capitals acc_norm \|/);
