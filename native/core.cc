@@ -212,6 +212,12 @@ static void DescribeValue(std::ostringstream& os, const Napi::Value& v, int dept
     for (int64_t d = 0; d < h->t.dim(); d++) os << (d ? "," : "") << h->t.size(d);
     os << "]";
     if (!h->t.device().is_cpu()) os << "@" << h->t.device().str();
+  } else if (v.IsBuffer()) {
+    os << "Buffer(" << v.As<Napi::Buffer<uint8_t>>().Length() << " bytes)";
+  } else if (v.IsTypedArray()) {
+    os << "TypedArray(" << v.As<Napi::TypedArray>().ByteLength() << " bytes)";
+  } else if (v.IsArrayBuffer()) {
+    os << "ArrayBuffer(" << v.As<Napi::ArrayBuffer>().ByteLength() << " bytes)";
   } else if (v.IsNumber()) {
     os << v.As<Napi::Number>().DoubleValue();
   } else if (v.IsBoolean()) {
@@ -270,6 +276,9 @@ Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, const Body& 
     std::string msg = e.what_without_backtrace();
     auto nl = msg.find("\nException raised from");
     if (nl != std::string::npos) msg = msg.substr(0, nl);
+    // Some messages append long tables (the dispatcher's list of backends); the first paragraph says what failed.
+    auto para = msg.find("\n\n");
+    if (para != std::string::npos) msg = msg.substr(0, para);
     ThrowTorchError(info, op, msg, skip);
   } catch (const std::exception& e) {
     ThrowTorchError(info, op, e.what(), skip);

@@ -78,7 +78,9 @@ function typedDtype(a: Typed): DType {
   if (a instanceof Int16Array) return 'int16';
   if (a instanceof Int8Array) return 'int8';
   if (a instanceof BigInt64Array) return 'int64';
-  return 'uint8';
+  if (a instanceof Uint8Array) return 'uint8';
+  // Uint16/Uint32/BigUint64/Float16 arrays have no libtorch dtype of the same bits; DataView has no element type.
+  throw expected('a Float32/Float64/Int32/Int16/Int8/Uint8/BigInt64 array', 'tensor data', a);
 }
 
 /** Infers the shape of nested arrays and checks that they are rectangular. */
@@ -158,8 +160,14 @@ export function tensor(data: NestedArray | Typed, opts: CreateOptions & { shape?
  * (one copy, into libtorch's memory). This is how checkpoints are loaded.
  */
 export function fromBuffer(buffer: ArrayBufferView | ArrayBuffer, opts: { dtype: DType; shape: number[]; byteOffset?: number; device?: Device }): Tensor {
-  const shape = checkShape(opts.shape);
+  if (!(buffer instanceof ArrayBuffer || ArrayBuffer.isView(buffer))) throw expected('a Buffer, TypedArray or ArrayBuffer', 'fromBuffer(buffer)', buffer);
+  const shape = checkShape(opts.shape, 'fromBuffer shape');
   const byteOffset = opts.byteOffset ?? 0;
+  if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) throw expected('a non-negative integer', 'fromBuffer byteOffset', byteOffset);
   const length = shape.reduce((a, b) => a * b, 1) * dtypeSize(opts.dtype);
+  if (byteOffset + length > buffer.byteLength) {
+    throw expected(`a byte range inside the buffer of ${buffer.byteLength} bytes`, `fromBuffer ${opts.dtype}[${shape.join(', ')}] (${length} bytes)`,
+      `bytes [${byteOffset}, ${byteOffset + length})`);
+  }
   return wrap(native.fromBytes(buffer, byteOffset, length, shape, dtypeCode(opts.dtype), checkDevice(opts.device ?? 'cpu')));
 }

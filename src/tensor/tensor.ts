@@ -39,7 +39,8 @@ export function wrap(h: Handle): Tensor {
 }
 
 export class Tensor {
-  #h: Handle | null;
+  #h: Handle;
+  #disposed = false;
   #shape: number[] | undefined;
   #dtype: DType | undefined;
 
@@ -49,17 +50,25 @@ export class Tensor {
     track(this);
   }
 
-  /** @internal The native handle; throws if the tensor was disposed. */
+  /**
+   * @internal The native handle. A disposed tensor keeps its (emptied) handle, so that an op given it fails with
+   * a TorchError that names the op and its inputs.
+   */
   get handle(): Handle {
-    if (this.#h === null) throw new ArgumentError('This tensor was already disposed; it cannot be used again');
     return this.#h;
+  }
+
+  #alive(what: string): void {
+    if (this.#disposed) throw new ArgumentError(`Tensor.${what}: this tensor was already disposed; it cannot be used again`);
   }
 
   // ------------------------------------------------------------------------------------------- metadata
   get shape(): number[] {
+    this.#alive('shape');
     return (this.#shape ??= native.shape(this.handle)).slice();
   }
   get dtype(): DType {
+    this.#alive('dtype');
     return (this.#dtype ??= DTYPES[native.dtype(this.handle)]);
   }
   get device(): Device {
@@ -67,6 +76,7 @@ export class Tensor {
   }
   /** Number of dimensions. */
   get ndim(): number {
+    this.#alive('ndim');
     return (this.#shape ??= native.shape(this.handle)).length;
   }
   dim(): number {
@@ -75,6 +85,7 @@ export class Tensor {
   /** Size of one dimension (negative counts from the end), or the whole shape. */
   size(d?: number): number | number[] {
     if (d === undefined) return this.shape;
+    this.#alive('size');
     const s = (this.#shape ??= native.shape(this.handle));
     const i = int(d, 'dim') < 0 ? d + s.length : d;
     if (i < 0 || i >= s.length) throw expected(`a dim in [${-s.length}, ${s.length - 1}]`, 'dim', d);
@@ -84,7 +95,7 @@ export class Tensor {
     return native.numel(this.handle);
   }
   get isDisposed(): boolean {
-    return this.#h === null;
+    return this.#disposed;
   }
   isContiguous(): boolean {
     return native.isContiguous(this.handle);
@@ -92,16 +103,16 @@ export class Tensor {
 
   /** Frees the native memory now. Safe to call twice. */
   dispose(): void {
-    if (this.#h === null) return;
+    if (this.#disposed) return;
     native.dispose(this.#h);
-    this.#h = null;
+    this.#disposed = true;
   }
   [Symbol.dispose](): void {
     this.dispose();
   }
 
   toString(): string {
-    if (this.#h === null) return 'Tensor(<disposed>)';
+    if (this.#disposed) return 'Tensor(<disposed>)';
     return `Tensor(${this.dtype}[${this.shape.join(', ')}]${this.device === 'cpu' ? '' : ` on ${this.device}`})`;
   }
 
