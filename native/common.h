@@ -5,19 +5,22 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
 
 namespace bfpo {
 
-constexpr uint32_t kHandleMagic = 0xBF90C0DE;
-
-// One JS-visible tensor. `t` is reset on dispose; the struct itself is freed by the GC finalizer.
+// One JS-visible tensor: a slot of AddonData::slots. JS holds an External whose pointer value encodes the slot
+// index and generation (no memory behind it and no native finalizer, so a disposed tensor costs nothing until
+// the GC runs). Dispose resets `t`, bumps the generation and recycles the slot, so a stale External is detected
+// as disposed. The GC safety net is a FinalizationRegistry in TypeScript (src/tensor/tensor.ts).
 struct Handle {
-  uint32_t magic = kHandleMagic;
   at::Tensor t;
   int64_t reportedBytes = 0;
+  uint32_t index = 0;
+  uint32_t gen = 0;
 };
 
 // Error raised for bad arguments detected in C++ (reported like any libtorch error).
@@ -30,6 +33,8 @@ struct AddonData {
   Napi::FunctionReference errorClass;
   int64_t liveHandles = 0;
   int64_t liveBytes = 0;
+  std::deque<Handle> slots;  // a deque keeps slot addresses stable as it grows
+  std::vector<uint32_t> freeSlots;
 };
 AddonData* Data(Napi::Env env);
 

@@ -45,6 +45,15 @@ static int64_t CountedBytes(const at::Tensor& t) {
   return static_cast<int64_t>(t.nbytes());
 }
 
+// An External's pointer value: slot index in the high 32 bits, generation in bits 4..31, and a tag in the low 4
+// bits that no real (aligned) pointer has.
+constexpr uintptr_t kTag = 0xB;
+constexpr uint32_t kGenMask = 0x0FFFFFFF;
+
+static void* Pack(const Handle& h) {
+  return reinterpret_cast<void*>((static_cast<uintptr_t>(h.index) << 32) | (static_cast<uintptr_t>(h.gen) << 4) | kTag);
+}
+
 void ReleaseHandle(Napi::Env env, Handle* h) {
   if (!h->t.defined()) return;
   AddonData* d = Data(env);
@@ -53,21 +62,29 @@ void ReleaseHandle(Napi::Env env, Handle* h) {
   if (h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -h->reportedBytes);
   h->reportedBytes = 0;
   h->t = at::Tensor();
+  h->gen = (h->gen + 1) & kGenMask;
+  d->freeSlots.push_back(h->index);
 }
 
 Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
-  auto* h = new Handle();
+  AddonData* d = Data(env);
+  Handle* h;
+  if (!d->freeSlots.empty()) {
+    h = &d->slots[d->freeSlots.back()];
+    d->freeSlots.pop_back();
+  } else {
+    if (d->slots.size() > 0xFFFFFFFFu) throw ArgError("too many live tensors");
+    d->slots.emplace_back();
+    h = &d->slots.back();
+    h->index = static_cast<uint32_t>(d->slots.size() - 1);
+  }
   h->t = std::move(t);
   h->reportedBytes = CountedBytes(h->t);
-  AddonData* d = Data(env);
   d->liveHandles++;
   d->liveBytes += h->reportedBytes;
   if (h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->reportedBytes);
-  return Napi::External<Handle>::New(env, h, [](Napi::Env env, Handle* h) {
-    ReleaseHandle(env, h);
-    delete h;
-  });
+  return Napi::External<void>::New(env, Pack(*h));
 }
 
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
@@ -79,10 +96,17 @@ Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
 // ---------------------------------------------------------------------------------------------- arguments
 static std::string Pos(size_t i) { return "argument " + std::to_string(i); }
 
+// The handle behind a JS value: null when it is not a tensor, an empty handle when its tensor was disposed.
 static Handle* HandleOf(const Napi::Value& v) {
+  static Handle disposed;
   if (!v.IsExternal()) return nullptr;
-  auto* h = v.As<Napi::External<Handle>>().Data();
-  return (h && h->magic == kHandleMagic) ? h : nullptr;
+  auto p = reinterpret_cast<uintptr_t>(v.As<Napi::External<void>>().Data());
+  if ((p & 0xF) != kTag) return nullptr;
+  AddonData* d = Data(v.Env());
+  uint64_t index = p >> 32;
+  if (index >= d->slots.size()) return nullptr;
+  Handle& h = d->slots[index];
+  return h.gen == ((p >> 4) & kGenMask) ? &h : &disposed;
 }
 
 bool IsTensor(const Napi::Value& v) { return HandleOf(v) != nullptr; }

@@ -38,6 +38,10 @@ export function wrap(h: Handle): Tensor {
   return new Tensor(h);
 }
 
+// The safety net: a tensor that is garbage collected without dispose() frees its native memory here. Disposed
+// tensors are unregistered, so they cost the collector nothing.
+const finalizer = new FinalizationRegistry<Handle>((h) => native.dispose(h));
+
 export class Tensor {
   #h: Handle;
   #disposed = false;
@@ -47,6 +51,7 @@ export class Tensor {
   /** @internal Tensors are made by creation functions and ops, not by `new`. */
   constructor(handle: Handle) {
     this.#h = handle;
+    finalizer.register(this, handle, this);
     track(this);
   }
 
@@ -104,6 +109,7 @@ export class Tensor {
   /** Frees the native memory now. Safe to call twice. */
   dispose(): void {
     if (this.#disposed) return;
+    finalizer.unregister(this);
     native.dispose(this.#h);
     this.#disposed = true;
   }
