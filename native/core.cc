@@ -441,9 +441,13 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 
   // toBytes(t): a Buffer with the raw little-endian bytes of the tensor (contiguous, on CPU).
   Export(env, exports, "toBytes", [](const Napi::CallbackInfo& info) {
-    at::Tensor t = TensorArg(info, 0).detach();
+    const at::Tensor& src = TensorArg(info, 0);
+    at::Tensor t = src.detach();
     if (!t.device().is_cpu()) t = t.cpu();
     t = t.contiguous();
+    // The Buffer must not share memory with the tensor, which later in-place ops may change: copy once when
+    // neither the device move nor contiguous() already did.
+    if (t.is_alias_of(src)) t = t.clone();
     size_t n = t.nbytes();
     // The buffer keeps a reference to the tensor, so no second copy is made.
     auto* keep = new at::Tensor(t);
