@@ -135,7 +135,7 @@ describe('reading values back', () => {
       assert.equal(a.constructor.name, kinds[dtype], dtype);
       assert.deepEqual(Array.from(a, Number), dtype === 'bool' ? [0, 1, 1] : [0, 1, 2], dtype);
     }
-    assert.deepEqual(Array.from(tensor([1.1], { dtype: 'bfloat16' }).toTypedArray()), [1.1015625]);
+    assert.deepEqual(Array.from(tensor([1.1], { dtype: 'bfloat16' }).toTypedArray() as Float32Array), [1.1015625]);
   }));
 
   test('toArray nests by shape and keeps booleans', () => tidy(() => {
