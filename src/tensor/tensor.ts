@@ -174,7 +174,10 @@ export class Tensor {
   }
 
   // ------------------------------------------------------------------------------------------- conversion
-  /** Converts to a dtype or moves to a device (returns a new tensor, even when nothing changes). */
+  /**
+   * Converts to a dtype or moves to a device. Always returns a new handle to dispose; as in PyTorch, when nothing
+   * changes it shares memory with this tensor (use `clone()` for an independent copy).
+   */
   to(target: DType | Device): Tensor {
     if ((DTYPES as readonly string[]).includes(target)) return wrap(native.toDtype(this.handle, dtypeCode(target as DType)));
     return wrap(native.toDevice(this.handle, checkDevice(target, 'to(target)')));
