@@ -206,7 +206,7 @@ describe('a long training loop', () => {
 
     const first = stepOnce();
     let baseline = -1;
-    let rssAt1000 = 0;
+    let at1000 = { rss: 0, heapTotal: 0 };
     let last = first;
     for (let i = 2; i <= 10_000; i++) {
       last = stepOnce();
@@ -214,14 +214,20 @@ describe('a long training loop', () => {
       if (i > 10 && i % 50 === 0) assert.equal(live(), baseline, `live tensors at iteration ${i}`);
       if (i === 1000) {
         await collect();
-        rssAt1000 = process.memoryUsage().rss;
+        at1000 = process.memoryUsage();
       }
     }
     await collect();
-    const growth = (process.memoryUsage().rss - rssAt1000) / 2 ** 20;
-    t.diagnostic(`live tensors ${baseline}, resident memory growth ${growth.toFixed(2)} MB from iteration 1,000 to 10,000`);
+    // Resident memory minus V8's own heap reservation, which the young generation may grow under allocation pressure
+    // (a GC-managed reserve, not a leak): what remains is native memory.
+    const end = process.memoryUsage();
+    const rssGrowth = (end.rss - at1000.rss) / 2 ** 20;
+    const growth = rssGrowth - (end.heapTotal - at1000.heapTotal) / 2 ** 20;
+    t.diagnostic(`live tensors ${baseline}; from iteration 1,000 to 10,000 resident memory grew ${rssGrowth.toFixed(2)} MB, ` +
+      `${growth.toFixed(2)} MB outside the JS heap`);
     assert.equal(live(), baseline);
-    assert.ok(growth < 20, `resident memory grew by ${growth.toFixed(1)} MB between iterations 1,000 and 10,000`);
+    // A leak of 100 bytes per tensor handle would add about 18 MB here.
+    assert.ok(growth < 12, `resident memory outside the JS heap grew by ${growth.toFixed(1)} MB between iterations 1,000 and 10,000`);
     assert.ok(last < first, `the loss went down (${first} -> ${last})`);
     opt.dispose();
     for (const t of [...params, x, y]) t.dispose();
