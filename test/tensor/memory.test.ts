@@ -226,6 +226,7 @@ describe('a long training loop', () => {
     t.diagnostic(`live tensors ${baseline}; from iteration 1,000 to 10,000 resident memory grew ${rssGrowth.toFixed(2)} MB, ` +
       `${growth.toFixed(2)} MB outside the JS heap`);
     assert.equal(live(), baseline);
+    assert.ok(rssGrowth < 20, `resident memory grew by ${rssGrowth.toFixed(1)} MB between iterations 1,000 and 10,000`);
     // A leak of 100 bytes per tensor handle would add about 18 MB here.
     assert.ok(growth < 12, `resident memory outside the JS heap grew by ${growth.toFixed(1)} MB between iterations 1,000 and 10,000`);
     assert.ok(last < first, `the loss went down (${first} -> ${last})`);
