@@ -35,7 +35,10 @@ export const randn = (shape: number[], opts?: CreateOptions): Tensor => make('ra
 /** Uniform draws in [0, 1). */
 export const rand = (shape: number[], opts?: CreateOptions): Tensor => make('rand', shape, opts);
 
-/** A tensor filled with `value`; the dtype defaults to float32, or int64/bool for integer/boolean values. */
+/**
+ * A tensor filled with `value`; the dtype defaults to float32 for numbers (JS cannot tell 1 from 1.0, so unlike
+ * torch.full an integer value does not give int64) and bool for booleans.
+ */
 export function full(shape: number[], value: number | boolean, opts?: CreateOptions): Tensor {
   const dflt: DType = typeof value === 'boolean' ? 'bool' : 'float32';
   const h = native.full(checkShape(shape), dtypeCode(opts?.dtype ?? dflt), checkDevice(opts?.device ?? 'cpu'), value);
