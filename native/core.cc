@@ -130,7 +130,8 @@ static at::Scalar ScalarOf(const Napi::Value& v, const std::string& where) {
   if (v.IsNumber()) {
     double x = v.As<Napi::Number>().DoubleValue();
     // A JS integer behaves like a Python int (keeps integer tensors integral); anything else like a float.
-    if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9007199254740992.0)
+    // -0 stays a float so that its sign survives (t * -0.0 is -0 for positive t).
+    if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9007199254740992.0 && !(x == 0 && std::signbit(x)))
       return at::Scalar(static_cast<int64_t>(x));
     return at::Scalar(x);
   }

@@ -64,7 +64,8 @@ export function assertTensor(t: Tensor, e: EncodedTensor, label: string, tol: { 
   assert.equal(got.length, want.length, `${label}: number of values`);
   const floating = e.dtype.startsWith('float') || e.dtype === 'bfloat16';
   for (let i = 0; i < want.length; i++) {
-    const ok = floating ? close(got[i], want[i], tol.rtol, tol.atol) : got[i] === want[i];
+    // Zeros must match in sign too (-0 and 0 behave differently under division and log).
+    const ok = floating ? close(got[i], want[i], tol.rtol, tol.atol) && (want[i] !== 0 || Object.is(got[i], want[i])) : got[i] === want[i];
     if (!ok) assert.fail(`${label}: value ${i} is ${got[i]}, expected ${want[i]} (all: [${got.slice(0, 12).join(', ')}${got.length > 12 ? ', ...' : ''}])`);
   }
 }
