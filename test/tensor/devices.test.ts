@@ -53,9 +53,18 @@ describe('on cuda', { skip: noCuda }, () => {
   }));
 
   describe('every fixture op on cuda equals PyTorch on cpu', () => {
+    const CUDA_GAPS = new Set(['matmul int64']);
     // Seeded draws use another generator on the device, and error cases name CPU kernels.
     for (const c of fixture.cases.filter((k) => k.seed === undefined && k.error === undefined)) {
-      test(c.name, () => tidy(() => runCase(c, 'cuda', 20)));
+      test(c.name, (t) => tidy(() => {
+        try {
+          runCase(c, 'cuda', 20);
+        } catch (e) {
+          // Integer matrix products have no CUDA kernel in PyTorch; a TorchError is the right answer there.
+          if (!(CUDA_GAPS.has(c.name) && e instanceof TorchError)) throw e;
+          t.diagnostic(`not supported on cuda: ${e.message}`);
+        }
+      }));
     }
   });
 
