@@ -38,6 +38,17 @@ std::string DtypeName(at::ScalarType t) {
 }
 at::Device DeviceFromString(const std::string& s) { return at::Device(s); }
 
+// A dtype argument: its name ('float32', as in src/tensor/dtype.ts), so error messages show it, or its code.
+static at::ScalarType DtypeArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info[i].IsString()) {
+    std::string name = info[i].As<Napi::String>().Utf8Value();
+    for (int k = 0; k < kNumDtypes; k++)
+      if (name == kDtypeNames[k]) return kDtypes[k];
+    throw ArgError("unknown dtype '" + name + "'");
+  }
+  return DtypeFromCode(static_cast<int>(IntArg(info, i)));
+}
+
 // ---------------------------------------------------------------------------------------------- wrapping
 static int64_t CountedBytes(const at::Tensor& t) {
   // Views share their base's storage: only storage owners are counted, and only host memory is reported to V8.
@@ -326,7 +337,7 @@ void Export(Napi::Env env, Napi::Object exports, const char* name, Body body) {
 // ---------------------------------------------------------------------------------------------- creation
 static at::TensorOptions Options(const Napi::CallbackInfo& info, size_t dtypeIdx, size_t deviceIdx) {
   at::TensorOptions o;
-  o = o.dtype(DtypeFromCode(static_cast<int>(IntArg(info, dtypeIdx))));
+  o = o.dtype(DtypeArg(info, dtypeIdx));
   o = o.device(DeviceFromString(StringArg(info, deviceIdx)));
   return o;
 }
@@ -420,7 +431,7 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     }
     int64_t offset = IntArg(info, 1), length = IntArg(info, 2);
     std::vector<int64_t> shape = IntListArg(info, 3);
-    at::ScalarType dt = DtypeFromCode(static_cast<int>(IntArg(info, 4)));
+    at::ScalarType dt = DtypeArg(info, 4);
     int64_t numel = 1;
     for (int64_t s : shape) {
       if (s < 0) throw ArgError("shape has a negative size");
@@ -486,7 +497,7 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(info.Env(), s.toDouble()).As<Napi::Value>();
   });
   Export(env, exports, "toDtype", [](const Napi::CallbackInfo& info) {
-    return Wrap(info.Env(), TensorArg(info, 0).to(DtypeFromCode(static_cast<int>(IntArg(info, 1)))));
+    return Wrap(info.Env(), TensorArg(info, 0).to(DtypeArg(info, 1)));
   });
   Export(env, exports, "toDevice", [](const Napi::CallbackInfo& info) {
     return Wrap(info.Env(), TensorArg(info, 0).to(DeviceFromString(StringArg(info, 1))));

@@ -1,6 +1,6 @@
 // The Tensor class: a typed handle on a libtorch tensor, with PyTorch's method names in camelCase.
 // Every op returns a new tensor that the caller owns (see scope.ts); in-place ops end in `_` and return `this`.
-import { type DType, type Device, DTYPES, checkDevice, dtypeCode, isFloatingDtype } from './dtype.js';
+import { type DType, type Device, DTYPES, checkDevice, checkDtype, isFloatingDtype } from './dtype.js';
 import { ArgumentError, expected } from './errors.js';
 import { BINARY, type Handle, INPLACE, REDUCE, UNARY, native } from './native.js';
 import { track } from './scope.js';
@@ -138,7 +138,7 @@ export class Tensor {
   toTypedArray(): Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | BigInt64Array {
     const dt = this.dtype;
     if (dt === 'float16' || dt === 'bfloat16') {
-      const f = wrap(native.toDtype(this.handle, dtypeCode('float32')));
+      const f = wrap(native.toDtype(this.handle, 'float32'));
       try {
         return f.toTypedArray();
       } finally {
@@ -179,7 +179,7 @@ export class Tensor {
    * changes it shares memory with this tensor (use `clone()` for an independent copy).
    */
   to(target: DType | Device): Tensor {
-    if ((DTYPES as readonly string[]).includes(target)) return wrap(native.toDtype(this.handle, dtypeCode(target as DType)));
+    if ((DTYPES as readonly string[]).includes(target)) return wrap(native.toDtype(this.handle, checkDtype(target as DType)));
     return wrap(native.toDevice(this.handle, checkDevice(target, 'to(target)')));
   }
   float(): Tensor { return this.to('float32'); }
