@@ -8,6 +8,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace bfpo {
@@ -18,9 +19,15 @@ namespace bfpo {
 // as disposed. The GC safety net is a FinalizationRegistry in TypeScript (src/tensor/tensor.ts).
 struct Handle {
   at::Tensor t;
-  int64_t reportedBytes = 0;
+  const void* storage = nullptr;  // the host storage this handle counts in AddonData::storages, if any
   uint32_t index = 0;
   uint32_t gen = 0;
+};
+
+// Host bytes are counted per storage, not per handle: views, detach() and to() of the same dtype share memory.
+struct StorageCount {
+  int64_t handles = 0;
+  int64_t bytes = 0;
 };
 
 // Error raised for bad arguments detected in C++ (reported like any libtorch error).
@@ -33,6 +40,7 @@ struct AddonData {
   Napi::FunctionReference errorClass;
   int64_t liveHandles = 0;
   int64_t liveBytes = 0;
+  std::unordered_map<const void*, StorageCount> storages;
   std::deque<Handle> slots;  // a deque keeps slot addresses stable as it grows
   std::vector<uint32_t> freeSlots;
 };

@@ -50,10 +50,26 @@ static at::ScalarType DtypeArg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 // ---------------------------------------------------------------------------------------------- wrapping
-static int64_t CountedBytes(const at::Tensor& t) {
-  // Views share their base's storage: only storage owners are counted, and only host memory is reported to V8.
-  if (!t.defined() || t.is_view() || !t.device().is_cpu()) return 0;
-  return static_cast<int64_t>(t.nbytes());
+// Counts `h`'s host storage: the first handle on a storage reports its bytes to V8, later ones only add a reference.
+static void CountStorage(Napi::Env env, AddonData* d, Handle* h) {
+  const at::Tensor& t = h->t;
+  if (!t.device().is_cpu() || !t.has_storage()) return;
+  h->storage = t.storage().unsafeGetStorageImpl();
+  StorageCount& c = d->storages[h->storage];
+  if (c.handles++ > 0) return;
+  c.bytes = static_cast<int64_t>(t.storage().nbytes());
+  d->liveBytes += c.bytes;
+  if (c.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, c.bytes);
+}
+
+static void UncountStorage(Napi::Env env, AddonData* d, Handle* h) {
+  if (!h->storage) return;
+  auto it = d->storages.find(h->storage);
+  h->storage = nullptr;
+  if (it == d->storages.end() || --it->second.handles > 0) return;
+  d->liveBytes -= it->second.bytes;
+  if (it->second.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
+  d->storages.erase(it);
 }
 
 // An External's pointer value: slot index in the high 32 bits, generation in bits 4..31, and a tag in the low 4
@@ -69,9 +85,7 @@ void ReleaseHandle(Napi::Env env, Handle* h) {
   if (!h->t.defined()) return;
   AddonData* d = Data(env);
   d->liveHandles--;
-  d->liveBytes -= h->reportedBytes;
-  if (h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -h->reportedBytes);
-  h->reportedBytes = 0;
+  UncountStorage(env, d, h);
   h->t = at::Tensor();
   h->gen = (h->gen + 1) & kGenMask;
   d->freeSlots.push_back(h->index);
@@ -91,10 +105,8 @@ Napi::Value Wrap(Napi::Env env, at::Tensor t) {
     h->index = static_cast<uint32_t>(d->slots.size() - 1);
   }
   h->t = std::move(t);
-  h->reportedBytes = CountedBytes(h->t);
   d->liveHandles++;
-  d->liveBytes += h->reportedBytes;
-  if (h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->reportedBytes);
+  CountStorage(env, d, h);
   return Napi::External<void>::New(env, Pack(*h));
 }
 

@@ -161,14 +161,22 @@ describe('dispose and accounting', () => {
     assert.equal(live(), before);
   });
 
-  test('host bytes follow creation and disposal; views are not counted twice', () => {
+  test('host bytes follow creation and disposal, counted once per storage', () => {
     const base = memoryStats().hostBytes;
     const t = zeros([256], { dtype: 'float64' });
     assert.equal(memoryStats().hostBytes, base + 2048);
-    const v = t.narrow(0, 0, 10);
+    // Handles that share t's memory: a view, a detached alias, a no-op conversion.
+    const aliases = [t.narrow(0, 0, 10), t.detach(), t.to('float64'), t.view(16, 16)];
     assert.equal(memoryStats().hostBytes, base + 2048);
-    v.dispose();
     t.dispose();
+    assert.equal(memoryStats().hostBytes, base + 2048, 'the aliases still hold the storage');
+    for (const a of aliases) a.dispose();
+    assert.equal(memoryStats().hostBytes, base);
+    const c = zeros([4]);
+    const copy = c.to('float64');
+    assert.equal(memoryStats().hostBytes, base + 16 + 32, 'a real conversion is new memory');
+    c.dispose();
+    copy.dispose();
     assert.equal(memoryStats().hostBytes, base);
   });
 
