@@ -1,3 +1,4 @@
 // bfpo: Bi-Factorial Preference Optimization and the DPO family on libtorch, from Node.js.
 export * from './tensor/index.js';
 export * from './optim/index.js';
+export * from './io/index.js';
