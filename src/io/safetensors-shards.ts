@@ -75,7 +75,7 @@ export function loadShardedSafetensors(indexOrFolder: string, opts: LoadOptions 
 /** Options for `saveShardedSafetensors`. */
 export interface ShardOptions {
   /** Largest shard in bytes (a tensor bigger than this gets a shard of its own). Default 5 GB, as Hugging Face. */
-  maxShardSize?: number;
+  maxShardSize?: number | string;
   /** Written into each shard's `__metadata__`; Hugging Face expects `{ format: 'pt' }`. */
   metadata?: Record<string, string>;
 }
