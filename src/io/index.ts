@@ -7,3 +7,4 @@ export {
 export {
   type ShardIndex, type ShardOptions, SAFETENSORS_INDEX, readShardIndex, loadShardedSafetensors, saveShardedSafetensors,
 } from './safetensors-shards.js';
+export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, readJsonObject } from './hf-folder.js';
