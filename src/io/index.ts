@@ -9,4 +9,14 @@ export {
 } from './safetensors-shards.js';
 export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, readJsonObject } from './hf-folder.js';
 export { type Message, type TemplateTokens, ChatTemplate, ChatTemplateError, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
-export { type TokenizerConfig, type EncodeOptions, Tokenizer, loadTokenizer } from './tokenizer.js';
+export { type TokenizerConfig, type EncodeOptions, Tokenizer, loadTokenizer, saveTokenizer } from './tokenizer.js';
+export {
+  type GgufFile, type GgufValue, type GgufScalarType, type GgufTensorInfo, type GgufTensorData, type GgmlType,
+  readGguf, readGgufTensor, readGgufTensorBytes, writeGguf,
+} from './gguf.js';
+export {
+  type GgufFileType, type ExportTensor, type FloatBytes, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf,
+  ggufToHfTensors, ggufMetadataFromConfig, ggufTensorsFromHf,
+} from './gguf-llama.js';
+export { TOKEN_TYPE, tokenizerFromGguf, ggufTokenizerMetadata, mergesFromScores } from './gguf-tokenizer.js';
+export { ggufToHf, writeGgufFromHf } from './gguf-convert.js';

@@ -7,6 +7,7 @@ import { expected } from '../tensor/errors.js';
 import { ChatTemplate, type Message, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
 import { FormatError } from './errors.js';
 import { readJsonObject } from './hf-folder.js';
+import { writeAtomic } from './atomic.js';
 
 /** The parts of tokenizer_config.json that bfpo reads. Special tokens may be strings or `{ content }` objects. */
 export interface TokenizerConfig {
@@ -99,11 +100,16 @@ export class Tokenizer {
   readonly hasOwnChatTemplate: boolean;
   /** Every id that is a special added token (control tokens such as `<s>` or `<|im_end|>`). */
   readonly specialIds: ReadonlySet<number>;
+  /** The tokenizer.json and tokenizer_config.json this tokenizer was built from (for saving and GGUF export). */
+  readonly tokenizerJson: Json;
+  readonly tokenizerConfig: TokenizerConfig;
   readonly #hf: HfTokenizer;
   readonly #size: number;
 
   constructor(tokenizerJson: Json, config: TokenizerConfig = {}, source = 'tokenizer.json') {
     this.source = source;
+    this.tokenizerJson = tokenizerJson;
+    this.tokenizerConfig = config;
     const model = tokenizerJson.model as Json | undefined;
     if (!model || typeof model !== 'object') throw new FormatError(source, 'has no "model" object', 'model');
     if (model.type !== undefined && !['BPE', 'Unigram', 'WordLevel', 'WordPiece'].includes(model.type as string)) {
@@ -189,6 +195,19 @@ export class Tokenizer {
     const text = this.chatTemplate.render(messages, tokens, opts.addGenerationPrompt ?? false, opts.extra);
     return opts.tokenize === false ? text : this.encode(text, { addSpecialTokens: false });
   }
+}
+
+/**
+ * Writes tokenizer.json and tokenizer_config.json into `folder` (atomically), so `loadTokenizer(folder)` and
+ * transformers read the same tokenizer back.
+ */
+export function saveTokenizer(tokenizer: Tokenizer, folder: string): void {
+  const write = (name: string, value: unknown): void =>
+    writeAtomic(join(folder, name), (out) => out.write(Buffer.from(JSON.stringify(value, null, 2) + '\n')));
+  write('tokenizer.json', tokenizer.tokenizerJson);
+  const config: Json = { ...tokenizer.tokenizerConfig };
+  if (!tokenizer.hasOwnChatTemplate) delete config.chat_template;
+  write('tokenizer_config.json', Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)));
 }
 
 /**
