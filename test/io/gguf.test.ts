@@ -17,7 +17,7 @@ test('reads the header of a GGUF v3 file made by llama.cpp tooling', () => {
   assert.deepEqual(g.metadata['general.architecture'], { type: 'string', value: 'llama' });
   assert.deepEqual(g.metadata['llama.attention.head_count'], { type: 'uint32', value: 2 });
   const tokens = g.metadata['tokenizer.ggml.tokens'];
-  assert.equal(tokens.type === 'array' && tokens.itemType, 'string');
+  assert.ok(tokens.type === 'array' && tokens.itemType === 'string');
   assert.equal(tokens.value.length, 32000);
   assert.deepEqual(tokens.value.slice(0, 4), ['<unk>', '<s>', '</s>', '<0x00>']);
   assert.equal(g.tensors.length, 12);
