@@ -33,13 +33,15 @@ export function mergesFromScores(tokens: string[], scores: ArrayLike<number>, is
   tokens.forEach((t, i) => { if (isNormal(i) && !ids.has(t)) ids.set(t, i); });
   const merges: [number, number, number, string][] = [];
   for (const [piece, id] of ids) {
-    const chars = Array.from(piece);
-    for (let k = 1; k < chars.length; k++) {
-      const l = chars.slice(0, k).join('');
-      const r = chars.slice(k).join('');
+    let k = 0;
+    for (const ch of piece) {
+      k += ch.length;
+      if (k === piece.length) break;
+      const l = piece.slice(0, k);
+      const r = piece.slice(k);
       const li = ids.get(l);
-      const ri = ids.get(r);
-      if (li !== undefined && ri !== undefined) merges.push([scores[id], li, ri, `${l} ${r}`]);
+      const ri = li === undefined ? undefined : ids.get(r);
+      if (ri !== undefined) merges.push([scores[id], li!, ri, `${l} ${r}`]);
     }
   }
   merges.sort((a, b) => b[0] - a[0] || a[1] - b[1] || a[2] - b[2]);
@@ -82,7 +84,7 @@ export function tokenizerFromGguf(file: { path: string; metadata: Record<string,
       : [],
   );
   const vocab: Record<string, number> = {};
-  tokens.forEach((t, i) => { if (!(t in vocab)) vocab[t] = i; });
+  tokens.forEach((t, i) => { if (!Object.hasOwn(vocab, t)) vocab[t] = i; });
   let tokenizerJson: Json;
   if (model === 'llama') {
     const scores = arrayOf<number>(path, metadata, 'tokenizer.ggml.scores', 'number');
@@ -153,12 +155,16 @@ export function ggufTokenizerMetadata(tokenizerJson: Json, config: TokenizerConf
   if (!model || model.type !== 'BPE' || typeof model.vocab !== 'object') throw new FormatError(source, 'only BPE tokenizers can be written to GGUF', 'model.type');
   const vocab = model.vocab as Record<string, number>;
   const added = (Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : []) as Json[];
-  const size = Math.max(...Object.values(vocab), ...added.map((a) => a.id as number)) + 1;
-  const tokens: string[] = new Array(size).fill('');
-  for (const [t, i] of Object.entries(vocab)) tokens[i] = t;
-  for (const a of added) tokens[a.id as number] = a.content as string;
-  const missing = tokens.findIndex((t, i) => t === '' && !(Object.values(vocab).includes(i)));
-  if (missing >= 0) throw new FormatError(source, `token id ${missing} has no token (ids must be contiguous)`, 'model.vocab');
+  const tokens: string[] = [];
+  const filled: boolean[] = [];
+  const put = (t: string, i: number): void => {
+    if (!Number.isInteger(i) || i < 0 || i > 16_777_216) throw new FormatError(source, `token ${JSON.stringify(t)} has invalid id ${i}`, 'model.vocab');
+    tokens[i] = t;
+    filled[i] = true;
+  };
+  for (const [t, i] of Object.entries(vocab)) put(t, i);
+  for (const a of added) put(a.content as string, a.id as number);
+  for (let i = 0; i < tokens.length; i++) if (!filled[i]) throw new FormatError(source, `token id ${i} has no token (ids must be contiguous)`, 'model.vocab');
   const rawMerges = (model.merges ?? []) as (string | [string, string])[];
   const merges = rawMerges.map((m) => (typeof m === 'string' ? m : `${m[0]} ${m[1]}`));
   const byteFallback = model.byte_fallback === true;

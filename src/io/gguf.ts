@@ -49,6 +49,8 @@ export interface GgufFile {
   dataStart: number;
 }
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Reads the file sequentially through a 1 MiB window, so headers of multi-gigabyte files are parsed without loading them. */
 class Cursor {
   pos = 0;
@@ -78,7 +80,7 @@ class Cursor {
   string(what: string): string {
     const n = this.count(`length of ${what}`, 1);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(this.take(n, what));
+      return UTF8.decode(this.take(n, what));
     } catch (err) {
       if (err instanceof FormatError) throw err;
       throw new FormatError(this.path, `${what} is not valid UTF-8`);
@@ -269,7 +271,31 @@ function encodeScalar(type: GgufScalarType, v: unknown, key: string): Buffer {
   return b;
 }
 
+/** Array items in one buffer: strings and scalars are laid out directly rather than one small buffer each. */
+function encodeArray(type: GgufScalarType, values: unknown[], key: string): Buffer {
+  if (type === 'string') {
+    if (!values.every((x) => typeof x === 'string')) throw expected('an array of strings', `GGUF metadata ${key}`, values);
+    const bytes = (values as string[]).map((x) => Buffer.from(x, 'utf8'));
+    const out = Buffer.alloc(bytes.reduce((a, b) => a + 8 + b.byteLength, 0));
+    let off = 0;
+    for (const b of bytes) {
+      out.writeBigUInt64LE(BigInt(b.byteLength), off);
+      b.copy(out, off + 8);
+      off += 8 + b.byteLength;
+    }
+    return out;
+  }
+  if (type === 'float32' || type === 'int32') {
+    const ok = values.every((x) => typeof x === 'number' && (type === 'float32' || (Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31)));
+    if (!ok) throw expected(`an array of ${type} values`, `GGUF metadata ${key}`, values);
+    const arr = type === 'float32' ? Float32Array.from(values as number[]) : Int32Array.from(values as number[]);
+    return Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength);
+  }
+  return Buffer.concat(values.map((x) => encodeScalar(type, x, key)));
+}
+
 function encodeKv(key: string, v: GgufValue): Buffer[] {
+  if (v === null || typeof v !== 'object') throw expected('a { type, value } object', `GGUF metadata ${key}`, v);
   if (TYPE_CODES.indexOf(v.type) < 0) throw expected(`a GGUF value type (${TYPE_CODES.join(', ')})`, `type of GGUF metadata ${key}`, v.type);
   const code = Buffer.alloc(4);
   code.writeUInt32LE(TYPE_CODES.indexOf(v.type));
@@ -278,7 +304,7 @@ function encodeKv(key: string, v: GgufValue): Buffer[] {
   const head = Buffer.alloc(12);
   head.writeUInt32LE(TYPE_CODES.indexOf(v.itemType), 0);
   head.writeBigUInt64LE(BigInt(v.value.length), 4);
-  return [encodeString(key), code, head, ...v.value.map((x) => encodeScalar(v.itemType, x, key))];
+  return [encodeString(key), code, head, encodeArray(v.itemType, v.value, key)];
 }
 
 /**
@@ -302,7 +328,7 @@ export function writeGguf(path: string, spec: { metadata: Record<string, GgufVal
   counts.writeBigUInt64LE(BigInt(entries.length), 4);
   counts.writeBigUInt64LE(BigInt(Object.keys(metadata).length), 12);
   parts.push(counts);
-  for (const [k, v] of Object.entries(metadata)) parts.push(...encodeKv(k, v));
+  for (const [k, v] of Object.entries(metadata)) for (const b of encodeKv(k, v)) parts.push(b);
   const pad = (n: number): number => Math.ceil(n / alignment) * alignment;
   let rel = 0;
   const sizes: number[] = [];
