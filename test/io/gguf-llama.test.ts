@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -165,4 +165,24 @@ test('unsupported models and bad configs are clear errors', () => {
   assert.throws(() => writeGgufFromHf(p, { config: { ...config, hidden_size: 0 }, weights }), /Expected a positive integer for config.hidden_size/);
   assert.throws(() => writeGgufFromHf(p, { config: { ...config, rope_scaling: { rope_type: 'llama3', factor: 8 } }, weights }), /for config.rope_scaling but received "llama3"/);
   assert.throws(() => writeGgufFromHf(p, { config, weights: { 'model.layers.0.self_attn.rotary_emb.inv_freq': tensor([1]) } }), /Expected a Llama-family parameter name/);
+});
+
+test('GGUF files written by bfpo load in llama.cpp (recorded by scripts/fixtures/llama-cpp-parity.mjs)', () => {
+  const fixtures = new URL('../fixtures/io/', import.meta.url).pathname;
+  const rec = JSON.parse(readFileSync(join(fixtures, 'llama2-tiny-llamacpp.json'), 'utf8'));
+  // The tiny model read by bfpo and written back as F16 gave llama.cpp bit-identical log-probabilities.
+  assert.deepEqual(rec.reexport.F16, { idsEqual: true, maxAbsLogProbDiff: 0 });
+  assert.equal(rec.reexport.F32.idsEqual, true);
+  assert.ok(rec.reexport.F32.maxAbsLogProbDiff < 1e-3);
+  // The grouped-query-attention model bfpo wrote in Q8_0, which llama.cpp evaluated.
+  const gqa = JSON.parse(readFileSync(join(fixtures, 'gqa-tiny-llamacpp.json'), 'utf8'));
+  const { config, weights, tokenizer } = ggufToHf(join(fixtures, 'gqa-tiny-q8_0.gguf'));
+  assert.equal(gqa.tensorTypes['blk.0.attn_k.weight'], 'Q8_0');
+  assert.deepEqual([config.num_attention_heads, config.num_key_value_heads, config.head_dim, config.vocab_size], [4, 2, 8, 306]);
+  assert.deepEqual(weights.get('model.layers.1.self_attn.k_proj.weight')!.shape, [16, 32]);
+  for (const p of gqa.prompts) {
+    assert.deepEqual(tokenizer!.encode(p.text), [p.bosId, ...p.ids], p.text);
+    assert.equal(p.logProbs.length, p.ids.length + 1);
+    assert.equal(p.logProbs[0].length, 306);
+  }
 });
