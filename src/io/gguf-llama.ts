@@ -202,8 +202,8 @@ export function ggufMetadataFromConfig(config: Record<string, unknown>, fileType
 
 /**
  * GGUF tensors for HF-layout weights: names mapped, Q/K rows permuted for llama, 1-D tensors kept in F32,
- * matrices in `fileType` (Q8_0 falls back to F16 for rows whose length is not a multiple of 32, as llama.cpp's
- * converter does). Data is produced lazily, one tensor at a time, while the file is written.
+ * matrices in `fileType` (Q8_0 falls back to F16 for rows whose length is not a multiple of 32, since Q8_0
+ * blocks never straddle rows). Data is produced lazily, one tensor at a time, while the file is written.
  */
 export function ggufTensorsFromHf(arch: string, config: Record<string, unknown>, weights: Map<string, ExportTensor>, fileType: GgufFileType): Record<string, GgufTensorData> {
   const out: Record<string, GgufTensorData> = {};

