@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type Tensor, manualSeed, randn, tensor, fromBuffer, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf, readGguf,
   readGgufTensor, writeGguf, ggufToHf, writeGgufFromHf, FormatError, equal,
 } from 'bfpo';
+import { tmpDir } from './tmp-dir.js';
 
 const tiny = new URL('../fixtures/io/llama-2-tiny-random.gguf', import.meta.url).pathname;
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'bfpo-gguf-llama-'));
+const tmp = (): string => tmpDir('bfpo-gguf-llama-');
 
 test('tensor names map between GGUF and Hugging Face in both directions', () => {
   const pairs: [string, string][] = [

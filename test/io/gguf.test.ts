@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, tensor, readGguf, readGgufTensor, readGgufTensorBytes, writeGguf, type GgufValue } from 'bfpo';
 import { floatToHalf, halfToFloat, quantizeQ8_0, dequantizeQ8_0 } from '../../src/io/gguf-quant.js';
+import { tmpDir } from './tmp-dir.js';
 
 const fixtures = new URL('../fixtures/io/', import.meta.url).pathname;
 const tiny = join(fixtures, 'llama-2-tiny-random.gguf');
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'bfpo-gguf-'));
+const tmp = (): string => tmpDir('bfpo-gguf-');
 
 test('reads the header of a GGUF v3 file made by llama.cpp tooling', () => {
   const g = readGguf(tiny);

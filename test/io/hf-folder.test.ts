@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, findHfFolder, loadHfWeights, saveSafetensors, saveShardedSafetensors } from 'bfpo';
+import { tmpDir } from './tmp-dir.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'bfpo-hf-'));
+const tmp = (): string => tmpDir('bfpo-hf-');
 
 test('finds a single-file and a sharded folder and loads its weights', () => {
   const dir = tmp();

