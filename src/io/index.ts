@@ -20,3 +20,4 @@ export {
 } from './gguf-llama.js';
 export { TOKEN_TYPE, tokenizerFromGguf, ggufTokenizerMetadata, mergesFromScores } from './gguf-tokenizer.js';
 export { ggufToHf, writeGgufFromHf } from './gguf-convert.js';
+export { ggufToHfFolder, hfFolderToGguf } from './convert.js';
