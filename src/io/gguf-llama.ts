@@ -72,6 +72,7 @@ export function hfConfigFromGguf(file: GgufFile): Record<string, unknown> {
   const num = (key: string, required = true): number | undefined => {
     const v = ggufScalar<number>(file, `${arch}.${key}`, 'number');
     if (v === undefined && required) throw new FormatError(file.path, 'is missing', `${arch}.${key}`);
+    if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new FormatError(file.path, `must be a positive number, found ${v}`, `${arch}.${key}`);
     return v;
   };
   const hidden = num('embedding_length')!;
@@ -137,6 +138,9 @@ export function ggufToHfTensors(file: GgufFile): { config: Record<string, unknow
     const isQ = /\.attn_q\./.test(info.name);
     if (permute && (isQ || /\.attn_k\./.test(info.name))) {
       const heads = (isQ ? config.num_attention_heads : config.num_key_value_heads) as number;
+      if (!Number.isInteger(heads) || t.shape[0] % (2 * heads) !== 0) {
+        throw new FormatError(file.path, `${t.shape[0]} rows cannot be split into ${heads} heads of even size (check the head counts)`, info.name);
+      }
       t.bytes = permuteQkRows(t.bytes, t.shape[0], heads, false);
     }
     tensors.set(hf, t);

@@ -158,6 +158,9 @@ test('unsupported models and bad configs are clear errors', () => {
     /"blk.0.attn_qkv.weight": has no Hugging Face counterpart/);
   assert.throws(() => ggufToHf(write('f.gguf', base, { 'token_embd.weight': { type: 'F32', shape: [4, 2], data: Buffer.alloc(32) }, 'rope_freqs.weight': { type: 'F32', shape: [1], data: Buffer.alloc(4) } })),
     /"rope_freqs.weight": holds precomputed rope frequencies/);
+  assert.throws(() => ggufToHf(write('h.gguf', { ...base, 'llama.attention.head_count': { type: 'uint32', value: 0 } })), /"llama.attention.head_count": must be a positive number, found 0/);
+  assert.throws(() => ggufToHf(write('i.gguf', { ...base, 'llama.attention.head_count': { type: 'uint32', value: 3 } }, { 'token_embd.weight': { type: 'F32', shape: [4, 2], data: Buffer.alloc(32) }, 'blk.0.attn_q.weight': { type: 'F32', shape: [2, 2], data: Buffer.alloc(16) } })),
+    /"blk.0.attn_q.weight": 2 rows cannot be split into 3 heads of even size/);
   assert.throws(() => ggufToHf(write('g.gguf', { ...base, 'llama.rope.scaling.type': { type: 'string', value: 'yarn' } })), /rope scaling "yarn" is not supported \(supported: none, linear\)/);
   const { config, weights } = randomLlama(10, true);
   const p = join(dir, 'out.gguf');
