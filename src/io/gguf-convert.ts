@@ -1,9 +1,10 @@
 // GGUF <-> Hugging Face models as Tensors: the edge where gguf-llama.ts's bytes become (or come from) tensors,
 // and where GGUF tokenizer metadata becomes a Tokenizer.
-import type { DType, Device } from '../tensor/dtype.js';
+import { type DType, type Device, isFloatingDtype } from '../tensor/dtype.js';
+import { expected } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { readGguf, writeGguf } from './gguf.js';
-import { type ExportTensor, type GgufFileType, ggufMetadataFromConfig, ggufTensorsFromHf, ggufToHfTensors } from './gguf-llama.js';
+import { type ExportTensor, type GgufFileType, ggufMetadataFromConfig, ggufTensorToHf, ggufTensorsFromHf, hfConfigFromGguf } from './gguf-llama.js';
 import { ggufTokenizerMetadata, tokenizerFromGguf } from './gguf-tokenizer.js';
 import { tensorFromBytes } from './safetensors.js';
 import { Tokenizer } from './tokenizer.js';
@@ -21,14 +22,19 @@ export function ggufToHf(path: string, opts: { dtype?: DType; device?: Device } 
   weights: Map<string, Tensor>;
   tokenizer: Tokenizer | undefined;
 } {
+  if (opts.dtype !== undefined && !isFloatingDtype(opts.dtype)) throw expected('a floating dtype', 'ggufToHf dtype', opts.dtype);
   const file = readGguf(path);
-  const { config, tensors } = ggufToHfTensors(file);
+  const config = hfConfigFromGguf(file);
   const tokenizer = file.metadata['tokenizer.ggml.model'] === undefined
     ? undefined
     : (({ tokenizerJson, tokenizerConfig }) => new Tokenizer(tokenizerJson, tokenizerConfig, `${path} tokenizer`))(tokenizerFromGguf(file));
   const weights = new Map<string, Tensor>();
   try {
-    for (const [name, t] of tensors) weights.set(name, tensorFromBytes(t.bytes, t.dtype, t.shape, opts));
+    // One tensor at a time, so peak memory is the model plus one tensor's bytes.
+    for (const info of file.tensors) {
+      const { name, tensor: t } = ggufTensorToHf(file, config, info.name);
+      weights.set(name, tensorFromBytes(t.bytes, t.dtype, t.shape, opts));
+    }
   } catch (err) {
     for (const w of weights.values()) w.dispose();
     throw err;

@@ -124,26 +124,31 @@ export interface FloatBytes {
 }
 
 /**
- * Every tensor of a GGUF model in Hugging Face names and layout (Q8_0 dequantised to float32, Q/K rows
- * un-permuted), plus the config. Tensors with no Hugging Face counterpart are refused by name.
+ * One GGUF tensor in Hugging Face name and layout (Q8_0 dequantised to float32, Q/K rows un-permuted for
+ * llama). Tensors with no Hugging Face counterpart are refused by name.
  */
+export function ggufTensorToHf(file: GgufFile, config: Record<string, unknown>, name: string): { name: string; tensor: FloatBytes } {
+  const hf = ggufNameToHf(name);
+  if (!hf) throw new FormatError(file.path, 'has no Hugging Face counterpart (unsupported tensor for this architecture)', name);
+  const t = readGgufTensor(file, name);
+  const isQ = /\.attn_q\./.test(name);
+  if (ARCHS[config.model_type as string].permute && (isQ || /\.attn_k\./.test(name))) {
+    const heads = (isQ ? config.num_attention_heads : config.num_key_value_heads) as number;
+    if (!Number.isInteger(heads) || t.shape[0] % (2 * heads) !== 0) {
+      throw new FormatError(file.path, `${t.shape[0]} rows cannot be split into ${heads} heads of even size (check the head counts)`, name);
+    }
+    t.bytes = permuteQkRows(t.bytes, t.shape[0], heads, false);
+  }
+  return { name: hf, tensor: t };
+}
+
+/** Every tensor of a GGUF model in Hugging Face names and layout, plus the config (all in memory at once). */
 export function ggufToHfTensors(file: GgufFile): { config: Record<string, unknown>; tensors: Map<string, FloatBytes> } {
   const config = hfConfigFromGguf(file);
-  const permute = ARCHS[config.model_type as string].permute;
   const tensors = new Map<string, FloatBytes>();
   for (const info of file.tensors) {
-    const hf = ggufNameToHf(info.name);
-    if (!hf) throw new FormatError(file.path, 'has no Hugging Face counterpart (unsupported tensor for this architecture)', info.name);
-    const t = readGgufTensor(file, info.name);
-    const isQ = /\.attn_q\./.test(info.name);
-    if (permute && (isQ || /\.attn_k\./.test(info.name))) {
-      const heads = (isQ ? config.num_attention_heads : config.num_key_value_heads) as number;
-      if (!Number.isInteger(heads) || t.shape[0] % (2 * heads) !== 0) {
-        throw new FormatError(file.path, `${t.shape[0]} rows cannot be split into ${heads} heads of even size (check the head counts)`, info.name);
-      }
-      t.bytes = permuteQkRows(t.bytes, t.shape[0], heads, false);
-    }
-    tensors.set(hf, t);
+    const { name, tensor } = ggufTensorToHf(file, config, info.name);
+    tensors.set(name, tensor);
   }
   return { config, tensors };
 }

@@ -16,7 +16,7 @@ export {
 } from './gguf.js';
 export {
   type GgufFileType, type ExportTensor, type FloatBytes, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf,
-  ggufToHfTensors, ggufMetadataFromConfig, ggufTensorsFromHf,
+  ggufToHfTensors, ggufTensorToHf, ggufMetadataFromConfig, ggufTensorsFromHf,
 } from './gguf-llama.js';
 export { TOKEN_TYPE, tokenizerFromGguf, ggufTokenizerMetadata, mergesFromScores } from './gguf-tokenizer.js';
 export { ggufToHf, writeGgufFromHf } from './gguf-convert.js';

@@ -66,6 +66,7 @@ test('ggufToHf gives HF names, un-permuted Q/K and the stored values', () => {
   const v = weights.get('model.layers.0.self_attn.v_proj.weight')!;
   assert.deepEqual(v.toArray(), fromBuffer(readGgufTensor(file, 'blk.0.attn_v.weight').bytes, { dtype: 'float16', shape: [8, 8] }).to('float32').toArray());
   assert.equal(ggufToHf(tiny).weights.get('model.embed_tokens.weight')!.dtype, 'float16');
+  assert.throws(() => ggufToHf(tiny, { dtype: 'int64' }), /Expected a floating dtype for ggufToHf dtype but received "int64"/);
 });
 
 /** A random Llama with grouped-query attention (4 heads, 2 kv heads), rows of 64 so Q8_0 applies. */
