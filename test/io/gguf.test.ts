@@ -125,6 +125,9 @@ test('malformed GGUF files are rejected with errors naming the file and the fiel
     assert.throws(() => readGguf(p), (e: Error) => e instanceof FormatError && e.message.startsWith(p) && re.test(e.message), re.source);
   };
   check(Buffer.from('GGML....'), /is not a GGUF file \(starts with "GGML", expected "GGUF"\)/);
+  const v2 = Buffer.from(good); v2.writeUInt32LE(2, 4);
+  writeFileSync(p, v2);
+  assert.equal(readGguf(p).version, 2); // v2 and v3 share the little-endian layout
   const v1 = Buffer.from(good); v1.writeUInt32LE(1, 4);
   check(v1, /GGUF version 1 is not supported \(bfpo reads versions 2 and 3\)/);
   check(good.subarray(0, 10), /file ends inside tensor count/);
