@@ -2,8 +2,8 @@
 import { Template } from '@huggingface/jinja';
 import { BfpoError } from '../tensor/errors.js';
 
-/** One chat turn. Roles are usually 'system', 'user' and 'assistant'. */
-export interface Message {
+/** One chat turn. Roles are usually 'system', 'user' and 'assistant' (the data layer's Message fits). */
+export interface ChatMessage {
   role: string;
   content: string;
 }
@@ -50,7 +50,7 @@ export class ChatTemplate {
   }
 
   /** Renders the conversation; extra variables (e.g. `tools`, `date_string`) pass through to the template. */
-  render(messages: Message[], tokens: TemplateTokens, addGenerationPrompt: boolean, extra: Record<string, unknown> = {}): string {
+  render(messages: ChatMessage[], tokens: TemplateTokens, addGenerationPrompt: boolean, extra: Record<string, unknown> = {}): string {
     const missing = this.missingTokens(tokens);
     if (missing.length > 0) {
       throw new ChatTemplateError(

@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { expected } from '../tensor/errors.js';
-import { ChatTemplate, type Message, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
+import { ChatTemplate, type ChatMessage, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
 import { FormatError } from './errors.js';
 import { readJsonObject } from './hf-folder.js';
 import { writeAtomic } from './atomic.js';
@@ -87,7 +87,7 @@ export interface EncodeOptions {
  * @example
  * const tok = loadTokenizer('models/TinyLlama');
  * tok.encode('Hello');                       // [1, 15043]
- * tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
+ * tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true }); // text
  */
 export class Tokenizer {
   readonly source: string;
@@ -148,10 +148,18 @@ export class Tokenizer {
     this.chatTemplate = new ChatTemplate(own ?? ZEPHYR_CHAT_TEMPLATE, own ? `${source} chat_template` : 'Zephyr chat template');
   }
 
-  get bosTokenId(): number | undefined { return this.tokenToId(this.bosToken); }
-  get eosTokenId(): number | undefined { return this.tokenToId(this.eosToken); }
-  get padTokenId(): number | undefined { return this.tokenToId(this.padToken); }
-  get unkTokenId(): number | undefined { return this.tokenToId(this.unkToken); }
+  /** Id of the BOS token, or null when the tokenizer has none. */
+  get bosTokenId(): number | null { return this.tokenToId(this.bosToken) ?? null; }
+  /** Id of the EOS token. Every causal LM tokenizer has one; reading it from one without throws a FormatError. */
+  get eosTokenId(): number {
+    const id = this.tokenToId(this.eosToken);
+    if (id === undefined) throw new FormatError(this.source, 'defines no eos_token (set eos_token in tokenizer_config.json)', 'eos_token');
+    return id;
+  }
+  /** Id of the padding token, or null. */
+  get padTokenId(): number | null { return this.tokenToId(this.padToken) ?? null; }
+  /** Id of the unknown token, or null. */
+  get unkTokenId(): number | null { return this.tokenToId(this.unkToken) ?? null; }
   /** Number of ids, added tokens included. */
   get vocabSize(): number { return this.#size; }
 
@@ -169,31 +177,32 @@ export class Tokenizer {
   }
 
   /** Text of `ids`; `skipSpecialTokens` drops special added tokens such as `<s>` and `<|im_end|>`. */
-  decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
-    if (!Array.isArray(ids) || !ids.every((i) => Number.isInteger(i) && i >= 0 && i < this.#size)) {
+  decode(ids: ArrayLike<number>, opts: { skipSpecialTokens?: boolean } = {}): string {
+    const list = ids && typeof ids === 'object' && typeof ids.length === 'number' ? Array.from(ids) : undefined;
+    if (!list || !list.every((i) => Number.isInteger(i) && i >= 0 && i < this.#size)) {
       throw expected(`an array of token ids in [0, ${this.#size})`, 'ids', ids);
     }
-    if (ids.length === 0) return '';
-    return this.#hf.decode(ids as number[], { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    if (list.length === 0) return '';
+    return this.#hf.decode(list, { skip_special_tokens: opts.skipSpecialTokens ?? false });
   }
 
   /**
-   * Renders `messages` with the chat template and, unless `tokenize` is false, encodes the result without
-   * adding special tokens again (the template writes them), as transformers does.
+   * Renders `messages` with the chat template as text; with `tokenize: true`, as token ids (the text encoded
+   * without adding special tokens again, since the template writes them, as transformers does).
    *
    * @example
-   * const ids = tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
-   * const text = tok.applyChatTemplate(messages, { tokenize: false });
+   * const text = tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
+   * const ids = tok.applyChatTemplate(messages, { tokenize: true });
    */
-  applyChatTemplate(messages: Message[], opts: { addGenerationPrompt?: boolean; tokenize: false; extra?: Record<string, unknown> }): string;
-  applyChatTemplate(messages: Message[], opts?: { addGenerationPrompt?: boolean; tokenize?: true; extra?: Record<string, unknown> }): number[];
-  applyChatTemplate(messages: Message[], opts: { addGenerationPrompt?: boolean; tokenize?: boolean; extra?: Record<string, unknown> } = {}): string | number[] {
+  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; tokenize: true; extra?: Record<string, unknown> }): number[];
+  applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; tokenize?: false; extra?: Record<string, unknown> }): string;
+  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; tokenize?: boolean; extra?: Record<string, unknown> } = {}): string | number[] {
     if (!Array.isArray(messages) || !messages.every((m) => m && typeof m.role === 'string' && typeof m.content === 'string')) {
       throw expected('an array of { role, content } messages with string fields', 'messages', messages);
     }
     const tokens = { bos_token: this.bosToken, eos_token: this.eosToken, pad_token: this.padToken, unk_token: this.unkToken };
     const text = this.chatTemplate.render(messages, tokens, opts.addGenerationPrompt ?? false, opts.extra);
-    return opts.tokenize === false ? text : this.encode(text, { addSpecialTokens: false });
+    return opts.tokenize === true ? this.encode(text, { addSpecialTokens: false }) : text;
   }
 }
 

@@ -25,7 +25,8 @@ function llama2With(config: object, extra: Record<string, string> = {}): string 
 
 test('Llama 2: special tokens from tokenizer_config.json, BOS added by default', () => {
   const tok = loadTokenizer(lenml('llama2'));
-  assert.deepEqual([tok.bosToken, tok.bosTokenId, tok.eosToken, tok.eosTokenId, tok.unkTokenId, tok.padToken], ['<s>', 1, '</s>', 2, 0, undefined]);
+  assert.deepEqual([tok.bosToken, tok.bosTokenId, tok.eosToken, tok.eosTokenId, tok.unkTokenId, tok.padToken, tok.padTokenId], ['<s>', 1, '</s>', 2, 0, undefined, null]);
+  assert.equal(tok.decode(Int32Array.from(tok.encode('Hi there', { addSpecialTokens: false }))), 'Hi there');
   assert.equal(tok.vocabSize, 32000);
   assert.equal(tok.encode('Hello')[0], 1);
   assert.notEqual(tok.encode('Hello', { addSpecialTokens: false })[0], 1);
@@ -49,7 +50,8 @@ test('Llama 3 and Qwen3 chat templates render as transformers does and tokenize 
   const text = llama3.applyChatTemplate(chat, { addGenerationPrompt: true, tokenize: false });
   assert.equal(text, '<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nBe brief.<|eot_id|>' +
     '<|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n');
-  const ids = llama3.applyChatTemplate(chat, { addGenerationPrompt: true });
+  assert.equal(llama3.applyChatTemplate(chat, { addGenerationPrompt: true }), text, 'text is the default, as the data layer expects');
+  const ids = llama3.applyChatTemplate(chat, { addGenerationPrompt: true, tokenize: true });
   assert.deepEqual(ids, llama3.encode(text, { addSpecialTokens: false }));
   assert.equal(ids.filter((i) => i === llama3.bosTokenId).length, 1);
   const qwen = loadTokenizer(lenml('qwen3'));
@@ -57,7 +59,9 @@ test('Llama 3 and Qwen3 chat templates render as transformers does and tokenize 
     '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi there<|im_end|>\n<|im_start|>assistant\n');
   assert.equal(qwen.applyChatTemplate(chat, { tokenize: false }).endsWith('<|im_end|>\n'), true);
   assert.equal(qwen.bosToken, undefined);
+  assert.equal(qwen.bosTokenId, null);
   assert.equal(qwen.padToken, '<|endoftext|>');
+  assert.equal(qwen.padTokenId, 151643);
 });
 
 test('a tokenizer without a chat template gets Zephyr\'s', () => {
@@ -78,6 +82,7 @@ test('chat templates from chat_template.jinja and a named-template list are used
 
 test('a template needing a token the tokenizer lacks, raise_exception and broken templates are clear errors', () => {
   const noEos = loadTokenizer(llama2With({ bos_token: '<s>' }));
+  assert.throws(() => noEos.eosTokenId, /tokenizer.json: "eos_token": defines no eos_token \(set eos_token in tokenizer_config.json\)/);
   assert.throws(() => noEos.applyChatTemplate(chat), (e: Error) => e instanceof ChatTemplateError &&
     /Zephyr chat template: the chat template uses eos_token but the tokenizer defines none; set eos_token in tokenizer_config.json/.test(e.message));
   const refusing = loadTokenizer(llama2With({ chat_template: "{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}" }));
@@ -97,4 +102,18 @@ test('bad input to encode/decode and bad files are clear errors', () => {
   assert.throws(() => new Tokenizer({}), /tokenizer.json: "model": has no "model" object/);
   assert.throws(() => new Tokenizer({ model: { type: 'Fancy' } }), /unsupported tokenizer model "Fancy"/);
   assert.throws(() => new Tokenizer({ model: { type: 'BPE', vocab: 3 } }), /tokenizer.json: cannot be loaded/);
+});
+
+/** The tokenizer surface the data layer types as TextTokenizer (src/data/tokenizer.ts); checked at compile time. */
+interface TextTokenizerShape {
+  encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];
+  applyChatTemplate(messages: { role: 'system' | 'user' | 'assistant'; content: string }[], opts?: { addGenerationPrompt?: boolean }): string;
+  readonly bosTokenId: number | null;
+  readonly eosTokenId: number;
+  readonly padTokenId: number | null;
+  decode?(ids: ArrayLike<number>): string;
+}
+test('Tokenizer fits the data layer\'s tokenizer interface', () => {
+  const fits = (t: Tokenizer): TextTokenizerShape => t;
+  assert.equal(typeof fits, 'function');
 });
