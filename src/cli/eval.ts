@@ -1,6 +1,7 @@
 // `bfpo eval`: argument parsing for the evaluation (flags or a YAML eval recipe); the work is in src/eval.
 import { parseArgs } from 'node:util';
 import { expected } from '../tensor/errors.js';
+import { loadEvalModel, loadYesNoScorer } from '../eval/adapter.js';
 import { evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
 import { JUDGE_HELP } from '../eval/judges/spec.js';
 import { markdownTable } from '../eval/report.js';
@@ -9,10 +10,11 @@ import { TASK_HELP } from '../eval/tasks/spec.js';
 
 const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => `  ${k.padEnd(28)}${v}`).join('\n');
 
-export const EVAL_HELP = `Usage: bfpo eval --model PATH [--model PATH ...] --tasks LIST --judge SPEC --out DIR [options]
-       bfpo eval RECIPE.yaml [options]
+/** The usage line of `bfpo eval`. */
+export const EVAL_USAGE = 'bfpo eval --model PATH [--model PATH ...] --tasks LIST --judge SPEC --out DIR [options]  |  bfpo eval RECIPE.yaml [options]';
 
-Generates answers to harmful prompts (temperature 0.7, top-p 0.95, seeded, batched), judges them, scores
+/** The help text of `bfpo eval` after its usage line: what it does, the built-in tasks and judges, the options. */
+export const EVAL_HELP = `Generates answers to harmful prompts (temperature 0.7, top-p 0.95, seeded, batched), judges them, scores
 helpfulness tasks, and writes results.json, results.md, harmlessness-helpfulness.svg/.png and index.html into DIR.
 Every generation, judgement and score is appended to DIR/*.jsonl as it finishes; rerunning into DIR skips them.
 
@@ -86,17 +88,25 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
 }
 
 /**
- * Runs `bfpo eval`. Returns the exit code; prints the results table on success.
+ * Runs `bfpo eval` with local models (or the given hooks, for tests). Prints the results table and the files written.
  *
- * @example await evalCommand(['--model', 'runs/bfpo', '--tasks', 'advbench', '--judge', 'refusal', '--out', 'eval-out'], hooks);
+ * @example await evalCommand(['--model', 'runs/bfpo', '--tasks', 'advbench', '--judge', 'refusal', '--out', 'eval-out']);
  */
-export async function evalCommand(argv: string[], hooks: EvaluateHooks): Promise<number> {
+export async function evalCommand(argv: string[], hooks: Partial<EvaluateHooks> = {}): Promise<void> {
   const config = parseEvalArgs(argv);
   if (config === 'help') {
-    process.stdout.write(EVAL_HELP);
-    return 0;
+    process.stdout.write(`Usage: ${EVAL_USAGE}\n\n${EVAL_HELP}`);
+    return;
   }
-  const { results, files } = await evaluate(config, { progress: terminalProgress(), ...hooks });
+  const { results, files } = await evaluate(config, { loadModel: loadEvalModel, loadYesNoScorer, progress: terminalProgress(), ...hooks });
   process.stdout.write(`${markdownTable(results)}\nWrote ${Object.values(files).join(', ')}\n`);
-  return 0;
 }
+
+/** The entry of the command table. */
+export const EVAL_COMMAND = {
+  name: 'eval',
+  summary: 'Evaluate harmlessness and helpfulness of models: judged safety generations, multiple choice, exact match, over-refusal; table, plot, HTML report',
+  usage: EVAL_USAGE,
+  help: () => EVAL_HELP,
+  run: (args: string[]) => evalCommand(args),
+};

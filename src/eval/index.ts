@@ -23,3 +23,4 @@ export { summarize, type EvalResults, type ModelResult, type TaskResult } from '
 export { writeReport, markdownTable } from './report.js';
 export { renderScatter, scatterSpec } from './plot.js';
 export { evaluate, loadEvalRecipe, modelSources, type EvalConfig, type EvaluateHooks } from './evaluate.js';
+export { loadEvalModel, loadYesNoScorer, loadLocalModel, LocalChatModel, LocalScorer, LocalYesNoScorer } from './adapter.js';
