@@ -14,6 +14,18 @@ export interface PlotPoint {
 
 const FONT = 'DejaVu Sans';
 
+/** Models at the same place (to 3 decimals) share one label, "a, b", so labels never print over each other. */
+function labels(points: PlotPoint[]): PlotPoint[] {
+  const groups = new Map<string, PlotPoint>();
+  for (const p of points) {
+    const key = `${p.helpfulness.toFixed(3)},${p.harmlessness.toFixed(3)}`;
+    const g = groups.get(key);
+    if (g) g.model = `${g.model}, ${p.model}`;
+    else groups.set(key, { ...p });
+  }
+  return [...groups.values()];
+}
+
 /** The vega-lite spec of the scatter: both axes fixed to [0, 1], one labelled point per model. */
 export function scatterSpec(points: PlotPoint[], title = 'Harmlessness vs helpfulness'): vl.TopLevelSpec {
   const x = { field: 'helpfulness', type: 'quantitative' as const, scale: { domain: [0, 1] }, title: 'Helpfulness' };
@@ -25,10 +37,9 @@ export function scatterSpec(points: PlotPoint[], title = 'Harmlessness vs helpfu
     height: 360,
     background: 'white',
     config: { font: FONT },
-    data: { values: points },
     layer: [
-      { mark: { type: 'point', filled: true, size: 90 }, encoding: { x, y, color: { field: 'model', type: 'nominal', legend: null } } },
-      { mark: { type: 'text', align: 'left', dx: 8, dy: -6, fontSize: 12 }, encoding: { x, y, text: { field: 'model' } } },
+      { data: { values: points }, mark: { type: 'point', filled: true, size: 90 }, encoding: { x, y, color: { field: 'model', type: 'nominal', legend: null } } },
+      { data: { values: labels(points) }, mark: { type: 'text', align: 'left', dx: 8, dy: -6, fontSize: 12 }, encoding: { x, y, text: { field: 'model' } } },
     ],
   };
 }
