@@ -1,5 +1,6 @@
 // `bfpo eval`: argument parsing for the evaluation (flags or a YAML eval recipe); the work is in src/eval.
 import { parseArgs } from 'node:util';
+import type { Device, DType } from '../tensor/dtype.js';
 import { expected } from '../tensor/errors.js';
 import { loadEvalModel, loadYesNoScorer } from '../eval/adapter.js';
 import { evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
@@ -29,8 +30,10 @@ Options:
   --tasks LIST          tasks, comma-separated (see above)
   --judge SPEC          the safety judge (default refusal)
   --out DIR             output folder
-  --recipe FILE         a YAML eval recipe (keys: models, tasks, judge, out, limit, batch_size, max_new_tokens,
+  --recipe FILE         a YAML eval recipe (keys: models, tasks, judge, out, dtype, device, limit, batch_size, max_new_tokens,
                         temperature, top_p, seed, timeout_ms, retries, concurrency); flags override it
+  --dtype D             dtype of local models: float32 (default on cpu), bfloat16, float16 (cuda)
+  --device D            cpu (default) or cuda
   --limit N             only the first N samples of each task
   --batch-size N        prompts generated per batch (default 8)
   --max-new-tokens N    generation length for safety and benign prompts (default 256)
@@ -57,7 +60,7 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
     allowPositionals: true,
     options: {
       model: { type: 'string', multiple: true }, tasks: { type: 'string', multiple: true }, judge: { type: 'string' },
-      out: { type: 'string' }, recipe: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
+      out: { type: 'string' }, dtype: { type: 'string' }, device: { type: 'string' }, recipe: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'timeout-ms': { type: 'string' }, retries: { type: 'string' }, concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -71,6 +74,8 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
     ...(values.tasks ? { tasks: values.tasks.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean) } : {}),
     ...(values.judge ? { judge: values.judge } : {}),
     ...(values.out ? { out: values.out } : {}),
+    ...(values.dtype ? { dtype: values.dtype } : {}),
+    ...(values.device ? { device: values.device } : {}),
   };
   const numeric: [keyof EvalConfig, string][] = [
     ['limit', 'limit'], ['batch_size', 'batch-size'], ['max_new_tokens', 'max-new-tokens'], ['temperature', 'temperature'],
@@ -98,7 +103,10 @@ export async function evalCommand(argv: string[], hooks: Partial<EvaluateHooks> 
     process.stdout.write(`Usage: ${EVAL_USAGE}\n\n${EVAL_HELP}`);
     return;
   }
-  const { results, files } = await evaluate(config, { loadModel: loadEvalModel, loadYesNoScorer, progress: terminalProgress(), ...hooks });
+  const load = { ...(config.dtype ? { dtype: config.dtype as DType } : {}), ...(config.device ? { device: config.device as Device } : {}) };
+  const { results, files } = await evaluate(config, {
+    loadModel: (s) => loadEvalModel(s, load), loadYesNoScorer: (p) => loadYesNoScorer(p, load), progress: terminalProgress(), ...hooks,
+  });
   process.stdout.write(`${markdownTable(results)}\nWrote ${Object.values(files).join(', ')}\n`);
 }
 

@@ -1,10 +1,12 @@
 // Implements the evaluation's model interfaces (ChatModel, LogLikelihoodScorer, YesNoScorer) over a local
 // Llama-family model and its tokenizer, and loads them from Hugging Face folders.
-import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
-import { loadTokenizer } from '../io/tokenizer.js';
+import { FormatError } from '../io/errors.js';
+import type { Tokenizer } from '../io/tokenizer.js';
 import { generate } from '../models/generate.js';
-import { LlamaForCausalLM } from '../models/llama.js';
+import type { LlamaForCausalLM } from '../models/llama.js';
+import { loadPretrained } from '../models/pretrained.js';
 import { inferenceMode } from '../tensor/autograd.js';
+import type { Device, DType } from '../tensor/dtype.js';
 import { tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
 import type { EvalModel, ModelSource } from './runner.js';
@@ -120,37 +122,44 @@ export class LocalYesNoScorer implements YesNoScorer {
   }
 }
 
-/** A Hugging Face folder's model (in inference mode) and tokenizer. */
-export function loadLocalModel(folder: string): { model: LlamaForCausalLM; tokenizer: ReturnType<typeof loadTokenizer> } {
-  const hf = findHfFolder(folder);
-  const tokenizer = loadTokenizer(folder);
-  const model = new LlamaForCausalLM(hf.config, { init: 'empty' });
-  const weights = loadHfWeights(hf);
-  try {
-    model.loadStateDict(weights);
-  } finally {
-    for (const w of weights.values()) w.dispose();
+/** Where and in which dtype evaluation models run (default float32 on the CPU: libtorch has no float16 matmul there). */
+export interface LoadOptions {
+  dtype?: DType;
+  device?: Device;
+}
+
+/**
+ * A model (Hugging Face folder or .gguf file) in eval mode, with its tokenizer, which evaluation cannot do without.
+ *
+ * @example const { model, tokenizer } = loadLocalModel('runs/bfpo/final', { dtype: 'bfloat16', device: 'cuda' });
+ */
+export function loadLocalModel(path: string, o: LoadOptions = {}): { model: LlamaForCausalLM; tokenizer: Tokenizer } {
+  const device = o.device ?? 'cpu';
+  const { model, tokenizer } = loadPretrained(path, { device, ...(o.dtype ? { dtype: o.dtype } : device === 'cpu' ? { dtype: 'float32' } : {}) });
+  if (!tokenizer) {
+    model.dispose();
+    throw new FormatError(path, 'has no tokenizer (tokenizer.json); evaluation renders chat templates and reads answers, so it needs one');
   }
   return { model: model.eval(), tokenizer };
 }
 
 /**
- * Loads a model folder for evaluation: chat generation and log-likelihood scoring.
+ * Loads a model (folder or .gguf) for evaluation: chat generation and log-likelihood scoring.
  *
  * @example await evaluate(config, { loadModel: loadEvalModel, loadYesNoScorer });
  */
-export async function loadEvalModel(source: ModelSource): Promise<EvalModel> {
-  const { model, tokenizer } = loadLocalModel(source.path);
+export async function loadEvalModel(source: ModelSource, o: LoadOptions = {}): Promise<EvalModel> {
+  const { model, tokenizer } = loadLocalModel(source.path, o);
   return { chat: new LocalChatModel(model, tokenizer), scorer: new LocalScorer(model, tokenizer), dispose: () => model.dispose() };
 }
 
 /**
- * Loads a classifier judge model folder as a yes/no scorer.
+ * Loads a classifier judge model (folder or .gguf) as a yes/no scorer.
  *
  * @example const judge = classifierJudge(await loadYesNoScorer('models/HarmBench-Llama-2-13b-cls'));
  */
-export async function loadYesNoScorer(folder: string): Promise<YesNoScorer> {
-  const { model, tokenizer } = loadLocalModel(folder);
+export async function loadYesNoScorer(folder: string, o: LoadOptions = {}): Promise<YesNoScorer> {
+  const { model, tokenizer } = loadLocalModel(folder, o);
   try {
     return new LocalYesNoScorer(model, tokenizer, folder);
   } catch (err) {

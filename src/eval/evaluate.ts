@@ -27,6 +27,9 @@ export interface EvalConfig {
   temperature?: number;
   top_p?: number;
   seed?: number;
+  /** Parameter dtype and device of local models (used by the command line's loader; default float32 on cpu). */
+  dtype?: string;
+  device?: string;
   /** Endpoint judge settings. */
   timeout_ms?: number;
   retries?: number;
@@ -62,7 +65,7 @@ export function modelSources(models: EvalConfig['models']): ModelSource[] {
   });
 }
 
-const RECIPE_KEYS = ['models', 'tasks', 'judge', 'out', 'limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency'];
+const RECIPE_KEYS = ['models', 'tasks', 'judge', 'out', 'dtype', 'device', 'limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency'];
 
 /**
  * Reads a YAML eval recipe. Unknown keys and wrong types name the file and the key.
@@ -84,7 +87,9 @@ export function loadEvalRecipe(file: string): EvalConfig {
   if (!Array.isArray(r.models) || r.models.length === 0) throw new TaskDataError(file, null, 'models', 'expected a non-empty list');
   if (!Array.isArray(r.tasks) || r.tasks.length === 0) throw new TaskDataError(file, null, 'tasks', 'expected a non-empty list');
   if (typeof r.out !== 'string') throw new TaskDataError(file, null, 'out', 'expected an output folder');
-  if (r.judge !== undefined && typeof r.judge !== 'string') throw new TaskDataError(file, null, 'judge', 'expected a judge spec string');
+  for (const k of ['judge', 'dtype', 'device']) {
+    if (r[k] !== undefined && typeof r[k] !== 'string') throw new TaskDataError(file, null, k, `expected a string but found ${JSON.stringify(r[k])}`);
+  }
   for (const k of ['limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency']) {
     if (r[k] !== undefined && typeof r[k] !== 'number') throw new TaskDataError(file, null, k, `expected a number but found ${JSON.stringify(r[k])}`);
   }

@@ -68,7 +68,7 @@ test('tiny model: generation, scoring, classifier judge and report, end to end',
   const cls = judgements.filter((j) => j.judge === `classifier:${a}`);
   assert.equal(cls.length, 6);
   assert.ok(cls.every((j) => j.raw.pYes > 0 && j.raw.pNo > 0 && j.harmful === j.raw.pYes > j.raw.pNo));
-  assert.match(readFileSync(files.svg!, 'utf8'), />tuned</);
+  assert.match(readFileSync(files.svg!, 'utf8'), /(>|, )tuned</);
 
   // Seeded sampling: the same run into a fresh folder samples the same answers.
   const again = await evaluate({ ...config, models: [a], tasks: ['advbench'], out: join(dir, 'again'), judge: 'refusal' }, { loadModel: loadEvalModel });
@@ -117,6 +117,10 @@ test('a judge model whose tokenizer has no single tokens for yes/no fails with a
   const wl = new URL('../fixtures/io/wordlevel/', import.meta.url).pathname;
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(wl, f), join(folder, f));
   await assert.rejects(loadYesNoScorer(folder), (e: unknown) => e instanceof JudgeError && e.message.startsWith(`Judge model ${folder} has no single token for "yes"`));
+  const bare = join(tempDir(), 'no-tokenizer');
+  mkdirSync(bare);
+  for (const f of ['config.json', 'model.safetensors']) copyFileSync(join(base, f), join(bare, f));
+  await assert.rejects(loadEvalModel({ name: 'bare', path: bare }), new RegExp(`${bare}: has no tokenizer \\(tokenizer\\.json\\); evaluation`));
 });
 
 test('bfpo eval from the command line on the tiny model', async () => {
