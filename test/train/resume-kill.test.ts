@@ -1,0 +1,48 @@
+// A run killed with SIGKILL at random moments (including inside checkpoint saves) resumes and ends with bitwise the
+// same weights as an uninterrupted run.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { prng } from './tiny.js';
+
+const child = fileURLToPath(new URL('./kill-child.ts', import.meta.url));
+
+/** Runs the child; kills it `killAfterMs` after it prints "ready" (never when undefined). Resolves its exit. */
+function run(dir: string, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--conditions=bfpo-source', '--import', 'tsx', child, dir], {
+      stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BFPO_NUM_THREADS: '1' },
+    });
+    p.stdout.on('data', (d: Buffer) => {
+      if (killAfterMs !== undefined && d.toString().includes('ready')) setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+    });
+    p.on('error', reject);
+    p.on('exit', (code, signal) => resolve({ code, signal }));
+  });
+}
+
+test('SIGKILL at random moments, then resume: the final weights equal an uninterrupted run, bit for bit', { timeout: 120_000 }, async () => {
+  const [clean, killed] = [mkdtempSync(join(tmpdir(), 'bfpo-clean-')), mkdtempSync(join(tmpdir(), 'bfpo-killed-'))];
+  try {
+    assert.equal((await run(clean)).code, 0);
+    const rand = prng(2024);
+    let kills = 0;
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const r = await run(killed, attempt < 3 ? Math.floor(rand() * 1000) : undefined);
+      if (r.code === 0) break;
+      assert.equal(r.signal, 'SIGKILL');
+      kills += 1;
+    }
+    assert.ok(kills >= 2, `the run was interrupted ${kills} times`);
+    for (const f of ['model.bin', 'model.json']) {
+      assert.ok(readFileSync(join(killed, f)).equals(readFileSync(join(clean, f))), `${f} is identical`);
+    }
+    assert.deepEqual(readdirSync(killed).filter((f) => f.startsWith('checkpoint-')).sort(), readdirSync(clean).filter((f) => f.startsWith('checkpoint-')).sort());
+  } finally {
+    [clean, killed].forEach((d) => rmSync(d, { recursive: true, force: true }));
+  }
+});
