@@ -50,6 +50,8 @@ export interface TrainerConfig extends OptimSettings {
   loggingSteps: number;
   evalStrategy: 'no' | 'steps' | 'epoch';
   evalSteps: number;
+  /** Evaluate after the last step even when evalStrategy is 'no'. */
+  evalAtEnd?: boolean;
   saveStrategy: 'no' | 'steps' | 'epoch';
   saveSteps: number;
   saveTotalLimit: number | null;
@@ -210,7 +212,7 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
         lastSaved = saveNow();
       }
     }
-    if (c.evalStrategy !== 'no') evaluate();
+    if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
     store.save(c.outputDir);
     writeJson(join(c.outputDir, 'train_results.json'), { global_step: state.step, ...result.lastLog, ...result.lastEval });
   } finally {
