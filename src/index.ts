@@ -3,3 +3,4 @@ export * from './tensor/index.js';
 export * from './optim/index.js';
 export * from './losses/index.js';
 export * from './train/index.js';
+export * from './cli/index.js';
