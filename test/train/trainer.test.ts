@@ -1,11 +1,11 @@
 // The training loop on a tiny causal LM: accumulation, repeatability, buffer data, references, bf16, selective
 // layers, NaN stop, checkpoint resume and refusal.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { manualSeed, type Tensor } from '../../src/index.js';
+import { manualSeed, memoryStats, type Tensor } from '../../src/index.js';
 import { train, TrainingDivergedError, type TrainingTask } from '../../src/train/trainer.js';
 import { cachedReferenceLogps, frozenReference, precomputedReference } from '../../src/train/reference.js';
 import { CheckpointMismatchError } from '../../src/train/checkpoint.js';
@@ -13,9 +13,13 @@ import { TinyLM, PairSource, SftSource, makePairs } from './tiny.js';
 import { rawStore } from './store.js';
 import { testConfig } from './config.js';
 
+const made: string[] = [];
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'bfpo-train-'));
+  const d = mkdtempSync(join(tmpdir(), 'bfpo-train-'));
+  made.push(d);
+  return d;
 }
+after(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const maxDiff = (a: number[][], b: number[][]) => Math.max(...a.flatMap((x, i) => x.map((v, j) => Math.abs(v - b[i][j]))));
 
 function model(seed = 1, dropout = 0, dtype: 'float32' | 'bfloat16' = 'float32'): TinyLM {
@@ -213,3 +217,20 @@ test('SFT trains with the same loop and lowers the loss', () => {
   }
 });
 
+
+test('the loop frees what it creates: live tensors after a run equal those before it', () => {
+  const dir = tmp();
+  try {
+    const m = model(9, 0.1);
+    const task = prefTask(m, makePairs(12, 5), 2, { buffer: new PairSource(makePairs(3, 2), 2), eval: new PairSource(makePairs(4, 3), 2) });
+    const before = memoryStats().liveTensors;
+    train(m, task, testConfig(dir, { numTrainEpochs: 2, gradientAccumulationSteps: 2, maxGradNorm: 1, evalStrategy: 'steps', evalSteps: 2, saveStrategy: 'steps', saveSteps: 2, reportTo: ['tensorboard'] }), rawStore(m));
+    assert.equal(memoryStats().liveTensors, before);
+    const b = model(9, 0, 'bfloat16');
+    const before16 = memoryStats().liveTensors;
+    train(b, { kind: 'sft', train: new SftSource(makePairs(8, 1), 4) }, testConfig(tmp(), { bf16: true, numTrainEpochs: 2 }), rawStore(b));
+    assert.equal(memoryStats().liveTensors, before16);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
