@@ -50,7 +50,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('max_length', 'integer', 'data', 1024, 'Preference training: longest prompt + response in tokens.'),
   k('max_prompt_length', 'integer', 'data', 512, 'Preference training: longest prompt kept (its end) when a pair is too long.'),
   k('max_seq_length', 'integer', 'data', 2048, 'SFT: longest conversation in tokens.'),
-  k('tokenization', 'enum', 'data', 'clean', 'clean: one EOS, generation prompt in the prompt; original: trl 0.7.7\'s layout (double EOS, header in the completion).', { values: ['clean', 'original'] }),
+  k('tokenization', 'enum', 'data', 'clean', 'clean: one end-of-turn token, the assistant header in the prompt; trl-0.7: the original\'s exact sequences (BOS, double EOS, header in the completion; SFT learns every token).', { values: ['clean', 'trl-0.7'] }),
   k('assistant_only_loss', 'boolean', 'data', true, 'SFT: take the loss on assistant tokens only (false: on every token).'),
   k('preprocessing_num_workers', 'integer', 'accepted', 8, NO_EFFECT + ' Tokenization runs in-process.'),
   // ------------------------------------------------------------------------------------------------ training
@@ -73,7 +73,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('max_grad_norm', 'number', 'training', 1, 'Clip the global gradient norm to this; 0 disables clipping.'),
   k('bf16', 'boolean', 'training', false, 'Compute in bfloat16 with fp32 master weights.'),
   k('fp16', 'boolean', 'training', false, 'float16 mixed precision is not supported; true is refused (use bf16).'),
-  k('gradient_checkpointing', 'boolean', 'training', false, 'Recompute each decoder layer in the backward pass to save activation memory.'),
+  k('gradient_checkpointing', 'boolean', 'training', false, 'Recompute decoder layers in the backward pass; not available yet: true warns and keeps activations.'),
   k('gradient_checkpointing_kwargs', 'object', 'training', null, 'Accepted for compatibility ({use_reentrant: false} is what bfpo always does).', { nullable: true }),
   k('use_selective', 'boolean', 'training', false, 'Train only the parameters whose name contains one of selected_layers.'),
   k('selected_layers', 'string-list', 'training', ['down_proj'], 'Name fragments of the trainable parameters when use_selective is true.'),
