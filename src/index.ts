@@ -1,6 +1,9 @@
 // bfpo: Bi-Factorial Preference Optimization and the DPO family on libtorch, from Node.js.
 export * from './tensor/index.js';
 export * from './optim/index.js';
+export * from './nn/index.js';
+export * from './models/index.js';
+export * from './data/index.js';
 export * from './losses/index.js';
 export * from './train/index.js';
 export * from './cli/index.js';

@@ -1,5 +1,6 @@
 // The loss of one batch: preference pairs (one concatenated forward of chosen and rejected) or SFT conversations.
-import { sequenceLogps, IGNORE_INDEX } from '../losses/logps.js';
+import { IGNORE_INDEX } from '../data/collate.js';
+import { sequenceLogps } from '../losses/logps.js';
 import { preferenceMetrics } from '../losses/metrics.js';
 import { preferenceLoss, type LossType, type PreferenceOptions } from '../losses/preference.js';
 import { noGrad } from '../tensor/autograd.js';
