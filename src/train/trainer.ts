@@ -1,6 +1,6 @@
 // The one training loop for SFT and preference training: gradient accumulation, clipping, schedule, bf16 master
 // weights, buffer data, evaluation, logging, checkpoints and automatic resuming.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clipGradNorm_ } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
@@ -133,6 +133,7 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
   const optimParams = masters ? masters.params() : params;
   const opt = makeOptimizer(optimParams, c);
 
+  mkdirSync(c.outputDir, { recursive: true });
   removeStaleFolders(c.outputDir);
   const resumeDir = c.resumeFromCheckpoint ?? lastCheckpoint(c.outputDir);
   const state: LoopState = { step: 0, position: { epoch: 0, batch: 0 }, bufferPosition: null, tokensSeen: 0 };
