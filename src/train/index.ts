@@ -2,7 +2,7 @@
 export { train, selectTrainable, TrainingDivergedError, type TrainingTask, type TrainerConfig, type ModelStore, type TrainResult } from './trainer.js';
 export { preferenceStep, sftStep, type StepOutput, type PreferenceStepOptions } from './steps.js';
 export {
-  frozenReference, precomputedReference, computeReferenceLogps, cachedReferenceLogps, modelChecksum, referenceCacheKey,
+  frozenReference, adapterReference, precomputedReference, computeReferenceLogps, cachedReferenceLogps, modelChecksum, referenceCacheKey,
   readCachedLogps, writeCachedLogps, type ReferenceStrategy, type DataRole, type LogpsTable,
 } from './reference.js';
 export { lrMultiplier, warmupStepsOf, SCHEDULE_TYPES, type ScheduleType, type ScheduleOptions } from './schedule.js';

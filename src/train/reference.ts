@@ -9,6 +9,8 @@ import { fromBuffer } from '../tensor/creation.js';
 import { BfpoError } from '../tensor/errors.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { withoutLora } from '../nn/lora.js';
+import type { Module } from '../nn/module.js';
 import { disposeBatch, type BatchSource, type CausalLM, type PreferenceBatch } from './types.js';
 
 /** Which data a batch comes from (each has its own precomputed table). */
@@ -40,6 +42,14 @@ export function frozenReference(model: CausalLM, { averageLogps = false } = {}):
   model.train?.(false);
   for (const [, p] of model.namedParameters()) p.requiresGrad_(false);
   return { name: 'copy', logps: (batch) => forwardLogps(model, batch, averageLogps) };
+}
+
+/**
+ * The policy itself with its LoRA adapters switched off: the frozen base model, without a second copy of the weights.
+ * @example applyLora(model, { r: 16, targetModules: ['q_proj', 'v_proj'] }); const ref = adapterReference(model);
+ */
+export function adapterReference(model: Module & CausalLM, { averageLogps = false } = {}): ReferenceStrategy {
+  return { name: 'adapter', logps: (batch) => withoutLora(model, () => forwardLogps(model, batch, averageLogps)) };
 }
 
 /** sha256 over every parameter's name, dtype, shape and bytes. */
