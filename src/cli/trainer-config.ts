@@ -35,8 +35,8 @@ export function checkRecipe(r: Recipe, task: 'sft' | 'preference'): void {
   if (v.fp16 === true) throw new RecipeError('fp16 is not supported (float16 training needs loss scaling); set bf16: true instead');
   if (v.use_buffer === true && !v.buffer_dataset_mixer) throw new RecipeError('use_buffer is true but buffer_dataset_mixer is not set');
   if (v.use_buffer === true && task === 'sft') throw new RecipeError('use_buffer applies to preference training (bfpo train), not to sft');
-  if (v.use_peft === true) throw new RecipeError('use_peft (LoRA) is not available in this version; train selectively (use_selective: true) instead');
-  if (v.reference_strategy === 'adapter') throw new RecipeError('reference_strategy adapter needs use_peft (LoRA), which this version lacks; use copy or precomputed');
+  if (v.use_peft === true && v.use_selective === true) throw new RecipeError('use_peft and use_selective both choose what trains; set only one of them');
+  if (v.reference_strategy === 'adapter' && v.use_peft !== true) throw new RecipeError('reference_strategy adapter needs use_peft: true (it disables the LoRA adapters); use copy or precomputed');
   if ((v.max_prompt_length as number) >= (v.max_length as number)) {
     throw new RecipeError(`max_prompt_length (${v.max_prompt_length}) must be smaller than max_length (${v.max_length})`);
   }
@@ -44,7 +44,17 @@ export function checkRecipe(r: Recipe, task: 'sft' | 'preference'): void {
 
 /** The reference strategy after `precompute_ref_log_probs`. */
 export function referenceStrategy(r: Recipe): 'copy' | 'precomputed' | 'adapter' {
-  return r.values.precompute_ref_log_probs === true ? 'precomputed' : (r.values.reference_strategy as 'copy' | 'precomputed' | 'adapter');
+  if (r.values.precompute_ref_log_probs === true) return 'precomputed';
+  if (r.values.use_peft === true && r.setBy.reference_strategy === undefined) return 'adapter';
+  return r.values.reference_strategy as 'copy' | 'precomputed' | 'adapter';
+}
+
+/** The LoRA settings of a recipe, or null without use_peft. */
+export function loraSettings(r: Recipe): { r: number; alpha: number; dropout: number; targetModules: string[] } | null {
+  const v = r.values;
+  if (v.use_peft !== true) return null;
+  const targets = (v.lora_target_modules as string[] | null) ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  return { r: v.lora_r as number, alpha: v.lora_alpha as number, dropout: v.lora_dropout as number, targetModules: targets };
 }
 
 export function referenceCacheDir(r: Recipe): string {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRecipe, nearestKey, editDistance, checkValue, RecipeError } from '../../src/cli/recipe.js';
 import { RECIPE_KEYS, renderKeyTable } from '../../src/cli/recipe-keys.js';
-import { trainerConfig, checkRecipe, runIdentity } from '../../src/cli/trainer-config.js';
+import { trainerConfig, checkRecipe, runIdentity, referenceStrategy, loraSettings } from '../../src/cli/trainer-config.js';
 
 const fixtures = new URL('../fixtures/cli/', import.meta.url).pathname;
 const root = new URL('../../', import.meta.url).pathname;
@@ -134,8 +134,13 @@ test('cross-key checks: required keys, fp16, buffer without data, prompt longer 
   assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--fp16=true']), 'preference'), /fp16 is not supported/);
   assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--use_buffer=true']), 'preference'), /use_buffer is true but buffer_dataset_mixer is not set/);
   assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--max_prompt_length=2000']), 'preference'), /max_prompt_length \(2000\) must be smaller than max_length \(1024\)/);
-  assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--use_peft=true']), 'preference'), /use_peft \(LoRA\) is not available/);
-  assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--reference_strategy=adapter']), 'preference'), /reference_strategy adapter needs use_peft/);
+  assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--use_peft=true', '--use_selective=true']), 'preference'), /use_peft and use_selective both choose what trains/);
+  assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--reference_strategy=adapter']), 'preference'), /reference_strategy adapter needs use_peft: true/);
+  const peft = loadRecipe(null, [...base, '--use_peft=true', '--lora_target_modules=q_proj,v_proj']);
+  checkRecipe(peft, 'preference');
+  assert.equal(referenceStrategy(peft), 'adapter', 'LoRA runs use the adapter-disabled model unless told otherwise');
+  assert.deepEqual(loraSettings(peft), { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] });
+  assert.equal(referenceStrategy(loadRecipe(null, [...base, '--use_peft=true', '--reference_strategy=copy'])), 'copy');
   assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--use_buffer=true', '--buffer_dataset_mixer={d: 1}']), 'sft'), /use_buffer applies to preference training/);
 });
 
