@@ -34,6 +34,8 @@ export type TrainingTask =
 export interface ModelStore {
   save(dir: string): void;
   load(dir: string): void;
+  /** Writes the final model into the output folder (default: `save`); e.g. LoRA adapters merged. */
+  saveFinal?(dir: string): void;
 }
 
 export interface TrainerConfig extends OptimSettings {
@@ -214,7 +216,8 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       }
     }
     if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
-    store.save(c.outputDir);
+    if (store.saveFinal) store.saveFinal(c.outputDir);
+    else store.save(c.outputDir);
     writeJson(join(c.outputDir, 'train_results.json'), { global_step: state.step, ...result.lastLog, ...result.lastEval });
   } finally {
     logger.close();
