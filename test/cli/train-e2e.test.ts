@@ -64,3 +64,34 @@ test('bfpo train on the tiny recipe writes checkpoints and a loadable model fold
   assert.match(resumed.err, /Resuming from .*checkpoint-2 at step 2 of 3/);
   assert.match(resumed.err, /reference log-probs of the train data read from/);
 });
+
+test('bfpo logps fills the cache that a later LoRA run reads; LoRA saves a PEFT adapter or a merged model', async () => {
+  const cache = join(dir, 'cache2');
+  const logps = await run(['logps', 'recipes/tiny-cpu.yaml', `--reference_cache_dir=${cache}`]);
+  assert.equal(logps.code, undefined, logps.err);
+  assert.equal(readdirSync(cache).filter((f) => f.endsWith('.f64')).length, 3);
+  const lora = [`--output_dir=${join(dir, 'lora')}`, `--reference_cache_dir=${cache}`, '--max_steps=2', '--save_steps=1', '--use_peft=true',
+    '--lora_r=4', '--lora_alpha=8', '--lora_target_modules=q_proj,v_proj', '--reference_strategy=precomputed'];
+  const r = await run(['train', 'recipes/tiny-cpu.yaml', ...lora]);
+  assert.equal(r.code, undefined, r.err);
+  assert.match(r.err, /reference log-probs of the train data read from/);
+  assert.match(r.err, /LoRA r=4 alpha=8 on 4 layers/);
+  const cfg = JSON.parse(readFileSync(join(dir, 'lora', 'adapter_config.json'), 'utf8'));
+  assert.equal(cfg.peft_type, 'LORA');
+  assert.equal(cfg.r, 4);
+  assert.ok(existsSync(join(dir, 'lora', 'checkpoint-1', 'adapter_model.safetensors')));
+  const merged = await run(['train', 'recipes/tiny-cpu.yaml', ...lora.map((a) => a.replace(join(dir, 'lora'), join(dir, 'merged'))), '--lora_save=merged']);
+  assert.equal(merged.code, undefined, merged.err);
+  const m = loadCausalLM(join(dir, 'merged'), null);
+  assert.ok(!m.namedParameters().some(([k]) => k.includes('lora_')));
+  m.dispose();
+});
+
+test('bfpo sft trains the tiny model on UltraChat-layout data', async () => {
+  const r = await run(['sft', 'recipes/tiny-cpu.yaml', `--output_dir=${join(dir, 'sft')}`, '--dataset_mixer={test/fixtures/data/ultrachat: 1.0}',
+    '--dataset_splits=train_sft,test_sft', '--use_buffer=false', '--max_seq_length=256', '--max_steps=2', '--reference_strategy=copy']);
+  assert.equal(r.code, undefined, r.err);
+  const log = readFileSync(join(dir, 'sft', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(log.some((l) => Number.isFinite(l.loss)));
+  assert.ok(existsSync(join(dir, 'sft', 'model.safetensors')));
+});
