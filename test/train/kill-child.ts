@@ -1,7 +1,7 @@
 // A tiny training run for the SIGKILL test: saves every step (slowly, so kills land inside saves too) and
 // resumes from whatever complete checkpoint the output folder holds.
 import { writeTensors } from '../../src/train/tensor-store.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { manualSeed } from '../../src/index.js';
 import { train } from '../../src/train/trainer.js';
 import { frozenReference } from '../../src/train/reference.js';
@@ -17,6 +17,7 @@ const base = rawStore(model);
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const store = {
   save: (dir: string) => {
+    process.stdout.write(`saving ${basename(dir)}\n`);
     writeTensors(join(dir, 'model'), new Map(model.namedParameters()));
     Atomics.wait(pause, 0, 0, 15); // widen the window in which a kill interrupts a save
   },

@@ -11,14 +11,17 @@ import { prng } from './tiny.js';
 
 const child = fileURLToPath(new URL('./kill-child.ts', import.meta.url));
 
-/** Runs the child; kills it `killAfterMs` after it prints "ready" (never when undefined). Resolves its exit. */
-function run(dir: string, killAfterMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+/**
+ * Runs the child; when `kill` is given, kills it `kill.delayMs` after it starts saving checkpoint `kill.step` (inside
+ * the save or in the step after it). Resolves its exit.
+ */
+function run(dir: string, kill?: { step: number; delayMs: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--conditions=bfpo-source', '--import', 'tsx', child, dir], {
       stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BFPO_NUM_THREADS: '1' },
     });
     p.stdout.on('data', (d: Buffer) => {
-      if (killAfterMs !== undefined && d.toString().includes('ready')) setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+      if (kill && new RegExp(`saving tmp-checkpoint-${kill.step}\\b`).test(d.toString())) setTimeout(() => p.kill('SIGKILL'), kill.delayMs);
     });
     p.on('error', reject);
     p.on('exit', (code, signal) => resolve({ code, signal }));
@@ -31,13 +34,14 @@ test('SIGKILL at random moments, then resume: the final weights equal an uninter
     assert.equal((await run(clean)).code, 0);
     const rand = prng(2024);
     let kills = 0;
-    for (let attempt = 0; attempt < 12; attempt++) {
-      const r = await run(killed, attempt < 3 ? Math.floor(rand() * 1000) : undefined);
-      if (r.code === 0) break;
-      assert.equal(r.signal, 'SIGKILL');
+    // 18 optimizer steps in all; one kill in each third of the run, a random 0-25 ms after a save begins.
+    for (const third of [0, 1, 2]) {
+      const r = await run(killed, { step: 1 + third * 6 + Math.floor(rand() * 5), delayMs: Math.floor(rand() * 25) });
+      assert.equal(r.signal, 'SIGKILL', 'the child was killed before it finished');
       kills += 1;
     }
-    assert.ok(kills >= 2, `the run was interrupted ${kills} times`);
+    assert.equal((await run(killed)).code, 0);
+    assert.equal(kills, 3);
     for (const f of ['model.bin', 'model.json']) {
       assert.ok(readFileSync(join(killed, f)).equals(readFileSync(join(clean, f))), `${f} is identical`);
     }
