@@ -28,7 +28,7 @@ const NO_EFFECT = 'Accepted so the original recipes load; has no effect here.';
 export const RECIPE_KEYS: readonly KeySpec[] = [
   // ------------------------------------------------------------------------------------------------ model
   k('model_name_or_path', 'string', 'model', null, 'Local Hugging Face model folder (config.json, *.safetensors, tokenizer.json) to start from.', { nullable: true }),
-  k('torch_dtype', 'enum', 'model', null, 'Dtype to load the weights in; null loads float32, auto keeps config.json\'s torch_dtype.', { values: ['auto', 'bfloat16', 'float16', 'float32', null], nullable: true }),
+  k('torch_dtype', 'enum', 'model', null, 'Dtype to load the weights in; null loads float32, auto keeps config.json\'s torch_dtype; bf16: true loads bfloat16.', { values: ['auto', 'bfloat16', 'float16', 'float32', null], nullable: true }),
   k('tokenizer_name_or_path', 'string', 'model', null, 'Folder of tokenizer.json when it is not the model folder.', { nullable: true }),
   k('chat_template', 'string', 'model', null, 'A Jinja chat template that replaces the tokenizer\'s own.', { nullable: true }),
   k('use_peft', 'boolean', 'model', false, 'Train LoRA adapters instead of the weights themselves.'),
@@ -143,7 +143,7 @@ export function renderKeyTable(): string {
   for (const [g, title] of groups) {
     out.push(`### ${title}`, '', '| key | type | default | what it does |', '| --- | --- | --- | --- |');
     for (const s of RECIPE_KEYS.filter((x) => x.group === g)) {
-      out.push(`| \`${s.key}\` | ${describeType(s)}${s.nullable ? ' or null' : ''} | \`${showDefault(s)}\` | ${s.doc.replace(/\|/g, '\\|')} |`);
+      out.push(`| \`${s.key}\` | ${describeType(s)}${s.nullable && !s.values?.includes(null) ? ' or null' : ''} | \`${showDefault(s)}\` | ${s.doc.replace(/\|/g, '\\|')} |`);
     }
     out.push('');
   }
