@@ -1,5 +1,7 @@
 // Builds what a recipe describes (model, tokenizer, data sources, reference) and runs the training loop, or only
 // the reference log-prob pass (`bfpo logps`).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { mixDatasets, mixOptionsFromRecipe } from '../data/mixer.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import type { TokenizeMode } from '../data/tokenize.js';
@@ -15,6 +17,7 @@ import {
   adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,
   type DataRole, type LogpsTable, type ReferenceStrategy,
 } from '../train/reference.js';
+import { runEvaluation } from '../train/evaluate.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { hfModelStore, loadCausalLM, loadFolderTokenizer, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
@@ -156,6 +159,14 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
         kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy,
         loss: { lossType: v.loss_type as 'bfpo', beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number, averageLogps: v.average_log_prob as boolean },
       };
+    }
+    if (v.do_train === false) {
+      if (!t.eval) throw new BfpoError('do_train is false but the data has no test split to evaluate');
+      const metrics = runEvaluation(model, t);
+      mkdirSync(config.outputDir, { recursive: true });
+      writeFileSync(join(config.outputDir, 'eval_results.json'), `${JSON.stringify(metrics, null, 2)}\n`);
+      note(`evaluation: ${Object.entries(metrics).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ')}`);
+      return;
     }
     if (config.evalStrategy === 'no' && !config.evalAtEnd) t.eval = undefined;
     const result = train(model, t, config, store);

@@ -96,6 +96,8 @@ export function trainerConfig(r: Recipe): TrainerConfig {
     resumeFromCheckpoint: (v.resume_from_checkpoint as string | null) ?? undefined,
     runConfig: runIdentity(r),
     resumeIgnoredKeys: [...RESUME_IGNORED_KEYS],
-    console: v.disable_tqdm ? 'none' : 'auto',
+    console: v.disable_tqdm ? 'lines' : 'auto',
+    loggingFirstStep: v.logging_first_step,
+    runName: v.run_name,
   };
 }

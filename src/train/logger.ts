@@ -9,8 +9,8 @@ export interface LoggerOptions {
   outputDir: string;
   /** 'tensorboard' writes event files; other names (wandb, ...) are accepted and ignored. */
   reportTo?: string[];
-  /** Console output: a progress bar on a TTY plus one line per log; 'none' silences it. */
-  console?: 'auto' | 'none';
+  /** Console output: a progress bar on a TTY plus one line per log (auto), the lines only, or none. */
+  console?: 'auto' | 'lines' | 'none';
 }
 
 /** Formats a metric for the console. */
@@ -28,7 +28,7 @@ export class TrainLogger {
     mkdirSync(o.outputDir, { recursive: true });
     this.jsonl = join(o.outputDir, 'log.jsonl');
     if (o.reportTo?.includes('tensorboard')) this.#tb = new EventWriter(join(o.outputDir, 'runs'));
-    this.#bar = o.console === 'none' ? null : new ProgressBar();
+    this.#bar = o.console === 'none' ? null : new ProgressBar(process.stderr, o.console === 'lines' ? false : undefined);
   }
 
   /** Records `values` at optimizer step `step` everywhere. Train keys are written as `train/<key>` to TensorBoard. */

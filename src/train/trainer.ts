@@ -50,6 +50,10 @@ export interface TrainerConfig extends OptimSettings {
   /** Clip the global gradient norm to this; 0 disables clipping. */
   maxGradNorm: number;
   loggingSteps: number;
+  /** Also log after the first step. */
+  loggingFirstStep?: boolean;
+  /** A name written to the logs and train_results.json. */
+  runName?: string | null;
   evalStrategy: 'no' | 'steps' | 'epoch';
   evalSteps: number;
   /** Evaluate after the last step even when evalStrategy is 'no'. */
@@ -68,7 +72,8 @@ export interface TrainerConfig extends OptimSettings {
   /** The run's identity (recipe keys); a checkpoint is resumed only when it matches, except `resumeIgnoredKeys`. */
   runConfig: Record<string, unknown>;
   resumeIgnoredKeys?: string[];
-  console?: 'auto' | 'none';
+  /** auto: progress bar on a terminal plus log lines; lines: log lines only; none: silent. */
+  console?: 'auto' | 'lines' | 'none';
 }
 
 export interface TrainResult {
@@ -149,6 +154,7 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
   writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
 
   const logger = new TrainLogger({ outputDir: c.outputDir, reportTo: c.reportTo, console: c.console });
+  if (c.runName) logger.info(`run ${c.runName}`);
   if (resumeDir) logger.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
   const saveNow = (): string => saveCheckpoint(c.outputDir, state.step, (dir) => writeCheckpoint(dir, state, store, opt, masters, c.runConfig),
     { totalLimit: c.saveTotalLimit });
@@ -203,7 +209,7 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       const elapsed = (Date.now() - started) / 1000;
       const perStep = elapsed / (state.step - startStep);
       const info = { step: state.step, total: totalSteps, lr, loss: averager.peek('loss'), tokensPerSecond: tokensSinceStart / Math.max(elapsed, 1e-9), etaSeconds: perStep * (totalSteps - state.step) };
-      if (state.step % c.loggingSteps === 0 || state.step === totalSteps) {
+      if (state.step % c.loggingSteps === 0 || state.step === totalSteps || (c.loggingFirstStep && state.step === 1)) {
         result.lastLog = { ...averager.take(), learning_rate: lr, tokens_per_second: info.tokensPerSecond };
         logger.log(state.step, result.lastLog, { epoch: state.step / stepsPerEpoch, tokens: state.tokensSeen });
       }
@@ -218,7 +224,7 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
     if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
     if (store.saveFinal) store.saveFinal(c.outputDir);
     else store.save(c.outputDir);
-    writeJson(join(c.outputDir, 'train_results.json'), { global_step: state.step, ...result.lastLog, ...result.lastEval });
+    writeJson(join(c.outputDir, 'train_results.json'), { run_name: c.runName ?? null, global_step: state.step, ...result.lastLog, ...result.lastEval });
   } finally {
     logger.close();
     masters?.dispose();

@@ -95,3 +95,12 @@ test('bfpo sft trains the tiny model on UltraChat-layout data', async () => {
   assert.ok(log.some((l) => Number.isFinite(l.loss)));
   assert.ok(existsSync(join(dir, 'sft', 'model.safetensors')));
 });
+
+test('do_train: false only evaluates the starting model', async () => {
+  const out = join(dir, 'eval-only');
+  const r = await run(['train', 'recipes/tiny-cpu.yaml', `--output_dir=${out}`, '--do_train=false', '--reference_strategy=copy', '--run_name=check']);
+  assert.equal(r.code, undefined, r.err);
+  const m = JSON.parse(readFileSync(join(out, 'eval_results.json'), 'utf8'));
+  assert.equal(m['eval_rewards/margins'], 0, 'the policy is its own reference before training');
+  assert.ok(!existsSync(join(out, 'model.safetensors')));
+});

@@ -234,3 +234,12 @@ test('the loop frees what it creates: live tensors after a run equal those befor
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('logging_first_step adds a log after step 1; the run name reaches train_results.json', () => {
+  const dir = tmp();
+  const m = model(10);
+  train(m, prefTask(m, makePairs(8, 3), 1), testConfig(dir, { loggingSteps: 5, loggingFirstStep: true, runName: 'r1' }), rawStore(m));
+  const steps = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
+  assert.deepEqual(steps, [1, 5, 8]);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'train_results.json'), 'utf8')).run_name, 'r1');
+});
