@@ -9,7 +9,8 @@ import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { saveShardedSafetensors, SAFETENSORS_INDEX } from '../io/safetensors-shards.js';
 import { saveTokenizer, loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { LlamaForCausalLM } from '../models/llama.js';
-import { parseConfig, toHfConfig } from '../models/config.js';
+import { toHfConfig } from '../models/config.js';
+import { loadPretrained } from '../models/pretrained.js';
 import { mergeLora } from '../nn/lora.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { DType } from '../tensor/dtype.js';
@@ -31,16 +32,8 @@ export function dtypeFor(torchDtype: string | null, config: Record<string, unkno
  * @example const model = loadCausalLM('models/zephyr-7b-sft-full', 'bfloat16');
  */
 export function loadCausalLM(dir: string, torchDtype: string | null): LlamaForCausalLM {
-  const folder = findHfFolder(dir);
-  const dtype = dtypeFor(torchDtype, folder.config);
-  const model = new LlamaForCausalLM(parseConfig(folder.config), { dtype, init: 'empty' });
-  const weights = loadHfWeights(folder, { dtype });
-  try {
-    model.loadStateDict(weights);
-  } finally {
-    for (const t of weights.values()) t.dispose();
-  }
-  return model;
+  const config = dir.endsWith('.gguf') ? {} : findHfFolder(dir).config;
+  return loadPretrained(dir, { dtype: dtypeFor(torchDtype, config) }).model;
 }
 
 export function loadFolderTokenizer(dir: string): Tokenizer {
@@ -51,7 +44,10 @@ function writeJsonFile(path: string, value: unknown): void {
   writeAtomic(path, (out) => out.write(Buffer.from(`${JSON.stringify(value, null, 2)}\n`)));
 }
 
-/** Writes `weights` of `model` (default: all) as a Hugging Face folder, sharded above 5 GB. */
+/**
+ * Writes `model` as a Hugging Face folder, sharded above 5 GB, INTO `dir` (savePretrained replaces the whole folder,
+ * which would take the checkpoints and logs of an output folder with it).
+ */
 export function saveHfFolder(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string): void {
   mkdirSync(dir, { recursive: true });
   writeJsonFile(join(dir, 'config.json'), { ...toHfConfig(model.config), torch_dtype: model.outputWeight.dtype });
