@@ -6,4 +6,6 @@ export * from './models/index.js';
 export * from './data/index.js';
 export * from './losses/index.js';
 export * from './io/index.js';
+export * from './train/index.js';
 export * from './eval/index.js';
+export * from './cli/index.js';

@@ -103,13 +103,15 @@ export function loadEvalRecipe(file: string): EvalConfig {
  */
 export async function evaluate(config: EvalConfig, hooks: EvaluateHooks): Promise<{ results: EvalResults; files: ReportFiles }> {
   const models = modelSources(config.models);
-  const judge = await makeJudge(parseJudgeSpec(config.judge), {
-    loadYesNoScorer: hooks.loadYesNoScorer,
-    endpoint: { timeoutMs: config.timeout_ms, retries: config.retries, concurrency: config.concurrency },
-  });
+  // Tasks first: a bad task file should fail before a judge model is loaded.
+  const judgeSpec = parseJudgeSpec(config.judge);
   const specs = config.tasks.map((t, i) => taskSpecFrom(t, `tasks[${i}]`));
   const tasks = [];
   for (const spec of specs) tasks.push(await loadTask(spec, { limit: config.limit }));
+  const judge = await makeJudge(judgeSpec, {
+    loadYesNoScorer: hooks.loadYesNoScorer,
+    endpoint: { timeoutMs: config.timeout_ms, retries: config.retries, concurrency: config.concurrency },
+  });
   const sampling = {
     ...(config.max_new_tokens !== undefined ? { maxNewTokens: config.max_new_tokens } : {}),
     ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EVAL_HELP, parseEvalArgs } from '../../src/cli/eval.js';
+import { parseEvalArgs } from '../../src/cli/eval.js';
+import { EVAL_HELP } from '../../src/cli/eval-help.js';
 import { tempDir } from '../eval/helpers.js';
 
 test('flags become a config; tasks split on commas; numbers parsed', () => {
