@@ -50,3 +50,12 @@ test('recipe read errors and model naming', async () => {
   ]);
   assert.throws(() => modelSources([3 as unknown as string]), /Expected a model path or \{ name, path \} for models\[0\] but received 3/);
 });
+
+test('bfpo eval is in the command table, with its help', async () => {
+  const { COMMANDS, commandHelp } = await import('../../src/cli/main.js');
+  const cmd = COMMANDS.find((c) => c.name === 'eval');
+  assert.ok(cmd);
+  const help = commandHelp(cmd);
+  assert.match(help, /Usage: bfpo eval --model PATH/);
+  assert.ok(help.includes('classifier:PATH') && help.includes('alert:FILE'));
+});
