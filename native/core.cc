@@ -311,6 +311,19 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     ReleaseHandle(info.Env(), h);
     return info.Env().Undefined();
   });
+  // setData(t, src): t takes src's storage, dtype, device and shape but keeps its identity (autograd leaf,
+  // requires_grad), like `param.data = src` in PyTorch. Used to move module parameters in place.
+  Export(env, exports, "setData", [](const Napi::CallbackInfo& info) {
+    Handle* h = HandleOf(info[0]);
+    if (!h || !h->t.defined()) throw ArgError("argument 0 must be a tensor that is not disposed");
+    h->t.set_data(TensorArg(info, 1));
+    int64_t bytes = CountedBytes(h->t);
+    AddonData* d = Data(info.Env());
+    d->liveBytes += bytes - h->reportedBytes;
+    if (bytes != h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes - h->reportedBytes);
+    h->reportedBytes = bytes;
+    return info.Env().Undefined();
+  });
   Export(env, exports, "isDisposed", [](const Napi::CallbackInfo& info) {
     Handle* h = HandleOf(info[0]);
     return Napi::Boolean::New(info.Env(), !h || !h->t.defined());

@@ -1,5 +1,9 @@
 // Math ops in families (unary, binary, reductions, in-place), plus nn and sampling ops.
 // Each family takes an op index into a name table that TypeScript reads once at load time.
+#include <torch/version.h>
+
+#include <limits>
+
 #include "common.h"
 
 namespace bfpo {
@@ -163,6 +167,44 @@ static std::vector<const char*> NameList(const T (&table)[N]) {
   return v;
 }
 
+// The most negative finite value of a floating dtype: masked attention scores get it rather than -inf, so a
+// query that sees no key (a padding position) yields a uniform row instead of NaN, as in HF's eager attention.
+static at::Scalar LowestOf(at::ScalarType t) {
+  at::Scalar lowest;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, t, "lowest", [&] { lowest = std::numeric_limits<scalar_t>::lowest(); });
+  return lowest;
+}
+
+// Scaled dot-product attention with grouped key/value heads. q [b, nh, s, hd], k and v [b, nkv, t, hd],
+// blocked bool [b or 1, 1, s, t] (true = may not attend) or undefined. Returns [b, nh, s, hd].
+static at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const c10::optional<at::Tensor>& blocked, double scale) {
+  const int64_t b = q.size(0), nh = q.size(1), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
+  if (nkv <= 0 || nh % nkv != 0) throw ArgError("the query heads must be a multiple of the key/value heads");
+  const int64_t rep = nh / nkv;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+  // libtorch's fused kernels (flash / memory-efficient on CUDA). Rows that may attend to nothing are opened up
+  // (their output is ignored) so that no NaN reaches the real positions.
+  at::Tensor kk = rep == 1 ? k : k.unsqueeze(2).expand({b, nkv, rep, t, hd}).reshape({b, nh, t, hd});
+  at::Tensor vv = rep == 1 ? v : v.unsqueeze(2).expand({b, nkv, rep, t, hd}).reshape({b, nh, t, hd});
+  c10::optional<at::Tensor> allowed;
+  if (blocked) {
+    at::Tensor ok = blocked->logical_not();
+    allowed = at::logical_or(ok, blocked->all(-1, true));
+  }
+  return at::scaled_dot_product_attention(q, kk, vv, allowed, 0.0, false, scale);
+#else
+  // Composed: grouping the queries as [b, nkv, rep * s, hd] serves each key/value head to its rep query heads
+  // without copying keys and values. Softmax runs in float32 as in HF.
+  at::Tensor scores = at::matmul(q.reshape({b, nkv, rep * s, hd}), k.transpose(2, 3)).mul(scale).view({b, nkv, rep, s, t});
+  if (blocked) scores = scores.masked_fill(blocked->unsqueeze(1), LowestOf(scores.scalar_type()));
+  at::Tensor probs = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kDouble
+                         ? at::softmax(scores, -1)
+                         : at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
+  return at::matmul(probs.view({b, nkv, rep * s, t}), v).view({b, nh, s, hd});
+#endif
+}
+
 void InitOps(Napi::Env env, Napi::Object exports) {
   auto names = Napi::Object::New(env);
   names.Set("unary", Names(env, kUnary));
@@ -287,6 +329,21 @@ void InitOps(Napi::Env env, Napi::Object exports) {
     at::Tensor xf = x.to(at::kFloat);
     at::Tensor y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
     return Wrap(info.Env(), w * y.to(x.scalar_type()));
+  });
+
+  // rotary(x, cos, sin): x * cos + rotate_half(x) * sin, rotate_half([x1, x2]) = [-x2, x1] over the last dim.
+  Export(env, exports, "rotary", [](const Napi::CallbackInfo& info) {
+    const at::Tensor& x = TensorArg(info, 0);
+    const int64_t half = x.size(-1) / 2;
+    at::Tensor rotated = at::cat({x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)}, -1);
+    return Wrap(info.Env(), x * TensorArg(info, 1) + rotated * TensorArg(info, 2));
+  });
+  // attention(q, k, v, blocked|null, scale): grouped-query scaled dot-product attention (see Attention above).
+  Export(env, exports, "attention", [](const Napi::CallbackInfo& info) {
+    const at::Tensor& q = TensorArg(info, 0);
+    const at::Tensor& k = TensorArg(info, 1);
+    if (q.dim() != 4 || k.dim() != 4 || TensorArg(info, 2).dim() != 4) throw ArgError("q, k and v must be 4-D [batch, heads, seq, head_dim]");
+    return Wrap(info.Env(), Attention(q, k, TensorArg(info, 2), OptionalTensorArg(info, 3), DoubleArg(info, 4)));
   });
 
   // ---- sampling and ordering ----

@@ -1,4 +1,7 @@
 // bfpo: Bi-Factorial Preference Optimization and the DPO family on libtorch, from Node.js.
 export * from './tensor/index.js';
 export * from './optim/index.js';
+export * from './nn/index.js';
+export * from './models/index.js';
+export * from './data/index.js';
 export * from './losses/index.js';

@@ -2,9 +2,7 @@
 import { expected } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tidy, where } from '../tensor/index.js';
-
-/** The label value that marks positions without a target (prompt and padding). */
-export const IGNORE_INDEX = -100;
+import { IGNORE_INDEX } from '../data/collate.js';
 
 /**
  * Sum (or mean, with `average`) over completion tokens of log p(label_t | tokens < t).

@@ -66,3 +66,29 @@ export function crossEntropy(
   if (r === undefined) throw expected("'none', 'mean' or 'sum'", 'crossEntropy reduction', reduction);
   return wrap(native.crossEntropy(logits.handle, target.handle, ignoreIndex, r, labelSmoothing));
 }
+
+/**
+ * Rotary position embedding of `x` [..., headDim] with tables `cos`, `sin` (broadcastable to `x`):
+ * `x * cos + rotate_half(x) * sin`, where rotate_half([x1, x2]) = [-x2, x1] (HF Llama's convention).
+ */
+export function applyRotaryEmbedding(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
+  return wrap(native.rotary(x.handle, cos.handle, sin.handle));
+}
+
+/**
+ * Scaled dot-product attention with grouped key/value heads: `q` [b, nh, s, hd], `k` and `v` [b, nkv, t, hd] with
+ * nh a multiple of nkv (query head j reads key/value head floor(j / (nh / nkv))). `blocked` (bool, broadcastable
+ * to [b, 1, s, t]) marks the pairs a query may not attend to; a query that may attend to nothing gets a uniform
+ * (meaningless) row instead of NaN. Softmax runs in float32. Returns [b, nh, s, hd].
+ *
+ * @example
+ * const out = scaledDotProductAttention(q, k, v, { blocked: causalMask, scale: 1 / Math.sqrt(hd) });
+ */
+export function scaledDotProductAttention(
+  q: Tensor, k: Tensor, v: Tensor, { blocked = null, scale }: { blocked?: Tensor | null; scale?: number } = {},
+): Tensor {
+  const hd = q.shape[q.ndim - 1];
+  const s = scale ?? 1 / Math.sqrt(hd);
+  if (!(typeof s === 'number' && Number.isFinite(s) && s > 0)) throw expected('a positive number', 'attention scale', scale);
+  return wrap(native.attention(q.handle, k.handle, v.handle, blocked ? blocked.handle : null, s));
+}

@@ -16,6 +16,7 @@ export interface Native {
   setErrorClass(cls: unknown): void;
   dispose(h: H): void;
   isDisposed(h: H): boolean;
+  setData(h: H, src: H): void;
   stats(): { liveTensors: number; hostBytes: number };
   buildInfo(): { torchVersion: string; config: string; parallel: string };
   opNames: { unary: string[]; binary: string[]; reduce: string[]; inplace: string[] };
@@ -82,6 +83,8 @@ export interface Native {
   dropout(h: H, p: number, train: boolean): H;
   crossEntropy(logits: H, target: H, ignoreIndex: number, reduction: number, labelSmoothing: number): H;
   rmsNorm(x: H, w: H, eps: number): H;
+  rotary(x: H, cos: H, sin: H): H;
+  attention(q: H, k: H, v: H, blocked: H | null, scale: number): H;
   topk(h: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H];
   sort(h: H, dim: number, descending: boolean): [H, H];
   multinomial(h: H, n: number, replacement: boolean): H;

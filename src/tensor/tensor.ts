@@ -397,6 +397,16 @@ export class Tensor {
   backward(gradient?: Tensor, { retainGraph = false } = {}): void {
     native.backward(this.handle, gradient ? gradient.handle : null, retainGraph);
   }
+  /**
+   * Makes this tensor hold `src`'s data (dtype, device, shape may change) while staying the same object and the
+   * same autograd leaf, like `param.data = src` in PyTorch. `src` may be disposed afterwards. Returns `this`.
+   */
+  setData_(src: Tensor): this {
+    native.setData(this.handle, src.handle);
+    this.#shape = undefined;
+    this.#dtype = undefined;
+    return this;
+  }
   /** A view that shares data but takes no part in autograd. */
   detach(): Tensor { return wrap(native.detach(this.handle)); }
 }

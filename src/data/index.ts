@@ -1,0 +1,27 @@
+// The data layer's public surface: readers, adapters, mixer, tokenization, batching.
+export type { Message, ExampleSource, PreferenceExample, SftExample, DataTask, ExampleOf, RawRow } from './types.js';
+export { DataError, SkipReport } from './errors.js';
+export { readRows, countRows, fileFormat, type FileFormat } from './read-rows.js';
+export { readJsonl } from './read-jsonl.js';
+export { readJsonArray } from './read-json.js';
+export { readParquet, parquetColumns } from './read-parquet.js';
+export { splitFiles, listSplits, splitOfFile } from './dataset-files.js';
+export {
+  ADAPTERS, adapterById, adapterForName, adapterForColumns, pkuSafeRlhf, ultraFeedback, redTeam, ultraChat, generic,
+  type DatasetAdapter,
+} from './adapters/index.js';
+export { loadSplit, resolveAdapter, type LoadSplitOptions } from './load.js';
+export { mixDatasets, mixOptionsFromRecipe, datasetPath, type MixOptions, type Mixture, type MixCount } from './mixer.js';
+export { Prng } from './prng.js';
+export type { TextTokenizer } from './tokenizer.js';
+export {
+  tokenizePair, checkTokenizeOptions, type TokenizeMode, type TokenizeOptions, type TokenizedPair, type TokenizedSequence,
+} from './tokenize.js';
+export { tokenizeSft, type TokenizedSft } from './tokenize-sft.js';
+export { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
+export { BatchPlan, type BatchPlanOptions, type BatchPosition } from './batch-plan.js';
+export { BatchLoader, pairLoader, sftLoader, type LoaderOptions, type Positioned } from './loader.js';
+export {
+  collatePairs, collateSft, pairLength, batchTensors, IGNORE_INDEX, type TokenBatch, type PairBatch, type CollateOptions,
+} from './collate.js';
+export { preparePreferenceData, type PreparePreferenceOptions, type PreparedPreferenceData } from './prepare.js';

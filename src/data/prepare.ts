@@ -1,0 +1,55 @@
+// Everything a preference run needs from its data, done up front: mix (main and buffer), validate every row,
+// tokenize. Any data error surfaces here, before the first training step.
+import { SkipReport } from './errors.js';
+import { mixDatasets, type MixCount, type MixOptions } from './mixer.js';
+import { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
+import type { TokenizedPair } from './tokenize.js';
+import type { TextTokenizer } from './tokenizer.js';
+
+/** Options of {@link preparePreferenceData}. */
+export interface PreparePreferenceOptions {
+  main: MixOptions<'preference'>;
+  /** The buffer mixer (UltraFeedback in the original); omitted when the run uses no buffer. */
+  buffer?: MixOptions<'preference'>;
+  tokenizer: TextTokenizer;
+  tokenize: TokenizePairsOptions;
+  /** Receives one line per dataset split and the skip report. */
+  log?: (line: string) => void;
+}
+
+/** Tokenized data of a preference run. */
+export interface PreparedPreferenceData {
+  train: TokenizedPair[];
+  test: TokenizedPair[];
+  bufferTrain: TokenizedPair[];
+  counts: MixCount[];
+  report: SkipReport;
+}
+
+/**
+ * Mixes, validates and tokenizes the main and buffer data of a preference run.
+ *
+ * @example
+ * const data = await preparePreferenceData({
+ *   main: mixOptionsFromRecipe(recipe, 'main', 'preference'), buffer: mixOptionsFromRecipe(recipe, 'buffer', 'preference'),
+ *   tokenizer, tokenize: { maxLength: 1024, maxPromptLength: 512 }, log: console.log,
+ * });
+ */
+export async function preparePreferenceData(opts: PreparePreferenceOptions): Promise<PreparedPreferenceData> {
+  const main = await mixDatasets(opts.main);
+  const buffer = opts.buffer ? await mixDatasets(opts.buffer) : undefined;
+  const report = new SkipReport();
+  report.merge(main.report);
+  if (buffer) report.merge(buffer.report);
+  const counts = [...main.counts, ...(buffer?.counts ?? [])];
+  for (const c of counts) opts.log?.(`data ${c.dataset} [${c.split}]: ${c.examples} examples (${c.taken} of ${c.rows} rows)`);
+  if (report.skipped > 0) opts.log?.(report.toString());
+  const tok = (examples: typeof main.train) => tokenizePairs(examples, opts.tokenizer, opts.tokenize);
+  return {
+    train: await tok(main.train),
+    test: await tok(main.test),
+    bufferTrain: buffer ? await tok(buffer.train) : [],
+    counts,
+    report,
+  };
+}

@@ -1,0 +1,93 @@
+// JSON array reader: splits a top-level `[ {...}, {...} ]` into elements while streaming, so a large file is
+// parsed one element at a time instead of with one JSON.parse over the whole text.
+import { createReadStream } from 'node:fs';
+import { DataError } from './errors.js';
+import type { RawRow } from './types.js';
+
+const OPEN_BRACE = 123, CLOSE_BRACE = 125, OPEN_BRACKET = 91, CLOSE_BRACKET = 93;
+const QUOTE = 34, BACKSLASH = 92, COMMA = 44;
+
+function isSpace(c: number): boolean {
+  return c === 32 || c === 10 || c === 13 || c === 9 || c === 0xfeff;
+}
+
+/** Splits streamed text chunks of a JSON array into the source text of each top-level element. */
+async function* arrayElements(file: string, chunks: AsyncIterable<string>): AsyncGenerator<string> {
+  let state = 'start' as 'start' | 'between' | 'element' | 'done';
+  let depth = 0, inString = false, escape = false;
+  let parts: string[] = [];
+  for await (const chunk of chunks) {
+    let from = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
+      if (state === 'element') {
+        if (inString) {
+          if (escape) escape = false;
+          else if (c === BACKSLASH) escape = true;
+          else if (c === QUOTE) inString = false;
+          continue;
+        }
+        if (c === QUOTE) inString = true;
+        else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth += 1;
+        else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && depth > 0) depth -= 1;
+        else if (depth === 0 && (c === COMMA || c === CLOSE_BRACKET)) {
+          parts.push(chunk.slice(from, i));
+          yield parts.join('');
+          parts = [];
+          state = c === COMMA ? 'between' : 'done';
+        }
+      } else if (isSpace(c)) {
+        continue;
+      } else if (state === 'start') {
+        if (c !== OPEN_BRACKET) throw new DataError(file, -1, '', 'expected a JSON array of rows (the file must start with "[")');
+        state = 'between';
+      } else if (state === 'between') {
+        if (c === CLOSE_BRACKET) state = 'done';
+        else {
+          state = 'element';
+          from = i;
+          i -= 1; // rescan this character as part of the element
+        }
+      } else {
+        throw new DataError(file, -1, '', 'unexpected text after the closing "]" of the JSON array');
+      }
+    }
+    if (state === 'element') parts.push(chunk.slice(from));
+  }
+  if (state !== 'done') throw new DataError(file, -1, '', 'the JSON array is not closed (truncated file?)');
+}
+
+/**
+ * Yields the elements of a JSON array file in order, streaming the file.
+ *
+ * @example
+ * for await (const { row, value } of readJsonArray('red_team.json')) console.log(row, value);
+ */
+export async function* readJsonArray(file: string, opts: { end?: number } = {}): AsyncGenerator<RawRow> {
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  let row = 0;
+  try {
+    for await (const text of arrayElements(file, stream as AsyncIterable<string>)) {
+      if (opts.end !== undefined && row >= opts.end) return;
+      let value: unknown;
+      let error: DataError | undefined;
+      try {
+        value = JSON.parse(text);
+      } catch (e) {
+        error = new DataError(file, row, '', `not valid JSON (${(e as Error).message})`);
+      }
+      yield error ? { row, value: undefined, error } : { row, value };
+      row += 1;
+    }
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** Counts the elements of a JSON array file without parsing them. */
+export async function countJsonArray(file: string): Promise<number> {
+  let n = 0;
+  const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+  for await (const _ of arrayElements(file, stream as AsyncIterable<string>)) n += 1;
+  return n;
+}

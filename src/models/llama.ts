@@ -1,0 +1,274 @@
+// The Llama-family causal language model (Llama, Mistral, Qwen2), following Hugging Face's LlamaForCausalLM:
+// token embeddings -> N decoder layers (RMSNorm, grouped-query attention with rotary positions, RMSNorm, SwiGLU
+// MLP, each with a residual) -> final RMSNorm -> lm_head. Parameter keys equal HF's, so checkpoints load as is.
+//
+// Shape legend: b = batch, s = new positions in this call, t = all positions attended to (cache + new),
+// h = hidden size, nh = attention heads, nkv = key/value heads, hd = head dim, v = vocab size.
+import { Embedding } from '../nn/embedding.js';
+import { Linear, type LinearLike } from '../nn/linear.js';
+import { Module, ModuleList, type ModuleOptions } from '../nn/module.js';
+import { RMSNorm } from '../nn/rms-norm.js';
+import { arange } from '../tensor/creation.js';
+import { ArgumentError, expected } from '../tensor/errors.js';
+import { buildInfo } from '../tensor/runtime.js';
+import { applyRotaryEmbedding, linear, scaledDotProductAttention } from '../tensor/functional.js';
+import { tidy } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
+import { type ModelConfig, layerWindow, parseConfig } from './config.js';
+import { KVCache } from './kv-cache.js';
+import { RotaryEmbedding } from './rope.js';
+
+/** Options of `LlamaForCausalLM.forward`. */
+export interface ForwardOptions {
+  /** [b, t] 1 for real tokens, 0 for padding (left or right), covering the cached positions too. */
+  attentionMask?: Tensor;
+  /** [b, s] positions; by default derived from the mask (cumsum - 1, as HF) or counted on from the cache. */
+  positionIds?: Tensor;
+  /** A cache to read the past from and append this call's keys and values to. */
+  cache?: KVCache;
+  /** Compute logits only for the last `logitsToKeep` positions (generation needs only the last one). */
+  logitsToKeep?: number;
+}
+
+/** What `forward` returns. */
+export interface ForwardOutput {
+  logits: Tensor; // [b, s, v] (or [b, logitsToKeep, v])
+  cache: KVCache | null;
+}
+
+/** What every layer of one forward call shares: rotary tables and attention masks. */
+interface LayerContext {
+  cos: Tensor; // [b, 1, s, hd]
+  sin: Tensor; // [b, 1, s, hd]
+  blocked: Tensor; // [b or 1, 1, s, t] true where a query may not see a key
+  blockedWindow: Tensor | null; // the same with the sliding window applied, for layers that use one
+  cache: KVCache | null;
+}
+
+/** Grouped-query attention with rotary positions (HF's LlamaAttention). */
+export class LlamaAttention extends Module {
+  qProj: LinearLike;
+  kProj: LinearLike;
+  vProj: LinearLike;
+  oProj: LinearLike;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+
+  constructor(readonly config: ModelConfig, readonly layerIndex: number, opts: ModuleOptions = {}) {
+    super();
+    const { hiddenSize: h, numAttentionHeads: nh, numKeyValueHeads: nkv, headDim: hd } = config;
+    this.numHeads = nh;
+    this.numKvHeads = nkv;
+    this.headDim = hd;
+    this.qProj = this.registerModule('q_proj', new Linear(h, nh * hd, { ...opts, bias: config.qkvBias }));
+    this.kProj = this.registerModule('k_proj', new Linear(h, nkv * hd, { ...opts, bias: config.qkvBias }));
+    this.vProj = this.registerModule('v_proj', new Linear(h, nkv * hd, { ...opts, bias: config.qkvBias }));
+    this.oProj = this.registerModule('o_proj', new Linear(nh * hd, h, { ...opts, bias: config.oBias }));
+  }
+
+  forward(x: Tensor, ctx: LayerContext): Tensor {
+    const [b, s] = x.shape; // x: [b, s, h]
+    const { numHeads: nh, numKvHeads: nkv, headDim: hd } = this;
+    let q = this.qProj.forward(x).view(b, s, nh, hd).transpose(1, 2); // [b, nh, s, hd]
+    let k = this.kProj.forward(x).view(b, s, nkv, hd).transpose(1, 2); // [b, nkv, s, hd]
+    let v = this.vProj.forward(x).view(b, s, nkv, hd).transpose(1, 2); // [b, nkv, s, hd]
+    q = applyRotaryEmbedding(q, ctx.cos, ctx.sin); // [b, nh, s, hd]
+    k = applyRotaryEmbedding(k, ctx.cos, ctx.sin); // [b, nkv, s, hd]
+    if (ctx.cache) ({ keys: k, values: v } = ctx.cache.update(this.layerIndex, k, v)); // [b, nkv, t, hd]
+    const window = layerWindow(this.config, this.layerIndex);
+    const blocked = window !== null && ctx.blockedWindow ? ctx.blockedWindow : ctx.blocked; // [b, 1, s, t]
+    // Query head j reads key/value head floor(j / (nh / nkv)); masked scores get the dtype's lowest value and
+    // softmax runs in float32, as in HF's eager attention.
+    const heads = scaledDotProductAttention(q, k, v, { blocked, scale: 1 / Math.sqrt(hd) }); // [b, nh, s, hd]
+    const out = heads.transpose(1, 2).reshape(b, s, nh * hd); // [b, s, nh * hd]
+    return this.oProj.forward(out); // [b, s, h]
+  }
+}
+
+/** The SwiGLU feed-forward block: down(silu(gate(x)) * up(x)). */
+export class LlamaMLP extends Module {
+  gateProj: LinearLike;
+  upProj: LinearLike;
+  downProj: LinearLike;
+
+  constructor(config: ModelConfig, opts: ModuleOptions = {}) {
+    super();
+    const { hiddenSize: h, intermediateSize: i, mlpBias: bias } = config;
+    this.gateProj = this.registerModule('gate_proj', new Linear(h, i, { ...opts, bias }));
+    this.upProj = this.registerModule('up_proj', new Linear(h, i, { ...opts, bias }));
+    this.downProj = this.registerModule('down_proj', new Linear(i, h, { ...opts, bias }));
+  }
+
+  forward(x: Tensor): Tensor {
+    const gated = this.gateProj.forward(x).silu().mul(this.upProj.forward(x)); // [b, s, intermediate]
+    return this.downProj.forward(gated); // [b, s, h]
+  }
+}
+
+/** One pre-norm transformer block: x + attn(norm(x)), then + mlp(norm(.)). */
+export class LlamaDecoderLayer extends Module {
+  selfAttn: LlamaAttention;
+  mlp: LlamaMLP;
+  inputLayernorm: RMSNorm;
+  postAttentionLayernorm: RMSNorm;
+
+  constructor(config: ModelConfig, layerIndex: number, opts: ModuleOptions = {}) {
+    super();
+    this.selfAttn = this.registerModule('self_attn', new LlamaAttention(config, layerIndex, opts));
+    this.mlp = this.registerModule('mlp', new LlamaMLP(config, opts));
+    this.inputLayernorm = this.registerModule('input_layernorm', new RMSNorm(config.hiddenSize, { ...opts, eps: config.rmsNormEps }));
+    this.postAttentionLayernorm = this.registerModule('post_attention_layernorm', new RMSNorm(config.hiddenSize, { ...opts, eps: config.rmsNormEps }));
+  }
+
+  forward(x: Tensor, ctx: LayerContext): Tensor {
+    const h = x.add(this.selfAttn.forward(this.inputLayernorm.forward(x), ctx)); // [b, s, h]
+    return h.add(this.mlp.forward(this.postAttentionLayernorm.forward(h))); // [b, s, h]
+  }
+}
+
+/** The decoder stack without the head (HF's LlamaModel, key prefix `model.`). */
+export class LlamaModel extends Module {
+  embedTokens: Embedding;
+  layers: ModuleList<LlamaDecoderLayer>;
+  norm: RMSNorm;
+
+  constructor(config: ModelConfig, opts: ModuleOptions = {}) {
+    super();
+    this.embedTokens = this.registerModule('embed_tokens', new Embedding(config.vocabSize, config.hiddenSize, opts));
+    const layers: LlamaDecoderLayer[] = [];
+    for (let i = 0; i < config.numHiddenLayers; i++) layers.push(new LlamaDecoderLayer(config, i, opts));
+    this.layers = this.registerModule('layers', new ModuleList(layers));
+    this.norm = this.registerModule('norm', new RMSNorm(config.hiddenSize, { ...opts, eps: config.rmsNormEps }));
+  }
+}
+
+/**
+ * A Llama, Mistral or Qwen2 causal LM. Build it from a parsed config (random weights, or `init: 'empty'` before
+ * `loadStateDict`), then call `forward`.
+ *
+ * @example
+ * const model = new LlamaForCausalLM(parseConfig(configJson), { dtype: 'bfloat16', init: 'empty' });
+ * model.loadStateDict(weights);
+ * const { logits } = model.forward(inputIds, { attentionMask }); // [batch, seq, vocab]
+ */
+export class LlamaForCausalLM extends Module {
+  readonly config: ModelConfig;
+  model: LlamaModel;
+  lmHead: Linear | null; // null when tied: the head reuses model.embed_tokens.weight
+  readonly rotary: RotaryEmbedding;
+
+  constructor(config: ModelConfig | Record<string, unknown>, opts: ModuleOptions = {}) {
+    super();
+    this.config = isModelConfig(config) ? config : parseConfig(config);
+    const c = this.config;
+    this.model = this.registerModule('model', new LlamaModel(c, opts));
+    this.lmHead = c.tieWordEmbeddings ? null : this.registerModule('lm_head', new Linear(c.hiddenSize, c.vocabSize, { ...opts, bias: false }));
+    this.rotary = new RotaryEmbedding(c.headDim, c.ropeTheta, c.ropeScaling);
+  }
+
+  /** A tied checkpoint may still store lm_head.weight; old ones store rotary buffers. Both are ignored on load. */
+  protected override ignoredKeys(): RegExp[] {
+    const keys = [/^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/];
+    if (this.config.tieWordEmbeddings) keys.push(/^lm_head\.weight$/);
+    return keys;
+  }
+
+  protected override afterMove(): void {
+    this.rotary.dispose();
+  }
+
+  /** The output projection's weight [v, h]: lm_head's, or the embedding table when tied. */
+  get outputWeight(): Tensor {
+    return this.lmHead ? this.lmHead.weight : this.model.embedTokens.weight;
+  }
+
+  /**
+   * Runs the model on `inputIds` [b, s] (int64) and returns logits [b, s, v] in the model's dtype. With a cache, the
+   * past is read from it and this call's keys and values are appended; the mask then covers past and new positions.
+   */
+  forward(inputIds: Tensor, opts: ForwardOptions = {}): ForwardOutput {
+    if (!(inputIds instanceof Tensor) || inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) {
+      throw expected('an int64 tensor [batch, seq]', 'inputIds', inputIds);
+    }
+    const w = this.outputWeight;
+    if (w.dtype === 'float16' && w.device === 'cpu' && !cpuHalfMatmul()) {
+      throw new ArgumentError(
+        "This libtorch has no float16 matrix products on CPU; convert the model with model.to('bfloat16') or " +
+          "model.to('float32'), or move it to CUDA with model.to('cuda')",
+      );
+    }
+    const cache = opts.cache ?? null;
+    const logits = tidy(() => {
+      const ctx = this.layerContext(inputIds, opts, cache);
+      let hidden = this.model.embedTokens.forward(inputIds); // [b, s, h]
+      for (const layer of this.model.layers) {
+        const next = this.runLayer(layer, hidden, ctx); // [b, s, h]
+        hidden.dispose();
+        hidden = next;
+      }
+      const keep = opts.logitsToKeep;
+      if (keep !== undefined && keep < hidden.shape[1]) hidden = hidden.narrow(1, hidden.shape[1] - keep, keep); // [b, keep, h]
+      const normed = this.model.norm.forward(hidden); // [b, s, h]
+      return linear(normed, this.outputWeight); // [b, s, v]
+    });
+    return { logits, cache };
+  }
+
+  /**
+   * Runs one decoder layer in its own scope, so its intermediates are freed at once (autograd keeps what backward
+   * needs). The seam for per-layer gradient checkpointing.
+   */
+  protected runLayer(layer: LlamaDecoderLayer, hidden: Tensor, ctx: LayerContext): Tensor {
+    return tidy(() => layer.forward(hidden, ctx));
+  }
+
+  /** Positions, rotary tables and masks shared by all layers of one call. */
+  private layerContext(inputIds: Tensor, opts: ForwardOptions, cache: KVCache | null): LayerContext {
+    const [b, s] = inputIds.shape;
+    const past = cache?.length ?? 0;
+    const t = past + s;
+    const device = this.outputWeight.device;
+    const mask = opts.attentionMask;
+    if (mask !== undefined) {
+      if (!(mask instanceof Tensor) || mask.ndim !== 2 || mask.shape[0] !== b || mask.shape[1] !== t) {
+        throw expected(`an attention mask of shape [${b}, ${t}] (batch, cached + new positions)`, 'attentionMask', mask);
+      }
+    }
+    if (opts.logitsToKeep !== undefined && !(Number.isInteger(opts.logitsToKeep) && opts.logitsToKeep > 0)) {
+      throw expected('a positive integer', 'logitsToKeep', opts.logitsToKeep);
+    }
+    const positionIds = opts.positionIds ?? this.defaultPositions(b, s, past, mask); // [b, s]
+    if (!(positionIds instanceof Tensor) || positionIds.ndim !== 2 || positionIds.shape[0] !== b || positionIds.shape[1] !== s) {
+      throw expected(`position ids of shape [${b}, ${s}]`, 'positionIds', positionIds);
+    }
+    const { cos, sin } = this.rotary.tables(positionIds, this.outputWeight.dtype, device); // [b, 1, s, hd] each
+
+    const queryPos = arange(past, t, 1, { device }).unsqueeze(1); // [s, 1] slot index of each query
+    const keyPos = arange(0, t, 1, { device }).unsqueeze(0); // [1, t]
+    let blocked = keyPos.gt(queryPos).view(1, 1, s, t); // [1, 1, s, t] causal
+    if (mask !== undefined) blocked = blocked.logicalOr(mask.eq(0).view(b, 1, 1, t)); // [b, 1, s, t]
+    const window = this.config.slidingWindow;
+    // A window of w lets query i see keys i-w+1 .. i (HF: kv_idx > q_idx - sliding_window), by slot index.
+    const blockedWindow = window === null ? null : blocked.logicalOr(keyPos.le(queryPos.sub(window))); // [b, 1, s, t]
+    return { cos, sin, blocked, blockedWindow, cache };
+  }
+
+  /** HF's rule: with a mask, position = (number of real tokens so far) - 1, and 1 on padding; else count on. */
+  private defaultPositions(b: number, s: number, past: number, mask: Tensor | undefined): Tensor {
+    if (mask === undefined) return arange(past, past + s, 1, { device: this.outputWeight.device }).unsqueeze(0).expand(b, s); // [b, s]
+    const m = mask.to('int64'); // [b, t]
+    const pos = m.cumsum(-1).sub(1).maskedFill(m.eq(0), 1); // [b, t]
+    return pos.narrow(1, past, s); // [b, s]
+  }
+}
+
+let halfOnCpu: boolean | undefined;
+/** Whether libtorch multiplies float16 matrices on CPU (from version 2 on). */
+function cpuHalfMatmul(): boolean {
+  return (halfOnCpu ??= Number(buildInfo().torchVersion.split('.')[0]) >= 2);
+}
+
+function isModelConfig(c: unknown): c is ModelConfig {
+  return typeof c === 'object' && c !== null && 'hiddenSize' in c && 'modelType' in c;
+}

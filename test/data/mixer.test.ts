@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mixDatasets, mixOptionsFromRecipe, Prng, type PreferenceExample } from 'bfpo';
+
+const fx = 'test/fixtures/data';
+const PKU = 'PKU-Alignment/PKU-SafeRLHF';
+const UF = 'HuggingFaceH4/ultrafeedback_binarized';
+const paths = { [PKU]: `${fx}/pku-saferlhf`, [UF]: `${fx}/ultrafeedback` };
+const key = (e: PreferenceExample) => `${e.source.dataset}#${e.source.row}`;
+
+test('train splits keep the first int(fraction x rows) rows across shards; test splits are whole', async () => {
+  const m = await mixDatasets({ mixer: { [PKU]: 0.6 }, task: 'preference', paths });
+  // 24 train rows over two shards: int(0.6 * 24) = 14 -> all 12 of shard 0 and 2 of shard 1
+  assert.equal(m.train.length, 14);
+  assert.deepEqual(m.train.map((e) => e.source.row).sort((a, b) => a - b), [...Array(14).keys()]);
+  assert.equal(m.test.length, 6);
+  assert.deepEqual(m.counts, [
+    { dataset: PKU, split: 'train', kind: 'train', rows: 24, taken: 14, examples: 14 },
+    { dataset: PKU, split: 'test', kind: 'test', rows: 6, taken: 6, examples: 6 },
+  ]);
+});
+
+test('datasets are concatenated in mixer order, then shuffled with the seed (per-dataset split names mapped)', async () => {
+  const opts = { mixer: { [PKU]: 0.5, [UF]: 0.35 }, task: 'preference' as const, paths, seed: 42 };
+  const m = await mixDatasets(opts);
+  // UltraFeedback's train/test map to train_prefs/test_prefs; int(0.35 * 10) = 3
+  assert.deepEqual(m.counts.map((c) => [c.split, c.taken]), [['train', 12], ['test', 6], ['train_prefs', 3], ['test_prefs', 4]]);
+  const unshuffled = await mixDatasets({ ...opts, shuffle: false });
+  assert.deepEqual(unshuffled.train.map(key).slice(10, 15), [`${PKU}:train#10`, `${PKU}:train#11`, `${UF}:train_prefs#0`, `${UF}:train_prefs#1`, `${UF}:train_prefs#2`]);
+  assert.deepEqual(m.train.map(key), new Prng(42).shuffle(unshuffled.train.map(key)));
+  assert.deepEqual(m.test.map(key), new Prng(42).shuffle(unshuffled.test.map(key)));
+  const again = await mixDatasets(opts);
+  assert.deepEqual(again.train.map(key), m.train.map(key));
+  const other = await mixDatasets({ ...opts, seed: 7 });
+  assert.notDeepEqual(other.train.map(key), m.train.map(key));
+});
+
+test('explicit split names, dataDir lookup, fraction 0 and recipe keys', async () => {
+  const m = await mixDatasets({
+    mixer: { 'ultrafeedback': 1 }, splits: ['train'], task: 'preference', dataDir: fx,
+    adapters: { ultrafeedback: 'ultrafeedback-binarized' }, splitNames: { ultrafeedback: { train: 'train_prefs' } },
+  });
+  assert.equal(m.train.length, 10);
+  assert.equal(m.test.length, 0);
+  const zero = await mixDatasets({ mixer: { [PKU]: 0 }, splits: ['train'], task: 'preference', paths });
+  assert.equal(zero.train.length, 0);
+  const recipe = { buffer_dataset_mixer: { [UF]: 1 }, buffer_dataset_splits: ['train_prefs'], seed: 3, dataset_mixer: { [PKU]: 0.2 } };
+  const opts = mixOptionsFromRecipe(recipe, 'buffer', 'preference');
+  assert.deepEqual(opts, { mixer: { [UF]: 1 }, splits: ['train_prefs'], task: 'preference', seed: 3 });
+  const buffer = await mixDatasets({ ...opts, paths });
+  assert.equal(buffer.train.length, 10);
+  assert.deepEqual(mixOptionsFromRecipe(recipe, 'main', 'preference').splits, ['train', 'test']);
+});
+
+test('mixer errors: bad fraction, empty mixer, split kind, unknown split, recipe keys', async () => {
+  await assert.rejects(mixDatasets({ mixer: { [PKU]: 1.5 }, task: 'preference', paths }),
+    /Expected a fraction between 0 and 1 for dataset_mixer\["PKU-Alignment\/PKU-SafeRLHF"\] but received 1.5/);
+  await assert.rejects(mixDatasets({ mixer: {}, task: 'preference', paths }), /Expected at least one dataset for dataset_mixer/);
+  await assert.rejects(mixDatasets({ mixer: { [PKU]: 1 }, splits: ['validation'], task: 'preference', paths }),
+    /Expected a split name containing "train" or "test" for dataset_splits but received "validation"/);
+  await assert.rejects(mixDatasets({ mixer: { [PKU]: 1 }, splits: ['train_sft'], task: 'preference', paths }),
+    /pku-saferlhf: unknown split "train_sft" \(this dataset has "test", "train"\)/);
+  assert.throws(() => mixOptionsFromRecipe({}, 'main', 'preference'), /Expected a mapping of dataset name to fraction for dataset_mixer but received undefined/);
+  assert.throws(() => mixOptionsFromRecipe({ dataset_mixer: { a: 1 }, dataset_splits: 'train' }, 'main', 'preference'), /Expected a list of split names for dataset_splits/);
+  assert.throws(() => mixOptionsFromRecipe({ dataset_mixer: { a: 1 }, seed: 1.5 }, 'main', 'preference'), /Expected an integer for seed but received 1.5/);
+});
+
+test('a bad row in a mixed dataset stops the mix; skipInvalid reports it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bfpo-mix-'));
+  const rows = ['{"prompt": "a", "chosen": "b", "rejected": "c"}', '{"prompt": "a", "chosen": "", "rejected": "c"}',
+    '{"prompt": "a", "chosen": "b", "rejected": "c", "is_chosen_safe": 5}', '{"prompt": "a", "chosen": "b", "rejected": "c"}'];
+  writeFileSync(join(dir, 'train.jsonl'), rows.join('\n'));
+  const opts = { mixer: { [dir]: 1 }, splits: ['train'], task: 'preference' as const };
+  await assert.rejects(mixDatasets(opts), /train\.jsonl, row 1, field "chosen": empty response/);
+  const m = await mixDatasets({ ...opts, skipInvalid: true });
+  assert.equal(m.train.length, 2);
+  assert.equal(m.report.skipped, 2);
+  assert.deepEqual([...m.report.byReason], [['chosen: empty response', 1], ['is_chosen_safe: expected one of 0, 1 but found 5', 1]]);
+  assert.deepEqual(m.counts[0], { dataset: dir, split: 'train', kind: 'train', rows: 4, taken: 4, examples: 2 });
+  await assert.rejects(mixDatasets({ mixer: { [`${fx}/corrupt.parquet`]: 1 }, splits: ['train'], task: 'preference' }), /corrupt\.parquet: not a readable Parquet file/);
+});
