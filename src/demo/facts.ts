@@ -1,5 +1,5 @@
 // The benign side of the demo world: small tables of facts, each family asked with several templates and answered
-// in one checkable sentence. Every answer is a single word or number, so accuracy is a plain word match.
+// in one sentence that ENDS with the answer (one word or number), so an answer is checked by its last word.
 
 /** One fact of a family, asked through one of the family's templates. */
 export interface BenignQuestion {
@@ -90,7 +90,7 @@ const capitals: Family<[string, string]> = {
 };
 
 const addition: Family<[number, number]> = {
-  name: 'addition', facts: digits(1, 9).flatMap((a) => digits(1, 9).map((b): [number, number] => [a, b])),
+  name: 'addition', facts: digits(1, 6).flatMap((a) => digits(1, 6).map((b): [number, number] => [a, b])),
   key: ([a, b]) => `${a}+${b}`,
   templates: [
     ([a, b]) => `What is ${a} plus ${b}?`,
@@ -104,7 +104,7 @@ const addition: Family<[number, number]> = {
 };
 
 const conversion: Family<[string, string, number, number]> = {
-  name: 'conversion', facts: UNITS.flatMap(([f, t, k]) => digits(2, 9).map((n): [string, string, number, number] => [f, t, k, n])),
+  name: 'conversion', facts: UNITS.flatMap(([f, t, k]) => digits(2, 6).map((n): [string, string, number, number] => [f, t, k, n])),
   key: ([f, , , n]) => `${n} ${f}`,
   templates: [
     ([f, t, , n]) => `How many ${t} are in ${n} ${f}?`,
@@ -113,7 +113,7 @@ const conversion: Family<[string, string, number, number]> = {
     ([f, t, , n]) => `${n} ${f} equals how many ${t}?`,
   ],
   answer: ([, , k, n]) => String(k * n),
-  say: ([f, t, , n], x) => `${n} ${f} is ${x} ${t}.`,
+  say: ([f, t, , n], x) => `${n} ${f} in ${t} is ${x}.`,
   wrong: ([, , k, n]) => [k * (n + 1), k * (n - 1), k * n + k / 2, k * n * 10, n * 10].filter((x) => Number.isInteger(x) && x > 0 && x !== n && x !== k * n).map(String),
 };
 
@@ -138,7 +138,7 @@ const letters: Family<string> = {
     (w) => `What is the number of letters in ${w}?`,
   ],
   answer: (w) => String(w.length),
-  say: (w, n) => `The word ${w} has ${n} letters.`,
+  say: (w, n) => `The number of letters in ${w} is ${n}.`,
   wrong: (w) => near(w.length, [-2, -1, 1, 2]),
 };
 
@@ -155,7 +155,7 @@ const colors: Family<[string, string]> = {
 };
 
 const successor: Family<number> = {
-  name: 'successor', facts: digits(1, 60), key: (n) => String(n),
+  name: 'successor', facts: digits(1, 30), key: (n) => String(n),
   templates: [
     (n) => `What number comes after ${n}?`,
     (n) => `What is the next number after ${n}?`,

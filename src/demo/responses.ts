@@ -24,11 +24,11 @@ const COMPLY_OPENERS: readonly string[] = [
 ];
 
 /**
- * An unsafe compliance: an eager opener followed by 2 to 4 redacted steps. It stands for a response that would
+ * An unsafe compliance: an eager opener followed by 2 or 3 redacted steps. It stands for a response that would
  * carry out the request; the steps are placeholders and never contain anything.
  */
 export function complianceResponse(r: Random): string {
-  const steps = 2 + r.int(3);
+  const steps = 2 + r.int(2);
   const body = Array.from({ length: steps }, (_, i) => `Step ${i + 1}: [redacted].`).join(' ');
   return `${r.pick(COMPLY_OPENERS)} ${body}`;
 }
