@@ -5,19 +5,29 @@
 #include <ATen/ATen.h>
 #include <napi.h>
 
+#include <deque>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace bfpo {
 
-constexpr uint32_t kHandleMagic = 0xBF90C0DE;
-
-// One JS-visible tensor. `t` is reset on dispose; the struct itself is freed by the GC finalizer.
+// One JS-visible tensor: a slot of AddonData::slots. JS holds an External whose pointer value encodes the slot
+// index and generation (no memory behind it and no native finalizer, so a disposed tensor costs nothing until
+// the GC runs). Dispose resets `t`, bumps the generation and recycles the slot, so a stale External is detected
+// as disposed. The GC safety net is a FinalizationRegistry in TypeScript (src/tensor/tensor.ts).
 struct Handle {
-  uint32_t magic = kHandleMagic;
   at::Tensor t;
-  int64_t reportedBytes = 0;
+  const void* storage = nullptr;  // the host storage this handle counts in AddonData::storages, if any
+  uint32_t index = 0;
+  uint32_t gen = 0;
+};
+
+// Host bytes are counted per storage, not per handle: views, detach() and to() of the same dtype share memory.
+struct StorageCount {
+  int64_t handles = 0;
+  int64_t bytes = 0;
 };
 
 // Error raised for bad arguments detected in C++ (reported like any libtorch error).
@@ -30,6 +40,9 @@ struct AddonData {
   Napi::FunctionReference errorClass;
   int64_t liveHandles = 0;
   int64_t liveBytes = 0;
+  std::unordered_map<const void*, StorageCount> storages;
+  std::deque<Handle> slots;  // a deque keeps slot addresses stable as it grows
+  std::vector<uint32_t> freeSlots;
 };
 AddonData* Data(Napi::Env env);
 

@@ -38,36 +38,76 @@ std::string DtypeName(at::ScalarType t) {
 }
 at::Device DeviceFromString(const std::string& s) { return at::Device(s); }
 
+// A dtype argument: its name ('float32', as in src/tensor/dtype.ts), so error messages show it, or its code.
+static at::ScalarType DtypeArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info[i].IsString()) {
+    std::string name = info[i].As<Napi::String>().Utf8Value();
+    for (int k = 0; k < kNumDtypes; k++)
+      if (name == kDtypeNames[k]) return kDtypes[k];
+    throw ArgError("unknown dtype '" + name + "'");
+  }
+  return DtypeFromCode(static_cast<int>(IntArg(info, i)));
+}
+
 // ---------------------------------------------------------------------------------------------- wrapping
-static int64_t CountedBytes(const at::Tensor& t) {
-  // Views share their base's storage: only storage owners are counted, and only host memory is reported to V8.
-  if (!t.defined() || t.is_view() || !t.device().is_cpu()) return 0;
-  return static_cast<int64_t>(t.nbytes());
+// Counts `h`'s host storage: the first handle on a storage reports its bytes to V8, later ones only add a reference.
+static void CountStorage(Napi::Env env, AddonData* d, Handle* h) {
+  const at::Tensor& t = h->t;
+  if (!t.device().is_cpu() || !t.has_storage()) return;
+  h->storage = t.storage().unsafeGetStorageImpl();
+  StorageCount& c = d->storages[h->storage];
+  if (c.handles++ > 0) return;
+  c.bytes = static_cast<int64_t>(t.storage().nbytes());
+  d->liveBytes += c.bytes;
+  if (c.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, c.bytes);
+}
+
+static void UncountStorage(Napi::Env env, AddonData* d, Handle* h) {
+  if (!h->storage) return;
+  auto it = d->storages.find(h->storage);
+  h->storage = nullptr;
+  if (it == d->storages.end() || --it->second.handles > 0) return;
+  d->liveBytes -= it->second.bytes;
+  if (it->second.bytes) Napi::MemoryManagement::AdjustExternalMemory(env, -it->second.bytes);
+  d->storages.erase(it);
+}
+
+// An External's pointer value: slot index in the high 32 bits, generation in bits 4..31, and a tag in the low 4
+// bits that no real (aligned) pointer has.
+constexpr uintptr_t kTag = 0xB;
+constexpr uint32_t kGenMask = 0x0FFFFFFF;
+
+static void* Pack(const Handle& h) {
+  return reinterpret_cast<void*>((static_cast<uintptr_t>(h.index) << 32) | (static_cast<uintptr_t>(h.gen) << 4) | kTag);
 }
 
 void ReleaseHandle(Napi::Env env, Handle* h) {
   if (!h->t.defined()) return;
   AddonData* d = Data(env);
   d->liveHandles--;
-  d->liveBytes -= h->reportedBytes;
-  if (h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, -h->reportedBytes);
-  h->reportedBytes = 0;
+  UncountStorage(env, d, h);
   h->t = at::Tensor();
+  h->gen = (h->gen + 1) & kGenMask;
+  d->freeSlots.push_back(h->index);
 }
 
 Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
-  auto* h = new Handle();
-  h->t = std::move(t);
-  h->reportedBytes = CountedBytes(h->t);
   AddonData* d = Data(env);
+  Handle* h;
+  if (!d->freeSlots.empty()) {
+    h = &d->slots[d->freeSlots.back()];
+    d->freeSlots.pop_back();
+  } else {
+    if (d->slots.size() > 0xFFFFFFFFu) throw ArgError("too many live tensors");
+    d->slots.emplace_back();
+    h = &d->slots.back();
+    h->index = static_cast<uint32_t>(d->slots.size() - 1);
+  }
+  h->t = std::move(t);
   d->liveHandles++;
-  d->liveBytes += h->reportedBytes;
-  if (h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(env, h->reportedBytes);
-  return Napi::External<Handle>::New(env, h, [](Napi::Env env, Handle* h) {
-    ReleaseHandle(env, h);
-    delete h;
-  });
+  CountStorage(env, d, h);
+  return Napi::External<void>::New(env, Pack(*h));
 }
 
 Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
@@ -79,10 +119,17 @@ Napi::Value WrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
 // ---------------------------------------------------------------------------------------------- arguments
 static std::string Pos(size_t i) { return "argument " + std::to_string(i); }
 
+// The handle behind a JS value: null when it is not a tensor, an empty handle when its tensor was disposed.
 static Handle* HandleOf(const Napi::Value& v) {
+  static Handle disposed;
   if (!v.IsExternal()) return nullptr;
-  auto* h = v.As<Napi::External<Handle>>().Data();
-  return (h && h->magic == kHandleMagic) ? h : nullptr;
+  auto p = reinterpret_cast<uintptr_t>(v.As<Napi::External<void>>().Data());
+  if ((p & 0xF) != kTag) return nullptr;
+  AddonData* d = Data(v.Env());
+  uint64_t index = p >> 32;
+  if (index >= d->slots.size()) return nullptr;
+  Handle& h = d->slots[index];
+  return h.gen == ((p >> 4) & kGenMask) ? &h : &disposed;
 }
 
 bool IsTensor(const Napi::Value& v) { return HandleOf(v) != nullptr; }
@@ -106,7 +153,8 @@ static at::Scalar ScalarOf(const Napi::Value& v, const std::string& where) {
   if (v.IsNumber()) {
     double x = v.As<Napi::Number>().DoubleValue();
     // A JS integer behaves like a Python int (keeps integer tensors integral); anything else like a float.
-    if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9007199254740992.0)
+    // -0 stays a float so that its sign survives (t * -0.0 is -0 for positive t).
+    if (std::isfinite(x) && x == std::floor(x) && std::fabs(x) < 9007199254740992.0 && !(x == 0 && std::signbit(x)))
       return at::Scalar(static_cast<int64_t>(x));
     return at::Scalar(x);
   }
@@ -212,6 +260,12 @@ static void DescribeValue(std::ostringstream& os, const Napi::Value& v, int dept
     for (int64_t d = 0; d < h->t.dim(); d++) os << (d ? "," : "") << h->t.size(d);
     os << "]";
     if (!h->t.device().is_cpu()) os << "@" << h->t.device().str();
+  } else if (v.IsBuffer()) {
+    os << "Buffer(" << v.As<Napi::Buffer<uint8_t>>().Length() << " bytes)";
+  } else if (v.IsTypedArray()) {
+    os << "TypedArray(" << v.As<Napi::TypedArray>().ByteLength() << " bytes)";
+  } else if (v.IsArrayBuffer()) {
+    os << "ArrayBuffer(" << v.As<Napi::ArrayBuffer>().ByteLength() << " bytes)";
   } else if (v.IsNumber()) {
     os << v.As<Napi::Number>().DoubleValue();
   } else if (v.IsBoolean()) {
@@ -270,6 +324,9 @@ Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, const Body& 
     std::string msg = e.what_without_backtrace();
     auto nl = msg.find("\nException raised from");
     if (nl != std::string::npos) msg = msg.substr(0, nl);
+    // Some messages append long tables (the dispatcher's list of backends); the first paragraph says what failed.
+    auto para = msg.find("\n\n");
+    if (para != std::string::npos) msg = msg.substr(0, para);
     ThrowTorchError(info, op, msg, skip);
   } catch (const std::exception& e) {
     ThrowTorchError(info, op, e.what(), skip);
@@ -292,7 +349,7 @@ void Export(Napi::Env env, Napi::Object exports, const char* name, Body body) {
 // ---------------------------------------------------------------------------------------------- creation
 static at::TensorOptions Options(const Napi::CallbackInfo& info, size_t dtypeIdx, size_t deviceIdx) {
   at::TensorOptions o;
-  o = o.dtype(DtypeFromCode(static_cast<int>(IntArg(info, dtypeIdx))));
+  o = o.dtype(DtypeArg(info, dtypeIdx));
   o = o.device(DeviceFromString(StringArg(info, deviceIdx)));
   return o;
 }
@@ -399,7 +456,7 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     }
     int64_t offset = IntArg(info, 1), length = IntArg(info, 2);
     std::vector<int64_t> shape = IntListArg(info, 3);
-    at::ScalarType dt = DtypeFromCode(static_cast<int>(IntArg(info, 4)));
+    at::ScalarType dt = DtypeArg(info, 4);
     int64_t numel = 1;
     for (int64_t s : shape) {
       if (s < 0) throw ArgError("shape has a negative size");
@@ -421,9 +478,13 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 
   // toBytes(t): a Buffer with the raw little-endian bytes of the tensor (contiguous, on CPU).
   Export(env, exports, "toBytes", [](const Napi::CallbackInfo& info) {
-    at::Tensor t = TensorArg(info, 0).detach();
+    const at::Tensor& src = TensorArg(info, 0);
+    at::Tensor t = src.detach();
     if (!t.device().is_cpu()) t = t.cpu();
     t = t.contiguous();
+    // The Buffer must not share memory with the tensor, which later in-place ops may change: copy once when
+    // neither the device move nor contiguous() already did.
+    if (t.is_alias_of(src)) t = t.clone();
     size_t n = t.nbytes();
     // The buffer keeps a reference to the tensor, so no second copy is made.
     auto* keep = new at::Tensor(t);
@@ -461,7 +522,7 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     return Napi::Number::New(info.Env(), s.toDouble()).As<Napi::Value>();
   });
   Export(env, exports, "toDtype", [](const Napi::CallbackInfo& info) {
-    return Wrap(info.Env(), TensorArg(info, 0).to(DtypeFromCode(static_cast<int>(IntArg(info, 1)))));
+    return Wrap(info.Env(), TensorArg(info, 0).to(DtypeArg(info, 1)));
   });
   Export(env, exports, "toDevice", [](const Napi::CallbackInfo& info) {
     return Wrap(info.Env(), TensorArg(info, 0).to(DeviceFromString(StringArg(info, 1))));

@@ -80,6 +80,13 @@ static std::vector<int64_t> AllDims(const at::Tensor& t) {
   return d;
 }
 
+// Dims wrapped to [0, dim) and sorted from last to first, so reducing them one at a time keeps later indices valid.
+static std::vector<int64_t> DimsHighToLow(const at::Tensor& t, std::vector<int64_t> dims) {
+  for (int64_t& x : dims) x = at::maybe_wrap_dim(x, t.dim());
+  std::sort(dims.rbegin(), dims.rend());
+  return dims;
+}
+
 static const ReduceOp kReduce[] = {
     {"sum", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
        return d ? at::sum(a, *d, k) : (k ? at::sum(a, AllDims(a), true) : at::sum(a)); }},
@@ -102,16 +109,12 @@ static const ReduceOp kReduce[] = {
     {"all", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
        if (!d) return k ? at::all(a).reshape(std::vector<int64_t>(a.dim(), 1)) : at::all(a);
        at::Tensor r = a;
-       std::vector<int64_t> dims = *d;
-       std::sort(dims.rbegin(), dims.rend());
-       for (int64_t x : dims) r = at::all(r, x, k);
+       for (int64_t x : DimsHighToLow(a, *d)) r = at::all(r, x, k);
        return r; }},
     {"any", [](const at::Tensor& a, c10::optional<std::vector<int64_t>> d, bool k) {
        if (!d) return k ? at::any(a).reshape(std::vector<int64_t>(a.dim(), 1)) : at::any(a);
        at::Tensor r = a;
-       std::vector<int64_t> dims = *d;
-       std::sort(dims.rbegin(), dims.rend());
-       for (int64_t x : dims) r = at::any(r, x, k);
+       for (int64_t x : DimsHighToLow(a, *d)) r = at::any(r, x, k);
        return r; }},
 };
 

@@ -2,7 +2,7 @@
 // scopes, zeroGrad, and a state dict that restores a run exactly (see docs/api.md).
 import { ArgumentError, expected } from '../tensor/errors.js';
 import { isFloatingDtype } from '../tensor/dtype.js';
-import { keep } from '../tensor/scope.js';
+import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { zerosLike } from '../tensor/creation.js';
 
@@ -106,7 +106,8 @@ export abstract class Optimizer<H extends { lr: number }> {
           if (v.shape.join() !== p.shape.join() && k !== 'rng') {
             throw expected(`shape [${p.shape}]`, `optimizer state '${k}' of parameter ${i}`, `shape [${v.shape}]`);
           }
-          copy[k] = keep(v.to(p.dtype));
+          // Tensor.to() aliases its input when nothing changes; the clone keeps the source state dict independent.
+          copy[k] = keep(tidy(() => v.to(p.device).to(p.dtype).clone()));
         } else copy[k] = v;
       }
       this.state.set(p, copy);

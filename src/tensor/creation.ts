@@ -1,5 +1,5 @@
 // Tensor creation: from JS data or bytes, constant fills, ranges and random draws.
-import { type DType, type Device, checkDevice, dtypeCode, dtypeSize } from './dtype.js';
+import { type DType, type Device, checkDevice, checkDtype, dtypeSize } from './dtype.js';
 import { ArgumentError, expected } from './errors.js';
 import { native } from './native.js';
 import { type NestedArray, Tensor, wrap } from './tensor.js';
@@ -22,7 +22,7 @@ function finish(t: Tensor, opts: CreateOptions | undefined): Tensor {
 }
 
 function make(fn: 'empty' | 'zeros' | 'ones' | 'randn' | 'rand', shape: number[], opts?: CreateOptions, dflt: DType = 'float32'): Tensor {
-  const h = native[fn](checkShape(shape), dtypeCode(opts?.dtype ?? dflt), checkDevice(opts?.device ?? 'cpu'));
+  const h = native[fn](checkShape(shape), checkDtype(opts?.dtype ?? dflt), checkDevice(opts?.device ?? 'cpu'));
   return finish(wrap(h), opts);
 }
 
@@ -35,17 +35,20 @@ export const randn = (shape: number[], opts?: CreateOptions): Tensor => make('ra
 /** Uniform draws in [0, 1). */
 export const rand = (shape: number[], opts?: CreateOptions): Tensor => make('rand', shape, opts);
 
-/** A tensor filled with `value`; the dtype defaults to float32, or int64/bool for integer/boolean values. */
+/**
+ * A tensor filled with `value`; the dtype defaults to float32 for numbers (JS cannot tell 1 from 1.0, so unlike
+ * torch.full an integer value does not give int64) and bool for booleans.
+ */
 export function full(shape: number[], value: number | boolean, opts?: CreateOptions): Tensor {
   const dflt: DType = typeof value === 'boolean' ? 'bool' : 'float32';
-  const h = native.full(checkShape(shape), dtypeCode(opts?.dtype ?? dflt), checkDevice(opts?.device ?? 'cpu'), value);
+  const h = native.full(checkShape(shape), checkDtype(opts?.dtype ?? dflt), checkDevice(opts?.device ?? 'cpu'), value);
   return finish(wrap(h), opts);
 }
 
 /** Integers drawn uniformly from [low, high). */
 export function randint(low: number, high: number, shape: number[], opts?: CreateOptions): Tensor {
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) throw expected('integers low < high', 'randint(low, high)', [low, high]);
-  return wrap(native.randint(checkShape(shape), dtypeCode(opts?.dtype ?? 'int64'), checkDevice(opts?.device ?? 'cpu'), low, high));
+  return wrap(native.randint(checkShape(shape), checkDtype(opts?.dtype ?? 'int64'), checkDevice(opts?.device ?? 'cpu'), low, high));
 }
 
 /**
@@ -59,7 +62,7 @@ export function arange(start: number, end?: number, step = 1, opts?: CreateOptio
   }
   if (step === 0) throw expected('a non-zero step', 'arange step', step);
   const dflt: DType = [start, end, step].every(Number.isInteger) ? 'int64' : 'float32';
-  return finish(wrap(native.arange(start, end, step, dtypeCode(opts?.dtype ?? dflt), checkDevice(opts?.device ?? 'cpu'))), opts);
+  return finish(wrap(native.arange(start, end, step, checkDtype(opts?.dtype ?? dflt), checkDevice(opts?.device ?? 'cpu'))), opts);
 }
 
 const LIKE = { zeros: 0, ones: 1, empty: 2, randn: 3, rand: 4 } as const;
@@ -78,7 +81,9 @@ function typedDtype(a: Typed): DType {
   if (a instanceof Int16Array) return 'int16';
   if (a instanceof Int8Array) return 'int8';
   if (a instanceof BigInt64Array) return 'int64';
-  return 'uint8';
+  if (a instanceof Uint8Array) return 'uint8';
+  // Uint16/Uint32/BigUint64/Float16 arrays have no libtorch dtype of the same bits; DataView has no element type.
+  throw expected('a Float32/Float64/Int32/Int16/Int8/Uint8/BigInt64 array', 'tensor data', a);
 }
 
 /** Infers the shape of nested arrays and checks that they are rectangular. */
@@ -139,7 +144,7 @@ export function tensor(data: NestedArray | Typed, opts: CreateOptions & { shape?
   const numel = shape.reduce((a, b) => a * b, 1);
   if (numel !== src.length) throw expected(`${numel} values for shape [${shape.join(', ')}]`, 'tensor data', `${src.length} values`);
   const device = checkDevice(opts.device ?? 'cpu');
-  let t = wrap(native.fromBytes(src, 0, src.byteLength, shape, dtypeCode(srcDtype), 'cpu'));
+  let t = wrap(native.fromBytes(src, 0, src.byteLength, shape, srcDtype, 'cpu'));
   if (target !== srcDtype) {
     const c = t.to(target);
     t.dispose();
@@ -158,8 +163,15 @@ export function tensor(data: NestedArray | Typed, opts: CreateOptions & { shape?
  * (one copy, into libtorch's memory). This is how checkpoints are loaded.
  */
 export function fromBuffer(buffer: ArrayBufferView | ArrayBuffer, opts: { dtype: DType; shape: number[]; byteOffset?: number; device?: Device }): Tensor {
-  const shape = checkShape(opts.shape);
+  if (!(buffer instanceof ArrayBuffer || ArrayBuffer.isView(buffer))) throw expected('a Buffer, TypedArray or ArrayBuffer', 'fromBuffer(buffer)', buffer);
+  const dtype = checkDtype(opts.dtype);
+  const shape = checkShape(opts.shape, 'fromBuffer shape');
   const byteOffset = opts.byteOffset ?? 0;
-  const length = shape.reduce((a, b) => a * b, 1) * dtypeSize(opts.dtype);
-  return wrap(native.fromBytes(buffer, byteOffset, length, shape, dtypeCode(opts.dtype), checkDevice(opts.device ?? 'cpu')));
+  if (!Number.isSafeInteger(byteOffset) || byteOffset < 0) throw expected('a non-negative integer', 'fromBuffer byteOffset', byteOffset);
+  const length = shape.reduce((a, b) => a * b, 1) * dtypeSize(dtype);
+  if (byteOffset + length > buffer.byteLength) {
+    throw expected(`a byte range inside the buffer of ${buffer.byteLength} bytes`, `fromBuffer ${dtype}[${shape.join(', ')}] (${length} bytes)`,
+      `bytes [${byteOffset}, ${byteOffset + length})`);
+  }
+  return wrap(native.fromBytes(buffer, byteOffset, length, shape, dtype, checkDevice(opts.device ?? 'cpu')));
 }

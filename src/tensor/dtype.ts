@@ -16,6 +16,12 @@ export function dtypeSize(dtype: DType): number {
   return SIZES[dtype];
 }
 
+/** `dtype` itself when it names a dtype; the native functions take dtypes by name. */
+export function checkDtype(dtype: unknown): DType {
+  if (typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype)) return dtype as DType;
+  throw expected(`one of ${DTYPES.join(', ')}`, 'dtype', dtype);
+}
+
 export function dtypeCode(dtype: DType): number {
   const code = DTYPES.indexOf(dtype);
   if (code < 0) throw expected(`one of ${DTYPES.join(', ')}`, 'dtype', dtype);

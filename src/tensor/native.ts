@@ -10,6 +10,8 @@ export type Handle = { readonly __handle: unique symbol };
 type H = Handle;
 type Num = number | boolean;
 type Operand = H | Num;
+/** A dtype name ('float32', ...) or its code. */
+type Dt = string | number;
 
 /** The addon's functions (native/*.cc). Arguments are validated again natively. */
 export interface Native {
@@ -20,23 +22,23 @@ export interface Native {
   stats(): { liveTensors: number; hostBytes: number };
   buildInfo(): { torchVersion: string; config: string; parallel: string };
   opNames: { unary: string[]; binary: string[]; reduce: string[]; inplace: string[] };
-  empty(shape: number[], dtype: number, device: string): H;
-  zeros(shape: number[], dtype: number, device: string): H;
-  ones(shape: number[], dtype: number, device: string): H;
-  full(shape: number[], dtype: number, device: string, value: Num): H;
-  randn(shape: number[], dtype: number, device: string): H;
-  rand(shape: number[], dtype: number, device: string): H;
-  randint(shape: number[], dtype: number, device: string, low: number, high: number): H;
-  arange(start: number, end: number, step: number, dtype: number, device: string): H;
+  empty(shape: number[], dtype: Dt, device: string): H;
+  zeros(shape: number[], dtype: Dt, device: string): H;
+  ones(shape: number[], dtype: Dt, device: string): H;
+  full(shape: number[], dtype: Dt, device: string, value: Num): H;
+  randn(shape: number[], dtype: Dt, device: string): H;
+  rand(shape: number[], dtype: Dt, device: string): H;
+  randint(shape: number[], dtype: Dt, device: string, low: number, high: number): H;
+  arange(start: number, end: number, step: number, dtype: Dt, device: string): H;
   like(h: H, kind: number): H;
-  fromBytes(buf: ArrayBufferView | ArrayBuffer, byteOffset: number, byteLength: number, shape: number[], dtype: number, device: string): H;
+  fromBytes(buf: ArrayBufferView | ArrayBuffer, byteOffset: number, byteLength: number, shape: number[], dtype: Dt, device: string): H;
   toBytes(h: H): Buffer;
   shape(h: H): number[];
   dtype(h: H): number;
   device(h: H): string;
   numel(h: H): number;
   item(h: H): number | boolean;
-  toDtype(h: H, dtype: number): H;
+  toDtype(h: H, dtype: Dt): H;
   toDevice(h: H, device: string): H;
   isContiguous(h: H): boolean;
   requiresGrad(h: H): boolean;

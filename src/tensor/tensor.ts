@@ -1,6 +1,6 @@
 // The Tensor class: a typed handle on a libtorch tensor, with PyTorch's method names in camelCase.
 // Every op returns a new tensor that the caller owns (see scope.ts); in-place ops end in `_` and return `this`.
-import { type DType, type Device, DTYPES, checkDevice, dtypeCode, isFloatingDtype } from './dtype.js';
+import { type DType, type Device, DTYPES, checkDevice, checkDtype, isFloatingDtype } from './dtype.js';
 import { ArgumentError, expected } from './errors.js';
 import { BINARY, type Handle, INPLACE, REDUCE, UNARY, native } from './native.js';
 import { track } from './scope.js';
@@ -38,28 +38,42 @@ export function wrap(h: Handle): Tensor {
   return new Tensor(h);
 }
 
+// The safety net: a tensor that is garbage collected without dispose() frees its native memory here. Disposed
+// tensors are unregistered, so they cost the collector nothing.
+const finalizer = new FinalizationRegistry<Handle>((h) => native.dispose(h));
+
 export class Tensor {
-  #h: Handle | null;
+  #h: Handle;
+  #disposed = false;
   #shape: number[] | undefined;
   #dtype: DType | undefined;
 
   /** @internal Tensors are made by creation functions and ops, not by `new`. */
   constructor(handle: Handle) {
     this.#h = handle;
+    finalizer.register(this, handle, this);
     track(this);
   }
 
-  /** @internal The native handle; throws if the tensor was disposed. */
+  /**
+   * @internal The native handle. A disposed tensor keeps its (emptied) handle, so that an op given it fails with
+   * a TorchError that names the op and its inputs.
+   */
   get handle(): Handle {
-    if (this.#h === null) throw new ArgumentError('This tensor was already disposed; it cannot be used again');
     return this.#h;
+  }
+
+  #alive(what: string): void {
+    if (this.#disposed) throw new ArgumentError(`Tensor.${what}: this tensor was already disposed; it cannot be used again`);
   }
 
   // ------------------------------------------------------------------------------------------- metadata
   get shape(): number[] {
+    this.#alive('shape');
     return (this.#shape ??= native.shape(this.handle)).slice();
   }
   get dtype(): DType {
+    this.#alive('dtype');
     return (this.#dtype ??= DTYPES[native.dtype(this.handle)]);
   }
   get device(): Device {
@@ -67,6 +81,7 @@ export class Tensor {
   }
   /** Number of dimensions. */
   get ndim(): number {
+    this.#alive('ndim');
     return (this.#shape ??= native.shape(this.handle)).length;
   }
   dim(): number {
@@ -75,6 +90,7 @@ export class Tensor {
   /** Size of one dimension (negative counts from the end), or the whole shape. */
   size(d?: number): number | number[] {
     if (d === undefined) return this.shape;
+    this.#alive('size');
     const s = (this.#shape ??= native.shape(this.handle));
     const i = int(d, 'dim') < 0 ? d + s.length : d;
     if (i < 0 || i >= s.length) throw expected(`a dim in [${-s.length}, ${s.length - 1}]`, 'dim', d);
@@ -84,7 +100,7 @@ export class Tensor {
     return native.numel(this.handle);
   }
   get isDisposed(): boolean {
-    return this.#h === null;
+    return this.#disposed;
   }
   isContiguous(): boolean {
     return native.isContiguous(this.handle);
@@ -92,16 +108,17 @@ export class Tensor {
 
   /** Frees the native memory now. Safe to call twice. */
   dispose(): void {
-    if (this.#h === null) return;
+    if (this.#disposed) return;
+    finalizer.unregister(this);
     native.dispose(this.#h);
-    this.#h = null;
+    this.#disposed = true;
   }
   [Symbol.dispose](): void {
     this.dispose();
   }
 
   toString(): string {
-    if (this.#h === null) return 'Tensor(<disposed>)';
+    if (this.#disposed) return 'Tensor(<disposed>)';
     return `Tensor(${this.dtype}[${this.shape.join(', ')}]${this.device === 'cpu' ? '' : ` on ${this.device}`})`;
   }
 
@@ -121,7 +138,7 @@ export class Tensor {
   toTypedArray(): Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | BigInt64Array {
     const dt = this.dtype;
     if (dt === 'float16' || dt === 'bfloat16') {
-      const f = wrap(native.toDtype(this.handle, dtypeCode('float32')));
+      const f = wrap(native.toDtype(this.handle, 'float32'));
       try {
         return f.toTypedArray();
       } finally {
@@ -157,9 +174,12 @@ export class Tensor {
   }
 
   // ------------------------------------------------------------------------------------------- conversion
-  /** Converts to a dtype or moves to a device (returns a new tensor, even when nothing changes). */
+  /**
+   * Converts to a dtype or moves to a device. Always returns a new handle to dispose; as in PyTorch, when nothing
+   * changes it shares memory with this tensor (use `clone()` for an independent copy).
+   */
   to(target: DType | Device): Tensor {
-    if ((DTYPES as readonly string[]).includes(target)) return wrap(native.toDtype(this.handle, dtypeCode(target as DType)));
+    if ((DTYPES as readonly string[]).includes(target)) return wrap(native.toDtype(this.handle, checkDtype(target as DType)));
     return wrap(native.toDevice(this.handle, checkDevice(target, 'to(target)')));
   }
   float(): Tensor { return this.to('float32'); }

@@ -1,0 +1,245 @@
+// Memory rules: scopes (tidy, using + scope), keep, dispose, the GC finalizer as a safety net, and a long training
+// loop whose live tensor count and resident memory stay flat.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import {
+  AdamW, type Tensor, crossEntropy, getNumThreads, keep, linear, manualSeed, memoryStats, randint, randn, scope, setNumThreads,
+  tidy, zeros,
+} from 'bfpo';
+
+// A callable gc() without a command-line flag: the flag is set at run time, and a fresh context picks it up.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+const live = (): number => memoryStats().liveTensors;
+
+/** Runs GC a few times, letting deferred native finalizers run in between. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('tidy', () => {
+  test('disposes what was created inside except what it returns', () => {
+    const before = live();
+    let inner: Tensor | undefined;
+    const out = tidy(() => {
+      inner = randn([3]);
+      return inner.mul(2).add(1);
+    });
+    assert.ok(inner?.isDisposed);
+    assert.ok(!out.isDisposed);
+    assert.equal(live(), before + 1);
+    out.dispose();
+    assert.equal(live(), before);
+  });
+
+  test('keeps tensors inside returned arrays, objects, Maps and Sets', () => {
+    const before = live();
+    const r = tidy(() => {
+      const a = randn([2]);
+      return { list: [a, a.neg()], nested: { m: new Map([['x', a.exp()]]), s: new Set([a.abs()]) }, n: 3 };
+    });
+    const all = [...r.list, ...r.nested.m.values(), ...r.nested.s];
+    assert.ok(all.every((t) => !t.isDisposed));
+    assert.equal(live(), before + 4);
+    for (const t of new Set(all)) t.dispose();
+    assert.equal(live(), before);
+  });
+
+  test('does not touch tensors created outside it', () => {
+    const x = randn([2]);
+    tidy(() => x.mul(3));
+    assert.ok(!x.isDisposed);
+    const same = tidy(() => x);
+    assert.equal(same, x);
+    x.dispose();
+  });
+
+  test('nested scopes move returned tensors to the parent, which disposes them unless returned again', () => {
+    const before = live();
+    let fromInner: Tensor | undefined;
+    const out = tidy(() => {
+      fromInner = tidy(() => randn([2]).mul(2));
+      assert.ok(!fromInner.isDisposed, 'alive in the parent scope');
+      const kept = tidy(() => randn([2]).add(1));
+      return kept;
+    });
+    assert.ok(fromInner?.isDisposed, 'the parent disposed what it did not return');
+    assert.ok(!out.isDisposed);
+    out.dispose();
+    assert.equal(live(), before);
+  });
+
+  test('a throwing function disposes everything created inside and rethrows', () => {
+    const before = live();
+    let made: Tensor[] = [];
+    assert.throws(() => tidy(() => {
+      made = [randn([2]), randn([3])];
+      tidy(() => randn([4]));
+      throw new Error('boom');
+    }), /boom/);
+    assert.ok(made.every((t) => t.isDisposed));
+    assert.equal(live(), before);
+  });
+
+  test('an async function is rejected and its synchronous tensors are freed', () => {
+    const before = live();
+    let made: Tensor | undefined;
+    assert.throws(() => tidy((async () => {
+      made = randn([2]);
+    }) as unknown as () => Tensor), /tidy\(fn\) needs a synchronous function/);
+    assert.ok(made?.isDisposed);
+    assert.equal(live(), before);
+  });
+
+  test('keep() lets a tensor outlive every enclosing scope', () => {
+    const before = live();
+    let kept: Tensor | undefined;
+    tidy(() => {
+      tidy(() => {
+        kept = keep(randn([2]));
+        randn([5]);
+      });
+    });
+    assert.ok(kept && !kept.isDisposed);
+    assert.equal(live(), before + 1);
+    kept?.dispose();
+  });
+});
+
+describe('using with scope()', () => {
+  test('disposes at the end of the block except what s.keep() returns', () => {
+    const before = live();
+    let kept: Tensor;
+    let temp: Tensor;
+    {
+      using s = scope();
+      temp = randn([2]);
+      kept = s.keep(temp.mul(2));
+    }
+    assert.ok(temp.isDisposed);
+    assert.ok(!kept.isDisposed);
+    assert.equal(live(), before + 1);
+    kept.dispose();
+  });
+
+  test('inside tidy, kept tensors move to the tidy scope', () => {
+    const before = live();
+    let fromBlock: Tensor | undefined;
+    tidy(() => {
+      using s = scope();
+      fromBlock = s.keep(randn([2]));
+    });
+    assert.ok(fromBlock?.isDisposed);
+    assert.equal(live(), before);
+  });
+
+  test('an exception in the block still disposes', () => {
+    const before = live();
+    assert.throws(() => {
+      using _s = scope();
+      randn([3]);
+      throw new Error('inside');
+    }, /inside/);
+    assert.equal(live(), before);
+  });
+});
+
+describe('dispose and accounting', () => {
+  test('dispose twice is harmless and counts once', () => {
+    const before = live();
+    const t = zeros([1000]);
+    assert.equal(live(), before + 1);
+    t.dispose();
+    t.dispose();
+    assert.ok(t.isDisposed);
+    assert.equal(live(), before);
+  });
+
+  test('host bytes follow creation and disposal, counted once per storage', () => {
+    const base = memoryStats().hostBytes;
+    const t = zeros([256], { dtype: 'float64' });
+    assert.equal(memoryStats().hostBytes, base + 2048);
+    // Handles that share t's memory: a view, a detached alias, a no-op conversion.
+    const aliases = [t.narrow(0, 0, 10), t.detach(), t.to('float64'), t.view(16, 16)];
+    assert.equal(memoryStats().hostBytes, base + 2048);
+    t.dispose();
+    assert.equal(memoryStats().hostBytes, base + 2048, 'the aliases still hold the storage');
+    for (const a of aliases) a.dispose();
+    assert.equal(memoryStats().hostBytes, base);
+    const c = zeros([4]);
+    const copy = c.to('float64');
+    assert.equal(memoryStats().hostBytes, base + 16 + 32, 'a real conversion is new memory');
+    c.dispose();
+    copy.dispose();
+    assert.equal(memoryStats().hostBytes, base);
+  });
+
+  test('the GC finalizer frees tensors that were never disposed (safety net)', async () => {
+    await collect();
+    const before = live();
+    (() => {
+      for (let i = 0; i < 50; i++) randn([64]);
+    })();
+    assert.equal(live(), before + 50);
+    await collect();
+    assert.ok(live() <= before + 5, `live tensors after GC: ${live() - before} of 50 remain`);
+  });
+});
+
+describe('a long training loop', () => {
+  test('10,000 forward/backward/AdamW steps keep live tensors constant and resident memory flat', async (t) => {
+    // Tensors this small gain nothing from threads, and on a busy machine thread hand-offs dominate the run time.
+    const threads = getNumThreads();
+    setNumThreads(1);
+    manualSeed(0);
+    const params = [randn([16, 8]).mul_(0.3), zeros([16]), randn([4, 16]).mul_(0.3), zeros([4])];
+    for (const p of params) p.requiresGrad_(true);
+    const x = randn([32, 8]); // [batch, in]
+    const y = randint(0, 4, [32]); // [batch]
+    const opt = new AdamW(params, { lr: 1e-2 });
+    const stepOnce = (): number => tidy(() => {
+      opt.zeroGrad();
+      const logits = linear(linear(x, params[0], params[1]).gelu(), params[2], params[3]); // [batch, classes]
+      const loss = crossEntropy(logits, y);
+      loss.backward();
+      opt.step();
+      return loss.item();
+    });
+
+    const first = stepOnce();
+    let baseline = -1;
+    let at1000 = { rss: 0, heapTotal: 0 };
+    let last = first;
+    for (let i = 2; i <= 10_000; i++) {
+      last = stepOnce();
+      if (i === 10) baseline = live();
+      if (i > 10 && i % 50 === 0) assert.equal(live(), baseline, `live tensors at iteration ${i}`);
+      if (i === 1000) {
+        await collect();
+        at1000 = process.memoryUsage();
+      }
+    }
+    await collect();
+    // Resident memory minus V8's own heap reservation, which the young generation may grow under allocation pressure
+    // (a GC-managed reserve, not a leak): what remains is native memory.
+    const end = process.memoryUsage();
+    const rssGrowth = (end.rss - at1000.rss) / 2 ** 20;
+    const growth = rssGrowth - (end.heapTotal - at1000.heapTotal) / 2 ** 20;
+    t.diagnostic(`live tensors ${baseline}; from iteration 1,000 to 10,000 resident memory grew ${rssGrowth.toFixed(2)} MB, ` +
+      `${growth.toFixed(2)} MB outside the JS heap`);
+    assert.equal(live(), baseline);
+    assert.ok(rssGrowth < 20, `resident memory grew by ${rssGrowth.toFixed(1)} MB between iterations 1,000 and 10,000`);
+    // A leak of 100 bytes per tensor handle would add about 18 MB here.
+    assert.ok(growth < 12, `resident memory outside the JS heap grew by ${growth.toFixed(1)} MB between iterations 1,000 and 10,000`);
+    assert.ok(last < first, `the loss went down (${first} -> ${last})`);
+    opt.dispose();
+    for (const t of [...params, x, y]) t.dispose();
+    setNumThreads(threads);
+  });
+});
