@@ -24,11 +24,12 @@ export const SPECIAL_TOKENS = { bos: '<s>', eos: '</s>', pad: '<pad>', system: '
 
 /**
  * A Zephyr-style chat template (the format the original BFPO models use): every turn is `<|role|>\n` + content +
- * EOS + newline; the generation prompt is `<|assistant|>\n`. An empty system message renders as nothing, so a
- * prompt reads the same whether or not a loader prepended one.
+ * EOS + newline; the generation prompt is `<|assistant|>\n`. The template writes BOS itself, so training and
+ * generation see the same first token whichever code renders it; an empty system message renders as nothing, so
+ * a prompt reads the same whether or not a loader prepended one.
  */
 export const CHAT_TEMPLATE =
-  "{% for message in messages %}{% if not (message['role'] == 'system' and message['content'] == '') %}" +
+  "{{ bos_token }}{% for message in messages %}{% if not (message['role'] == 'system' and message['content'] == '') %}" +
   "{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}{% endif %}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
 
