@@ -373,12 +373,11 @@ void InitCore(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "setData", [](const Napi::CallbackInfo& info) {
     Handle* h = HandleOf(info[0]);
     if (!h || !h->t.defined()) throw ArgError("argument 0 must be a tensor that is not disposed");
-    h->t.set_data(TensorArg(info, 1));
-    int64_t bytes = CountedBytes(h->t);
+    at::Tensor src = TensorArg(info, 1);
     AddonData* d = Data(info.Env());
-    d->liveBytes += bytes - h->reportedBytes;
-    if (bytes != h->reportedBytes) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes - h->reportedBytes);
-    h->reportedBytes = bytes;
+    UncountStorage(info.Env(), d, h);
+    h->t.set_data(src);
+    CountStorage(info.Env(), d, h);
     return info.Env().Undefined();
   });
   Export(env, exports, "isDisposed", [](const Napi::CallbackInfo& info) {

@@ -5,3 +5,5 @@ export * from './nn/index.js';
 export * from './models/index.js';
 export * from './data/index.js';
 export * from './losses/index.js';
+export * from './io/index.js';
+

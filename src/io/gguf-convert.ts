@@ -1,0 +1,77 @@
+// GGUF <-> Hugging Face models as Tensors: the edge where gguf-llama.ts's bytes become (or come from) tensors,
+// and where GGUF tokenizer metadata becomes a Tokenizer.
+import { type DType, type Device, isFloatingDtype } from '../tensor/dtype.js';
+import { expected } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { readGguf, writeGguf } from './gguf.js';
+import { type ExportTensor, type GgufFileType, ggufMetadataFromConfig, ggufTensorToHf, ggufTensorsFromHf, hfConfigFromGguf } from './gguf-llama.js';
+import { ggufTokenizerMetadata, tokenizerFromGguf } from './gguf-tokenizer.js';
+import { tensorFromBytes } from './safetensors.js';
+import { Tokenizer } from './tokenizer.js';
+
+/**
+ * Reads a Llama-family GGUF file as a Hugging Face model: config.json fields, weights under HF names in HF
+ * layout (Q/K rows un-permuted, Q8_0 dequantised), and the tokenizer built from the GGUF vocabulary.
+ *
+ * @example
+ * const { config, weights, tokenizer } = ggufToHf('llama-2-tiny-random.gguf', { dtype: 'float32' });
+ * weights.get('model.layers.0.self_attn.q_proj.weight'); // Tensor(float32[8, 8])
+ */
+export function ggufToHf(path: string, opts: { dtype?: DType; device?: Device } = {}): {
+  config: Record<string, unknown>;
+  weights: Map<string, Tensor>;
+  tokenizer: Tokenizer | undefined;
+} {
+  if (opts.dtype !== undefined && !isFloatingDtype(opts.dtype)) throw expected('a floating dtype', 'ggufToHf dtype', opts.dtype);
+  const file = readGguf(path);
+  const config = hfConfigFromGguf(file);
+  const tokenizer = file.metadata['tokenizer.ggml.model'] === undefined
+    ? undefined
+    : (({ tokenizerJson, tokenizerConfig }) => new Tokenizer(tokenizerJson, tokenizerConfig, `${path} tokenizer`))(tokenizerFromGguf(file));
+  const weights = new Map<string, Tensor>();
+  try {
+    // One tensor at a time, so peak memory is the model plus one tensor's bytes.
+    for (const info of file.tensors) {
+      const { name, tensor: t } = ggufTensorToHf(file, config, info.name);
+      weights.set(name, tensorFromBytes(t.bytes, t.dtype, t.shape, opts));
+    }
+  } catch (err) {
+    for (const w of weights.values()) w.dispose();
+    throw err;
+  }
+  return { config, weights, tokenizer };
+}
+
+/**
+ * Writes a Hugging Face-layout model (config, weights, optional tokenizer) as a GGUF file llama.cpp loads:
+ * F32, F16 or Q8_0 matrices (norms stay F32), Q/K rows permuted for llama, tokenizer metadata from
+ * tokenizer.json. The write is atomic.
+ *
+ * @example
+ * writeGgufFromHf('model.gguf', { config, weights: model.stateDict(), tokenizer, fileType: 'Q8_0' });
+ */
+export function writeGgufFromHf(path: string, spec: {
+  config: Record<string, unknown>;
+  weights: Map<string, Tensor> | Record<string, Tensor>;
+  tokenizer?: Tokenizer;
+  fileType?: GgufFileType;
+  name?: string;
+}): void {
+  const fileType = spec.fileType ?? 'F16';
+  const { arch, metadata } = ggufMetadataFromConfig(spec.config, fileType, spec.name);
+  const entries = spec.weights instanceof Map ? [...spec.weights] : Object.entries(spec.weights);
+  const exports = new Map<string, ExportTensor>(entries.map(([k, t]) => [k, {
+    shape: t.shape,
+    float32: () => {
+      const f = t.to('float32');
+      try { return f.toTypedArray() as Float32Array; } finally { f.dispose(); }
+    },
+    float16: () => {
+      const h = t.to('float16');
+      try { return h.toBuffer(); } finally { h.dispose(); }
+    },
+  }]));
+  const tensors = ggufTensorsFromHf(arch, spec.config, exports, fileType);
+  const tok = spec.tokenizer ? ggufTokenizerMetadata(spec.tokenizer.tokenizerJson, spec.tokenizer.tokenizerConfig, spec.tokenizer.source) : {};
+  writeGguf(path, { metadata: { ...metadata, ...tok }, tensors });
+}

@@ -1,0 +1,23 @@
+// The io layer's public surface: safetensors, Hugging Face folders, tokenizers and chat templates, GGUF.
+export { FormatError } from './errors.js';
+export {
+  type SafetensorsDtype, type SafetensorsEntry, type SafetensorsHeader, type LoadOptions as TensorLoadOptions, type RawTensor,
+  SafetensorsFile, readSafetensorsHeader, loadSafetensors, saveSafetensors, writeSafetensors,
+} from './safetensors.js';
+export {
+  type ShardIndex, type ShardOptions, SAFETENSORS_INDEX, readShardIndex, loadShardedSafetensors, saveShardedSafetensors,
+} from './safetensors-shards.js';
+export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, readJsonObject } from './hf-folder.js';
+export { type ChatMessage, type TemplateTokens, ChatTemplate, ChatTemplateError, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
+export { type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, Tokenizer, loadTokenizer, saveTokenizer } from './tokenizer.js';
+export {
+  type GgufFile, type GgufValue, type GgufScalarType, type GgufTensorInfo, type GgufTensorData, type GgmlType,
+  readGguf, readGgufTensor, readGgufTensorBytes, writeGguf,
+} from './gguf.js';
+export {
+  type GgufFileType, type ExportTensor, type FloatBytes, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf,
+  ggufToHfTensors, ggufTensorToHf, ggufMetadataFromConfig, ggufTensorsFromHf,
+} from './gguf-llama.js';
+export { TOKEN_TYPE, tokenizerFromGguf, ggufTokenizerMetadata, mergesFromScores } from './gguf-tokenizer.js';
+export { ggufToHf, writeGgufFromHf } from './gguf-convert.js';
+export { ggufToHfFolder, hfFolderToGguf } from './convert.js';
