@@ -1,10 +1,32 @@
 // `npm run bench`: every benchmark section, or those named on the command line (e.g. `npm run bench -- engine`).
 import { buildInfo, detectBlas, getNumThreads } from 'bfpo';
+import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
+import { benchModels } from './models.js';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
+
+async function dataRows(): Promise<BenchRow[]> {
+  const r = await benchData();
+  return [
+    { name: `read + adapt ${r.pairs} PKU-SafeRLHF pairs, Parquet`, unit: 'rows/s', ours: r.readParquetRowsPerSec },
+    { name: `read + adapt ${r.pairs} PKU-SafeRLHF pairs, JSONL`, unit: 'rows/s', ours: r.readJsonlRowsPerSec },
+    { name: `tokenize ${r.tokenizedPairs} pairs (${r.tokensPerPair.toFixed(0)} tokens/pair), 1 thread`, unit: 'rows/s', ours: r.tokenizeRowsPerSecOneThread },
+    { name: `tokenize ${r.tokenizedPairs} pairs, ${r.workers} workers`, unit: 'rows/s', ours: r.tokenizeRowsPerSecWorkers },
+    { name: 'padding ratio, length-bucketed batches of 8 (random order)', unit: 'ratio', ours: r.paddingRatioBucketed, note: `random: ${r.paddingRatioRandom.toFixed(3)}` },
+  ];
+}
+
+async function modelRows(): Promise<BenchRow[]> {
+  return (await benchModels()).flatMap((r) => [
+    { name: `${r.name} prefill, batch ${r.batch} x ${r.promptTokens}`, unit: 'tokens/s', ours: r.prefillTokensPerSecond },
+    { name: `${r.name} greedy decode, batch ${r.batch}, ${r.newTokens} new`, unit: 'tokens/s', ours: r.decodeTokensPerSecond },
+  ]);
+}
 
 const sections: Record<string, () => Promise<BenchRow[]>> = {
   engine: benchEngine,
+  models: modelRows,
+  data: dataRows,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -6,4 +6,5 @@ export * from './models/index.js';
 export * from './data/index.js';
 export * from './losses/index.js';
 export * from './io/index.js';
-
+export * from './train/index.js';
+export * from './cli/index.js';

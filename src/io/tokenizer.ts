@@ -75,6 +75,22 @@ function patchPreTokenizer(pre: unknown): unknown {
   return pre;
 }
 
+/**
+ * SentencePiece-style BPE tokenizers (Llama 2, Mistral) have no pre-tokenizer: the normalizer turns spaces into
+ * `▁` and BPE then runs over the whole text as one word, which costs time quadratic in its length and defeats
+ * the word cache. When no vocabulary entry has a `▁` right after another character, no merge can cross the start
+ * of a `▁` run, so splitting the text there gives exactly the same tokens; we add that split.
+ */
+export function withMetaspaceSplit(json: Json): Json {
+  const model = json.model as Json;
+  if ((model.type !== undefined && model.type !== 'BPE') || json.pre_tokenizer) return json;
+  const norm = JSON.stringify(json.normalizer ?? null);
+  if (!/"Replace","pattern":\{"String":" "\},"content":"▁"/.test(norm)) return json;
+  const vocab = model.vocab as Json | undefined;
+  if (!vocab || Array.isArray(vocab) || Object.keys(vocab).some((t) => /[^▁]▁/.test(t))) return json;
+  return { ...json, pre_tokenizer: { type: 'Split', pattern: { Regex: '▁+[^▁]*|[^▁]+' }, behavior: 'Isolated', invert: false } };
+}
+
 /** Options of `Tokenizer.encode`. */
 export interface EncodeOptions {
   /** Add the tokens the post-processor adds (BOS for Llama). Default true, as in transformers. */
@@ -135,6 +151,7 @@ export class Tokenizer {
       json = withBosEos(json, this.bosToken, this.eosToken, config.add_bos_token === true, config.add_eos_token === true, vocabId);
     }
     json.pre_tokenizer = patchPreTokenizer(json.pre_tokenizer);
+    json = withMetaspaceSplit(json);
     if (model.type === 'WordLevel') json = { ...json, model: { ...model, type: undefined } };
     try {
       this.#hf = new HfTokenizer(json, { ...config, bos_token: this.bosToken, eos_token: this.eosToken, pad_token: this.padToken, unk_token: this.unkToken });

@@ -19,7 +19,8 @@ const CORPUS = [
   'numbers 1234567 3.14159 1,000,000 0x1F', "don't I'LL we've they'RE", 'zero\u200bwidth a\u00a0nbsp', 'x'.repeat(60),
   '<s>raw special</s> <unk>', '<|im_start|>user\nhi<|im_end|>\n<|endoftext|>', '<|begin_of_text|>x<|eot_id|><|start_header_id|>',
   '', ' ', 'mixed English日本語emoji🎉end', '\u0000control\u0007chars', 'the cat sat on the mat!', 'The Cat, hello World.',
-  'cats playing unplayable café CAFÉ', '[CLS] hello [SEP]',
+  'cats playing unplayable café CAFÉ', '[CLS] hello [SEP]', 'literal ▁ marks▁inside ▁▁ text▁', 
+  ('A longer paragraph, with  double spaces,\n\tindented    code and 😀 emoji; ' + 'the quick brown fox jumps over the lazy dog. ').repeat(12),
 ];
 
 /** transformers' clean_up_tokenization: spaces before punctuation and contractions are removed after decoding. */

@@ -117,3 +117,17 @@ test('Tokenizer fits the data layer\'s tokenizer interface', () => {
   const fits = (t: Tokenizer): TextTokenizerShape => t;
   assert.equal(typeof fits, 'function');
 });
+
+test('SentencePiece-style BPE gets a split at the start of each ▁ run only when no token spans one', async () => {
+  const { withMetaspaceSplit } = await import('../../src/io/tokenizer.js');
+  const normalizer = { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] };
+  const base = { normalizer, pre_tokenizer: null, model: { type: 'BPE', vocab: { '▁a': 0, b: 1, '▁▁': 2 }, merges: [] } };
+  assert.deepEqual(withMetaspaceSplit(base).pre_tokenizer, { type: 'Split', pattern: { Regex: '▁+[^▁]*|[^▁]+' }, behavior: 'Isolated', invert: false });
+  // A token with ▁ after another character could be formed across the split, so the split is not added.
+  const spanning = { ...base, model: { ...base.model, vocab: { ...base.model.vocab, 'a▁b': 3 } } };
+  assert.equal(withMetaspaceSplit(spanning).pre_tokenizer, null);
+  // Byte-level BPE and tokenizers that already pre-tokenize are left alone.
+  assert.equal(withMetaspaceSplit({ ...base, normalizer: null }).pre_tokenizer, null);
+  const pre = { type: 'ByteLevel' };
+  assert.equal(withMetaspaceSplit({ ...base, pre_tokenizer: pre }).pre_tokenizer, pre);
+});

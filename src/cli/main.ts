@@ -1,0 +1,87 @@
+// The bfpo command line: a table of commands, each with --help; `main(argv)` runs one.
+import { BfpoError } from '../tensor/errors.js';
+import { RECIPE_KEYS, describeType, showDefault } from './recipe-keys.js';
+
+/** One command of the table. */
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  /** Extra help text after the usage line. */
+  help?: () => string;
+  run(args: string[]): Promise<void> | void;
+}
+
+function keyHelp(groups: string[]): string {
+  return RECIPE_KEYS.filter((s) => groups.includes(s.group))
+    .map((s) => `  --${s.key}=${describeType(s).replace(/^(a|an|one of) /, '')}  (default ${showDefault(s)})\n      ${s.doc}`).join('\n');
+}
+
+const recipeHelp = (task: 'sft' | 'preference') => (): string =>
+  'Recipe keys (set them in the YAML or as --key=value; a key given twice is an error):\n' +
+  keyHelp(task === 'sft' ? ['model', 'data', 'training'] : ['model', 'data', 'training', 'preference']) +
+  '\nKeys accepted for compatibility with the original recipes, without effect: ' +
+  RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key).join(', ');
+
+/** The command table (other commands register themselves here). */
+export const COMMANDS: Command[] = [
+  {
+    name: 'sft', summary: 'Supervised fine-tuning on chat data from a recipe',
+    usage: 'bfpo sft RECIPE.yaml [--key=value ...]', help: recipeHelp('sft'),
+    run: async (args) => (await import('./run-training.js')).runFromArgs('sft', args),
+  },
+  {
+    name: 'train', summary: 'Preference training (BFPO by default, or the DPO family) from a recipe',
+    usage: 'bfpo train RECIPE.yaml [--key=value ...]', help: recipeHelp('preference'),
+    run: async (args) => (await import('./run-training.js')).runFromArgs('preference', args),
+  },
+  {
+    name: 'logps', summary: 'Compute and cache the reference log-probs of a preference recipe\'s data',
+    usage: 'bfpo logps [RECIPE.yaml] [--model_name_or_path=DIR] [--dataset_mixer={DATA: 1.0}] [--key=value ...]',
+    help: () => 'Runs the starting model over the training, buffer and test data once and stores the log-probs in\n' +
+      'reference_cache_dir, keyed by the model checksum, the data and the tokenization settings. A later\n' +
+      '`bfpo train` with reference_strategy: precomputed finds them there (also on another machine, when the\n' +
+      'cache folder is copied). Shorthands: --model=DIR for --model_name_or_path, --data=PATH for a one-dataset mixer.',
+    run: async (args) => (await import('./run-training.js')).runLogps(args),
+  },
+];
+
+function mainHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return ['Usage: bfpo <command> [arguments]   (bfpo <command> --help for details)', '', 'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`)].join('\n');
+}
+
+/** Help text of a command. */
+export function commandHelp(c: Command): string {
+  return [`${c.summary}.`, '', `Usage: ${c.usage}`, ...(c.help ? ['', c.help()] : [])].join('\n');
+}
+
+/**
+ * Runs the command named by `argv[0]`. Errors of bfpo print their message and set exit code 1.
+ * @example await main(['train', 'recipes/tiny-cpu.yaml', '--max_steps=5']);
+ */
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(mainHelp());
+    return;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    console.error(`Unknown command "${name}".\n\n${mainHelp()}`);
+    process.exitCode = 1;
+    return;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(commandHelp(cmd));
+    return;
+  }
+  try {
+    await cmd.run(rest);
+  } catch (e) {
+    if (!(e instanceof BfpoError)) throw e;
+    console.error(`bfpo ${name}: ${e.message}`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,151 @@
+// Every recipe key in ONE table: type, default, allowed values and a one-line doc. Recipe parsing, `--help` and
+// the key table of docs/training.md all come from here.
+
+/** The value types a key can hold. */
+export type KeyType =
+  | 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'string-list' | 'enum-list' | 'mixer' | 'object';
+
+export type KeyGroup = 'model' | 'data' | 'training' | 'preference' | 'accepted';
+
+export interface KeySpec {
+  key: string;
+  type: KeyType;
+  group: KeyGroup;
+  default: unknown;
+  /** Allowed values of 'enum' and 'enum-list' keys. */
+  values?: readonly (string | null)[];
+  /** null is allowed (YAML `null`, `None`, or an empty value). */
+  nullable?: boolean;
+  doc: string;
+  /** Another name of this key; both are accepted, giving both is an error. */
+  aliasOf?: string;
+}
+
+const k = (key: string, type: KeyType, group: KeyGroup, dflt: unknown, doc: string, extra: Partial<KeySpec> = {}): KeySpec =>
+  ({ key, type, group, default: dflt, doc, ...extra });
+const NO_EFFECT = 'Accepted so the original recipes load; has no effect here.';
+
+export const RECIPE_KEYS: readonly KeySpec[] = [
+  // ------------------------------------------------------------------------------------------------ model
+  k('model_name_or_path', 'string', 'model', null, 'Local Hugging Face model folder (config.json, *.safetensors, tokenizer.json) to start from.', { nullable: true }),
+  k('torch_dtype', 'enum', 'model', null, 'Dtype to load the weights in; null loads float32, auto keeps config.json\'s torch_dtype; bf16: true loads bfloat16.', { values: ['auto', 'bfloat16', 'float16', 'float32', null], nullable: true }),
+  k('tokenizer_name_or_path', 'string', 'model', null, 'Folder of tokenizer.json when it is not the model folder.', { nullable: true }),
+  k('chat_template', 'string', 'model', null, 'A Jinja chat template that replaces the tokenizer\'s own.', { nullable: true }),
+  k('use_peft', 'boolean', 'model', false, 'Train LoRA adapters instead of the weights themselves.'),
+  k('lora_r', 'integer', 'model', 16, 'LoRA rank.'),
+  k('lora_alpha', 'integer', 'model', 32, 'LoRA scaling numerator (the update is scaled by lora_alpha / lora_r).'),
+  k('lora_dropout', 'number', 'model', 0.05, 'Dropout on the LoRA input.'),
+  k('lora_target_modules', 'string-list', 'model', null, 'Linear layers that get LoRA adapters (null: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).', { nullable: true }),
+  k('lora_save', 'enum', 'model', 'adapter', 'How the final LoRA model is saved: adapter (PEFT layout: adapter_model.safetensors + adapter_config.json) or merged (a full model folder).', { values: ['adapter', 'merged'] }),
+  k('model_revision', 'string', 'accepted', 'main', NO_EFFECT + ' Models are read from local folders.'),
+  k('use_flash_attention_2', 'boolean', 'accepted', false, NO_EFFECT + ' Attention uses libtorch kernels.'),
+  k('trust_remote_code', 'boolean', 'accepted', false, NO_EFFECT + ' No remote code is ever run.'),
+  // ------------------------------------------------------------------------------------------------ data
+  k('dataset_mixer', 'mixer', 'data', null, 'Datasets (local folders or files) and the fraction of each train split to take.', { nullable: true }),
+  k('dataset_splits', 'string-list', 'data', ['train', 'test'], 'Split names: the first trains, the ones with "test" in their name evaluate.'),
+  k('other_data_config', 'string', 'data', null, 'A second YAML whose data keys override this recipe\'s (path relative to the recipe).', { nullable: true }),
+  k('use_buffer', 'boolean', 'data', false, 'Add a buffer batch from buffer_dataset_mixer to every micro-step (BFPO\'s helpfulness buffer).'),
+  k('buffer_dataset_mixer', 'mixer', 'data', null, 'Datasets of the buffer data, as dataset_mixer.', { nullable: true }),
+  k('buffer_dataset_splits', 'string-list', 'data', ['train', 'test'], 'Split names of the buffer data.'),
+  k('max_length', 'integer', 'data', 1024, 'Preference training: longest prompt + response in tokens.'),
+  k('max_prompt_length', 'integer', 'data', 512, 'Preference training: longest prompt kept (its end) when a pair is too long.'),
+  k('max_seq_length', 'integer', 'data', 2048, 'SFT: longest conversation in tokens.'),
+  k('tokenization', 'enum', 'data', 'clean', 'clean: one end-of-turn token, the assistant header in the prompt; trl-0.7: the original\'s exact sequences (BOS, double EOS, header in the completion; SFT learns every token).', { values: ['clean', 'trl-0.7'] }),
+  k('assistant_only_loss', 'boolean', 'data', true, 'SFT: take the loss on assistant tokens only (false: on every token).'),
+  k('preprocessing_num_workers', 'integer', 'accepted', 8, NO_EFFECT + ' Tokenization runs in-process.'),
+  // ------------------------------------------------------------------------------------------------ training
+  k('output_dir', 'string', 'training', null, 'Where checkpoints, logs and the final model go.', { nullable: true }),
+  k('num_train_epochs', 'number', 'training', 3, 'Epochs over the (main) training data.'),
+  k('max_steps', 'integer', 'training', -1, 'When > 0, the number of optimizer steps (overrides num_train_epochs).'),
+  k('per_device_train_batch_size', 'integer', 'training', 8, 'Pairs (or conversations) per micro-batch.'),
+  k('per_device_eval_batch_size', 'integer', 'training', 8, 'Pairs (or conversations) per evaluation batch.'),
+  k('gradient_accumulation_steps', 'integer', 'training', 1, 'Micro-batches per optimizer step.'),
+  k('learning_rate', 'number', 'training', 5e-5, 'Peak learning rate.'),
+  k('lr_scheduler_type', 'enum', 'training', 'linear', 'Learning-rate schedule after warmup.', { values: ['cosine', 'linear', 'constant', 'constant_with_warmup'] }),
+  k('warmup_ratio', 'number', 'training', 0, 'Warmup as a fraction of all steps (ceil), used when warmup_steps is 0.'),
+  k('warmup_steps', 'integer', 'training', 0, 'Warmup steps (overrides warmup_ratio when > 0).'),
+  k('optim', 'enum', 'training', 'adamw_torch', 'Optimizer (adamw_torch and adamw are both AdamW).', { values: ['adamw_torch', 'adamw', 'adam', 'sgd', 'rmsprop'] }),
+  k('weight_decay', 'number', 'training', 0, 'Weight decay (decoupled for AdamW).'),
+  k('adam_beta1', 'number', 'training', 0.9, 'Adam beta1.'),
+  k('adam_beta2', 'number', 'training', 0.999, 'Adam beta2.'),
+  k('adam_epsilon', 'number', 'training', 1e-8, 'Adam epsilon (also RMSprop\'s).'),
+  k('momentum', 'number', 'training', 0, 'SGD and RMSprop momentum.'),
+  k('max_grad_norm', 'number', 'training', 1, 'Clip the global gradient norm to this; 0 disables clipping.'),
+  k('bf16', 'boolean', 'training', false, 'Compute in bfloat16 with fp32 master weights.'),
+  k('fp16', 'boolean', 'training', false, 'float16 mixed precision is not supported; true is refused (use bf16).'),
+  k('gradient_checkpointing', 'boolean', 'training', false, 'Recompute decoder layers in the backward pass; not available yet: true warns and keeps activations.'),
+  k('gradient_checkpointing_kwargs', 'object', 'training', null, 'Accepted for compatibility ({use_reentrant: false} is what bfpo always does).', { nullable: true }),
+  k('use_selective', 'boolean', 'training', false, 'Train only the parameters whose name contains one of selected_layers.'),
+  k('selected_layers', 'string-list', 'training', ['down_proj'], 'Name fragments of the trainable parameters when use_selective is true.'),
+  k('seed', 'integer', 'training', 42, 'Seed of initialisation, dropout and data order; the same seed repeats a run.'),
+  k('do_train', 'boolean', 'training', true, 'Train; false only evaluates the starting model on the test split (eval_results.json).'),
+  k('do_eval', 'boolean', 'training', false, 'Evaluate on the test split at the end of training (evaluation_strategy adds evaluations during it).'),
+  k('evaluation_strategy', 'enum', 'training', 'no', 'When to evaluate: no, every eval_steps, or every epoch.', { values: ['no', 'steps', 'epoch'] }),
+  k('eval_strategy', 'enum', 'training', 'no', 'Newer name of evaluation_strategy.', { values: ['no', 'steps', 'epoch'], aliasOf: 'evaluation_strategy' }),
+  k('eval_steps', 'integer', 'training', null, 'Evaluate every this many optimizer steps (null: logging_steps).', { nullable: true }),
+  k('logging_steps', 'integer', 'training', 500, 'Log the averaged metrics every this many optimizer steps.'),
+  k('logging_strategy', 'enum', 'training', 'steps', 'steps logs every logging_steps; no and epoch log only after the last step.', { values: ['no', 'steps', 'epoch'] }),
+  k('logging_first_step', 'boolean', 'training', false, 'Also log after the first step.'),
+  k('report_to', 'enum-list', 'training', ['tensorboard'], 'tensorboard writes event files under output_dir/runs (log.jsonl is always written); wandb is accepted and ignored.', { values: ['tensorboard', 'wandb', 'none', 'all'] }),
+  k('disable_tqdm', 'boolean', 'training', false, 'No progress bar (it is also off when stderr is not a terminal).'),
+  k('save_strategy', 'enum', 'training', 'steps', 'When to save checkpoints (one is always saved at the end).', { values: ['no', 'steps', 'epoch'] }),
+  k('save_steps', 'integer', 'training', 500, 'Save a checkpoint every this many optimizer steps.'),
+  k('save_total_limit', 'integer', 'training', null, 'Keep only this many newest checkpoints.', { nullable: true }),
+  k('resume_from_checkpoint', 'string', 'training', null, 'Resume from this checkpoint folder (default: the last one in output_dir).', { nullable: true }),
+  k('run_name', 'string', 'training', null, 'A name shown on the console and written to train_results.json.', { nullable: true }),
+  k('overwrite_output_dir', 'boolean', 'accepted', false, NO_EFFECT + ' A folder with another run\'s checkpoints is refused; choose a new output_dir.'),
+  k('log_level', 'string', 'accepted', 'passive', NO_EFFECT),
+  k('logging_dir', 'string', 'accepted', null, NO_EFFECT + ' TensorBoard files go to output_dir/runs.', { nullable: true }),
+  k('remove_unused_columns', 'boolean', 'accepted', true, NO_EFFECT),
+  k('push_to_hub', 'boolean', 'accepted', false, NO_EFFECT + ' Nothing is uploaded.'),
+  k('hub_model_id', 'string', 'accepted', null, NO_EFFECT, { nullable: true }),
+  k('hub_strategy', 'string', 'accepted', 'every_save', NO_EFFECT),
+  k('hub_token', 'string', 'accepted', null, NO_EFFECT, { nullable: true }),
+  // ------------------------------------------------------------------------------------------------ preference
+  k('loss_type', 'enum', 'preference', 'bfpo', 'Preference loss.', { values: ['bfpo', 'sigmoid', 'ipo', 'hinge', 'kto_pair'] }),
+  k('beta', 'number', 'preference', 0.1, 'KL strength (tau of the BFPO paper).'),
+  k('b1', 'number', 'preference', 3, 'BFPO safety reward scale b1 (> 1).'),
+  k('alpha', 'number', 'preference', 0.5, 'BFPO offset alpha.'),
+  k('label_smoothing', 'number', 'preference', 0, 'sigmoid (DPO) label smoothing in [0, 0.5].'),
+  k('average_log_prob', 'boolean', 'preference', false, 'Average log-probs over completion tokens instead of summing (not BFPO\'s convention).'),
+  k('reference_strategy', 'enum', 'preference', 'copy', 'copy: a frozen copy of the starting model; precomputed: log-probs computed once and cached on disk; adapter: the model with its LoRA adapters disabled (the default when use_peft is true).', { values: ['copy', 'precomputed', 'adapter'] }),
+  k('precompute_ref_log_probs', 'boolean', 'preference', false, 'true is the same as reference_strategy: precomputed.'),
+  k('reference_cache_dir', 'string', 'preference', null, 'Folder of cached reference log-probs (null: ~/.cache/bfpo/reference-logps).', { nullable: true }),
+];
+
+export const KEY_INDEX: ReadonlyMap<string, KeySpec> = new Map(RECIPE_KEYS.map((s) => [s.key, s]));
+
+/** The default of a key as shown in docs and help. */
+export function showDefault(s: KeySpec): string {
+  return s.default === null ? 'null' : JSON.stringify(s.default);
+}
+
+/** The type and allowed values of a key, for messages and docs. */
+export function describeType(s: KeySpec): string {
+  const vals = (s.values ?? []).map((v) => (v === null ? 'null' : v)).join(', ');
+  switch (s.type) {
+    case 'enum': return `one of ${vals}`;
+    case 'enum-list': return `a list of ${vals}`;
+    case 'string-list': return 'a list of strings';
+    case 'mixer': return 'a mapping of dataset to fraction in (0, 1]';
+    case 'integer': return 'an integer';
+    case 'number': return 'a number';
+    case 'boolean': return 'true or false';
+    case 'object': return 'a mapping';
+    default: return 'a string';
+  }
+}
+
+/** The Markdown table of every key (docs/training.md embeds it; a test checks it is current). */
+export function renderKeyTable(): string {
+  const groups: [KeyGroup, string][] = [['model', 'Model'], ['data', 'Data'], ['training', 'Training'], ['preference', 'Preference training'], ['accepted', 'Accepted, no effect']];
+  const out: string[] = [];
+  for (const [g, title] of groups) {
+    out.push(`### ${title}`, '', '| key | type | default | what it does |', '| --- | --- | --- | --- |');
+    for (const s of RECIPE_KEYS.filter((x) => x.group === g)) {
+      out.push(`| \`${s.key}\` | ${describeType(s)}${s.nullable && !s.values?.includes(null) ? ' or null' : ''} | \`${showDefault(s)}\` | ${s.doc.replace(/\|/g, '\\|')} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}

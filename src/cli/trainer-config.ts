@@ -1,0 +1,103 @@
+// From a resolved recipe to the trainer's configuration, with the cross-key checks a single key cannot make.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { TrainerConfig } from '../train/trainer.js';
+import type { OptimName } from '../train/optimizers.js';
+import type { ScheduleType } from '../train/schedule.js';
+import { KEY_INDEX, RECIPE_KEYS } from './recipe-keys.js';
+import { RecipeError, type Recipe } from './recipe.js';
+
+/** Keys that may change between a run and its resumption: they do not change the trained weights. */
+export const RESUME_IGNORED_KEYS: readonly string[] = [
+  'output_dir', 'resume_from_checkpoint', 'logging_steps', 'logging_strategy', 'logging_first_step', 'report_to',
+  'disable_tqdm', 'run_name', 'do_eval', 'evaluation_strategy', 'eval_steps', 'per_device_eval_batch_size',
+  'save_strategy', 'save_steps', 'save_total_limit', 'reference_cache_dir', 'other_data_config',
+  ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
+];
+
+/** The keys that identify a run (stored with each checkpoint and compared on resume). */
+export function runIdentity(r: Recipe): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(r.values).filter(([k]) => !RESUME_IGNORED_KEYS.includes(k)));
+}
+
+function need(r: Recipe, key: string, what: string): string {
+  const v = r.values[key];
+  if (typeof v !== 'string' || v === '') throw new RecipeError(`The recipe must set ${key} (${what}); ${KEY_INDEX.get(key)?.doc ?? ''}`.trim());
+  return v;
+}
+
+/** Checks that concern several keys (each key alone was checked when the recipe was read). */
+export function checkRecipe(r: Recipe, task: 'sft' | 'preference'): void {
+  const v = r.values;
+  need(r, 'model_name_or_path', 'the model folder to start from');
+  need(r, 'output_dir', 'where checkpoints and the final model go');
+  if (!v.dataset_mixer) throw new RecipeError('The recipe must set dataset_mixer (datasets and fractions, e.g. {data/PKU-SafeRLHF: 1.0})');
+  if (v.fp16 === true) throw new RecipeError('fp16 is not supported (float16 training needs loss scaling); set bf16: true instead');
+  if (v.use_buffer === true && !v.buffer_dataset_mixer) throw new RecipeError('use_buffer is true but buffer_dataset_mixer is not set');
+  if (v.use_buffer === true && task === 'sft') throw new RecipeError('use_buffer applies to preference training (bfpo train), not to sft');
+  if (v.use_peft === true && v.use_selective === true) throw new RecipeError('use_peft and use_selective both choose what trains; set only one of them');
+  if (v.reference_strategy === 'adapter' && v.use_peft !== true) throw new RecipeError('reference_strategy adapter needs use_peft: true (it disables the LoRA adapters); use copy or precomputed');
+  if ((v.max_prompt_length as number) >= (v.max_length as number)) {
+    throw new RecipeError(`max_prompt_length (${v.max_prompt_length}) must be smaller than max_length (${v.max_length})`);
+  }
+}
+
+/** The reference strategy after `precompute_ref_log_probs`. */
+export function referenceStrategy(r: Recipe): 'copy' | 'precomputed' | 'adapter' {
+  if (r.values.precompute_ref_log_probs === true) return 'precomputed';
+  if (r.values.use_peft === true && r.setBy.reference_strategy === undefined) return 'adapter';
+  return r.values.reference_strategy as 'copy' | 'precomputed' | 'adapter';
+}
+
+/** The LoRA settings of a recipe, or null without use_peft. */
+export function loraSettings(r: Recipe): { r: number; alpha: number; dropout: number; targetModules: string[] } | null {
+  const v = r.values;
+  if (v.use_peft !== true) return null;
+  const targets = (v.lora_target_modules as string[] | null) ?? ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  return { r: v.lora_r as number, alpha: v.lora_alpha as number, dropout: v.lora_dropout as number, targetModules: targets };
+}
+
+export function referenceCacheDir(r: Recipe): string {
+  const dir = r.values.reference_cache_dir as string | null;
+  return dir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bfpo', 'reference-logps');
+}
+
+/** The trainer configuration a recipe describes. */
+export function trainerConfig(r: Recipe): TrainerConfig {
+  const v = r.values as Record<string, never>;
+  const report = (v.report_to as string[]);
+  return {
+    outputDir: v.output_dir,
+    numTrainEpochs: v.num_train_epochs,
+    maxSteps: v.max_steps,
+    gradientAccumulationSteps: v.gradient_accumulation_steps,
+    learningRate: v.learning_rate,
+    lrSchedulerType: v.lr_scheduler_type as ScheduleType,
+    warmupRatio: v.warmup_ratio,
+    warmupSteps: v.warmup_steps,
+    optim: v.optim as OptimName,
+    weightDecay: v.weight_decay,
+    adamBeta1: v.adam_beta1,
+    adamBeta2: v.adam_beta2,
+    adamEpsilon: v.adam_epsilon,
+    momentum: v.momentum,
+    maxGradNorm: v.max_grad_norm,
+    loggingSteps: v.logging_strategy === 'steps' ? v.logging_steps : Number.MAX_SAFE_INTEGER,
+    evalStrategy: v.evaluation_strategy,
+    evalAtEnd: v.do_eval,
+    evalSteps: (v.eval_steps as number | null) ?? v.logging_steps,
+    saveStrategy: v.save_strategy,
+    saveSteps: v.save_steps,
+    saveTotalLimit: v.save_total_limit,
+    seed: v.seed,
+    bf16: v.bf16,
+    selectedLayers: v.use_selective ? v.selected_layers : null,
+    reportTo: report.includes('all') ? ['tensorboard'] : report,
+    resumeFromCheckpoint: (v.resume_from_checkpoint as string | null) ?? undefined,
+    runConfig: runIdentity(r),
+    resumeIgnoredKeys: [...RESUME_IGNORED_KEYS],
+    console: v.disable_tqdm ? 'lines' : 'auto',
+    loggingFirstStep: v.logging_first_step,
+    runName: v.run_name,
+  };
+}

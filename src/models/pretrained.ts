@@ -1,0 +1,112 @@
+// Loading a causal LM with its tokenizer from a Hugging Face folder or a GGUF file, and saving one back as a folder.
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { writeAtomic } from '../io/atomic.js';
+import { FormatError } from '../io/errors.js';
+import { ggufToHf } from '../io/gguf-convert.js';
+import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
+import { saveShardedSafetensors } from '../io/safetensors-shards.js';
+import { type Tokenizer, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
+import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
+import { expected } from '../tensor/errors.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { type ModelConfig, parseConfig, toHfConfig } from './config.js';
+import { LlamaForCausalLM } from './llama.js';
+
+export interface PretrainedOptions {
+  /** The parameters' dtype; default: the folder's `torch_dtype` when it is float32/bfloat16/float16, else float32. */
+  dtype?: DType;
+  device?: Device;
+}
+
+export interface Pretrained {
+  model: LlamaForCausalLM;
+  /** The folder's tokenizer, or the one built from GGUF metadata; null when there is none. */
+  tokenizer: Tokenizer | null;
+  config: ModelConfig;
+}
+
+function pickDtype(requested: DType | undefined, config: Record<string, unknown>): DType {
+  if (requested !== undefined) {
+    if (!isFloatingDtype(requested)) throw expected('a floating-point dtype', 'dtype', requested);
+    return requested;
+  }
+  const d = config.torch_dtype;
+  return d === 'bfloat16' || d === 'float16' || d === 'float32' ? d : 'float32';
+}
+
+function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dtype: DType, device: Device): LlamaForCausalLM {
+  const model = new LlamaForCausalLM(parseConfig(config), { dtype, device, init: 'empty' });
+  try {
+    model.loadStateDict(weights, { assign: true });
+  } catch (err) {
+    model.dispose();
+    throw err;
+  } finally {
+    for (const w of weights.values()) w.dispose();
+  }
+  return model.eval();
+}
+
+/**
+ * Loads a Llama-family model (Llama, Mistral, Qwen2 and models built on them) with its tokenizer from a Hugging
+ * Face folder (config.json + safetensors) or a `.gguf` file.
+ *
+ * @example
+ * const { model, tokenizer, config } = loadPretrained('models/TinyLlama-1.1B-Chat', { dtype: 'bfloat16' });
+ */
+export function loadPretrained(path: string, opts: PretrainedOptions = {}): Pretrained {
+  if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', 'loadPretrained(path)', path);
+  const device = checkDevice(opts.device ?? 'cpu');
+  if (!existsSync(path)) throw new FormatError(path, 'does not exist (expected a Hugging Face model folder or a .gguf file)');
+  if (statSync(path).isFile()) {
+    if (!path.endsWith('.gguf')) throw new FormatError(path, 'is a file but not a .gguf model; give a Hugging Face folder or a .gguf file');
+    const dtype = opts.dtype ?? 'float32';
+    const { config, weights, tokenizer } = ggufToHf(path, { dtype: pickDtype(dtype, {}), device });
+    const model = build(config, weights, dtype, device);
+    return { model, tokenizer: tokenizer ?? null, config: model.config };
+  }
+  const folder = findHfFolder(path);
+  const dtype = pickDtype(opts.dtype, folder.config);
+  const model = build(folder.config, loadHfWeights(folder, { dtype, device }), dtype, device);
+  const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : null;
+  return { model, tokenizer, config: model.config };
+}
+
+export interface SaveOptions {
+  /** Largest safetensors shard, in bytes or as '5GB'; above it the weights are sharded with an index file. Default 5GB. */
+  maxShardSize?: number | string;
+  /** Weights to write instead of the model's own state dict (e.g. merged LoRA weights). */
+  weights?: Map<string, Tensor>;
+}
+
+/**
+ * Writes `model` (and `tokenizer`) as a Hugging Face folder: config.json, model.safetensors (or shards with
+ * model.safetensors.index.json) and tokenizer files. The folder is written beside the target and renamed into
+ * place, so a crash never leaves a half-written model where a complete one was.
+ *
+ * @example
+ * savePretrained(model, tokenizer, 'out/my-model');
+ */
+export function savePretrained(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): void {
+  const target = resolve(dir);
+  const parent = dirname(target);
+  mkdirSync(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
+  mkdirSync(tmp);
+  try {
+    const weights = opts.weights ?? model.stateDict();
+    const dtype = weights.values().next().value?.dtype ?? 'float32';
+    writeAtomic(join(tmp, 'config.json'), (out) =>
+      out.write(Buffer.from(`${JSON.stringify({ ...toHfConfig(model.config), torch_dtype: dtype }, null, 2)}\n`)));
+    saveShardedSafetensors(tmp, weights, { maxShardSize: opts.maxShardSize, metadata: { format: 'pt' } });
+    if (tokenizer) saveTokenizer(tokenizer, tmp);
+    const old = existsSync(target) ? `${tmp}.old` : null;
+    if (old) renameSync(target, old);
+    renameSync(tmp, target);
+    if (old) rmSync(old, { recursive: true, force: true });
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}

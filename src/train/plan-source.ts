@@ -1,0 +1,78 @@
+// Batch sources over tokenized data: a BatchPlan fixes the (length-bucketed) order of every epoch, and batches are
+// collated on demand, so a source restarts at any (epoch, batch) position without replaying the data.
+import { createHash } from 'node:crypto';
+import { BatchPlan } from '../data/batch-plan.js';
+import { batchTensors, collatePairs, collateSft, pairLength } from '../data/collate.js';
+import type { TokenizedPair } from '../data/tokenize.js';
+import type { TokenizedSft } from '../data/tokenize-sft.js';
+import type { BatchSource, PreferenceBatch, SftBatch, SourcePosition } from './types.js';
+
+export interface PlanSourceOptions {
+  batchSize: number;
+  seed: number;
+  padTokenId: number;
+  /** Keep the data order fixed (evaluation, reference pre-computation). */
+  shuffle?: boolean;
+}
+
+/** sha256 over every sequence's ids and label boundary: the data AND tokenization fingerprint. */
+function fingerprintOf(parts: (Int32Array | number)[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(typeof p === 'number' ? `${p};` : Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+  return h.digest('hex');
+}
+
+abstract class PlanSource<I, B> implements BatchSource<B> {
+  readonly plan: BatchPlan;
+  #pos: SourcePosition = { epoch: 0, batch: 0 };
+  #fingerprint: string | null = null;
+
+  constructor(readonly items: I[], lengths: number[], readonly opts: PlanSourceOptions, rowsPerExample: number) {
+    this.plan = new BatchPlan(lengths, { batchSize: opts.batchSize, seed: opts.seed, rowsPerExample, bucketSize: opts.shuffle === false ? 1 : undefined });
+  }
+  get length(): number { return this.plan.batchesPerEpoch; }
+  get fingerprint(): string { return (this.#fingerprint ??= this.computeFingerprint()); }
+  position(): SourcePosition { return { ...this.#pos }; }
+  seek(p: SourcePosition): void { this.#pos = { ...p }; }
+  protected abstract computeFingerprint(): string;
+  protected abstract collate(indices: number[]): B;
+  next(): B | null {
+    if (this.#pos.batch >= this.length) return null;
+    const indices = this.opts.shuffle === false
+      ? Array.from({ length: Math.min(this.opts.batchSize, this.items.length - this.#pos.batch * this.opts.batchSize) }, (_, i) => this.#pos.batch * this.opts.batchSize + i)
+      : this.plan.epoch(this.#pos.epoch)[this.#pos.batch];
+    this.#pos.batch += 1;
+    return this.collate(indices);
+  }
+}
+
+/**
+ * Preference pairs, chosen rows then rejected rows in one batch.
+ * @example const source = new PairPlanSource(pairs, { batchSize: 8, seed: 42, padTokenId: tok.eosTokenId });
+ */
+export class PairPlanSource extends PlanSource<TokenizedPair, PreferenceBatch> {
+  constructor(items: TokenizedPair[], opts: PlanSourceOptions) {
+    super(items, items.map(pairLength), opts, 2);
+  }
+  protected computeFingerprint(): string {
+    return fingerprintOf(this.items.flatMap((p) => [p.chosen.ids, p.chosen.promptLength, p.rejected.ids, p.rejected.promptLength, p.isChosenSafe, p.isRejectedSafe]));
+  }
+  protected collate(indices: number[]): PreferenceBatch {
+    const t = batchTensors(collatePairs(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId }));
+    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels, isChosenSafe: t.isChosenSafe!, isRejectedSafe: t.isRejectedSafe!, indices };
+  }
+}
+
+/** SFT conversations. */
+export class SftPlanSource extends PlanSource<TokenizedSft, SftBatch> {
+  constructor(items: TokenizedSft[], opts: PlanSourceOptions) {
+    super(items, items.map((s) => s.ids.length), opts, 1);
+  }
+  protected computeFingerprint(): string {
+    return fingerprintOf(this.items.flatMap((s) => [s.ids, Int32Array.from(s.learn)]));
+  }
+  protected collate(indices: number[]): SftBatch {
+    const t = batchTensors(collateSft(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId }));
+    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels };
+  }
+}

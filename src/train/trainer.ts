@@ -1,0 +1,319 @@
+// The one training loop for SFT and preference training: gradient accumulation, clipping, schedule, bf16 master
+// weights, buffer data, evaluation, logging, checkpoints and automatic resuming.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { clipGradNorm_ } from '../tensor/autograd.js';
+import { fromBuffer } from '../tensor/creation.js';
+import { ArgumentError, BfpoError, expected } from '../tensor/errors.js';
+import { getRngState, manualSeed, setRngState } from '../tensor/runtime.js';
+import { tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import {
+  assertSameRun, lastCheckpoint, removeStaleFolders, saveCheckpoint, writeJson, RUN_CONFIG, TRAINER_STATE,
+} from './checkpoint.js';
+import { TrainLogger } from './logger.js';
+import { loadOptimizer, makeOptimizer, saveOptimizer, type AnyOptimizer, type OptimSettings } from './optimizers.js';
+import { MasterWeights } from './precision.js';
+import type { ReferenceStrategy } from './reference.js';
+import { lrMultiplier, warmupStepsOf, type ScheduleType } from './schedule.js';
+import { preferenceStep, sftStep, type PreferenceStepOptions, type StepOutput } from './steps.js';
+import { readTensors, writeTensors } from './tensor-store.js';
+import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type PreferenceBatch, type SftBatch, type SourcePosition } from './types.js';
+import { MetricAverager, runEvaluation } from './evaluate.js';
+
+/** Raised when the loss or the gradient norm stops being finite. */
+export class TrainingDivergedError extends BfpoError {}
+
+/** What the loop trains on: preference pairs (with reference and optional buffer) or SFT conversations. */
+export type TrainingTask =
+  | { kind: 'preference'; train: BatchSource<PreferenceBatch>; buffer?: BatchSource<PreferenceBatch>;
+      eval?: BatchSource<PreferenceBatch>; reference: ReferenceStrategy; loss: PreferenceStepOptions }
+  | { kind: 'sft'; train: BatchSource<SftBatch>; eval?: BatchSource<SftBatch> };
+
+/** How model weights are written into and read from a checkpoint folder (e.g. an HF folder writer). */
+export interface ModelStore {
+  save(dir: string): void;
+  load(dir: string): void;
+  /** Writes the final model into the output folder (default: `save`); e.g. LoRA adapters merged. */
+  saveFinal?(dir: string): void;
+}
+
+export interface TrainerConfig extends OptimSettings {
+  outputDir: string;
+  numTrainEpochs: number;
+  /** When > 0, the number of optimizer steps (overrides numTrainEpochs). */
+  maxSteps: number;
+  gradientAccumulationSteps: number;
+  lrSchedulerType: ScheduleType;
+  warmupRatio: number;
+  warmupSteps: number;
+  /** Clip the global gradient norm to this; 0 disables clipping. */
+  maxGradNorm: number;
+  loggingSteps: number;
+  /** Also log after the first step. */
+  loggingFirstStep?: boolean;
+  /** A name written to the logs and train_results.json. */
+  runName?: string | null;
+  evalStrategy: 'no' | 'steps' | 'epoch';
+  evalSteps: number;
+  /** Evaluate after the last step even when evalStrategy is 'no'. */
+  evalAtEnd?: boolean;
+  saveStrategy: 'no' | 'steps' | 'epoch';
+  saveSteps: number;
+  saveTotalLimit: number | null;
+  seed: number;
+  /** Compute in bfloat16 with fp32 master weights (the model's parameters must already be bfloat16). */
+  bf16: boolean;
+  /** Train only parameters whose name contains one of these; null trains all. */
+  selectedLayers: string[] | null;
+  reportTo: string[];
+  /** A checkpoint folder to resume from; undefined resumes from the last one in outputDir when there is one. */
+  resumeFromCheckpoint?: string;
+  /** The run's identity (recipe keys); a checkpoint is resumed only when it matches, except `resumeIgnoredKeys`. */
+  runConfig: Record<string, unknown>;
+  resumeIgnoredKeys?: string[];
+  /** auto: progress bar on a terminal plus log lines; lines: log lines only; none: silent. */
+  console?: 'auto' | 'lines' | 'none';
+}
+
+export interface TrainResult {
+  globalStep: number;
+  /** The last logged training metrics and the last evaluation. */
+  lastLog: Record<string, number>;
+  lastEval: Record<string, number>;
+  resumedFrom: string | null;
+}
+
+interface LoopState {
+  step: number;
+  position: SourcePosition;
+  bufferPosition: SourcePosition | null;
+  tokensSeen: number;
+}
+
+/** Parameters marked trainable by `selectedLayers` (all when null); the others stop requiring gradients. */
+export function selectTrainable(model: CausalLM, selected: string[] | null): [string, Tensor][] {
+  const named = model.namedParameters().filter(([, p]) => p.requiresGrad || selected !== null);
+  if (selected === null) return named;
+  const chosen = named.filter(([n]) => selected.some((s) => n.includes(s)));
+  if (chosen.length === 0) {
+    const sample = model.namedParameters().slice(0, 6).map(([n]) => n).join(', ');
+    throw expected(`names that match some parameters (for example ${sample})`, 'selected_layers', selected);
+  }
+  for (const [n, p] of model.namedParameters()) p.requiresGrad_(chosen.some(([c]) => c === n));
+  return chosen;
+}
+
+function checkConfig(c: TrainerConfig): void {
+  const posInt = (v: number, k: string) => { if (!(Number.isInteger(v) && v >= 1)) throw expected('a positive integer', k, v); };
+  posInt(c.gradientAccumulationSteps, 'gradient_accumulation_steps');
+  posInt(c.loggingSteps, 'logging_steps');
+  if (c.saveStrategy === 'steps') posInt(c.saveSteps, 'save_steps');
+  if (c.evalStrategy === 'steps') posInt(c.evalSteps, 'eval_steps');
+  if (!(c.maxGradNorm >= 0)) throw expected('a number >= 0 (0 disables clipping)', 'max_grad_norm', c.maxGradNorm);
+  if (!(c.maxSteps > 0) && !(c.numTrainEpochs > 0)) throw expected('a number > 0 (or max_steps > 0)', 'num_train_epochs', c.numTrainEpochs);
+}
+
+/**
+ * Trains `model` on `task` as `config` says, resuming from a checkpoint when one exists.
+ *
+ * @example
+ * const result = train(model, { kind: 'preference', train: source, reference, loss: { lossType: 'bfpo', beta: 0.01 } },
+ *   { ...defaults, outputDir: 'out' }, { save: (d) => savePretrained(model, d), load: (d) => loadWeights(model, d) });
+ */
+export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore): TrainResult {
+  checkConfig(config);
+  const c = config;
+  const accum = c.gradientAccumulationSteps;
+  const stepsPerEpoch = Math.ceil(task.train.length / accum);
+  if (stepsPerEpoch === 0) throw new ArgumentError('The training data yields no batches');
+  const totalSteps = c.maxSteps > 0 ? c.maxSteps : Math.ceil(c.numTrainEpochs * stepsPerEpoch);
+  const schedule = { totalSteps, warmupRatio: c.warmupRatio, warmupSteps: c.warmupSteps };
+  warmupStepsOf(schedule);
+
+  const trainable = selectTrainable(model, c.selectedLayers);
+  const params = trainable.map(([, p]) => p);
+  if (c.bf16 && params.some((p) => p.dtype !== 'bfloat16')) {
+    throw new ArgumentError('bf16 needs the model in bfloat16 (load it with torch_dtype: bfloat16)');
+  }
+  const masters = c.bf16 ? new MasterWeights(params) : null;
+  const optimParams = masters ? masters.params() : params;
+  const opt = makeOptimizer(optimParams, c);
+
+  mkdirSync(c.outputDir, { recursive: true });
+  removeStaleFolders(c.outputDir);
+  const resumeDir = c.resumeFromCheckpoint ?? lastCheckpoint(c.outputDir);
+  const state: LoopState = { step: 0, position: { epoch: 0, batch: 0 }, bufferPosition: null, tokensSeen: 0 };
+  if (resumeDir) {
+    if (!existsSync(join(resumeDir, TRAINER_STATE))) throw new ArgumentError(`No ${TRAINER_STATE} in ${resumeDir}: it is not a complete checkpoint`);
+    assertSameRun(resumeDir, c.runConfig, c.resumeIgnoredKeys);
+    Object.assign(state, restore(resumeDir, store, opt, masters));
+  } else {
+    manualSeed(c.seed);
+  }
+  writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
+
+  const logger = new TrainLogger({ outputDir: c.outputDir, reportTo: c.reportTo, console: c.console });
+  if (c.runName) logger.info(`run ${c.runName}`);
+  if (resumeDir) logger.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
+  const saveNow = (): string => saveCheckpoint(c.outputDir, state.step, (dir) => writeCheckpoint(dir, state, store, opt, masters, c.runConfig),
+    { totalLimit: c.saveTotalLimit });
+  let lastSaved = resumeDir;
+  const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir };
+  let lastEvalStep = -1;
+  const evaluate = (): void => {
+    if (!task.eval || lastEvalStep === state.step) return;
+    lastEvalStep = state.step;
+    const m = runEvaluation(model, task);
+    result.lastEval = m;
+    logger.log(state.step, m, { epoch: state.step / stepsPerEpoch });
+  };
+
+  const averager = new MetricAverager();
+  const started = Date.now();
+  const startStep = state.step;
+  let tokensSinceStart = 0;
+  task.train.seek(state.position);
+  if (task.kind === 'preference' && task.buffer) task.buffer.seek(state.bufferPosition ?? { epoch: 0, batch: 0 });
+  try {
+    while (state.step < totalSteps) {
+      const pos = task.train.position();
+      if (pos.batch >= task.train.length) {
+        task.train.seek({ epoch: pos.epoch + 1, batch: 0 });
+        if (c.evalStrategy === 'epoch') evaluate();
+        continue;
+      }
+      const n = Math.min(accum, task.train.length - pos.batch);
+      model.train?.(true);
+      const lr = c.learningRate * lrMultiplier(c.lrSchedulerType, state.step, schedule);
+      for (let i = 0; i < n; i++) {
+        const tokens = microStep(model, task, n, averager, () => describeStop(state, c, lastSaved));
+        state.tokensSeen += tokens;
+        tokensSinceStart += tokens;
+      }
+      masters?.gradsToMaster();
+      if (c.maxGradNorm > 0) {
+        const norm = clipGradNorm_(optimParams, c.maxGradNorm);
+        if (!Number.isFinite(norm)) throw new TrainingDivergedError(`The gradient norm became ${norm} ${describeStop(state, c, lastSaved)}`);
+        averager.add({ grad_norm: norm });
+      }
+      for (const g of opt.groups) g.lr = lr;
+      opt.step();
+      opt.zeroGrad();
+      masters?.copyBack();
+      state.step += 1;
+      state.position = task.train.position();
+      if (task.kind === 'preference' && task.buffer) state.bufferPosition = task.buffer.position();
+      result.globalStep = state.step;
+
+      const elapsed = (Date.now() - started) / 1000;
+      const perStep = elapsed / (state.step - startStep);
+      const info = { step: state.step, total: totalSteps, lr, loss: averager.peek('loss'), tokensPerSecond: tokensSinceStart / Math.max(elapsed, 1e-9), etaSeconds: perStep * (totalSteps - state.step) };
+      if (state.step % c.loggingSteps === 0 || state.step === totalSteps || (c.loggingFirstStep && state.step === 1)) {
+        result.lastLog = { ...averager.take(), learning_rate: lr, tokens_per_second: info.tokensPerSecond };
+        logger.log(state.step, result.lastLog, { epoch: state.step / stepsPerEpoch, tokens: state.tokensSeen });
+      }
+      logger.progress(info);
+      if (c.evalStrategy === 'steps' && state.step % c.evalSteps === 0) evaluate();
+      const finished = state.step === totalSteps;
+      const epochDone = task.train.position().batch >= task.train.length;
+      if (finished || (c.saveStrategy === 'steps' && state.step % c.saveSteps === 0) || (c.saveStrategy === 'epoch' && epochDone)) {
+        lastSaved = saveNow();
+      }
+    }
+    if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
+    if (store.saveFinal) store.saveFinal(c.outputDir);
+    else store.save(c.outputDir);
+    writeJson(join(c.outputDir, 'train_results.json'), { run_name: c.runName ?? null, global_step: state.step, ...result.lastLog, ...result.lastEval });
+  } finally {
+    logger.close();
+    masters?.dispose();
+    opt.dispose();
+  }
+  return result;
+}
+
+/** One forward/backward of a micro-batch (plus its buffer batch); the loss is scaled by 1/n for accumulation. */
+function microStep(model: CausalLM, task: TrainingTask, n: number, avg: MetricAverager, where: () => string): number {
+  const batch = task.train.next();
+  if (batch === null) throw new BfpoError('The training data ended before its announced length');
+  let buffer: PreferenceBatch | null = null;
+  try {
+    let tokens = batchTokens(batch);
+    const out: StepOutput = task.kind === 'preference'
+      ? preferenceStep(model, batch as PreferenceBatch, task.reference, task.loss, 'train')
+      : sftStep(model, batch as SftBatch);
+    let total = out.loss;
+    const metrics: Record<string, number> = { ...out.metrics };
+    if (task.kind === 'preference' && task.buffer) {
+      buffer = nextCycling(task.buffer);
+      tokens += batchTokens(buffer);
+      const b = preferenceStep(model, buffer, task.reference, task.loss, 'buffer');
+      for (const [k, v] of Object.entries(b.metrics)) metrics[`buffer/${k}`] = v;
+      metrics['buffer/loss'] = b.loss.item();
+      metrics['main/loss'] = out.loss.item();
+      total = tidy(() => out.loss.add(b.loss));
+      out.loss.dispose();
+      b.loss.dispose();
+    }
+    const value = total.item();
+    if (!Number.isFinite(value)) {
+      total.dispose();
+      throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
+    }
+    metrics.loss = value;
+    avg.add(metrics);
+    tidy(() => total.div(n).backward());
+    total.dispose();
+    return tokens;
+  } finally {
+    disposeBatch(batch);
+    if (buffer) disposeBatch(buffer);
+  }
+}
+
+/** The buffer's next batch; its loader restarts (next epoch's order) when exhausted. */
+function nextCycling(source: BatchSource<PreferenceBatch>): PreferenceBatch {
+  let b = source.next();
+  if (b === null) {
+    source.seek({ epoch: source.position().epoch + 1, batch: 0 });
+    b = source.next();
+    if (b === null) throw new ArgumentError('The buffer data yields no batches');
+  }
+  return b;
+}
+
+function describeStop(s: LoopState, c: TrainerConfig, lastSaved: string | null): string {
+  const where = `at optimizer step ${s.step + 1} (epoch ${s.position.epoch}, batch ${s.position.batch}); training stopped.`;
+  const keep = lastSaved ? ` The last good checkpoint is ${lastSaved}.` : ' No checkpoint was written yet.';
+  return `${where}${keep} Lower learning_rate${c.maxGradNorm > 0 ? '' : ', set max_grad_norm (e.g. 1.0)'} or check the data.`;
+}
+
+function writeCheckpoint(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): void {
+  store.save(dir);
+  saveOptimizer(opt, join(dir, 'optimizer'));
+  if (masters) writeTensors(join(dir, 'master_weights'), new Map(masters.master.map((t, i) => [String(i), t])));
+  const rng = getRngState();
+  writeFileSync(join(dir, 'rng_state.bin'), rng.toBuffer());
+  rng.dispose();
+  writeJson(join(dir, RUN_CONFIG), runConfig);
+  writeJson(join(dir, TRAINER_STATE), {
+    global_step: s.step, position: s.position, buffer_position: s.bufferPosition, tokens_seen: s.tokensSeen,
+  });
+}
+
+function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null): LoopState {
+  const saved = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8'));
+  store.load(dir);
+  if (masters) {
+    const t = readTensors(join(dir, 'master_weights'));
+    masters.load(masters.master.map((_, i) => t.get(String(i)) as Tensor));
+    for (const v of t.values()) v.dispose();
+  }
+  loadOptimizer(opt, join(dir, 'optimizer'));
+  const rngBytes = readFileSync(join(dir, 'rng_state.bin'));
+  const rng = fromBuffer(rngBytes, { dtype: 'uint8', shape: [rngBytes.length] });
+  setRngState(rng);
+  rng.dispose();
+  return { step: saved.global_step, position: saved.position, bufferPosition: saved.buffer_position ?? null, tokensSeen: saved.tokens_seen ?? 0 };
+}

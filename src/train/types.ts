@@ -1,0 +1,66 @@
+// The small interfaces the training loop works against: a causal LM, batches, and a resumable batch source.
+import type { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
+
+/** Any causal language model: `forward` returns next-token logits; parameters carry Hugging Face names. */
+export interface CausalLM {
+  forward(inputIds: Tensor, opts?: { attentionMask?: Tensor }): { logits: Tensor }; // logits [batch, seq, vocab]
+  namedParameters(): [string, Tensor][];
+  /** Switches dropout on (training) or off. Optional: models without dropout may omit it. */
+  train?(mode?: boolean): unknown;
+}
+
+/**
+ * Chosen and rejected laid out for ONE concatenated forward: rows [0, B) are the chosen sequences, rows [B, 2B) the
+ * rejected ones of the same pairs. Labels are -100 on prompt and padding tokens.
+ */
+export interface PreferenceBatch {
+  inputIds: Tensor; // [2B, seq] int64
+  attentionMask: Tensor; // [2B, seq]
+  labels: Tensor; // [2B, seq] int64
+  isChosenSafe: Tensor; // [B] float32 0/1
+  isRejectedSafe: Tensor; // [B] float32 0/1
+  /** Index of each pair in its dataset (keys of cached reference log-probs). */
+  indices: number[];
+  /** Reference log-probs carried in the batch (precomputed strategy); [B] each. */
+  referenceChosenLogps?: Tensor;
+  referenceRejectedLogps?: Tensor;
+}
+
+/** A supervised batch: labels are -100 where no loss is taken (prompt turns, padding). */
+export interface SftBatch {
+  inputIds: Tensor; // [B, seq] int64
+  attentionMask: Tensor; // [B, seq]
+  labels: Tensor; // [B, seq] int64
+}
+
+/** Where a batch source stands: the epoch (which fixes the shuffle) and the next batch within it. */
+export interface SourcePosition {
+  epoch: number;
+  batch: number;
+}
+
+/**
+ * Batches of one dataset, in a fixed order per epoch, restartable from any position. The caller owns each batch
+ * it receives and disposes its tensors.
+ */
+export interface BatchSource<B> {
+  /** Batches per epoch. */
+  readonly length: number;
+  /** A stable description of the data and tokenization settings (keys the reference log-prob cache). */
+  readonly fingerprint: string;
+  /** The next batch of the current epoch, or null when the epoch is over. */
+  next(): B | null;
+  position(): SourcePosition;
+  seek(p: SourcePosition): void;
+}
+
+/** Frees every tensor of a batch. */
+export function disposeBatch(b: PreferenceBatch | SftBatch): void {
+  for (const v of Object.values(b)) if (v && typeof v === 'object' && 'dispose' in v) (v as Tensor).dispose();
+}
+
+/** Real (non-padding) tokens in a batch. */
+export function batchTokens(b: PreferenceBatch | SftBatch): number {
+  return tidy(() => b.attentionMask.sum().item());
+}

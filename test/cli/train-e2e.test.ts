@@ -1,0 +1,106 @@
+// `bfpo train recipes/tiny-cpu.yaml` end to end (a few steps): the output folder is a loadable HF model folder,
+// a rerun resumes, and a rerun with another learning rate is refused.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { loadCausalLM, loadFolderTokenizer } from '../../src/cli/hf-model.js';
+import { noGrad, tensor } from '../../src/index.js';
+
+const root = new URL('../../', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'bfpo-e2e-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ err: string; code: number | undefined }> {
+  const cwd = process.cwd();
+  const write = process.stderr.write.bind(process.stderr);
+  const error = console.error;
+  let err = '';
+  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
+  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n`; };
+  process.chdir(root);
+  process.exitCode = undefined;
+  try {
+    await main(args);
+    return { err, code: process.exitCode as number | undefined };
+  } finally {
+    process.chdir(cwd);
+    process.stderr.write = write;
+    console.error = error;
+    process.exitCode = undefined;
+  }
+}
+
+const common = [`--output_dir=${join(dir, 'out')}`, `--reference_cache_dir=${join(dir, 'cache')}`, '--num_train_epochs=1',
+  '--max_steps=3', '--save_steps=2', '--eval_steps=2', '--logging_steps=1', '--per_device_train_batch_size=4'];
+
+test('bfpo train on the tiny recipe writes checkpoints and a loadable model folder, and resumes or refuses', async () => {
+  const first = await run(['train', 'recipes/tiny-cpu.yaml', ...common]);
+  assert.equal(first.code, undefined, first.err);
+  assert.match(first.err, /reference log-probs of the train data computed and stored in/);
+  const out = join(dir, 'out');
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'log.jsonl', 'train_results.json']) assert.ok(existsSync(join(out, f)), f);
+  assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('checkpoint-')).sort(), ['checkpoint-2', 'checkpoint-3']);
+  assert.ok(existsSync(join(out, 'checkpoint-2', 'model.safetensors')), 'a checkpoint is itself a model folder');
+  const model = loadCausalLM(out, null);
+  const tok = loadFolderTokenizer(out);
+  const ids = tok.encode('How do I bake bread?');
+  const logits = noGrad(() => model.forward(tensor([ids], { dtype: 'int64' })).logits);
+  assert.deepEqual(logits.shape, [1, ids.length, 259]);
+  logits.dispose();
+  model.dispose();
+  const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(log.some((l) => 'eval_rewards/margins' in l));
+
+  const again = await run(['train', 'recipes/tiny-cpu.yaml', ...common, '--learning_rate=0.01']);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /holds checkpoints of another run .* learning_rate: 0.003 there, 0.01 now/);
+
+  rmSync(join(out, 'checkpoint-3'), { recursive: true });
+  const resumed = await run(['train', 'recipes/tiny-cpu.yaml', ...common]);
+  assert.equal(resumed.code, undefined, resumed.err);
+  assert.match(resumed.err, /Resuming from .*checkpoint-2 at step 2 of 3/);
+  assert.match(resumed.err, /reference log-probs of the train data read from/);
+});
+
+test('bfpo logps fills the cache that a later LoRA run reads; LoRA saves a PEFT adapter or a merged model', async () => {
+  const cache = join(dir, 'cache2');
+  const logps = await run(['logps', 'recipes/tiny-cpu.yaml', `--reference_cache_dir=${cache}`]);
+  assert.equal(logps.code, undefined, logps.err);
+  assert.equal(readdirSync(cache).filter((f) => f.endsWith('.f64')).length, 3);
+  const lora = [`--output_dir=${join(dir, 'lora')}`, `--reference_cache_dir=${cache}`, '--max_steps=2', '--save_steps=1', '--use_peft=true',
+    '--lora_r=4', '--lora_alpha=8', '--lora_target_modules=q_proj,v_proj', '--reference_strategy=precomputed'];
+  const r = await run(['train', 'recipes/tiny-cpu.yaml', ...lora]);
+  assert.equal(r.code, undefined, r.err);
+  assert.match(r.err, /reference log-probs of the train data read from/);
+  assert.match(r.err, /LoRA r=4 alpha=8 on 4 layers/);
+  const cfg = JSON.parse(readFileSync(join(dir, 'lora', 'adapter_config.json'), 'utf8'));
+  assert.equal(cfg.peft_type, 'LORA');
+  assert.equal(cfg.r, 4);
+  assert.ok(existsSync(join(dir, 'lora', 'checkpoint-1', 'adapter_model.safetensors')));
+  const merged = await run(['train', 'recipes/tiny-cpu.yaml', ...lora.map((a) => a.replace(join(dir, 'lora'), join(dir, 'merged'))), '--lora_save=merged']);
+  assert.equal(merged.code, undefined, merged.err);
+  const m = loadCausalLM(join(dir, 'merged'), null);
+  assert.ok(!m.namedParameters().some(([k]) => k.includes('lora_')));
+  m.dispose();
+});
+
+test('bfpo sft trains the tiny model on UltraChat-layout data', async () => {
+  const r = await run(['sft', 'recipes/tiny-cpu.yaml', `--output_dir=${join(dir, 'sft')}`, '--dataset_mixer={test/fixtures/data/ultrachat: 1.0}',
+    '--dataset_splits=train_sft,test_sft', '--use_buffer=false', '--max_seq_length=256', '--max_steps=2', '--reference_strategy=copy']);
+  assert.equal(r.code, undefined, r.err);
+  const log = readFileSync(join(dir, 'sft', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(log.some((l) => Number.isFinite(l.loss)));
+  assert.ok(existsSync(join(dir, 'sft', 'model.safetensors')));
+});
+
+test('do_train: false only evaluates the starting model', async () => {
+  const out = join(dir, 'eval-only');
+  const r = await run(['train', 'recipes/tiny-cpu.yaml', `--output_dir=${out}`, '--do_train=false', '--reference_strategy=copy', '--run_name=check']);
+  assert.equal(r.code, undefined, r.err);
+  const m = JSON.parse(readFileSync(join(out, 'eval_results.json'), 'utf8'));
+  assert.equal(m['eval_rewards/margins'], 0, 'the policy is its own reference before training');
+  assert.ok(!existsSync(join(out, 'model.safetensors')));
+});
