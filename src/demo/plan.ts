@@ -12,12 +12,12 @@ export interface DemoPlan {
   eval: { maxNewTokens: number; batchSize: number; limit?: number };
 }
 
-/** The full demo: a 0.4M-parameter Llama, SFT for 8 epochs, then one epoch of each preference method. */
+/** The full demo: a 0.4M-parameter Llama, SFT for 16 epochs, then one epoch of each preference method. */
 export const FULL_PLAN: DemoPlan = {
   worldScale: 1,
   vocabSize: 1536,
   model: { hiddenSize: 96, intermediateSize: 288, numHiddenLayers: 2, numAttentionHeads: 4, maxPositionEmbeddings: 256 },
-  sft: { epochs: 8, batchSize: 16, learningRate: 1e-2 },
+  sft: { epochs: 16, batchSize: 16, learningRate: 3e-3 },
   preference: { epochs: 1, batchSize: 16, learningRate: 5e-4, beta: 0.1 },
   eval: { maxNewTokens: 48, batchSize: 64 },
 };
