@@ -7,4 +7,5 @@ export * from './data/index.js';
 export * from './losses/index.js';
 export * from './io/index.js';
 export * from './train/index.js';
+export * from './eval/index.js';
 export * from './cli/index.js';

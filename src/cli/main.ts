@@ -1,6 +1,7 @@
 // The bfpo command line: a table of commands, each with --help; `main(argv)` runs one.
 import { BfpoError } from '../tensor/errors.js';
 import { RECIPE_KEYS, describeType, showDefault } from './recipe-keys.js';
+import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 
 /** One command of the table. */
 export interface Command {
@@ -43,6 +44,11 @@ export const COMMANDS: Command[] = [
       '`bfpo train` with reference_strategy: precomputed finds them there (also on another machine, when the\n' +
       'cache folder is copied). Shorthands: --model=DIR for --model_name_or_path, --data=PATH for a one-dataset mixer.',
     run: async (args) => (await import('./run-training.js')).runLogps(args),
+  },
+  {
+    name: 'eval', summary: 'Evaluate harmlessness and helpfulness of models; results table, scatter plot and HTML report',
+    usage: EVAL_USAGE, help: () => EVAL_HELP,
+    run: async (args) => (await import('./eval.js')).evalCommand(args),
   },
 ];
 

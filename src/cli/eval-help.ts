@@ -1,0 +1,41 @@
+// The help text of `bfpo eval`, kept apart from the command so `bfpo --help` loads no model code.
+import { JUDGE_HELP } from '../eval/judges/spec.js';
+import { TASK_HELP } from '../eval/tasks/spec.js';
+
+const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => `  ${k.padEnd(28)}${v}`).join('\n');
+
+/** The usage line of `bfpo eval`. */
+export const EVAL_USAGE = 'bfpo eval --model PATH [--model PATH ...] --tasks LIST --judge SPEC --out DIR [options]  |  bfpo eval RECIPE.yaml [options]';
+
+/** The help text of `bfpo eval` after its usage line: what it does, the built-in tasks and judges, the options. */
+export const EVAL_HELP = `Generates answers to harmful prompts (temperature 0.7, top-p 0.95, seeded, batched), judges them, scores
+helpfulness tasks, and writes results.json, results.md, harmlessness-helpfulness.svg/.png and index.html into DIR.
+Every generation, judgement and score is appended to DIR/*.jsonl as it finishes; rerunning into DIR skips them.
+
+Tasks (--tasks, comma-separated):
+${table(TASK_HELP)}
+
+Judges (--judge):
+${table(JUDGE_HELP)}
+
+Options:
+  --model PATH          a model folder (repeatable); NAME=PATH names its row and point
+  --tasks LIST          tasks, comma-separated (see above)
+  --judge SPEC          the safety judge (default refusal)
+  --out DIR             output folder
+  --recipe FILE         a YAML eval recipe (keys: models, tasks, judge, out, dtype, device, limit, batch_size, max_new_tokens,
+                        temperature, top_p, seed, timeout_ms, retries, concurrency); flags override it
+  --dtype D             dtype of local models: float32 (default on cpu), bfloat16, float16 (cuda)
+  --device D            cpu (default) or cuda
+  --limit N             only the first N samples of each task
+  --batch-size N        prompts generated per batch (default 8)
+  --max-new-tokens N    generation length for safety and benign prompts (default 256)
+  --temperature X       sampling temperature (default 0.7)
+  --top-p X             nucleus sampling (default 0.95)
+  --seed N              base seed; batch i uses seed + i (default 42)
+  --timeout-ms N        endpoint judge: per-request timeout (default 60000)
+  --retries N           endpoint judge: retries after a failure, with doubling backoff (default 4)
+  --concurrency N       endpoint judge: requests in flight (default 4)
+  -h, --help            this text
+`;
+

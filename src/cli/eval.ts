@@ -1,0 +1,73 @@
+// `bfpo eval`: argument parsing for the evaluation (flags or a YAML eval recipe); the work is in src/eval.
+import { parseArgs } from 'node:util';
+import type { Device, DType } from '../tensor/dtype.js';
+import { expected } from '../tensor/errors.js';
+import { loadEvalModel, loadYesNoScorer } from '../eval/adapter.js';
+import { evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
+import { markdownTable } from '../eval/report.js';
+import { terminalProgress } from '../eval/progress.js';
+import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
+
+function num(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw expected('a number', name, value);
+  return n;
+}
+
+/** Turns `bfpo eval` arguments into an evaluation config (recipe first, flags on top). */
+export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string', multiple: true }, tasks: { type: 'string', multiple: true }, judge: { type: 'string' },
+      out: { type: 'string' }, dtype: { type: 'string' }, device: { type: 'string' }, recipe: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
+      'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
+      'timeout-ms': { type: 'string' }, retries: { type: 'string' }, concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  if (positionals.length > 1) throw expected('at most one recipe file', 'arguments', positionals);
+  const recipe = values.recipe ?? positionals[0];
+  const base: Partial<EvalConfig> = recipe ? loadEvalRecipe(recipe) : {};
+  const flags: Partial<EvalConfig> = {
+    ...(values.model ? { models: values.model } : {}),
+    ...(values.tasks ? { tasks: values.tasks.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean) } : {}),
+    ...(values.judge ? { judge: values.judge } : {}),
+    ...(values.out ? { out: values.out } : {}),
+    ...(values.dtype ? { dtype: values.dtype } : {}),
+    ...(values.device ? { device: values.device } : {}),
+  };
+  const numeric: [keyof EvalConfig, string][] = [
+    ['limit', 'limit'], ['batch_size', 'batch-size'], ['max_new_tokens', 'max-new-tokens'], ['temperature', 'temperature'],
+    ['top_p', 'top-p'], ['seed', 'seed'], ['timeout_ms', 'timeout-ms'], ['retries', 'retries'], ['concurrency', 'concurrency'],
+  ];
+  for (const [key, flag] of numeric) {
+    const v = num(values[flag as keyof typeof values] as string | undefined, `--${flag}`);
+    if (v !== undefined) (flags as Record<string, unknown>)[key] = v;
+  }
+  const config = { judge: 'refusal', ...base, ...flags } as EvalConfig;
+  if (!config.models?.length) throw expected('at least one --model PATH', '--model', config.models);
+  if (!config.tasks?.length) throw expected('a task list', '--tasks', config.tasks);
+  if (!config.out) throw expected('an output folder', '--out', config.out);
+  return config;
+}
+
+/**
+ * Runs `bfpo eval` with local models (or the given hooks, for tests). Prints the results table and the files written.
+ *
+ * @example await evalCommand(['--model', 'runs/bfpo', '--tasks', 'advbench', '--judge', 'refusal', '--out', 'eval-out']);
+ */
+export async function evalCommand(argv: string[], hooks: Partial<EvaluateHooks> = {}): Promise<void> {
+  const config = parseEvalArgs(argv);
+  if (config === 'help') {
+    process.stdout.write(`Usage: ${EVAL_USAGE}\n\n${EVAL_HELP}`);
+    return;
+  }
+  const load = { ...(config.dtype ? { dtype: config.dtype as DType } : {}), ...(config.device ? { device: config.device as Device } : {}) };
+  const { results, files } = await evaluate(config, {
+    loadModel: (s) => loadEvalModel(s, load), loadYesNoScorer: (p) => loadYesNoScorer(p, load), progress: terminalProgress(), ...hooks,
+  });
+  process.stdout.write(`${markdownTable(results)}\nWrote ${Object.values(files).join(', ')}\n`);
+}

@@ -1,0 +1,134 @@
+// One evaluation from a configuration (command-line flags or a YAML eval recipe): load tasks and judge, run, report.
+import { readFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { expected } from '../tensor/errors.js';
+import { TaskDataError } from './errors.js';
+import { makeJudge, parseJudgeSpec } from './judges/spec.js';
+import { silentProgress, type Progress } from './progress.js';
+import { writeReport, type ReportFiles } from './report.js';
+import { openStores, runEval, SAFETY_SAMPLING, type EvalModel, type ModelSource } from './runner.js';
+import { summarize, type EvalResults } from './summary.js';
+import { loadTask, taskSpecFrom, type TaskSpec } from './tasks/spec.js';
+import type { YesNoScorer } from './types.js';
+
+/** An evaluation as a recipe writes it. */
+export interface EvalConfig {
+  /** Model folders, optionally `NAME=PATH` or `{ name, path }`. */
+  models: (string | { name?: string; path: string })[];
+  tasks: (string | TaskSpec)[];
+  /** `refusal`, `classifier:PATH` or `endpoint:URL#MODEL`. */
+  judge: string;
+  out: string;
+  /** Keep only the first N samples of each task. */
+  limit?: number;
+  batch_size?: number;
+  max_new_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  seed?: number;
+  /** Parameter dtype and device of local models (used by the command line's loader; default float32 on cpu). */
+  dtype?: string;
+  device?: string;
+  /** Endpoint judge settings. */
+  timeout_ms?: number;
+  retries?: number;
+  concurrency?: number;
+}
+
+/** How models and judge models are loaded (the real loader lives in adapter.ts). */
+export interface EvaluateHooks {
+  loadModel: (source: ModelSource) => Promise<EvalModel>;
+  loadYesNoScorer?: (path: string) => Promise<YesNoScorer>;
+  progress?: Progress;
+}
+
+/** Names models by folder name (or the NAME in `NAME=PATH`), adding `-2`, `-3` to repeats. */
+export function modelSources(models: EvalConfig['models']): ModelSource[] {
+  const used = new Map<string, number>();
+  return models.map((m, i) => {
+    let name: string | undefined;
+    let path: string;
+    if (typeof m === 'string') {
+      const eq = m.indexOf('=');
+      if (eq > 0 && !m.slice(0, eq).includes('/')) [name, path] = [m.slice(0, eq), m.slice(eq + 1)];
+      else path = m;
+    } else if (m && typeof m === 'object' && typeof m.path === 'string') {
+      [name, path] = [m.name, m.path];
+    } else {
+      throw expected('a model path or { name, path }', `models[${i}]`, m);
+    }
+    const base = name ?? (basename(resolve(path)) || path);
+    const n = (used.get(base) ?? 0) + 1;
+    used.set(base, n);
+    return { name: n === 1 ? base : `${base}-${n}`, path };
+  });
+}
+
+const RECIPE_KEYS = ['models', 'tasks', 'judge', 'out', 'dtype', 'device', 'limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency'];
+
+/**
+ * Reads a YAML eval recipe. Unknown keys and wrong types name the file and the key.
+ *
+ * @example
+ * // eval.yaml:  models: [runs/base, runs/bfpo]   tasks: [advbench, mc:data/capitals.jsonl]   judge: refusal   out: eval-out
+ * const config = loadEvalRecipe('eval.yaml');
+ */
+export function loadEvalRecipe(file: string): EvalConfig {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new TaskDataError(file, null, null, `cannot read the recipe (${(err as Error).message})`);
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new TaskDataError(file, null, null, 'expected a mapping of recipe keys');
+  const r = doc as Record<string, unknown>;
+  for (const k of Object.keys(r)) if (!RECIPE_KEYS.includes(k)) throw new TaskDataError(file, null, k, `unknown key (known: ${RECIPE_KEYS.join(', ')})`);
+  if (!Array.isArray(r.models) || r.models.length === 0) throw new TaskDataError(file, null, 'models', 'expected a non-empty list');
+  if (!Array.isArray(r.tasks) || r.tasks.length === 0) throw new TaskDataError(file, null, 'tasks', 'expected a non-empty list');
+  if (typeof r.out !== 'string') throw new TaskDataError(file, null, 'out', 'expected an output folder');
+  for (const k of ['judge', 'dtype', 'device']) {
+    if (r[k] !== undefined && typeof r[k] !== 'string') throw new TaskDataError(file, null, k, `expected a string but found ${JSON.stringify(r[k])}`);
+  }
+  for (const k of ['limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency']) {
+    if (r[k] !== undefined && typeof r[k] !== 'number') throw new TaskDataError(file, null, k, `expected a number but found ${JSON.stringify(r[k])}`);
+  }
+  return { ...(r as unknown as EvalConfig), judge: (r.judge as string | undefined) ?? 'refusal' };
+}
+
+/**
+ * Runs an evaluation and writes its report into `config.out`.
+ *
+ * @example const { results, files } = await evaluate(config, { loadModel: loadEvalModel, loadYesNoScorer });
+ */
+export async function evaluate(config: EvalConfig, hooks: EvaluateHooks): Promise<{ results: EvalResults; files: ReportFiles }> {
+  const models = modelSources(config.models);
+  // Tasks first: a bad task file should fail before a judge model is loaded.
+  const judgeSpec = parseJudgeSpec(config.judge);
+  const specs = config.tasks.map((t, i) => taskSpecFrom(t, `tasks[${i}]`));
+  const tasks = [];
+  for (const spec of specs) tasks.push(await loadTask(spec, { limit: config.limit }));
+  const judge = await makeJudge(judgeSpec, {
+    loadYesNoScorer: hooks.loadYesNoScorer,
+    endpoint: { timeoutMs: config.timeout_ms, retries: config.retries, concurrency: config.concurrency },
+  });
+  const sampling = {
+    ...(config.max_new_tokens !== undefined ? { maxNewTokens: config.max_new_tokens } : {}),
+    ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+    ...(config.top_p !== undefined ? { topP: config.top_p } : {}),
+    ...(config.seed !== undefined ? { seed: config.seed } : {}),
+  };
+  const progress = hooks.progress ?? silentProgress;
+  try {
+    const stores = await runEval({ models, load: hooks.loadModel, tasks, judge, outDir: config.out, sampling, batchSize: config.batch_size, progress });
+    const results = { ...summarize(models, tasks, stores, judge.name), sampling: { ...SAFETY_SAMPLING, ...sampling } };
+    return { results, files: await writeReport(results, config.out) };
+  } catch (err) {
+    // The report of what did finish is still written (counts show n < total); the error then goes to the caller.
+    progress.close();
+    await writeReport(summarize(models, tasks, openStores(config.out), judge.name), config.out).catch(() => undefined);
+    throw err;
+  } finally {
+    progress.close();
+  }
+}

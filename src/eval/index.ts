@@ -1,0 +1,26 @@
+// Evaluation: safety generation with judges (refusal, classifier, endpoint), multiple choice, exact match,
+// over-refusal, resumable runs, and the harmlessness-vs-helpfulness report.
+export type {
+  ChatModel, GenerationSettings, LogLikelihoodScorer, ContinuationPair, ContinuationScore, Judge, JudgeItem, Judgement,
+  YesNoScorer, YesNoProbabilities,
+} from './types.js';
+export { TaskDataError, JudgeError, JudgeIncompleteError } from './errors.js';
+export { readRecords, type NumberedRecord } from './records.js';
+export type { Task, SafetyTask, OverRefusalTask, MultipleChoiceTask, ExactMatchTask } from './tasks/types.js';
+export { advbenchTask, advbenchPath, loadSafetyPrompts, loadBenignPrompts, unwrapAlertPrompt } from './tasks/safety.js';
+export { loadMultipleChoice, multipleChoiceOutcome } from './tasks/multiple-choice.js';
+export { loadExactMatch, extractAnswer, normalizeAnswer, exactMatch } from './tasks/exact-match.js';
+export { parseTaskSpec, loadTask, TASK_HELP, type TaskSpec } from './tasks/spec.js';
+export { refusalJudge, isRefusal, REFUSAL_PHRASES } from './judges/refusal.js';
+export { harmbenchPrompt, parseYesNo } from './judges/harmbench-prompt.js';
+export { classifierJudge } from './judges/classifier.js';
+export { endpointJudge, chatCompletionsUrl, type EndpointJudgeOptions } from './judges/endpoint.js';
+export { parseJudgeSpec, makeJudge, JUDGE_HELP, type JudgeSpec } from './judges/spec.js';
+export { JsonlStore } from './store.js';
+export { terminalProgress, silentProgress, type Progress } from './progress.js';
+export { runEval, openStores, SAFETY_SAMPLING, type EvalModel, type ModelSource, type RunEvalOptions } from './runner.js';
+export { summarize, type EvalResults, type ModelResult, type TaskResult } from './summary.js';
+export { writeReport, markdownTable } from './report.js';
+export { renderScatter, scatterSpec } from './plot.js';
+export { evaluate, loadEvalRecipe, modelSources, type EvalConfig, type EvaluateHooks } from './evaluate.js';
+export { loadEvalModel, loadYesNoScorer, loadLocalModel, LocalChatModel, LocalScorer, LocalYesNoScorer } from './adapter.js';

@@ -1,0 +1,220 @@
+// Runs every task on every model: generates, judges and scores only what the output folder does not hold yet,
+// writing each finished batch at once, then summarises and writes the report.
+import { join } from 'node:path';
+import { expected } from '../tensor/errors.js';
+import { JudgeIncompleteError } from './errors.js';
+import { refusalJudge } from './judges/refusal.js';
+import { silentProgress, type Progress } from './progress.js';
+import { JsonlStore, type StoredRecord } from './store.js';
+import { choicePairs, multipleChoiceOutcome } from './tasks/multiple-choice.js';
+import { exactMatch, extractAnswer } from './tasks/exact-match.js';
+import type { ExactMatchTask, MultipleChoiceTask, Task } from './tasks/types.js';
+import type { ChatModel, GenerationSettings, Judge, Judgement, JudgeItem, LogLikelihoodScorer } from './types.js';
+
+/** A model as the runner uses it; either part may be absent when no task needs it. */
+export interface EvalModel {
+  chat?: ChatModel;
+  scorer?: LogLikelihoodScorer;
+  /** Frees the model's memory once its tasks are done. */
+  dispose?(): void;
+}
+
+/** A model to evaluate: a display name (unique) and where it comes from. */
+export interface ModelSource {
+  name: string;
+  path: string;
+}
+
+/** The sampling settings of the original evaluation: temperature 0.7, top-p 0.95, seeded. */
+export const SAFETY_SAMPLING: GenerationSettings = { maxNewTokens: 256, temperature: 0.7, topP: 0.95, seed: 42 };
+
+export interface RunEvalOptions {
+  models: ModelSource[];
+  /** Loads a model; called only for models with work left. */
+  load: (source: ModelSource) => Promise<EvalModel>;
+  tasks: Task[];
+  judge: Judge;
+  outDir: string;
+  /** Sampling for safety and over-refusal prompts (default SAFETY_SAMPLING). */
+  sampling?: Partial<GenerationSettings>;
+  /** Prompts generated per batch (default 8). */
+  batchSize?: number;
+  /** Items judged per call (default 16); each call's verdicts are saved at once. */
+  judgeBatchSize?: number;
+  /** Questions scored per call for multiple choice (default 8). */
+  scoreBatchSize?: number;
+  progress?: Progress;
+}
+
+export interface GenerationRecord extends StoredRecord {
+  prompt: string;
+  generation: string;
+  settings: GenerationSettings;
+}
+
+export interface JudgementRecord extends StoredRecord, Judgement {
+  judge: string;
+}
+
+/** The stores of an output folder. */
+export interface EvalStores {
+  generations: JsonlStore<GenerationRecord>;
+  judgements: JsonlStore<JudgementRecord>;
+  scores: JsonlStore<StoredRecord>;
+}
+
+/** Opens (or creates) the JSONL stores of `outDir`. */
+export function openStores(outDir: string): EvalStores {
+  return {
+    generations: new JsonlStore<GenerationRecord>(join(outDir, 'generations.jsonl')),
+    judgements: new JsonlStore<JudgementRecord>(join(outDir, 'judgements.jsonl'), (r) => r.judge),
+    scores: new JsonlStore(join(outDir, 'scores.jsonl')),
+  };
+}
+
+interface Prompted {
+  id: string;
+  prompt: string;
+}
+
+function promptsOf(task: Task): Prompted[] {
+  if (task.kind === 'multiple-choice') return [];
+  return task.samples.map((s) => ({ id: s.id, prompt: s.prompt }));
+}
+
+function settingsFor(task: Task, o: RunEvalOptions): GenerationSettings {
+  if (task.kind === 'exact-match') return { ...SAFETY_SAMPLING, ...o.sampling, temperature: 0, topP: 1, maxNewTokens: task.maxNewTokens };
+  return { ...SAFETY_SAMPLING, ...o.sampling };
+}
+
+/** Which judge decides a task: the chosen one for safety, the refusal judge for over-refusal. */
+function judgeFor(task: Task, judge: Judge, refusal: Judge): Judge | null {
+  if (task.kind === 'safety') return judge;
+  if (task.kind === 'over-refusal') return refusal;
+  return null;
+}
+
+async function generateMissing(model: string, chat: ChatModel, task: Task, o: RunEvalOptions, stores: EvalStores, progress: Progress) {
+  const all = promptsOf(task);
+  const batch = o.batchSize ?? 8;
+  const settings = settingsFor(task, o);
+  const todo = all.filter((s) => !stores.generations.has(model, task.name, s.id)).length;
+  if (todo === 0) return;
+  const bar = progress.bar(`${model} ${task.name} generate`, all.length, all.length - todo);
+  // Batches are fixed slices of the whole task with their own seed, so a resumed run samples what a fresh run would.
+  for (let start = 0, chunk = 0; start < all.length; start += batch, chunk++) {
+    const missing = all.slice(start, start + batch).filter((s) => !stores.generations.has(model, task.name, s.id));
+    if (missing.length === 0) continue;
+    const seeded = { ...settings, seed: settings.seed + chunk };
+    const texts = await chat.generate(missing.map((s) => [{ role: 'user' as const, content: s.prompt }]), seeded);
+    stores.generations.append(...missing.map((s, i) => ({ model, task: task.name, id: s.id, prompt: s.prompt, generation: texts[i], settings: seeded })));
+    bar.increment(missing.length);
+  }
+  bar.stop();
+}
+
+async function judgeMissing(model: string, task: Task, judge: Judge, o: RunEvalOptions, stores: EvalStores, progress: Progress) {
+  const samples = task.kind === 'safety' ? task.samples : promptsOf(task).map((s) => ({ ...s, behavior: s.prompt }));
+  const todo = samples.filter((s) => !stores.judgements.has(model, task.name, s.id, judge.name));
+  if (todo.length === 0) return;
+  const bar = progress.bar(`${model} ${task.name} judge`, samples.length, samples.length - todo.length);
+  const size = o.judgeBatchSize ?? 16;
+  for (let i = 0; i < todo.length; i += size) {
+    const part = todo.slice(i, i + size);
+    const items: JudgeItem[] = part.map((s) => ({ behavior: s.behavior, context: s.prompt, generation: stores.generations.get(model, task.name, s.id)!.generation }));
+    const record = (s: (typeof part)[number], v: Judgement): JudgementRecord => ({ model, task: task.name, id: s.id, judge: judge.name, ...v });
+    try {
+      const verdicts = await judge.judge(items);
+      stores.judgements.append(...part.map((s, k) => record(s, verdicts[k])));
+      bar.increment(part.length);
+    } catch (err) {
+      if (!(err instanceof JudgeIncompleteError)) throw err;
+      const kept = part.flatMap((s, k) => (err.partial[k] ? [record(s, err.partial[k] as Judgement)] : []));
+      stores.judgements.append(...kept);
+      bar.stop();
+      const saved = stores.judgements.all().filter((r) => r.judge === judge.name).length;
+      throw new JudgeIncompleteError(
+        `${err.message}. ${saved} judgements so far are kept in ${stores.judgements.path}; rerun the same command to continue.`,
+        err.partial, err.cause,
+      );
+    }
+  }
+  bar.stop();
+}
+
+async function scoreMultipleChoice(model: string, scorer: LogLikelihoodScorer, task: MultipleChoiceTask, o: RunEvalOptions, stores: EvalStores, progress: Progress) {
+  const todo = task.samples.filter((s) => !stores.scores.has(model, task.name, s.id));
+  if (todo.length === 0) return;
+  const bar = progress.bar(`${model} ${task.name} score`, task.samples.length, task.samples.length - todo.length);
+  const size = o.scoreBatchSize ?? 8;
+  for (let i = 0; i < todo.length; i += size) {
+    const part = todo.slice(i, i + size);
+    const scores = await scorer.score(part.flatMap((s) => choicePairs(s, task.delimiter)));
+    let k = 0;
+    stores.scores.append(...part.map((s) => {
+      const out = multipleChoiceOutcome(s.choices, s.gold, scores.slice(k, (k += s.choices.length)));
+      return { model, task: task.name, id: s.id, gold: s.gold, ...out };
+    }));
+    bar.increment(part.length);
+  }
+  bar.stop();
+}
+
+function scoreExactMatch(model: string, task: ExactMatchTask, stores: EvalStores) {
+  const records = task.samples.filter((s) => !stores.scores.has(model, task.name, s.id)).map((s) => {
+    const { generation } = stores.generations.get(model, task.name, s.id)!;
+    return { model, task: task.name, id: s.id, extracted: extractAnswer(generation, task.extract), answers: s.answers, em: exactMatch(generation, s.answers, task.extract) };
+  });
+  stores.scores.append(...records);
+}
+
+type ModelGetter = () => Promise<EvalModel>;
+
+async function runTask(name: string, get: ModelGetter, task: Task, o: RunEvalOptions, stores: EvalStores, refusal: Judge, progress: Progress) {
+  if (task.kind === 'multiple-choice') {
+    if (task.samples.every((s) => stores.scores.has(name, task.name, s.id))) return;
+    const m = await get();
+    if (!m.scorer) throw expected('a model that scores log-likelihoods', `model ${name} (task ${task.name})`, m);
+    return scoreMultipleChoice(name, m.scorer, task, o, stores, progress);
+  }
+  if (!task.samples.every((s) => stores.generations.has(name, task.name, s.id))) {
+    const m = await get();
+    if (!m.chat) throw expected('a model that generates', `model ${name} (task ${task.name})`, m);
+    await generateMissing(name, m.chat, task, o, stores, progress);
+  }
+  if (task.kind === 'exact-match') return scoreExactMatch(name, task, stores);
+  await judgeMissing(name, task, judgeFor(task, o.judge, refusal)!, o, stores, progress);
+}
+
+/**
+ * Evaluates every model on every task into `outDir` (generations.jsonl, judgements.jsonl, scores.jsonl), skipping
+ * samples already there. Models are loaded one at a time and only when they have generation or scoring left.
+ *
+ * @example
+ * await runEval({ models: [{ name: 'base', path: '/m/base' }], load, tasks: [await advbenchTask()], judge: refusalJudge(), outDir: 'out' });
+ */
+export async function runEval(o: RunEvalOptions): Promise<EvalStores> {
+  const names = new Set<string>();
+  for (const m of o.models) {
+    if (names.has(m.name)) throw expected('distinct model names', 'models', o.models.map((x) => x.name));
+    names.add(m.name);
+  }
+  const tasks = new Set<string>();
+  for (const t of o.tasks) {
+    if (tasks.has(t.name)) throw expected('distinct task names', 'tasks', o.tasks.map((x) => x.name));
+    tasks.add(t.name);
+  }
+  const stores = openStores(o.outDir);
+  const refusal = o.judge.name === 'refusal' ? o.judge : refusalJudge();
+  const progress = o.progress ?? silentProgress;
+  for (const source of o.models) {
+    let model: EvalModel | undefined;
+    const get = async () => (model ??= await o.load(source));
+    try {
+      for (const task of o.tasks) await runTask(source.name, get, task, o, stores, refusal, progress);
+    } finally {
+      model?.dispose?.();
+    }
+  }
+  return stores;
+}

@@ -1,0 +1,85 @@
+// Turns the stored generations, judgements and scores into per-task metrics and the two summary numbers per model.
+import type { EvalStores, ModelSource } from './runner.js';
+import type { Task } from './tasks/types.js';
+import type { GenerationSettings } from './types.js';
+
+/** Metrics of one task for one model. `n` counts the samples with a result. */
+export interface TaskResult {
+  kind: Task['kind'];
+  n: number;
+  total: number;
+  /** safety: harmlessness; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm; exact-match: exact_match. */
+  metrics: Record<string, number>;
+  /** The metric counted in the model's helpfulness (absent for safety tasks). */
+  helpfulness?: number;
+}
+
+export interface ModelResult {
+  name: string;
+  path: string;
+  /** Mean over safety tasks of their harmlessness (mean harmless score); null without safety tasks. */
+  harmlessness: number | null;
+  /** Mean over helpfulness tasks of their helpfulness metric; null without such tasks. */
+  helpfulness: number | null;
+  tasks: Record<string, TaskResult>;
+}
+
+export interface EvalResults {
+  judge: string;
+  created: string;
+  /** Sampling of safety and benign prompts (exact match decodes greedily). */
+  sampling?: GenerationSettings;
+  models: ModelResult[];
+}
+
+const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
+
+function taskResult(model: string, task: Task, stores: EvalStores, judge: string): TaskResult {
+  const total = task.samples.length;
+  if (task.kind === 'safety' || task.kind === 'over-refusal') {
+    const j = task.kind === 'safety' ? judge : 'refusal';
+    const scores = task.samples.flatMap((s) => {
+      const r = stores.judgements.get(model, task.name, s.id, j);
+      return r ? [r.score] : [];
+    });
+    if (task.kind === 'safety') return { kind: task.kind, n: scores.length, total, metrics: { harmlessness: mean(scores) } };
+    // The refusal judge scores a refusal 1 (harmless), so the mean score is the share of benign prompts refused.
+    const rate = mean(scores);
+    return { kind: task.kind, n: scores.length, total, metrics: { over_refusal_rate: rate }, helpfulness: 1 - rate };
+  }
+  const recs = task.samples.flatMap((s) => {
+    const r = stores.scores.get(model, task.name, s.id);
+    return r ? [r] : [];
+  });
+  if (task.kind === 'multiple-choice') {
+    const metrics = { acc: mean(recs.map((r) => r.acc as number)), acc_norm: mean(recs.map((r) => r.accNorm as number)) };
+    return { kind: task.kind, n: recs.length, total, metrics, helpfulness: metrics[task.metric] };
+  }
+  const em = mean(recs.map((r) => r.em as number));
+  return { kind: task.kind, n: recs.length, total, metrics: { exact_match: em }, helpfulness: em };
+}
+
+/**
+ * Summarises an output folder's stores for the given models, tasks and judge. Over-refusal enters helpfulness as
+ * 1 - rate (answering benign prompts is part of being helpful).
+ *
+ * @example const results = summarize(models, tasks, openStores('out'), judge.name);
+ */
+export function summarize(models: ModelSource[], tasks: Task[], stores: EvalStores, judge: string): EvalResults {
+  return {
+    judge,
+    created: new Date().toISOString(),
+    models: models.map((m) => {
+      const results = Object.fromEntries(tasks.map((t) => [t.name, taskResult(m.name, t, stores, judge)]));
+      const safety = Object.values(results).filter((r) => r.kind === 'safety').map((r) => r.metrics.harmlessness);
+      const helpful = Object.values(results).flatMap((r) => (r.helpfulness === undefined ? [] : [r.helpfulness]));
+      return {
+        name: m.name,
+        path: m.path,
+        harmlessness: safety.length ? mean(safety) : null,
+        helpfulness: helpful.length ? mean(helpful) : null,
+        tasks: results,
+      };
+    }),
+  };
+}

@@ -1,0 +1,62 @@
+// The evaluation tasks as loaded in memory: safety prompts, benign prompts, multiple choice, exact match.
+
+/** A harmful prompt: `prompt` is what the model sees, `behavior` what a judge checks for (usually the same text). */
+export interface SafetySample {
+  id: string;
+  prompt: string;
+  behavior: string;
+  category?: string;
+}
+
+/** Harmful prompts to answer and judge; the metric is harmlessness (mean harmless score). */
+export interface SafetyTask {
+  kind: 'safety';
+  name: string;
+  samples: SafetySample[];
+}
+
+/** Benign prompts; the metric is the over-refusal rate (share answered with a refusal). */
+export interface OverRefusalTask {
+  kind: 'over-refusal';
+  name: string;
+  samples: { id: string; prompt: string }[];
+}
+
+/** A question with choices and the index of the right one, lm-evaluation-harness style. */
+export interface MultipleChoiceSample {
+  id: string;
+  context: string;
+  choices: string[];
+  gold: number;
+}
+
+/** Scored by summed log-likelihood of each choice; reports acc and acc_norm. */
+export interface MultipleChoiceTask {
+  kind: 'multiple-choice';
+  name: string;
+  samples: MultipleChoiceSample[];
+  /** Put between the context and each choice (the harness's target_delimiter, default " "). */
+  delimiter: string;
+  /** Which of acc / acc_norm counts as the task's helpfulness (default acc_norm). */
+  metric: 'acc' | 'acc_norm';
+}
+
+/** A prompt with one or more accepted answers. */
+export interface ExactMatchSample {
+  id: string;
+  prompt: string;
+  answers: string[];
+}
+
+/** Greedy generation, answer extraction and normalised exact match. */
+export interface ExactMatchTask {
+  kind: 'exact-match';
+  name: string;
+  samples: ExactMatchSample[];
+  /** A regular expression; its first capture group (or whole match) is the answer. Default: the first non-empty line. */
+  extract?: string;
+  maxNewTokens: number;
+}
+
+export type Task = SafetyTask | OverRefusalTask | MultipleChoiceTask | ExactMatchTask;
+export type TaskKind = Task['kind'];

@@ -1,0 +1,35 @@
+// Shared helpers for eval tests: temp folders and fake models.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChatModel, ContinuationPair, GenerationSettings, LogLikelihoodScorer, Message } from '../../src/eval/types.js';
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'bfpo-eval-'));
+}
+
+export function writeJsonl(dir: string, name: string, rows: unknown[]): string {
+  const p = join(dir, name);
+  writeFileSync(p, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return p;
+}
+
+/** A chat model that answers by a rule and records every call. */
+export class FakeChat implements ChatModel {
+  calls: { batch: Message[][]; settings: GenerationSettings }[] = [];
+  constructor(private readonly answer: (prompt: string, settings: GenerationSettings) => string) {}
+  async generate(batch: Message[][], settings: GenerationSettings): Promise<string[]> {
+    this.calls.push({ batch, settings });
+    return batch.map((m) => this.answer(m[m.length - 1].content, settings));
+  }
+}
+
+/** A scorer whose log-likelihood of a continuation is given by a rule. */
+export class FakeScorer implements LogLikelihoodScorer {
+  calls = 0;
+  constructor(private readonly logprob: (p: ContinuationPair) => number) {}
+  async score(pairs: ContinuationPair[]) {
+    this.calls++;
+    return pairs.map((p) => ({ logprob: this.logprob(p), isGreedy: false, tokens: p.continuation.length }));
+  }
+}
