@@ -60,7 +60,7 @@ interface StageOptions { plan: DemoPlan; seed: number; from: string; data: strin
 
 const COMMON = {
   dataset_splits: ['train'], lr_scheduler_type: 'cosine', warmup_ratio: 0.1, weight_decay: 0, max_grad_norm: 1,
-  save_strategy: 'no', report_to: ['none'], logging_steps: 10,
+  save_strategy: 'no', report_to: ['none'],
 };
 
 /** SFT of the initial model on the mix; returns the trained model's folder. */
@@ -69,7 +69,7 @@ export async function trainSft(o: StageOptions): Promise<string> {
     model_name_or_path: o.from, dataset_mixer: { [o.data]: 1.0 }, ...COMMON,
     max_seq_length: o.plan.model.maxPositionEmbeddings, num_train_epochs: o.plan.sft.epochs,
     per_device_train_batch_size: o.plan.sft.batchSize, learning_rate: o.plan.sft.learningRate,
-    output_dir: o.dir, seed: o.seed,
+    output_dir: o.dir, seed: o.seed, logging_steps: 50,
   });
   o.log(`  recipe ${file}`);
   await runTraining('sft', prepareRecipe('sft', [file]));
@@ -84,7 +84,7 @@ export async function trainPreference(o: StageOptions & { method: PreferenceMeth
     buffer_dataset_splits: ['train'], ...COMMON, loss_type: o.method.lossType, beta: p.beta,
     max_length: o.plan.model.maxPositionEmbeddings, max_prompt_length: Math.floor(o.plan.model.maxPositionEmbeddings / 2),
     num_train_epochs: p.epochs, per_device_train_batch_size: p.batchSize, learning_rate: p.learningRate,
-    reference_strategy: 'precomputed', reference_cache_dir: o.cacheDir, output_dir: o.dir, seed: o.seed,
+    reference_strategy: 'precomputed', reference_cache_dir: o.cacheDir, output_dir: o.dir, seed: o.seed, logging_steps: 10,
   });
   o.log(`  recipe ${file}`);
   await runTraining('preference', prepareRecipe('preference', [file]));

@@ -20,7 +20,7 @@ function range(a: number, b: number): number[] {
 }
 
 /** Special tokens of the demo tokenizer, in id order. */
-export const SPECIAL_TOKENS = { bos: '<s>', eos: '</s>', pad: '<pad>', system: '<|system|>', user: '<|user|>', assistant: '<|assistant|>' } as const;
+export const DEMO_SPECIAL_TOKENS = { bos: '<s>', eos: '</s>', pad: '<pad>', system: '<|system|>', user: '<|user|>', assistant: '<|assistant|>' } as const;
 
 /**
  * A Zephyr-style chat template (the format the original BFPO models use): every turn is `<|role|>\n` + content +
@@ -28,7 +28,7 @@ export const SPECIAL_TOKENS = { bos: '<s>', eos: '</s>', pad: '<pad>', system: '
  * generation see the same first token whichever code renders it; an empty system message renders as nothing, so
  * a prompt reads the same whether or not a loader prepended one.
  */
-export const CHAT_TEMPLATE =
+export const DEMO_CHAT_TEMPLATE =
   "{{ bos_token }}{% for message in messages %}{% if not (message['role'] == 'system' and message['content'] == '') %}" +
   "{{ '<|' + message['role'] + '|>\\n' + message['content'] + eos_token + '\\n' }}{% endif %}{% endfor %}" +
   "{% if add_generation_prompt %}{{ '<|assistant|>\\n' }}{% endif %}";
@@ -48,7 +48,7 @@ export interface TrainedTokenizer {
  * const tok = trainBpe(['What is 3 plus 4?', '3 plus 4 is 7.'], 300);
  */
 export function trainBpe(texts: string[], vocabSize: number): TrainedTokenizer {
-  const specials = Object.values(SPECIAL_TOKENS);
+  const specials = Object.values(DEMO_SPECIAL_TOKENS);
   if (!(Number.isInteger(vocabSize) && vocabSize >= 256 + specials.length)) {
     throw expected(`an integer >= ${256 + specials.length} (special tokens + 256 bytes)`, 'vocabSize', vocabSize);
   }
@@ -110,7 +110,7 @@ function mergeSymbols(symbols: string[], a: string, b: string): string[] {
 
 /** The `tokenizer.json` object of a trained tokenizer (HF tokenizers format, BPE model, ByteLevel pre-tokenizer). */
 export function tokenizerJson(tok: TrainedTokenizer): object {
-  const added = Object.values(SPECIAL_TOKENS).map((content) => ({
+  const added = Object.values(DEMO_SPECIAL_TOKENS).map((content) => ({
     id: tok.vocab.get(content), content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true,
   }));
   return {
@@ -134,15 +134,15 @@ export function tokenizerJson(tok: TrainedTokenizer): object {
 export function tokenizerConfigJson(maxLength: number): object {
   return {
     tokenizer_class: 'PreTrainedTokenizerFast',
-    bos_token: SPECIAL_TOKENS.bos,
-    eos_token: SPECIAL_TOKENS.eos,
-    pad_token: SPECIAL_TOKENS.pad,
+    bos_token: DEMO_SPECIAL_TOKENS.bos,
+    eos_token: DEMO_SPECIAL_TOKENS.eos,
+    pad_token: DEMO_SPECIAL_TOKENS.pad,
     unk_token: null,
     add_bos_token: false,
     add_eos_token: false,
     clean_up_tokenization_spaces: false,
     model_max_length: maxLength,
-    chat_template: CHAT_TEMPLATE,
+    chat_template: DEMO_CHAT_TEMPLATE,
   };
 }
 
@@ -150,7 +150,7 @@ export function tokenizerConfigJson(maxLength: number): object {
  * Writes `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json` into `dir` (each through a
  * temporary file). Returns the special token ids.
  */
-export function saveTokenizer(tok: TrainedTokenizer, dir: string, { maxLength = 512 } = {}): { bos: number; eos: number; pad: number } {
+export function saveBpeTokenizer(tok: TrainedTokenizer, dir: string, { maxLength = 512 } = {}): { bos: number; eos: number; pad: number } {
   mkdirSync(dir, { recursive: true });
   const write = (name: string, value: object): void => {
     const path = join(dir, name);
@@ -159,7 +159,7 @@ export function saveTokenizer(tok: TrainedTokenizer, dir: string, { maxLength = 
   };
   write('tokenizer.json', tokenizerJson(tok));
   write('tokenizer_config.json', tokenizerConfigJson(maxLength));
-  write('special_tokens_map.json', { bos_token: SPECIAL_TOKENS.bos, eos_token: SPECIAL_TOKENS.eos, pad_token: SPECIAL_TOKENS.pad });
+  write('special_tokens_map.json', { bos_token: DEMO_SPECIAL_TOKENS.bos, eos_token: DEMO_SPECIAL_TOKENS.eos, pad_token: DEMO_SPECIAL_TOKENS.pad });
   const id = (t: string): number => tok.vocab.get(t) as number;
-  return { bos: id(SPECIAL_TOKENS.bos), eos: id(SPECIAL_TOKENS.eos), pad: id(SPECIAL_TOKENS.pad) };
+  return { bos: id(DEMO_SPECIAL_TOKENS.bos), eos: id(DEMO_SPECIAL_TOKENS.eos), pad: id(DEMO_SPECIAL_TOKENS.pad) };
 }

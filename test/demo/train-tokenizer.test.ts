@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Tokenizer as RustTokenizer } from 'tokenizers';
 import { loadTokenizer } from 'bfpo';
-import { byteToUnicode, saveTokenizer, trainBpe } from '../../src/demo/train-tokenizer.js';
+import { byteToUnicode, saveBpeTokenizer, trainBpe } from '../../src/demo/train-tokenizer.js';
 import { buildWorld, readBehaviours, trainingTexts } from '../../src/demo/world.js';
 
 const world = buildWorld(readBehaviours(new URL('../../data/advbench.txt', import.meta.url).pathname), { seed: 0, scale: 0.2 });
@@ -32,7 +32,7 @@ test('training is deterministic and reaches the asked size with frequent words w
 test('the files load in bfpo and in HF Rust tokenizers with the same ids, and decode back to the text', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bfpo-tok-'));
   try {
-    const ids = saveTokenizer(trained, dir);
+    const ids = saveBpeTokenizer(trained, dir);
     const tok = loadTokenizer(dir);
     const rust = RustTokenizer.fromFile(join(dir, 'tokenizer.json'));
     assert.deepEqual([tok.bosTokenId, tok.eosTokenId, tok.padTokenId], [ids.bos, ids.eos, ids.pad]);
@@ -57,7 +57,7 @@ test('the files load in bfpo and in HF Rust tokenizers with the same ids, and de
 test('the chat template writes BOS, skips an empty system message and ends the prompt with the assistant header', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bfpo-tok-'));
   try {
-    saveTokenizer(trained, dir);
+    saveBpeTokenizer(trained, dir);
     const tok = loadTokenizer(dir);
     const prompt = tok.applyChatTemplate([{ role: 'system', content: '' }, { role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
     assert.equal(prompt, '<s><|user|>\nHi</s>\n<|assistant|>\n');
