@@ -3,6 +3,8 @@ import { BfpoError } from '../tensor/errors.js';
 import { DEMO_HELP } from '../demo/args.js';
 import { RECIPE_KEYS, describeType, showDefault } from './recipe-keys.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
+import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
+import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';
 
 /** One command of the table. */
 export interface Command {
@@ -59,6 +61,16 @@ export const COMMANDS: Command[] = [
     name: 'eval', summary: 'Evaluate harmlessness and helpfulness of models; results table, scatter plot and HTML report',
     usage: EVAL_USAGE, help: () => EVAL_HELP,
     run: async (args) => (await import('./eval.js')).evalCommand(args),
+  },
+  {
+    name: 'generate', summary: 'Answer a prompt with a model, streaming the text (chat template applied)',
+    usage: GENERATE_USAGE, help: () => GENERATE_HELP,
+    run: async (args) => { await (await import('./generate.js')).generateCommand(args); },
+  },
+  {
+    name: 'convert', summary: 'Convert a Hugging Face folder to GGUF (llama.cpp, ollama) or a GGUF file to a folder',
+    usage: CONVERT_USAGE, help: () => CONVERT_HELP,
+    run: async (args) => (await import('./convert.js')).convertCommand(args),
   },
 ];
 

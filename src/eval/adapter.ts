@@ -135,7 +135,7 @@ export interface LoadOptions {
  */
 export function loadLocalModel(path: string, o: LoadOptions = {}): { model: LlamaForCausalLM; tokenizer: Tokenizer } {
   const device = o.device ?? 'cpu';
-  const { model, tokenizer } = loadPretrained(path, { device, ...(o.dtype ? { dtype: o.dtype } : device === 'cpu' ? { dtype: 'float32' } : {}) });
+  const { model, tokenizer } = loadPretrained(path, { device, ...(o.dtype ? { dtype: o.dtype } : device === 'cpu' ? { dtype: 'float32' } : { dtype: 'auto' }) });
   if (!tokenizer) {
     model.dispose();
     throw new FormatError(path, 'has no tokenizer (tokenizer.json); evaluation renders chat templates and reads answers, so it needs one');

@@ -14,8 +14,11 @@ import { type ModelConfig, parseConfig, toHfConfig } from './config.js';
 import { LlamaForCausalLM } from './llama.js';
 
 export interface PretrainedOptions {
-  /** The parameters' dtype; default: the folder's `torch_dtype` when it is float32/bfloat16/float16, else float32. */
-  dtype?: DType;
+  /**
+   * The parameters' dtype. Default float32 (as transformers); 'auto' takes the folder's `torch_dtype` (float32,
+   * bfloat16 or float16; note that libtorch has no float16 matrix products on CPU).
+   */
+  dtype?: DType | 'auto';
   device?: Device;
 }
 
@@ -26,13 +29,14 @@ export interface Pretrained {
   config: ModelConfig;
 }
 
-function pickDtype(requested: DType | undefined, config: Record<string, unknown>): DType {
-  if (requested !== undefined) {
-    if (!isFloatingDtype(requested)) throw expected('a floating-point dtype', 'dtype', requested);
-    return requested;
+function pickDtype(requested: DType | 'auto' | undefined, config: Record<string, unknown>): DType {
+  if (requested === undefined) return 'float32';
+  if (requested === 'auto') {
+    const d = config.torch_dtype;
+    return d === 'bfloat16' || d === 'float16' || d === 'float32' ? d : 'float32';
   }
-  const d = config.torch_dtype;
-  return d === 'bfloat16' || d === 'float16' || d === 'float32' ? d : 'float32';
+  if (!isFloatingDtype(requested)) throw expected("a floating-point dtype or 'auto'", 'dtype', requested);
+  return requested;
 }
 
 function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dtype: DType, device: Device): LlamaForCausalLM {
@@ -61,8 +65,8 @@ export function loadPretrained(path: string, opts: PretrainedOptions = {}): Pret
   if (!existsSync(path)) throw new FormatError(path, 'does not exist (expected a Hugging Face model folder or a .gguf file)');
   if (statSync(path).isFile()) {
     if (!path.endsWith('.gguf')) throw new FormatError(path, 'is a file but not a .gguf model; give a Hugging Face folder or a .gguf file');
-    const dtype = opts.dtype ?? 'float32';
-    const { config, weights, tokenizer } = ggufToHf(path, { dtype: pickDtype(dtype, {}), device });
+    const dtype = pickDtype(opts.dtype, {});
+    const { config, weights, tokenizer } = ggufToHf(path, { dtype, device });
     const model = build(config, weights, dtype, device);
     return { model, tokenizer: tokenizer ?? null, config: model.config };
   }

@@ -124,58 +124,51 @@ function checkConfig(c: TrainerConfig): void {
 export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore): TrainResult {
   checkConfig(config);
   const c = config;
-  const accum = c.gradientAccumulationSteps;
-  const stepsPerEpoch = Math.ceil(task.train.length / accum);
-  if (stepsPerEpoch === 0) throw new ArgumentError('The training data yields no batches');
-  const totalSteps = c.maxSteps > 0 ? c.maxSteps : Math.ceil(c.numTrainEpochs * stepsPerEpoch);
-  const schedule = { totalSteps, warmupRatio: c.warmupRatio, warmupSteps: c.warmupSteps };
-  warmupStepsOf(schedule);
-
-  const trainable = selectTrainable(model, c.selectedLayers);
-  const params = trainable.map(([, p]) => p);
+  const { accum, stepsPerEpoch, totalSteps, schedule } = stepPlan(task, c);
+  const params = selectTrainable(model, c.selectedLayers).map(([, p]) => p);
   if (c.bf16 && params.some((p) => p.dtype !== 'bfloat16')) {
     throw new ArgumentError('bf16 needs the model in bfloat16 (load it with torch_dtype: bfloat16)');
   }
   const masters = c.bf16 ? new MasterWeights(params) : null;
   const optimParams = masters ? masters.params() : params;
   const opt = makeOptimizer(optimParams, c);
-
-  mkdirSync(c.outputDir, { recursive: true });
-  removeStaleFolders(c.outputDir);
-  const resumeDir = c.resumeFromCheckpoint ?? lastCheckpoint(c.outputDir);
-  const state: LoopState = { step: 0, position: { epoch: 0, batch: 0 }, bufferPosition: null, tokensSeen: 0 };
-  if (resumeDir) {
-    if (!existsSync(join(resumeDir, TRAINER_STATE))) throw new ArgumentError(`No ${TRAINER_STATE} in ${resumeDir}: it is not a complete checkpoint`);
-    assertSameRun(resumeDir, c.runConfig, c.resumeIgnoredKeys);
-    Object.assign(state, restore(resumeDir, store, opt, masters));
-  } else {
-    manualSeed(c.seed);
-  }
-  writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
-
-  const logger = new TrainLogger({ outputDir: c.outputDir, reportTo: c.reportTo, console: c.console });
-  if (c.runName) logger.info(`run ${c.runName}`);
-  if (resumeDir) logger.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
-  const saveNow = (): string => saveCheckpoint(c.outputDir, state.step, (dir) => writeCheckpoint(dir, state, store, opt, masters, c.runConfig),
-    { totalLimit: c.saveTotalLimit });
-  let lastSaved = resumeDir;
-  const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir };
-  let lastEvalStep = -1;
-  const evaluate = (): void => {
-    if (!task.eval || lastEvalStep === state.step) return;
-    lastEvalStep = state.step;
-    const m = runEvaluation(model, task);
-    result.lastEval = m;
-    logger.log(state.step, m, { epoch: state.step / stepsPerEpoch });
-  };
-
-  const averager = new MetricAverager();
-  const started = Date.now();
-  const startStep = state.step;
-  let tokensSinceStart = 0;
-  task.train.seek(state.position);
-  if (task.kind === 'preference' && task.buffer) task.buffer.seek(state.bufferPosition ?? { epoch: 0, batch: 0 });
+  let logger: TrainLogger | null = null;
   try {
+    mkdirSync(c.outputDir, { recursive: true });
+    removeStaleFolders(c.outputDir);
+    const resumeDir = c.resumeFromCheckpoint ?? lastCheckpoint(c.outputDir);
+    const state: LoopState = { step: 0, position: { epoch: 0, batch: 0 }, bufferPosition: null, tokensSeen: 0 };
+    if (resumeDir) {
+      if (!existsSync(join(resumeDir, TRAINER_STATE))) throw new ArgumentError(`No ${TRAINER_STATE} in ${resumeDir}: it is not a complete checkpoint`);
+      assertSameRun(resumeDir, c.runConfig, c.resumeIgnoredKeys);
+      Object.assign(state, restore(resumeDir, store, opt, masters));
+    } else {
+      manualSeed(c.seed);
+    }
+    writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
+
+    const log = (logger = new TrainLogger({ outputDir: c.outputDir, reportTo: c.reportTo, console: c.console }));
+    if (c.runName) log.info(`run ${c.runName}`);
+    if (resumeDir) log.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
+    const saveNow = (): string => saveCheckpoint(c.outputDir, state.step, (dir) => writeCheckpoint(dir, state, store, opt, masters, c.runConfig),
+      { totalLimit: c.saveTotalLimit });
+    let lastSaved = resumeDir;
+    const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir };
+    let lastEvalStep = -1;
+    const evaluate = (): void => {
+      if (!task.eval || lastEvalStep === state.step) return;
+      lastEvalStep = state.step;
+      const m = runEvaluation(model, task);
+      result.lastEval = m;
+      log.log(state.step, m, { epoch: state.step / stepsPerEpoch });
+    };
+
+    const averager = new MetricAverager();
+    const started = Date.now();
+    const startStep = state.step;
+    let tokensSinceStart = 0;
+    task.train.seek(state.position);
+    if (task.kind === 'preference' && task.buffer) task.buffer.seek(state.bufferPosition ?? { epoch: 0, batch: 0 });
     while (state.step < totalSteps) {
       const pos = task.train.position();
       if (pos.batch >= task.train.length) {
@@ -191,16 +184,11 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
         state.tokensSeen += tokens;
         tokensSinceStart += tokens;
       }
-      masters?.gradsToMaster();
-      if (c.maxGradNorm > 0) {
-        const norm = clipGradNorm_(optimParams, c.maxGradNorm);
+      const norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm);
+      if (norm !== null) {
         if (!Number.isFinite(norm)) throw new TrainingDivergedError(`The gradient norm became ${norm} ${describeStop(state, c, lastSaved)}`);
         averager.add({ grad_norm: norm });
       }
-      for (const g of opt.groups) g.lr = lr;
-      opt.step();
-      opt.zeroGrad();
-      masters?.copyBack();
       state.step += 1;
       state.position = task.train.position();
       if (task.kind === 'preference' && task.buffer) state.bufferPosition = task.buffer.position();
@@ -211,9 +199,9 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       const info = { step: state.step, total: totalSteps, lr, loss: averager.peek('loss'), tokensPerSecond: tokensSinceStart / Math.max(elapsed, 1e-9), etaSeconds: perStep * (totalSteps - state.step) };
       if (state.step % c.loggingSteps === 0 || state.step === totalSteps || (c.loggingFirstStep && state.step === 1)) {
         result.lastLog = { ...averager.take(), learning_rate: lr, tokens_per_second: info.tokensPerSecond };
-        logger.log(state.step, result.lastLog, { epoch: state.step / stepsPerEpoch, tokens: state.tokensSeen });
+        log.log(state.step, result.lastLog, { epoch: state.step / stepsPerEpoch, tokens: state.tokensSeen });
       }
-      logger.progress(info);
+      log.progress(info);
       if (c.evalStrategy === 'steps' && state.step % c.evalSteps === 0) evaluate();
       const finished = state.step === totalSteps;
       const epochDone = task.train.position().batch >= task.train.length;
@@ -225,13 +213,41 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
     if (store.saveFinal) store.saveFinal(c.outputDir);
     else store.save(c.outputDir);
     writeJson(join(c.outputDir, 'train_results.json'), { run_name: c.runName ?? null, global_step: state.step, ...result.lastLog, ...result.lastEval });
+    return result;
   } finally {
-    logger.close();
+    logger?.close();
     masters?.dispose();
     opt.dispose();
   }
-  return result;
 }
+
+/** Optimizer steps per epoch and in all, and the schedule's settings. */
+function stepPlan(task: TrainingTask, c: TrainerConfig) {
+  const accum = c.gradientAccumulationSteps;
+  const stepsPerEpoch = Math.ceil(task.train.length / accum);
+  if (stepsPerEpoch === 0) throw new ArgumentError('The training data yields no batches');
+  const totalSteps = c.maxSteps > 0 ? c.maxSteps : Math.ceil(c.numTrainEpochs * stepsPerEpoch);
+  const schedule = { totalSteps, warmupRatio: c.warmupRatio, warmupSteps: c.warmupSteps };
+  warmupStepsOf(schedule);
+  return { accum, stepsPerEpoch, totalSteps, schedule };
+}
+
+/** fp32 gradients onto the masters (bf16), clipping, one update at `lr`, and the rounded copy back. Returns the norm. */
+function optimizerStep(opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number): number | null {
+  masters?.gradsToMaster();
+  const norm = maxGradNorm > 0 ? clipGradNorm_(params, maxGradNorm) : null;
+  if (norm !== null && !Number.isFinite(norm)) {
+    opt.zeroGrad();
+    return norm;
+  }
+  for (const g of opt.groups) g.lr = lr;
+  opt.step();
+  opt.zeroGrad();
+  masters?.copyBack();
+  return norm;
+}
+
+
 
 /** One forward/backward of a micro-batch (plus its buffer batch); the loss is scaled by 1/n for accumulation. */
 function microStep(model: CausalLM, task: TrainingTask, n: number, avg: MetricAverager, where: () => string): number {

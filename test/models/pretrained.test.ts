@@ -60,6 +60,6 @@ test('bad paths say what was expected', () => {
   writeFileSync(join(pickle, 'config.json'), JSON.stringify({ architectures: ['LlamaForCausalLM'] }));
   writeFileSync(join(pickle, 'pytorch_model.bin'), 'x');
   assert.throws(() => loadPretrained(pickle), /pickle/i);
-  assert.throws(() => loadPretrained(gguf, { dtype: 'int64' }), /Expected a floating-point dtype for dtype/);
+  assert.throws(() => loadPretrained(gguf, { dtype: 'int64' }), /Expected a floating-point dtype or 'auto' for dtype/);
   assert.ok(existsSync(gguf));
 });
