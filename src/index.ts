@@ -9,3 +9,4 @@ export * from './io/index.js';
 export * from './train/index.js';
 export * from './eval/index.js';
 export * from './cli/index.js';
+export * from './demo/index.js';

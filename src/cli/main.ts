@@ -1,5 +1,6 @@
 // The bfpo command line: a table of commands, each with --help; `main(argv)` runs one.
 import { BfpoError } from '../tensor/errors.js';
+import { DEMO_HELP } from '../demo/args.js';
 import { RECIPE_KEYS, describeType, showDefault } from './recipe-keys.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
@@ -28,6 +29,15 @@ const recipeHelp = (task: 'sft' | 'preference') => (): string =>
 
 /** The command table (other commands register themselves here). */
 export const COMMANDS: Command[] = [
+  {
+    name: 'demo', summary: 'Train a small model from scratch and show BFPO against DPO and IPO in minutes on a CPU',
+    usage: 'bfpo demo [--out DIR] [--seed N] [--threads N] [--tiny]',
+    help: () => DEMO_HELP,
+    run: async (args) => {
+      const { runDemo, parseDemoArgs } = await import('../demo/index.js');
+      await runDemo(parseDemoArgs(args));
+    },
+  },
   {
     name: 'sft', summary: 'Supervised fine-tuning on chat data from a recipe',
     usage: 'bfpo sft RECIPE.yaml [--key=value ...]', help: recipeHelp('sft'),
