@@ -91,6 +91,7 @@ export function trainerConfig(r: Recipe): TrainerConfig {
     saveTotalLimit: v.save_total_limit,
     seed: v.seed,
     bf16: v.bf16,
+    gradientCheckpointing: v.gradient_checkpointing === true,
     selectedLayers: v.use_selective ? v.selected_layers : null,
     reportTo: report.includes('all') ? ['tensorboard'] : report,
     resumeFromCheckpoint: (v.resume_from_checkpoint as string | null) ?? undefined,
