@@ -137,7 +137,6 @@ function describeModel(model: LlamaForCausalLM, selected: string[] | null): void
 /** `bfpo sft` / `bfpo train`: everything a recipe describes, then the training loop. */
 export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promise<void> {
   const v = r.values;
-  if (v.gradient_checkpointing) note('gradient_checkpointing is not available yet: activations are kept in memory');
   if (v.push_to_hub) note('push_to_hub has no effect: nothing is uploaded; the model stays in output_dir');
   if ((v.report_to as string[]).includes('wandb')) note('report_to wandb has no effect: metrics go to log.jsonl (and TensorBoard with report_to: [tensorboard])');
   const modelDir = v.model_name_or_path as string;

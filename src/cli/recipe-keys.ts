@@ -73,7 +73,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('max_grad_norm', 'number', 'training', 1, 'Clip the global gradient norm to this; 0 disables clipping.'),
   k('bf16', 'boolean', 'training', false, 'Compute in bfloat16 with fp32 master weights.'),
   k('fp16', 'boolean', 'training', false, 'float16 mixed precision is not supported; true is refused (use bf16).'),
-  k('gradient_checkpointing', 'boolean', 'training', false, 'Recompute decoder layers in the backward pass; not available yet: true warns and keeps activations.'),
+  k('gradient_checkpointing', 'boolean', 'training', false, 'Keep only each decoder layer\'s input and recompute the layer in the backward pass: activation memory of one layer instead of all, for about one more forward per step.'),
   k('gradient_checkpointing_kwargs', 'object', 'training', null, 'Accepted for compatibility ({use_reentrant: false} is what bfpo always does).', { nullable: true }),
   k('use_selective', 'boolean', 'training', false, 'Train only the parameters whose name contains one of selected_layers.'),
   k('selected_layers', 'string-list', 'training', ['down_proj'], 'Name fragments of the trainable parameters when use_selective is true.'),

@@ -12,6 +12,8 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   'output_dir', 'resume_from_checkpoint', 'logging_steps', 'logging_strategy', 'logging_first_step', 'report_to',
   'disable_tqdm', 'run_name', 'do_eval', 'evaluation_strategy', 'eval_steps', 'per_device_eval_batch_size',
   'save_strategy', 'save_steps', 'save_total_limit', 'reference_cache_dir', 'other_data_config',
+  // Checkpointing changes memory and time, not the gradients: a run may resume with it switched on or off.
+  'gradient_checkpointing', 'gradient_checkpointing_kwargs',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
 ];
 
@@ -91,6 +93,7 @@ export function trainerConfig(r: Recipe): TrainerConfig {
     saveTotalLimit: v.save_total_limit,
     seed: v.seed,
     bf16: v.bf16,
+    gradientCheckpointing: v.gradient_checkpointing === true,
     selectedLayers: v.use_selective ? v.selected_layers : null,
     reportTo: report.includes('all') ? ['tensorboard'] : report,
     resumeFromCheckpoint: (v.resume_from_checkpoint as string | null) ?? undefined,

@@ -10,7 +10,8 @@ import { Module, ModuleList, type ModuleOptions } from '../nn/module.js';
 import { RMSNorm } from '../nn/rms-norm.js';
 import { arange } from '../tensor/creation.js';
 import { ArgumentError, expected } from '../tensor/errors.js';
-import { buildInfo } from '../tensor/runtime.js';
+import { noGrad } from '../tensor/autograd.js';
+import { buildInfo, getRngState, setRngState } from '../tensor/runtime.js';
 import { applyRotaryEmbedding, linear, scaledDotProductAttention } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -28,6 +29,16 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Compute logits only for the last `logitsToKeep` positions (generation needs only the last one). */
   logitsToKeep?: number;
+}
+
+/** Options of `LlamaForCausalLM.forwardBackwardCheckpointed`. */
+export interface CheckpointedOptions {
+  /** [b, s] 1 for real tokens, 0 for padding. */
+  attentionMask?: Tensor;
+  /** [b, s] positions; by default derived from the mask as in `forward`. */
+  positionIds?: Tensor;
+  /** Back-propagates `lossScale * loss` (e.g. 1 / gradient accumulation steps); the returned value is unscaled. */
+  lossScale?: number;
 }
 
 /** What `forward` returns. */
@@ -188,16 +199,7 @@ export class LlamaForCausalLM extends Module {
    * past is read from it and this call's keys and values are appended; the mask then covers past and new positions.
    */
   forward(inputIds: Tensor, opts: ForwardOptions = {}): ForwardOutput {
-    if (!(inputIds instanceof Tensor) || inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) {
-      throw expected('an int64 tensor [batch, seq]', 'inputIds', inputIds);
-    }
-    const w = this.outputWeight;
-    if (w.dtype === 'float16' && w.device === 'cpu' && !cpuHalfMatmul()) {
-      throw new ArgumentError(
-        "This libtorch has no float16 matrix products on CPU; convert the model with model.to('bfloat16') or " +
-          "model.to('float32'), or move it to CUDA with model.to('cuda')",
-      );
-    }
+    this.checkInputs(inputIds);
     const cache = opts.cache ?? null;
     const logits = tidy(() => {
       const ctx = this.layerContext(inputIds, opts, cache);
@@ -213,6 +215,74 @@ export class LlamaForCausalLM extends Module {
       return linear(normed, this.outputWeight); // [b, s, v]
     });
     return { logits, cache };
+  }
+
+  /**
+   * One training forward and backward with per-layer gradient checkpointing: the layers run without autograd,
+   * keeping only each layer's input; `head` turns the logits into a scalar loss (with autograd); then each layer is
+   * recomputed from its saved input, last to first, and back-propagated alone. Parameter gradients accumulate into
+   * `.grad` exactly as `head(forward(ids).logits).backward()` would, while at most one layer's activations are alive.
+   * Returns the loss value (not scaled by `lossScale`).
+   *
+   * @example
+   * const loss = model.forwardBackwardCheckpointed(ids, (logits) => crossEntropy(logits.view(-1, v), targets), { attentionMask });
+   */
+  forwardBackwardCheckpointed(inputIds: Tensor, head: (logits: Tensor) => Tensor, opts: CheckpointedOptions = {}): number {
+    this.checkInputs(inputIds);
+    const scale = opts.lossScale ?? 1;
+    if (!Number.isFinite(scale)) throw expected('a finite number', 'lossScale', scale);
+    return tidy(() => {
+      const ctx = this.layerContext(inputIds, opts, null);
+      const layers = [...this.model.layers];
+      // Each layer's input [b, s, h] and the CPU random state it started from, so dropout (LoRA) replays exactly.
+      const saved: { input: Tensor; rng: Tensor }[] = [];
+      let hidden = noGrad(() => this.model.embedTokens.forward(inputIds)); // [b, s, h]
+      for (const layer of layers) {
+        saved.push({ input: hidden, rng: getRngState() });
+        const x = hidden;
+        hidden = noGrad(() => this.runLayer(layer, x, ctx)); // [b, s, h]
+      }
+      const top = hidden.requiresGrad_(true); // a leaf: the head's backward stops here
+      const value = tidy(() => {
+        const loss = head(linear(this.model.norm.forward(top), this.outputWeight)); // [] from [b, s, v]
+        if (!(loss instanceof Tensor) || loss.numel() !== 1) throw expected('a scalar loss tensor', 'head(logits)', loss);
+        const v = loss.item();
+        (scale === 1 ? loss : loss.mul(scale)).backward();
+        return v;
+      });
+      const after = getRngState();
+      let grad = top.grad as Tensor; // [b, s, h] d(scaled loss)/d(last hidden state)
+      top.dispose();
+      for (let i = layers.length - 1; i >= 0; i--) {
+        const { input, rng } = saved[i];
+        input.requiresGrad_(true);
+        setRngState(rng);
+        const g = grad;
+        tidy(() => this.runLayer(layers[i], input, ctx).backward(g));
+        grad.dispose();
+        grad = input.grad as Tensor; // [b, s, h]
+        input.dispose();
+        rng.dispose();
+      }
+      setRngState(after);
+      const g = grad;
+      if (this.model.embedTokens.weight.requiresGrad) tidy(() => this.model.embedTokens.forward(inputIds).backward(g));
+      return value;
+    });
+  }
+
+  /** Rejects inputs `forward` cannot run. */
+  private checkInputs(inputIds: Tensor): void {
+    if (!(inputIds instanceof Tensor) || inputIds.ndim !== 2 || (inputIds.dtype !== 'int64' && inputIds.dtype !== 'int32')) {
+      throw expected('an int64 tensor [batch, seq]', 'inputIds', inputIds);
+    }
+    const w = this.outputWeight;
+    if (w.dtype === 'float16' && w.device === 'cpu' && !cpuHalfMatmul()) {
+      throw new ArgumentError(
+        "This libtorch has no float16 matrix products on CPU; convert the model with model.to('bfloat16') or " +
+          "model.to('float32'), or move it to CUDA with model.to('cuda')",
+      );
+    }
   }
 
   /**

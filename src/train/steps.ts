@@ -4,6 +4,7 @@ import { sequenceLogps } from '../losses/logps.js';
 import { preferenceMetrics } from '../losses/metrics.js';
 import { preferenceLoss, type LossType, type PreferenceOptions } from '../losses/preference.js';
 import { noGrad } from '../tensor/autograd.js';
+import { ArgumentError } from '../tensor/errors.js';
 import { crossEntropy } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -32,25 +33,32 @@ export function preferenceStep(
   model: CausalLM, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole = 'train',
 ): StepOutput {
   return tidy(() => {
-    const b = batch.isChosenSafe.shape[0];
     const { logits } = model.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [2B, seq, vocab]
-    const logps = sequenceLogps(logits, batch.labels, { average: o.averageLogps ?? false }); // [2B]
-    const ref = batch.referenceChosenLogps && batch.referenceRejectedLogps
-      ? { chosen: batch.referenceChosenLogps, rejected: batch.referenceRejectedLogps }
-      : reference.logps(batch, source);
-    const inputs = {
-      policyChosenLogps: logps.narrow(0, 0, b), policyRejectedLogps: logps.narrow(0, b, b),
-      referenceChosenLogps: ref.chosen, referenceRejectedLogps: ref.rejected,
-      isChosenSafe: batch.isChosenSafe, isRejectedSafe: batch.isRejectedSafe,
-    };
-    const out = preferenceLoss(o.lossType, inputs, o);
-    const loss = out.losses.mean();
-    const metrics = noGrad(() => preferenceMetrics(out, inputs, {
-      chosenLogitsMean: logits.narrow(0, 0, b).mean().item(),
-      rejectedLogitsMean: logits.narrow(0, b, b).mean().item(),
-    }));
-    return { loss, metrics };
+    return preferenceHead(logits, batch, reference, o, source);
   });
+}
+
+/** The preference loss and metrics from the logits of the concatenated forward. */
+function preferenceHead(
+  logits: Tensor, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole,
+): StepOutput {
+  const b = batch.isChosenSafe.shape[0];
+  const logps = sequenceLogps(logits, batch.labels, { average: o.averageLogps ?? false }); // [2B]
+  const ref = batch.referenceChosenLogps && batch.referenceRejectedLogps
+    ? { chosen: batch.referenceChosenLogps, rejected: batch.referenceRejectedLogps }
+    : reference.logps(batch, source);
+  const inputs = {
+    policyChosenLogps: logps.narrow(0, 0, b), policyRejectedLogps: logps.narrow(0, b, b),
+    referenceChosenLogps: ref.chosen, referenceRejectedLogps: ref.rejected,
+    isChosenSafe: batch.isChosenSafe, isRejectedSafe: batch.isRejectedSafe,
+  };
+  const out = preferenceLoss(o.lossType, inputs, o);
+  const loss = out.losses.mean();
+  const metrics = noGrad(() => preferenceMetrics(out, inputs, {
+    chosenLogitsMean: logits.narrow(0, 0, b).mean().item(),
+    rejectedLogitsMean: logits.narrow(0, b, b).mean().item(),
+  }));
+  return { loss, metrics };
 }
 
 /**
@@ -60,10 +68,54 @@ export function preferenceStep(
 export function sftStep(model: CausalLM, batch: SftBatch): StepOutput {
   return tidy(() => {
     const { logits } = model.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [B, seq, vocab]
-    const [bsz, s, v] = logits.shape;
-    const next = logits.narrow(1, 0, s - 1).reshape([bsz * (s - 1), v]); // [B*(seq-1), vocab]
-    const target = batch.labels.narrow(1, 1, s - 1).reshape([bsz * (s - 1)]); // [B*(seq-1)]
-    const loss = crossEntropy(next.dtype === 'float32' ? next : next.float(), target, { ignoreIndex: IGNORE_INDEX });
-    return { loss, metrics: {} };
+    return { loss: sftLoss(logits, batch.labels), metrics: {} };
   });
+}
+
+/** Next-token cross entropy of logits [B, seq, vocab] against labels [B, seq] (-100 ignored). */
+function sftLoss(logits: Tensor, labels: Tensor): Tensor {
+  const [bsz, s, v] = logits.shape;
+  const next = logits.narrow(1, 0, s - 1).reshape([bsz * (s - 1), v]); // [B*(seq-1), vocab]
+  const target = labels.narrow(1, 1, s - 1).reshape([bsz * (s - 1)]); // [B*(seq-1)]
+  return crossEntropy(next.dtype === 'float32' ? next : next.float(), target, { ignoreIndex: IGNORE_INDEX });
+}
+
+/** A step whose backward already ran (gradient checkpointing): the loss value and the metrics. */
+export interface BackwardStepOutput {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+/** The model's checkpointed forward/backward, or an error naming what is missing. */
+function checkpointed(model: CausalLM): NonNullable<CausalLM['forwardBackwardCheckpointed']> {
+  if (!model.forwardBackwardCheckpointed) {
+    throw new ArgumentError('gradient_checkpointing needs a model with forwardBackwardCheckpointed (LlamaForCausalLM has it)');
+  }
+  return model.forwardBackwardCheckpointed.bind(model);
+}
+
+/**
+ * `preferenceStep` with per-layer gradient checkpointing: runs forward AND backward of `lossScale * loss`.
+ * @example const { loss } = preferenceStepCheckpointed(model, batch, reference, { lossType: 'bfpo', beta: 0.01 }, 'train', 1 / accum);
+ */
+export function preferenceStepCheckpointed(
+  model: CausalLM, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole, lossScale: number,
+): BackwardStepOutput {
+  const run = checkpointed(model);
+  let metrics: Record<string, number> = {};
+  const loss = run(batch.inputIds, (logits) => {
+    const out = preferenceHead(logits, batch, reference, o, source);
+    metrics = out.metrics;
+    return out.loss;
+  }, { attentionMask: batch.attentionMask, lossScale });
+  return { loss, metrics };
+}
+
+/**
+ * `sftStep` with per-layer gradient checkpointing: runs forward AND backward of `lossScale * loss`.
+ * @example const { loss } = sftStepCheckpointed(model, batch, 1 / accum);
+ */
+export function sftStepCheckpointed(model: CausalLM, batch: SftBatch, lossScale: number): BackwardStepOutput {
+  const loss = checkpointed(model)(batch.inputIds, (logits) => sftLoss(logits, batch.labels), { attentionMask: batch.attentionMask, lossScale });
+  return { loss, metrics: {} };
 }

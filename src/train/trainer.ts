@@ -16,7 +16,9 @@ import { loadOptimizer, makeOptimizer, saveOptimizer, type AnyOptimizer, type Op
 import { MasterWeights } from './precision.js';
 import type { ReferenceStrategy } from './reference.js';
 import { lrMultiplier, warmupStepsOf, type ScheduleType } from './schedule.js';
-import { preferenceStep, sftStep, type PreferenceStepOptions, type StepOutput } from './steps.js';
+import {
+  preferenceStep, preferenceStepCheckpointed, sftStep, sftStepCheckpointed, type PreferenceStepOptions, type StepOutput,
+} from './steps.js';
 import { readTensors, writeTensors } from './tensor-store.js';
 import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type PreferenceBatch, type SftBatch, type SourcePosition } from './types.js';
 import { MetricAverager, runEvaluation } from './evaluate.js';
@@ -64,6 +66,8 @@ export interface TrainerConfig extends OptimSettings {
   seed: number;
   /** Compute in bfloat16 with fp32 master weights (the model's parameters must already be bfloat16). */
   bf16: boolean;
+  /** Recompute each decoder layer in the backward pass instead of keeping its activations (less memory, ~1 more forward). */
+  gradientCheckpointing?: boolean;
   /** Train only parameters whose name contains one of these; null trains all. */
   selectedLayers: string[] | null;
   reportTo: string[];
@@ -125,6 +129,9 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
   checkConfig(config);
   const c = config;
   const { accum, stepsPerEpoch, totalSteps, schedule } = stepPlan(task, c);
+  if (c.gradientCheckpointing && !model.forwardBackwardCheckpointed) {
+    throw new ArgumentError('gradient_checkpointing needs a model with forwardBackwardCheckpointed (LlamaForCausalLM has it)');
+  }
   const params = selectTrainable(model, c.selectedLayers).map(([, p]) => p);
   if (c.bf16 && params.some((p) => p.dtype !== 'bfloat16')) {
     throw new ArgumentError('bf16 needs the model in bfloat16 (load it with torch_dtype: bfloat16)');
@@ -180,7 +187,8 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       model.train?.(true);
       const lr = c.learningRate * lrMultiplier(c.lrSchedulerType, state.step, schedule);
       for (let i = 0; i < n; i++) {
-        const tokens = microStep(model, task, n, averager, () => describeStop(state, c, lastSaved));
+        const stop = () => describeStop(state, c, lastSaved);
+        const tokens = c.gradientCheckpointing ? microStepCheckpointed(model, task, n, averager, stop) : microStep(model, task, n, averager, stop);
         state.tokensSeen += tokens;
         tokensSinceStart += tokens;
       }
@@ -281,6 +289,37 @@ function microStep(model: CausalLM, task: TrainingTask, n: number, avg: MetricAv
     avg.add(metrics);
     tidy(() => total.div(n).backward());
     total.dispose();
+    return tokens;
+  } finally {
+    disposeBatch(batch);
+    if (buffer) disposeBatch(buffer);
+  }
+}
+
+/** `microStep` with gradient checkpointing: each of the batch and its buffer batch runs its own backward. */
+function microStepCheckpointed(model: CausalLM, task: TrainingTask, n: number, avg: MetricAverager, where: () => string): number {
+  const batch = task.train.next();
+  if (batch === null) throw new BfpoError('The training data ended before its announced length');
+  let buffer: PreferenceBatch | null = null;
+  try {
+    let tokens = batchTokens(batch);
+    const out = task.kind === 'preference'
+      ? preferenceStepCheckpointed(model, batch as PreferenceBatch, task.reference, task.loss, 'train', 1 / n)
+      : sftStepCheckpointed(model, batch as SftBatch, 1 / n);
+    const metrics: Record<string, number> = { ...out.metrics };
+    let value = out.loss;
+    if (task.kind === 'preference' && task.buffer) {
+      buffer = nextCycling(task.buffer);
+      tokens += batchTokens(buffer);
+      const b = preferenceStepCheckpointed(model, buffer, task.reference, task.loss, 'buffer', 1 / n);
+      for (const [k, v] of Object.entries(b.metrics)) metrics[`buffer/${k}`] = v;
+      metrics['buffer/loss'] = b.loss;
+      metrics['main/loss'] = out.loss;
+      value = out.loss + b.loss;
+    }
+    if (!Number.isFinite(value)) throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
+    metrics.loss = value;
+    avg.add(metrics);
     return tokens;
   } finally {
     disposeBatch(batch);

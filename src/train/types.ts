@@ -6,6 +6,13 @@ import { tidy } from '../tensor/scope.js';
 export interface CausalLM {
   forward(inputIds: Tensor, opts?: { attentionMask?: Tensor }): { logits: Tensor }; // logits [batch, seq, vocab]
   namedParameters(): [string, Tensor][];
+  /**
+   * Forward, `head(logits)` and backward of `lossScale * loss` with per-layer recomputation (gradient
+   * checkpointing); returns the loss value. Optional: only models that support `gradient_checkpointing` have it.
+   */
+  forwardBackwardCheckpointed?(
+    inputIds: Tensor, head: (logits: Tensor) => Tensor, opts?: { attentionMask?: Tensor; lossScale?: number },
+  ): number;
   /** Switches dropout on (training) or off. Optional: models without dropout may omit it. */
   train?(mode?: boolean): unknown;
 }

@@ -44,6 +44,9 @@ test('the original BFPO and SFT recipes load with the original launch overrides'
   assert.equal(c.evalSteps, 100);
   assert.deepEqual(c.selectedLayers, ['down_proj']);
   assert.equal(c.saveTotalLimit, 1);
+  assert.equal(c.gradientCheckpointing, true, 'gradient_checkpointing: true reaches the trainer');
+  assert.ok(!('gradient_checkpointing' in runIdentity(bfpo)), 'switching checkpointing does not block resuming');
+  assert.equal(trainerConfig(loadRecipe(join(fixtures, 'original-bfpo.yaml'), ['--gradient_checkpointing=false'])).gradientCheckpointing, false);
 
   const sft = loadRecipe(join(fixtures, 'original-sft.yaml'), ['--gradient_accumulation_steps=2', '--learning_rate=5e-7', '--use_selective=True']);
   assert.equal(sft.values.max_seq_length, 2048);
