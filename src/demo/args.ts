@@ -13,7 +13,7 @@ export const DEMO_HELP = [
   '',
   '  --out DIR     output folder (default demo-out; an earlier demo there is replaced)',
   '  --seed N      seed of the world, the weights, the data order and the sampling (default 0)',
-  '  --threads N   libtorch threads (default: all cores, or BFPO_THREADS)',
+  '  --threads N   libtorch threads (default: 1, or BFPO_NUM_THREADS)',
   '  --tiny        tiny sizes: every phase in seconds, numbers without meaning (used by the tests)',
 ].join('\n');
 

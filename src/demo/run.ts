@@ -19,7 +19,7 @@ export interface DemoOptions {
   seed?: number;
   /** Tiny sizes: every phase in seconds, numbers without meaning (for tests). */
   tiny?: boolean;
-  /** libtorch threads (default: BFPO_THREADS, else 1: the demo's matrices are too small to gain from more, and on a busy
+  /** libtorch threads (default: BFPO_NUM_THREADS, else 1: the demo's matrices are too small to gain from more, and on a busy
    * machine more threads than free cores make libtorch many times slower). */
   threads?: number;
   /** AdvBench behaviours, one per line (default: the repository's `data/advbench.txt`). */
@@ -74,7 +74,7 @@ function defaultAdvbench(): string {
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const { seed = 0, tiny = false } = options;
   if (!Number.isInteger(seed) || seed < 0) throw expected('a non-negative integer', 'seed', seed);
-  const envThreads = Number(process.env.BFPO_THREADS);
+  const envThreads = Number(process.env.BFPO_NUM_THREADS);
   const threadsBefore = getNumThreads();
   setNumThreads(options.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : 1));
   try {
