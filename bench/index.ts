@@ -2,6 +2,7 @@
 import { buildInfo, detectBlas, getNumThreads } from 'bfpo';
 import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
+import { benchLlamaCpp } from './llamacpp.js';
 import { benchModels } from './models.js';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
 
@@ -26,6 +27,7 @@ async function modelRows(): Promise<BenchRow[]> {
 const sections: Record<string, () => Promise<BenchRow[]>> = {
   engine: benchEngine,
   models: modelRows,
+  llamacpp: benchLlamaCpp,
   data: dataRows,
 };
 

@@ -6,7 +6,7 @@ export interface BenchRow {
   unit: string;
   ours: number;
   torch?: number;
-  /** Our speed over PyTorch's (>= 1: at least as fast). */
+  /** Our speed over the reference's (>= 1: at least as fast). */
   ratio?: number;
   note?: string;
 }
@@ -43,7 +43,7 @@ function fmt(x: number | undefined): string {
 /** Prints rows as a Markdown table. */
 export function printTable(title: string, rows: BenchRow[]): void {
   console.log(`\n### ${title}\n`);
-  console.log('| benchmark | unit | bfpo | PyTorch | ratio |');
+  console.log('| benchmark | unit | bfpo | reference (PyTorch unless noted) | ratio |');
   console.log('|---|---|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.name}${r.note ? ` (${r.note})` : ''} | ${r.unit} | ${fmt(r.ours)} | ${fmt(r.torch)} | ${fmt(r.ratio)} |`);
 }
