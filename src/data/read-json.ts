@@ -11,6 +11,15 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 13 || c === 9 || c === 0xfeff;
 }
 
+/** One row parsed from its JSON text; invalid JSON gives a row whose `error` names the file and the row. */
+export function parseRow(file: string, row: number, text: string, prefix: string): RawRow {
+  try {
+    return { row, value: JSON.parse(text) };
+  } catch (e) {
+    return { row, value: undefined, error: new DataError(file, row, '', `${prefix}not valid JSON (${(e as Error).message})`) };
+  }
+}
+
 /** Splits streamed text chunks of a JSON array into the source text of each top-level element. */
 async function* arrayElements(file: string, chunks: AsyncIterable<string>): AsyncGenerator<string> {
   let state = 'start' as 'start' | 'between' | 'element' | 'done';
@@ -69,14 +78,7 @@ export async function* readJsonArray(file: string, opts: { end?: number } = {}):
   try {
     for await (const text of arrayElements(file, stream as AsyncIterable<string>)) {
       if (opts.end !== undefined && row >= opts.end) return;
-      let value: unknown;
-      let error: DataError | undefined;
-      try {
-        value = JSON.parse(text);
-      } catch (e) {
-        error = new DataError(file, row, '', `not valid JSON (${(e as Error).message})`);
-      }
-      yield error ? { row, value: undefined, error } : { row, value };
+      yield parseRow(file, row, text, '');
       row += 1;
     }
   } finally {

@@ -1,7 +1,7 @@
 // JSON Lines reader: one JSON value per line, streamed line by line so large files never sit in memory whole.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { DataError } from './errors.js';
+import { parseRow } from './read-json.js';
 import type { RawRow } from './types.js';
 
 /**
@@ -21,14 +21,7 @@ export async function* readJsonl(file: string, opts: { end?: number } = {}): Asy
       line += 1;
       if (text.trim() === '') continue;
       if (opts.end !== undefined && row >= opts.end) return;
-      let value: unknown;
-      let error: DataError | undefined;
-      try {
-        value = JSON.parse(text);
-      } catch (e) {
-        error = new DataError(file, row, '', `line ${line} is not valid JSON (${(e as Error).message})`);
-      }
-      yield error ? { row, value: undefined, error } : { row, value };
+      yield parseRow(file, row, text, `line ${line} is `);
       row += 1;
     }
   } finally {

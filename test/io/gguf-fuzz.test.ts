@@ -4,16 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, ggufToHf } from 'bfpo';
 import { tmpDir } from './tmp-dir.js';
-
-/** mulberry32, for reproducible mutations. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 test('200 seeded mutations of a whole GGUF model (config, tokenizer, Q8_0 tensors) either convert or throw FormatError', () => {
   const good = readFileSync(new URL('../fixtures/io/gqa-tiny-q8_0.gguf', import.meta.url));

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { FormatError, tensor, readGguf, readGgufTensor, readGgufTensorBytes, writeGguf, type GgufValue } from 'bfpo';
 import { floatToHalf, halfToFloat, quantizeQ8_0, dequantizeQ8_0 } from '../../src/io/gguf-quant.js';
 import { tmpDir } from './tmp-dir.js';
+import { rng } from './rng.js';
 
 const fixtures = new URL('../fixtures/io/', import.meta.url).pathname;
 const tiny = join(fixtures, 'llama-2-tiny-random.gguf');
@@ -160,16 +161,6 @@ test('tensor-info problems: dimensions, type, alignment and overlap', () => {
   check(edit((b) => b.writeBigUInt64LE(4n, dimsAt + 4 + 16 + 4)), /"a": data offset 4 is not a multiple of the alignment 32/);
   check(edit((b) => b.writeBigUInt64LE(32n, dimsAt + 4 + 16 + 4)), /"b": data overlaps tensor "a"|"a": data overlaps tensor "b"/);
 });
-
-/** mulberry32, for reproducible mutations. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('400 seeded mutations and truncations of a GGUF file either read or throw FormatError', () => {
   const good = smallGguf();

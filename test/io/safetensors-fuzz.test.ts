@@ -4,16 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, loadSafetensors } from 'bfpo';
 import { tmpDir } from './tmp-dir.js';
-
-/** mulberry32: a small seeded generator so every run mutates the same bytes. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from './rng.js';
 
 test('500 seeded mutations and truncations of a valid file either load or throw FormatError', () => {
   const valid = readFileSync(new URL('../fixtures/io/mixed.safetensors', import.meta.url));
