@@ -3,6 +3,7 @@ import { buildInfo, detectBlas, getNumThreads } from 'bfpo';
 import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
 import { benchModels } from './models.js';
+import { benchTrain } from './train.js';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
 
 async function dataRows(): Promise<BenchRow[]> {
@@ -27,6 +28,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   engine: benchEngine,
   models: modelRows,
   data: dataRows,
+  train: benchTrain,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
