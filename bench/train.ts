@@ -3,7 +3,8 @@
 // log-probs or a frozen reference copy, training all weights or only `down_proj`. Next to each figure: the same step
 // written directly in PyTorch (bench/torch_train.py), same config, batch shape and thread count, run after ours.
 // Sizes: BFPO_BENCH_TRAIN_SIZES=10m,50m or `npm run bench -- train --train-sizes=10m`; steps: BFPO_BENCH_TRAIN_STEPS=1,2
-// (warm-up, timed).
+// (warm-up, timed). Every size and variant runs on both sides, so the default (all sizes, 1 warm-up + 2 timed steps)
+// takes several minutes on 2 idle cores, most of it for 120m.
 import { spawnSync } from 'node:child_process';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
@@ -140,11 +141,12 @@ function torchTrain(size: string, variants: Variant[], warmup: number, reps: num
 
 /** Sizes and step counts from `--train-sizes=`, `--train-steps=` or BFPO_BENCH_TRAIN_SIZES / BFPO_BENCH_TRAIN_STEPS. */
 function settings(): { sizes: string[]; warmup: number; reps: number } {
+  const refuse = (msg: string): never => { console.error(msg); process.exit(2); };
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const sizes = (arg('train-sizes') ?? process.env.BFPO_BENCH_TRAIN_SIZES ?? Object.keys(TRAIN_SIZES).join(',')).split(',').map((s) => s.trim().toLowerCase());
-  for (const s of sizes) if (!TRAIN_SIZES[s]) throw new Error(`Unknown training benchmark size '${s}'; choose from ${Object.keys(TRAIN_SIZES).join(', ')}`);
+  for (const s of sizes) if (!TRAIN_SIZES[s]) refuse(`Unknown training benchmark size '${s}'; choose from ${Object.keys(TRAIN_SIZES).join(', ')}`);
   const [warmup, reps] = (arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS ?? '1,2').split(',').map(Number);
-  if (!(Number.isInteger(warmup) && warmup >= 0 && Number.isInteger(reps) && reps >= 1)) throw new Error('train steps must be WARMUP,TIMED (e.g. 1,2)');
+  if (!(Number.isInteger(warmup) && warmup >= 0 && Number.isInteger(reps) && reps >= 1)) refuse(`Expected WARMUP,TIMED step counts (e.g. 1,2) for the training benchmark steps but received ${arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS}`);
   return { sizes, warmup, reps };
 }
 
