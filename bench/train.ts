@@ -3,8 +3,8 @@
 // log-probs or a frozen reference copy, training all weights or only `down_proj`. Next to each figure: the same step
 // written directly in PyTorch (bench/torch_train.py), same config, batch shape and thread count, run after ours.
 // Sizes: BFPO_BENCH_TRAIN_SIZES=10m,50m or `npm run bench -- train --train-sizes=10m`; steps: BFPO_BENCH_TRAIN_STEPS=1,2
-// (warm-up, timed). Every size and variant runs on both sides, so the default (all sizes, 1 warm-up + 2 timed steps)
-// takes several minutes on 2 idle cores, most of it for 120m.
+// (warm-up, timed). Every size and variant runs on both sides; the default (all sizes, 1 warm-up + 2 timed steps, 1
+// timed for 120m) takes over ten minutes on 2 busy cores, most of it for 120m (about 50 s per step with a reference copy).
 import { spawnSync } from 'node:child_process';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
@@ -140,14 +140,16 @@ function torchTrain(size: string, variants: Variant[], warmup: number, reps: num
 }
 
 /** Sizes and step counts from `--train-sizes=`, `--train-steps=` or BFPO_BENCH_TRAIN_SIZES / BFPO_BENCH_TRAIN_STEPS. */
-function settings(): { sizes: string[]; warmup: number; reps: number } {
+function settings(): { sizes: string[]; warmup: number; reps: (size: string) => number } {
   const refuse = (msg: string): never => { console.error(msg); process.exit(2); };
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const sizes = (arg('train-sizes') ?? process.env.BFPO_BENCH_TRAIN_SIZES ?? Object.keys(TRAIN_SIZES).join(',')).split(',').map((s) => s.trim().toLowerCase());
   for (const s of sizes) if (!TRAIN_SIZES[s]) refuse(`Unknown training benchmark size '${s}'; choose from ${Object.keys(TRAIN_SIZES).join(', ')}`);
-  const [warmup, reps] = (arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS ?? '1,2').split(',').map(Number);
+  const given = arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS;
+  const [warmup, reps] = (given ?? '1,2').split(',').map(Number);
   if (!(Number.isInteger(warmup) && warmup >= 0 && Number.isInteger(reps) && reps >= 1)) refuse(`Expected WARMUP,TIMED step counts (e.g. 1,2) for the training benchmark steps but received ${arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS}`);
-  return { sizes, warmup, reps };
+  // 120m by default times one step after the warm-up: each takes tens of seconds on 2 cores, per side and variant.
+  return { sizes, warmup, reps: (size) => (given === undefined && size === '120m' ? 1 : reps) };
 }
 
 /** A rough upper bound of one variant's memory: weights, grads, AdamW moments, a reference copy, activations. */
@@ -176,10 +178,10 @@ export async function benchTrain(): Promise<BenchRow[]> {
         rows.push({ name: `${size} ${variantKey(v)}: does not fit`, unit: '-', ours: NaN, note: `needs ~${(need / 2 ** 30).toFixed(1)} GiB, ${(freemem() / 2 ** 30).toFixed(1)} GiB free` });
         continue;
       }
-      measured.push({ v, m: measureTrainStep(size, v, warmup, reps) });
+      measured.push({ v, m: measureTrainStep(size, v, warmup, reps(size)) });
       await new Promise((r) => setImmediate(r));
     }
-    const ref = torchTrain(size, measured.map((x) => x.v), warmup, reps, threads);
+    const ref = torchTrain(size, measured.map((x) => x.v), warmup, reps(size), threads);
     if (ref) peak = Math.max(peak, ref.peakGflops);
     for (const { v, m } of measured) pending.push({ size, v, m, torchSeconds: ref?.steps[variantKey(v)] });
   }
@@ -195,7 +197,7 @@ export async function benchTrain(): Promise<BenchRow[]> {
     rows.push({ name: `${label}, MFU`, unit: 'fraction', ours: mfu(m.secondsPerStep), torch: ts ? mfu(ts) : undefined, ratio: ts ? ts / m.secondsPerStep : undefined });
   }
   rows.push({
-    name: `batch ${PAIRS} pairs x ${SEQ} tokens (chosen+rejected in one forward), float32, ${threads} threads, median of ${reps} steps after ${warmup} warm-up; ` +
+    name: `batch ${PAIRS} pairs x ${SEQ} tokens (chosen+rejected in one forward), float32, ${threads} threads, median of ${sizes.map((z) => `${reps(z)} (${z})`).join(', ')} timed steps after ${warmup} warm-up; ` +
       `MFU = 6N (full) or 4N+2N_trainable (selective), +2N with a frozen reference copy, FLOPs/token x tokens/s over the float32 matmul peak`,
     unit: 'GFLOP/s peak', ours: ourPeak, note: `peak used: ${peak.toFixed(1)} GFLOP/s, the best of ours and PyTorch's n=2048 matmul; N = matmul weights incl. lm_head`,
   });
