@@ -4,6 +4,7 @@ import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
 import { benchLlamaCpp } from './llamacpp.js';
 import { benchModels } from './models.js';
+import { benchTrain } from './train.js';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
 
 async function dataRows(): Promise<BenchRow[]> {
@@ -29,6 +30,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   models: modelRows,
   llamacpp: benchLlamaCpp,
   data: dataRows,
+  train: benchTrain,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
