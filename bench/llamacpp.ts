@@ -3,7 +3,7 @@
 // weights, written by bfpo as an F32 GGUF. llama.cpp runs through the npm package node-llama-cpp, which is not a
 // dependency: set NODE_LLAMA_CPP_DIR to a folder where it is installed (scripts/fixtures/llama-cpp-parity.mjs
 // installs node-llama-cpp@3.21.1 into a temporary folder and names it); without it this section says so.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,7 +97,7 @@ async function llamaCppTimes(dir: string, path: string, prompt: number[], thread
   }
   await context.dispose();
   await model.dispose();
-  const version = (require('node-llama-cpp/package.json') as { version: string }).version;
+  const version = (JSON.parse(readFileSync(join(dir, 'node_modules', 'node-llama-cpp', 'package.json'), 'utf8')) as { version: string }).version;
   return { prefill: median(prefill), decode: median(decode), release: `node-llama-cpp ${version}` };
 }
 
