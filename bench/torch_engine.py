@@ -1,22 +1,14 @@
 # The same engine work as bench/engine.ts, written directly in PyTorch, timed the same way.
 # Usage: python3 bench/torch_engine.py THREADS  -> prints one JSON object.
-import json, sys, time
+import json, sys
 import torch
+
+from torch_timing import median_time
 
 threads = int(sys.argv[1])
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 
-def median_time(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
 
 out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "matmul": {}}
 for dtype_name, dtype in (("float32", torch.float32), ("bfloat16", torch.bfloat16)):

@@ -2,10 +2,12 @@
 # grouped-query attention with a causal mask, SwiGLU MLP, lm_head), one concatenated forward of chosen and rejected,
 # summed completion log-probs, the BFPO loss, backward and AdamW; timed the same way (median after warm-up).
 # Usage: python3 bench/torch_train.py JOB_JSON  -> prints one JSON object {torch, threads, peakGflops, steps}.
-import copy, json, math, sys, time
+import copy, json, math, sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_timing import median_time
 
 job = json.loads(sys.argv[1])
 torch.set_num_threads(job["threads"])
@@ -106,16 +108,6 @@ def bfpo_loss(pc, pr, rc, rr, safe_c, safe_r, beta, b1, alpha):
     return (h - target).square()
 
 
-def median_time(fn, warmup, reps):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2]
 
 
 def make_step(variant):
