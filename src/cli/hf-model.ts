@@ -1,39 +1,27 @@
 // A Llama-family model from a local Hugging Face folder, and the checkpoint stores that write one back: a full
 // folder (config.json, safetensors, tokenizer files), or with LoRA a PEFT-layout adapter (adapter_model.safetensors
 // + adapter_config.json) or the merged model.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeAtomic } from '../io/atomic.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { saveShardedSafetensors, SAFETENSORS_INDEX } from '../io/safetensors-shards.js';
 import { saveTokenizer, loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { LlamaForCausalLM } from '../models/llama.js';
-import { toHfConfig } from '../models/config.js';
-import { loadPretrained } from '../models/pretrained.js';
+import { loadPretrained, writeModelFiles } from '../models/pretrained.js';
 import { mergeLora } from '../nn/lora.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelStore } from '../train/trainer.js';
 
-/** The dtype a recipe's `torch_dtype` asks for (null: float32; auto: the folder's config). */
-export function dtypeFor(torchDtype: string | null, config: Record<string, unknown>): DType {
-  if (torchDtype === null) return 'float32';
-  if (torchDtype === 'auto') {
-    const d = config.torch_dtype;
-    return d === 'bfloat16' || d === 'float16' || d === 'float32' ? d : 'float32';
-  }
-  return torchDtype as DType;
-}
-
 /**
- * Loads the model of a Hugging Face folder in the dtype `torch_dtype` names.
+ * Loads the model of a Hugging Face folder (or GGUF) in the dtype `torch_dtype` names (null: float32; auto: the
+ * folder's config.json).
  * @example const model = loadCausalLM('models/zephyr-7b-sft-full', 'bfloat16');
  */
 export function loadCausalLM(dir: string, torchDtype: string | null): LlamaForCausalLM {
-  const config = dir.endsWith('.gguf') ? {} : findHfFolder(dir).config;
-  return loadPretrained(dir, { dtype: dtypeFor(torchDtype, config) }).model;
+  return loadPretrained(dir, { dtype: (torchDtype ?? 'float32') as DType | 'auto' }).model;
 }
 
 export function loadFolderTokenizer(dir: string): Tokenizer {
@@ -49,11 +37,7 @@ function writeJsonFile(path: string, value: unknown): void {
  * which would take the checkpoints and logs of an output folder with it).
  */
 export function saveHfFolder(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  writeJsonFile(join(dir, 'config.json'), { ...toHfConfig(model.config), torch_dtype: model.outputWeight.dtype });
-  const written = saveShardedSafetensors(dir, model.stateDict(), { metadata: { format: 'pt' } });
-  if (written.length === 1 && existsSync(join(dir, SAFETENSORS_INDEX))) rmSync(join(dir, SAFETENSORS_INDEX));
-  if (tokenizer) saveTokenizer(tokenizer, dir);
+  writeModelFiles(model, tokenizer, dir);
 }
 
 /** The trainer's store for full models: checkpoints are HF folders; resuming reads the weights back. */

@@ -12,4 +12,4 @@ export {
   generate, chooseNextTokens, type GenerateOptions, type GenerateResult, type GenerationStep, type FinishReason,
   type SamplingOptions,
 } from './generate.js';
-export { loadPretrained, savePretrained, type Pretrained, type PretrainedOptions, type SaveOptions } from './pretrained.js';
+export { loadPretrained, savePretrained, writeModelFiles, type Pretrained, type PretrainedOptions, type SaveOptions } from './pretrained.js';

@@ -5,7 +5,7 @@ import { writeAtomic } from '../io/atomic.js';
 import { FormatError } from '../io/errors.js';
 import { ggufToHf } from '../io/gguf-convert.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
-import { saveShardedSafetensors } from '../io/safetensors-shards.js';
+import { SAFETENSORS_INDEX, saveShardedSafetensors } from '../io/safetensors-shards.js';
 import { type Tokenizer, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
 import { expected } from '../tensor/errors.js';
@@ -99,12 +99,7 @@ export function savePretrained(model: LlamaForCausalLM, tokenizer: Tokenizer | n
   const tmp = join(parent, `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
   mkdirSync(tmp);
   try {
-    const weights = opts.weights ?? model.stateDict();
-    const dtype = weights.values().next().value?.dtype ?? 'float32';
-    writeAtomic(join(tmp, 'config.json'), (out) =>
-      out.write(Buffer.from(`${JSON.stringify({ ...toHfConfig(model.config), torch_dtype: dtype }, null, 2)}\n`)));
-    saveShardedSafetensors(tmp, weights, { maxShardSize: opts.maxShardSize, metadata: { format: 'pt' } });
-    if (tokenizer) saveTokenizer(tokenizer, tmp);
+    writeModelFiles(model, tokenizer, tmp, opts);
     const old = existsSync(target) ? `${tmp}.old` : null;
     if (old) renameSync(target, old);
     renameSync(tmp, target);
@@ -113,4 +108,21 @@ export function savePretrained(model: LlamaForCausalLM, tokenizer: Tokenizer | n
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * Writes config.json, the safetensors weights and the tokenizer files INTO `dir`, each file atomically, leaving
+ * other files there alone (a training output folder keeps its checkpoints and logs). `savePretrained` uses it to
+ * fill a fresh folder that then replaces the target whole.
+ */
+export function writeModelFiles(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): void {
+  mkdirSync(dir, { recursive: true });
+  const weights = opts.weights ?? model.stateDict();
+  const dtype = weights.values().next().value?.dtype ?? 'float32';
+  writeAtomic(join(dir, 'config.json'), (out) =>
+    out.write(Buffer.from(`${JSON.stringify({ ...toHfConfig(model.config), torch_dtype: dtype }, null, 2)}\n`)));
+  const written = saveShardedSafetensors(dir, weights, { maxShardSize: opts.maxShardSize, metadata: { format: 'pt' } });
+  // A single file now: an index left by an earlier sharded save would point at stale shards.
+  if (written.length === 1 && existsSync(join(dir, SAFETENSORS_INDEX))) rmSync(join(dir, SAFETENSORS_INDEX));
+  if (tokenizer) saveTokenizer(tokenizer, dir);
 }
