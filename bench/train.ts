@@ -178,11 +178,14 @@ export async function benchTrain(): Promise<BenchRow[]> {
         rows.push({ name: `${size} ${variantKey(v)}: does not fit`, unit: '-', ours: NaN, note: `needs ~${(need / 2 ** 30).toFixed(1)} GiB, ${(freemem() / 2 ** 30).toFixed(1)} GiB free` });
         continue;
       }
-      measured.push({ v, m: measureTrainStep(size, v, warmup, reps(size)) });
+      const m = measureTrainStep(size, v, warmup, reps(size));
+      console.error(`train ${size} ${variantKey(v)}: bfpo ${m.secondsPerStep.toFixed(3)} s/step`);
+      measured.push({ v, m });
       await new Promise((r) => setImmediate(r));
     }
     const ref = torchTrain(size, measured.map((x) => x.v), warmup, reps(size), threads);
     if (ref) peak = Math.max(peak, ref.peakGflops);
+    if (ref) console.error(`train ${size}: PyTorch ${Object.entries(ref.steps).map(([k, t]) => `${k} ${t.toFixed(3)}`).join(', ')} s/step`);
     for (const { v, m } of measured) pending.push({ size, v, m, torchSeconds: ref?.steps[variantKey(v)] });
   }
   for (const x of pending) {

@@ -2,7 +2,7 @@
 // the reference log-prob pass (`bfpo logps`).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mixDatasets, mixOptionsFromRecipe } from '../data/mixer.js';
+import { describeCount, mixDatasets, mixOptionsFromRecipe } from '../data/mixer.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
@@ -107,7 +107,7 @@ async function sftData(r: Recipe, tok: TextTokenizer): Promise<{ train: SftPlanS
     return t;
   });
   const mix = await mixDatasets(mixOptionsFromRecipe(v, 'main', 'sft'));
-  for (const c of mix.counts) note(`data ${c.dataset} [${c.split}]: ${c.examples} examples (${c.taken} of ${c.rows} rows)`);
+  for (const c of mix.counts) note(describeCount(c));
   if (mix.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training conversations`);
   const seed = v.seed as number;
   return {

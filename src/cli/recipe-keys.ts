@@ -43,6 +43,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   // ------------------------------------------------------------------------------------------------ data
   k('dataset_mixer', 'mixer', 'data', null, 'Datasets (local folders or files) and the fraction of each train split to take.', { nullable: true }),
   k('dataset_splits', 'string-list', 'data', ['train', 'test'], 'Split names: the first trains, the ones with "test" in their name evaluate.'),
+  k('test_split_size', 'number', 'data', null, 'For a dataset with no test split of its own (a single data file): hold this fraction (0 to 1) or number of its rows out as the test split, picked with the seed; they never train.', { nullable: true }),
   k('other_data_config', 'string', 'data', null, 'A second YAML whose data keys override this recipe\'s (path relative to the recipe).', { nullable: true }),
   k('use_buffer', 'boolean', 'data', false, 'Add a buffer batch from buffer_dataset_mixer to every micro-step (BFPO\'s helpfulness buffer).'),
   k('buffer_dataset_mixer', 'mixer', 'data', null, 'Datasets of the buffer data, as dataset_mixer.', { nullable: true }),

@@ -28,6 +28,14 @@ export async function listSplits(dir: string): Promise<string[]> {
   return [...found].sort();
 }
 
+/** Whether a dataset folder or data file has the split (the same lookup as {@link splitFiles}, without throwing). */
+export async function hasSplit(path: string, split: string): Promise<boolean> {
+  const info = await stat(path).catch(() => null);
+  if (!info) return false;
+  if (info.isFile()) return split === 'train' || splitOfFile(path) === split;
+  return (await listSplits(path)).includes(split);
+}
+
 /**
  * The files of one split, in shard order. `path` is a dataset folder, or a single data file that serves as the
  * "train" split. Throws a DataError naming the folder and the splits it has when the split is absent.
@@ -40,7 +48,8 @@ export async function splitFiles(path: string, split: string): Promise<string[]>
   if (!info) throw new DataError(path, -1, '', 'dataset path not found (bfpo reads local copies only: map the dataset name to its folder with `paths` or `dataDir`)');
   if (info.isFile()) {
     if (split !== 'train' && splitOfFile(path) !== split) {
-      throw new DataError(path, -1, '', `unknown split "${split}": a single data file serves only the "train" split`);
+      const hint = split.includes('test') ? ' (set test_split_size to hold rows of it out as a test split)' : '';
+      throw new DataError(path, -1, '', `unknown split "${split}": a single data file serves only the "train" split${hint}`);
     }
     return [path];
   }

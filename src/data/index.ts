@@ -5,13 +5,13 @@ export { readRows, countRows, fileFormat, type FileFormat } from './read-rows.js
 export { readJsonl } from './read-jsonl.js';
 export { readJsonArray } from './read-json.js';
 export { readParquet, parquetColumns } from './read-parquet.js';
-export { splitFiles, listSplits, splitOfFile } from './dataset-files.js';
+export { splitFiles, listSplits, splitOfFile, hasSplit } from './dataset-files.js';
 export {
   ADAPTERS, adapterById, adapterForName, adapterForColumns, pkuSafeRlhf, ultraFeedback, redTeam, ultraChat, generic,
   type DatasetAdapter,
 } from './adapters/index.js';
 export { loadSplit, resolveAdapter, type LoadSplitOptions } from './load.js';
-export { mixDatasets, mixOptionsFromRecipe, datasetPath, type MixOptions, type Mixture, type MixCount } from './mixer.js';
+export { mixDatasets, mixOptionsFromRecipe, describeCount, datasetPath, type MixOptions, type Mixture, type MixCount } from './mixer.js';
 export { Prng } from './prng.js';
 export type { TextTokenizer } from './tokenizer.js';
 export {

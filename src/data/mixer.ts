@@ -5,7 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArgumentError, expected } from '../tensor/errors.js';
 import { adapterById, adapterForName, type DatasetAdapter } from './adapters/index.js';
-import { SkipReport } from './errors.js';
+import { hasSplit } from './dataset-files.js';
+import { DataError, SkipReport } from './errors.js';
 import { loadSplit, splitRowCounts } from './load.js';
 import { Prng } from './prng.js';
 import type { DataTask, ExampleOf } from './types.js';
@@ -30,6 +31,12 @@ export interface MixOptions<T extends DataTask> {
   adapters?: Record<string, string | DatasetAdapter>;
   /** Skip invalid rows (reported) instead of stopping. */
   skipInvalid?: boolean;
+  /**
+   * `test_split_size`: for a dataset without a test split of its own (a single data file, or a folder lacking it),
+   * hold rows of its train split out as the test split: a fraction in (0, 1) or a row count. The rows are picked with
+   * the seed and never train; the train fraction applies to the rows left.
+   */
+  testSplitSize?: number;
 }
 
 /** What was taken from each dataset split. */
@@ -40,6 +47,14 @@ export interface MixCount {
   rows: number;
   taken: number;
   examples: number;
+  /** Rows of this (train) split held out as the test split by `testSplitSize`. */
+  heldOut?: number;
+}
+
+/** One log line for a {@link MixCount}: `data NAME [split]: 6 examples (6 of 8 rows, 2 held out as test)`. */
+export function describeCount(c: MixCount): string {
+  const held = c.heldOut ? `, ${c.heldOut} held out as test` : '';
+  return `data ${c.dataset} [${c.split}]: ${c.examples} examples (${c.taken} of ${c.rows} rows${held})`;
 }
 
 /** Result of {@link mixDatasets}. */
@@ -83,6 +98,10 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
   for (const [name, frac] of entries) {
     if (typeof frac !== 'number' || !(frac >= 0 && frac <= 1)) throw expected('a fraction between 0 and 1', `dataset_mixer["${name}"]`, frac);
   }
+  const size = opts.testSplitSize;
+  if (size !== undefined && !(typeof size === 'number' && ((size > 0 && size < 1) || (Number.isInteger(size) && size >= 1)))) {
+    throw expected('a fraction in (0, 1) or a whole number of rows', 'test_split_size', size);
+  }
   const report = new SkipReport();
   const counts: MixCount[] = [];
   const train: ExampleOf<T>[] = [];
@@ -91,14 +110,38 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     const explicit = opts.adapters?.[name];
     const known = explicit ? (typeof explicit === 'string' ? adapterById(explicit) : explicit) : adapterForName(name);
     const path = datasetPath(name, opts);
+    const actualOf = (split: string): string => fileSplit(name, split, known, opts as MixOptions<DataTask>);
+    const load = (split: string, limit: number) =>
+      loadSplit({ path, split, task: opts.task, name, adapter: known, limit, skipInvalid: opts.skipInvalid, report });
+    // Test splits the dataset lacks are carved out of its train split when test_split_size is set.
+    const missingTests = size === undefined ? [] : await asyncFilter(splits, async (s) => splitKind(s) === 'test' && !(await hasSplit(path, actualOf(s))));
+    const trainSplit = splits.find((s) => splitKind(s) === 'train') ?? 'train';
+    const held = missingTests.length > 0 ? await holdOut(path, actualOf(trainSplit), size!, opts.seed ?? 42) : null;
+    // The split rows are held out of is read once, whole, then divided (so a skipped row is reported once).
+    let heldExamples: ExampleOf<T>[] | undefined;
+    const heldSplit = async (): Promise<ExampleOf<T>[]> => (heldExamples ??= (await load(held!.split, held!.rows)).examples);
     for (const split of splits) {
       const kind = splitKind(split);
-      const actual = fileSplit(name, split, known, opts as MixOptions<DataTask>);
+      const actual = actualOf(split);
+      if (held && missingTests.includes(split)) {
+        const examples = await heldSplit();
+        const out = examples.filter((e) => held.test.has(e.source.row));
+        test.push(...out);
+        counts.push({ dataset: name, split: `${split} (held out of ${held.split})`, kind, rows: held.rows, taken: held.test.size, examples: out.length });
+        continue;
+      }
       const rows = (await splitRowCounts(path, actual)).reduce((a, c) => a + c.rows, 0);
+      if (held && kind === 'train' && actual === held.split) {
+        // The first int(fraction x rows left) of the rows not held out, in file order.
+        const left = [...Array(rows).keys()].filter((r) => !held.test.has(r));
+        const keep = new Set(left.slice(0, Math.floor(frac * left.length)));
+        const kept = (await heldSplit()).filter((e) => keep.has(e.source.row));
+        train.push(...kept);
+        counts.push({ dataset: name, split: actual, kind, rows, taken: keep.size, examples: kept.length, heldOut: held.test.size });
+        continue;
+      }
       const taken = kind === 'train' ? Math.floor(frac * rows) : rows;
-      const { examples } = await loadSplit({
-        path, split: actual, task: opts.task, name, adapter: known, limit: taken, skipInvalid: opts.skipInvalid, report,
-      });
+      const { examples } = await load(actual, taken);
       (kind === 'train' ? train : test).push(...examples);
       counts.push({ dataset: name, split: actual, kind, rows, taken, examples: examples.length });
     }
@@ -108,6 +151,23 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     new Prng(opts.seed ?? 42).shuffle(test);
   }
   return { train, test, counts, report };
+}
+
+async function asyncFilter<T>(items: T[], keep: (x: T) => Promise<boolean>): Promise<T[]> {
+  const out: T[] = [];
+  for (const x of items) if (await keep(x)) out.push(x);
+  return out;
+}
+
+/** The row numbers of `split` held out as a test split: `size` rows (or that fraction, rounded up), picked with the seed. */
+async function holdOut(path: string, split: string, size: number, seed: number): Promise<{ split: string; rows: number; test: Set<number> }> {
+  const rows = (await splitRowCounts(path, split)).reduce((a, c) => a + c.rows, 0);
+  const n = size < 1 ? Math.ceil(size * rows) : size;
+  if (n >= rows) {
+    throw new DataError(path, -1, '', `test_split_size ${size} holds out ${n} of the ${rows} rows of split "${split}", leaving none to train on`);
+  }
+  const order = new Prng(seed).shuffle([...Array(rows).keys()]);
+  return { split, rows, test: new Set(order.slice(0, n)) };
 }
 
 /**
@@ -125,5 +185,7 @@ export function mixOptionsFromRecipe<T extends DataTask>(recipe: Record<string, 
   if (!Array.isArray(splits) || !splits.every((s) => typeof s === 'string')) throw expected('a list of split names', `${prefix}dataset_splits`, splits);
   const seed = recipe.seed ?? 42;
   if (typeof seed !== 'number' || !Number.isInteger(seed)) throw expected('an integer', 'seed', seed);
-  return { mixer: mixer as Record<string, number>, splits, task, seed };
+  const testSplitSize = recipe.test_split_size ?? undefined;
+  if (testSplitSize !== undefined && typeof testSplitSize !== 'number') throw expected('a fraction in (0, 1) or a whole number of rows', 'test_split_size', testSplitSize);
+  return { mixer: mixer as Record<string, number>, splits, task, seed, ...(testSplitSize !== undefined ? { testSplitSize } : {}) };
 }

@@ -1,7 +1,7 @@
 // Everything a preference run needs from its data, done up front: mix (main and buffer), validate every row,
 // tokenize. Any data error surfaces here, before the first training step.
 import { SkipReport } from './errors.js';
-import { mixDatasets, type MixCount, type MixOptions } from './mixer.js';
+import { describeCount, mixDatasets, type MixCount, type MixOptions } from './mixer.js';
 import { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
 import type { TokenizedPair } from './tokenize.js';
 import type { TextTokenizer } from './tokenizer.js';
@@ -42,7 +42,7 @@ export async function preparePreferenceData(opts: PreparePreferenceOptions): Pro
   report.merge(main.report);
   if (buffer) report.merge(buffer.report);
   const counts = [...main.counts, ...(buffer?.counts ?? [])];
-  for (const c of counts) opts.log?.(`data ${c.dataset} [${c.split}]: ${c.examples} examples (${c.taken} of ${c.rows} rows)`);
+  for (const c of counts) opts.log?.(describeCount(c));
   if (report.skipped > 0) opts.log?.(report.toString());
   const tok = (examples: typeof main.train) => tokenizePairs(examples, opts.tokenizer, opts.tokenize);
   return {

@@ -2,7 +2,7 @@
 // a rerun resumes, and a rerun with another learning rate is refused.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -13,14 +13,14 @@ const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'bfpo-e2e-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ err: string; code: number | undefined }> {
+async function run(args: string[], where = root): Promise<{ err: string; code: number | undefined }> {
   const cwd = process.cwd();
   const write = process.stderr.write.bind(process.stderr);
   const error = console.error;
   let err = '';
   process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
   console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n`; };
-  process.chdir(root);
+  process.chdir(where);
   process.exitCode = undefined;
   try {
     await main(args);
@@ -103,4 +103,23 @@ test('do_train: false only evaluates the starting model', async () => {
   const m = JSON.parse(readFileSync(join(out, 'eval_results.json'), 'utf8'));
   assert.equal(m['eval_rewards/margins'], 0, 'the policy is its own reference before training');
   assert.ok(!existsSync(join(out, 'model.safetensors')));
+});
+
+test('the original red-teaming launch runs: one JSON file, a tenth of it held out as the test split', async () => {
+  // As the original launched it: the BFPO recipe with the red-teaming data config, run where data/ holds the file.
+  const work = join(dir, 'redteaming');
+  mkdirSync(join(work, 'data'), { recursive: true });
+  copyFileSync(join(root, 'test/fixtures/data/red-team.json'), join(work, 'data/zephyr-7b-beta_beaver_redteaming.json'));
+  const r = await run(['train', join(root, 'recipes/zephyr-7b-beta/bfpo/selective.yaml'), '--per_device_train_batch_size=2',
+    '--gradient_accumulation_steps=1', '--output_dir=./models/bfpo-selective-redteaming', `--model_name_or_path=${join(root, 'recipes/tiny/model')}`,
+    `--other_data_config=${join(root, 'recipes/zephyr-7b-beta/data/redteaming.yaml')}`, '--use_selective=True', '--save_total_limit=10',
+    '--max_length=160', '--max_prompt_length=64', '--max_steps=2', '--eval_steps=2', '--report_to=none', '--push_to_hub=false'], work);
+  assert.equal(r.code, undefined, r.err);
+  assert.match(r.err, /data data\/zephyr-7b-beta_beaver_redteaming\.json \[train\]: 7 examples \(7 of 8 rows, 1 held out as test\)/);
+  assert.match(r.err, /data data\/zephyr-7b-beta_beaver_redteaming\.json \[test \(held out of train\)\]: 1 examples \(1 of 8 rows\)/);
+  const log = readFileSync(join(work, 'models/bfpo-selective-redteaming/log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(log.some((l) => Number.isFinite(l['eval_rewards/margins'])), 'evaluated on the held-out rows');
+  const bad = await run(['train', join(root, 'recipes/zephyr-7b-beta/bfpo/redteaming.yaml'), '--test_split_size=1.5'], work);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /test_split_size must be a fraction between 0 and 1 or a whole number of rows \(≥ 1\), not 1.5/);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mixDatasets, mixOptionsFromRecipe, Prng, type PreferenceExample } from 'bfpo';
+import { describeCount, mixDatasets, mixOptionsFromRecipe, Prng, type PreferenceExample } from 'bfpo';
 
 const fx = 'test/fixtures/data';
 const PKU = 'PKU-Alignment/PKU-SafeRLHF';
@@ -81,4 +81,32 @@ test('a bad row in a mixed dataset stops the mix; skipInvalid reports it', async
   assert.deepEqual([...m.report.byReason], [['chosen: empty response', 1], ['is_chosen_safe: expected one of 0, 1 but found 5', 1]]);
   assert.deepEqual(m.counts[0], { dataset: dir, split: 'train', kind: 'train', rows: 4, taken: 4, examples: 2 });
   await assert.rejects(mixDatasets({ mixer: { [`${fx}/corrupt.parquet`]: 1 }, splits: ['train'], task: 'preference' }), /corrupt\.parquet: not a readable Parquet file/);
+});
+
+test('test_split_size holds rows of a single file out as its test split; they never train', async () => {
+  const file = `${fx}/red-team.json`; // 8 rows, no test split of its own
+  const opts = { mixer: { [file]: 1 }, splits: ['train', 'test'], task: 'preference' as const, seed: 42 };
+  await assert.rejects(mixDatasets(opts), /red-team\.json: unknown split "test": a single data file serves only the "train" split \(set test_split_size/);
+  const m = await mixDatasets({ ...opts, testSplitSize: 0.25 });
+  const held = new Prng(42).shuffle([...Array(8).keys()]).slice(0, 2); // ceil(0.25 x 8) = 2 rows, picked with the seed
+  assert.deepEqual(m.test.map((e) => e.source.row).sort(), [...held].sort());
+  assert.deepEqual(m.train.map((e) => e.source.row).sort(), [...Array(8).keys()].filter((r) => !held.includes(r)));
+  assert.deepEqual(m.counts.map(describeCount), [
+    `data ${file} [train]: 6 examples (6 of 8 rows, 2 held out as test)`,
+    `data ${file} [test (held out of train)]: 2 examples (2 of 8 rows)`,
+  ]);
+  // The train fraction applies to the rows left, in file order; a whole number holds out that many rows.
+  const half = await mixDatasets({ ...opts, mixer: { [file]: 0.5 }, testSplitSize: 3, seed: 7, shuffle: false });
+  const held7 = new Prng(7).shuffle([...Array(8).keys()]).slice(0, 3);
+  assert.deepEqual(half.test.map((e) => e.source.row).sort(), [...held7].sort());
+  assert.deepEqual(half.train.map((e) => e.source.row), [...Array(8).keys()].filter((r) => !held7.includes(r)).slice(0, 2));
+  // A dataset with its own test split keeps it whole.
+  const pku = await mixDatasets({ mixer: { [PKU]: 1 }, task: 'preference', paths, testSplitSize: 0.5 });
+  assert.deepEqual([pku.train.length, pku.test.length], [24, 6]);
+  await assert.rejects(mixDatasets({ ...opts, testSplitSize: 8 }), /red-team\.json: test_split_size 8 holds out 8 of the 8 rows of split "train", leaving none to train on/);
+  for (const bad of [0, 1.5, -2]) {
+    await assert.rejects(mixDatasets({ ...opts, testSplitSize: bad }), new RegExp(`Expected a fraction in \\(0, 1\\) or a whole number of rows for test_split_size but received ${bad}`));
+  }
+  assert.equal(mixOptionsFromRecipe({ dataset_mixer: { [file]: 1 }, test_split_size: 0.1 }, 'main', 'preference').testSplitSize, 0.1);
+  assert.equal('testSplitSize' in mixOptionsFromRecipe({ dataset_mixer: { [file]: 1 }, test_split_size: null }, 'main', 'preference'), false);
 });
