@@ -2,9 +2,9 @@
 // AdamW) for random Llamas of about 10M, 50M and 120M parameters at sequence length 256, with cached reference
 // log-probs or a frozen reference copy, training all weights or only `down_proj`. Next to each figure: the same step
 // written directly in PyTorch (bench/torch_train.py), same config, batch shape and thread count, run after ours.
-// Sizes: BFPO_BENCH_TRAIN_SIZES=10m,50m or `npm run bench -- train --train-sizes=10m`; steps: BFPO_BENCH_TRAIN_STEPS=1,2
-// (warm-up, timed). Every size and variant runs on both sides; the default (all sizes, 1 warm-up + 2 timed steps, 1
-// timed for 120m) takes over ten minutes on 2 busy cores, most of it for 120m (about 50 s per step with a reference copy).
+// Sizes: BFPO_BENCH_TRAIN_SIZES=10m,50m or `npm run bench -- train --train-sizes=10m`; steps: BFPO_BENCH_TRAIN_STEPS=1,3
+// (warm-up, timed; the median is reported). Every size and variant runs on both sides, back to back; the default (all
+// sizes, 1 warm-up + 3 timed steps) takes about 15 minutes on 2 idle cores, most of it for 120m (8 to 16 s a step).
 import { spawnSync } from 'node:child_process';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
@@ -140,16 +140,15 @@ function torchTrain(size: string, variants: Variant[], warmup: number, reps: num
 }
 
 /** Sizes and step counts from `--train-sizes=`, `--train-steps=` or BFPO_BENCH_TRAIN_SIZES / BFPO_BENCH_TRAIN_STEPS. */
-function settings(): { sizes: string[]; warmup: number; reps: (size: string) => number } {
+function settings(): { sizes: string[]; warmup: number; reps: number } {
   const refuse = (msg: string): never => { console.error(msg); process.exit(2); };
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const sizes = (arg('train-sizes') ?? process.env.BFPO_BENCH_TRAIN_SIZES ?? Object.keys(TRAIN_SIZES).join(',')).split(',').map((s) => s.trim().toLowerCase());
   for (const s of sizes) if (!TRAIN_SIZES[s]) refuse(`Unknown training benchmark size '${s}'; choose from ${Object.keys(TRAIN_SIZES).join(', ')}`);
   const given = arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS;
-  const [warmup, reps] = (given ?? '1,2').split(',').map(Number);
+  const [warmup, reps] = (given ?? '1,3').split(',').map(Number);
   if (!(Number.isInteger(warmup) && warmup >= 0 && Number.isInteger(reps) && reps >= 1)) refuse(`Expected WARMUP,TIMED step counts (e.g. 1,2) for the training benchmark steps but received ${arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS}`);
-  // 120m by default times one step after the warm-up: each takes tens of seconds on 2 cores, per side and variant.
-  return { sizes, warmup, reps: (size) => (given === undefined && size === '120m' ? 1 : reps) };
+  return { sizes, warmup, reps };
 }
 
 /** A rough upper bound of one variant's memory: weights, grads, AdamW moments, a reference copy, activations. */
@@ -167,9 +166,9 @@ export async function benchTrain(): Promise<BenchRow[]> {
   const tokensPerStep = 2 * PAIRS * SEQ;
   let peak = ourPeak;
   const pending: { size: string; v: Variant; m: TrainMeasurement; torchSeconds?: number }[] = [];
+  let turn = 0;
   for (const size of sizes) {
     const cfg = TRAIN_SIZES[size];
-    const measured: { v: Variant; m: TrainMeasurement }[] = [];
     for (const v of VARIANTS) {
       const probe = new LlamaForCausalLM(parseConfig(hfConfig(size)), { init: 'empty' });
       const need = bytesNeeded(counts(probe).total, cfg.vocab_size as number, v);
@@ -178,15 +177,19 @@ export async function benchTrain(): Promise<BenchRow[]> {
         rows.push({ name: `${size} ${variantKey(v)}: does not fit`, unit: '-', ours: NaN, note: `needs ~${(need / 2 ** 30).toFixed(1)} GiB, ${(freemem() / 2 ** 30).toFixed(1)} GiB free` });
         continue;
       }
-      const m = measureTrainStep(size, v, warmup, reps(size));
-      console.error(`train ${size} ${variantKey(v)}: bfpo ${m.secondsPerStep.toFixed(3)} s/step`);
-      measured.push({ v, m });
+      // The two sides run back to back for each variant, in alternating order, so a drift in the machine's speed
+      // (other load, frequency) does not favour one side.
+      const ours = (): TrainMeasurement => measureTrainStep(size, v, warmup, reps);
+      const theirs = (): TorchTrainResult | null => torchTrain(size, [v], warmup, reps, threads);
+      let m: TrainMeasurement;
+      let ref: TorchTrainResult | null;
+      if (turn++ % 2 === 0) { m = ours(); ref = theirs(); } else { ref = theirs(); m = ours(); }
+      if (ref) peak = Math.max(peak, ref.peakGflops);
+      const ts = ref?.steps[variantKey(v)];
+      console.error(`train ${size} ${variantKey(v)}: bfpo ${m.secondsPerStep.toFixed(3)} s/step, PyTorch ${ts === undefined ? '-' : `${ts.toFixed(3)} s/step`}`);
+      pending.push({ size, v, m, torchSeconds: ts });
       await new Promise((r) => setImmediate(r));
     }
-    const ref = torchTrain(size, measured.map((x) => x.v), warmup, reps(size), threads);
-    if (ref) peak = Math.max(peak, ref.peakGflops);
-    if (ref) console.error(`train ${size}: PyTorch ${Object.entries(ref.steps).map(([k, t]) => `${k} ${t.toFixed(3)}`).join(', ')} s/step`);
-    for (const { v, m } of measured) pending.push({ size, v, m, torchSeconds: ref?.steps[variantKey(v)] });
   }
   for (const x of pending) {
     const { size, v, m, torchSeconds: ts } = x;
@@ -200,7 +203,7 @@ export async function benchTrain(): Promise<BenchRow[]> {
     rows.push({ name: `${label}, MFU`, unit: 'fraction', ours: mfu(m.secondsPerStep), torch: ts ? mfu(ts) : undefined, ratio: ts ? ts / m.secondsPerStep : undefined });
   }
   rows.push({
-    name: `batch ${PAIRS} pairs x ${SEQ} tokens (chosen+rejected in one forward), float32, ${threads} threads, median of ${sizes.map((z) => `${reps(z)} (${z})`).join(', ')} timed steps after ${warmup} warm-up; ` +
+    name: `batch ${PAIRS} pairs x ${SEQ} tokens (chosen+rejected in one forward), float32, ${threads} threads, median of ${reps} timed steps after ${warmup} warm-up, the two sides back to back per variant; ` +
       `MFU = 6N (full) or 4N+2N_trainable (selective), +2N with a frozen reference copy, FLOPs/token x tokens/s over the float32 matmul peak`,
     unit: 'GFLOP/s peak', ours: ourPeak, note: `peak used: ${peak.toFixed(1)} GFLOP/s, the best of ours and PyTorch's n=2048 matmul; N = matmul weights incl. lm_head`,
   });
