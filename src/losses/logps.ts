@@ -1,7 +1,7 @@
 // Per-sequence log-probabilities of the label tokens, from a causal LM's logits.
 import { expected } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { tidy, where } from '../tensor/index.js';
+import { cat, full, onesLike, tidy, where, zeros } from '../tensor/index.js';
 import { IGNORE_INDEX } from '../data/collate.js';
 
 /**
@@ -28,5 +28,57 @@ export function sequenceLogps(logits: Tensor, labels: Tensor, { average = false 
     const tokenLogps = picked.sub(next.logsumexp(2)).mul(mask); // [batch, seq-1]
     const total = tokenLogps.sum(1); // [batch]
     return average ? total.div(mask.sum(1).clamp(1, null)) : total;
+  });
+}
+
+/**
+ * The positions of a [batch, seq] label tensor whose logits are scored: position p of row r when labels[r, p + 1] is
+ * not -100. Prompt and padding positions are left out, so a model can skip their output projection.
+ */
+export interface ScoredPositions {
+  /** [n] int64 flat indices r * seq + p into the batch's positions, in row-major order. */
+  rows: Tensor;
+  /** [n] int64 the label each of those positions predicts. */
+  targets: Tensor;
+  /** [n] int64 the row (sequence) each position belongs to. */
+  sequence: Tensor;
+  /** Rows in the batch. */
+  batch: number;
+}
+
+/**
+ * The scored positions of `labels` [batch, seq] (see {@link ScoredPositions}).
+ * @example const pos = scoredPositions(batch.labels); model.forward(ids, { rows: pos.rows }) // logits [n, vocab]
+ */
+export function scoredPositions(labels: Tensor): ScoredPositions {
+  if (labels.ndim !== 2) throw expected('labels of shape [batch, seq]', 'labels', labels);
+  const [b, s] = labels.shape;
+  return tidy(() => {
+    const next = labels.narrow(1, 1, s - 1); // [b, s-1] the label each position predicts
+    const shifted = cat([next, full([b, 1], IGNORE_INDEX, { dtype: labels.dtype, device: labels.device })], 1).flatten(); // [b*s]
+    const rows = shifted.ne(IGNORE_INDEX).nonzero().view(-1); // [n]
+    return { rows, targets: shifted.indexSelect(0, rows), sequence: rows.floorDivide(s), batch: b };
+  });
+}
+
+/**
+ * {@link sequenceLogps} from the logits of the scored positions only: `logits` [n, vocab] for `pos.rows`, in that
+ * order. Returns the per-row sum (or mean, with `average`) [batch]; a row without scored positions gets 0.
+ *
+ * @example
+ * const pos = scoredPositions(labels);
+ * const logps = packedSequenceLogps(model.forward(ids, { rows: pos.rows }).logits, pos); // [batch]
+ */
+export function packedSequenceLogps(logits: Tensor, pos: ScoredPositions, { average = false } = {}): Tensor {
+  const n = pos.rows.shape[0];
+  if (logits.ndim !== 2 || logits.shape[0] !== n) throw expected(`logits of shape [${n}, vocab] (one row per scored position)`, 'logits', logits);
+  return tidy(() => {
+    const x = logits.dtype === 'float32' || logits.dtype === 'float64' ? logits : logits.float();
+    const tokenLogps = x.gather(1, pos.targets.unsqueeze(1)).squeeze(1).sub(x.logsumexp(1)); // [n]
+    const zero = zeros([pos.batch], { dtype: tokenLogps.dtype, device: tokenLogps.device }); // [batch]
+    const total = zero.scatterAdd(0, pos.sequence, tokenLogps); // [batch]
+    if (!average) return total;
+    const count = zero.scatterAdd(0, pos.sequence, onesLike(tokenLogps)); // [batch]
+    return total.div(count.clamp(1, null));
   });
 }

@@ -29,6 +29,12 @@ export interface ForwardOptions {
   cache?: KVCache;
   /** Compute logits only for the last `logitsToKeep` positions (generation needs only the last one). */
   logitsToKeep?: number;
+  /**
+   * [n] int64 flat positions (row * s + position): compute logits only there, as [n, v] in that order, and the
+   * per-row mean of all logits as `logitsMean` (training scores completion tokens only; prompt and padding need no
+   * output projection).
+   */
+  rows?: Tensor;
 }
 
 /** Options of `LlamaForCausalLM.forwardBackwardCheckpointed`. */
@@ -39,12 +45,22 @@ export interface CheckpointedOptions {
   positionIds?: Tensor;
   /** Back-propagates `lossScale * loss` (e.g. 1 / gradient accumulation steps); the returned value is unscaled. */
   lossScale?: number;
+  /** As in `forward`: the head receives logits [n, v] for these flat positions only, and `logitsMean`. */
+  rows?: Tensor;
 }
 
 /** What `forward` returns. */
 export interface ForwardOutput {
-  logits: Tensor; // [b, s, v] (or [b, logitsToKeep, v])
+  logits: Tensor; // [b, s, v] (or [b, logitsToKeep, v], or [n, v] with `rows`)
   cache: KVCache | null;
+  /** With `rows`: [b] the mean of each row's logits over every position and vocabulary entry, without gradient. */
+  logitsMean?: Tensor;
+}
+
+/** What the head of `forwardBackwardCheckpointed` receives besides the logits. */
+export interface HeadExtras {
+  /** With `rows`: [b] the mean of each row's logits over every position and vocabulary entry. */
+  logitsMean?: Tensor;
 }
 
 /** What every layer of one forward call shares: rotary tables and attention masks. */
@@ -201,7 +217,8 @@ export class LlamaForCausalLM extends Module {
   forward(inputIds: Tensor, opts: ForwardOptions = {}): ForwardOutput {
     this.checkInputs(inputIds);
     const cache = opts.cache ?? null;
-    const logits = tidy(() => {
+    if (opts.rows !== undefined && opts.logitsToKeep !== undefined) throw new ArgumentError('Give rows or logitsToKeep to forward, not both');
+    const out = tidy(() => {
       const ctx = this.layerContext(inputIds, opts, cache);
       let hidden = this.model.embedTokens.forward(inputIds); // [b, s, h]
       for (const layer of this.model.layers) {
@@ -211,10 +228,20 @@ export class LlamaForCausalLM extends Module {
       }
       const keep = opts.logitsToKeep;
       if (keep !== undefined && keep < hidden.shape[1]) hidden = hidden.narrow(1, hidden.shape[1] - keep, keep); // [b, keep, h]
-      const normed = this.model.norm.forward(hidden); // [b, s, h]
-      return linear(normed, this.outputWeight); // [b, s, v]
+      return this.head(this.model.norm.forward(hidden), opts.rows); // [b, s, h] normed
     });
-    return { logits, cache };
+    return { ...out, cache };
+  }
+
+  /** lm_head over the final normed hidden states [b, s, h]: every position, or only the flat `rows`. */
+  private head(normed: Tensor, rows: Tensor | undefined): { logits: Tensor; logitsMean?: Tensor } {
+    if (rows === undefined) return { logits: linear(normed, this.outputWeight) }; // [b, s, v]
+    const [b, s, h] = normed.shape;
+    if (!(rows instanceof Tensor) || rows.ndim !== 1 || rows.dtype !== 'int64') throw expected('an int64 tensor [n] of flat positions', 'rows', rows);
+    const logits = linear(normed.reshape(b * s, h).indexSelect(0, rows), this.outputWeight); // [n, v]
+    // mean over positions and vocabulary of normed @ W^T = (mean over positions of normed) . (mean over vocabulary of W)
+    const logitsMean = noGrad(() => normed.mean(1).float().matmul(this.outputWeight.float().mean(0))); // [b]
+    return { logits, logitsMean };
   }
 
   /**
@@ -227,7 +254,7 @@ export class LlamaForCausalLM extends Module {
    * @example
    * const loss = model.forwardBackwardCheckpointed(ids, (logits) => crossEntropy(logits.view(-1, v), targets), { attentionMask });
    */
-  forwardBackwardCheckpointed(inputIds: Tensor, head: (logits: Tensor) => Tensor, opts: CheckpointedOptions = {}): number {
+  forwardBackwardCheckpointed(inputIds: Tensor, head: (logits: Tensor, extras: HeadExtras) => Tensor, opts: CheckpointedOptions = {}): number {
     this.checkInputs(inputIds);
     const scale = opts.lossScale ?? 1;
     if (!Number.isFinite(scale)) throw expected('a finite number', 'lossScale', scale);
@@ -244,7 +271,8 @@ export class LlamaForCausalLM extends Module {
       }
       const top = hidden.requiresGrad_(true); // a leaf: the head's backward stops here
       const value = tidy(() => {
-        const loss = head(linear(this.model.norm.forward(top), this.outputWeight)); // [] from [b, s, v]
+        const { logits, logitsMean } = this.head(this.model.norm.forward(top), opts.rows); // [b, s, v] or [n, v]
+        const loss = head(logits, { logitsMean }); // []
         if (!(loss instanceof Tensor) || loss.numel() !== 1) throw expected('a scalar loss tensor', 'head(logits)', loss);
         const v = loss.item();
         (scale === 1 ? loss : loss.mul(scale)).backward();

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { sequenceLogps } from '../losses/logps.js';
+import { scoredPositions } from '../losses/logps.js';
 import { noGrad } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
 import { BfpoError } from '../tensor/errors.js';
@@ -11,6 +11,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withoutLora } from '../nn/lora.js';
 import type { Module } from '../nn/module.js';
+import { rowLogps } from './steps.js';
 import { disposeBatch, type BatchSource, type CausalLM, type PreferenceBatch } from './types.js';
 
 /** Which data a batch comes from (each has its own precomputed table). */
@@ -28,8 +29,9 @@ export interface ReferenceStrategy {
 function forwardLogps(model: CausalLM, batch: PreferenceBatch, average: boolean): { chosen: Tensor; rejected: Tensor } {
   return noGrad(() => tidy(() => {
     const b = batch.isChosenSafe.shape[0];
-    const { logits } = model.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [2B, seq, vocab]
-    const logps = sequenceLogps(logits, batch.labels, { average }); // [2B]
+    const pos = scoredPositions(batch.labels);
+    const out = model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows }); // [n, vocab] or [2B, seq, vocab]
+    const { logps } = rowLogps(out, batch.labels, pos, average); // [2B]
     return { chosen: logps.narrow(0, 0, b).clone(), rejected: logps.narrow(0, b, b).clone() };
   }));
 }

@@ -1,6 +1,6 @@
 // The loss of one batch: preference pairs (one concatenated forward of chosen and rejected) or SFT conversations.
 import { IGNORE_INDEX } from '../data/collate.js';
-import { sequenceLogps } from '../losses/logps.js';
+import { packedSequenceLogps, scoredPositions, sequenceLogps, type ScoredPositions } from '../losses/logps.js';
 import { preferenceMetrics } from '../losses/metrics.js';
 import { preferenceLoss, type LossType, type PreferenceOptions } from '../losses/preference.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -33,17 +33,34 @@ export function preferenceStep(
   model: CausalLM, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole = 'train',
 ): StepOutput {
   return tidy(() => {
-    const { logits } = model.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [2B, seq, vocab]
-    return preferenceHead(logits, batch, reference, o, source);
+    const pos = scoredPositions(batch.labels);
+    const out = model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows }); // [n, vocab] or [2B, seq, vocab]
+    return preferenceHead(rowLogps(out, batch.labels, pos, o.averageLogps ?? false), batch, reference, o, source);
   });
 }
 
-/** The preference loss and metrics from the logits of the concatenated forward. */
+/** What the loss needs from a forward: per-row log-probs [rows] and each row's mean logit [rows]. */
+export interface RowScores {
+  logps: Tensor;
+  logitsMean: Tensor;
+}
+
+/**
+ * Per-row log-probs of a forward that was asked for the scored positions `pos` only: packed logits [n, vocab] when
+ * the model honoured `rows`, else its full logits [rows, seq, vocab].
+ */
+export function rowLogps(out: { logits: Tensor; logitsMean?: Tensor }, labels: Tensor, pos: ScoredPositions, average: boolean): RowScores {
+  if (out.logits.ndim === 2 && out.logitsMean) return { logps: packedSequenceLogps(out.logits, pos, { average }), logitsMean: out.logitsMean };
+  const logitsMean = noGrad(() => out.logits.mean(-1).mean(-1)); // [rows]
+  return { logps: sequenceLogps(out.logits, labels, { average }), logitsMean };
+}
+
+/** The preference loss and metrics from the per-row log-probs of the concatenated forward. */
 function preferenceHead(
-  logits: Tensor, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole,
+  scores: RowScores, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole,
 ): StepOutput {
   const b = batch.isChosenSafe.shape[0];
-  const logps = sequenceLogps(logits, batch.labels, { average: o.averageLogps ?? false }); // [2B]
+  const { logps, logitsMean } = scores; // [2B] each
   const ref = batch.referenceChosenLogps && batch.referenceRejectedLogps
     ? { chosen: batch.referenceChosenLogps, rejected: batch.referenceRejectedLogps }
     : reference.logps(batch, source);
@@ -54,9 +71,10 @@ function preferenceHead(
   };
   const out = preferenceLoss(o.lossType, inputs, o);
   const loss = out.losses.mean();
+  // Every row has the same length, so the mean of the rows' means is the mean over all their logits.
   const metrics = noGrad(() => preferenceMetrics(out, inputs, {
-    chosenLogitsMean: logits.narrow(0, 0, b).mean().item(),
-    rejectedLogitsMean: logits.narrow(0, b, b).mean().item(),
+    chosenLogitsMean: logitsMean.narrow(0, 0, b).mean().item(),
+    rejectedLogitsMean: logitsMean.narrow(0, b, b).mean().item(),
   }));
   return { loss, metrics };
 }
@@ -67,17 +85,20 @@ function preferenceHead(
  */
 export function sftStep(model: CausalLM, batch: SftBatch): StepOutput {
   return tidy(() => {
-    const { logits } = model.forward(batch.inputIds, { attentionMask: batch.attentionMask }); // [B, seq, vocab]
-    return { loss: sftLoss(logits, batch.labels), metrics: {} };
+    const pos = scoredPositions(batch.labels);
+    const { logits } = model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows }); // [n, vocab] or [B, seq, vocab]
+    return { loss: sftLoss(logits, batch.labels, pos), metrics: {} };
   });
 }
 
-/** Next-token cross entropy of logits [B, seq, vocab] against labels [B, seq] (-100 ignored). */
-function sftLoss(logits: Tensor, labels: Tensor): Tensor {
+/** Next-token cross entropy (-100 ignored) of packed logits [n, vocab] at `pos`, or of full logits [B, seq, vocab]. */
+function sftLoss(logits: Tensor, labels: Tensor, pos: ScoredPositions): Tensor {
+  const float = (x: Tensor): Tensor => (x.dtype === 'float32' ? x : x.float());
+  if (logits.ndim === 2) return crossEntropy(float(logits), pos.targets, { ignoreIndex: IGNORE_INDEX });
   const [bsz, s, v] = logits.shape;
   const next = logits.narrow(1, 0, s - 1).reshape([bsz * (s - 1), v]); // [B*(seq-1), vocab]
   const target = labels.narrow(1, 1, s - 1).reshape([bsz * (s - 1)]); // [B*(seq-1)]
-  return crossEntropy(next.dtype === 'float32' ? next : next.float(), target, { ignoreIndex: IGNORE_INDEX });
+  return crossEntropy(float(next), target, { ignoreIndex: IGNORE_INDEX });
 }
 
 /** A step whose backward already ran (gradient checkpointing): the loss value and the metrics. */
@@ -103,12 +124,17 @@ export function preferenceStepCheckpointed(
 ): BackwardStepOutput {
   const run = checkpointed(model);
   let metrics: Record<string, number> = {};
-  const loss = run(batch.inputIds, (logits) => {
-    const out = preferenceHead(logits, batch, reference, o, source);
-    metrics = out.metrics;
-    return out.loss;
-  }, { attentionMask: batch.attentionMask, lossScale });
-  return { loss, metrics };
+  const pos = scoredPositions(batch.labels);
+  try {
+    const loss = run(batch.inputIds, (logits, extras) => {
+      const out = preferenceHead(rowLogps({ logits, ...extras }, batch.labels, pos, o.averageLogps ?? false), batch, reference, o, source);
+      metrics = out.metrics;
+      return out.loss;
+    }, { attentionMask: batch.attentionMask, lossScale, rows: pos.rows });
+    return { loss, metrics };
+  } finally {
+    disposePositions(pos);
+  }
 }
 
 /**
@@ -116,6 +142,17 @@ export function preferenceStepCheckpointed(
  * @example const { loss } = sftStepCheckpointed(model, batch, 1 / accum);
  */
 export function sftStepCheckpointed(model: CausalLM, batch: SftBatch, lossScale: number): BackwardStepOutput {
-  const loss = checkpointed(model)(batch.inputIds, (logits) => sftLoss(logits, batch.labels), { attentionMask: batch.attentionMask, lossScale });
-  return { loss, metrics: {} };
+  const pos = scoredPositions(batch.labels);
+  try {
+    const loss = checkpointed(model)(batch.inputIds, (logits) => sftLoss(logits, batch.labels, pos), { attentionMask: batch.attentionMask, lossScale, rows: pos.rows });
+    return { loss, metrics: {} };
+  } finally {
+    disposePositions(pos);
+  }
+}
+
+function disposePositions(pos: ScoredPositions): void {
+  pos.rows.dispose();
+  pos.targets.dispose();
+  pos.sequence.dispose();
 }

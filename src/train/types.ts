@@ -4,14 +4,20 @@ import { tidy } from '../tensor/scope.js';
 
 /** Any causal language model: `forward` returns next-token logits; parameters carry Hugging Face names. */
 export interface CausalLM {
-  forward(inputIds: Tensor, opts?: { attentionMask?: Tensor }): { logits: Tensor }; // logits [batch, seq, vocab]
+  /**
+   * logits [batch, seq, vocab]. A model may honour `rows` ([n] int64 flat positions row * seq + position): then it
+   * returns logits [n, vocab] for those positions only and `logitsMean` [batch] (each row's mean over every position
+   * and vocabulary entry); one that ignores `rows` returns the full logits and the caller scores them itself.
+   */
+  forward(inputIds: Tensor, opts?: { attentionMask?: Tensor; rows?: Tensor }): { logits: Tensor; logitsMean?: Tensor };
   namedParameters(): [string, Tensor][];
   /**
    * Forward, `head(logits)` and backward of `lossScale * loss` with per-layer recomputation (gradient
    * checkpointing); returns the loss value. Optional: only models that support `gradient_checkpointing` have it.
    */
   forwardBackwardCheckpointed?(
-    inputIds: Tensor, head: (logits: Tensor) => Tensor, opts?: { attentionMask?: Tensor; lossScale?: number },
+    inputIds: Tensor, head: (logits: Tensor, extras: { logitsMean?: Tensor }) => Tensor,
+    opts?: { attentionMask?: Tensor; lossScale?: number; rows?: Tensor },
   ): number;
   /** Switches dropout on (training) or off. Optional: models without dropout may omit it. */
   train?(mode?: boolean): unknown;

@@ -1,7 +1,7 @@
 // sequenceLogps against a direct log-softmax computed in plain JS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IGNORE_INDEX, randn, sequenceLogps, tensor } from 'bfpo';
+import { IGNORE_INDEX, packedSequenceLogps, randn, scoredPositions, sequenceLogps, tensor, tidy } from 'bfpo';
 
 test('sums next-token log-probs over labelled positions only', () => {
   const [b, s, v] = [3, 6, 11];
@@ -38,4 +38,33 @@ test('sums next-token log-probs over labelled positions only', () => {
 test('shape errors name the argument', () => {
   assert.throws(() => sequenceLogps(randn([2, 3]), tensor([[1, 2, 3]])), /Expected logits of shape \[batch, seq, vocab\] for logits/);
   assert.throws(() => sequenceLogps(randn([2, 3, 4]), tensor([[1, 2, 3]])), /Expected labels of shape \[2, 3\] for labels/);
+});
+
+test('packed log-probs: only the scored positions, same sums, averages and gradients as the full logits', () => {
+  const [b, s, v] = [3, 6, 11];
+  const labels = tensor([
+    [IGNORE_INDEX, IGNORE_INDEX, 4, 7, 1, IGNORE_INDEX],
+    [IGNORE_INDEX, 2, 3, 0, 10, 9],
+    [IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX], // nothing scored
+  ]);
+  const pos = scoredPositions(labels);
+  // position p of row r is scored when labels[r][p + 1] is a label: row 0 -> 1, 2, 3; row 1 -> 0..4
+  assert.deepEqual(Array.from(pos.rows.toTypedArray() as BigInt64Array, Number), [1, 2, 3, 6, 7, 8, 9, 10]);
+  assert.deepEqual(Array.from(pos.targets.toTypedArray() as BigInt64Array, Number), [4, 7, 1, 2, 3, 0, 10, 9]);
+  assert.deepEqual(Array.from(pos.sequence.toTypedArray() as BigInt64Array, Number), [0, 0, 0, 1, 1, 1, 1, 1]);
+  for (const average of [false, true]) {
+    const full = randn([b, s, v]).requiresGrad_(true);
+    const dense = sequenceLogps(full, labels, { average }); // [b]
+    tidy(() => dense.mul(tensor([1, -2, 3])).sum().backward());
+    const packedIn = full.detach().clone().requiresGrad_(true);
+    const packed = packedSequenceLogps(packedIn.reshape(b * s, v).indexSelect(0, pos.rows), pos, { average }); // [b]
+    tidy(() => packed.mul(tensor([1, -2, 3])).sum().backward());
+    const [d, p] = [dense.toArray() as number[], packed.toArray() as number[]];
+    d.forEach((x, i) => assert.ok(Math.abs(x - p[i]) < 1e-5, `${average}: row ${i}: ${x} vs ${p[i]}`));
+    assert.equal(p[2], 0, 'a row without scored positions gets 0');
+    const [gd, gp] = [full.grad!.toTypedArray() as Float32Array, packedIn.grad!.toTypedArray() as Float32Array];
+    gd.forEach((x, i) => assert.ok(Math.abs(x - gp[i]) < 1e-6, `grad ${i}: ${x} vs ${gp[i]}`));
+  }
+  assert.throws(() => packedSequenceLogps(randn([7, v]), pos), /Expected logits of shape \[8, vocab\] \(one row per scored position\) for logits/);
+  assert.throws(() => scoredPositions(tensor([1, 2])), /Expected labels of shape \[batch, seq\] for labels/);
 });

@@ -67,6 +67,24 @@ test('logitsToKeep computes only the last positions', () => {
   model.dispose();
 });
 
+test('rows computes logits only at those flat positions, and each row\'s mean logit', () => {
+  const model = new LlamaForCausalLM(parseConfig(fixture.cases[0].config));
+  tidy(() => noGrad(() => {
+    const x = ids([[1, 2, 3, 4], [5, 6, 7, 8]]);
+    const all = model.forward(x).logits; // [2, 4, 48]
+    const rows = tensor([1, 2, 7], { dtype: 'int64' });
+    const out = model.forward(x, { rows });
+    assert.deepEqual(out.logits.shape, [3, 48]);
+    assert.ok(maxDiffOnReal(out.logits, all.reshape(8, 48).indexSelect(0, rows), null) < 1e-6);
+    const mean = out.logitsMean!.toArray() as number[];
+    const want = all.mean(-1).mean(-1).toArray() as number[];
+    mean.forEach((m, i) => assert.ok(Math.abs(m - want[i]) < 1e-6, `${m} vs ${want[i]}`));
+    assert.throws(() => model.forward(x, { rows, logitsToKeep: 1 }), /Give rows or logitsToKeep to forward, not both/);
+    assert.throws(() => model.forward(x, { rows: tensor([1, 2], { dtype: 'float32' }) }), /Expected an int64 tensor \[n\] of flat positions for rows/);
+  }));
+  model.dispose();
+});
+
 test('bad forward arguments name what they expected', () => {
   const model = new LlamaForCausalLM(parseConfig(fixture.cases[0].config));
   tidy(() => {

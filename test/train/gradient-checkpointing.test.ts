@@ -171,3 +171,44 @@ test('forwardBackwardCheckpointed rejects a head that returns no scalar, and a n
   assert.throws(() => m.forwardBackwardCheckpointed(ids.inputIds, (logits: Tensor) => logits.mean(), { lossScale: NaN }), /Expected a finite number for lossScale/);
   disposeBatch(ids);
 });
+
+/** The same model seen through a forward that ignores `rows`: the full logits, scored by the caller. */
+const fullLogits = (m: LlamaForCausalLM): CausalLM => ({
+  forward: (ids, o) => m.forward(ids, { attentionMask: o?.attentionMask }),
+  namedParameters: () => m.namedParameters(),
+});
+
+for (const v of [variants[0], variants[1], variants[3]]) {
+  test(`logits only at scored positions give the full head's loss, metrics and gradients: ${v.name}`, () => {
+    const m = llama(8, v);
+    const reference = frozenReference(llama(9, { ...v, selected: undefined }));
+    const batch = new PairSource(makePairs(4, 6), 4, false).next()!;
+    const run = (model: CausalLM) => {
+      const out = preferenceStep(model, batch, reference, { lossType: 'bfpo', beta: 0.5 });
+      tidy(() => out.loss.backward());
+      const loss = out.loss.item();
+      out.loss.dispose();
+      return { loss, metrics: out.metrics, grads: takeGrads(m) };
+    };
+    const packed = run(m);
+    const full = run(fullLogits(m));
+    assert.ok(Math.abs(packed.loss - full.loss) < 1e-5, `loss ${packed.loss} vs ${full.loss}`);
+    assert.deepEqual(Object.keys(packed.metrics).sort(), Object.keys(full.metrics).sort());
+    for (const k of Object.keys(full.metrics)) assert.ok(Math.abs(packed.metrics[k] - full.metrics[k]) < 1e-5, `${k}: ${packed.metrics[k]} vs ${full.metrics[k]}`);
+    assert.ok(nonZero(full.grads) > 0);
+    assert.ok(maxDiff(packed.grads, full.grads) < 1e-5, `max |grad difference| ${maxDiff(packed.grads, full.grads)}`);
+    const sft = new SftSource(makePairs(4, 5), 4, false).next()!;
+    const sftRun = (model: CausalLM) => {
+      const out = sftStep(model, sft);
+      tidy(() => out.loss.backward());
+      const loss = out.loss.item();
+      out.loss.dispose();
+      return { loss, grads: takeGrads(m) };
+    };
+    const [a, b] = [sftRun(m), sftRun(fullLogits(m))];
+    assert.ok(Math.abs(a.loss - b.loss) < 1e-6, `SFT loss ${a.loss} vs ${b.loss}`);
+    assert.ok(maxDiff(a.grads, b.grads) < 1e-5);
+    disposeBatch(batch);
+    disposeBatch(sft);
+  });
+}
