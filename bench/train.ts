@@ -2,9 +2,9 @@
 // AdamW) for random Llamas of about 10M, 50M and 120M parameters at sequence length 256, with cached reference
 // log-probs or a frozen reference copy, training all weights or only `down_proj`. Next to each figure: the same step
 // written directly in PyTorch (bench/torch_train.py), same config, batch shape and thread count, run after ours.
-// Sizes: BFPO_BENCH_TRAIN_SIZES=10m,50m or `npm run bench -- train --train-sizes=10m`; steps: BFPO_BENCH_TRAIN_STEPS=1,3
+// Sizes: BFPO_BENCH_TRAIN_SIZES=10m,50m or `npm run bench -- train --train-sizes=10m`; steps: BFPO_BENCH_TRAIN_STEPS=1,5
 // (warm-up, timed; the median is reported). Every size and variant runs on both sides, back to back; the default (all
-// sizes, 1 warm-up + 3 timed steps) takes about 15 minutes on 2 idle cores, most of it for 120m (8 to 16 s a step).
+// sizes, 1 warm-up + 5 timed steps) takes about 20 minutes on 2 idle cores, most of it for 120m (7 to 16 s a step).
 import { spawnSync } from 'node:child_process';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
@@ -146,7 +146,7 @@ function settings(): { sizes: string[]; warmup: number; reps: number } {
   const sizes = (arg('train-sizes') ?? process.env.BFPO_BENCH_TRAIN_SIZES ?? Object.keys(TRAIN_SIZES).join(',')).split(',').map((s) => s.trim().toLowerCase());
   for (const s of sizes) if (!TRAIN_SIZES[s]) refuse(`Unknown training benchmark size '${s}'; choose from ${Object.keys(TRAIN_SIZES).join(', ')}`);
   const given = arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS;
-  const [warmup, reps] = (given ?? '1,3').split(',').map(Number);
+  const [warmup, reps] = (given ?? '1,5').split(',').map(Number);
   if (!(Number.isInteger(warmup) && warmup >= 0 && Number.isInteger(reps) && reps >= 1)) refuse(`Expected WARMUP,TIMED step counts (e.g. 1,2) for the training benchmark steps but received ${arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS}`);
   return { sizes, warmup, reps };
 }

@@ -19,6 +19,41 @@ static void CheckSameLength(size_t a, size_t b, const char* what) {
                              " parameters");
 }
 
+// One Adam/AdamW update of a contiguous float32 CPU parameter in a single pass over p, grad, exp_avg and exp_avg_sq,
+// with the arithmetic of torch.optim's single-tensor code (which makes about ten passes and two temporary tensors).
+static bool FusedAdamApplies(const at::Tensor& p, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v) {
+  for (const at::Tensor* t : {&p, &g, &m, &v}) {
+    if (!t->device().is_cpu() || t->scalar_type() != at::kFloat || !t->is_contiguous() || t->numel() != p.numel()) return false;
+  }
+  return true;
+}
+
+// The loop over n elements; the weight-decay form is a template argument so that the loop body has no branches.
+template <bool kDecay, bool kL2>
+static void AdamLoop(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
+                     float keep, float wd, float w1, float b2, float w2, float root2, float eps, float step) {
+  for (int64_t i = 0; i < n; i++) {
+    float pi = p[i], gi = g[i];
+    if (kDecay) pi *= keep;
+    if (kL2) gi += wd * pi;
+    const float mi = m[i] + w1 * (gi - m[i]);  // lerp towards the gradient
+    const float vi = v[i] * b2 + w2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = pi + step * (mi / (std::sqrt(vi) / root2 + eps));
+  }
+}
+
+static void FusedAdam(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, double lr, double beta1, double beta2,
+                      double eps, double wd, bool decoupled, double bc1, double bc2) {
+  const float keep = static_cast<float>(1 - lr * wd), wdf = static_cast<float>(wd);
+  const float w1 = static_cast<float>(1 - beta1), b2 = static_cast<float>(beta2), w2 = static_cast<float>(1 - beta2);
+  const float root2 = static_cast<float>(std::sqrt(bc2)), epsf = static_cast<float>(eps), step = static_cast<float>(-lr / bc1);
+  auto loop = wd == 0 ? AdamLoop<false, false> : decoupled ? AdamLoop<true, false> : AdamLoop<false, true>;
+  loop(p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(), p.numel(), keep, wdf, w1, b2, w2,
+       root2, epsf, step);
+}
+
 void InitOptim(Napi::Env env, Napi::Object exports) {
   // adamStep(params, expAvg, expAvgSq, steps[], lr, beta1, beta2, eps, weightDecay, decoupled)
   // `steps` holds each parameter's step count after this update (PyTorch counts steps per parameter).
@@ -38,14 +73,18 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
       at::Tensor& p = params[i];
       at::Tensor grad = p.grad();
       if (!grad.defined()) continue;
+      double bc1 = 1 - std::pow(beta1, steps[i]);
+      double bc2 = 1 - std::pow(beta2, steps[i]);
+      if (FusedAdamApplies(p, grad, m[i], v[i])) {
+        FusedAdam(p, grad, m[i], v[i], lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
+        continue;
+      }
       if (wd != 0) {
         if (decoupled) p.mul_(1 - lr * wd);
         else grad = grad.add(p, wd);
       }
       m[i].lerp_(grad, 1 - beta1);
       v[i].mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-      double bc1 = 1 - std::pow(beta1, steps[i]);
-      double bc2 = 1 - std::pow(beta2, steps[i]);
       at::Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
       p.addcdiv_(m[i], denom, -lr / bc1);
     }

@@ -201,6 +201,34 @@ describe('optimizer behaviour', () => {
   });
 });
 
+describe('Adam update paths', () => {
+  // float32 CPU parameters take the single-pass native loop; other dtypes the tensor-op path. Both follow torch.optim.
+  for (const [Cls, options] of [[AdamW, { lr: 0.02, weightDecay: 0.1 }], [Adam, { lr: 0.02, weightDecay: 0.1 }], [Adam, { lr: 0.02 }]] as const) {
+    test(`${Cls.name} ${JSON.stringify(options)}: the float32 loop and the float64 path agree over 10 steps`, () => {
+      const p32 = freshParams();
+      const p64 = fx.init.map((e) => decodeTensor(e).to('float64').requiresGrad_(true));
+      const [o32, o64] = [new Cls(p32, options), new Cls(p64, options)];
+      for (let s = 0; s < 10; s++) {
+        for (const [opt, ps] of [[o32, p32], [o64, p64]] as const) {
+          opt.zeroGrad();
+          const loss = tidy(() => linear(linear(x.to(ps[0].dtype), ps[0], ps[1]).tanh(), ps[2], ps[3]).sub(y.to(ps[0].dtype)).square().mean());
+          loss.backward();
+          loss.dispose();
+          opt.step();
+        }
+      }
+      p32.forEach((p, i) => {
+        const a = p.toTypedArray() as Float32Array;
+        const b = p64[i].toTypedArray() as Float64Array;
+        a.forEach((v, j) => assert.ok(Math.abs(v - b[j]) <= 1e-5 * Math.abs(b[j]) + 1e-6, `parameter ${i}[${j}]: ${v} vs ${b[j]}`));
+      });
+      o32.dispose();
+      o64.dispose();
+      disposeAll([...p32, ...p64]);
+    });
+  }
+});
+
 describe('random number generator state', () => {
   test('getRngState / setRngState replay identical draws', () => {
     manualSeed(123);
