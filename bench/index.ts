@@ -41,6 +41,7 @@ for (const name of wanted) {
   }
 }
 console.log(`bfpo benchmarks: libtorch ${buildInfo().torchVersion}, ${getNumThreads()} threads, BLAS ${detectBlas()}, ` +
+  `OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY} (PyTorch runs inherit it), ` +
   `PyTorch reference: ${pythonWithTorch() ?? 'none found (install python3-torch to compare)'}`);
 for (const [name, run] of Object.entries(sections)) {
   if (wanted.length && !wanted.includes(name)) continue;
