@@ -6,6 +6,7 @@ import type { OptimName } from '../train/optimizers.js';
 import type { ScheduleType } from '../train/schedule.js';
 import { KEY_INDEX, RECIPE_KEYS } from './recipe-keys.js';
 import { RecipeError, type Recipe } from './recipe.js';
+import { isTestSplitSize } from '../data/mixer.js';
 
 /** Keys that may change between a run and its resumption: they do not change the trained weights. */
 export const RESUME_IGNORED_KEYS: readonly string[] = [
@@ -39,9 +40,8 @@ export function checkRecipe(r: Recipe, task: 'sft' | 'preference'): void {
   if (v.use_buffer === true && task === 'sft') throw new RecipeError('use_buffer applies to preference training (bfpo train), not to sft');
   if (v.use_peft === true && v.use_selective === true) throw new RecipeError('use_peft and use_selective both choose what trains; set only one of them');
   if (v.reference_strategy === 'adapter' && v.use_peft !== true) throw new RecipeError('reference_strategy adapter needs use_peft: true (it disables the LoRA adapters); use copy or precomputed');
-  const held = v.test_split_size as number | null;
-  if (held !== null && !((held > 0 && held < 1) || (Number.isInteger(held) && held >= 1))) {
-    throw new RecipeError(`test_split_size must be a fraction between 0 and 1 or a whole number of rows (≥ 1), not ${held}`);
+  if (v.test_split_size !== null && !isTestSplitSize(v.test_split_size)) {
+    throw new RecipeError(`test_split_size must be a fraction between 0 and 1 or a whole number of rows (≥ 1), not ${v.test_split_size}`);
   }
   if ((v.max_prompt_length as number) >= (v.max_length as number)) {
     throw new RecipeError(`max_prompt_length (${v.max_prompt_length}) must be smaller than max_length (${v.max_length})`);

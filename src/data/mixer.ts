@@ -99,7 +99,7 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     if (typeof frac !== 'number' || !(frac >= 0 && frac <= 1)) throw expected('a fraction between 0 and 1', `dataset_mixer["${name}"]`, frac);
   }
   const size = opts.testSplitSize;
-  if (size !== undefined && !(typeof size === 'number' && ((size > 0 && size < 1) || (Number.isInteger(size) && size >= 1)))) {
+  if (size !== undefined && !isTestSplitSize(size)) {
     throw expected('a fraction in (0, 1) or a whole number of rows', 'test_split_size', size);
   }
   const report = new SkipReport();
@@ -130,16 +130,16 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
         counts.push({ dataset: name, split: `${split} (held out of ${held.split})`, kind, rows: held.rows, taken: held.test.size, examples: out.length });
         continue;
       }
-      const rows = (await splitRowCounts(path, actual)).reduce((a, c) => a + c.rows, 0);
       if (held && kind === 'train' && actual === held.split) {
         // The first int(fraction x rows left) of the rows not held out, in file order.
-        const left = [...Array(rows).keys()].filter((r) => !held.test.has(r));
+        const left = [...Array(held.rows).keys()].filter((r) => !held.test.has(r));
         const keep = new Set(left.slice(0, Math.floor(frac * left.length)));
         const kept = (await heldSplit()).filter((e) => keep.has(e.source.row));
         train.push(...kept);
-        counts.push({ dataset: name, split: actual, kind, rows, taken: keep.size, examples: kept.length, heldOut: held.test.size });
+        counts.push({ dataset: name, split: actual, kind, rows: held.rows, taken: keep.size, examples: kept.length, heldOut: held.test.size });
         continue;
       }
+      const rows = await rowCount(path, actual);
       const taken = kind === 'train' ? Math.floor(frac * rows) : rows;
       const { examples } = await load(actual, taken);
       (kind === 'train' ? train : test).push(...examples);
@@ -153,6 +153,16 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
   return { train, test, counts, report };
 }
 
+/** Rows of a split, across its shards. */
+async function rowCount(path: string, split: string): Promise<number> {
+  return (await splitRowCounts(path, split)).reduce((a, c) => a + c.rows, 0);
+}
+
+/** Whether `x` is a valid `test_split_size`: a fraction in (0, 1) or a whole number of rows (at least 1). */
+export function isTestSplitSize(x: unknown): x is number {
+  return typeof x === 'number' && ((x > 0 && x < 1) || (Number.isInteger(x) && x >= 1));
+}
+
 async function asyncFilter<T>(items: T[], keep: (x: T) => Promise<boolean>): Promise<T[]> {
   const out: T[] = [];
   for (const x of items) if (await keep(x)) out.push(x);
@@ -161,7 +171,7 @@ async function asyncFilter<T>(items: T[], keep: (x: T) => Promise<boolean>): Pro
 
 /** The row numbers of `split` held out as a test split: `size` rows (or that fraction, rounded up), picked with the seed. */
 async function holdOut(path: string, split: string, size: number, seed: number): Promise<{ split: string; rows: number; test: Set<number> }> {
-  const rows = (await splitRowCounts(path, split)).reduce((a, c) => a + c.rows, 0);
+  const rows = await rowCount(path, split);
   const n = size < 1 ? Math.ceil(size * rows) : size;
   if (n >= rows) {
     throw new DataError(path, -1, '', `test_split_size ${size} holds out ${n} of the ${rows} rows of split "${split}", leaving none to train on`);

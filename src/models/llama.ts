@@ -240,7 +240,8 @@ export class LlamaForCausalLM extends Module {
     if (!(rows instanceof Tensor) || rows.ndim !== 1 || rows.dtype !== 'int64') throw expected('an int64 tensor [n] of flat positions', 'rows', rows);
     const logits = linear(normed.reshape(b * s, h).indexSelect(0, rows), this.outputWeight); // [n, v]
     // mean over positions and vocabulary of normed @ W^T = (mean over positions of normed) . (mean over vocabulary of W)
-    const logitsMean = noGrad(() => normed.mean(1).float().matmul(this.outputWeight.float().mean(0))); // [b]
+    // (reduced in the weights' dtype first, so a bfloat16 lm_head is not copied to float32 on every call)
+    const logitsMean = noGrad(() => normed.mean(1).float().matmul(this.outputWeight.mean(0).float())); // [b]
     return { logits, logitsMean };
   }
 
