@@ -11,7 +11,7 @@ import { ChatTemplate } from '../io/chat-template.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { LlamaForCausalLM } from '../models/llama.js';
 import { applyLora } from '../nn/lora.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
 import {
   adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,

@@ -1,6 +1,6 @@
 // Llama-family models in GGUF <-> Hugging Face layout: tensor names, the rotary row permutation of Q and K,
 // config.json fields from `llama.*` / `qwen2.*` metadata and back, and whole-model conversion in both directions.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { FormatError } from './errors.js';
 import { type GgmlType, type GgufFile, type GgufTensorData, type GgufValue, ggufScalar, readGgufTensor } from './gguf.js';
 import { Q8_0_BLOCK, floatToHalf, quantizeQ8_0 } from './gguf-quant.js';

@@ -1,5 +1,5 @@
 // Per-sequence log-probabilities of the label tokens, from a causal LM's logits.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
 import { cat, full, onesLike, tidy, where, zeros } from '../tensor/index.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { rowLogps, scoredPositions } from '../losses/logps.js';
 import { noGrad } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withoutLora } from '../nn/lora.js';

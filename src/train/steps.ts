@@ -5,7 +5,7 @@ import { rowLogps, scoredPositions, type ScoredPositions } from '../losses/logps
 import { preferenceMetrics } from '../losses/metrics.js';
 import { preferenceLoss } from '../losses/preference.js';
 import { noGrad } from '../tensor/autograd.js';
-import { ArgumentError } from '../tensor/errors.js';
+import { ArgumentError } from '../errors.js';
 import { crossEntropy } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clipGradNorm_ } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
-import { ArgumentError, BfpoError, expected } from '../tensor/errors.js';
+import { ArgumentError, BfpoError, expected } from '../errors.js';
 import { getRngState, manualSeed, setRngState } from '../tensor/runtime.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
