@@ -1,5 +1,6 @@
 // Builds what a recipe describes (model, tokenizer, data sources, reference) and runs the training loop, or only
 // the reference log-prob pass (`bfpo logps`).
+import { freezeExcept } from '../nn/freeze.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeCount, mixDatasets, mixOptionsFromRecipe } from '../data/mixer.js';
@@ -130,7 +131,7 @@ function prepareModel(r: Recipe, model: LlamaForCausalLM, tokenizer: Tokenizer):
 function describeModel(model: LlamaForCausalLM, selected: string[] | null): void {
   const all = model.namedParameters();
   const count = (xs: typeof all) => xs.reduce((a, [, p]) => a + p.numel(), 0);
-  const trainable = selected ? all.filter(([n]) => selected.some((s) => n.includes(s))) : all.filter(([, p]) => p.requiresGrad);
+  const trainable = selected ? freezeExcept(all, selected, 'selected_layers') : all.filter(([, p]) => p.requiresGrad);
   note(`model: ${(count(all) / 1e6).toFixed(2)}M parameters in ${all[0][1].dtype}, ${(count(trainable) / 1e6).toFixed(2)}M trainable`);
 }
 

@@ -1,7 +1,8 @@
 // Reference log-probs for preference training: a frozen copy of the starting policy, or log-probs computed once
 // and cached on disk (keyed by model checksum, data fingerprint and settings) so later runs skip the reference.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
 import { rowLogps, scoredPositions } from '../losses/logps.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -107,9 +108,8 @@ export function readCachedLogps(dir: string, key: string): LogpsTable | null {
 export function writeCachedLogps(dir: string, key: string, table: LogpsTable, meta: Record<string, unknown>): void {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${key}.f64`);
-  writeFileSync(`${file}.tmp`, Buffer.from(table.buffer, table.byteOffset, table.byteLength));
-  renameSync(`${file}.tmp`, file);
-  writeFileSync(join(dir, `${key}.json`), JSON.stringify({ ...meta, pairs: table.length / 2 }, null, 2));
+  writeFileAtomic(file, new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
+  writeFileAtomic(join(dir, `${key}.json`), JSON.stringify({ ...meta, pairs: table.length / 2 }, null, 2));
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 } from './checkpoint.js';
 import { TrainLogger } from './logger.js';
 import { loadOptimizer, makeOptimizer, saveOptimizer, type AnyOptimizer, type OptimSettings } from './optimizers.js';
+import { freezeExcept } from '../nn/freeze.js';
 import { MasterWeights } from './precision.js';
 import { lrMultiplier, warmupStepsOf, type ScheduleType } from './schedule.js';
 import { runStep, taskSteps, type StepBatch, type TaskSteps } from './steps.js';
@@ -90,15 +91,8 @@ interface LoopState {
 
 /** Parameters marked trainable by `selectedLayers` (all when null); the others stop requiring gradients. */
 export function selectTrainable(model: CausalLM, selected: string[] | null): [string, Tensor][] {
-  const named = model.namedParameters().filter(([, p]) => p.requiresGrad || selected !== null);
-  if (selected === null) return named;
-  const chosen = named.filter(([n]) => selected.some((s) => n.includes(s)));
-  if (chosen.length === 0) {
-    const sample = model.namedParameters().slice(0, 6).map(([n]) => n).join(', ');
-    throw expected(`names that match some parameters (for example ${sample})`, 'selected_layers', selected);
-  }
-  for (const [n, p] of model.namedParameters()) p.requiresGrad_(chosen.some(([c]) => c === n));
-  return chosen;
+  if (selected === null) return model.namedParameters().filter(([, p]) => p.requiresGrad);
+  return freezeExcept(model.namedParameters(), selected, 'selected_layers');
 }
 
 function checkConfig(c: TrainerConfig): void {
