@@ -1,4 +1,4 @@
-// A Llama-family model from a local Hugging Face folder, and the checkpoint stores that write one back: a full
+// The checkpoint stores of a run: a full
 // folder (config.json, safetensors, tokenizer files), or with LoRA a PEFT-layout adapter (adapter_model.safetensors
 // + adapter_config.json) or the merged model.
 import { mkdirSync } from 'node:fs';
@@ -6,44 +6,22 @@ import { join, resolve } from 'node:path';
 import { writeAtomic } from '../io/atomic.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { saveTokenizer, loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
+import { saveTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { LlamaForCausalLM } from '../models/llama.js';
-import { loadPretrained, writeModelFiles } from '../models/pretrained.js';
+import { writeModelFiles } from '../models/pretrained.js';
 import { mergeLora } from '../nn/lora.js';
 import { noGrad } from '../tensor/autograd.js';
-import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelStore } from '../train/trainer.js';
-
-/**
- * Loads the model of a Hugging Face folder (or GGUF) in the dtype `torch_dtype` names (null: float32; auto: the
- * folder's config.json).
- * @example const model = loadCausalLM('models/zephyr-7b-sft-full', 'bfloat16');
- */
-export function loadCausalLM(dir: string, torchDtype: string | null): LlamaForCausalLM {
-  return loadPretrained(dir, { dtype: (torchDtype ?? 'float32') as DType | 'auto' }).model;
-}
-
-export function loadFolderTokenizer(dir: string): Tokenizer {
-  return loadTokenizer(dir);
-}
 
 function writeJsonFile(path: string, value: unknown): void {
   writeAtomic(path, (out) => out.write(Buffer.from(`${JSON.stringify(value, null, 2)}\n`)));
 }
 
-/**
- * Writes `model` as a Hugging Face folder, sharded above 5 GB, INTO `dir` (savePretrained replaces the whole folder,
- * which would take the checkpoints and logs of an output folder with it).
- */
-export function saveHfFolder(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string): void {
-  writeModelFiles(model, tokenizer, dir);
-}
-
 /** The trainer's store for full models: checkpoints are HF folders; resuming reads the weights back. */
 export function hfModelStore(model: LlamaForCausalLM, tokenizer: Tokenizer | null): ModelStore {
   return {
-    save: (dir) => saveHfFolder(model, tokenizer, dir),
+    save: (dir) => writeModelFiles(model, tokenizer, dir),
     load: (dir) => {
       const weights = loadHfWeights(findHfFolder(dir), { dtype: model.outputWeight.dtype });
       try {
@@ -81,7 +59,7 @@ export function loraModelStore(model: LlamaForCausalLM, tokenizer: Tokenizer | n
     saveFinal: (dir) => {
       if (finalMode === 'adapter') return saveLoraAdapter(model, tokenizer, dir, s);
       mergeLora(model);
-      saveHfFolder(model, tokenizer, dir);
+      writeModelFiles(model, tokenizer, dir);
     },
     load: (dir) => {
       const saved = loadSafetensors(join(dir, 'adapter_model.safetensors'));
