@@ -10,7 +10,7 @@ import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate } from '../io/chat-template.js';
 import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
 import {
   adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,
