@@ -128,7 +128,7 @@ export function describeType(s: KeySpec): string {
     case 'enum': return `one of ${vals}`;
     case 'enum-list': return `a list of ${vals}`;
     case 'string-list': return 'a list of strings';
-    case 'mixer': return 'a mapping of dataset to fraction in (0, 1]';
+    case 'mixer': return 'a mapping of dataset to fraction in [0, 1] (0: none of its train rows)';
     case 'integer': return 'an integer';
     case 'number': return 'a number';
     case 'boolean': return 'true or false';
