@@ -24,7 +24,7 @@ import type { DType } from '../tensor/dtype.js';
 import { dataSettings } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
-import { loraSettings, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
+import { loraSettings, preferenceOptions, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
 
 const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); };
 
@@ -160,7 +160,7 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
       release = ref.dispose;
       t = {
         kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy,
-        loss: { lossType: v.loss_type as 'bfpo', beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number, averageLogps: v.average_log_prob as boolean },
+        loss: { ...preferenceOptions(r), averageLogps: v.average_log_prob as boolean },
       };
     }
     if (v.do_train === false) {
