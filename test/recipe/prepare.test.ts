@@ -46,3 +46,13 @@ test('bfpo train recipe.yaml --beta=-1 exits non-zero with the beta error, not a
   assert.match(err, /^bfpo train: Expected a number > 0 for beta but received -1/);
   assert.doesNotMatch(err, /config\.json/);
 });
+
+test('the loss_type, lr_scheduler_type and optim values are the loss, schedule and optimizer lists', async () => {
+  const { KEY_INDEX } = await import('../../src/recipe/recipe-keys.js');
+  const { LOSS_TYPES } = await import('../../src/losses/preference.js');
+  const { SCHEDULE_TYPES } = await import('../../src/train/schedule.js');
+  const { OPTIM_NAMES } = await import('../../src/train/optimizers.js');
+  assert.deepEqual(KEY_INDEX.get('loss_type')?.values, [...LOSS_TYPES]);
+  assert.deepEqual(KEY_INDEX.get('lr_scheduler_type')?.values, [...SCHEDULE_TYPES]);
+  assert.deepEqual(KEY_INDEX.get('optim')?.values, [...OPTIM_NAMES]);
+});
