@@ -2,7 +2,7 @@
 // (`model.layers.3.mlp.down_proj.weight`), state dicts, train/eval mode, freezing, and in-place dtype/device moves.
 import { noGrad } from '../tensor/autograd.js';
 import { type DType, type Device, DTYPES, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
-import { ArgumentError, BfpoError, expected } from '../tensor/errors.js';
+import { ArgumentError, BfpoError, expected } from '../errors.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 

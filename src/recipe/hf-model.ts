@@ -7,7 +7,7 @@ import { writeAtomic } from '../io/atomic.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { saveTokenizer, type Tokenizer } from '../io/tokenizer.js';
-import { LlamaForCausalLM } from '../models/llama.js';
+import type { LanguageModel } from '../models/language-model.js';
 import { writeModelFiles } from '../models/pretrained.js';
 import { mergeLora } from '../nn/lora.js';
 import { noGrad } from '../tensor/autograd.js';
@@ -19,7 +19,7 @@ function writeJsonFile(path: string, value: unknown): void {
 }
 
 /** The trainer's store for full models: checkpoints are HF folders; resuming reads the weights back. */
-export function hfModelStore(model: LlamaForCausalLM, tokenizer: Tokenizer | null): ModelStore {
+export function hfModelStore(model: LanguageModel, tokenizer: Tokenizer | null): ModelStore {
   return {
     save: (dir) => writeModelFiles(model, tokenizer, dir),
     load: (dir) => {
@@ -34,12 +34,12 @@ export function hfModelStore(model: LlamaForCausalLM, tokenizer: Tokenizer | nul
 }
 
 const PEFT_PREFIX = 'base_model.model.';
-const adapterKeys = (model: LlamaForCausalLM): [string, Tensor][] => model.namedParameters().filter(([k]) => k.includes('.lora_A.') || k.includes('.lora_B.'));
+const adapterKeys = (model: LanguageModel): [string, Tensor][] => model.namedParameters().filter(([k]) => k.includes('.lora_A.') || k.includes('.lora_B.'));
 
 export interface LoraSaveSettings { r: number; alpha: number; dropout: number; targetModules: string[]; baseModel: string }
 
 /** Writes the adapters in PEFT's layout: `adapter_model.safetensors` (keys prefixed `base_model.model.`) and `adapter_config.json`. */
-export function saveLoraAdapter(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string, s: LoraSaveSettings): void {
+export function saveLoraAdapter(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, s: LoraSaveSettings): void {
   mkdirSync(dir, { recursive: true });
   saveSafetensors(join(dir, 'adapter_model.safetensors'), new Map(adapterKeys(model).map(([k, t]) => [PEFT_PREFIX + k, t])), { format: 'pt' });
   writeJsonFile(join(dir, 'adapter_config.json'), {
@@ -53,7 +53,7 @@ export function saveLoraAdapter(model: LlamaForCausalLM, tokenizer: Tokenizer | 
  * The store of a LoRA run: checkpoints hold the adapters only (the base stays frozen); `finish` writes the final
  * model as an adapter or merged into a full folder.
  */
-export function loraModelStore(model: LlamaForCausalLM, tokenizer: Tokenizer | null, s: LoraSaveSettings, finalMode: 'adapter' | 'merged'): ModelStore {
+export function loraModelStore(model: LanguageModel, tokenizer: Tokenizer | null, s: LoraSaveSettings, finalMode: 'adapter' | 'merged'): ModelStore {
   return {
     save: (dir) => saveLoraAdapter(model, tokenizer, dir, s),
     saveFinal: (dir) => {

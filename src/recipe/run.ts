@@ -8,9 +8,9 @@ import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate } from '../io/chat-template.js';
-import type { LlamaForCausalLM } from '../models/llama.js';
+import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
 import {
   adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,
@@ -89,7 +89,7 @@ function precomputedTables(r: Recipe, data: PreferenceData): Partial<Record<Data
   }
 }
 
-function reference(r: Recipe, model: LlamaForCausalLM, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
+function reference(r: Recipe, model: LanguageModel, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
   const averageLogps = r.values.average_log_prob as boolean;
   const kind = referenceStrategy(r);
   note(`reference: ${kind}`);
@@ -119,7 +119,7 @@ async function sftData(r: Recipe, tok: TextTokenizer): Promise<{ train: SftPlanS
 }
 
 /** Applies LoRA when the recipe asks for it, and returns the matching store. */
-function prepareModel(r: Recipe, model: LlamaForCausalLM, tokenizer: Tokenizer): ModelStore {
+function prepareModel(r: Recipe, model: LanguageModel, tokenizer: Tokenizer): ModelStore {
   const lora = loraSettings(r);
   if (lora) {
     const layers = applyLora(model, lora);
@@ -129,7 +129,7 @@ function prepareModel(r: Recipe, model: LlamaForCausalLM, tokenizer: Tokenizer):
   return hfModelStore(model, tokenizer);
 }
 
-function describeModel(model: LlamaForCausalLM, selected: string[] | null): void {
+function describeModel(model: LanguageModel, selected: string[] | null): void {
   const all = model.namedParameters();
   const count = (xs: typeof all) => xs.reduce((a, [, p]) => a + p.numel(), 0);
   const trainable = selected ? all.filter(([n]) => selected.some((s) => n.includes(s))) : all.filter(([, p]) => p.requiresGrad);

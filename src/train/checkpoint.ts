@@ -2,7 +2,7 @@
 // that name is always complete; rotation to `save_total_limit`; finding the last one; refusing another run's.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 export const TRAINER_STATE = 'trainer_state.json';
 export const RUN_CONFIG = 'run_config.json';

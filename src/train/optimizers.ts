@@ -1,5 +1,5 @@
 // The optimizer a recipe's `optim` key names, over the trainable parameters; and its state to and from disk.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Adam, AdamW, RMSprop, SGD, type Optimizer, type OptimizerStateDict, type ParamState } from '../optim/index.js';
 import { readTensors, writeTensors } from './tensor-store.js';

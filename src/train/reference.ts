@@ -3,26 +3,19 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { scoredPositions } from '../losses/logps.js';
+import { rowLogps, scoredPositions } from '../losses/logps.js';
 import { noGrad } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withoutLora } from '../nn/lora.js';
 import type { Module } from '../nn/module.js';
-import { rowLogps } from './steps.js';
-import { disposeBatch, type BatchSource, type CausalLM, type PreferenceBatch } from './types.js';
+import {
+  disposeBatch, type BatchSource, type CausalLM, type DataRole, type PreferenceBatch, type ReferenceStrategy,
+} from './types.js';
 
-/** Which data a batch comes from (each has its own precomputed table). */
-export type DataRole = 'train' | 'buffer' | 'eval';
-
-/** Where a batch's reference log-probs come from. */
-export interface ReferenceStrategy {
-  readonly name: string;
-  /** Reference log-probs of the chosen and rejected sequences, [B] each, without gradient. */
-  logps(batch: PreferenceBatch, source: DataRole): { chosen: Tensor; rejected: Tensor };
-}
+export type { DataRole, ReferenceStrategy } from './types.js';
 
 /** Log-probs of every row of a concatenated batch, summed (or averaged) over completion tokens. noGrad, not
  * inference mode: inference tensors could not enter the policy's autograd graph. */

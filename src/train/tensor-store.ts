@@ -1,7 +1,7 @@
 // Named tensors on disk as one raw little-endian file plus a JSON index (trainer state: optimizer moments, fp32
 // master weights). Written to temporary names, then renamed.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { fromBuffer } from '../tensor/creation.js';
 import { keep } from '../tensor/scope.js';
 import type { DType } from '../tensor/dtype.js';
