@@ -1,4 +1,9 @@
-// The recipe layer's reusable parts: recipes, their key table and the trainer settings they resolve to.
+// The recipe layer's reusable parts: recipes, their key table and the typed run settings they resolve to.
 export { loadRecipe, parseOverrides, checkValue, nearestKey, editDistance, RecipeError, type Recipe } from './recipe.js';
 export { RECIPE_KEYS, KEY_INDEX, renderKeyTable, describeType, type KeySpec, type KeyType, type KeyGroup } from './recipe-keys.js';
-export { trainerConfig, checkRecipe, runIdentity, RESUME_IGNORED_KEYS } from './trainer-config.js';
+export { runIdentity, RESUME_IGNORED_KEYS } from './trainer-config.js';
+export {
+  resolveSettings, DEFAULT_LORA_TARGETS, type RunSettings, type RunTask, type ModelSettings, type TokenizeSettings,
+  type LossSettings, type ReferenceSettings, type ReferenceKind, type LoraSettings,
+} from './settings.js';
+export type { DataSettings, MixSettings } from './data-settings.js';
