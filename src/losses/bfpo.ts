@@ -7,7 +7,7 @@ export const bfpo: LossSpec = {
   needsSafetyLabels: true,
   params: { beta: LOSS_PARAMS.beta, b1: LOSS_PARAMS.b1, alpha: LOSS_PARAMS.alpha },
   citation: 'Zhang et al., Bi-Factorial Preference Optimization, ICLR 2025, the supervised objective equivalent to the bilinear safety-helpfulness reward',
-  doc: '(h - (b1*b3*sc - b3*sr - alpha)/beta)^2 b3 = 1/(b1-1), sc/sr the safety labels',
+  doc: '(h - (b1*b3*sc - b3*sr - alpha)/beta)^2, b3 = 1/(b1-1), sc/sr the safety labels',
   fn(h, _lc, _lr, labels, o) {
     if (!labels) throw new Error('bfpo needs safety labels');
     const b3 = 1 / (o.b1 - 1);
