@@ -4,7 +4,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { isTestSplitSize } from '../data/mixer.js';
 import type { TokenizeMode } from '../data/tokenize.js';
-import { checkPreferenceOptions, LOSS_TYPES, type LossType } from '../losses/preference.js';
+import { checkPreferenceOptions, type LossType } from '../losses/preference.js';
+import { lossNames } from '../losses/registry.js';
 import type { DType } from '../tensor/dtype.js';
 import type { TrainerConfig } from '../train/trainer.js';
 import { dataSettings, type DataSettings } from './data-settings.js';
@@ -107,7 +108,8 @@ const REFERENCE_KINDS: readonly ReferenceKind[] = ['copy', 'precomputed', 'adapt
 
 /** The loss type and hyper-parameters, checked (beta > 0, b1 > 1, label smoothing) as the loss itself checks them. */
 function lossSettings(v: RecipeValues): LossSettings {
-  const type = v.oneOf('loss_type', LOSS_TYPES);
+  // Every registered loss, built-in or added with registerLoss, is passed by name (as LossType, as the step takes it).
+  const type = v.oneOf('loss_type', lossNames() as LossType[]);
   try {
     const o = checkPreferenceOptions(type, { beta: v.number('beta'), b1: v.number('b1'), alpha: v.number('alpha'), labelSmoothing: v.number('label_smoothing') });
     return { type, beta: o.beta, b1: o.b1, alpha: o.alpha, labelSmoothing: o.labelSmoothing, averageLogps: v.boolean('average_log_prob') };
