@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeCount, mixDatasets, mixOptionsFromRecipe, Prng, type PreferenceExample } from 'bfpo';
+import { describeCount, mixDatasets, mixOptionsFromRecipe, Prng, type PreferenceExample } from 'bfpo/data';
 
 const fx = 'test/fixtures/data';
 const PKU = 'PKU-Alignment/PKU-SafeRLHF';
