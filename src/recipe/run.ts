@@ -3,7 +3,7 @@
 import { freezeExcept } from '../nn/freeze.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeCount, mixDatasets, mixOptionsFromRecipe } from '../data/mixer.js';
+import { describeCount, mixDatasets } from '../data/mixer.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
@@ -22,9 +22,10 @@ import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { loadPretrained } from '../models/pretrained.js';
 import type { DType } from '../tensor/dtype.js';
+import { dataSettings } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
-import { loraSettings, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
+import { loraSettings, preferenceOptions, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
 
 const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); };
 
@@ -51,8 +52,7 @@ interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?
 async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<PreferenceData> {
   const v = r.values;
   const data = await preparePreferenceData({
-    main: mixOptionsFromRecipe(v, 'main', 'preference'),
-    buffer: v.use_buffer ? mixOptionsFromRecipe(v, 'buffer', 'preference') : undefined,
+    ...dataSettings(r, 'preference'),
     tokenizer: tok,
     tokenize: { maxLength: v.max_length as number, maxPromptLength: v.max_prompt_length as number, mode: v.tokenization as TokenizeMode, workers: 0 },
     log: note,
@@ -109,7 +109,7 @@ async function sftData(r: Recipe, tok: TextTokenizer): Promise<{ train: SftPlanS
     if (v.assistant_only_loss === false) t.learn.fill(1);
     return t;
   });
-  const mix = await mixDatasets(mixOptionsFromRecipe(v, 'main', 'sft'));
+  const mix = await mixDatasets(dataSettings(r, 'sft').main);
   for (const c of mix.counts) note(describeCount(c));
   if (mix.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training conversations`);
   const seed = v.seed as number;
@@ -161,7 +161,7 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
       release = ref.dispose;
       t = {
         kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy,
-        loss: { lossType: v.loss_type as 'bfpo', beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number, averageLogps: v.average_log_prob as boolean },
+        loss: { ...preferenceOptions(r), averageLogps: v.average_log_prob as boolean },
       };
     }
     if (v.do_train === false) {
