@@ -21,6 +21,7 @@ import {
 } from './steps.js';
 import { readTensors, writeTensors } from './tensor-store.js';
 import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type PreferenceBatch, type SftBatch, type SourcePosition } from './types.js';
+import { stepMetricRecords } from './step-metrics.js';
 import { MetricAverager, runEvaluation } from './evaluate.js';
 
 /** Raised when the loss or the gradient norm stops being finite. */
@@ -29,7 +30,9 @@ export class TrainingDivergedError extends BfpoError {}
 /** What the loop trains on: preference pairs (with reference and optional buffer) or SFT conversations. */
 export type TrainingTask =
   | { kind: 'preference'; train: BatchSource<PreferenceBatch>; buffer?: BatchSource<PreferenceBatch>;
-      eval?: BatchSource<PreferenceBatch>; reference: ReferenceStrategy; loss: PreferenceStepOptions }
+      eval?: BatchSource<PreferenceBatch>; reference: ReferenceStrategy; loss: PreferenceStepOptions;
+      /** Log the buffer's metrics averaged into the main keys, as the original (see stepMetricRecords). */
+      originalMetrics?: boolean }
   | { kind: 'sft'; train: BatchSource<SftBatch>; eval?: BatchSource<SftBatch> };
 
 /** How model weights are written into and read from a checkpoint folder (e.g. an HF folder writer). */
@@ -268,14 +271,13 @@ function microStep(model: CausalLM, task: TrainingTask, n: number, avg: MetricAv
       ? preferenceStep(model, batch as PreferenceBatch, task.reference, task.loss, 'train')
       : sftStep(model, batch as SftBatch);
     let total = out.loss;
-    const metrics: Record<string, number> = { ...out.metrics };
+    const mainLoss = out.loss.item();
+    let extra: { metrics: Record<string, number>; loss: number } | null = null;
     if (task.kind === 'preference' && task.buffer) {
       buffer = nextCycling(task.buffer);
       tokens += batchTokens(buffer);
       const b = preferenceStep(model, buffer, task.reference, task.loss, 'buffer');
-      for (const [k, v] of Object.entries(b.metrics)) metrics[`buffer/${k}`] = v;
-      metrics['buffer/loss'] = b.loss.item();
-      metrics['main/loss'] = out.loss.item();
+      extra = { metrics: b.metrics, loss: b.loss.item() };
       total = tidy(() => out.loss.add(b.loss));
       out.loss.dispose();
       b.loss.dispose();
@@ -285,8 +287,8 @@ function microStep(model: CausalLM, task: TrainingTask, n: number, avg: MetricAv
       total.dispose();
       throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
     }
-    metrics.loss = value;
-    avg.add(metrics);
+    const original = task.kind === 'preference' && task.originalMetrics === true;
+    for (const record of stepMetricRecords(out.metrics, extra, mainLoss, original)) avg.add(record);
     tidy(() => total.div(n).backward());
     total.dispose();
     return tokens;
@@ -306,20 +308,18 @@ function microStepCheckpointed(model: CausalLM, task: TrainingTask, n: number, a
     const out = task.kind === 'preference'
       ? preferenceStepCheckpointed(model, batch as PreferenceBatch, task.reference, task.loss, 'train', 1 / n)
       : sftStepCheckpointed(model, batch as SftBatch, 1 / n);
-    const metrics: Record<string, number> = { ...out.metrics };
     let value = out.loss;
+    let extra: { metrics: Record<string, number>; loss: number } | null = null;
     if (task.kind === 'preference' && task.buffer) {
       buffer = nextCycling(task.buffer);
       tokens += batchTokens(buffer);
       const b = preferenceStepCheckpointed(model, buffer, task.reference, task.loss, 'buffer', 1 / n);
-      for (const [k, v] of Object.entries(b.metrics)) metrics[`buffer/${k}`] = v;
-      metrics['buffer/loss'] = b.loss;
-      metrics['main/loss'] = out.loss;
+      extra = { metrics: b.metrics, loss: b.loss };
       value = out.loss + b.loss;
     }
     if (!Number.isFinite(value)) throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
-    metrics.loss = value;
-    avg.add(metrics);
+    const original = task.kind === 'preference' && task.originalMetrics === true;
+    for (const record of stepMetricRecords(out.metrics, extra, out.loss, original)) avg.add(record);
     return tokens;
   } finally {
     disposeBatch(batch);
