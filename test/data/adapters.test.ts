@@ -64,6 +64,19 @@ test('red-teaming JSON: rejected = 3 - better_modelout', async () => {
   assert.deepEqual([examples[1]!.isChosenSafe, examples[1]!.isRejectedSafe], [1, 0]);
 });
 
+test('red-teaming labels as strings of digits, as the original reads them with int()', async () => {
+  const dir = mkdtempSync(join(tmp, 'rt-'));
+  const f = join(dir, 'rt.json');
+  writeFileSync(f, JSON.stringify([
+    { prompt: 'p', modeloutput1: 'a', modeloutput2: 'b', better_modelout: '2', is_modelout1_safe: '0', is_modelout2_safe: '1' },
+    { prompt: 'p', modeloutput1: 'a', modeloutput2: 'b', better_modelout: 1, is_modelout1_safe: true, is_modelout2_safe: 0 },
+  ]));
+  const { examples } = await loadSplit({ path: f, task: 'preference' });
+  assert.deepEqual(examples.map((e) => [e.chosen[0]!.content, e.isChosenSafe, e.isRejectedSafe]), [['b', 1, 0], ['a', 1, 0]]);
+  writeFileSync(f, JSON.stringify([{ prompt: 'p', modeloutput1: 'a', modeloutput2: 'b', better_modelout: 'two', is_modelout1_safe: 0, is_modelout2_safe: 1 }]));
+  await assert.rejects(loadSplit({ path: f, task: 'preference' }), /rt\.json, row 0, field "better_modelout": expected one of 1, 2 but found "two"/);
+});
+
 test('UltraChat for SFT keeps the conversation after an empty system turn; generic format takes text or messages', async () => {
   const uc = await loadSplit({ path: `${fx}/ultrachat`, split: 'train_sft', task: 'sft', name: 'HuggingFaceH4/ultrachat_200k' });
   assert.equal(uc.examples.length, 8);
