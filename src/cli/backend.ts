@@ -2,7 +2,10 @@
 // the reference log-prob pass (`bfpo logps`).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeCount, mixDatasets, mixOptionsFromRecipe } from '../data/mixer.js';
+import type { DataFileHash } from '../data/file-hash.js';
+import { describeCount, mixDatasets, mixOptionsFromRecipe, type MixOptions } from '../data/mixer.js';
+import { packSft } from '../data/pack-sft.js';
+import type { DataTask } from '../data/types.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
@@ -43,13 +46,21 @@ function modelDtype(r: Recipe): string | null {
   return r.values.bf16 ? 'bfloat16' : (r.values.torch_dtype as string | null);
 }
 
-interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource }
+/** The mixer options of a recipe's main or buffer data, with its skip_invalid and mixer_seed. */
+function mixOptions<T extends DataTask>(r: Recipe, which: 'main' | 'buffer', task: T): MixOptions<T> {
+  const v = r.values;
+  return { ...mixOptionsFromRecipe(v, which, task), skipInvalid: v.skip_invalid === true, seed: (v.mixer_seed as number | null) ?? (v.seed as number) };
+}
 
-async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<PreferenceData> {
+/** A preference run's batch sources, and every data file read. */
+export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource; files: DataFileHash[] }
+
+/** Mixes, tokenizes and batches a preference recipe's data (main, test and buffer), logging counts and warnings. */
+export async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<PreferenceData> {
   const v = r.values;
   const data = await preparePreferenceData({
-    main: mixOptionsFromRecipe(v, 'main', 'preference'),
-    buffer: v.use_buffer ? mixOptionsFromRecipe(v, 'buffer', 'preference') : undefined,
+    main: mixOptions(r, 'main', 'preference'),
+    buffer: v.use_buffer ? mixOptions(r, 'buffer', 'preference') : undefined,
     tokenizer: tok,
     tokenize: { maxLength: v.max_length as number, maxPromptLength: v.max_prompt_length as number, mode: v.tokenization as TokenizeMode, workers: 0 },
     log: note,
@@ -59,10 +70,12 @@ async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<Preference
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const seed = v.seed as number;
   const batchSize = v.per_device_train_batch_size as number;
+  const groupByLength = v.group_by_length as boolean;
   return {
-    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad }),
+    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength }),
     eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: v.per_device_eval_batch_size as number, seed, padTokenId: pad, shuffle: false }) : undefined,
-    buffer: v.use_buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad }) : undefined,
+    buffer: v.use_buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength }) : undefined,
+    files: data.files,
   };
 }
 
@@ -97,22 +110,38 @@ function reference(r: Recipe, model: LlamaForCausalLM, data: PreferenceData): { 
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
-async function sftData(r: Recipe, tok: TextTokenizer): Promise<{ train: SftPlanSource; eval?: SftPlanSource }> {
+/** An SFT run's batch sources, and every data file read. */
+export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
+
+/** Mixes and tokenizes (or packs, with `packing`) an SFT recipe's data, logging counts and warnings. */
+export async function sftData(r: Recipe, tok: TextTokenizer): Promise<SftData> {
   const v = r.values;
   const opts = { maxLength: v.max_seq_length as number, mode: v.tokenization as TokenizeMode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
-  const all = (xs: Parameters<typeof tokenizeSft>[0][]): TokenizedSft[] => xs.map((ex) => {
-    const t = tokenizeSft(ex, tok, opts);
-    if (v.assistant_only_loss === false) t.learn.fill(1);
-    return t;
-  });
-  const mix = await mixDatasets(mixOptionsFromRecipe(v, 'main', 'sft'));
+  const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
+    if (v.packing === true) {
+      const packed = packSft(xs, tok, { blockSize: v.max_seq_length as number });
+      note(`packed ${split}: ${xs.length} conversations, ${packed.tokens} tokens -> ${packed.blocks.length} blocks of ${v.max_seq_length} (${packed.droppedTokens} tokens after the last block dropped)`);
+      return packed.blocks;
+    }
+    return xs.map((ex) => {
+      const t = tokenizeSft(ex, tok, opts);
+      if (v.assistant_only_loss === false) t.learn.fill(1);
+      return t;
+    });
+  };
+  const mix = await mixDatasets(mixOptions(r, 'main', 'sft'));
   for (const c of mix.counts) note(describeCount(c));
-  if (mix.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training conversations`);
+  for (const w of mix.warnings) note(`warning: ${w}`);
+  if (mix.report.skipped > 0) note(mix.report.toString());
+  const train = all(mix.train, 'train');
+  if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training ${v.packing === true ? `blocks of max_seq_length ${v.max_seq_length} tokens` : 'conversations'}`);
+  const test = all(mix.test, 'test');
   const seed = v.seed as number;
   return {
-    train: new SftPlanSource(all(mix.train), { batchSize: v.per_device_train_batch_size as number, seed, padTokenId: pad }),
-    eval: mix.test.length > 0 ? new SftPlanSource(all(mix.test), { batchSize: v.per_device_eval_batch_size as number, seed, padTokenId: pad, shuffle: false }) : undefined,
+    train: new SftPlanSource(train, { batchSize: v.per_device_train_batch_size as number, seed, padTokenId: pad, groupByLength: v.group_by_length as boolean }),
+    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: v.per_device_eval_batch_size as number, seed, padTokenId: pad, shuffle: false }) : undefined,
+    files: mix.files,
   };
 }
 
@@ -151,13 +180,15 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
     let t: TrainingTask;
     if (task === 'sft') {
       const data = await sftData(r, tok);
+      config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
       const data = await preferenceData(r, tok);
+      config.runConfig = { ...config.runConfig, data_files: data.files };
       const ref = reference(r, model, data);
       release = ref.dispose;
       t = {
-        kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy,
+        kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: v.original_metrics === true,
         loss: { lossType: v.loss_type as 'bfpo', beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number, averageLogps: v.average_log_prob as boolean },
       };
     }
