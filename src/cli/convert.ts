@@ -1,7 +1,7 @@
 // `bfpo convert`: Hugging Face folder to GGUF (for llama.cpp and ollama), and GGUF back to a folder.
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ggufToHfFolder, hfFolderToGguf } from '../io/convert.js';
+import { ggufToHfFolder, hfFolderToGguf } from '../models/gguf.js';
 import type { GgufFileType } from '../io/gguf-llama.js';
 import { expected } from '../tensor/errors.js';
 
