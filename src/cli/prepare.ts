@@ -1,11 +1,6 @@
-// `bfpo prepare`: a recipe's data loaded, mixed and tokenized exactly as `bfpo train` / `bfpo sft` would, with the
-// counts per dataset and split, and optionally the first rows in training order as JSON lines (--dump).
-import { dumpJsonLines, preferenceDumpRow, sftDumpRow } from '../data/dump.js';
+// `bfpo prepare`: argument handling; the recipe layer loads, mixes and tokenizes the data (inspectRecipeData).
 import { writeAtomic } from '../io/atomic.js';
-import { checkDatasetPaths, checkModelPath } from './paths.js';
-import { loadRecipe, RecipeError } from './recipe.js';
-import { splitArgs } from './run-training.js';
-import { checkRecipe } from './trainer-config.js';
+import { RecipeError } from '../recipe/recipe.js';
 
 export const PREPARE_USAGE = 'bfpo prepare RECIPE.yaml [--key=value ...] [--task preference|sft] [--dump N] [--split train|test|buffer] [--out FILE]';
 
@@ -21,7 +16,8 @@ export const PREPARE_HELP =
   '  --out FILE       write the dump to FILE (atomically) instead of standard output\n' +
   'Every other --key=value is a recipe override, as for bfpo train.';
 
-interface PrepareArgs { task: 'preference' | 'sft'; dump: number | null; split: 'train' | 'test' | 'buffer'; out: string | null; rest: string[] }
+/** prepare's own flags, and the recipe with its overrides. */
+export interface PrepareArgs { task: 'preference' | 'sft'; dump: number | null; split: 'train' | 'test' | 'buffer'; out: string | null; rest: string[] }
 
 /** Takes prepare's own flags out of the arguments; the rest are the recipe and its overrides. */
 export function parsePrepareArgs(args: string[]): PrepareArgs {
@@ -42,50 +38,20 @@ export function parsePrepareArgs(args: string[]): PrepareArgs {
       out.split = value;
     } else out.out = value;
   }
-  if (out.split === 'buffer' && out.task === 'sft') throw new RecipeError('--split buffer applies to preference recipes (--task preference)');
   return out;
 }
 
 /** `bfpo prepare`: see {@link PREPARE_HELP}. */
 export async function prepareCommand(args: string[]): Promise<void> {
   const a = parsePrepareArgs(args);
-  const { file, overrides } = splitArgs(a.rest);
-  if (!file) throw new RecipeError(`A recipe file is needed: ${PREPARE_USAGE}`);
-  const r = loadRecipe(file, overrides);
-  if (!r.values.output_dir) r.values.output_dir = '.'; // nothing is written there
-  checkRecipe(r, a.task);
-  checkModelPath(r.values.model_name_or_path as string);
-  checkDatasetPaths(r.values.dataset_mixer as Record<string, number>);
-  if (r.values.use_buffer && a.task === 'preference') checkDatasetPaths(r.values.buffer_dataset_mixer as Record<string, number>, 'buffer_dataset_mixer');
-  const { loadFolderTokenizer } = await import('./hf-model.js');
-  const { preferenceData, sftData, textTokenizer } = await import('./backend.js');
-  const v = r.values;
-  const tok = textTokenizer(loadFolderTokenizer((v.tokenizer_name_or_path as string | null) ?? (v.model_name_or_path as string)), v.chat_template as string | null);
-  const say = (line: string): void => { process.stderr.write(`bfpo: ${line}\n`); };
-  let text = '';
-  if (a.task === 'preference') {
-    const data = await preferenceData(r, tok);
-    const sources = { train: data.train, test: data.eval, buffer: data.buffer };
-    for (const [name, s] of Object.entries(sources)) if (s) say(`prepared ${name}: ${s.items.length} pairs in ${s.length} batches`);
-    if (a.dump !== null) {
-      const s = sources[a.split];
-      if (!s) throw new RecipeError(a.split === 'buffer' ? 'The recipe has no buffer data (use_buffer is false)' : 'The recipe\'s data has no test split');
-      text = dumpJsonLines(s.items, s.itemOrder(0), a.dump, preferenceDumpRow);
-    }
-  } else {
-    const data = await sftData(r, tok);
-    const what = v.packing === true ? 'packed blocks' : 'conversations';
-    const sources = { train: data.train, test: data.eval };
-    for (const [name, s] of Object.entries(sources)) if (s) say(`prepared ${name}: ${s.items.length} ${what} in ${s.length} batches`);
-    if (a.dump !== null) {
-      const s = sources[a.split as 'train' | 'test'];
-      if (!s) throw new RecipeError('The recipe\'s data has no test split');
-      text = dumpJsonLines(s.items, s.itemOrder(0), a.dump, sftDumpRow);
-    }
-  }
+  const { prepareDataRecipe } = await import('../recipe/prepare.js');
+  const recipe = prepareDataRecipe(a.task, a.rest);
+  const { inspectRecipeData } = await import('../recipe/inspect-data.js');
+  const { summary, dump } = await inspectRecipeData(recipe, a.task, a.dump === null ? null : { split: a.split, rows: a.dump });
+  for (const line of summary) process.stderr.write(`bfpo: prepared ${line}\n`);
   if (a.dump === null) return;
   if (a.out) {
-    writeAtomic(a.out, (w) => w.write(Buffer.from(text, 'utf8')));
-    say(`wrote ${text === '' ? 0 : text.split('\n').length - 1} rows of the ${a.split} split to ${a.out}`);
-  } else process.stdout.write(text);
+    writeAtomic(a.out, (w) => w.write(Buffer.from(dump, 'utf8')));
+    process.stderr.write(`bfpo: wrote ${dump.split('\n').length - 1} rows of the ${a.split} split to ${a.out}\n`);
+  } else process.stdout.write(dump);
 }
