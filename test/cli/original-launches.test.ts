@@ -3,7 +3,7 @@
 // sequences written out by hand from the original's rules (BFPO.md §4-5) on the tiny byte-level tokenizer.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
@@ -158,4 +158,18 @@ test('prepare --dump: packed SFT blocks token by token, in training order', asyn
     assert.deepEqual(x.dataset, held.map((e) => e.source.dataset.replace(/^.*\/(ultrachat_200k|PKU-SafeRLHF)/, 'data/$1')));
   });
   assert.ok(mix.train.some((e) => e.messages[0]!.role === 'system' && e.messages[0]!.content === ''));
+});
+
+test('skip_invalid: an empty response stops the run naming file, row and field, or is skipped and reported per dataset', async () => {
+  mkdirSync(join(work, 'data/pku-bad'), { recursive: true });
+  const rows = pkuRows.slice(0, 4).map((x, i) => JSON.stringify(i === 2 ? { ...x, response_1: '  ' } : x));
+  writeFileSync(join(work, 'data/pku-bad/train.jsonl'), `${rows.join('\n')}\n`);
+  const args = ['prepare', join(Z, 'bfpo/selective.yaml'), `--model_name_or_path=${model}`, '--dataset_mixer={data/pku-bad: 1.0}', '--dataset_splits=train'];
+  const stop = await run(args);
+  assert.equal(stop.code, 1);
+  assert.match(stop.err, /data\/pku-bad\/train\.jsonl, row 2, field "response_1": empty text/);
+  const skip = await run([...args, '--skip_invalid=true']);
+  assert.equal(skip.code, undefined, skip.err);
+  assert.match(skip.err, /skipped 1 invalid row\(s\):\n {2}data\/pku-bad:train: 1 row\(s\), first row 2\n {2}1 x response_1: empty text/);
+  assert.match(skip.err, /prepared train: 3 pairs/);
 });
