@@ -1,4 +1,5 @@
 // bfpo: Bi-Factorial Preference Optimization and the DPO family on libtorch, from Node.js.
+export { BfpoError, ArgumentError } from './errors.js';
 export * from './tensor/index.js';
 export * from './optim/index.js';
 export * from './nn/index.js';

@@ -3,7 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ggufToHfFolder, hfFolderToGguf } from '../models/gguf.js';
 import type { GgufFileType } from '../io/gguf-llama.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 
 export const CONVERT_USAGE = 'bfpo convert INPUT OUTPUT [--type f32|f16|q8_0] [--max-shard-size 5GB] [--name NAME]';
 export const CONVERT_HELP = [

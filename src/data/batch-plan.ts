@@ -2,7 +2,7 @@
 // Each epoch shuffles the examples, sorts windows of `bucketSize` batches by length, cuts batches, then shuffles
 // the batch order, so batches hold similar lengths (little padding) while the order stays random. Without length
 // grouping it is a plain random sampler.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { Prng } from './prng.js';
 
 /** Options of {@link BatchPlan}. */

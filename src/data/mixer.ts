@@ -3,7 +3,7 @@
 // splits are never subsampled (concatenated and shuffled the same way). Used for the buffer mixer too.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { adapterById, adapterForName, type DatasetAdapter } from './adapters/index.js';
 import { hasSplit } from './dataset-files.js';
 import { DataError, SkipReport } from './errors.js';

@@ -1,6 +1,6 @@
 // SFT packing as the original's SFT stage: every conversation becomes BOS + its chat-template text + EOS, the texts
 // are concatenated in data order and cut into blocks of exactly `blockSize` tokens, each with the loss on every token.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import type { TokenizedSft } from './tokenize-sft.js';
 import type { TextTokenizer } from './tokenizer.js';
 import type { ExampleSource, SftExample } from './types.js';

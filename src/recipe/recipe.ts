@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument, parse as parseYaml, isMap, isScalar, type Document } from 'yaml';
-import { BfpoError, expected } from '../tensor/errors.js';
+import { BfpoError, expected } from '../errors.js';
 import { KEY_INDEX, RECIPE_KEYS, describeType, type KeySpec } from './recipe-keys.js';
 
 /** Raised for any problem in a recipe or its overrides; the message names the key and the allowed values. */
