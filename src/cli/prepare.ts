@@ -1,5 +1,5 @@
 // `bfpo prepare`: argument handling; the recipe layer loads, mixes and tokenizes the data (inspectRecipeData).
-import { writeAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { RecipeError } from '../recipe/recipe.js';
 
 export const PREPARE_USAGE = 'bfpo prepare RECIPE.yaml [--key=value ...] [--task preference|sft] [--dump N] [--split train|test|buffer] [--out FILE]';
@@ -51,7 +51,7 @@ export async function prepareCommand(args: string[]): Promise<void> {
   for (const line of summary) process.stderr.write(`bfpo: prepared ${line}\n`);
   if (a.dump === null) return;
   if (a.out) {
-    writeAtomic(a.out, (w) => w.write(Buffer.from(dump, 'utf8')));
+    writeFileAtomic(a.out, dump);
     process.stderr.write(`bfpo: wrote ${dump.split('\n').length - 1} rows of the ${a.split} split to ${a.out}\n`);
   } else process.stdout.write(dump);
 }
