@@ -13,7 +13,7 @@ export {
 } from './adapters/index.js';
 export { loadSplit, resolveAdapter, type LoadSplitOptions } from './load.js';
 export {
-  mixDatasets, mixOptionsFromRecipe, describeCount, datasetPath, testIsTrainWarning, type MixOptions, type Mixture, type MixCount,
+  mixDatasets, checkMixerFraction, describeCount, datasetPath, testIsTrainWarning, type MixOptions, type Mixture, type MixCount,
 } from './mixer.js';
 export { Prng } from './prng.js';
 export type { TextTokenizer } from './tokenizer.js';

@@ -4,9 +4,8 @@ import { freezeExcept } from '../nn/freeze.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataFileHash } from '../data/file-hash.js';
-import { describeCount, mixDatasets, mixOptionsFromRecipe, type MixOptions } from '../data/mixer.js';
+import { describeCount, mixDatasets } from '../data/mixer.js';
 import { packSft } from '../data/pack-sft.js';
-import type { DataTask } from '../data/types.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
@@ -25,9 +24,10 @@ import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { loadPretrained } from '../models/pretrained.js';
 import type { DType } from '../tensor/dtype.js';
+import { dataSettings } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
-import { loraSettings, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
+import { loraSettings, preferenceOptions, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
 
 const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); };
 
@@ -49,12 +49,6 @@ function modelDtype(r: Recipe): DType | 'auto' {
   return r.values.bf16 ? 'bfloat16' : ((r.values.torch_dtype as DType | 'auto' | null) ?? 'float32');
 }
 
-/** The mixer options of a recipe's main or buffer data, with its skip_invalid and mixer_seed. */
-function mixOptions<T extends DataTask>(r: Recipe, which: 'main' | 'buffer', task: T): MixOptions<T> {
-  const v = r.values;
-  return { ...mixOptionsFromRecipe(v, which, task), skipInvalid: v.skip_invalid === true, seed: (v.mixer_seed as number | null) ?? (v.seed as number) };
-}
-
 /** A preference run's batch sources, and every data file read. */
 export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource; files: DataFileHash[] }
 
@@ -62,8 +56,7 @@ export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; 
 export async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<PreferenceData> {
   const v = r.values;
   const data = await preparePreferenceData({
-    main: mixOptions(r, 'main', 'preference'),
-    buffer: v.use_buffer ? mixOptions(r, 'buffer', 'preference') : undefined,
+    ...dataSettings(r, 'preference'),
     tokenizer: tok,
     tokenize: { maxLength: v.max_length as number, maxPromptLength: v.max_prompt_length as number, mode: v.tokenization as TokenizeMode, workers: 0 },
     log: note,
@@ -133,7 +126,7 @@ export async function sftData(r: Recipe, tok: TextTokenizer): Promise<SftData> {
       return t;
     });
   };
-  const mix = await mixDatasets(mixOptions(r, 'main', 'sft'));
+  const mix = await mixDatasets(dataSettings(r, 'sft').main);
   for (const c of mix.counts) note(describeCount(c));
   for (const w of mix.warnings) note(`warning: ${w}`);
   if (mix.report.skipped > 0) note(mix.report.toString());
@@ -192,7 +185,7 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
       release = ref.dispose;
       t = {
         kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: v.original_metrics === true,
-        loss: { lossType: v.loss_type as 'bfpo', beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number, averageLogps: v.average_log_prob as boolean },
+        loss: { ...preferenceOptions(r), averageLogps: v.average_log_prob as boolean },
       };
     }
     if (v.do_train === false) {
