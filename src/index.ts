@@ -36,8 +36,9 @@ export {
 
 // Losses
 export {
-  sequenceLogps, preferenceLoss, preferenceMetrics, LOSS_TYPES,
-  type LossType, type PreferenceInputs, type PreferenceOptions, type PreferenceOutput,
+  sequenceLogps, preferenceLoss, preferenceMetrics, LOSSES, LOSS_TYPES, DEFAULT_LOSS, registerLoss, lossNames, findLoss,
+  type LossSpec, type LossParam, type LossType, type BuiltinLossType, type PreferenceInputs, type PreferenceOptions,
+  type PreferenceOutput,
 } from './losses/index.js';
 
 // Optimizers
@@ -49,7 +50,8 @@ export {
 // Training
 export {
   train, type TrainingTask, type TrainerConfig, type ModelStore, type TrainResult, type CausalLM,
-  SCHEDULE_TYPES, type ScheduleType, OPTIM_NAMES, type OptimName,
+  SCHEDULES, SCHEDULE_TYPES, type ScheduleType, type ScheduleSpec, OPTIMIZERS, OPTIM_NAMES, type OptimName,
+  type OptimizerSpec,
 } from './train/index.js';
 
 // Recipes
