@@ -15,14 +15,16 @@ function mixSettings(v: RecipeValues, prefix: '' | 'buffer_'): MixSettings {
   return {
     mixer: v.mixerOrNull(`${prefix}dataset_mixer`) ?? {},
     splits: v.strings(`${prefix}dataset_splits`),
-    seed: v.number('seed'),
+    // The original's mixer shuffled with 42 whatever the run's seed; mixer_seed states such a seed.
+    seed: v.numberOrNull('mixer_seed') ?? v.number('seed'),
+    skipInvalid: v.boolean('skip_invalid'),
     ...(testSplitSize !== null ? { testSplitSize } : {}),
   };
 }
 
 /**
  * The mixer settings of `dataset_mixer`/`dataset_splits` and, when use_buffer is on,
- * `buffer_dataset_mixer`/`buffer_dataset_splits`, with the recipe's seed and test_split_size.
+ * `buffer_dataset_mixer`/`buffer_dataset_splits`, with the recipe's seed (or mixer_seed), test_split_size and skip_invalid.
  */
 export function dataSettings(v: RecipeValues): DataSettings {
   return { main: mixSettings(v, ''), buffer: v.boolean('use_buffer') ? mixSettings(v, 'buffer_') : null };

@@ -1,4 +1,4 @@
-// A recipe for `sft`, `train` or `logps`: read, checked, and its model folder and datasets found, before any work.
+// A recipe for `sft`, `train`, `logps` or `prepare`: read, checked, and its model folder and datasets found, before any work.
 import { checkDatasetPaths, checkModelPath } from './paths.js';
 import { loadRecipe, RecipeError } from './recipe.js';
 import { resolveSettings, type RunSettings, type RunTask } from './settings.js';
@@ -35,6 +35,20 @@ export function prepareLogpsRecipe(args: string[]): RunSettings {
   const r = loadRecipe(file, overrides);
   if (!r.values.output_dir) r.values.output_dir = '.';
   const s = resolveSettings(r, 'preference');
+  checkSettingsPaths(s);
+  return s;
+}
+
+/**
+ * Reads and checks the recipe of `bfpo prepare` for `task`: as for training, but output_dir may be absent (nothing
+ * is written there) and only the tokenizer of the model folder is needed.
+ */
+export function prepareDataRecipe(task: RunTask, args: string[]): RunSettings {
+  const { file, overrides } = splitArgs(args);
+  if (!file) throw new RecipeError('A recipe file is needed: bfpo prepare RECIPE.yaml [--key=value ...]');
+  const r = loadRecipe(file, overrides);
+  if (!r.values.output_dir) r.values.output_dir = '.';
+  const s = resolveSettings(r, task);
   checkSettingsPaths(s);
   return s;
 }

@@ -3,7 +3,9 @@
 import { freezeExcept } from '../nn/freeze.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { DataFileHash } from '../data/file-hash.js';
 import { describeCount, mixDatasets } from '../data/mixer.js';
+import { packSft } from '../data/pack-sft.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
@@ -39,9 +41,11 @@ export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): Text
   };
 }
 
-interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource }
+/** A preference run's batch sources, and every data file read. */
+export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource; files: DataFileHash[] }
 
-async function preferenceData(s: RunSettings, tok: TextTokenizer): Promise<PreferenceData> {
+/** Mixes, tokenizes and batches a preference run's data (main, test and buffer), logging counts and warnings. */
+export async function preferenceData(s: RunSettings, tok: TextTokenizer): Promise<PreferenceData> {
   const { main, buffer } = s.data;
   const data = await preparePreferenceData({
     main: mixOptions(main, 'preference'),
@@ -55,10 +59,12 @@ async function preferenceData(s: RunSettings, tok: TextTokenizer): Promise<Prefe
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const seed = s.trainer.seed;
   const batchSize = s.batch.train;
+  const groupByLength = s.batch.groupByLength;
   return {
-    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad }),
+    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength }),
     eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
-    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad }) : undefined,
+    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength }) : undefined,
+    files: data.files,
   };
 }
 
@@ -92,21 +98,37 @@ function reference(s: RunSettings, model: LanguageModel, data: PreferenceData): 
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
-async function sftData(s: RunSettings, tok: TextTokenizer): Promise<{ train: SftPlanSource; eval?: SftPlanSource }> {
+/** An SFT run's batch sources, and every data file read. */
+export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
+
+/** Mixes and tokenizes (or packs, with `packing`) an SFT run's data, logging counts and warnings. */
+export async function sftData(s: RunSettings, tok: TextTokenizer): Promise<SftData> {
   const opts = { maxLength: s.tokenize.maxSeqLength, mode: s.tokenize.mode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
-  const all = (xs: Parameters<typeof tokenizeSft>[0][]): TokenizedSft[] => xs.map((ex) => {
-    const t = tokenizeSft(ex, tok, opts);
-    if (!s.tokenize.assistantOnlyLoss) t.learn.fill(1);
-    return t;
-  });
+  const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
+    if (s.tokenize.packing) {
+      const packed = packSft(xs, tok, { blockSize: s.tokenize.maxSeqLength });
+      note(`packed ${split}: ${xs.length} conversations, ${packed.tokens} tokens -> ${packed.blocks.length} blocks of ${s.tokenize.maxSeqLength} (${packed.droppedTokens} tokens after the last block dropped)`);
+      return packed.blocks;
+    }
+    return xs.map((ex) => {
+      const t = tokenizeSft(ex, tok, opts);
+      if (!s.tokenize.assistantOnlyLoss) t.learn.fill(1);
+      return t;
+    });
+  };
   const mix = await mixDatasets(mixOptions(s.data.main, 'sft'));
   for (const c of mix.counts) note(describeCount(c));
-  if (mix.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(s.data.main.mixer)} yields no training conversations`);
+  for (const w of mix.warnings) note(`warning: ${w}`);
+  if (mix.report.skipped > 0) note(mix.report.toString());
+  const train = all(mix.train, 'train');
+  if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(s.data.main.mixer)} yields no training ${s.tokenize.packing ? `blocks of max_seq_length ${s.tokenize.maxSeqLength} tokens` : 'conversations'}`);
+  const test = all(mix.test, 'test');
   const seed = s.trainer.seed;
   return {
-    train: new SftPlanSource(all(mix.train), { batchSize: s.batch.train, seed, padTokenId: pad }),
-    eval: mix.test.length > 0 ? new SftPlanSource(all(mix.test), { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
+    train: new SftPlanSource(train, { batchSize: s.batch.train, seed, padTokenId: pad, groupByLength: s.batch.groupByLength }),
+    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
+    files: mix.files,
   };
 }
 
@@ -133,7 +155,7 @@ export async function runTraining(s: RunSettings): Promise<void> {
   for (const n of s.notes) note(n);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   const tok = textTokenizer(tokenizer, s.model.chatTemplate);
-  const config = s.trainer;
+  const config = { ...s.trainer };
   const model = loadPretrained(s.model.path, { dtype: s.model.dtype }).model;
   const store = prepareModel(s, model, tokenizer);
   describeModel(model, config.selectedLayers);
@@ -142,15 +164,17 @@ export async function runTraining(s: RunSettings): Promise<void> {
     let t: TrainingTask;
     if (s.task === 'sft') {
       const data = await sftData(s, tok);
+      config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
       const loss = s.loss;
       if (!loss) throw new BfpoError('A preference run needs its loss settings (resolveSettings with task preference)');
       const data = await preferenceData(s, tok);
+      config.runConfig = { ...config.runConfig, data_files: data.files };
       const ref = reference(s, model, data);
       release = ref.dispose;
       t = {
-        kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy,
+        kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: s.originalMetrics,
         loss: { lossType: loss.type, beta: loss.beta, b1: loss.b1, alpha: loss.alpha, labelSmoothing: loss.labelSmoothing, averageLogps: loss.averageLogps },
       };
     }

@@ -37,6 +37,8 @@ export interface TokenizeSettings {
   /** SFT: longest conversation. */
   maxSeqLength: number;
   assistantOnlyLoss: boolean;
+  /** SFT: pack conversations into blocks of maxSeqLength tokens (the loss on every token). */
+  packing: boolean;
 }
 
 export interface LossSettings {
@@ -59,7 +61,7 @@ export interface RunSettings {
   data: DataSettings;
   tokenize: TokenizeSettings;
   /** Pairs (or conversations) per training micro-batch and per evaluation batch. */
-  batch: { train: number; eval: number };
+  batch: { train: number; eval: number; groupByLength: boolean };
   /** Optimizer, schedule, logging, evaluation, saving, seed, layer selection (use_selective) and the run identity. */
   trainer: TrainerConfig;
   /** The preference loss; null for sft (whose recipe may carry loss keys it does not use). */
@@ -67,6 +69,8 @@ export interface RunSettings {
   reference: ReferenceSettings;
   /** The LoRA adapters; null without use_peft. */
   lora: LoraSettings | null;
+  /** With a buffer: log its metrics into the main batch's keys, as the original. */
+  originalMetrics: boolean;
   /** false: evaluate the starting model only. */
   doTrain: boolean;
   /** Keys given a value that has no effect here, one line each for the console. */
@@ -99,6 +103,7 @@ function checkCrossKeys(v: RecipeValues, task: RunTask): void {
   if (split !== null && !isTestSplitSize(split)) {
     throw new RecipeError(`test_split_size must be a fraction between 0 and 1 or a whole number of rows (≥ 1), not ${split}`);
   }
+  if (v.boolean('packing') && task === 'preference') throw new RecipeError('packing applies to sft; preference pairs are never packed');
   const maxLength = v.number('max_length');
   const maxPrompt = v.number('max_prompt_length');
   if (maxPrompt >= maxLength) throw new RecipeError(`max_prompt_length (${maxPrompt}) must be smaller than max_length (${maxLength})`);
@@ -171,12 +176,14 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
       maxPromptLength: v.number('max_prompt_length'),
       maxSeqLength: v.number('max_seq_length'),
       assistantOnlyLoss: v.boolean('assistant_only_loss'),
+      packing: v.boolean('packing'),
     },
-    batch: { train: v.number('per_device_train_batch_size'), eval: v.number('per_device_eval_batch_size') },
+    batch: { train: v.number('per_device_train_batch_size'), eval: v.number('per_device_eval_batch_size'), groupByLength: v.boolean('group_by_length') },
     trainer: trainerConfig(v, need(v, 'output_dir', 'where checkpoints and the final model go')),
     loss,
     reference: referenceSettings(v),
     lora: loraSettings(v),
+    originalMetrics: v.boolean('original_metrics'),
     doTrain: v.boolean('do_train'),
     notes: notes(v),
   };

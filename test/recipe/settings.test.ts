@@ -54,11 +54,11 @@ test('a full recipe resolves to the typed settings, with defaults, the LoRA targ
   assert.equal(s.task, 'preference');
   assert.deepEqual(s.model, { path: 'models/sft', dtype: 'bfloat16', tokenizerPath: 'tokenizers/t', chatTemplate: null });
   assert.deepEqual(s.data, {
-    main: { mixer: { 'data/pku': 0.5, 'data/extra': 1 }, splits: ['train'], seed: 7, testSplitSize: 0.1 },
-    buffer: { mixer: { 'data/uf': 1 }, splits: ['train', 'test'], seed: 7, testSplitSize: 0.1 },
+    main: { mixer: { 'data/pku': 0.5, 'data/extra': 1 }, splits: ['train'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
+    buffer: { mixer: { 'data/uf': 1 }, splits: ['train', 'test'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
   });
-  assert.deepEqual(s.tokenize, { mode: 'trl-0.7', maxLength: 256, maxPromptLength: 128, maxSeqLength: 2048, assistantOnlyLoss: true });
-  assert.deepEqual(s.batch, { train: 2, eval: 8 });
+  assert.deepEqual(s.tokenize, { mode: 'trl-0.7', maxLength: 256, maxPromptLength: 128, maxSeqLength: 2048, assistantOnlyLoss: true, packing: false });
+  assert.deepEqual(s.batch, { train: 2, eval: 8, groupByLength: true });
   assert.deepEqual(s.loss, { type: 'bfpo', beta: 0.01, b1: 4, alpha: 0.25, labelSmoothing: 0, averageLogps: true });
   assert.equal(s.reference.strategy, 'adapter', 'use_peft without an explicit reference_strategy uses the adapter-disabled model');
   assert.match(s.reference.cacheDir, /bfpo[/\\]reference-logps$/);
@@ -108,6 +108,7 @@ test('every cross-key and loss error is raised from resolveSettings', () => {
   fails([...base, '--reference_strategy=adapter'], /reference_strategy adapter needs use_peft: true/);
   fails([...base, '--test_split_size=2.5'], /test_split_size must be a fraction between 0 and 1 or a whole number of rows/);
   fails([...base, '--max_prompt_length=1024'], /max_prompt_length \(1024\) must be smaller than max_length \(1024\)/);
+  fails([...base, '--packing=true'], /packing applies to sft; preference pairs are never packed/);
   fails([...base, '--beta=0'], /Expected a number > 0 for beta but received 0/);
   fails([...base, '--b1=0.5'], /Expected a number > 1 .* for b1 but received 0.5/);
   fails([...base, '--loss_type=sigmoid', '--label_smoothing=0.7'], /Expected a number in \[0, 0.5\] for label_smoothing but received 0.7/);
