@@ -1,4 +1,5 @@
 // The evaluation tasks as loaded in memory: safety prompts, benign prompts, multiple choice, exact match.
+import type { GenerationSettings } from '../types.js';
 
 /** A harmful prompt: `prompt` is what the model sees, `behavior` what a judge checks for (usually the same text). */
 export interface SafetySample {
@@ -6,13 +7,22 @@ export interface SafetySample {
   prompt: string;
   behavior: string;
   category?: string;
+  /** The task's target text (lm-eval `doc_to_target`), which the bfpo-paper judge input quotes; default the prompt. */
+  reference?: string;
 }
+
+/** How judge items are built: from the sample's behaviour and prompt, or as the original BFPO evaluation did. */
+export type JudgeInput = 'prompt' | 'bfpo-paper';
 
 /** Harmful prompts to answer and judge; the metric is harmlessness (mean harmless score). */
 export interface SafetyTask {
   kind: 'safety';
   name: string;
   samples: SafetySample[];
+  /** The task's own decoding settings (the original's per-task generation_kwargs); run options override them. */
+  sampling?: Partial<GenerationSettings>;
+  /** Default `prompt`: behaviour and prompt go to the judge as they are. */
+  judgeInput?: JudgeInput;
 }
 
 /** Benign prompts; the metric is the over-refusal rate (share answered with a refusal). */
