@@ -86,7 +86,7 @@ test('evaluate writes results.json, a Markdown table, SVG and PNG plots and an H
   assert.equal(json.models[1].tasks.advbench.n, 3);
   const md = readFileSync(files.markdown, 'utf8');
   assert.match(md, /^\| model \| harmlessness \| helpfulness \| advbench harmlessness \| advbench attack_success_rate \| benign over_refusal_rate \| capitals acc \| capitals acc_norm \|/);
-  assert.match(md, /\| safe \| 1\.000 \| 0\.500 \| 1\.000 \(n=3\) \| 0\.500 \(n=2\) \| 0\.500 \(n=2\) \| 0\.500 \(n=2\) \|/);
+  assert.match(md, /\| safe \| 1\.000 \| 0\.500 \| 1\.000 \(n=3\) \| 0\.000 \(n=3\) \| 0\.500 \(n=2\) \| 0\.500 \(n=2\) \| 0\.500 \(n=2\) \|/);
   const svg = readFileSync(files.svg!, 'utf8');
   assert.match(svg, /^<svg/);
   assert.ok(svg.includes('>safe<') && svg.includes('>unsafe<'), 'each point is labelled');
