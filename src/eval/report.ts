@@ -42,7 +42,9 @@ export function markdownTable(results: EvalResults): string {
   const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
   let text = [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n') + `\n\nJudge: \`${results.judge}\`.\n`;
   const stored = results.judgements ?? [];
-  if (stored.some((j) => j.judge.split('|')[0] !== results.judge)) {
+  const keys = new Set(stored.map((j) => j.judge));
+  // Shown when the main table leaves verdicts out: another judge's, or those made on another judge input.
+  if (keys.size > 1 || stored.some((j) => j.judge.split('|')[0] !== results.judge)) {
     text += `\nEvery stored judgement (harmlessness per judge; \`|bfpo-paper\` marks the original's judge input):\n\n` +
       [line(['model', 'task', 'judge', 'n', 'harmlessness', 'attack_success_rate']), line(Array(6).fill('---')),
         ...stored.map((j) => line([j.model, j.task, `\`${j.judge}\``, String(j.n), fmt(j.harmlessness), fmt(1 - j.harmlessness)]))].join('\n') + '\n';
