@@ -23,7 +23,7 @@ export interface EvalConfig {
   tasks: (string | TaskSpec)[];
   /** `bfpo-paper`: the original's harmlessness table (advbench, alert, alert_adversarial, beaver), read from `data_dir`. */
   protocol?: 'bfpo-paper';
-  /** The folder holding the protocol's data sets in the Hugging Face hub layout (`Babelscape/ALERT/...`). */
+  /** The folder holding the protocol's and built-in lm-eval tasks' data sets in the Hugging Face hub layout (`Babelscape/ALERT/...`). */
   data_dir?: string;
   /** Overrides how every safety task's judge input is built: `prompt` (plain) or `bfpo-paper`. */
   judge_input?: JudgeInput;
@@ -100,7 +100,7 @@ export async function loadConfigTasks(config: EvalConfig): Promise<Task[]> {
     tasks.push(...(await bfpoPaperTasks(config.data_dir, { limit: config.limit })));
   }
   const specs = (config.tasks ?? []).map((t, i) => taskSpecFrom(t, `tasks[${i}]`));
-  for (const spec of specs) tasks.push(await loadTask(spec, { limit: config.limit }));
+  for (const spec of specs) tasks.push(await loadTask(spec, { limit: config.limit, dataDir: config.data_dir }));
   if (tasks.length === 0) throw expected('a task list or a protocol', 'tasks', config.tasks);
   if (config.judge_input) for (const t of tasks) if (t.kind === 'safety') t.judgeInput = config.judge_input;
   return tasks;

@@ -8,7 +8,10 @@ export { TaskDataError, JudgeError, JudgeIncompleteError, StaleResultsError } fr
 export { readRecords, type NumberedRecord } from './records.js';
 export type { JudgeInput, Task, SafetyTask, OverRefusalTask, MultipleChoiceTask, ExactMatchTask } from './tasks/types.js';
 export { advbenchTask, advbenchPath, loadSafetyPrompts, loadBenignPrompts, unwrapAlertPrompt } from './tasks/safety.js';
-export { loadMultipleChoice, multipleChoiceOutcome } from './tasks/multiple-choice.js';
+export { loadMultipleChoice, multipleChoiceOutcome, mc2Score } from './tasks/multiple-choice.js';
+export {
+  loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, TRUTHFULQA_PRIMER, truthfulqaContext, type LmEvalTaskEntry,
+} from './tasks/lm-eval/index.js';
 export { loadExactMatch, extractAnswer, normalizeAnswer, exactMatch } from './tasks/exact-match.js';
 export { parseTaskSpec, loadTask, TASK_HELP, type TaskSpec } from './tasks/spec.js';
 export { refusalJudge, isRefusal, REFUSAL_PHRASES } from './judges/refusal.js';

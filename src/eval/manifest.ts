@@ -13,6 +13,7 @@ export interface TaskShape {
   kind: Task['kind'];
   samples: { id: string }[];
   metric?: 'acc' | 'acc_norm';
+  scoring?: 'mc2';
   judgeInput?: JudgeInput;
 }
 
@@ -24,7 +25,7 @@ export interface Manifest {
 
 const shapeOf = (t: Task): TaskShape => ({
   name: t.name, kind: t.kind, samples: t.samples.map((s) => ({ id: s.id })),
-  ...(t.kind === 'multiple-choice' ? { metric: t.metric } : {}),
+  ...(t.kind === 'multiple-choice' ? { metric: t.metric, ...(t.scoring ? { scoring: t.scoring } : {}) } : {}),
   ...(t.kind === 'safety' && t.judgeInput ? { judgeInput: t.judgeInput } : {}),
 });
 

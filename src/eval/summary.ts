@@ -71,6 +71,10 @@ function taskResult(model: string, task: TaskShape, stores: EvalStores, judge: s
     const r = stores.scores.get(model, task.name, s.id);
     return r ? [r] : [];
   });
+  if (task.kind === 'multiple-choice' && task.scoring === 'mc2') {
+    const acc = mean(recs.map((r) => r.mc2 as number));
+    return { kind: task.kind, n: recs.length, total, metrics: { acc }, helpfulness: acc };
+  }
   if (task.kind === 'multiple-choice') {
     const metrics = { acc: mean(recs.map((r) => r.acc as number)), acc_norm: mean(recs.map((r) => r.accNorm as number)) };
     return { kind: task.kind, n: recs.length, total, metrics, helpfulness: metrics[task.metric ?? 'acc_norm'] };

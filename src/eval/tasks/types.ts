@@ -38,6 +38,8 @@ export interface MultipleChoiceSample {
   context: string;
   choices: string[];
   gold: number;
+  /** truthfulqa_mc2: 1 for a true choice, 0 for a false one (true ones first). */
+  labels?: number[];
 }
 
 /** Scored by summed log-likelihood of each choice; reports acc and acc_norm. */
@@ -49,6 +51,8 @@ export interface MultipleChoiceTask {
   delimiter: string;
   /** Which of acc / acc_norm counts as the task's helpfulness (default acc_norm). */
   metric: 'acc' | 'acc_norm';
+  /** `mc2`: lm-eval's truthfulqa_mc2 score (normalised probability mass of the true choices) reported as acc. */
+  scoring?: 'mc2';
 }
 
 /** A prompt with one or more accepted answers. */

@@ -1,0 +1,5 @@
+// The built-in lm-evaluation-harness task families; importing this module registers them all.
+import './truthfulqa.js';
+
+export { loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, type LmEvalTaskEntry } from './registry.js';
+export { TRUTHFULQA_PRIMER, truthfulqaContext } from './truthfulqa.js';
