@@ -160,7 +160,7 @@ test('stale answers are refused: other sampling, another prompt; a new batch siz
   assert.equal(chat.calls.length, calls, 'nothing regenerated');
 });
 
-test('results.md lists every model and task stored in the folder and every judge that judged them', async () => {
+test('results.md lists every model and task stored in the folder, the per-benchmark tables, and every judge that judged them', async () => {
   const dir = tempDir();
   const out = join(dir, 'out');
   const mc = writeJsonl(dir, 'capitals.jsonl', [{ context: 'Capital of France:', choices: ['Paris', 'Rome'], gold: 0 }]);
@@ -173,6 +173,10 @@ test('results.md lists every model and task stored in the folder and every judge
   assert.match(md, /^\| model \| harmlessness \| helpfulness \| advbench harmlessness \| advbench attack_success_rate \| capitals acc \| capitals acc_norm \|/);
   assert.match(md, /\n\| b \| 1\.000 \| – \| 1\.000 \(n=2\) \| 0\.000 \(n=2\) \| – \(n=0\/1\) \| – \(n=0\/1\) \|/);
   assert.match(md, /\n\| a \| – \| 1\.000 \| – \(n=0\/2\) \| – \(n=0\/2\) \| 1\.000 \(n=1\) \| 1\.000 \(n=1\) \|/);
+  // The paper's per-benchmark tables, in results.md and index.html.
+  assert.ok(md.includes('Harmlessness per benchmark (1 - attack success rate):\n\n| model | advbench | mean |\n| --- | --- | --- |\n| b | 1.000 | 1.000 |\n| a | – | – |\n'));
+  assert.ok(md.includes('Helpfulness per benchmark:\n\n| model | capitals | mean |\n| --- | --- | --- |\n| b | – | – |\n| a | 1.000 | 1.000 |\n'));
+  assert.match(readFileSync(join(out, 'index.html'), 'utf8'), /<h2>Helpfulness per benchmark<\/h2>\n<table>\n<tr><th>model<\/th><th>capitals<\/th><th>mean<\/th><\/tr>/);
   // a's advbench verdicts were made on the plain input; they are listed under their own key.
   assert.match(md, /\| a \| advbench \| `refusal` \| 2 \| 1\.000 \| 0\.000 \|/);
   assert.match(md, /\| b \| advbench \| `refusal\\\|bfpo-paper` \| 2 \| 1\.000 \| 0\.000 \|/);
