@@ -2,7 +2,7 @@
 // result, not only the tasks and models of the latest run.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import { TaskDataError } from './errors.js';
 import type { ModelSource } from './runner.js';
 import type { JudgeInput, Task } from './tasks/types.js';
@@ -55,6 +55,6 @@ export function recordRun(outDir: string, models: ModelSource[], tasks: Task[]):
     tasks: [...tasks.map(shapeOf), ...old.tasks.filter((t) => !runTasks.has(t.name))],
   };
   mkdirSync(outDir, { recursive: true });
-  writeAtomic(join(outDir, 'manifest.json'), (out) => out.write(Buffer.from(JSON.stringify(merged) + '\n')));
+  writeFileAtomic(join(outDir, 'manifest.json'), JSON.stringify(merged) + '\n');
   return merged;
 }

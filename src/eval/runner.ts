@@ -1,7 +1,7 @@
 // Runs every task on every model: generates, judges and scores only what the output folder does not hold yet,
 // writing each finished batch at once, then summarises and writes the report.
 import { join } from 'node:path';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { JudgeIncompleteError, StaleResultsError } from './errors.js';
 import { bfpoPaperJudgeItem } from './judges/harmbench-prompt.js';
 import { refusalJudge } from './judges/refusal.js';
