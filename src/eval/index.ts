@@ -10,7 +10,8 @@ export type { JudgeInput, Task, SafetyTask, OverRefusalTask, MultipleChoiceTask,
 export { advbenchTask, advbenchPath, loadSafetyPrompts, loadBenignPrompts, unwrapAlertPrompt } from './tasks/safety.js';
 export { loadMultipleChoice, multipleChoiceOutcome, mc2Score } from './tasks/multiple-choice.js';
 export {
-  loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, TRUTHFULQA_PRIMER, truthfulqaContext, type LmEvalTaskEntry,
+  loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, TRUTHFULQA_PRIMER, truthfulqaContext, winograndeSample,
+  type LmEvalTaskEntry,
 } from './tasks/lm-eval/index.js';
 export { loadExactMatch, extractAnswer, normalizeAnswer, exactMatch } from './tasks/exact-match.js';
 export { parseTaskSpec, loadTask, TASK_HELP, type TaskSpec } from './tasks/spec.js';

@@ -40,8 +40,12 @@ export async function loadMultipleChoice(file: string, name: string, o: Multiple
   return { kind: 'multiple-choice', name, samples, delimiter: o.delimiter ?? ' ', metric: o.metric ?? 'acc_norm' };
 }
 
-/** The log-likelihood requests of one sample: the context and, per choice, the delimiter plus the choice. */
+/**
+ * The log-likelihood requests of one sample: the context and, per choice, the delimiter plus the choice; with partial
+ * scoring (`target` set) the context plus each choice, then the delimiter plus the target, as lm-eval builds them.
+ */
 export function choicePairs(sample: MultipleChoiceSample, delimiter: string): ContinuationPair[] {
+  if (sample.target !== undefined) return sample.choices.map((c) => ({ context: sample.context + c, continuation: delimiter + sample.target }));
   return sample.choices.map((c) => ({ context: sample.context, continuation: delimiter + c }));
 }
 

@@ -38,6 +38,11 @@ export interface MultipleChoiceSample {
   context: string;
   choices: string[];
   gold: number;
+  /**
+   * Partial scoring (lm-eval's multiple inputs, e.g. winogrande): each choice is its own context and the one
+   * `target` is the continuation scored after each. Absent: one context, each choice a continuation.
+   */
+  target?: string;
   /** truthfulqa_mc2: 1 for a true choice, 0 for a false one (true ones first). */
   labels?: number[];
 }

@@ -1,5 +1,7 @@
 // The built-in lm-evaluation-harness task families; importing this module registers them all.
 import './truthfulqa.js';
+import './winogrande.js';
 
 export { loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, type LmEvalTaskEntry } from './registry.js';
 export { TRUTHFULQA_PRIMER, truthfulqaContext } from './truthfulqa.js';
+export { winograndeSample } from './winogrande.js';
