@@ -1,5 +1,6 @@
 // The built-in lm-evaluation-harness task families; importing this module registers them all.
 import './bigbench.js';
+import './ethics.js';
 import './truthfulqa.js';
 import './winogrande.js';
 
@@ -7,3 +8,4 @@ export { loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, type 
 export { TRUTHFULQA_PRIMER, truthfulqaContext } from './truthfulqa.js';
 export { winograndeSample } from './winogrande.js';
 export { BIGBENCH_SUBTASKS } from './bigbench.js';
+export { ETHICS_TASKS } from './ethics.js';
