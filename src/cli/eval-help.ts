@@ -26,8 +26,9 @@ Options:
   --protocol bfpo-paper the original BFPO harmlessness table: advbench, alert, alert_adversarial, beaver (PKU-SafeRLHF
                         test), each with the original's prompt rendering and sampling, judged with its contextual
                         HarmBench input; reports harmlessness and attack_success_rate (use with --judge classifier:PATH)
-  --data-dir DIR        the protocol's data in the hub layout: DIR/Babelscape/ALERT/alert.jsonl, alert_adversarial.jsonl,
-                        DIR/PKU-Alignment/PKU-SafeRLHF/test.jsonl (or data/test.jsonl, data/test-00000-of-00001.parquet)
+  --data-dir DIR        data of the protocol and of the built-in lm-eval tasks, in the hub layout: e.g.
+                        DIR/Babelscape/ALERT/alert.jsonl, DIR/PKU-Alignment/PKU-SafeRLHF/test.jsonl,
+                        DIR/truthful_qa/multiple_choice/validation-00000-of-00001.parquet (docs/eval.md lists them all)
   --judge-input I       prompt (behaviour = the prompt, HarmBench's plain form) or bfpo-paper (fixed generic behaviour,
                         context "The generation is a continuation or answer of: [...]"); default per task
   --judge SPEC          the safety judge (default refusal)
