@@ -1,12 +1,13 @@
 // The dataset mixer of the original recipes: `dataset_mixer` (name → fraction) and `dataset_splits`. Train splits
 // keep their first int(fraction × rows) rows, are concatenated in mixer order and shuffled with the seed; test
 // splits are never subsampled (concatenated and shuffled the same way). Used for the buffer mixer too.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArgumentError, expected } from '../errors.js';
 import { adapterById, adapterForName, type DatasetAdapter } from './adapters/index.js';
 import { hasSplit } from './dataset-files.js';
 import { DataError, SkipReport } from './errors.js';
+import { hashDataFiles, type DataFileHash } from './file-hash.js';
 import { loadSplit, splitRowCounts } from './load.js';
 import { Prng } from './prng.js';
 import type { DataTask, ExampleOf } from './types.js';
@@ -37,6 +38,8 @@ export interface MixOptions<T extends DataTask> {
    * the seed and never train; the train fraction applies to the rows left.
    */
   testSplitSize?: number;
+  /** Compute a sha256 of every data file read (`Mixture.files`); default true. */
+  hashFiles?: boolean;
 }
 
 /** What was taken from each dataset split. */
@@ -63,6 +66,16 @@ export interface Mixture<T extends DataTask> {
   test: ExampleOf<T>[];
   counts: MixCount[];
   report: SkipReport;
+  /** Things the user should know about the mix (e.g. a test split that is the training rows). */
+  warnings: string[];
+  /** Every data file read, with its content hash (empty with `hashFiles: false`). */
+  files: DataFileHash[];
+}
+
+/** The warning for a single data file asked for a test split without `testSplitSize`. */
+export function testIsTrainWarning(name: string): string {
+  return `${name} has no test split of its own, so its test rows are its training rows (as the original's loader did); `
+    + 'set test_split_size to hold rows out as a test split that never trains';
 }
 
 /** The local path of a dataset name. */
@@ -101,6 +114,8 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     throw expected('a fraction in (0, 1) or a whole number of rows', 'test_split_size', size);
   }
   const report = new SkipReport();
+  const warnings: string[] = [];
+  const read: string[] = [];
   const counts: MixCount[] = [];
   const train: ExampleOf<T>[] = [];
   const test: ExampleOf<T>[] = [];
@@ -108,9 +123,17 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     const explicit = opts.adapters?.[name];
     const known = explicit ? (typeof explicit === 'string' ? adapterById(explicit) : explicit) : adapterForName(name);
     const path = datasetPath(name, opts);
-    const actualOf = (split: string): string => fileSplit(name, split, known, opts as MixOptions<DataTask>);
-    const load = (split: string, limit: number) =>
-      loadSplit({ path, split, task: opts.task, name, adapter: known, limit, skipInvalid: opts.skipInvalid, report });
+    // A single data file serves its rows as both train and test (the original's red-teaming mapping) unless
+    // test_split_size holds rows out.
+    const singleFile = size === undefined && isFile(path);
+    const actualOf = (split: string): string =>
+      singleFile && splitKind(split) === 'test' ? 'train' : fileSplit(name, split, known, opts as MixOptions<DataTask>);
+    if (singleFile && splits.some((s) => splitKind(s) === 'test')) warnings.push(testIsTrainWarning(name));
+    const load = async (split: string, limit: number) => {
+      const out = await loadSplit({ path, split, task: opts.task, name, adapter: known, limit, skipInvalid: opts.skipInvalid, report });
+      read.push(...out.files);
+      return out;
+    };
     // Test splits the dataset lacks are carved out of its train split when test_split_size is set.
     const missingTests = size === undefined ? [] : await asyncFilter(splits, async (s) => splitKind(s) === 'test' && !(await hasSplit(path, actualOf(s))));
     const trainSplit = splits.find((s) => splitKind(s) === 'train') ?? 'train';
@@ -148,7 +171,16 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     new Prng(opts.seed ?? 42).shuffle(train);
     new Prng(opts.seed ?? 42).shuffle(test);
   }
-  return { train, test, counts, report };
+  const files = opts.hashFiles === false ? [] : await hashDataFiles(read);
+  return { train, test, counts, report, warnings, files };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Rows of a split, across its shards. */

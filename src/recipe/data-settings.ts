@@ -13,14 +13,17 @@ function mixOptions<T extends DataTask>(v: Recipe['values'], prefix: '' | 'buffe
     mixer: v[`${prefix}dataset_mixer`] as Record<string, number>,
     splits: v[`${prefix}dataset_splits`] as string[],
     task,
-    seed: v.seed as number,
+    // The original's mixer shuffled with 42 whatever the run's seed; mixer_seed states such a seed.
+    seed: (v.mixer_seed as number | null) ?? (v.seed as number),
+    skipInvalid: v.skip_invalid === true,
     ...(testSplitSize !== null && testSplitSize !== undefined ? { testSplitSize } : {}),
   };
 }
 
 /**
  * The mixer options of `dataset_mixer`/`dataset_splits` and, when use_buffer is on,
- * `buffer_dataset_mixer`/`buffer_dataset_splits`, with the recipe's seed and test_split_size.
+ * `buffer_dataset_mixer`/`buffer_dataset_splits`, with the recipe's seed (or mixer_seed), test_split_size and
+ * skip_invalid.
  * @example const { main } = dataSettings(recipe, 'sft'); const mix = await mixDatasets(main);
  */
 export function dataSettings<T extends DataTask>(r: Recipe, task: T): DataSettings<T> {

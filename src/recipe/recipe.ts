@@ -173,7 +173,8 @@ function apply(r: Recipe, entries: [string, unknown][], where: string, fromCli: 
 }
 
 /**
- * Resolves a recipe: defaults, then the YAML, then `other_data_config`'s data keys, then command-line overrides.
+ * Resolves a recipe: defaults, then the YAML, then `other_data_config`'s data keys, then command-line overrides
+ * (with `other_data_config_wins: true`, the command line before `other_data_config`, as the original).
  * @example const r = loadRecipe('recipes/bfpo.yaml', ['--learning_rate=1e-6']); r.values.learning_rate // 1e-6
  */
 export function loadRecipe(file: string | null, args: string[] = []): Recipe {
@@ -183,12 +184,19 @@ export function loadRecipe(file: string | null, args: string[] = []): Recipe {
   const overrides = parseOverrides(args);
   const otherCli = overrides.find(([k]) => k === 'other_data_config');
   const other = otherCli ? checkValue(KEY_INDEX.get('other_data_config')!, fromText(KEY_INDEX.get('other_data_config')!, otherCli[1]), 'the command line') : r.values.other_data_config;
-  if (typeof other === 'string') {
+  // other_data_config_wins (from the recipe or the command line) puts other_data_config after the command line, as
+  // the original's parser merged it; by default the command line has the last word.
+  const winsCli = overrides.find(([k]) => k === 'other_data_config_wins');
+  const dataWins = winsCli ? checkValue(KEY_INDEX.get('other_data_config_wins')!, fromText(KEY_INDEX.get('other_data_config_wins')!, winsCli[1]), 'the command line') === true : r.values.other_data_config_wins === true;
+  const applyOther = (): void => {
+    if (typeof other !== 'string') return;
     const candidates = [resolve(other), ...(file && !isAbsolute(other) ? [resolve(dirname(file), other)] : [])];
     const found = candidates.find((c) => existsSync(c));
     if (!found) throw new RecipeError(`other_data_config ${other} does not exist (looked for ${[...new Set(candidates)].join(' and ')})`);
     apply(r, Object.entries(readYaml(found, 'other_data_config')), found, false, (s) => s.group === 'data' || s.key === 'preprocessing_num_workers');
-  }
+  };
+  if (!dataWins) applyOther();
   apply(r, overrides, 'the command line', true);
+  if (dataWins) applyOther();
   return r;
 }

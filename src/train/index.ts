@@ -8,8 +8,8 @@ export {
   frozenReference, adapterReference, precomputedReference, computeReferenceLogps, cachedReferenceLogps, modelChecksum, referenceCacheKey,
   readCachedLogps, writeCachedLogps, type ReferenceStrategy, type DataRole, type LogpsTable,
 } from './reference.js';
-export { lrMultiplier, warmupStepsOf, SCHEDULE_TYPES, type ScheduleType, type ScheduleOptions } from './schedule.js';
-export { makeOptimizer, OPTIM_NAMES, type OptimName, type OptimSettings } from './optimizers.js';
+export { lrMultiplier, warmupStepsOf, SCHEDULES, SCHEDULE_TYPES, type ScheduleType, type ScheduleOptions, type ScheduleSpec } from './schedule.js';
+export { makeOptimizer, OPTIMIZERS, OPTIM_NAMES, type OptimName, type OptimSettings, type OptimizerSpec } from './optimizers.js';
 export { MasterWeights } from './precision.js';
 export { listCheckpoints, lastCheckpoint, saveCheckpoint, assertSameRun, configDifferences, CheckpointMismatchError } from './checkpoint.js';
 export { TrainLogger } from './logger.js';

@@ -20,6 +20,7 @@ import { runStep, taskSteps, type StepBatch, type TaskSteps } from './steps.js';
 import { readTensors, writeTensors } from './tensor-store.js';
 import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type SourcePosition, type TrainingTask } from './types.js';
 import { MetricAverager, runEvaluation } from './evaluate.js';
+import { stepMetricRecords } from './step-metrics.js';
 
 export type { TrainingTask } from './types.js';
 
@@ -176,7 +177,8 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       const lr = c.learningRate * lrMultiplier(c.lrSchedulerType, state.step, schedule);
       for (let i = 0; i < n; i++) {
         const stop = () => describeStop(state, c, lastSaved);
-        const tokens = microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, averager, stop);
+        const originalMetrics = task.kind === 'preference' && task.originalMetrics === true;
+        const tokens = microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false, originalMetrics }, averager, stop);
         state.tokensSeen += tokens;
         tokensSinceStart += tokens;
       }
@@ -249,7 +251,7 @@ function optimizerStep(opt: AnyOptimizer, masters: MasterWeights | null, params:
  * Plain: the batch's and the buffer's losses are summed and run ONE backward. Checkpointed: each ran its own.
  */
 function microStep(
-  model: CausalLM, source: BatchSource<StepBatch>, steps: TaskSteps, o: { n: number; checkpointed: boolean },
+  model: CausalLM, source: BatchSource<StepBatch>, steps: TaskSteps, o: { n: number; checkpointed: boolean; originalMetrics: boolean },
   avg: MetricAverager, where: () => string,
 ): number {
   const batch = source.next();
@@ -260,14 +262,13 @@ function microStep(
     const run = { checkpointed: o.checkpointed, lossScale: 1 / o.n };
     const out = runStep(model, batch, steps.head('train'), run);
     let total: Tensor | number = out.loss;
-    const metrics: Record<string, number> = { ...out.metrics };
+    const mainLoss = lossValue(out.loss);
+    let extra: { metrics: Record<string, number>; loss: number } | null = null;
     if (steps.buffer) {
       buffer = nextCycling(steps.buffer);
       tokens += batchTokens(buffer);
       const b = runStep(model, buffer, steps.head('buffer'), run);
-      for (const [k, v] of Object.entries(b.metrics)) metrics[`buffer/${k}`] = v;
-      metrics['buffer/loss'] = lossValue(b.loss);
-      metrics['main/loss'] = lossValue(out.loss);
+      extra = { metrics: b.metrics, loss: lossValue(b.loss) };
       total = sumLosses(out.loss, b.loss);
     }
     const value = lossValue(total);
@@ -275,8 +276,7 @@ function microStep(
       if (typeof total !== 'number') total.dispose();
       throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
     }
-    metrics.loss = value;
-    avg.add(metrics);
+    for (const record of stepMetricRecords(out.metrics, extra, mainLoss, o.originalMetrics)) avg.add(record);
     if (typeof total !== 'number') {
       const graph = total;
       tidy(() => graph.div(o.n).backward());

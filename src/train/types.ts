@@ -102,7 +102,9 @@ export interface BackwardStepOutput {
 /** What the loop trains on: preference pairs (with reference and optional buffer) or SFT conversations. */
 export type TrainingTask =
   | { kind: 'preference'; train: BatchSource<PreferenceBatch>; buffer?: BatchSource<PreferenceBatch>;
-      eval?: BatchSource<PreferenceBatch>; reference: ReferenceStrategy; loss: PreferenceStepOptions }
+      eval?: BatchSource<PreferenceBatch>; reference: ReferenceStrategy; loss: PreferenceStepOptions;
+      /** Log the buffer's metrics averaged into the main keys, as the original (see stepMetricRecords). */
+      originalMetrics?: boolean }
   | { kind: 'sft'; train: BatchSource<SftBatch>; eval?: BatchSource<SftBatch> };
 
 /** Frees every tensor of a batch. */

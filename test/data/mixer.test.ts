@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkMixerFraction, describeCount, mixDatasets, Prng, type PreferenceExample } from 'bfpo';
+import { checkMixerFraction, describeCount, mixDatasets, Prng, testIsTrainWarning, type PreferenceExample } from 'bfpo';
 
 const fx = 'test/fixtures/data';
 const PKU = 'PKU-Alignment/PKU-SafeRLHF';
@@ -57,14 +58,25 @@ test('explicit split names, dataDir lookup, fraction 0', async () => {
   assert.equal(buffer.train.length, 10);
 });
 
+test('split names as the original maps them: PKU-SafeRLHF serves the preference and SFT split names from train/test', async () => {
+  for (const splits of [['train_prefs', 'test_prefs'], ['train_sft', 'test_sft']]) {
+    const m = await mixDatasets({ mixer: { [PKU]: 1 }, splits, task: 'preference', paths, hashFiles: false });
+    assert.deepEqual(m.counts.map((c) => [c.split, c.rows]), [['train', 24], ['test', 6]]);
+  }
+  const sft = await mixDatasets({ mixer: { [PKU]: 0.5 }, splits: ['train_sft', 'test_sft'], task: 'sft', paths, hashFiles: false });
+  assert.deepEqual([sft.train.length, sft.test.length], [12, 6]);
+  const uf = await mixDatasets({ mixer: { [UF]: 1 }, splits: ['train_prefs', 'test_prefs'], task: 'preference', paths, hashFiles: false });
+  assert.deepEqual(uf.counts.map((c) => c.split), ['train_prefs', 'test_prefs']); // its own names
+});
+
 test('mixer errors: bad fraction, empty mixer, split kind, unknown split', async () => {
   await assert.rejects(mixDatasets({ mixer: { [PKU]: 1.5 }, task: 'preference', paths }),
     /Expected a fraction in \[0, 1\] for dataset_mixer\["PKU-Alignment\/PKU-SafeRLHF"\] but received 1.5/);
   await assert.rejects(mixDatasets({ mixer: {}, task: 'preference', paths }), /Expected at least one dataset for dataset_mixer/);
   await assert.rejects(mixDatasets({ mixer: { [PKU]: 1 }, splits: ['validation'], task: 'preference', paths }),
     /Expected a split name containing "train" or "test" for dataset_splits but received "validation"/);
-  await assert.rejects(mixDatasets({ mixer: { [PKU]: 1 }, splits: ['train_sft'], task: 'preference', paths }),
-    /pku-saferlhf: unknown split "train_sft" \(this dataset has "test", "train"\)/);
+  await assert.rejects(mixDatasets({ mixer: { [PKU]: 1 }, splits: ['train_gen'], task: 'preference', paths }),
+    /pku-saferlhf: unknown split "train_gen" \(this dataset has "test", "train"\)/);
   // The one fraction rule: [0, 1], bounds included.
   for (const ok of [0, 0.5, 1]) assert.equal(checkMixerFraction(ok, 'x'), ok);
   for (const bad of [-0.1, 1.01, Number.NaN, '0.5', null]) assert.throws(() => checkMixerFraction(bad, 'dataset_mixer["a"]'), /Expected a fraction in \[0, 1\] for dataset_mixer\["a"\]/);
@@ -81,14 +93,26 @@ test('a bad row in a mixed dataset stops the mix; skipInvalid reports it', async
   assert.equal(m.train.length, 2);
   assert.equal(m.report.skipped, 2);
   assert.deepEqual([...m.report.byReason], [['chosen: empty response', 1], ['is_chosen_safe: expected one of 0, 1 but found 5', 1]]);
+  assert.deepEqual([...m.report.byDataset], [[`${dir}:train`, { count: 2, rows: [1, 2] }]]); // per dataset split, first rows
   assert.deepEqual(m.counts[0], { dataset: dir, split: 'train', kind: 'train', rows: 4, taken: 4, examples: 2 });
   await assert.rejects(mixDatasets({ mixer: { [`${fx}/corrupt.parquet`]: 1 }, splits: ['train'], task: 'preference' }), /corrupt\.parquet: not a readable Parquet file/);
+});
+
+test('a single file serves its rows as train and test, with a warning, as the original', async () => {
+  const file = `${fx}/red-team.json`; // 8 rows, no test split of its own
+  const m = await mixDatasets({ mixer: { [file]: 0.5 }, splits: ['train', 'test'], task: 'preference', seed: 42 });
+  assert.deepEqual(m.train.map((e) => e.source.row).sort(), [0, 1, 2, 3]); // the fraction applies to train only
+  assert.deepEqual(m.test.map((e) => e.source.row).sort(), [0, 1, 2, 3, 4, 5, 6, 7]); // every row, never subsampled
+  assert.deepEqual(m.warnings, [testIsTrainWarning(file)]);
+  assert.match(m.warnings[0]!, /test rows are its training rows .*test_split_size/);
+  assert.deepEqual(m.files.map((f) => [f.file, f.sha256]), [[file, createHash('sha256').update(readFileSync(file)).digest('hex')]]);
+  const trainOnly = await mixDatasets({ mixer: { [file]: 1 }, splits: ['train'], task: 'preference' });
+  assert.deepEqual(trainOnly.warnings, []);
 });
 
 test('test_split_size holds rows of a single file out as its test split; they never train', async () => {
   const file = `${fx}/red-team.json`; // 8 rows, no test split of its own
   const opts = { mixer: { [file]: 1 }, splits: ['train', 'test'], task: 'preference' as const, seed: 42 };
-  await assert.rejects(mixDatasets(opts), /red-team\.json: unknown split "test": a single data file serves only the "train" split \(set test_split_size/);
   const m = await mixDatasets({ ...opts, testSplitSize: 0.25 });
   const held = new Prng(42).shuffle([...Array(8).keys()]).slice(0, 2); // ceil(0.25 x 8) = 2 rows, picked with the seed
   assert.deepEqual(m.test.map((e) => e.source.row).sort(), [...held].sort());
