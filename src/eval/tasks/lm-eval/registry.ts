@@ -52,5 +52,5 @@ export async function loadLmEvalTask(name: string, dataDir: string | undefined, 
   }
   throw new TaskDataError(join(dir, entry.files[0]), null, null,
     `missing: task ${name} reads dataset ${entry.dataset} from one of ${entry.files.map((f) => join(dir, f)).join(', ')} ` +
-    '(download it from the Hugging Face hub into --data-dir; docs/eval.md names the revision)');
+    '(download it from the Hugging Face hub into --data-dir; docs/eval.md names the repositories)');
 }
