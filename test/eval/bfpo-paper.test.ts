@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import {
   bfpoPaperJudgeItem, bfpoPaperTasks, evaluate, harmbenchPrompt, loadTask, paperAdvbench, paperAlert, paperBeaver,
   parseTaskSpec, pythonListRepr, refusalJudge, runEval, StaleResultsError, TaskDataError, type Judge, type JudgeItem,
-} from 'bfpo';
+} from 'bfpo/eval';
 import { parseEvalArgs } from '../../src/cli/eval.js';
 import { FakeChat, FakeScorer, tempDir, writeJsonl } from './helpers.js';
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { lmEvalTaskNames, loadLmEvalTask, parseTaskSpec, refusalJudge, runEval, summarize, TaskDataError, type MultipleChoiceTask } from 'bfpo';
+import { lmEvalTaskNames, loadLmEvalTask, parseTaskSpec, refusalJudge, runEval, summarize, TaskDataError, type MultipleChoiceTask } from 'bfpo/eval';
 import { choicePairs } from '../../src/eval/tasks/multiple-choice.js';
 import { FakeScorer, tempDir, writeJsonl } from './helpers.js';
 

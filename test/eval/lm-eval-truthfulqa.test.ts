@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadLmEvalTask, loadTask, mc2Score, parseTaskSpec, refusalJudge, runEval, summarize, TaskDataError, type MultipleChoiceTask } from 'bfpo';
+import { loadLmEvalTask, loadTask, mc2Score, parseTaskSpec, refusalJudge, runEval, summarize, TaskDataError, type MultipleChoiceTask } from 'bfpo/eval';
 import { FakeScorer, tempDir, writeJsonl } from './helpers.js';
 
 // lm_eval/tasks/truthfulqa/truthfulqa_mc1.yaml (fb963f0): prompt_qa + '\n\nQ: ' + question + '\nA:'.
