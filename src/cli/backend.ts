@@ -8,6 +8,7 @@ import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate } from '../io/chat-template.js';
+import type { ContentSpecialTokens } from '../io/content-guard.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { LlamaForCausalLM } from '../models/llama.js';
 import { applyLora } from '../nn/lora.js';
@@ -29,10 +30,9 @@ const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); 
 export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): TextTokenizer {
   if (!chatTemplate) return tok;
   const template = new ChatTemplate(chatTemplate, 'the recipe\'s chat_template');
-  const tokens = { bos_token: tok.bosToken, eos_token: tok.eosToken, pad_token: tok.padToken, unk_token: tok.unkToken };
   return {
     encode: (text, o) => tok.encode(text, o),
-    applyChatTemplate: (messages, o) => template.render(messages, tokens, o?.addGenerationPrompt ?? false),
+    applyChatTemplate: (messages, o) => tok.applyChatTemplate(messages, { addGenerationPrompt: o?.addGenerationPrompt ?? false, template }),
     bosTokenId: tok.bosTokenId, eosTokenId: tok.eosTokenId, padTokenId: tok.padTokenId,
     decode: (ids) => tok.decode(Array.from(ids)),
   };
@@ -141,6 +141,7 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
   if ((v.report_to as string[]).includes('wandb')) note('report_to wandb has no effect: metrics go to log.jsonl (and TensorBoard with report_to: [tensorboard])');
   const modelDir = v.model_name_or_path as string;
   const tokenizer = loadFolderTokenizer((v.tokenizer_name_or_path as string | null) ?? modelDir);
+  tokenizer.contentSpecialTokens = v.content_special_tokens as ContentSpecialTokens;
   const tok = textTokenizer(tokenizer, v.chat_template as string | null);
   const config = trainerConfig(r);
   const model = loadCausalLM(modelDir, modelDtype(r));
@@ -181,6 +182,7 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
 /** `bfpo logps`: fills the reference log-prob cache for a recipe's data. */
 export async function runLogpsCache(r: Recipe): Promise<void> {
   const tokenizer = loadFolderTokenizer((r.values.tokenizer_name_or_path as string | null) ?? (r.values.model_name_or_path as string));
+  tokenizer.contentSpecialTokens = r.values.content_special_tokens as ContentSpecialTokens;
   const data = await preferenceData(r, textTokenizer(tokenizer, r.values.chat_template as string | null));
   precomputedTables(r, data);
 }
