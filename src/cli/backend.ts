@@ -19,6 +19,7 @@ import {
   type DataRole, type LogpsTable, type ReferenceStrategy,
 } from '../train/reference.js';
 import { runEvaluation } from '../train/evaluate.js';
+import { signalExitCode } from '../train/signals.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { hfModelStore, loadCausalLM, loadFolderTokenizer, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
@@ -172,6 +173,11 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
     }
     if (config.evalStrategy === 'no' && !config.evalAtEnd) t.eval = undefined;
     const result = train(model, t, config, store);
+    if (result.stoppedBy) {
+      note(`stopped by ${result.stoppedBy} at step ${result.globalStep}; rerun the same command to resume from ${result.lastCheckpoint}`);
+      process.exitCode = signalExitCode(result.stoppedBy);
+      return;
+    }
     note(`done: ${result.globalStep} steps; the model is in ${config.outputDir}`);
   } finally {
     release();

@@ -8,7 +8,12 @@ export {
 export { lrMultiplier, warmupStepsOf, SCHEDULE_TYPES, type ScheduleType, type ScheduleOptions } from './schedule.js';
 export { makeOptimizer, OPTIM_NAMES, type OptimName, type OptimSettings } from './optimizers.js';
 export { MasterWeights } from './precision.js';
-export { listCheckpoints, lastCheckpoint, saveCheckpoint, assertSameRun, configDifferences, CheckpointMismatchError } from './checkpoint.js';
+export {
+  listCheckpoints, lastCheckpoint, lastIntactCheckpoint, saveCheckpoint, assertSameRun, configDifferences, checksumFiles, checkpointProblem,
+  CheckpointMismatchError, CheckpointWriteError, CheckpointDamagedError, type FileChecksum,
+} from './checkpoint.js';
+export { lockOutputDir, RunLockedError, LOCK_FILE, type RunLock } from './lock.js';
+export { watchStopSignals, signalExitCode, type StopWatch } from './signals.js';
 export { TrainLogger } from './logger.js';
 export { EventWriter, crc32c, maskedCrc32c } from './tensorboard.js';
 export { runEvaluation, MetricAverager } from './evaluate.js';

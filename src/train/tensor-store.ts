@@ -17,7 +17,7 @@ export function writeTensors(base: string, tensors: Map<string, Tensor>): void {
   try {
     for (const [name, t] of tensors) {
       const bytes = t.device === 'cpu' ? t.toBuffer() : (() => { const c = t.to('cpu'); try { return c.toBuffer(); } finally { c.dispose(); } })();
-      writeSync(fd, bytes);
+      for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off); // a short write is not an error
       index[name] = { dtype: t.dtype, shape: t.shape, offset, bytes: bytes.length };
       offset += bytes.length;
     }
