@@ -12,7 +12,7 @@ test('200 seeded mutations of a whole GGUF model (config, tokenizer, Q8_0 tensor
   const rand = rng(2024);
   const p = join(tmpDir('bfpo-gguf-fuzz-'), 'm.gguf');
   const seen = new Map<string, number>();
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < (Number(process.env.BFPO_FUZZ_ITERATIONS) || 200); i++) {
     const b = Buffer.from(good);
     for (let h = 0; h < 1 + Math.floor(rand() * 3); h++) b[Math.floor(rand() * headerEnd)] = Math.floor(rand() * 256);
     writeFileSync(p, b);
