@@ -224,8 +224,14 @@ export class Tokenizer {
   encode(text: string, opts: EncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw expected('a string', 'text', text);
     const add = opts.addSpecialTokens ?? true;
-    if (this.#guard.hasEscapes(text)) return this.#guard.encode(text, add ? this.#postProcessorTokens() : null);
-    return this.#hf.encode(text, { add_special_tokens: add }).ids;
+    try {
+      if (this.#guard.hasEscapes(text)) return this.#guard.encode(text, add ? this.#postProcessorTokens() : null);
+      return this.#hf.encode(text, { add_special_tokens: add }).ids;
+    } catch (err) {
+      // A malformed tokenizer.json can load and still fail inside the library on the first text it encodes.
+      if (err instanceof FormatError) throw err;
+      throw new FormatError(this.source, `cannot encode text: ${(err as Error).message}`);
+    }
   }
 
   /** What the post-processor puts before and after a text's tokens (BOS for Llama), found on a probe text. */
@@ -259,7 +265,11 @@ export class Tokenizer {
       throw expected(`an array of token ids in [0, ${this.#size})`, 'ids', ids);
     }
     if (list.length === 0) return '';
-    return this.#hf.decode(list, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    try {
+      return this.#hf.decode(list, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    } catch (err) {
+      throw new FormatError(this.source, `cannot decode ids: ${(err as Error).message}`);
+    }
   }
 
   /**
