@@ -1,4 +1,5 @@
 // bfpo: Bi-Factorial Preference Optimization and the DPO family on libtorch, from Node.js.
+export { BfpoError, ArgumentError } from './errors.js';
 export * from './tensor/index.js';
 export * from './optim/index.js';
 export * from './nn/index.js';
@@ -8,5 +9,5 @@ export * from './losses/index.js';
 export * from './io/index.js';
 export * from './train/index.js';
 export * from './eval/index.js';
-export * from './cli/index.js';
+export * from './recipe/index.js';
 export * from './demo/index.js';

@@ -1,9 +1,9 @@
 // `bfpo convert`: Hugging Face folder to GGUF (for llama.cpp and ollama), and GGUF back to a folder.
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ggufToHfFolder, hfFolderToGguf } from '../io/convert.js';
+import { ggufToHfFolder, hfFolderToGguf } from '../models/gguf.js';
 import type { GgufFileType } from '../io/gguf-llama.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 
 export const CONVERT_USAGE = 'bfpo convert INPUT OUTPUT [--type f32|f16|q8_0] [--max-shard-size 5GB] [--name NAME]';
 export const CONVERT_HELP = [

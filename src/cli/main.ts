@@ -1,7 +1,7 @@
 // The bfpo command line: a table of commands, each with --help; `main(argv)` runs one.
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { DEMO_HELP } from '../demo/args.js';
-import { RECIPE_KEYS, describeType, showDefault } from './recipe-keys.js';
+import { RECIPE_KEYS, describeType, showDefault } from '../recipe/recipe-keys.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
 import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';

@@ -1,7 +1,7 @@
 // Length-bucketed batch order: deterministic for (seed, epoch), resumable from any (epoch, batch) position.
 // Each epoch shuffles the examples, sorts windows of `bucketSize` batches by length, cuts batches, then shuffles
 // the batch order, so batches hold similar lengths (little padding) while the order stays random.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { Prng } from './prng.js';
 
 /** Options of {@link BatchPlan}. */

@@ -1,5 +1,5 @@
 // Data errors name the file, the row and the field; the skip report counts rows dropped with `skipInvalid`.
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 /** Raised when a data file or one of its rows cannot be used. `row` is zero-based; -1 means the whole file. */
 export class DataError extends BfpoError {

@@ -11,7 +11,7 @@ export {
   type DatasetAdapter,
 } from './adapters/index.js';
 export { loadSplit, resolveAdapter, type LoadSplitOptions } from './load.js';
-export { mixDatasets, mixOptionsFromRecipe, describeCount, datasetPath, type MixOptions, type Mixture, type MixCount } from './mixer.js';
+export { mixDatasets, checkMixerFraction, describeCount, datasetPath, type MixOptions, type Mixture, type MixCount } from './mixer.js';
 export { Prng } from './prng.js';
 export type { TextTokenizer } from './tokenizer.js';
 export {

@@ -1,5 +1,5 @@
 // Loads one split of one dataset into canonical examples: files → rows (streamed) → adapter → examples.
-import { ArgumentError } from '../tensor/errors.js';
+import { ArgumentError } from '../errors.js';
 import { adapterById, adapterForColumns, adapterForName, type DatasetAdapter } from './adapters/index.js';
 import { splitFiles } from './dataset-files.js';
 import { DataError, SkipReport } from './errors.js';

@@ -3,7 +3,7 @@
 // splits are never subsampled (concatenated and shuffled the same way). Used for the buffer mixer too.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { adapterById, adapterForName, type DatasetAdapter } from './adapters/index.js';
 import { hasSplit } from './dataset-files.js';
 import { DataError, SkipReport } from './errors.js';
@@ -13,7 +13,7 @@ import type { DataTask, ExampleOf } from './types.js';
 
 /** Options of {@link mixDatasets}. Keys mirror the recipe keys of the original. */
 export interface MixOptions<T extends DataTask> {
-  /** `dataset_mixer`: dataset name (as the original names it, or a local path) → fraction of its train rows, 0..1. */
+  /** `dataset_mixer`: dataset name (as the original names it, or a local path) → fraction of its train rows in [0, 1] (see checkMixerFraction). */
   mixer: Record<string, number>;
   /** `dataset_splits`: split names; those containing "train" are training splits, "test" evaluation. Default ["train", "test"]. */
   splits?: string[];
@@ -95,9 +95,7 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
   const splits = opts.splits ?? ['train', 'test'];
   const entries = Object.entries(opts.mixer);
   if (entries.length === 0) throw expected('at least one dataset', 'dataset_mixer', opts.mixer);
-  for (const [name, frac] of entries) {
-    if (typeof frac !== 'number' || !(frac >= 0 && frac <= 1)) throw expected('a fraction between 0 and 1', `dataset_mixer["${name}"]`, frac);
-  }
+  for (const [name, frac] of entries) checkMixerFraction(frac, `dataset_mixer["${name}"]`);
   const size = opts.testSplitSize;
   if (size !== undefined && !isTestSplitSize(size)) {
     throw expected('a fraction in (0, 1) or a whole number of rows', 'test_split_size', size);
@@ -158,6 +156,16 @@ async function rowCount(path: string, split: string): Promise<number> {
   return (await splitRowCounts(path, split)).reduce((a, c) => a + c.rows, 0);
 }
 
+/**
+ * The one rule for a mixer fraction, the share of a dataset's train split to take: a number in [0, 1], as the
+ * original (which rejects only negative fractions). 0 takes none of its train rows; its test split still counts
+ * in full. Throws naming `where` otherwise.
+ */
+export function checkMixerFraction(frac: unknown, where: string): number {
+  if (typeof frac !== 'number' || !(frac >= 0 && frac <= 1)) throw expected('a fraction in [0, 1]', where, frac);
+  return frac;
+}
+
 /** Whether `x` is a valid `test_split_size`: a fraction in (0, 1) or a whole number of rows (at least 1). */
 export function isTestSplitSize(x: unknown): x is number {
   return typeof x === 'number' && ((x > 0 && x < 1) || (Number.isInteger(x) && x >= 1));
@@ -178,24 +186,4 @@ async function holdOut(path: string, split: string, size: number, seed: number):
   }
   const order = new Prng(seed).shuffle([...Array(rows).keys()]);
   return { split, rows, test: new Set(order.slice(0, n)) };
-}
-
-/**
- * Reads the data keys of a recipe (snake_case, as the original's YAML) into mixer options. `which` picks
- * `dataset_mixer`/`dataset_splits` or `buffer_dataset_mixer`/`buffer_dataset_splits`.
- *
- * @example
- * const buffer = await mixDatasets(mixOptionsFromRecipe(recipe, 'buffer', 'preference'));
- */
-export function mixOptionsFromRecipe<T extends DataTask>(recipe: Record<string, unknown>, which: 'main' | 'buffer', task: T): MixOptions<T> {
-  const prefix = which === 'buffer' ? 'buffer_' : '';
-  const mixer = recipe[`${prefix}dataset_mixer`];
-  if (!mixer || typeof mixer !== 'object' || Array.isArray(mixer)) throw expected('a mapping of dataset name to fraction', `${prefix}dataset_mixer`, mixer);
-  const splits = recipe[`${prefix}dataset_splits`] ?? ['train', 'test'];
-  if (!Array.isArray(splits) || !splits.every((s) => typeof s === 'string')) throw expected('a list of split names', `${prefix}dataset_splits`, splits);
-  const seed = recipe.seed ?? 42;
-  if (typeof seed !== 'number' || !Number.isInteger(seed)) throw expected('an integer', 'seed', seed);
-  const testSplitSize = recipe.test_split_size ?? undefined;
-  if (testSplitSize !== undefined && typeof testSplitSize !== 'number') throw expected('a fraction in (0, 1) or a whole number of rows', 'test_split_size', testSplitSize);
-  return { mixer: mixer as Record<string, number>, splits, task, seed, ...(testSplitSize !== undefined ? { testSplitSize } : {}) };
 }

@@ -31,7 +31,7 @@ export interface PreparedPreferenceData {
  *
  * @example
  * const data = await preparePreferenceData({
- *   main: mixOptionsFromRecipe(recipe, 'main', 'preference'), buffer: mixOptionsFromRecipe(recipe, 'buffer', 'preference'),
+ *   main: { mixer: { 'data/pku-saferlhf': 0.2 }, task: 'preference', seed: 42 },
  *   tokenizer, tokenize: { maxLength: 1024, maxPromptLength: 512 }, log: console.log,
  * });
  */

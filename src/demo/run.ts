@@ -2,7 +2,7 @@
 // IPO and BFPO from it, evaluates the four models and writes the report, printing each phase and its time.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { getNumThreads, setNumThreads } from '../tensor/runtime.js';
 import { FULL_PLAN, TINY_PLAN, type DemoPlan } from './plan.js';
 import { evaluateDemo, type DemoScores } from './evaluate.js';

@@ -1,7 +1,7 @@
 // Chat templates: Jinja programs from tokenizer_config.json, rendered with @huggingface/jinja as transformers does,
 // inside bounds: a template from a stranger that loops for long or builds huge strings is stopped with an error.
 import { Environment, Interpreter, Template } from '@huggingface/jinja';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 /** One chat turn. Roles are usually 'system', 'user' and 'assistant' (the data layer's Message fits). */
 export interface ChatMessage {

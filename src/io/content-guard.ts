@@ -3,7 +3,7 @@
 // special tokens. Text without escapes encodes exactly as before.
 import { randomBytes } from 'node:crypto';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 type Json = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 // Preference losses over per-sequence log-probabilities: BFPO and the DPO family.
 // h = (pc - pr) - (rc - rr) is the policy's log-ratio margin over the reference's; every loss is a function of it.
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { cat, tensor, tidy } from '../tensor/index.js';
 

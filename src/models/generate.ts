@@ -3,13 +3,13 @@
 // frees its tensors, so memory stays flat however long the generation.
 import { inferenceMode } from '../tensor/autograd.js';
 import { ones, tensor } from '../tensor/creation.js';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { cat } from '../tensor/functional.js';
 import { manualSeed } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { KVCache } from './kv-cache.js';
-import type { LlamaForCausalLM } from './llama.js';
+import type { LanguageModel } from './language-model.js';
 
 /** Why a sequence stopped: an EOS token, a stop string, or max_new_tokens. */
 export type FinishReason = 'eos' | 'stop' | 'length';
@@ -122,7 +122,7 @@ function leftPad(prompts: number[][], pad: number): { ids: number[][]; mask: num
  *   stopStrings: ['\n\n'], onStep: ({ tokens }) => process.stdout.write(tokenizer.decode([tokens[0] ?? 0])),
  * });
  */
-export function generate(model: LlamaForCausalLM, prompts: number[][], opts: GenerateOptions = {}): GenerateResult {
+export function generate(model: LanguageModel, prompts: number[][], opts: GenerateOptions = {}): GenerateResult {
   const cfg = model.config;
   checkPrompts(prompts, cfg.vocabSize);
   checkSampling(opts);

@@ -3,7 +3,7 @@ import { initRuntime } from './runtime.js';
 
 export { Tensor, type Scalar, type TensorLike, type NestedArray } from './tensor.js';
 export { type DType, type Device, DTYPES, dtypeSize, isFloatingDtype } from './dtype.js';
-export { BfpoError, TorchError, ArgumentError } from './errors.js';
+export { TorchError } from './errors.js';
 export {
   tensor, fromBuffer, empty, zeros, ones, full, arange, randn, rand, randint,
   zerosLike, onesLike, emptyLike, randnLike, randLike, type CreateOptions,

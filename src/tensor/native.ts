@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BfpoError, TorchError } from './errors.js';
+import { BfpoError } from '../errors.js';
+import { TorchError } from './errors.js';
 
 /** An opaque native tensor handle. */
 export type Handle = { readonly __handle: unique symbol };

@@ -1,7 +1,7 @@
 // Process-wide settings: threads, random seeds, devices, memory statistics and the BLAS check.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { expected } from './errors.js';
+import { expected } from '../errors.js';
 import { native } from './native.js';
 import { Tensor, wrap } from './tensor.js';
 

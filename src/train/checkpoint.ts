@@ -2,9 +2,10 @@
 // that name is always complete; checksums of its files in the trainer state; rotation to `save_total_limit`;
 // finding the last intact one; refusing another run's.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { join, relative } from 'node:path';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 export const TRAINER_STATE = 'trainer_state.json';
 export const RUN_CONFIG = 'run_config.json';
@@ -186,6 +187,5 @@ export function assertSameRun(dir: string, current: Record<string, unknown>, ign
 
 /** Writes JSON through a temporary file. */
 export function writeJson(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 2));
 }

@@ -1,6 +1,9 @@
 // Training: the one loop for SFT and preference training, steps, reference strategies, schedules, checkpoints, logs.
 export { train, selectTrainable, TrainingDivergedError, type TrainingTask, type TrainerConfig, type ModelStore, type TrainResult } from './trainer.js';
-export { preferenceStep, sftStep, type StepOutput, type PreferenceStepOptions } from './steps.js';
+export {
+  runStep, taskSteps, preferenceHead, sftHead, preferenceStep, sftStep, preferenceStepCheckpointed, sftStepCheckpointed,
+  type StepOutput, type BackwardStepOutput, type PreferenceStepOptions, type StepHead, type StepBatch, type StepRunOptions, type TaskSteps,
+} from './steps.js';
 export {
   frozenReference, adapterReference, precomputedReference, computeReferenceLogps, cachedReferenceLogps, modelChecksum, referenceCacheKey,
   readCachedLogps, writeCachedLogps, type ReferenceStrategy, type DataRole, type LogpsTable,

@@ -3,7 +3,7 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 export const LOCK_FILE = '.bfpo-run.lock';
 

@@ -1,9 +1,10 @@
 // The optimizer a recipe's `optim` key names, over the trainable parameters; and its state to and from disk.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Adam, AdamW, RMSprop, SGD, type Optimizer, type OptimizerStateDict, type ParamState } from '../optim/index.js';
 import { readTensors, writeTensors } from './tensor-store.js';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export type OptimName = 'adamw_torch' | 'adamw' | 'adam' | 'sgd' | 'rmsprop';
 export const OPTIM_NAMES: readonly OptimName[] = ['adamw_torch', 'adamw', 'adam', 'sgd', 'rmsprop'];
@@ -58,8 +59,7 @@ export function saveOptimizer(opt: AnyOptimizer, base: string): void {
     return entry;
   });
   writeTensors(`${base}-tensors`, tensors);
-  writeFileSync(`${base}.json.tmp`, JSON.stringify({ groups: sd.groups, state }));
-  renameSync(`${base}.json.tmp`, `${base}.json`);
+  writeFileAtomic(`${base}.json`, JSON.stringify({ groups: sd.groups, state }));
 }
 
 /** Restores what `saveOptimizer` wrote into an optimizer over the same parameters. */

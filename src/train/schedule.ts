@@ -1,6 +1,6 @@
 // Learning-rate schedules as multipliers of the base rate, with the formulas of Hugging Face transformers'
 // get_*_schedule_with_warmup (linear warmup from 0, then cosine / linear decay or constant).
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 
 export type ScheduleType = 'cosine' | 'linear' | 'constant' | 'constant_with_warmup';
 export const SCHEDULE_TYPES: readonly ScheduleType[] = ['cosine', 'linear', 'constant', 'constant_with_warmup'];

@@ -1,18 +1,18 @@
 // Builds what a recipe describes (model, tokenizer, data sources, reference) and runs the training loop, or only
 // the reference log-prob pass (`bfpo logps`).
+import { freezeExcept } from '../nn/freeze.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeCount, mixDatasets, mixOptionsFromRecipe } from '../data/mixer.js';
+import { describeCount, mixDatasets } from '../data/mixer.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate } from '../io/chat-template.js';
 import type { ContentSpecialTokens } from '../io/content-guard.js';
-import type { Tokenizer } from '../io/tokenizer.js';
-import type { LlamaForCausalLM } from '../models/llama.js';
+import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
 import {
   adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,
@@ -21,9 +21,13 @@ import {
 import { runEvaluation } from '../train/evaluate.js';
 import { signalExitCode } from '../train/signals.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
-import { hfModelStore, loadCausalLM, loadFolderTokenizer, loraModelStore } from './hf-model.js';
+import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
+import { loadPretrained } from '../models/pretrained.js';
+import type { DType } from '../tensor/dtype.js';
+import { dataSettings } from './data-settings.js';
+import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
-import { loraSettings, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
+import { loraSettings, preferenceOptions, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
 
 const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); };
 
@@ -40,8 +44,8 @@ export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): Text
 }
 
 /** The model's dtype: bfloat16 when bf16 is on (the optimizer keeps fp32 masters), else torch_dtype. */
-function modelDtype(r: Recipe): string | null {
-  return r.values.bf16 ? 'bfloat16' : (r.values.torch_dtype as string | null);
+function modelDtype(r: Recipe): DType | 'auto' {
+  return r.values.bf16 ? 'bfloat16' : ((r.values.torch_dtype as DType | 'auto' | null) ?? 'float32');
 }
 
 interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource }
@@ -49,8 +53,7 @@ interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?
 async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<PreferenceData> {
   const v = r.values;
   const data = await preparePreferenceData({
-    main: mixOptionsFromRecipe(v, 'main', 'preference'),
-    buffer: v.use_buffer ? mixOptionsFromRecipe(v, 'buffer', 'preference') : undefined,
+    ...dataSettings(r, 'preference'),
     tokenizer: tok,
     tokenize: { maxLength: v.max_length as number, maxPromptLength: v.max_prompt_length as number, mode: v.tokenization as TokenizeMode, workers: 0 },
     log: note,
@@ -70,7 +73,7 @@ async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<Preference
 /** Reference log-probs of every source, from the cache or computed once with the starting model. */
 function precomputedTables(r: Recipe, data: PreferenceData): Partial<Record<DataRole, LogpsTable>> {
   const v = r.values;
-  const ref = loadCausalLM(v.model_name_or_path as string, modelDtype(r));
+  const ref = loadPretrained(v.model_name_or_path as string, { dtype: modelDtype(r) }).model;
   try {
     const checksum = modelChecksum(ref);
     const dir = referenceCacheDir(r);
@@ -88,13 +91,13 @@ function precomputedTables(r: Recipe, data: PreferenceData): Partial<Record<Data
   }
 }
 
-function reference(r: Recipe, model: LlamaForCausalLM, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
+function reference(r: Recipe, model: LanguageModel, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
   const averageLogps = r.values.average_log_prob as boolean;
   const kind = referenceStrategy(r);
   note(`reference: ${kind}`);
   if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(r, data)), dispose: () => undefined };
   if (kind === 'adapter') return { strategy: adapterReference(model, { averageLogps }), dispose: () => undefined };
-  const copy = loadCausalLM(r.values.model_name_or_path as string, modelDtype(r));
+  const copy = loadPretrained(r.values.model_name_or_path as string, { dtype: modelDtype(r) }).model;
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
@@ -107,7 +110,7 @@ async function sftData(r: Recipe, tok: TextTokenizer): Promise<{ train: SftPlanS
     if (v.assistant_only_loss === false) t.learn.fill(1);
     return t;
   });
-  const mix = await mixDatasets(mixOptionsFromRecipe(v, 'main', 'sft'));
+  const mix = await mixDatasets(dataSettings(r, 'sft').main);
   for (const c of mix.counts) note(describeCount(c));
   if (mix.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training conversations`);
   const seed = v.seed as number;
@@ -118,7 +121,7 @@ async function sftData(r: Recipe, tok: TextTokenizer): Promise<{ train: SftPlanS
 }
 
 /** Applies LoRA when the recipe asks for it, and returns the matching store. */
-function prepareModel(r: Recipe, model: LlamaForCausalLM, tokenizer: Tokenizer): ModelStore {
+function prepareModel(r: Recipe, model: LanguageModel, tokenizer: Tokenizer): ModelStore {
   const lora = loraSettings(r);
   if (lora) {
     const layers = applyLora(model, lora);
@@ -128,10 +131,10 @@ function prepareModel(r: Recipe, model: LlamaForCausalLM, tokenizer: Tokenizer):
   return hfModelStore(model, tokenizer);
 }
 
-function describeModel(model: LlamaForCausalLM, selected: string[] | null): void {
+function describeModel(model: LanguageModel, selected: string[] | null): void {
   const all = model.namedParameters();
   const count = (xs: typeof all) => xs.reduce((a, [, p]) => a + p.numel(), 0);
-  const trainable = selected ? all.filter(([n]) => selected.some((s) => n.includes(s))) : all.filter(([, p]) => p.requiresGrad);
+  const trainable = selected ? freezeExcept(all, selected, 'selected_layers') : all.filter(([, p]) => p.requiresGrad);
   note(`model: ${(count(all) / 1e6).toFixed(2)}M parameters in ${all[0][1].dtype}, ${(count(trainable) / 1e6).toFixed(2)}M trainable`);
 }
 
@@ -141,11 +144,11 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
   if (v.push_to_hub) note('push_to_hub has no effect: nothing is uploaded; the model stays in output_dir');
   if ((v.report_to as string[]).includes('wandb')) note('report_to wandb has no effect: metrics go to log.jsonl (and TensorBoard with report_to: [tensorboard])');
   const modelDir = v.model_name_or_path as string;
-  const tokenizer = loadFolderTokenizer((v.tokenizer_name_or_path as string | null) ?? modelDir);
+  const tokenizer = loadTokenizer((v.tokenizer_name_or_path as string | null) ?? modelDir);
   tokenizer.contentSpecialTokens = v.content_special_tokens as ContentSpecialTokens;
   const tok = textTokenizer(tokenizer, v.chat_template as string | null);
   const config = trainerConfig(r);
-  const model = loadCausalLM(modelDir, modelDtype(r));
+  const model = loadPretrained(modelDir, { dtype: modelDtype(r) }).model;
   const store = prepareModel(r, model, tokenizer);
   describeModel(model, config.selectedLayers);
   let release = (): void => undefined;
@@ -160,7 +163,7 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
       release = ref.dispose;
       t = {
         kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy,
-        loss: { lossType: v.loss_type as 'bfpo', beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number, averageLogps: v.average_log_prob as boolean },
+        loss: { ...preferenceOptions(r), averageLogps: v.average_log_prob as boolean },
       };
     }
     if (v.do_train === false) {
@@ -187,7 +190,7 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
 
 /** `bfpo logps`: fills the reference log-prob cache for a recipe's data. */
 export async function runLogpsCache(r: Recipe): Promise<void> {
-  const tokenizer = loadFolderTokenizer((r.values.tokenizer_name_or_path as string | null) ?? (r.values.model_name_or_path as string));
+  const tokenizer = loadTokenizer((r.values.tokenizer_name_or_path as string | null) ?? (r.values.model_name_or_path as string));
   tokenizer.contentSpecialTokens = r.values.content_special_tokens as ContentSpecialTokens;
   const data = await preferenceData(r, textTokenizer(tokenizer, r.values.chat_template as string | null));
   precomputedTables(r, data);

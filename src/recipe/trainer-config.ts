@@ -7,6 +7,7 @@ import type { ScheduleType } from '../train/schedule.js';
 import { KEY_INDEX, RECIPE_KEYS } from './recipe-keys.js';
 import { RecipeError, type Recipe } from './recipe.js';
 import { isTestSplitSize } from '../data/mixer.js';
+import { checkPreferenceOptions, type LossType, type PreferenceOptions } from '../losses/preference.js';
 
 /** Keys that may change between a run and its resumption: they do not change the trained weights. */
 export const RESUME_IGNORED_KEYS: readonly string[] = [
@@ -45,6 +46,19 @@ export function checkRecipe(r: Recipe, task: 'sft' | 'preference'): void {
   }
   if ((v.max_prompt_length as number) >= (v.max_length as number)) {
     throw new RecipeError(`max_prompt_length (${v.max_prompt_length}) must be smaller than max_length (${v.max_length})`);
+  }
+  // The loss hyper-parameters, checked here so that a bad one fails before any model or data is read.
+  if (task === 'preference') preferenceOptions(r);
+}
+
+/** The loss type and hyper-parameters of a preference recipe, checked (beta > 0, b1 > 1, label smoothing). */
+export function preferenceOptions(r: Recipe): { lossType: LossType } & Required<PreferenceOptions> {
+  const v = r.values;
+  const lossType = v.loss_type as LossType;
+  try {
+    return { lossType, ...checkPreferenceOptions(lossType, { beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number }) };
+  } catch (e) {
+    throw new RecipeError((e as Error).message);
   }
 }
 

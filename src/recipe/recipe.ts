@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument, parse as parseYaml, isMap, isScalar, type Document } from 'yaml';
-import { BfpoError, expected } from '../tensor/errors.js';
+import { BfpoError, expected } from '../errors.js';
+import { checkMixerFraction } from '../data/mixer.js';
 import { KEY_INDEX, RECIPE_KEYS, describeType, type KeySpec } from './recipe-keys.js';
 
 /** Raised for any problem in a recipe or its overrides; the message names the key and the allowed values. */
@@ -103,7 +104,7 @@ export function checkValue(s: KeySpec, value: unknown, where: string): unknown {
     case 'mixer':
       if (value && typeof value === 'object' && !Array.isArray(value)) {
         for (const [ds, f] of Object.entries(value)) {
-          if (!(typeof f === 'number' && f > 0 && f <= 1)) throw expected('a fraction in (0, 1]', `${s.key}.${ds} (in ${where})`, f);
+          checkMixerFraction(f, `${s.key}.${ds} (in ${where})`);
         }
         if (Object.keys(value).length > 0) return value;
       }

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRecipe, nearestKey, editDistance, checkValue, RecipeError } from '../../src/cli/recipe.js';
-import { RECIPE_KEYS, renderKeyTable } from '../../src/cli/recipe-keys.js';
-import { trainerConfig, checkRecipe, runIdentity, referenceStrategy, loraSettings } from '../../src/cli/trainer-config.js';
+import { loadRecipe, nearestKey, editDistance, checkValue, RecipeError } from '../../src/recipe/recipe.js';
+import { RECIPE_KEYS, renderKeyTable } from '../../src/recipe/recipe-keys.js';
+import { trainerConfig, checkRecipe, runIdentity, referenceStrategy, loraSettings } from '../../src/recipe/trainer-config.js';
 
 const fixtures = new URL('../fixtures/cli/', import.meta.url).pathname;
 const root = new URL('../../', import.meta.url).pathname;
@@ -101,7 +101,7 @@ test('a bad value names the key, where it was set and the allowed values', () =>
   assert.throws(() => loadRecipe(null, ['--bf16=yes']), /Expected true or false for bf16 \(in the command line\) but received "yes"/);
   assert.throws(() => loadRecipe(null, ['--gradient_accumulation_steps=2.5']), /Expected an integer for gradient_accumulation_steps/);
   assert.throws(() => loadRecipe(null, ['--report_to=mlflow']), /Expected a list of tensorboard, wandb, none, all for report_to/);
-  assert.throws(() => loadRecipe(null, ['--dataset_mixer={data/a: 2}']), /Expected a fraction in \(0, 1\] for dataset_mixer.data\/a \(in the command line\) but received 2/);
+  assert.throws(() => loadRecipe(null, ['--dataset_mixer={data/a: 2}']), /Expected a fraction in \[0, 1\] for dataset_mixer.data\/a \(in the command line\) but received 2/);
   assert.throws(() => loadRecipe(null, ['--learning_rate=None']), /Expected a number for learning_rate/);
 });
 

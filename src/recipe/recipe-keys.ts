@@ -1,5 +1,8 @@
 // Every recipe key in ONE table: type, default, allowed values and a one-line doc. Recipe parsing, `--help` and
-// the key table of docs/training.md all come from here.
+// the key table of docs/training.md all come from here; the loss, schedule and optimizer names come from their lists.
+import { LOSS_TYPES } from '../losses/preference.js';
+import { OPTIM_NAMES } from '../train/optimizers.js';
+import { SCHEDULE_TYPES } from '../train/schedule.js';
 
 /** The value types a key can hold. */
 export type KeyType =
@@ -63,10 +66,10 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('per_device_eval_batch_size', 'integer', 'training', 8, 'Pairs (or conversations) per evaluation batch.'),
   k('gradient_accumulation_steps', 'integer', 'training', 1, 'Micro-batches per optimizer step.'),
   k('learning_rate', 'number', 'training', 5e-5, 'Peak learning rate.'),
-  k('lr_scheduler_type', 'enum', 'training', 'linear', 'Learning-rate schedule after warmup.', { values: ['cosine', 'linear', 'constant', 'constant_with_warmup'] }),
+  k('lr_scheduler_type', 'enum', 'training', 'linear', 'Learning-rate schedule after warmup.', { values: [...SCHEDULE_TYPES] }),
   k('warmup_ratio', 'number', 'training', 0, 'Warmup as a fraction of all steps (ceil), used when warmup_steps is 0.'),
   k('warmup_steps', 'integer', 'training', 0, 'Warmup steps (overrides warmup_ratio when > 0).'),
-  k('optim', 'enum', 'training', 'adamw_torch', 'Optimizer (adamw_torch and adamw are both AdamW).', { values: ['adamw_torch', 'adamw', 'adam', 'sgd', 'rmsprop'] }),
+  k('optim', 'enum', 'training', 'adamw_torch', 'Optimizer (adamw_torch and adamw are both AdamW).', { values: [...OPTIM_NAMES] }),
   k('weight_decay', 'number', 'training', 0, 'Weight decay (decoupled for AdamW).'),
   k('adam_beta1', 'number', 'training', 0.9, 'Adam beta1.'),
   k('adam_beta2', 'number', 'training', 0.999, 'Adam beta2.'),
@@ -104,7 +107,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('hub_strategy', 'string', 'accepted', 'every_save', NO_EFFECT),
   k('hub_token', 'string', 'accepted', null, NO_EFFECT, { nullable: true }),
   // ------------------------------------------------------------------------------------------------ preference
-  k('loss_type', 'enum', 'preference', 'bfpo', 'Preference loss.', { values: ['bfpo', 'sigmoid', 'ipo', 'hinge', 'kto_pair'] }),
+  k('loss_type', 'enum', 'preference', 'bfpo', 'Preference loss.', { values: [...LOSS_TYPES] }),
   k('beta', 'number', 'preference', 0.1, 'KL strength (tau of the BFPO paper).'),
   k('b1', 'number', 'preference', 3, 'BFPO safety reward scale b1 (> 1).'),
   k('alpha', 'number', 'preference', 0.5, 'BFPO offset alpha.'),
@@ -129,7 +132,7 @@ export function describeType(s: KeySpec): string {
     case 'enum': return `one of ${vals}`;
     case 'enum-list': return `a list of ${vals}`;
     case 'string-list': return 'a list of strings';
-    case 'mixer': return 'a mapping of dataset to fraction in (0, 1]';
+    case 'mixer': return 'a mapping of dataset to fraction in [0, 1] (0: none of its train rows)';
     case 'integer': return 'an integer';
     case 'number': return 'a number';
     case 'boolean': return 'true or false';
