@@ -48,7 +48,7 @@ child.on('exit', (code, signal) => {
   console.log(JSON.stringify(report, null, 2));
   const rssGrowth = report.rss_mib.end - report.rss_mib.warm;
   const failures: string[] = [];
-  if (code !== 0 && signal !== 'SIGTERM') failures.push(`the run failed (${code ?? signal}): ${stderr}`);
+  if (code !== 0 && !(stopped && code === 143)) failures.push(`the run failed (${code ?? signal}): ${stderr}`);
   if (rssGrowth > Math.max(32, 0.1 * report.rss_mib.warm)) failures.push(`resident memory grew by ${rssGrowth.toFixed(1)} MiB`);
   if (report.fds.end > report.fds.warm + 2) failures.push(`open file descriptors grew from ${report.fds.warm} to ${report.fds.end}`);
   if (!process.argv.includes('--keep')) rmSync(out, { recursive: true, force: true });
@@ -59,4 +59,5 @@ child.on('exit', (code, signal) => {
   console.log('soak: resident memory and open file descriptors stayed flat');
 });
 // Ctrl-C here stops the training gracefully (it writes a checkpoint) and still prints the figures so far.
-process.on('SIGINT', () => child.kill('SIGTERM'));
+let stopped = false;
+process.on('SIGINT', () => { stopped = true; child.kill('SIGTERM'); });
