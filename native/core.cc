@@ -624,12 +624,15 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 
 }  // namespace bfpo
 
+namespace bfpo { void InitSignals(Napi::Env env, Napi::Object exports); }  // signals.cc
+
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new bfpo::AddonData());
   bfpo::InitCore(env, exports);
   bfpo::InitOps(env, exports);
   bfpo::InitShape(env, exports);
   bfpo::InitOptim(env, exports);
+  bfpo::InitSignals(env, exports);
   return exports;
 }
 

@@ -6,6 +6,7 @@ import { tidy } from '../tensor/index.js';
 import { checkDevice, type DType } from '../tensor/dtype.js';
 import { ArgumentError, expected } from '../errors.js';
 import type { ChatMessage } from '../io/chat-template.js';
+import { CONTENT_SPECIAL_TOKENS, type ContentSpecialTokens } from '../io/content-guard.js';
 
 export const GENERATE_USAGE = 'bfpo generate --model PATH --prompt TEXT [options]';
 export const GENERATE_HELP = [
@@ -14,6 +15,9 @@ export const GENERATE_HELP = [
   '  --prompt TEXT           the user message (the chat template is applied, with the generation prompt)',
   '  --system TEXT           a system message before it',
   '  --raw                   send the prompt as plain text, without the chat template',
+  '  --content-special-tokens text|special',
+  '                          text (default): special-token strings in --prompt/--system stay plain text;',
+  '                          special: they become the special tokens themselves',
   '  --max-new-tokens N      default 256',
   '  --temperature T         0 (default) decodes greedily; > 0 samples',
   '  --top-p P, --top-k K    nucleus and top-k filtering when sampling',
@@ -40,6 +44,7 @@ export async function generateCommand(argv: string[], out: (s: string) => void =
       model: { type: 'string' }, prompt: { type: 'string' }, system: { type: 'string' }, raw: { type: 'boolean' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' },
       seed: { type: 'string' }, stop: { type: 'string', multiple: true }, dtype: { type: 'string' }, device: { type: 'string' },
+      'content-special-tokens': { type: 'string' },
     },
   });
   if (!values.model) throw expected('a model folder or .gguf file', '--model', values.model);
@@ -49,11 +54,16 @@ export async function generateCommand(argv: string[], out: (s: string) => void =
   const topP = num(values['top-p'], '--top-p', (n) => n > 0 && n <= 1, 'a number in (0, 1]');
   const topK = num(values['top-k'], '--top-k', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
   const seed = num(values.seed, '--seed', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer') ?? 0;
+  const contentMode = values['content-special-tokens'] ?? 'text';
+  if (!(CONTENT_SPECIAL_TOKENS as readonly string[]).includes(contentMode)) {
+    throw expected(CONTENT_SPECIAL_TOKENS.map((m) => JSON.stringify(m)).join(' or '), '--content-special-tokens', contentMode);
+  }
   const { model, tokenizer } = loadPretrained(values.model, {
     dtype: values.dtype as DType | undefined, device: values.device ? checkDevice(values.device, '--device') : undefined,
   });
   try {
     if (!tokenizer) throw new ArgumentError(`${values.model} has no tokenizer (tokenizer.json or GGUF tokenizer metadata); bfpo generate needs one`);
+    tokenizer.contentSpecialTokens = contentMode as ContentSpecialTokens;
     let ids: number[];
     if (values.raw) {
       ids = tokenizer.encode(values.prompt);

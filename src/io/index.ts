@@ -9,7 +9,10 @@ export {
 } from './safetensors-shards.js';
 export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, readJsonObject } from './hf-folder.js';
 export { type ChatMessage, type TemplateTokens, ChatTemplate, ChatTemplateError, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
-export { type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, Tokenizer, loadTokenizer, saveTokenizer } from './tokenizer.js';
+export {
+  type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, type TokenizerOptions, type ApplyChatTemplateOptions, Tokenizer, loadTokenizer, saveTokenizer,
+} from './tokenizer.js';
+export { type ContentSpecialTokens, CONTENT_SPECIAL_TOKENS } from './content-guard.js';
 export {
   type GgufFile, type GgufValue, type GgufScalarType, type GgufTensorInfo, type GgufTensorData, type GgmlType,
   readGguf, readGgufTensor, readGgufTensorBytes, writeGguf,

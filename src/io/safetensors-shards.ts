@@ -1,7 +1,7 @@
 // Sharded safetensors checkpoints: `model-0000i-of-0000n.safetensors` files plus `model.safetensors.index.json`,
 // whose `weight_map` names the shard of each tensor (the layout Hugging Face `save_pretrained` writes).
-import { existsSync, readFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { dtypeSize } from '../tensor/dtype.js';
 import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -17,6 +17,19 @@ export interface ShardIndex {
   weightMap: Record<string, string>;
 }
 
+/**
+ * Folders a shard may really live in: the model folder, and for a Hugging Face hub cache snapshot
+ * (`<repo>/snapshots/<revision>/`, whose files link to `<repo>/blobs/`) that repository's blobs folder.
+ */
+function allowedShardHomes(indexPath: string): string[] {
+  const folder = realpathSync(dirname(indexPath));
+  const lexical = resolve(dirname(indexPath));
+  const homes = [folder];
+  const blobs = join(dirname(dirname(lexical)), 'blobs');
+  if (basename(dirname(lexical)) === 'snapshots' && existsSync(blobs)) homes.push(realpathSync(blobs));
+  return homes;
+}
+
 /** Reads and checks `model.safetensors.index.json`. */
 export function readShardIndex(indexPath: string): ShardIndex {
   let json: unknown;
@@ -28,7 +41,7 @@ export function readShardIndex(indexPath: string): ShardIndex {
   const map = (json as { weight_map?: unknown } | null)?.weight_map;
   if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new FormatError(indexPath, 'must be an object mapping tensor names to shard files', 'weight_map');
   for (const [k, v] of Object.entries(map)) {
-    if (typeof v !== 'string' || v.includes('/') || v.includes('\\') || v === '..') {
+    if (typeof v !== 'string' || v.includes('/') || v.includes('\\') || v === '..' || v === '.' || v === '' || v.includes('\0') || isAbsolute(v)) {
       throw new FormatError(indexPath, `shard must be a file name in the same folder, got ${JSON.stringify(v)}`, k);
     }
   }
@@ -54,6 +67,10 @@ export function loadShardedSafetensors(indexOrFolder: string, opts: LoadOptions 
     for (const [shard, names] of byShard) {
       const shardPath = join(dirname(indexPath), shard);
       if (!existsSync(shardPath)) throw new FormatError(indexPath, `shard file ${shard} named in weight_map does not exist`, names[0]);
+      const real = realpathSync(shardPath);
+      if (!allowedShardHomes(indexPath).includes(dirname(real))) {
+        throw new FormatError(indexPath, `shard file ${shard} is a link to ${real}, outside the model folder; refusing to read it`, names[0]);
+      }
       const file = SafetensorsFile.open(shardPath);
       try {
         for (const name of names) {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { expected } from '../errors.js';
 import { ChatTemplate, type ChatMessage, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
+import { CONTENT_SPECIAL_TOKENS, ContentGuard, type ContentSpecialTokens } from './content-guard.js';
 import { FormatError } from './errors.js';
 import { readJsonObject } from './hf-folder.js';
 import { writeAtomic } from './atomic.js';
@@ -97,6 +98,25 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
 }
 
+/** Options of the {@link Tokenizer} constructor and {@link loadTokenizer}. */
+export interface TokenizerOptions {
+  /**
+   * How special-token strings inside message content (`</s>`, `<|im_end|>`, a role header) tokenize:
+   * `text` (default) as plain text, so content cannot end its turn or forge one; `special` as the special tokens
+   * themselves, as tools that encode the rendered template with special-token parsing do.
+   */
+  contentSpecialTokens?: ContentSpecialTokens;
+}
+
+/** Options of `Tokenizer.applyChatTemplate`. */
+export interface ApplyChatTemplateOptions {
+  addGenerationPrompt?: boolean;
+  /** Variables for the template besides messages (e.g. `tools`, `date_string`). */
+  extra?: Record<string, unknown>;
+  /** A template to use instead of the tokenizer's own (e.g. a recipe's chat_template). */
+  template?: ChatTemplate;
+}
+
 /**
  * A Hugging Face tokenizer with its special tokens and chat template.
  *
@@ -119,11 +139,19 @@ export class Tokenizer {
   /** The tokenizer.json and tokenizer_config.json this tokenizer was built from (for saving and GGUF export). */
   readonly tokenizerJson: Json;
   readonly tokenizerConfig: TokenizerConfig;
+  /** How special-token strings in message content tokenize (see {@link TokenizerOptions}). */
+  contentSpecialTokens: ContentSpecialTokens;
   readonly #hf: HfTokenizer;
   readonly #size: number;
+  readonly #guard: ContentGuard;
+  #around: { prefix: number[]; suffix: number[] } | undefined;
 
-  constructor(tokenizerJson: Json, config: TokenizerConfig = {}, source = 'tokenizer.json') {
+  constructor(tokenizerJson: Json, config: TokenizerConfig = {}, source = 'tokenizer.json', options: TokenizerOptions = {}) {
     this.source = source;
+    this.contentSpecialTokens = options.contentSpecialTokens ?? 'text';
+    if (!CONTENT_SPECIAL_TOKENS.includes(this.contentSpecialTokens)) {
+      throw expected(`one of ${CONTENT_SPECIAL_TOKENS.join(', ')}`, 'contentSpecialTokens', options.contentSpecialTokens);
+    }
     this.tokenizerJson = tokenizerJson;
     this.tokenizerConfig = config;
     const model = tokenizerJson.model as Json | undefined;
@@ -153,13 +181,18 @@ export class Tokenizer {
     json.pre_tokenizer = patchPreTokenizer(json.pre_tokenizer);
     json = withMetaspaceSplit(json);
     if (model.type === 'WordLevel') json = { ...json, model: { ...model, type: undefined } };
+    const hfOptions = { ...config, bos_token: this.bosToken, eos_token: this.eosToken, pad_token: this.padToken, unk_token: this.unkToken };
     try {
-      this.#hf = new HfTokenizer(json, { ...config, bos_token: this.bosToken, eos_token: this.eosToken, pad_token: this.padToken, unk_token: this.unkToken });
+      this.#hf = new HfTokenizer(json, hfOptions);
     } catch (err) {
       throw new FormatError(source, `cannot be loaded: ${(err as Error).message}`);
     }
     this.#size = this.#hf.get_vocab(true).size;
     this.specialIds = new Set(added.filter((a) => a.special === true).map((a) => a.id as number));
+    // Special strings: the special added tokens, and added tokens named as bos/eos/pad/unk even when unflagged.
+    const named = new Set([this.bosToken, this.eosToken, this.padToken, this.unkToken]);
+    const specialStrings = added.filter((a) => typeof a.content === 'string' && (a.special === true || named.has(a.content))).map((a) => a.content as string);
+    this.#guard = new ContentGuard(json, hfOptions, specialStrings);
     const own = templateSource(config.chat_template);
     this.hasOwnChatTemplate = own !== undefined;
     this.chatTemplate = new ChatTemplate(own ?? ZEPHYR_CHAT_TEMPLATE, own ? `${source} chat_template` : 'Zephyr chat template');
@@ -190,7 +223,39 @@ export class Tokenizer {
   /** Token ids of `text`. */
   encode(text: string, opts: EncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw expected('a string', 'text', text);
-    return this.#hf.encode(text, { add_special_tokens: opts.addSpecialTokens ?? true }).ids;
+    const add = opts.addSpecialTokens ?? true;
+    try {
+      if (this.#guard.hasEscapes(text)) return this.#guard.encode(text, add ? this.#postProcessorTokens() : null);
+      return this.#hf.encode(text, { add_special_tokens: add }).ids;
+    } catch (err) {
+      // A malformed tokenizer.json can load and still fail inside the library on the first text it encodes.
+      if (err instanceof FormatError) throw err;
+      throw new FormatError(this.source, `cannot encode text: ${(err as Error).message}`);
+    }
+  }
+
+  /** What the post-processor puts before and after a text's tokens (BOS for Llama), found on a probe text. */
+  #postProcessorTokens(): { prefix: number[]; suffix: number[] } {
+    if (this.#around) return this.#around;
+    const core: number[] = this.#hf.encode('a', { add_special_tokens: false }).ids;
+    const all: number[] = this.#hf.encode('a', { add_special_tokens: true }).ids;
+    let at = 0;
+    while (at + core.length <= all.length && !core.every((t: number, i: number) => all[at + i] === t)) at += 1;
+    this.#around = at + core.length <= all.length ? { prefix: all.slice(0, at), suffix: all.slice(at + core.length) } : { prefix: [], suffix: [] };
+    return this.#around;
+  }
+
+  /** The strings of the special tokens (longest first): what message content may not produce as tokens. */
+  specialTokenStrings(): readonly string[] {
+    return this.#guard.specials;
+  }
+
+  /**
+   * Rendered chat text as people should read it: content escapes (see `contentSpecialTokens`) shown as the
+   * strings they stand for. Encode the text itself, not this.
+   */
+  displayText(text: string): string {
+    return this.#guard.reveal(text);
   }
 
   /** Text of `ids`; `skipSpecialTokens` drops special added tokens such as `<s>` and `<|im_end|>`. */
@@ -200,25 +265,33 @@ export class Tokenizer {
       throw expected(`an array of token ids in [0, ${this.#size})`, 'ids', ids);
     }
     if (list.length === 0) return '';
-    return this.#hf.decode(list, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    try {
+      return this.#hf.decode(list, { skip_special_tokens: opts.skipSpecialTokens ?? false });
+    } catch (err) {
+      throw new FormatError(this.source, `cannot decode ids: ${(err as Error).message}`);
+    }
   }
 
   /**
    * Renders `messages` with the chat template as text; with `tokenize: true`, as token ids (the text encoded
    * without adding special tokens again, since the template writes them, as transformers does).
+   * With `contentSpecialTokens: 'text'` (the default), special-token strings inside message content are escaped in
+   * the returned text, and `encode` turns them into plain-text tokens: only the template's markup yields special
+   * ids. Show such text with {@link displayText}.
    *
    * @example
    * const text = tok.applyChatTemplate([{ role: 'user', content: 'Hi' }], { addGenerationPrompt: true });
    * const ids = tok.applyChatTemplate(messages, { tokenize: true });
    */
-  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; tokenize: true; extra?: Record<string, unknown> }): number[];
-  applyChatTemplate(messages: ChatMessage[], opts?: { addGenerationPrompt?: boolean; tokenize?: false; extra?: Record<string, unknown> }): string;
-  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; tokenize?: boolean; extra?: Record<string, unknown> } = {}): string | number[] {
+  applyChatTemplate(messages: ChatMessage[], opts: ApplyChatTemplateOptions & { tokenize: true }): number[];
+  applyChatTemplate(messages: ChatMessage[], opts?: ApplyChatTemplateOptions & { tokenize?: false }): string;
+  applyChatTemplate(messages: ChatMessage[], opts: ApplyChatTemplateOptions & { tokenize?: boolean } = {}): string | number[] {
     if (!Array.isArray(messages) || !messages.every((m) => m && typeof m.role === 'string' && typeof m.content === 'string')) {
       throw expected('an array of { role, content } messages with string fields', 'messages', messages);
     }
     const tokens = { bos_token: this.bosToken, eos_token: this.eosToken, pad_token: this.padToken, unk_token: this.unkToken };
-    const text = this.chatTemplate.render(messages, tokens, opts.addGenerationPrompt ?? false, opts.extra);
+    const safe = this.contentSpecialTokens === 'text' ? messages.map((m) => ({ ...m, content: this.#guard.escape(m.content) })) : messages;
+    const text = (opts.template ?? this.chatTemplate).render(safe, tokens, opts.addGenerationPrompt ?? false, opts.extra);
     return opts.tokenize === true ? this.encode(text, { addSpecialTokens: false }) : text;
   }
 }
@@ -243,7 +316,7 @@ export function saveTokenizer(tokenizer: Tokenizer, folder: string): void {
  * @example
  * const tok = loadTokenizer('models/Qwen2.5-0.5B-Instruct');
  */
-export function loadTokenizer(folder: string): Tokenizer {
+export function loadTokenizer(folder: string, options: TokenizerOptions = {}): Tokenizer {
   const path = join(folder, 'tokenizer.json');
   if (!existsSync(path)) throw new FormatError(folder, 'has no tokenizer.json (bfpo reads tokenizer.json; tokenizer.model alone is not supported)');
   const json = readJsonObject(path);
@@ -258,5 +331,5 @@ export function loadTokenizer(folder: string): Tokenizer {
   const templateJson = join(folder, 'chat_template.json');
   if (config.chat_template === undefined && existsSync(jinja)) config.chat_template = readFileSync(jinja, 'utf8');
   else if (config.chat_template === undefined && existsSync(templateJson)) config.chat_template = readJsonObject(templateJson).chat_template;
-  return new Tokenizer(json, config, path);
+  return new Tokenizer(json, config, path, options);
 }

@@ -65,9 +65,22 @@ function bad(key: string, what: string, value: unknown): ConfigError {
   return new ConfigError(`Expected ${what} for config key ${key} but received ${describe(value)}`);
 }
 
+/**
+ * Upper bounds of the size keys, far above any released model and far below what would exhaust memory before a
+ * weight is read: a config.json from a stranger asking for more is refused before anything is allocated.
+ */
+export const CONFIG_LIMITS: Readonly<Record<string, number>> = {
+  vocab_size: 1 << 22, hidden_size: 1 << 17, intermediate_size: 1 << 20, num_hidden_layers: 1024, num_attention_heads: 4096,
+  num_key_value_heads: 4096, head_dim: 4096, max_position_embeddings: 1 << 24, sliding_window: 1 << 24,
+};
+/** Most parameters a config may describe (10^12, above the largest released dense model). */
+export const MAX_CONFIG_PARAMETERS = 1e12;
+
 function int(raw: Raw, key: string, dflt?: number, min = 1): number {
   const v = raw[key] ?? dflt;
-  if (typeof v === 'number' && Number.isInteger(v) && v >= min) return v;
+  const max = CONFIG_LIMITS[key] ?? Number.MAX_SAFE_INTEGER;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return v;
+  if (typeof v === 'number' && Number.isInteger(v) && v > max) throw bad(key, `an integer in [${min}, ${max}]`, v);
   throw bad(key, min === 0 ? 'a non-negative integer' : 'a positive integer', v);
 }
 
@@ -232,6 +245,12 @@ export function parseConfig(json: unknown): ModelConfig {
     padTokenId: tokenId(r, 'pad_token_id'),
     torchDtype: dtypeOf(r),
   };
+  const perLayer = 2 * cfg.hiddenSize * cfg.headDim * (cfg.numAttentionHeads + cfg.numKeyValueHeads) + 3 * cfg.hiddenSize * cfg.intermediateSize;
+  const total = cfg.numHiddenLayers * perLayer + cfg.vocabSize * cfg.hiddenSize * (cfg.tieWordEmbeddings ? 1 : 2);
+  if (total > MAX_CONFIG_PARAMETERS) {
+    throw new ConfigError(`The model config describes ${total.toExponential(2)} parameters (vocab_size ${cfg.vocabSize}, hidden_size ${cfg.hiddenSize}, ` +
+      `intermediate_size ${cfg.intermediateSize}, num_hidden_layers ${cfg.numHiddenLayers}); more than ${MAX_CONFIG_PARAMETERS.toExponential(0)} is refused`);
+  }
   return cfg;
 }
 

@@ -60,6 +60,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('torch_dtype', 'enum', 'model', null, 'Dtype to load the weights in; null loads float32, auto keeps config.json\'s torch_dtype; bf16: true loads bfloat16.', { values: ['auto', 'bfloat16', 'float16', 'float32', null], nullable: true }),
   k('tokenizer_name_or_path', 'string', 'model', null, 'Folder of tokenizer.json when it is not the model folder.', { nullable: true }),
   k('chat_template', 'string', 'model', null, 'A Jinja chat template that replaces the tokenizer\'s own.', { nullable: true }),
+  k('content_special_tokens', 'enum', 'model', 'text', 'How special-token strings inside message content (</s>, <|im_end|>, a role header) tokenize: text keeps them plain text so data cannot end or forge a turn; special parses them as the special tokens (the permissive behaviour of most tools).', { values: ['text', 'special'] }),
   k('use_peft', 'boolean', 'model', false, 'Train LoRA adapters instead of the weights themselves.'),
   k('lora_r', 'integer', 'model', 16, 'LoRA rank.'),
   k('lora_alpha', 'integer', 'model', 32, 'LoRA scaling numerator (the update is scaled by lora_alpha / lora_r).'),

@@ -10,6 +10,7 @@ import { preparePreferenceData } from '../data/prepare.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate } from '../io/chat-template.js';
+import type { ContentSpecialTokens } from '../io/content-guard.js';
 import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
 import { BfpoError } from '../errors.js';
@@ -19,6 +20,7 @@ import {
   type DataRole, type LogpsTable, type ReferenceStrategy,
 } from '../train/reference.js';
 import { runEvaluation } from '../train/evaluate.js';
+import { signalExitCode } from '../train/signals.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { loadPretrained } from '../models/pretrained.js';
@@ -32,10 +34,9 @@ const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); 
 export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): TextTokenizer {
   if (!chatTemplate) return tok;
   const template = new ChatTemplate(chatTemplate, 'the recipe\'s chat_template');
-  const tokens = { bos_token: tok.bosToken, eos_token: tok.eosToken, pad_token: tok.padToken, unk_token: tok.unkToken };
   return {
     encode: (text, o) => tok.encode(text, o),
-    applyChatTemplate: (messages, o) => template.render(messages, tokens, o?.addGenerationPrompt ?? false),
+    applyChatTemplate: (messages, o) => tok.applyChatTemplate(messages, { addGenerationPrompt: o?.addGenerationPrompt ?? false, template }),
     bosTokenId: tok.bosTokenId, eosTokenId: tok.eosTokenId, padTokenId: tok.padTokenId,
     decode: (ids) => tok.decode(Array.from(ids)),
   };
@@ -154,6 +155,7 @@ function describeModel(model: LanguageModel, selected: string[] | null): void {
 export async function runTraining(s: RunSettings): Promise<void> {
   for (const n of s.notes) note(n);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
+  tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
   const tok = textTokenizer(tokenizer, s.model.chatTemplate);
   const config = { ...s.trainer };
   const model = loadPretrained(s.model.path, { dtype: s.model.dtype }).model;
@@ -188,6 +190,11 @@ export async function runTraining(s: RunSettings): Promise<void> {
     }
     if (config.evalStrategy === 'no' && !config.evalAtEnd) t.eval = undefined;
     const result = train(model, t, config, store);
+    if (result.stoppedBy) {
+      note(`stopped by ${result.stoppedBy} at step ${result.globalStep}; rerun the same command to resume from ${result.lastCheckpoint}`);
+      process.exitCode = signalExitCode(result.stoppedBy);
+      return;
+    }
     note(`done: ${result.globalStep} steps; the model is in ${config.outputDir}`);
   } finally {
     release();
@@ -198,6 +205,7 @@ export async function runTraining(s: RunSettings): Promise<void> {
 /** `bfpo logps`: fills the reference log-prob cache for a recipe's data. */
 export async function runLogpsCache(s: RunSettings): Promise<void> {
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
+  tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
   const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate));
   precomputedTables(s, data);
 }

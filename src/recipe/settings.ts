@@ -6,6 +6,7 @@ import { isTestSplitSize } from '../data/mixer.js';
 import type { TokenizeMode } from '../data/tokenize.js';
 import { checkPreferenceOptions, type LossType } from '../losses/preference.js';
 import { lossNames } from '../losses/registry.js';
+import { CONTENT_SPECIAL_TOKENS, type ContentSpecialTokens } from '../io/content-guard.js';
 import type { DType } from '../tensor/dtype.js';
 import type { TrainerConfig } from '../train/trainer.js';
 import { dataSettings, type DataSettings } from './data-settings.js';
@@ -27,6 +28,8 @@ export interface ModelSettings {
   /** tokenizer_name_or_path, or the model folder. */
   tokenizerPath: string;
   chatTemplate: string | null;
+  /** How special-token strings inside message content tokenize (content_special_tokens). */
+  contentSpecialTokens: ContentSpecialTokens;
 }
 
 export interface TokenizeSettings {
@@ -168,6 +171,7 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
       dtype: v.boolean('bf16') ? 'bfloat16' : v.oneOfOrNull('torch_dtype', ['auto', 'bfloat16', 'float16', 'float32']) ?? 'float32',
       tokenizerPath: v.stringOrNull('tokenizer_name_or_path') ?? path,
       chatTemplate: v.stringOrNull('chat_template'),
+      contentSpecialTokens: v.oneOf('content_special_tokens', CONTENT_SPECIAL_TOKENS),
     },
     data: dataSettings(v),
     tokenize: {

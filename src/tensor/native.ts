@@ -22,6 +22,11 @@ export interface Native {
   setData(h: H, src: H): void;
   stats(): { liveTensors: number; hostBytes: number };
   buildInfo(): { torchVersion: string; config: string; parallel: string };
+  /** SIGINT/SIGTERM handlers that count signals (a second one exits at once); see train/signals.ts. */
+  installStopSignals(): void;
+  uninstallStopSignals(): void;
+  /** [signals received since install, the last signal's number]. */
+  stopSignals(): [number, number];
   opNames: { unary: string[]; binary: string[]; reduce: string[]; inplace: string[] };
   empty(shape: number[], dtype: Dt, device: string): H;
   zeros(shape: number[], dtype: Dt, device: string): H;

@@ -1,8 +1,10 @@
 // Checkpoint folders `output_dir/checkpoint-<step>/`: written under a temporary name and renamed, so a folder with
-// that name is always complete; rotation to `save_total_limit`; finding the last one; refusing another run's.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+// that name is always complete; checksums of its files in the trainer state; rotation to `save_total_limit`;
+// finding the last intact one; refusing another run's.
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { writeFileAtomic } from '../io/atomic.js';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { BfpoError } from '../errors.js';
 
 export const TRAINER_STATE = 'trainer_state.json';
@@ -11,6 +13,86 @@ const CHECKPOINT = /^checkpoint-(\d+)$/;
 
 /** Raised when an output folder holds checkpoints of a run whose configuration differs from this one. */
 export class CheckpointMismatchError extends BfpoError {}
+
+/** Raised when a checkpoint or the final model cannot be written (disk full, permissions); earlier ones stay intact. */
+export class CheckpointWriteError extends BfpoError {}
+
+/** Raised when a checkpoint's files do not match the checksums its trainer state recorded. */
+export class CheckpointDamagedError extends BfpoError {}
+
+/** Size and SHA-256 of one checkpoint file. */
+export interface FileChecksum { bytes: number; sha256: string }
+
+function sha256File(path: string): string {
+  const hash = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) hash.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
+
+/** Size and SHA-256 of every file under `dir` except the trainer state, keyed by relative path. */
+export function checksumFiles(dir: string): Record<string, FileChecksum> {
+  const out: Record<string, FileChecksum> = {};
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (relative(dir, p) !== TRAINER_STATE) out[relative(dir, p)] = { bytes: st.size, sha256: sha256File(p) };
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/**
+ * What is wrong with the checkpoint at `dir` (unreadable trainer state, a missing, truncated or altered file), or
+ * null when it is intact. Checkpoints written without checksums are only checked for a readable trainer state.
+ */
+export function checkpointProblem(dir: string): string | null {
+  let state: { files?: Record<string, FileChecksum> };
+  try {
+    state = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8'));
+  } catch (err) {
+    return `${TRAINER_STATE} is unreadable (${(err as Error).message})`;
+  }
+  for (const [name, want] of Object.entries(state.files ?? {})) {
+    const p = join(dir, name);
+    if (!existsSync(p)) return `${name} is missing`;
+    const bytes = statSync(p).size;
+    if (bytes !== want.bytes) return `${name} has ${bytes} bytes, ${want.bytes} were written`;
+    if (sha256File(p) !== want.sha256) return `${name} has changed since it was written (SHA-256 differs)`;
+  }
+  return null;
+}
+
+/**
+ * The newest intact checkpoint of `outputDir`, or null when there is none; damaged newer ones are skipped and
+ * `note` says which and why. Throws CheckpointDamagedError when checkpoints exist but none is intact.
+ */
+export function lastIntactCheckpoint(outputDir: string, note: (text: string) => void): string | null {
+  const all = listCheckpoints(outputDir).reverse();
+  const damaged: string[] = [];
+  for (const { dir } of all) {
+    const problem = checkpointProblem(dir);
+    if (problem === null) {
+      if (damaged.length > 0) note(`falling back to ${dir}, the newest intact checkpoint`);
+      return dir;
+    }
+    damaged.push(dir);
+    note(`${dir} is damaged: ${problem}; it is not resumed from`);
+  }
+  if (damaged.length > 0) {
+    throw new CheckpointDamagedError(`Every checkpoint in ${outputDir} is damaged (${damaged.join(', ')}); ` +
+      'move them away to start over, or restore them from a backup');
+  }
+  return null;
+}
 
 /** Complete checkpoints in `outputDir`, oldest first. */
 export function listCheckpoints(outputDir: string): { step: number; dir: string }[] {
@@ -28,11 +110,11 @@ export function lastCheckpoint(outputDir: string): string | null {
   return all.length > 0 ? all[all.length - 1].dir : null;
 }
 
-/** Removes leftovers of an interrupted save or rotation (temporary and half-deleted folders). */
+/** Removes leftovers of an interrupted save or rotation (temporary and half-deleted folders, temporary files). */
 export function removeStaleFolders(outputDir: string): void {
   if (!existsSync(outputDir)) return;
   for (const name of readdirSync(outputDir)) {
-    if (name.startsWith('tmp-checkpoint-') || name.startsWith('trash-checkpoint-')) {
+    if (name.startsWith('tmp-checkpoint-') || name.startsWith('trash-checkpoint-') || (/^\..+\.\d+\.\d+\.tmp$/.test(name) && !name.startsWith('.bfpo-run.lock'))) {
       rmSync(join(outputDir, name), { recursive: true, force: true });
     }
   }
@@ -55,9 +137,20 @@ export function saveCheckpoint(outputDir: string, step: number, write: (dir: str
   const name = `checkpoint-${step}`;
   const tmp = join(outputDir, `tmp-${name}`);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  write(tmp);
-  if (!existsSync(join(tmp, TRAINER_STATE))) throw new BfpoError(`A checkpoint writer must write ${TRAINER_STATE} into ${tmp}`);
+  try {
+    mkdirSync(tmp);
+    write(tmp);
+    if (!existsSync(join(tmp, TRAINER_STATE))) throw new BfpoError(`A checkpoint writer must write ${TRAINER_STATE} into ${tmp}`);
+    const state = JSON.parse(readFileSync(join(tmp, TRAINER_STATE), 'utf8')) as Record<string, unknown>;
+    writeJson(join(tmp, TRAINER_STATE), { ...state, files: checksumFiles(tmp) });
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (err instanceof BfpoError && !(err as NodeJS.ErrnoException).code) throw err;
+    const previous = lastCheckpoint(outputDir);
+    throw new CheckpointWriteError(`Writing ${name} into ${outputDir} failed: ${(err as Error).message}. ` +
+      `${previous ? `The previous checkpoint ${previous} is intact` : 'No earlier checkpoint exists'}; the partial one was removed. ` +
+      `${(err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'Free disk space' : 'Fix the cause'} and rerun the same command to resume.`);
+  }
   if (existsSync(join(outputDir, name))) removeFolder(outputDir, name);
   renameSync(tmp, join(outputDir, name));
   if (totalLimit && totalLimit > 0) {

@@ -11,7 +11,12 @@ export {
 export { lrMultiplier, warmupStepsOf, SCHEDULES, SCHEDULE_TYPES, type ScheduleType, type ScheduleOptions, type ScheduleSpec } from './schedule.js';
 export { makeOptimizer, OPTIMIZERS, OPTIM_NAMES, type OptimName, type OptimSettings, type OptimizerSpec } from './optimizers.js';
 export { MasterWeights } from './precision.js';
-export { listCheckpoints, lastCheckpoint, saveCheckpoint, assertSameRun, configDifferences, CheckpointMismatchError } from './checkpoint.js';
+export {
+  listCheckpoints, lastCheckpoint, lastIntactCheckpoint, saveCheckpoint, assertSameRun, configDifferences, checksumFiles, checkpointProblem,
+  CheckpointMismatchError, CheckpointWriteError, CheckpointDamagedError, type FileChecksum,
+} from './checkpoint.js';
+export { lockOutputDir, RunLockedError, LOCK_FILE, type RunLock } from './lock.js';
+export { watchStopSignals, signalExitCode, type StopWatch } from './signals.js';
 export { TrainLogger } from './logger.js';
 export { EventWriter, crc32c, maskedCrc32c } from './tensorboard.js';
 export { runEvaluation, MetricAverager } from './evaluate.js';

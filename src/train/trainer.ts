@@ -9,8 +9,11 @@ import { getRngState, manualSeed, setRngState } from '../tensor/runtime.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
-  assertSameRun, lastCheckpoint, removeStaleFolders, saveCheckpoint, writeJson, RUN_CONFIG, TRAINER_STATE,
+  assertSameRun, checkpointProblem, lastIntactCheckpoint, removeStaleFolders, saveCheckpoint, writeJson,
+  CheckpointDamagedError, CheckpointWriteError, RUN_CONFIG, TRAINER_STATE,
 } from './checkpoint.js';
+import { lockOutputDir, type RunLock } from './lock.js';
+import { watchStopSignals, type StopWatch } from './signals.js';
 import { TrainLogger } from './logger.js';
 import { loadOptimizer, makeOptimizer, saveOptimizer, type AnyOptimizer, type OptimSettings } from './optimizers.js';
 import { freezeExcept } from '../nn/freeze.js';
@@ -81,6 +84,12 @@ export interface TrainResult {
   lastLog: Record<string, number>;
   lastEval: Record<string, number>;
   resumedFrom: string | null;
+  /** The signal that stopped the run early (after a checkpoint was written), or null when it ran to the end. */
+  stoppedBy: 'SIGINT' | 'SIGTERM' | null;
+  /** The last checkpoint written or resumed from. */
+  lastCheckpoint: string | null;
+  /** What the run noticed on its way (damaged checkpoints skipped, a stale lock taken over); also shown on the console. */
+  notes: string[];
 }
 
 interface LoopState {
@@ -128,13 +137,19 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
   const optimParams = masters ? masters.params() : params;
   const opt = makeOptimizer(optimParams, c);
   let logger: TrainLogger | null = null;
+  let lock: RunLock | null = null;
+  let stop: StopWatch | null = null;
+  const notes: string[] = [];
   try {
     mkdirSync(c.outputDir, { recursive: true });
+    lock = lockOutputDir(c.outputDir, (t) => notes.push(t));
     removeStaleFolders(c.outputDir);
-    const resumeDir = c.resumeFromCheckpoint ?? lastCheckpoint(c.outputDir);
+    const resumeDir = c.resumeFromCheckpoint ?? lastIntactCheckpoint(c.outputDir, (t) => notes.push(t));
     const state: LoopState = { step: 0, position: { epoch: 0, batch: 0 }, bufferPosition: null, tokensSeen: 0 };
     if (resumeDir) {
       if (!existsSync(join(resumeDir, TRAINER_STATE))) throw new ArgumentError(`No ${TRAINER_STATE} in ${resumeDir}: it is not a complete checkpoint`);
+      const problem = checkpointProblem(resumeDir);
+      if (problem) throw new CheckpointDamagedError(`${resumeDir} is damaged: ${problem}; resume from an earlier checkpoint`);
       assertSameRun(resumeDir, c.runConfig, c.resumeIgnoredKeys);
       Object.assign(state, restore(resumeDir, store, opt, masters));
     } else {
@@ -143,12 +158,14 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
     writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
 
     const log = (logger = new TrainLogger({ outputDir: c.outputDir, reportTo: c.reportTo, console: c.console }));
+    for (const n of notes) log.info(n);
     if (c.runName) log.info(`run ${c.runName}`);
     if (resumeDir) log.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
     const saveNow = (): string => saveCheckpoint(c.outputDir, state.step, (dir) => writeCheckpoint(dir, state, store, opt, masters, c.runConfig),
       { totalLimit: c.saveTotalLimit });
     let lastSaved = resumeDir;
-    const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir };
+    const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir, stoppedBy: null, lastCheckpoint: resumeDir, notes };
+    stop = watchStopSignals();
     let lastEvalStep = -1;
     const evaluate = (): void => {
       if (!task.eval || lastEvalStep === state.step) return;
@@ -206,14 +223,32 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       if (finished || (c.saveStrategy === 'steps' && state.step % c.saveSteps === 0) || (c.saveStrategy === 'epoch' && epochDone)) {
         lastSaved = saveNow();
       }
+      result.lastCheckpoint = lastSaved;
+      const signal = stop.requested();
+      if (signal && !finished) {
+        if (lastSaved !== join(c.outputDir, `checkpoint-${state.step}`)) lastSaved = saveNow();
+        result.lastCheckpoint = lastSaved;
+        result.stoppedBy = signal;
+        log.info(`${signal}: stopped after step ${state.step} of ${totalSteps}; checkpoint ${lastSaved} written. Run the same command again to resume`);
+        return result;
+      }
     }
     if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
-    if (store.saveFinal) store.saveFinal(c.outputDir);
-    else store.save(c.outputDir);
+    try {
+      if (store.saveFinal) store.saveFinal(c.outputDir);
+      else store.save(c.outputDir);
+    } catch (err) {
+      if (err instanceof BfpoError && !(err as NodeJS.ErrnoException).code) throw err;
+      throw new CheckpointWriteError(`Writing the final model into ${c.outputDir} failed: ${(err as Error).message}. ` +
+        `${lastSaved ? `The last checkpoint ${lastSaved} is intact; ` : ''}${(err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'free disk space' : 'fix the cause'} ` +
+        'and rerun the same command to write it again');
+    }
     writeJson(join(c.outputDir, 'train_results.json'), { run_name: c.runName ?? null, global_step: state.step, ...result.lastLog, ...result.lastEval });
     return result;
   } finally {
+    stop?.dispose();
     logger?.close();
+    lock?.release();
     masters?.dispose();
     opt.dispose();
   }

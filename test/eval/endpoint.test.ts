@@ -59,7 +59,7 @@ test('a client error (400) is not retried', async () => {
   const server = await startServer((_b, _n, res) => res.writeHead(400).end('bad model'));
   try {
     await assert.rejects(endpointJudge({ url: server.url, model: 'x', retries: 5, backoffMs: 1 }).judge(items(1)),
-      /Judge endpoint http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions failed after 1 try: HTTP 400 bad model \(0 of 1 judged\)/);
+      /Judge endpoint http:\/\/127\.0\.0\.1:\d+\/v1\/chat\/completions failed after 1 try on sample 0: HTTP 400 bad model \(0 of 1 judged\)/);
     assert.equal(server.requests.length, 1);
   } finally {
     await server.close();
@@ -70,7 +70,7 @@ test('a hanging server times out after its retries', async () => {
   const server = await startServer(() => {}, { maxRequests: 10 });
   try {
     const judge = endpointJudge({ url: server.url, model: 'cls', timeoutMs: 200, retries: 1, backoffMs: 1 });
-    await assert.rejects(judge.judge(items(1)), /failed after 2 tries: timed out \(0 of 1 judged\)/);
+    await assert.rejects(judge.judge(items(1)), /failed after 2 tries on sample 0: timed out \(0 of 1 judged\)/);
     assert.equal(server.arrivals, 2);
   } finally {
     await server.close();
@@ -82,7 +82,7 @@ test('an unreachable port: clear error after the retries, verdicts reached so fa
   const judge = endpointJudge({ url: `http://127.0.0.1:${port}`, model: 'cls', retries: 2, backoffMs: 1 });
   await assert.rejects(judge.judge(items(2)), (e: unknown) => {
     assert.ok(e instanceof JudgeIncompleteError);
-    assert.match(e.message, new RegExp(`Judge endpoint http://127.0.0.1:${port}/v1/chat/completions failed after 3 tries: ECONNREFUSED`));
+    assert.match(e.message, new RegExp(`Judge endpoint http://127.0.0.1:${port}/v1/chat/completions failed after 3 tries on sample 0: ECONNREFUSED`));
     assert.deepEqual(e.partial, [undefined, undefined]);
     return true;
   });

@@ -171,7 +171,7 @@ test('evaluate with an unreachable endpoint: clear error after retries, generati
   const chats = { m: new FakeChat(complies) };
   await assert.rejects(
     evaluate({ models: ['m=/m'], tasks: ['advbench'], judge: `endpoint:http://127.0.0.1:${port}#cls`, out, limit: 2, retries: 1 }, { loadModel: models(chats) }),
-    new RegExp(`Judge endpoint http://127.0.0.1:${port}/v1/chat/completions failed after 2 tries: ECONNREFUSED \\(0 of 2 judged\\)\\. 0 judgements so far are kept`),
+    new RegExp(`Judge endpoint http://127.0.0.1:${port}/v1/chat/completions failed after 2 tries on sample 0: ECONNREFUSED \\(0 of 2 judged\\)\\. 0 judgements so far are kept`),
   );
   assert.equal(openStores(out).generations.all().length, 2);
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));

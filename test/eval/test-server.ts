@@ -13,7 +13,7 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export type Handler = (body: Record<string, unknown>, n: number, res: ServerResponse) => void;
+export type Handler = (body: Record<string, unknown>, n: number, res: ServerResponse, req: IncomingMessage) => void;
 
 /** Replies with a chat completion whose content is `content`. */
 export function reply(res: ServerResponse, content: string): void {
@@ -40,7 +40,7 @@ export async function startServer(handler: Handler, o: { maxRequests?: number; l
       inFlight++;
       state.maxInFlight = Math.max(state.maxInFlight, inFlight);
       res.on('close', () => inFlight--);
-      const go = () => handler(body, requests.length, res);
+      const go = () => handler(body, requests.length, res, req);
       if (o.delayMs) setTimeout(go, o.delayMs);
       else go();
     });

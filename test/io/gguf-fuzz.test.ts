@@ -7,13 +7,15 @@ import { ggufToHf } from 'bfpo/models';
 import { tmpDir } from './tmp-dir.js';
 import { rng } from './rng.js';
 
-test('200 seeded mutations of a whole GGUF model (config, tokenizer, Q8_0 tensors) either convert or throw FormatError', () => {
+const N = Number(process.env.BFPO_FUZZ_ITERATIONS) || 200;
+
+test(`${N} seeded mutations of a whole GGUF model (config, tokenizer, Q8_0 tensors) either convert or throw FormatError`, () => {
   const good = readFileSync(new URL('../fixtures/io/gqa-tiny-q8_0.gguf', import.meta.url));
   const headerEnd = 12_000; // metadata and tensor infos of this file end before this offset
   const rand = rng(2024);
   const p = join(tmpDir('bfpo-gguf-fuzz-'), 'm.gguf');
   const seen = new Map<string, number>();
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < N; i++) {
     const b = Buffer.from(good);
     for (let h = 0; h < 1 + Math.floor(rand() * 3); h++) b[Math.floor(rand() * headerEnd)] = Math.floor(rand() * 256);
     writeFileSync(p, b);

@@ -7,14 +7,16 @@ import { loadSafetensors } from 'bfpo/io';
 import { tmpDir } from './tmp-dir.js';
 import { rng } from './rng.js';
 
-test('500 seeded mutations and truncations of a valid file either load or throw FormatError', () => {
+const N = Number(process.env.BFPO_FUZZ_ITERATIONS) || 500;
+
+test(`${N} seeded mutations and truncations of a valid file either load or throw FormatError`, () => {
   const valid = readFileSync(new URL('../fixtures/io/mixed.safetensors', import.meta.url));
   const headerEnd = 8 + Number(valid.readBigUInt64LE(0));
   const rand = rng(1234);
   const dir = tmpDir('bfpo-fuzz-');
   const p = join(dir, 'f.safetensors');
   const outcomes = { loaded: 0, rejected: 0 };
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < N; i++) {
     let bytes = Buffer.from(valid);
     const kind = i % 4;
     if (kind === 0) {

@@ -13,6 +13,8 @@ export interface EndpointJudgeOptions {
   model: string;
   /** Milliseconds before a request is abandoned (default 60 000). */
   timeoutMs?: number;
+  /** Largest answer read, in bytes (default 1 MiB); a larger one is cut off and reported as an error. */
+  maxResponseBytes?: number;
   /** Tries after the first failure (default 4). */
   retries?: number;
   /** First backoff delay in ms, doubled after each failure (default 500; at most 30 s). */
@@ -45,6 +47,30 @@ class PermanentError extends Error {}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** `text` with every occurrence of the API key replaced, so no message, log or report can carry it. */
+function redact(text: string, apiKey: string | undefined): string {
+  return apiKey && apiKey.length >= 4 ? text.split(apiKey).join('[api key]') : text;
+}
+
+/** The body as text, reading at most `max` bytes (the whole-request timeout also bounds a slow drip). */
+async function readBounded(res: Response, max: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`the answer is larger than ${max} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 async function askOnce(endpoint: string, o: EndpointJudgeOptions, item: JudgeItem): Promise<string> {
   const { system, user } = harmbenchParts(item);
   const apiKey = o.apiKey ?? process.env.BFPO_JUDGE_API_KEY;
@@ -59,7 +85,7 @@ async function askOnce(endpoint: string, o: EndpointJudgeOptions, item: JudgeIte
     }),
     signal: AbortSignal.timeout(o.timeoutMs ?? 60_000),
   });
-  const text = await res.text();
+  const text = redact(await readBounded(res, o.maxResponseBytes ?? 1 << 20), apiKey);
   if (!res.ok) {
     const msg = `HTTP ${res.status} ${text.slice(0, 200)}`;
     if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentError(msg);
@@ -75,22 +101,22 @@ async function askOnce(endpoint: string, o: EndpointJudgeOptions, item: JudgeIte
   return content;
 }
 
-function describeError(err: unknown): string {
+function describeError(err: unknown, apiKey: string | undefined): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
-  return e.cause?.code ?? e.cause?.message ?? e.message;
+  return redact(e.cause?.code ?? e.cause?.message ?? e.message, apiKey);
 }
 
-async function askWithRetries(endpoint: string, o: EndpointJudgeOptions, item: JudgeItem): Promise<string> {
+async function askWithRetries(endpoint: string, o: EndpointJudgeOptions, item: JudgeItem, sample: number): Promise<string> {
   const retries = o.retries ?? 4;
   let delay = o.backoffMs ?? 500;
   for (let attempt = 0; ; attempt++) {
     try {
       return await askOnce(endpoint, o, item);
     } catch (err) {
-      const error = describeError(err);
+      const error = describeError(err, o.apiKey ?? process.env.BFPO_JUDGE_API_KEY);
       if (err instanceof PermanentError || attempt >= retries) {
-        throw new Error(`${endpoint} failed after ${attempt + 1} ${attempt === 0 ? 'try' : 'tries'}: ${error}`);
+        throw new Error(`${endpoint} failed after ${attempt + 1} ${attempt === 0 ? 'try' : 'tries'} on sample ${sample}: ${error}`);
       }
       o.onRetry?.({ attempt: attempt + 1, delayMs: delay, error });
       await sleep(delay);
@@ -122,7 +148,7 @@ export function endpointJudge(o: EndpointJudgeOptions): Judge {
         while (firstError === undefined && next < items.length) {
           const i = next++;
           try {
-            const answer = await askWithRetries(endpoint, o, items[i]);
+            const answer = await askWithRetries(endpoint, o, items[i], i);
             const parsed = parseYesNo(answer);
             results[i] = verdict(parsed !== 'no', { answer, parsed });
           } catch (err) {
