@@ -24,6 +24,7 @@ import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { loadPretrained } from '../models/pretrained.js';
 import type { DType } from '../tensor/dtype.js';
+import { cachedTokenized } from './data-cache.js';
 import { dataSettings } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
@@ -60,6 +61,7 @@ export async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<Pre
     tokenizer: tok,
     tokenize: { maxLength: v.max_length as number, maxPromptLength: v.max_prompt_length as number, mode: v.tokenization as TokenizeMode, workers: 0 },
     log: note,
+    tokenized: (files, compute) => cachedTokenized(r, 'preference', 'pairs', files, compute, note),
   });
   if (data.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training pairs`);
   if (v.use_buffer && data.bufferTrain.length === 0) throw new BfpoError(`buffer_dataset_mixer ${JSON.stringify(v.buffer_dataset_mixer)} yields no pairs`);
@@ -130,9 +132,10 @@ export async function sftData(r: Recipe, tok: TextTokenizer): Promise<SftData> {
   for (const c of mix.counts) note(describeCount(c));
   for (const w of mix.warnings) note(`warning: ${w}`);
   if (mix.report.skipped > 0) note(mix.report.toString());
-  const train = all(mix.train, 'train');
+  const splits = await cachedTokenized(r, 'sft', v.packing === true ? 'sft-packed' : 'sft', mix.files,
+    async () => ({ train: all(mix.train, 'train'), test: all(mix.test, 'test') }), note);
+  const { train, test } = splits;
   if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training ${v.packing === true ? `blocks of max_seq_length ${v.max_seq_length} tokens` : 'conversations'}`);
-  const test = all(mix.test, 'test');
   const seed = v.seed as number;
   return {
     train: new SftPlanSource(train, { batchSize: v.per_device_train_batch_size as number, seed, padTokenId: pad, groupByLength: v.group_by_length as boolean }),
