@@ -138,3 +138,19 @@ test('train: the steps from the cache log the same loss and log-probs as without
   assert.deepEqual(logs[2], logs[0]);
   assert.ok(readdirSync(cache).some((f) => f.endsWith('.bin')));
 });
+
+test('the cache folder: tokenized_cache_dir, else $XDG_CACHE_HOME/bfpo/tokenized, else ~/.cache/bfpo/tokenized', async () => {
+  const { tokenizedCacheDir } = await import('../../src/recipe/data-cache.js');
+  const { loadRecipe } = await import('../../src/recipe/recipe.js');
+  const { homedir } = await import('node:os');
+  assert.equal(tokenizedCacheDir(loadRecipe(recipe, [])), cache);
+  const saved = process.env.XDG_CACHE_HOME;
+  try {
+    process.env.XDG_CACHE_HOME = '/xdg';
+    assert.equal(tokenizedCacheDir(loadRecipe(recipe, ['--tokenized_cache_dir=null'])), '/xdg/bfpo/tokenized');
+    delete process.env.XDG_CACHE_HOME;
+    assert.equal(tokenizedCacheDir(loadRecipe(recipe, ['--tokenized_cache_dir=null'])), join(homedir(), '.cache/bfpo/tokenized'));
+  } finally {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME; else process.env.XDG_CACHE_HOME = saved;
+  }
+});
