@@ -72,7 +72,7 @@ for (const [what, extra] of [['preference pairs', []], ['SFT conversations', ['-
   });
 }
 
-test('prepare: a changed max_length, tokenization or data file misses the cache', async () => {
+test('prepare: a changed max_length, tokenization, mixer seed, data file or tokenizer misses the cache', async () => {
   const base = await prepare([]);
   assert.match(base.err, READ.test(base.err) ? READ : STORED);
   const key = (READ.exec(base.err) ?? STORED.exec(base.err))![1]!;
@@ -94,6 +94,13 @@ test('prepare: a changed max_length, tokenization or data file misses the cache'
     writeFileSync(file, original);
   }
   assert.equal(READ.exec((await prepare([])).err)?.[1], key);
+  // The tokenizer enters by content: an identical copy elsewhere hits, a changed tokenizer_config.json misses.
+  const tok = join(work, 'tokenizer');
+  cpSync(join(root, 'recipes/tiny/model'), tok, { recursive: true });
+  assert.equal(READ.exec((await prepare([`--tokenizer_name_or_path=${tok}`])).err)?.[1], key);
+  const config = JSON.parse(readFileSync(join(tok, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+  writeFileSync(join(tok, 'tokenizer_config.json'), JSON.stringify({ ...config, model_max_length: 4096 }));
+  assert.match((await prepare([`--tokenizer_name_or_path=${tok}`])).err, STORED);
 });
 
 test('prepare: a truncated or altered cache file is recomputed with a warning, never trusted', async () => {
