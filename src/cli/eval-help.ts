@@ -5,12 +5,14 @@ import { TASK_HELP } from '../eval/tasks/spec.js';
 const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => `  ${k.padEnd(28)}${v}`).join('\n');
 
 /** The usage line of `bfpo eval`. */
-export const EVAL_USAGE = 'bfpo eval --model PATH [--model PATH ...] --tasks LIST --judge SPEC --out DIR [options]  |  bfpo eval RECIPE.yaml [options]';
+export const EVAL_USAGE = 'bfpo eval --model PATH [--model PATH ...] (--tasks LIST | --protocol bfpo-paper --data-dir DIR) --judge SPEC --out DIR [options]  |  bfpo eval RECIPE.yaml [options]';
 
 /** The help text of `bfpo eval` after its usage line: what it does, the built-in tasks and judges, the options. */
 export const EVAL_HELP = `Generates answers to harmful prompts (temperature 0.7, top-p 0.95, seeded, batched), judges them, scores
 helpfulness tasks, and writes results.json, results.md, harmlessness-helpfulness.svg/.png and index.html into DIR.
 Every generation, judgement and score is appended to DIR/*.jsonl as it finishes; rerunning into DIR skips them.
+A rerun whose prompts or sampling differ from the stored answers is refused (nothing is mixed); results.md lists
+every model and task stored in DIR.
 
 Tasks (--tasks, comma-separated):
 ${table(TASK_HELP)}
@@ -21,17 +23,25 @@ ${table(JUDGE_HELP)}
 Options:
   --model PATH          a model folder (repeatable); NAME=PATH names its row and point
   --tasks LIST          tasks, comma-separated (see above)
+  --protocol bfpo-paper the original BFPO harmlessness table: advbench, alert, alert_adversarial, beaver (PKU-SafeRLHF
+                        test), each with the original's prompt rendering and sampling, judged with its contextual
+                        HarmBench input; reports harmlessness and attack_success_rate (use with --judge classifier:PATH)
+  --data-dir DIR        data of the protocol and of the built-in lm-eval tasks, in the hub layout: e.g.
+                        DIR/Babelscape/ALERT/alert.jsonl, DIR/PKU-Alignment/PKU-SafeRLHF/test.jsonl,
+                        DIR/truthful_qa/multiple_choice/validation-00000-of-00001.parquet (docs/eval.md lists them all)
+  --judge-input I       prompt (behaviour = the prompt, HarmBench's plain form) or bfpo-paper (fixed generic behaviour,
+                        context "The generation is a continuation or answer of: [...]"); default per task
   --judge SPEC          the safety judge (default refusal)
   --out DIR             output folder
-  --recipe FILE         a YAML eval recipe (keys: models, tasks, judge, out, dtype, device, limit, batch_size, max_new_tokens,
+  --recipe FILE         a YAML eval recipe (keys: models, tasks, protocol, data_dir, judge_input, judge, out, dtype, device, limit, batch_size, max_new_tokens,
                         temperature, top_p, seed, timeout_ms, retries, concurrency); flags override it
   --dtype D             dtype of local models: float32 (default on cpu), bfloat16, float16 (cuda)
   --device D            cpu (default) or cuda
   --limit N             only the first N samples of each task
   --batch-size N        prompts generated per batch (default 8)
-  --max-new-tokens N    generation length for safety and benign prompts (default 256)
-  --temperature X       sampling temperature (default 0.7)
-  --top-p X             nucleus sampling (default 0.95)
+  --max-new-tokens N    generation length for safety and benign prompts (default 256; overrides a protocol's)
+  --temperature X       sampling temperature (default 0.7; overrides a protocol's)
+  --top-p X             nucleus sampling (default 0.95, 1 for the protocol's ALERT tasks; overrides a protocol's)
   --seed N              base seed; batch i uses seed + i (default 42)
   --timeout-ms N        endpoint judge: per-request timeout (default 60000)
   --retries N           endpoint judge: retries after a failure, with doubling backoff (default 4)

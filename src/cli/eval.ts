@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import type { Device, DType } from '../tensor/dtype.js';
 import { expected } from '../errors.js';
 import { loadEvalModel, loadYesNoScorer } from '../eval/adapter.js';
-import { evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
+import { checkJudgeInput, checkProtocol, evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
 import { markdownTable } from '../eval/report.js';
 import { terminalProgress } from '../eval/progress.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
@@ -22,7 +22,7 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
     allowPositionals: true,
     options: {
       model: { type: 'string', multiple: true }, tasks: { type: 'string', multiple: true }, judge: { type: 'string' },
-      out: { type: 'string' }, dtype: { type: 'string' }, device: { type: 'string' }, recipe: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
+      out: { type: 'string' }, protocol: { type: 'string' }, 'data-dir': { type: 'string' }, 'judge-input': { type: 'string' }, dtype: { type: 'string' }, device: { type: 'string' }, recipe: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'timeout-ms': { type: 'string' }, retries: { type: 'string' }, concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
@@ -36,6 +36,9 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
     ...(values.tasks ? { tasks: values.tasks.flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean) } : {}),
     ...(values.judge ? { judge: values.judge } : {}),
     ...(values.out ? { out: values.out } : {}),
+    ...(values.protocol ? { protocol: values.protocol as EvalConfig['protocol'] } : {}),
+    ...(values['data-dir'] ? { data_dir: values['data-dir'] } : {}),
+    ...(values['judge-input'] ? { judge_input: values['judge-input'] as EvalConfig['judge_input'] } : {}),
     ...(values.dtype ? { dtype: values.dtype } : {}),
     ...(values.device ? { device: values.device } : {}),
   };
@@ -49,7 +52,10 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
   }
   const config = { judge: 'refusal', ...base, ...flags } as EvalConfig;
   if (!config.models?.length) throw expected('at least one --model PATH', '--model', config.models);
-  if (!config.tasks?.length) throw expected('a task list', '--tasks', config.tasks);
+  checkProtocol(config.protocol, '--protocol');
+  checkJudgeInput(config.judge_input, '--judge-input');
+  if (!config.tasks?.length && !config.protocol) throw expected('a task list (or --protocol bfpo-paper)', '--tasks', config.tasks);
+  config.tasks ??= [];
   if (!config.out) throw expected('an output folder', '--out', config.out);
   return config;
 }

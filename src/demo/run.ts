@@ -10,6 +10,7 @@ import { initialModel, trainPreference, trainSft, type PreferenceMethod } from '
 import { saveBpeTokenizer, trainBpe } from './train-tokenizer.js';
 import { buildWorld, readBehaviours, trainingTexts, writeWorld } from './world.js';
 import { writeSummary } from './summary.js';
+import type { PhaseTime } from './phase-time.js';
 import { loadEvalModel } from '../eval/adapter.js';
 
 export interface DemoOptions {
@@ -27,9 +28,6 @@ export interface DemoOptions {
   /** Where progress lines go (default: console.log). */
   log?: (line: string) => void;
 }
-
-/** One phase and its wall-clock time. */
-export interface PhaseTime { phase: string; seconds: number }
 
 export interface DemoResult {
   out: string;

@@ -24,3 +24,6 @@ export class JudgeIncompleteError<T> extends BfpoError {
     super(message);
   }
 }
+
+/** An output folder holding answers made with other prompts or decoding settings than the run asks for. */
+export class StaleResultsError extends BfpoError {}

@@ -9,14 +9,24 @@ import { silentProgress, type Progress } from './progress.js';
 import { writeReport, type ReportFiles } from './report.js';
 import { openStores, runEval, SAFETY_SAMPLING, type EvalModel, type ModelSource } from './runner.js';
 import { summarize, type EvalResults } from './summary.js';
+import { recordRun } from './manifest.js';
+import { bfpoPaperTasks } from './tasks/bfpo-paper.js';
 import { loadTask, taskSpecFrom, type TaskSpec } from './tasks/spec.js';
+import type { JudgeInput, Task } from './tasks/types.js';
 import type { YesNoScorer } from './types.js';
 
 /** An evaluation as a recipe writes it. */
 export interface EvalConfig {
   /** Model folders, optionally `NAME=PATH` or `{ name, path }`. */
   models: (string | { name?: string; path: string })[];
+  /** Tasks to run (besides a protocol's); may be empty when `protocol` is set. */
   tasks: (string | TaskSpec)[];
+  /** `bfpo-paper`: the original's harmlessness table (advbench, alert, alert_adversarial, beaver), read from `data_dir`. */
+  protocol?: 'bfpo-paper';
+  /** The folder holding the protocol's and built-in lm-eval tasks' data sets in the Hugging Face hub layout (`Babelscape/ALERT/...`). */
+  data_dir?: string;
+  /** Overrides how every safety task's judge input is built: `prompt` (plain) or `bfpo-paper`. */
+  judge_input?: JudgeInput;
   /** `refusal`, `classifier:PATH` or `endpoint:URL#MODEL`. */
   judge: string;
   out: string;
@@ -65,7 +75,36 @@ export function modelSources(models: EvalConfig['models']): ModelSource[] {
   });
 }
 
-const RECIPE_KEYS = ['models', 'tasks', 'judge', 'out', 'dtype', 'device', 'limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency'];
+const RECIPE_KEYS = ['models', 'tasks', 'protocol', 'data_dir', 'judge_input', 'judge', 'out', 'dtype', 'device', 'limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency'];
+
+/** The evaluation protocols `protocol` accepts. */
+export const PROTOCOLS = ['bfpo-paper'] as const;
+
+/** Checks a `protocol` value (undefined passes). */
+export function checkProtocol(value: unknown, where: string): void {
+  if (value !== undefined && !(PROTOCOLS as readonly unknown[]).includes(value)) throw expected(`a protocol (${PROTOCOLS.join(', ')})`, where, value);
+}
+
+/** Checks a `judge_input` value (undefined passes). */
+export function checkJudgeInput(value: unknown, where: string): void {
+  if (value !== undefined && value !== 'prompt' && value !== 'bfpo-paper') throw expected('a judge input (prompt, bfpo-paper)', where, value);
+}
+
+/** Loads a configuration's tasks: the protocol's first (their files checked before anything else), then `tasks`. */
+export async function loadConfigTasks(config: EvalConfig): Promise<Task[]> {
+  checkProtocol(config.protocol, 'protocol');
+  checkJudgeInput(config.judge_input, 'judge_input');
+  const tasks: Task[] = [];
+  if (config.protocol === 'bfpo-paper') {
+    if (!config.data_dir) throw expected('a data folder (--data-dir / data_dir) holding Babelscape/ALERT and PKU-Alignment/PKU-SafeRLHF', 'data_dir', config.data_dir);
+    tasks.push(...(await bfpoPaperTasks(config.data_dir, { limit: config.limit })));
+  }
+  const specs = (config.tasks ?? []).map((t, i) => taskSpecFrom(t, `tasks[${i}]`));
+  for (const spec of specs) tasks.push(await loadTask(spec, { limit: config.limit, dataDir: config.data_dir }));
+  if (tasks.length === 0) throw expected('a task list or a protocol', 'tasks', config.tasks);
+  if (config.judge_input) for (const t of tasks) if (t.kind === 'safety') t.judgeInput = config.judge_input;
+  return tasks;
+}
 
 /**
  * Reads a YAML eval recipe. Unknown keys and wrong types name the file and the key.
@@ -85,9 +124,12 @@ export function loadEvalRecipe(file: string): EvalConfig {
   const r = doc as Record<string, unknown>;
   for (const k of Object.keys(r)) if (!RECIPE_KEYS.includes(k)) throw new TaskDataError(file, null, k, `unknown key (known: ${RECIPE_KEYS.join(', ')})`);
   if (!Array.isArray(r.models) || r.models.length === 0) throw new TaskDataError(file, null, 'models', 'expected a non-empty list');
-  if (!Array.isArray(r.tasks) || r.tasks.length === 0) throw new TaskDataError(file, null, 'tasks', 'expected a non-empty list');
+  if (r.tasks === undefined && r.protocol !== undefined) r.tasks = [];
+  if (!Array.isArray(r.tasks) || (r.tasks.length === 0 && r.protocol === undefined)) throw new TaskDataError(file, null, 'tasks', 'expected a non-empty list');
+  checkProtocol(r.protocol, `${file}, field "protocol"`);
+  checkJudgeInput(r.judge_input, `${file}, field "judge_input"`);
   if (typeof r.out !== 'string') throw new TaskDataError(file, null, 'out', 'expected an output folder');
-  for (const k of ['judge', 'dtype', 'device']) {
+  for (const k of ['judge', 'dtype', 'device', 'data_dir']) {
     if (r[k] !== undefined && typeof r[k] !== 'string') throw new TaskDataError(file, null, k, `expected a string but found ${JSON.stringify(r[k])}`);
   }
   for (const k of ['limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency']) {
@@ -105,9 +147,7 @@ export async function evaluate(config: EvalConfig, hooks: EvaluateHooks): Promis
   const models = modelSources(config.models);
   // Tasks first: a bad task file should fail before a judge model is loaded.
   const judgeSpec = parseJudgeSpec(config.judge);
-  const specs = config.tasks.map((t, i) => taskSpecFrom(t, `tasks[${i}]`));
-  const tasks = [];
-  for (const spec of specs) tasks.push(await loadTask(spec, { limit: config.limit }));
+  const tasks = await loadConfigTasks(config);
   const judge = await makeJudge(judgeSpec, {
     loadYesNoScorer: hooks.loadYesNoScorer,
     endpoint: { timeoutMs: config.timeout_ms, retries: config.retries, concurrency: config.concurrency },
@@ -119,14 +159,16 @@ export async function evaluate(config: EvalConfig, hooks: EvaluateHooks): Promis
     ...(config.seed !== undefined ? { seed: config.seed } : {}),
   };
   const progress = hooks.progress ?? silentProgress;
+  // The report covers every model and task stored in the folder, this run's first.
+  const manifest = recordRun(config.out, models, tasks);
   try {
     const stores = await runEval({ models, load: hooks.loadModel, tasks, judge, outDir: config.out, sampling, batchSize: config.batch_size, progress });
-    const results = { ...summarize(models, tasks, stores, judge.name), sampling: { ...SAFETY_SAMPLING, ...sampling } };
+    const results = { ...summarize(manifest.models, manifest.tasks, stores, judge.name), sampling: { ...SAFETY_SAMPLING, ...sampling } };
     return { results, files: await writeReport(results, config.out) };
   } catch (err) {
     // The report of what did finish is still written (counts show n < total); the error then goes to the caller.
     progress.close();
-    await writeReport(summarize(models, tasks, openStores(config.out), judge.name), config.out).catch(() => undefined);
+    await writeReport(summarize(manifest.models, manifest.tasks, openStores(config.out), judge.name), config.out).catch(() => undefined);
     throw err;
   } finally {
     progress.close();

@@ -4,23 +4,33 @@ export type {
   ChatModel, GenerationSettings, LogLikelihoodScorer, ContinuationPair, ContinuationScore, Judge, JudgeItem, Judgement,
   YesNoScorer, YesNoProbabilities,
 } from './types.js';
-export { TaskDataError, JudgeError, JudgeIncompleteError } from './errors.js';
+export { TaskDataError, JudgeError, JudgeIncompleteError, StaleResultsError } from './errors.js';
 export { readRecords, type NumberedRecord } from './records.js';
-export type { Task, SafetyTask, OverRefusalTask, MultipleChoiceTask, ExactMatchTask } from './tasks/types.js';
+export type { JudgeInput, Task, SafetyTask, OverRefusalTask, MultipleChoiceTask, ExactMatchTask } from './tasks/types.js';
 export { advbenchTask, advbenchPath, loadSafetyPrompts, loadBenignPrompts, unwrapAlertPrompt } from './tasks/safety.js';
-export { loadMultipleChoice, multipleChoiceOutcome } from './tasks/multiple-choice.js';
+export { loadMultipleChoice, multipleChoiceOutcome, mc2Score } from './tasks/multiple-choice.js';
+export {
+  loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, TRUTHFULQA_PRIMER, truthfulqaContext, winograndeSample,
+  type LmEvalTaskEntry,
+} from './tasks/lm-eval/index.js';
 export { loadExactMatch, extractAnswer, normalizeAnswer, exactMatch } from './tasks/exact-match.js';
 export { parseTaskSpec, loadTask, TASK_HELP, type TaskSpec } from './tasks/spec.js';
 export { refusalJudge, isRefusal, REFUSAL_PHRASES } from './judges/refusal.js';
-export { harmbenchPrompt, parseYesNo } from './judges/harmbench-prompt.js';
+export {
+  harmbenchPrompt, parseYesNo, bfpoPaperJudgeItem, pythonListRepr, BFPO_GENERIC_BEHAVIOR, BFPO_CONTEXT_PREFIX,
+} from './judges/harmbench-prompt.js';
+export {
+  bfpoPaperTasks, paperAdvbench, paperAlert, paperBeaver, alertDocToText, BFPO_PAPER_SAMPLING, BFPO_PAPER_FILES, BFPO_PAPER_TASKS,
+} from './tasks/bfpo-paper.js';
+export { readManifest, recordRun, type Manifest, type TaskShape } from './manifest.js';
 export { classifierJudge } from './judges/classifier.js';
 export { endpointJudge, chatCompletionsUrl, type EndpointJudgeOptions } from './judges/endpoint.js';
 export { parseJudgeSpec, makeJudge, JUDGE_HELP, type JudgeSpec } from './judges/spec.js';
 export { JsonlStore } from './store.js';
 export { terminalProgress, silentProgress, type Progress } from './progress.js';
-export { runEval, openStores, SAFETY_SAMPLING, type EvalModel, type ModelSource, type RunEvalOptions } from './runner.js';
+export { runEval, openStores, settingsFor, checkStoredGenerations, judgementKey, SAFETY_SAMPLING, type EvalModel, type ModelSource, type RunEvalOptions } from './runner.js';
 export { summarize, type EvalResults, type ModelResult, type TaskResult } from './summary.js';
 export { writeReport, markdownTable } from './report.js';
 export { renderScatter, scatterSpec } from './plot.js';
-export { evaluate, loadEvalRecipe, modelSources, type EvalConfig, type EvaluateHooks } from './evaluate.js';
+export { evaluate, loadEvalRecipe, loadConfigTasks, PROTOCOLS, modelSources, type EvalConfig, type EvaluateHooks } from './evaluate.js';
 export { loadEvalModel, loadYesNoScorer, loadLocalModel, LocalChatModel, LocalScorer, LocalYesNoScorer } from './adapter.js';

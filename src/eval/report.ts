@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic as writeAtomic } from '../io/atomic.js';
 import { renderScatter } from './plot.js';
-import type { EvalResults } from './summary.js';
+import type { EvalResults, TaskResult } from './summary.js';
 
 const fmt = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
 
@@ -16,6 +16,42 @@ function columns(results: EvalResults): { task: string; metric: string }[] {
     }
   }
   return [...seen.values()];
+}
+
+interface PlainTable {
+  title: string;
+  head: string[];
+  rows: string[][];
+}
+
+/**
+ * The paper's per-benchmark tables: harmlessness of each safety task (and the mean), then the helpfulness metric of
+ * each helpfulness task (and the mean); one row per model. Empty tables are left out.
+ */
+export function benchmarkTables(results: EvalResults): PlainTable[] {
+  const tasksOf = (pick: (r: TaskResult) => boolean) => {
+    const names: string[] = [];
+    for (const m of results.models) for (const [t, r] of Object.entries(m.tasks)) if (pick(r) && !names.includes(t)) names.push(t);
+    return names;
+  };
+  const safety = tasksOf((r) => r.kind === 'safety');
+  const helpful = tasksOf((r) => r.helpfulness !== undefined);
+  const tables: PlainTable[] = [];
+  if (safety.length) {
+    tables.push({
+      title: 'Harmlessness per benchmark (1 - attack success rate)',
+      head: ['model', ...safety, 'mean'],
+      rows: results.models.map((m) => [m.name, ...safety.map((t) => fmt(m.tasks[t]?.n ? m.tasks[t].metrics.harmlessness : null)), fmt(m.harmlessness)]),
+    });
+  }
+  if (helpful.length) {
+    tables.push({
+      title: 'Helpfulness per benchmark',
+      head: ['model', ...helpful, 'mean'],
+      rows: results.models.map((m) => [m.name, ...helpful.map((t) => fmt(m.tasks[t]?.n ? m.tasks[t].helpfulness : null)), fmt(m.helpfulness)]),
+    });
+  }
+  return tables;
 }
 
 /**
@@ -35,7 +71,17 @@ export function markdownTable(results: EvalResults): string {
     }),
   ]);
   const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n') + `\n\nJudge: \`${results.judge}\`.\n`;
+  let text = [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n') + `\n\nJudge: \`${results.judge}\`.\n`;
+  for (const t of benchmarkTables(results)) text += `\n${t.title}:\n\n${[line(t.head), line(t.head.map(() => '---')), ...t.rows.map(line)].join('\n')}\n`;
+  const stored = results.judgements ?? [];
+  const keys = new Set(stored.map((j) => j.judge));
+  // Shown when the main table leaves verdicts out: another judge's, or those made on another judge input.
+  if (keys.size > 1 || stored.some((j) => j.judge.split('|')[0] !== results.judge)) {
+    text += `\nEvery stored judgement (harmlessness per judge; \`|bfpo-paper\` marks the original's judge input):\n\n` +
+      [line(['model', 'task', 'judge', 'n', 'harmlessness', 'attack_success_rate']), line(Array(6).fill('---')),
+        ...stored.map((j) => line([j.model, j.task, `\`${j.judge}\``, String(j.n), fmt(j.harmlessness), fmt(1 - j.harmlessness)]))].join('\n') + '\n';
+  }
+  return text;
 }
 
 const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -46,6 +92,8 @@ function htmlPage(results: EvalResults, svg: string | null): string {
   const rows = results.models.map((m) => [m.name, fmt(m.harmlessness), fmt(m.helpfulness), ...cols.map((c) => fmt(m.tasks[c.task]?.metrics[c.metric]))]);
   const table = `<table>\n<tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>\n${rows
     .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n')}\n</table>`;
+  const extra = benchmarkTables(results).map((t) => `<h2>${escapeHtml(t.title)}</h2>\n<table>\n<tr>${t.head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>\n${t.rows
+    .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('\n')}\n</table>`).join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>bfpo evaluation</title>
 <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}</style>
@@ -53,6 +101,7 @@ function htmlPage(results: EvalResults, svg: string | null): string {
 <h1>Evaluation</h1>
 <p>Judge: <code>${escapeHtml(results.judge)}</code>. Created ${escapeHtml(results.created)}.</p>
 ${table}
+${extra}
 ${svg ?? '<p>No model has both a harmlessness and a helpfulness score, so there is no plot.</p>'}
 <p>Every generation, judgement and score: <a href="generations.jsonl">generations.jsonl</a>, <a href="judgements.jsonl">judgements.jsonl</a>, <a href="scores.jsonl">scores.jsonl</a>.</p>
 </body></html>

@@ -2,13 +2,14 @@
 // writing each finished batch at once, then summarises and writes the report.
 import { join } from 'node:path';
 import { expected } from '../errors.js';
-import { JudgeIncompleteError } from './errors.js';
+import { JudgeIncompleteError, StaleResultsError } from './errors.js';
+import { bfpoPaperJudgeItem } from './judges/harmbench-prompt.js';
 import { refusalJudge } from './judges/refusal.js';
 import { silentProgress, type Progress } from './progress.js';
 import { JsonlStore, type StoredRecord } from './store.js';
-import { choicePairs, multipleChoiceOutcome } from './tasks/multiple-choice.js';
+import { choicePairs, mc2Score, multipleChoiceOutcome } from './tasks/multiple-choice.js';
 import { exactMatch, extractAnswer } from './tasks/exact-match.js';
-import type { ExactMatchTask, MultipleChoiceTask, Task } from './tasks/types.js';
+import type { ExactMatchTask, MultipleChoiceTask, SafetySample, Task } from './tasks/types.js';
 import type { ChatModel, GenerationSettings, Judge, Judgement, JudgeItem, LogLikelihoodScorer } from './types.js';
 
 /** A model as the runner uses it; either part may be absent when no task needs it. */
@@ -50,10 +51,19 @@ export interface GenerationRecord extends StoredRecord {
   prompt: string;
   generation: string;
   settings: GenerationSettings;
+  /** The run's base seed (batch i was seeded with baseSeed + i); absent in records of older versions. */
+  baseSeed?: number;
 }
 
 export interface JudgementRecord extends StoredRecord, Judgement {
   judge: string;
+  /** Present when the judge saw the bfpo-paper input instead of the plain prompt (a separate verdict). */
+  judgeInput?: 'bfpo-paper';
+}
+
+/** The key under which a judgement is stored besides model, task and id: the judge and, when not plain, its input. */
+export function judgementKey(judge: string, judgeInput?: string): string {
+  return judgeInput && judgeInput !== 'prompt' ? `${judge}|${judgeInput}` : judge;
 }
 
 /** The stores of an output folder. */
@@ -67,7 +77,7 @@ export interface EvalStores {
 export function openStores(outDir: string): EvalStores {
   return {
     generations: new JsonlStore<GenerationRecord>(join(outDir, 'generations.jsonl')),
-    judgements: new JsonlStore<JudgementRecord>(join(outDir, 'judgements.jsonl'), (r) => r.judge),
+    judgements: new JsonlStore<JudgementRecord>(join(outDir, 'judgements.jsonl'), (r) => judgementKey(r.judge, r.judgeInput)),
     scores: new JsonlStore(join(outDir, 'scores.jsonl')),
   };
 }
@@ -82,9 +92,39 @@ function promptsOf(task: Task): Prompted[] {
   return task.samples.map((s) => ({ id: s.id, prompt: s.prompt }));
 }
 
-function settingsFor(task: Task, o: RunEvalOptions): GenerationSettings {
-  if (task.kind === 'exact-match') return { ...SAFETY_SAMPLING, ...o.sampling, temperature: 0, topP: 1, maxNewTokens: task.maxNewTokens };
-  return { ...SAFETY_SAMPLING, ...o.sampling };
+/** The decoding settings of a task: the defaults, the task's own settings, then the run's options. */
+export function settingsFor(task: Task, sampling?: Partial<GenerationSettings>): GenerationSettings {
+  if (task.kind === 'exact-match') return { ...SAFETY_SAMPLING, ...sampling, temperature: 0, topP: 1, maxNewTokens: task.maxNewTokens };
+  return { ...SAFETY_SAMPLING, ...(task.kind === 'safety' ? task.sampling : {}), ...sampling };
+}
+
+const describe = (s: GenerationSettings) =>
+  `temperature ${s.temperature}, top-p ${s.topP}, max new tokens ${s.maxNewTokens}, seed ${s.seed}${s.stop?.length ? `, stop ${JSON.stringify(s.stop)}` : ''}`;
+
+const sameSettings = (a: GenerationSettings, b: GenerationSettings) =>
+  a.temperature === b.temperature && a.topP === b.topP && a.maxNewTokens === b.maxNewTokens &&
+  JSON.stringify(a.stop ?? []) === JSON.stringify(b.stop ?? []);
+
+/**
+ * Refuses to reuse generations made otherwise: each stored answer of this model and task must have this run's prompt,
+ * temperature, top-p, token limit, stop strings and base seed, or the run stops before generating or judging
+ * anything. (The batch size may change: it only decides which samples share a seeded batch.)
+ */
+export function checkStoredGenerations(model: string, task: Task, settings: GenerationSettings, stores: EvalStores): void {
+  for (const s of promptsOf(task)) {
+    const r = stores.generations.get(model, task.name, s.id);
+    if (!r) continue;
+    const stored = r.settings ? { ...r.settings, seed: r.baseSeed ?? settings.seed } : undefined;
+    const why = r.prompt !== s.prompt ? `for the prompt ${JSON.stringify(r.prompt)} (this run: ${JSON.stringify(s.prompt)})`
+      : !stored || !sameSettings(stored, settings) || stored.seed !== settings.seed
+        ? `with ${stored ? describe(stored) : 'unknown settings'} (this run: ${describe(settings)})` : null;
+    if (why) {
+      throw new StaleResultsError(
+        `${stores.generations.path}: the stored answer of model "${model}", task "${task.name}", sample "${s.id}" was generated ${why}. ` +
+        'Answers of other settings are never reused or mixed in: write this run to another --out folder, or rerun with the stored settings.',
+      );
+    }
+  }
 }
 
 /** Which judge decides a task: the chosen one for safety, the refusal judge for over-refusal. */
@@ -97,7 +137,7 @@ function judgeFor(task: Task, judge: Judge, refusal: Judge): Judge | null {
 async function generateMissing(model: string, chat: ChatModel, task: Task, o: RunEvalOptions, stores: EvalStores, progress: Progress) {
   const all = promptsOf(task);
   const batch = o.batchSize ?? 8;
-  const settings = settingsFor(task, o);
+  const settings = settingsFor(task, o.sampling);
   const todo = all.filter((s) => !stores.generations.has(model, task.name, s.id)).length;
   if (todo === 0) return;
   const bar = progress.bar(`${model} ${task.name} generate`, all.length, all.length - todo);
@@ -107,7 +147,7 @@ async function generateMissing(model: string, chat: ChatModel, task: Task, o: Ru
     if (missing.length === 0) continue;
     const seeded = { ...settings, seed: settings.seed + chunk };
     const texts = await chat.generate(missing.map((s) => [{ role: 'user' as const, content: s.prompt }]), seeded);
-    stores.generations.append(...missing.map((s, i) => ({ model, task: task.name, id: s.id, prompt: s.prompt, generation: texts[i], settings: seeded })));
+    stores.generations.append(...missing.map((s, i) => ({ model, task: task.name, id: s.id, prompt: s.prompt, generation: texts[i], settings: seeded, baseSeed: settings.seed })));
     bar.increment(missing.length);
   }
   bar.stop();
@@ -115,14 +155,20 @@ async function generateMissing(model: string, chat: ChatModel, task: Task, o: Ru
 
 async function judgeMissing(model: string, task: Task, judge: Judge, o: RunEvalOptions, stores: EvalStores, progress: Progress) {
   const samples = task.kind === 'safety' ? task.samples : promptsOf(task).map((s) => ({ ...s, behavior: s.prompt }));
-  const todo = samples.filter((s) => !stores.judgements.has(model, task.name, s.id, judge.name));
+  const paper = task.kind === 'safety' && task.judgeInput === 'bfpo-paper';
+  const key = judgementKey(judge.name, paper ? 'bfpo-paper' : undefined);
+  const todo = samples.filter((s) => !stores.judgements.has(model, task.name, s.id, key));
   if (todo.length === 0) return;
   const bar = progress.bar(`${model} ${task.name} judge`, samples.length, samples.length - todo.length);
   const size = o.judgeBatchSize ?? 16;
   for (let i = 0; i < todo.length; i += size) {
     const part = todo.slice(i, i + size);
-    const items: JudgeItem[] = part.map((s) => ({ behavior: s.behavior, context: s.prompt, generation: stores.generations.get(model, task.name, s.id)!.generation }));
-    const record = (s: (typeof part)[number], v: Judgement): JudgementRecord => ({ model, task: task.name, id: s.id, judge: judge.name, ...v });
+    const items: JudgeItem[] = part.map((s) => {
+      const generation = stores.generations.get(model, task.name, s.id)!.generation;
+      return paper ? bfpoPaperJudgeItem((s as SafetySample).reference ?? s.prompt, generation) : { behavior: s.behavior, context: s.prompt, generation };
+    });
+    const record = (s: (typeof part)[number], v: Judgement): JudgementRecord =>
+      ({ model, task: task.name, id: s.id, judge: judge.name, ...(paper ? { judgeInput: 'bfpo-paper' as const } : {}), ...v });
     try {
       const verdicts = await judge.judge(items);
       stores.judgements.append(...part.map((s, k) => record(s, verdicts[k])));
@@ -153,7 +199,8 @@ async function scoreMultipleChoice(model: string, scorer: LogLikelihoodScorer, t
     let k = 0;
     stores.scores.append(...part.map((s) => {
       const out = multipleChoiceOutcome(s.choices, s.gold, scores.slice(k, (k += s.choices.length)));
-      return { model, task: task.name, id: s.id, gold: s.gold, ...out };
+      const mc2 = task.scoring === 'mc2' ? { mc2: mc2Score(out.logprobs, s.labels!) } : {};
+      return { model, task: task.name, id: s.id, gold: s.gold, ...out, ...mc2 };
     }));
     bar.increment(part.length);
   }
@@ -207,6 +254,10 @@ export async function runEval(o: RunEvalOptions): Promise<EvalStores> {
   const stores = openStores(o.outDir);
   const refusal = o.judge.name === 'refusal' ? o.judge : refusalJudge();
   const progress = o.progress ?? silentProgress;
+  // Stale answers stop the run before anything is generated, judged or scored.
+  for (const source of o.models) {
+    for (const task of o.tasks) checkStoredGenerations(source.name, task, settingsFor(task, o.sampling), stores);
+  }
   for (const source of o.models) {
     let model: EvalModel | undefined;
     const get = async () => (model ??= await o.load(source));

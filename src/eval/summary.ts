@@ -1,5 +1,6 @@
 // Turns the stored generations, judgements and scores into per-task metrics and the two summary numbers per model.
-import type { EvalStores, ModelSource } from './runner.js';
+import { judgementKey, type EvalStores, type ModelSource } from './runner.js';
+import type { TaskShape } from './manifest.js';
 import type { Task } from './tasks/types.js';
 import type { GenerationSettings } from './types.js';
 
@@ -8,7 +9,7 @@ export interface TaskResult {
   kind: Task['kind'];
   n: number;
   total: number;
-  /** safety: harmlessness; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm; exact-match: exact_match. */
+  /** safety: harmlessness, attack_success_rate; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm; exact-match: exact_match. */
   metrics: Record<string, number>;
   /** The metric counted in the model's helpfulness (absent for safety tasks). */
   helpfulness?: number;
@@ -30,19 +31,38 @@ export interface EvalResults {
   /** Sampling of safety and benign prompts (exact match decodes greedily). */
   sampling?: GenerationSettings;
   models: ModelResult[];
+  /** Every stored verdict on a safety task, per model, task and judge (judge input included), whichever judge this run used. */
+  judgements?: { model: string; task: string; judge: string; n: number; harmlessness: number }[];
+}
+
+function storedJudgements(stores: EvalStores, tasks: TaskShape[]): NonNullable<EvalResults['judgements']> {
+  const safety = new Set(tasks.filter((t) => t.kind === 'safety').map((t) => t.name));
+  const groups = new Map<string, { model: string; task: string; judge: string; scores: number[] }>();
+  for (const r of stores.judgements.all()) {
+    if (!safety.has(r.task)) continue;
+    const judge = judgementKey(r.judge, r.judgeInput);
+    const k = JSON.stringify([r.model, r.task, judge]);
+    if (!groups.has(k)) groups.set(k, { model: r.model, task: r.task, judge, scores: [] });
+    groups.get(k)!.scores.push(r.score);
+  }
+  return [...groups.values()].map((g) => ({ model: g.model, task: g.task, judge: g.judge, n: g.scores.length, harmlessness: mean(g.scores) }));
 }
 
 const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
 
-function taskResult(model: string, task: Task, stores: EvalStores, judge: string): TaskResult {
+function taskResult(model: string, task: TaskShape, stores: EvalStores, judge: string): TaskResult {
   const total = task.samples.length;
   if (task.kind === 'safety' || task.kind === 'over-refusal') {
-    const j = task.kind === 'safety' ? judge : 'refusal';
+    const j = task.kind === 'safety' ? judgementKey(judge, task.judgeInput) : 'refusal';
     const scores = task.samples.flatMap((s) => {
       const r = stores.judgements.get(model, task.name, s.id, j);
       return r ? [r.score] : [];
     });
-    if (task.kind === 'safety') return { kind: task.kind, n: scores.length, total, metrics: { harmlessness: mean(scores) } };
+    if (task.kind === 'safety') {
+      // The paper's names: the attack success rate is the share judged harmful, harmlessness its complement.
+      const h = mean(scores);
+      return { kind: task.kind, n: scores.length, total, metrics: { harmlessness: h, attack_success_rate: 1 - h } };
+    }
     // The refusal judge scores a refusal 1 (harmless), so the mean score is the share of benign prompts refused.
     const rate = mean(scores);
     return { kind: task.kind, n: scores.length, total, metrics: { over_refusal_rate: rate }, helpfulness: 1 - rate };
@@ -51,9 +71,13 @@ function taskResult(model: string, task: Task, stores: EvalStores, judge: string
     const r = stores.scores.get(model, task.name, s.id);
     return r ? [r] : [];
   });
+  if (task.kind === 'multiple-choice' && task.scoring === 'mc2') {
+    const acc = mean(recs.map((r) => r.mc2 as number));
+    return { kind: task.kind, n: recs.length, total, metrics: { acc }, helpfulness: acc };
+  }
   if (task.kind === 'multiple-choice') {
     const metrics = { acc: mean(recs.map((r) => r.acc as number)), acc_norm: mean(recs.map((r) => r.accNorm as number)) };
-    return { kind: task.kind, n: recs.length, total, metrics, helpfulness: metrics[task.metric] };
+    return { kind: task.kind, n: recs.length, total, metrics, helpfulness: metrics[task.metric ?? 'acc_norm'] };
   }
   const em = mean(recs.map((r) => r.em as number));
   return { kind: task.kind, n: recs.length, total, metrics: { exact_match: em }, helpfulness: em };
@@ -65,14 +89,17 @@ function taskResult(model: string, task: Task, stores: EvalStores, judge: string
  *
  * @example const results = summarize(models, tasks, openStores('out'), judge.name);
  */
-export function summarize(models: ModelSource[], tasks: Task[], stores: EvalStores, judge: string): EvalResults {
+export function summarize(models: ModelSource[], tasks: TaskShape[], stores: EvalStores, judge: string): EvalResults {
   return {
     judge,
     created: new Date().toISOString(),
+    judgements: storedJudgements(stores, tasks),
     models: models.map((m) => {
       const results = Object.fromEntries(tasks.map((t) => [t.name, taskResult(m.name, t, stores, judge)]));
-      const safety = Object.values(results).filter((r) => r.kind === 'safety').map((r) => r.metrics.harmlessness);
-      const helpful = Object.values(results).flatMap((r) => (r.helpfulness === undefined ? [] : [r.helpfulness]));
+      // Tasks without any result for this model (listed by another run into the same folder) stay out of its means.
+      const done = Object.values(results).filter((r) => r.n > 0);
+      const safety = done.filter((r) => r.kind === 'safety').map((r) => r.metrics.harmlessness);
+      const helpful = done.flatMap((r) => (r.helpfulness === undefined ? [] : [r.helpfulness]));
       return {
         name: m.name,
         path: m.path,

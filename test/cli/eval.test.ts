@@ -33,14 +33,14 @@ test('help lists the built-in tasks and judges; missing arguments are named', ()
     assert.ok(EVAL_HELP.includes(s), s);
   }
   assert.throws(() => parseEvalArgs(['--tasks', 'advbench', '--out', 'o']), /Expected at least one --model PATH for --model but received undefined/);
-  assert.throws(() => parseEvalArgs(['--model', 'm', '--out', 'o']), /Expected a task list for --tasks/);
+  assert.throws(() => parseEvalArgs(['--model', 'm', '--out', 'o']), /Expected a task list \(or --protocol bfpo-paper\) for --tasks/);
   assert.throws(() => parseEvalArgs(['--model', 'm', '--tasks', 'advbench']), /Expected an output folder for --out/);
   assert.throws(() => parseEvalArgs(['--model', 'm', '--tasks', 'advbench', '--out', 'o', '--seed', 'x']), /Expected a number for --seed but received "x"/);
   assert.throws(() => parseEvalArgs(['a.yaml', 'b.yaml']), /Expected at most one recipe file for arguments/);
 });
 
 test('recipe read errors and model naming', async () => {
-  const { modelSources } = await import('bfpo');
+  const { modelSources } = await import('bfpo/eval');
   assert.throws(() => parseEvalArgs([join(tempDir(), 'missing.yaml')]), /missing\.yaml: cannot read the recipe/);
   const dir = tempDir();
   writeFileSync(join(dir, 'list.yaml'), '- a\n- b\n');

@@ -7,7 +7,7 @@ import { cpSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
-import { BatchPlan, mixDatasets, type SftExample } from '../../src/index.js';
+import { BatchPlan, mixDatasets, type SftExample } from '../../src/data/index.js';
 import { BOS, EOS, byteIds, tinyChat } from '../data/byte-ids.js';
 
 const root = new URL('../../', import.meta.url).pathname;

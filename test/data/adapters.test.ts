@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSplit, adapterForName, adapterForColumns, adapterById, resolveAdapter, listSplits, splitFiles, DataError, SkipReport } from 'bfpo';
+import { DataError } from 'bfpo';
+import {
+  loadSplit, adapterForName, adapterForColumns, adapterById, resolveAdapter, listSplits, splitFiles, SkipReport,
+} from 'bfpo/data';
 
 const fx = 'test/fixtures/data';
 const tmp = mkdtempSync(join(tmpdir(), 'bfpo-adapt-'));

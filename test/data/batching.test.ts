@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchPlan, Prng, collatePairs, collateSft, batchTensors, pairLength, IGNORE_INDEX, type TokenizedPair } from 'bfpo';
+import { BatchPlan, Prng, collatePairs, collateSft, batchTensors, pairLength, IGNORE_INDEX, type TokenizedPair } from 'bfpo/data';
 
 const src = (row: number) => ({ dataset: 't', row });
 function pair(row: number, prompt: number[], chosen: number[], rejected: number[], safe: [0 | 1, 0 | 1] = [1, 1]): TokenizedPair {
@@ -89,7 +89,7 @@ test('pairLength is the longer sequence, and pair padding counts both rows', () 
 });
 
 test('pairLoader: resumable batches with positions; a buffer loader cycles past its epoch', async () => {
-  const { pairLoader, sftLoader } = await import('bfpo');
+  const { pairLoader, sftLoader } = await import('bfpo/data');
   const pairs = Array.from({ length: 10 }, (_, i) => pair(i, [1, 3], Array(1 + (i % 4)).fill(5), [6, 2]));
   const loader = pairLoader(pairs, { batchSize: 3, seed: 9, padTokenId: 0 });
   assert.equal(loader.batchesPerEpoch, 4);

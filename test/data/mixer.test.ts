@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkMixerFraction, describeCount, mixDatasets, Prng, testIsTrainWarning, type PreferenceExample } from 'bfpo';
+import { checkMixerFraction, describeCount, mixDatasets, Prng, testIsTrainWarning, type PreferenceExample } from 'bfpo/data';
 
 const fx = 'test/fixtures/data';
 const PKU = 'PKU-Alignment/PKU-SafeRLHF';

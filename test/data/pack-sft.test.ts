@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadTokenizer, packSft, sftDumpRow, type SftExample } from 'bfpo';
+import { loadTokenizer } from 'bfpo';
+import { packSft, sftDumpRow, type SftExample } from 'bfpo/data';
 import { BOS, EOS, byteIds, tinyChat } from './byte-ids.js';
 
 const tok = loadTokenizer('recipes/tiny/model');

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  advbenchTask, endpointJudge, evaluate, JsonlStore, JudgeIncompleteError, loadTask, openStores, parseTaskSpec,
-  refusalJudge, runEval, summarize, type EvalModel, type Task,
+  evaluate, JudgeIncompleteError, loadTask, parseTaskSpec, runEval, summarize, type EvalModel, type Task,
 } from 'bfpo';
+import { advbenchTask, endpointJudge, JsonlStore, openStores, refusalJudge } from 'bfpo/eval';
 import { FakeChat, FakeScorer, tempDir, writeJsonl } from './helpers.js';
 import { reply, startServer } from './test-server.js';
 
@@ -62,7 +62,7 @@ test('every task kind on two models, with the original sampling settings and the
   assert.equal(calls.at(-1)!.settings.temperature, 0);
   const gens = readFileSync(join(out, 'generations.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.equal(gens.length, 2 * (5 + 2 + 2));
-  assert.deepEqual(Object.keys(gens[0]).sort(), ['generation', 'id', 'model', 'prompt', 'settings', 'task']);
+  assert.deepEqual(Object.keys(gens[0]).sort(), ['baseSeed', 'generation', 'id', 'model', 'prompt', 'settings', 'task']);
   const judgements = readFileSync(join(out, 'judgements.jsonl'), 'utf8').trim().split('\n');
   assert.equal(judgements.length, 2 * (5 + 2));
 });
@@ -85,8 +85,8 @@ test('evaluate writes results.json, a Markdown table, SVG and PNG plots and an H
   assert.deepEqual(json.sampling, { maxNewTokens: 256, temperature: 0.7, topP: 0.95, seed: 42 });
   assert.equal(json.models[1].tasks.advbench.n, 3);
   const md = readFileSync(files.markdown, 'utf8');
-  assert.match(md, /^\| model \| harmlessness \| helpfulness \| advbench harmlessness \| benign over_refusal_rate \| capitals acc \| capitals acc_norm \|/);
-  assert.match(md, /\| safe \| 1\.000 \| 0\.500 \| 1\.000 \(n=3\) \| 0\.500 \(n=2\) \| 0\.500 \(n=2\) \| 0\.500 \(n=2\) \|/);
+  assert.match(md, /^\| model \| harmlessness \| helpfulness \| advbench harmlessness \| advbench attack_success_rate \| benign over_refusal_rate \| capitals acc \| capitals acc_norm \|/);
+  assert.match(md, /\| safe \| 1\.000 \| 0\.500 \| 1\.000 \(n=3\) \| 0\.000 \(n=3\) \| 0\.500 \(n=2\) \| 0\.500 \(n=2\) \| 0\.500 \(n=2\) \|/);
   const svg = readFileSync(files.svg!, 'utf8');
   assert.match(svg, /^<svg/);
   assert.ok(svg.includes('>safe<') && svg.includes('>unsafe<'), 'each point is labelled');
@@ -179,7 +179,7 @@ test('evaluate with an unreachable endpoint: clear error after retries, generati
 });
 
 test('progress without a terminal prints one line per bar start and end', async () => {
-  const { terminalProgress } = await import('bfpo');
+  const { terminalProgress } = await import('bfpo/eval');
   const lines: string[] = [];
   const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
   const p = terminalProgress(stream);

@@ -40,8 +40,12 @@ export async function loadMultipleChoice(file: string, name: string, o: Multiple
   return { kind: 'multiple-choice', name, samples, delimiter: o.delimiter ?? ' ', metric: o.metric ?? 'acc_norm' };
 }
 
-/** The log-likelihood requests of one sample: the context and, per choice, the delimiter plus the choice. */
+/**
+ * The log-likelihood requests of one sample: the context and, per choice, the delimiter plus the choice; with partial
+ * scoring (`target` set) the context plus each choice, then the delimiter plus the target, as lm-eval builds them.
+ */
 export function choicePairs(sample: MultipleChoiceSample, delimiter: string): ContinuationPair[] {
+  if (sample.target !== undefined) return sample.choices.map((c) => ({ context: sample.context + c, continuation: delimiter + sample.target }));
   return sample.choices.map((c) => ({ context: sample.context, continuation: delimiter + c }));
 }
 
@@ -73,4 +77,20 @@ export function multipleChoiceOutcome(choices: string[], gold: number, scores: C
   const pred = argmax(logprobs);
   const predNorm = argmax(logprobs.map((lp, i) => lp / [...choices[i]].length));
   return { logprobs, pred, predNorm, acc: pred === gold ? 1 : 0, accNorm: predNorm === gold ? 1 : 0 };
+}
+
+/**
+ * lm-eval's truthfulqa_mc2 score (utils.process_results_mc2): the choices before the first label 0 are the true ones;
+ * with p = exp(log-likelihood), the score is sum(p of true) / sum(p of all). Computed with the largest
+ * log-likelihood subtracted first, which changes nothing except that very unlikely choices cannot underflow to 0/0.
+ *
+ * @example mc2Score([Math.log(0.2), Math.log(0.1), Math.log(0.1)], [1, 0, 0]) // 0.5
+ */
+export function mc2Score(logprobs: number[], labels: number[]): number {
+  const split = labels.indexOf(0);
+  if (split < 0) throw new RangeError('mc2 labels need at least one 0 (false answer)');
+  const top = Math.max(...logprobs);
+  const p = logprobs.map((lp) => Math.exp(lp - top));
+  const all = p.reduce((a, b) => a + b, 0);
+  return p.slice(0, split).reduce((a, b) => a + b, 0) / all;
 }

@@ -2,13 +2,14 @@
 import { basename, extname } from 'node:path';
 import { expected } from '../../errors.js';
 import { loadExactMatch } from './exact-match.js';
+import { loadLmEvalTask, lmEvalTask } from './lm-eval/index.js';
 import { loadMultipleChoice } from './multiple-choice.js';
 import { advbenchTask, loadBenignPrompts, loadSafetyPrompts, type PromptFormat } from './safety.js';
 import type { Task } from './types.js';
 
 /** A task as a recipe writes it (snake_case keys, as in YAML recipes). */
 export interface TaskSpec {
-  type: 'advbench' | 'safety' | 'over-refusal' | 'multiple-choice' | 'exact-match';
+  type: 'advbench' | 'safety' | 'over-refusal' | 'multiple-choice' | 'exact-match' | 'lm-eval';
   name?: string;
   path?: string;
   /** safety / over-refusal / exact-match: the prompt field. */
@@ -28,6 +29,7 @@ export interface TaskSpec {
 /** The task forms accepted by `--tasks`, for help texts. */
 export const TASK_HELP: readonly [string, string][] = [
   ['advbench', 'built in: the 388 AdvBench harmful behaviours (safety; judged)'],
+  ['truthfulqa_mc1, truthfulqa_mc2, winogrande, ethics_cm, ethics_deontology, ethics_justice, ethics_virtue, bigbench_*_multiple_choice', 'lm-evaluation-harness 0.4.1 tasks, data from --data-dir in the hub layout (docs/eval.md)'],
   ['safety:FILE[#FIELD]', 'harmful prompts from JSONL/JSON/Parquet/TXT (field default "prompt"; PKU-SafeRLHF test works as is)'],
   ['pku:FILE', 'PKU-SafeRLHF prompts (field "prompt", repeated prompts kept once)'],
   ['alert:FILE', 'ALERT / ALERT-adversarial prompts (field "prompt", "### Instruction:" wrapper removed)'],
@@ -48,6 +50,7 @@ const TYPES: Record<string, TaskSpec['type']> = {
 export function parseTaskSpec(text: string): TaskSpec {
   const s = text.trim();
   if (s === 'advbench') return { type: 'advbench', name: 'advbench' };
+  if (lmEvalTask(s)) return { type: 'lm-eval', name: s };
   const colon = s.indexOf(':');
   const kind = colon > 0 ? s.slice(0, colon) : '';
   if (!(kind in TYPES) || colon === s.length - 1) {
@@ -69,9 +72,10 @@ export function taskSpecFrom(value: unknown, where: string): TaskSpec {
   if (typeof value === 'string') return parseTaskSpec(value);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw expected('a task string or object', where, value);
   const v = value as Record<string, unknown>;
-  const types = ['advbench', 'safety', 'over-refusal', 'multiple-choice', 'exact-match'];
+  const types = ['advbench', 'safety', 'over-refusal', 'multiple-choice', 'exact-match', 'lm-eval'];
   if (typeof v.type !== 'string' || !types.includes(v.type)) throw expected(`a task type (${types.join(', ')})`, `${where}.type`, v.type);
-  if (v.type !== 'advbench' && typeof v.path !== 'string') throw expected('a file path', `${where}.path`, v.path);
+  if (v.type === 'lm-eval' && !(typeof v.name === 'string' && lmEvalTask(v.name))) throw expected('a built-in lm-eval task name', `${where}.name`, v.name);
+  if (v.type !== 'advbench' && v.type !== 'lm-eval' && typeof v.path !== 'string') throw expected('a file path', `${where}.path`, v.path);
   if (v.limit !== undefined && !(Number.isInteger(v.limit) && (v.limit as number) > 0)) throw expected('a positive integer', `${where}.limit`, v.limit);
   const spec = { ...v } as unknown as TaskSpec;
   spec.name ??= spec.type === 'advbench' ? 'advbench' : basename(spec.path!, extname(spec.path!));
@@ -83,12 +87,14 @@ export function taskSpecFrom(value: unknown, where: string): TaskSpec {
  *
  * @example const task = await loadTask(parseTaskSpec('mc:data/capitals.jsonl'));
  */
-export async function loadTask(spec: TaskSpec, o: { limit?: number } = {}): Promise<Task> {
+export async function loadTask(spec: TaskSpec, o: { limit?: number; dataDir?: string } = {}): Promise<Task> {
   const limit = spec.limit ?? o.limit;
   const name = spec.name ?? spec.type;
   switch (spec.type) {
     case 'advbench':
       return { ...(await advbenchTask({ limit })), name };
+    case 'lm-eval':
+      return loadLmEvalTask(name, o.dataDir, { limit });
     case 'safety':
       return loadSafetyPrompts(spec.path!, name, { field: spec.field, format: spec.format, limit });
     case 'over-refusal':

@@ -1,4 +1,5 @@
 // The evaluation tasks as loaded in memory: safety prompts, benign prompts, multiple choice, exact match.
+import type { GenerationSettings } from '../types.js';
 
 /** A harmful prompt: `prompt` is what the model sees, `behavior` what a judge checks for (usually the same text). */
 export interface SafetySample {
@@ -6,13 +7,22 @@ export interface SafetySample {
   prompt: string;
   behavior: string;
   category?: string;
+  /** The task's target text (lm-eval `doc_to_target`), which the bfpo-paper judge input quotes; default the prompt. */
+  reference?: string;
 }
+
+/** How judge items are built: from the sample's behaviour and prompt, or as the original BFPO evaluation did. */
+export type JudgeInput = 'prompt' | 'bfpo-paper';
 
 /** Harmful prompts to answer and judge; the metric is harmlessness (mean harmless score). */
 export interface SafetyTask {
   kind: 'safety';
   name: string;
   samples: SafetySample[];
+  /** The task's own decoding settings (the original's per-task generation_kwargs); run options override them. */
+  sampling?: Partial<GenerationSettings>;
+  /** Default `prompt`: behaviour and prompt go to the judge as they are. */
+  judgeInput?: JudgeInput;
 }
 
 /** Benign prompts; the metric is the over-refusal rate (share answered with a refusal). */
@@ -28,6 +38,13 @@ export interface MultipleChoiceSample {
   context: string;
   choices: string[];
   gold: number;
+  /**
+   * Partial scoring (lm-eval's multiple inputs, e.g. winogrande): each choice is its own context and the one
+   * `target` is the continuation scored after each. Absent: one context, each choice a continuation.
+   */
+  target?: string;
+  /** truthfulqa_mc2: 1 for a true choice, 0 for a false one (true ones first). */
+  labels?: number[];
 }
 
 /** Scored by summed log-likelihood of each choice; reports acc and acc_norm. */
@@ -39,6 +56,8 @@ export interface MultipleChoiceTask {
   delimiter: string;
   /** Which of acc / acc_norm counts as the task's helpfulness (default acc_norm). */
   metric: 'acc' | 'acc_norm';
+  /** `mc2`: lm-eval's truthfulqa_mc2 score (normalised probability mass of the true choices) reported as acc. */
+  scoring?: 'mc2';
 }
 
 /** A prompt with one or more accepted answers. */
