@@ -56,7 +56,7 @@ export {
 
 // Recipes
 export {
-  loadRecipe, parseOverrides, checkRecipe, trainerConfig, type Recipe, runTraining, runLogpsCache,
+  loadRecipe, parseOverrides, resolveSettings, type RunSettings, type Recipe, runTraining, runLogpsCache,
 } from './recipe/index.js';
 
 // Evaluation

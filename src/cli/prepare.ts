@@ -47,9 +47,9 @@ export function parsePrepareArgs(args: string[]): PrepareArgs {
 export async function prepareCommand(args: string[]): Promise<void> {
   const a = parsePrepareArgs(args);
   const { prepareDataRecipe } = await import('../recipe/prepare.js');
-  const recipe = prepareDataRecipe(a.task, a.rest);
+  const settings = prepareDataRecipe(a.task, a.rest);
   const { inspectRecipeData } = await import('../recipe/inspect-data.js');
-  const { summary, dump } = await inspectRecipeData(recipe, a.task, a.dump === null ? null : { split: a.split, rows: a.dump });
+  const { summary, dump } = await inspectRecipeData(settings, a.dump === null ? null : { split: a.split, rows: a.dump });
   for (const line of summary) process.stderr.write(`bfpo: prepared ${line}\n`);
   if (a.dump === null) return;
   if (a.out) {

@@ -72,7 +72,7 @@ export async function trainSft(o: StageOptions): Promise<string> {
     output_dir: o.dir, seed: o.seed, logging_steps: 50,
   });
   o.log(`  recipe ${file}`);
-  await runTraining('sft', prepareRecipe('sft', [file]));
+  await runTraining(prepareRecipe('sft', [file]));
   return o.dir;
 }
 
@@ -87,6 +87,6 @@ export async function trainPreference(o: StageOptions & { method: PreferenceMeth
     reference_strategy: 'precomputed', reference_cache_dir: o.cacheDir, output_dir: o.dir, seed: o.seed, logging_steps: 10,
   });
   o.log(`  recipe ${file}`);
-  await runTraining('preference', prepareRecipe('preference', [file]));
+  await runTraining(prepareRecipe('preference', [file]));
   return o.dir;
 }

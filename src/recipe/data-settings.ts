@@ -2,31 +2,38 @@
 // sees a recipe key.
 import type { MixOptions } from '../data/mixer.js';
 import type { DataTask } from '../data/types.js';
-import type { Recipe } from './recipe.js';
+import type { RecipeValues } from './values.js';
 
-/** The main and (with use_buffer) buffer mixer options of a recipe whose values loadRecipe has checked. */
-export interface DataSettings<T extends DataTask> { main: MixOptions<T>; buffer?: MixOptions<T> }
+/** The mixer options of one data section, without the task (the run adds it). */
+export type MixSettings = Omit<MixOptions<DataTask>, 'task'>;
 
-function mixOptions<T extends DataTask>(v: Recipe['values'], prefix: '' | 'buffer_', task: T): MixOptions<T> {
-  const testSplitSize = v.test_split_size as number | null;
+/** The main and (with use_buffer) buffer data of a run. */
+export interface DataSettings { main: MixSettings; buffer: MixSettings | null }
+
+function mixSettings(v: RecipeValues, prefix: '' | 'buffer_'): MixSettings {
+  const testSplitSize = v.numberOrNull('test_split_size');
   return {
-    mixer: v[`${prefix}dataset_mixer`] as Record<string, number>,
-    splits: v[`${prefix}dataset_splits`] as string[],
-    task,
+    mixer: v.mixerOrNull(`${prefix}dataset_mixer`) ?? {},
+    splits: v.strings(`${prefix}dataset_splits`),
     // The original's mixer shuffled with 42 whatever the run's seed; mixer_seed states such a seed.
-    seed: (v.mixer_seed as number | null) ?? (v.seed as number),
-    skipInvalid: v.skip_invalid === true,
-    ...(testSplitSize !== null && testSplitSize !== undefined ? { testSplitSize } : {}),
+    seed: v.numberOrNull('mixer_seed') ?? v.number('seed'),
+    skipInvalid: v.boolean('skip_invalid'),
+    ...(testSplitSize !== null ? { testSplitSize } : {}),
   };
 }
 
 /**
- * The mixer options of `dataset_mixer`/`dataset_splits` and, when use_buffer is on,
- * `buffer_dataset_mixer`/`buffer_dataset_splits`, with the recipe's seed (or mixer_seed), test_split_size and
- * skip_invalid.
- * @example const { main } = dataSettings(recipe, 'sft'); const mix = await mixDatasets(main);
+ * The mixer settings of `dataset_mixer`/`dataset_splits` and, when use_buffer is on,
+ * `buffer_dataset_mixer`/`buffer_dataset_splits`, with the recipe's seed (or mixer_seed), test_split_size and skip_invalid.
  */
-export function dataSettings<T extends DataTask>(r: Recipe, task: T): DataSettings<T> {
-  const v = r.values;
-  return { main: mixOptions(v, '', task), ...(v.use_buffer ? { buffer: mixOptions(v, 'buffer_', task) } : {}) };
+export function dataSettings(v: RecipeValues): DataSettings {
+  return { main: mixSettings(v, ''), buffer: v.boolean('use_buffer') ? mixSettings(v, 'buffer_') : null };
+}
+
+/**
+ * The mixer options of one data section for `task`.
+ * @example const mix = await mixDatasets(mixOptions(settings.data.main, 'sft'));
+ */
+export function mixOptions<T extends DataTask>(m: MixSettings, task: T): MixOptions<T> {
+  return { ...m, task };
 }

@@ -1,7 +1,12 @@
-// The recipe layer's public surface: recipes, their key table, the trainer settings they resolve to, and the run a
-// recipe describes (what `bfpo sft`, `bfpo train` and `bfpo logps` do).
+// The recipe layer's public surface: recipes, their key table, the typed run settings they resolve to, and the run
+// they describe (what `bfpo sft`, `bfpo train` and `bfpo logps` do).
 export { loadRecipe, parseOverrides, checkValue, nearestKey, editDistance, RecipeError, type Recipe } from './recipe.js';
 export { RECIPE_KEYS, KEY_INDEX, renderKeyTable, describeType, type KeySpec, type KeyType, type KeyGroup } from './recipe-keys.js';
-export { trainerConfig, checkRecipe, runIdentity, RESUME_IGNORED_KEYS } from './trainer-config.js';
+export { runIdentity, RESUME_IGNORED_KEYS } from './trainer-config.js';
+export {
+  resolveSettings, DEFAULT_LORA_TARGETS, type RunSettings, type RunTask, type ModelSettings, type TokenizeSettings,
+  type LossSettings, type ReferenceSettings, type ReferenceKind, type LoraSettings,
+} from './settings.js';
+export type { DataSettings, MixSettings } from './data-settings.js';
 export { prepareRecipe, prepareLogpsRecipe } from './prepare.js';
 export { runTraining, runLogpsCache } from './run.js';

@@ -2,8 +2,9 @@
 // split and the first rows of a split in training order as JSON lines (`bfpo prepare`).
 import { dumpJsonLines, preferenceDumpRow, sftDumpRow } from '../data/dump.js';
 import { loadTokenizer } from '../io/tokenizer.js';
-import { RecipeError, type Recipe } from './recipe.js';
+import { RecipeError } from './recipe.js';
 import { preferenceData, sftData, textTokenizer } from './run.js';
+import type { RunSettings } from './settings.js';
 
 /** Which rows to dump: the first `rows` of `split` in training order. */
 export interface DumpRequest {
@@ -20,18 +21,17 @@ export interface InspectedData {
 }
 
 /**
- * Prepares a checked recipe's data as `bfpo train` (`preference`) or `bfpo sft` (`sft`) would, reading only the
+ * Prepares a resolved recipe's data as `bfpo train` (task `preference`) or `bfpo sft` (`sft`) would, reading only the
  * tokenizer. Counts per dataset, warnings and skip reports go to stderr as in a training run.
  *
  * @example
- * const { dump } = await inspectRecipeData(recipe, 'preference', { split: 'train', rows: 3 });
+ * const { dump } = await inspectRecipeData(prepareDataRecipe('preference', [file]), { split: 'train', rows: 3 });
  */
-export async function inspectRecipeData(r: Recipe, task: 'preference' | 'sft', request: DumpRequest | null): Promise<InspectedData> {
-  const v = r.values;
-  const tok = textTokenizer(loadTokenizer((v.tokenizer_name_or_path as string | null) ?? (v.model_name_or_path as string)), v.chat_template as string | null);
+export async function inspectRecipeData(settings: RunSettings, request: DumpRequest | null): Promise<InspectedData> {
+  const tok = textTokenizer(loadTokenizer(settings.model.tokenizerPath), settings.model.chatTemplate);
   const summary: string[] = [];
-  if (task === 'preference') {
-    const data = await preferenceData(r, tok);
+  if (settings.task === 'preference') {
+    const data = await preferenceData(settings, tok);
     const sources = { train: data.train, test: data.eval, buffer: data.buffer };
     for (const [name, s] of Object.entries(sources)) if (s) summary.push(`${name}: ${s.items.length} pairs in ${s.length} batches`);
     if (!request) return { summary, dump: '' };
@@ -40,8 +40,8 @@ export async function inspectRecipeData(r: Recipe, task: 'preference' | 'sft', r
     return { summary, dump: dumpJsonLines(s.items, s.itemOrder(0), request.rows, preferenceDumpRow) };
   }
   if (request?.split === 'buffer') throw new RecipeError('--split buffer applies to preference recipes (bfpo train); SFT has no buffer');
-  const data = await sftData(r, tok);
-  const what = v.packing === true ? 'packed blocks' : 'conversations';
+  const data = await sftData(settings, tok);
+  const what = settings.tokenize.packing ? 'packed blocks' : 'conversations';
   const sources = { train: data.train, test: data.eval };
   for (const [name, s] of Object.entries(sources)) if (s) summary.push(`${name}: ${s.items.length} ${what} in ${s.length} batches`);
   if (!request) return { summary, dump: '' };

@@ -7,7 +7,6 @@ import type { DataFileHash } from '../data/file-hash.js';
 import { describeCount, mixDatasets } from '../data/mixer.js';
 import { packSft } from '../data/pack-sft.js';
 import { preparePreferenceData } from '../data/prepare.js';
-import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate } from '../io/chat-template.js';
@@ -23,12 +22,10 @@ import { runEvaluation } from '../train/evaluate.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { loadPretrained } from '../models/pretrained.js';
-import type { DType } from '../tensor/dtype.js';
 import { cachedTokenized } from './data-cache.js';
-import { dataSettings } from './data-settings.js';
+import { mixOptions } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
-import type { Recipe } from './recipe.js';
-import { loraSettings, preferenceOptions, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
+import type { RunSettings } from './settings.js';
 
 const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); };
 
@@ -45,50 +42,45 @@ export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): Text
   };
 }
 
-/** The model's dtype: bfloat16 when bf16 is on (the optimizer keeps fp32 masters), else torch_dtype. */
-function modelDtype(r: Recipe): DType | 'auto' {
-  return r.values.bf16 ? 'bfloat16' : ((r.values.torch_dtype as DType | 'auto' | null) ?? 'float32');
-}
-
 /** A preference run's batch sources, and every data file read. */
 export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource; files: DataFileHash[] }
 
-/** Mixes, tokenizes and batches a preference recipe's data (main, test and buffer), logging counts and warnings. */
-export async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<PreferenceData> {
-  const v = r.values;
+/** Mixes, tokenizes and batches a preference run's data (main, test and buffer), logging counts and warnings. */
+export async function preferenceData(s: RunSettings, tok: TextTokenizer): Promise<PreferenceData> {
+  const { main, buffer } = s.data;
   const data = await preparePreferenceData({
-    ...dataSettings(r, 'preference'),
+    main: mixOptions(main, 'preference'),
+    ...(buffer ? { buffer: mixOptions(buffer, 'preference') } : {}),
     tokenizer: tok,
-    tokenize: { maxLength: v.max_length as number, maxPromptLength: v.max_prompt_length as number, mode: v.tokenization as TokenizeMode, workers: 0 },
+    tokenize: { maxLength: s.tokenize.maxLength, maxPromptLength: s.tokenize.maxPromptLength, mode: s.tokenize.mode, workers: 0 },
     log: note,
-    tokenized: (files, compute) => cachedTokenized(r, 'preference', 'pairs', files, compute, note),
+    tokenized: (files, compute) => cachedTokenized(s, 'pairs', files, compute, note),
   });
-  if (data.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training pairs`);
-  if (v.use_buffer && data.bufferTrain.length === 0) throw new BfpoError(`buffer_dataset_mixer ${JSON.stringify(v.buffer_dataset_mixer)} yields no pairs`);
+  if (data.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(main.mixer)} yields no training pairs`);
+  if (buffer && data.bufferTrain.length === 0) throw new BfpoError(`buffer_dataset_mixer ${JSON.stringify(buffer.mixer)} yields no pairs`);
   const pad = tok.padTokenId ?? tok.eosTokenId;
-  const seed = v.seed as number;
-  const batchSize = v.per_device_train_batch_size as number;
-  const groupByLength = v.group_by_length as boolean;
+  const seed = s.trainer.seed;
+  const batchSize = s.batch.train;
+  const groupByLength = s.batch.groupByLength;
   return {
     train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength }),
-    eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: v.per_device_eval_batch_size as number, seed, padTokenId: pad, shuffle: false }) : undefined,
-    buffer: v.use_buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength }) : undefined,
+    eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
+    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength }) : undefined,
     files: data.files,
   };
 }
 
 /** Reference log-probs of every source, from the cache or computed once with the starting model. */
-function precomputedTables(r: Recipe, data: PreferenceData): Partial<Record<DataRole, LogpsTable>> {
-  const v = r.values;
-  const ref = loadPretrained(v.model_name_or_path as string, { dtype: modelDtype(r) }).model;
+function precomputedTables(s: RunSettings, data: PreferenceData): Partial<Record<DataRole, LogpsTable>> {
+  const ref = loadPretrained(s.model.path, { dtype: s.model.dtype }).model;
   try {
     const checksum = modelChecksum(ref);
-    const dir = referenceCacheDir(r);
+    const dir = s.reference.cacheDir;
     const settings = { dtype: ref.outputWeight.dtype };
     const tables: Partial<Record<DataRole, LogpsTable>> = {};
     for (const [role, source] of [['train', data.train], ['buffer', data.buffer], ['eval', data.eval]] as [DataRole, PairPlanSource | undefined][]) {
       if (!source) continue;
-      const { table, hit, key } = cachedReferenceLogps(ref, source, dir, settings, { checksum, averageLogps: v.average_log_prob as boolean });
+      const { table, hit, key } = cachedReferenceLogps(ref, source, dir, settings, { checksum, averageLogps: s.loss?.averageLogps ?? false });
       note(`reference log-probs of the ${role} data ${hit ? 'read from' : 'computed and stored in'} ${dir}/${key}.f64`);
       tables[role] = table;
     }
@@ -98,59 +90,57 @@ function precomputedTables(r: Recipe, data: PreferenceData): Partial<Record<Data
   }
 }
 
-function reference(r: Recipe, model: LanguageModel, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
-  const averageLogps = r.values.average_log_prob as boolean;
-  const kind = referenceStrategy(r);
+function reference(s: RunSettings, model: LanguageModel, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
+  const averageLogps = s.loss?.averageLogps ?? false;
+  const kind = s.reference.strategy;
   note(`reference: ${kind}`);
-  if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(r, data)), dispose: () => undefined };
+  if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(s, data)), dispose: () => undefined };
   if (kind === 'adapter') return { strategy: adapterReference(model, { averageLogps }), dispose: () => undefined };
-  const copy = loadPretrained(r.values.model_name_or_path as string, { dtype: modelDtype(r) }).model;
+  const copy = loadPretrained(s.model.path, { dtype: s.model.dtype }).model;
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
 /** An SFT run's batch sources, and every data file read. */
 export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
 
-/** Mixes and tokenizes (or packs, with `packing`) an SFT recipe's data, logging counts and warnings. */
-export async function sftData(r: Recipe, tok: TextTokenizer): Promise<SftData> {
-  const v = r.values;
-  const opts = { maxLength: v.max_seq_length as number, mode: v.tokenization as TokenizeMode };
+/** Mixes and tokenizes (or packs, with `packing`) an SFT run's data, logging counts and warnings. */
+export async function sftData(s: RunSettings, tok: TextTokenizer): Promise<SftData> {
+  const opts = { maxLength: s.tokenize.maxSeqLength, mode: s.tokenize.mode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
-    if (v.packing === true) {
-      const packed = packSft(xs, tok, { blockSize: v.max_seq_length as number });
-      note(`packed ${split}: ${xs.length} conversations, ${packed.tokens} tokens -> ${packed.blocks.length} blocks of ${v.max_seq_length} (${packed.droppedTokens} tokens after the last block dropped)`);
+    if (s.tokenize.packing) {
+      const packed = packSft(xs, tok, { blockSize: s.tokenize.maxSeqLength });
+      note(`packed ${split}: ${xs.length} conversations, ${packed.tokens} tokens -> ${packed.blocks.length} blocks of ${s.tokenize.maxSeqLength} (${packed.droppedTokens} tokens after the last block dropped)`);
       return packed.blocks;
     }
     return xs.map((ex) => {
       const t = tokenizeSft(ex, tok, opts);
-      if (v.assistant_only_loss === false) t.learn.fill(1);
+      if (!s.tokenize.assistantOnlyLoss) t.learn.fill(1);
       return t;
     });
   };
-  const mix = await mixDatasets(dataSettings(r, 'sft').main);
+  const mix = await mixDatasets(mixOptions(s.data.main, 'sft'));
   for (const c of mix.counts) note(describeCount(c));
   for (const w of mix.warnings) note(`warning: ${w}`);
   if (mix.report.skipped > 0) note(mix.report.toString());
-  const splits = await cachedTokenized(r, 'sft', v.packing === true ? 'sft-packed' : 'sft', mix.files,
+  const { train, test } = await cachedTokenized(s, s.tokenize.packing ? 'sft-packed' : 'sft', mix.files,
     async () => ({ train: all(mix.train, 'train'), test: all(mix.test, 'test') }), note);
-  const { train, test } = splits;
-  if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training ${v.packing === true ? `blocks of max_seq_length ${v.max_seq_length} tokens` : 'conversations'}`);
-  const seed = v.seed as number;
+  if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(s.data.main.mixer)} yields no training ${s.tokenize.packing ? `blocks of max_seq_length ${s.tokenize.maxSeqLength} tokens` : 'conversations'}`);
+  const seed = s.trainer.seed;
   return {
-    train: new SftPlanSource(train, { batchSize: v.per_device_train_batch_size as number, seed, padTokenId: pad, groupByLength: v.group_by_length as boolean }),
-    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: v.per_device_eval_batch_size as number, seed, padTokenId: pad, shuffle: false }) : undefined,
+    train: new SftPlanSource(train, { batchSize: s.batch.train, seed, padTokenId: pad, groupByLength: s.batch.groupByLength }),
+    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
     files: mix.files,
   };
 }
 
 /** Applies LoRA when the recipe asks for it, and returns the matching store. */
-function prepareModel(r: Recipe, model: LanguageModel, tokenizer: Tokenizer): ModelStore {
-  const lora = loraSettings(r);
-  if (lora) {
+function prepareModel(s: RunSettings, model: LanguageModel, tokenizer: Tokenizer): ModelStore {
+  if (s.lora) {
+    const { save, ...lora } = s.lora;
     const layers = applyLora(model, lora);
     note(`LoRA r=${lora.r} alpha=${lora.alpha} on ${layers.length} layers (${lora.targetModules.join(', ')})`);
-    return loraModelStore(model, tokenizer, { ...lora, baseModel: r.values.model_name_or_path as string }, r.values.lora_save as 'adapter' | 'merged');
+    return loraModelStore(model, tokenizer, { ...lora, baseModel: s.model.path }, save);
   }
   return hfModelStore(model, tokenizer);
 }
@@ -162,36 +152,35 @@ function describeModel(model: LanguageModel, selected: string[] | null): void {
   note(`model: ${(count(all) / 1e6).toFixed(2)}M parameters in ${all[0][1].dtype}, ${(count(trainable) / 1e6).toFixed(2)}M trainable`);
 }
 
-/** `bfpo sft` / `bfpo train`: everything a recipe describes, then the training loop. */
-export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promise<void> {
-  const v = r.values;
-  if (v.push_to_hub) note('push_to_hub has no effect: nothing is uploaded; the model stays in output_dir');
-  if ((v.report_to as string[]).includes('wandb')) note('report_to wandb has no effect: metrics go to log.jsonl (and TensorBoard with report_to: [tensorboard])');
-  const modelDir = v.model_name_or_path as string;
-  const tokenizer = loadTokenizer((v.tokenizer_name_or_path as string | null) ?? modelDir);
-  const tok = textTokenizer(tokenizer, v.chat_template as string | null);
-  const config = trainerConfig(r);
-  const model = loadPretrained(modelDir, { dtype: modelDtype(r) }).model;
-  const store = prepareModel(r, model, tokenizer);
+/** `bfpo sft` / `bfpo train`: everything the resolved settings describe, then the training loop. */
+export async function runTraining(s: RunSettings): Promise<void> {
+  for (const n of s.notes) note(n);
+  const tokenizer = loadTokenizer(s.model.tokenizerPath);
+  const tok = textTokenizer(tokenizer, s.model.chatTemplate);
+  const config = { ...s.trainer };
+  const model = loadPretrained(s.model.path, { dtype: s.model.dtype }).model;
+  const store = prepareModel(s, model, tokenizer);
   describeModel(model, config.selectedLayers);
   let release = (): void => undefined;
   try {
     let t: TrainingTask;
-    if (task === 'sft') {
-      const data = await sftData(r, tok);
+    if (s.task === 'sft') {
+      const data = await sftData(s, tok);
       config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
-      const data = await preferenceData(r, tok);
+      const loss = s.loss;
+      if (!loss) throw new BfpoError('A preference run needs its loss settings (resolveSettings with task preference)');
+      const data = await preferenceData(s, tok);
       config.runConfig = { ...config.runConfig, data_files: data.files };
-      const ref = reference(r, model, data);
+      const ref = reference(s, model, data);
       release = ref.dispose;
       t = {
-        kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: v.original_metrics === true,
-        loss: { ...preferenceOptions(r), averageLogps: v.average_log_prob as boolean },
+        kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: s.originalMetrics,
+        loss: { lossType: loss.type, beta: loss.beta, b1: loss.b1, alpha: loss.alpha, labelSmoothing: loss.labelSmoothing, averageLogps: loss.averageLogps },
       };
     }
-    if (v.do_train === false) {
+    if (!s.doTrain) {
       if (!t.eval) throw new BfpoError('do_train is false but the data has no test split to evaluate');
       const metrics = runEvaluation(model, t);
       mkdirSync(config.outputDir, { recursive: true });
@@ -209,8 +198,8 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
 }
 
 /** `bfpo logps`: fills the reference log-prob cache for a recipe's data. */
-export async function runLogpsCache(r: Recipe): Promise<void> {
-  const tokenizer = loadTokenizer((r.values.tokenizer_name_or_path as string | null) ?? (r.values.model_name_or_path as string));
-  const data = await preferenceData(r, textTokenizer(tokenizer, r.values.chat_template as string | null));
-  precomputedTables(r, data);
+export async function runLogpsCache(s: RunSettings): Promise<void> {
+  const tokenizer = loadTokenizer(s.model.tokenizerPath);
+  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate));
+  precomputedTables(s, data);
 }

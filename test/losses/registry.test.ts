@@ -9,7 +9,7 @@ import { LOSSES, DEFAULT_LOSS, registerLoss, lossNames, preferenceLoss, tensor, 
 import { LOSS_PARAMS } from 'bfpo/losses';
 import { KEY_INDEX } from '../../src/recipe/recipe-keys.js';
 import { loadRecipe } from '../../src/recipe/recipe.js';
-import { checkRecipe, preferenceOptions } from '../../src/recipe/trainer-config.js';
+import { resolveSettings } from '../../src/recipe/settings.js';
 import { SCHEDULES } from '../../src/train/schedule.js';
 import { OPTIMIZERS } from '../../src/train/optimizers.js';
 
@@ -74,14 +74,13 @@ test('a loss registered in a test passes the recipe checks and computes through 
   // The recipe layer accepts it, checks the parameters it reads, and refuses one it does not read.
   withRecipe(recipeText('squared_margin'), (file) => {
     const r = loadRecipe(file);
-    checkRecipe(r, 'preference');
-    assert.deepEqual(preferenceOptions(r), { lossType: 'squared_margin', beta: 0.5, b1: 3, alpha: 0.5, labelSmoothing: 0 });
+    assert.deepEqual(resolveSettings(r, 'preference').loss, { type: 'squared_margin', beta: 0.5, b1: 3, alpha: 0.5, labelSmoothing: 0, averageLogps: false });
   });
   withRecipe(recipeText('squared_margin', 'label_smoothing: 0.1\n'), (file) => {
-    assert.throws(() => checkRecipe(loadRecipe(file), 'preference'), /label_smoothing applies to loss_type 'sigmoid' only, not 'squared_margin'/);
+    assert.throws(() => resolveSettings(loadRecipe(file), 'preference'), /label_smoothing applies to loss_type 'sigmoid' only, not 'squared_margin'/);
   });
   withRecipe(recipeText('squared_margin').replace('beta: 0.5', 'beta: 0'), (file) => {
-    assert.throws(() => checkRecipe(loadRecipe(file), 'preference'), /Expected a number > 0 for beta but received 0/);
+    assert.throws(() => resolveSettings(loadRecipe(file), 'preference'), /Expected a number > 0 for beta but received 0/);
   });
   withRecipe(recipeText('nope'), (file) => {
     assert.throws(() => loadRecipe(file), /Expected one of bfpo, sigmoid, ipo, hinge, kto_pair, squared_margin for loss_type/);

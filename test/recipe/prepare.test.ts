@@ -26,8 +26,8 @@ test('the loss hyper-parameters are checked with the recipe, before any model or
   assert.throws(() => prepareRecipe('preference', [file, '--label_smoothing=0.6', '--loss_type=sigmoid']), /Expected a number in \[0, 0.5\] for label_smoothing but received 0.6/);
   assert.throws(() => prepareRecipe('preference', [file, '--label_smoothing=0.1']), /label_smoothing applies to loss_type 'sigmoid' only, not 'bfpo'/);
   // A good recipe passes the checks (the broken model is only found when loaded), and sft ignores the loss keys.
-  assert.equal(prepareRecipe('preference', [file, '--loss_type=sigmoid', '--label_smoothing=0.1']).values.label_smoothing, 0.1);
-  assert.equal(prepareRecipe('sft', [file, '--beta=-1']).values.beta, -1);
+  assert.equal(prepareRecipe('preference', [file, '--loss_type=sigmoid', '--label_smoothing=0.1']).loss?.labelSmoothing, 0.1);
+  assert.equal(prepareRecipe('sft', [file, '--beta=-1']).loss, null);
 });
 
 test('bfpo train recipe.yaml --beta=-1 exits non-zero with the beta error, not a model error', async () => {

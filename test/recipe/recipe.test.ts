@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadRecipe, nearestKey, editDistance, checkValue, RecipeError } from '../../src/recipe/recipe.js';
 import { RECIPE_KEYS, renderKeyTable } from '../../src/recipe/recipe-keys.js';
-import { trainerConfig, checkRecipe, runIdentity, referenceStrategy, loraSettings } from '../../src/recipe/trainer-config.js';
+import { runIdentity } from '../../src/recipe/trainer-config.js';
+import { resolveSettings, type RunTask } from '../../src/recipe/settings.js';
+import type { Recipe } from '../../src/recipe/recipe.js';
+
+const trainerConfig = (r: Recipe) => resolveSettings(r, 'preference').trainer;
+const checkRecipe = (r: Recipe, task: RunTask): void => { resolveSettings(r, task); };
 
 const fixtures = new URL('../fixtures/cli/', import.meta.url).pathname;
 const root = new URL('../../', import.meta.url).pathname;
@@ -183,9 +188,9 @@ test('cross-key checks: required keys, fp16, buffer without data, prompt longer 
   assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--reference_strategy=adapter']), 'preference'), /reference_strategy adapter needs use_peft: true/);
   const peft = loadRecipe(null, [...base, '--use_peft=true', '--lora_target_modules=q_proj,v_proj']);
   checkRecipe(peft, 'preference');
-  assert.equal(referenceStrategy(peft), 'adapter', 'LoRA runs use the adapter-disabled model unless told otherwise');
-  assert.deepEqual(loraSettings(peft), { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'v_proj'] });
-  assert.equal(referenceStrategy(loadRecipe(null, [...base, '--use_peft=true', '--reference_strategy=copy'])), 'copy');
+  assert.equal(resolveSettings(peft, 'preference').reference.strategy, 'adapter', 'LoRA runs use the adapter-disabled model unless told otherwise');
+  assert.deepEqual(resolveSettings(peft, 'preference').lora, { r: 16, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'v_proj'], save: 'adapter' });
+  assert.equal(resolveSettings(loadRecipe(null, [...base, '--use_peft=true', '--reference_strategy=copy']), 'preference').reference.strategy, 'copy');
   assert.throws(() => checkRecipe(loadRecipe(null, [...base, '--use_buffer=true', '--buffer_dataset_mixer={d: 1}']), 'sft'), /use_buffer applies to preference training/);
 });
 

@@ -147,10 +147,12 @@ test('train: the steps from the cache log the same loss and log-probs as without
 });
 
 test('the cache folder: tokenized_cache_dir, else $XDG_CACHE_HOME/bfpo/tokenized, else ~/.cache/bfpo/tokenized', async () => {
-  const { tokenizedCacheDir } = await import('../../src/recipe/data-cache.js');
+  const { resolveSettings } = await import('../../src/recipe/settings.js');
   const { loadRecipe } = await import('../../src/recipe/recipe.js');
+  const tokenizedCacheDir = (r: ReturnType<typeof loadRecipe>): string => resolveSettings(r, 'preference').tokenizedCache.dir;
   const { homedir } = await import('node:os');
   assert.equal(tokenizedCacheDir(loadRecipe(recipe, [])), cache);
+  assert.equal(resolveSettings(loadRecipe(recipe, ['--tokenized_cache=false']), 'sft').tokenizedCache.enabled, false);
   const saved = process.env.XDG_CACHE_HOME;
   try {
     process.env.XDG_CACHE_HOME = '/xdg';
