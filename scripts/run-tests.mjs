@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs the test suite with Node's test runner (TypeScript through tsx). Arguments filter test files by substring.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join, relative, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,5 +24,8 @@ if (files.length === 0) {
   process.exit(1);
 }
 const args = ['--conditions=bfpo-source', '--import', 'tsx', '--test', '--test-concurrency=1', ...passThrough, ...files];
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, BFPO_TEST: '1' } });
+// The caches that default to $XDG_CACHE_HOME (tokenized data, reference log-probs) go to a folder of this run.
+const cache = mkdtempSync(join(tmpdir(), 'bfpo-test-cache-'));
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, BFPO_TEST: '1', XDG_CACHE_HOME: cache } });
+rmSync(cache, { recursive: true, force: true });
 process.exit(r.status ?? 1);

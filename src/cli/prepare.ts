@@ -14,6 +14,8 @@ export const PREPARE_HELP =
   '                   (for a packed block, the list of rows it holds)\n' +
   '  --split S        train (default), test, or buffer (the buffer data of a preference recipe)\n' +
   '  --out FILE       write the dump to FILE (atomically) instead of standard output\n' +
+  'The tokenized data is cached (tokenized_cache, tokenized_cache_dir; see docs/data.md): train, sft and logps\n' +
+  'with the same data, tokenizer and settings read it instead of tokenizing again.\n' +
   'Every other --key=value is a recipe override, as for bfpo train.';
 
 /** prepare's own flags, and the recipe with its overrides. */

@@ -2,6 +2,7 @@
 export type { Message, ExampleSource, PreferenceExample, SftExample, DataTask, ExampleOf, RawRow } from './types.js';
 export { DataError, SkipReport, type SkippedRows } from './errors.js';
 export { hashDataFile, hashDataFiles, type DataFileHash } from './file-hash.js';
+export { readTokenizedCache, writeTokenizedCache, tokenizedCachePaths, type TokenizedKind, type TokenizedItem, type TokenizedSplits, type CacheRead } from './tokenized-cache.js';
 export { readRows, countRows, fileFormat, type FileFormat } from './read-rows.js';
 export { readJsonl } from './read-jsonl.js';
 export { readJsonArray } from './read-json.js';

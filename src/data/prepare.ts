@@ -16,7 +16,15 @@ export interface PreparePreferenceOptions {
   tokenize: TokenizePairsOptions;
   /** Receives one line per dataset split and the skip report. */
   log?: (line: string) => void;
+  /**
+   * Wraps the tokenization once the data is mixed, e.g. with a cache keyed by the files read: called with every
+   * data file read and the function that tokenizes the splits `train`, `test` and `bufferTrain`.
+   */
+  tokenized?: (files: DataFileHash[], compute: () => Promise<PairSplits>) => Promise<PairSplits>;
 }
+
+/** The tokenized splits of a preference run. */
+export interface PairSplits { [split: string]: TokenizedPair[]; train: TokenizedPair[]; test: TokenizedPair[]; bufferTrain: TokenizedPair[] }
 
 /** Tokenized data of a preference run. */
 export interface PreparedPreferenceData {
@@ -51,13 +59,12 @@ export async function preparePreferenceData(opts: PreparePreferenceOptions): Pro
   for (const w of warnings) opts.log?.(`warning: ${w}`);
   if (report.skipped > 0) opts.log?.(report.toString());
   const tok = (examples: typeof main.train) => tokenizePairs(examples, opts.tokenizer, opts.tokenize);
-  return {
+  const compute = async (): Promise<PairSplits> => ({
     train: await tok(main.train),
     test: await tok(main.test),
     bufferTrain: buffer ? await tok(buffer.train) : [],
-    counts,
-    report,
-    files: [...main.files, ...(buffer?.files ?? [])],
-    warnings,
-  };
+  });
+  const files = [...main.files, ...(buffer?.files ?? [])];
+  const splits = opts.tokenized ? await opts.tokenized(files, compute) : await compute();
+  return { train: splits.train, test: splits.test, bufferTrain: splits.bufferTrain, counts, report, files, warnings };
 }

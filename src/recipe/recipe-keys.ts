@@ -86,6 +86,8 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('packing', 'boolean', 'data', false, 'SFT: the original\'s packing: BOS + chat text + EOS per conversation, concatenated and cut into blocks of max_seq_length tokens, the loss on every token (the tail after the last full block is dropped).'),
   k('skip_invalid', 'boolean', 'data', false, 'Skip rows with an empty prompt or response (or any other bad field) and report them per dataset with their first row numbers, instead of stopping with an error that names file, row and field.'),
   k('mixer_seed', 'integer', 'data', null, 'Seed of the mixer\'s shuffle of the datasets (null: seed). The original always shuffled with 42.', { nullable: true }),
+  k('tokenized_cache', 'boolean', 'data', true, 'Cache the tokenized data (train, sft, logps and prepare share it), keyed by the data files\' sha256, the tokenizer files and every setting that changes the tokens; false: tokenize every run.'),
+  k('tokenized_cache_dir', 'string', 'data', null, 'Folder of the tokenized-data cache (null: $XDG_CACHE_HOME/bfpo/tokenized, else ~/.cache/bfpo/tokenized).', { nullable: true }),
   k('preprocessing_num_workers', 'integer', 'accepted', 8, NO_EFFECT + ' Tokenization runs in-process.'),
   // ------------------------------------------------------------------------------------------------ training
   k('output_dir', 'string', 'training', null, 'Where checkpoints, logs and the final model go.', { nullable: true }),

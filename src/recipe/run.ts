@@ -24,6 +24,7 @@ import { signalExitCode } from '../train/signals.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
 import { loadPretrained } from '../models/pretrained.js';
+import { cachedTokenized } from './data-cache.js';
 import { mixOptions } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { RunSettings } from './settings.js';
@@ -54,6 +55,7 @@ export async function preferenceData(s: RunSettings, tok: TextTokenizer): Promis
     tokenizer: tok,
     tokenize: { maxLength: s.tokenize.maxLength, maxPromptLength: s.tokenize.maxPromptLength, mode: s.tokenize.mode, workers: 0 },
     log: note,
+    tokenized: (files, compute) => cachedTokenized(s, 'pairs', files, compute, note),
   });
   if (data.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(main.mixer)} yields no training pairs`);
   if (buffer && data.bufferTrain.length === 0) throw new BfpoError(`buffer_dataset_mixer ${JSON.stringify(buffer.mixer)} yields no pairs`);
@@ -122,9 +124,9 @@ export async function sftData(s: RunSettings, tok: TextTokenizer): Promise<SftDa
   for (const c of mix.counts) note(describeCount(c));
   for (const w of mix.warnings) note(`warning: ${w}`);
   if (mix.report.skipped > 0) note(mix.report.toString());
-  const train = all(mix.train, 'train');
+  const { train, test } = await cachedTokenized(s, s.tokenize.packing ? 'sft-packed' : 'sft', mix.files,
+    async () => ({ train: all(mix.train, 'train'), test: all(mix.test, 'test') }), note);
   if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(s.data.main.mixer)} yields no training ${s.tokenize.packing ? `blocks of max_seq_length ${s.tokenize.maxSeqLength} tokens` : 'conversations'}`);
-  const test = all(mix.test, 'test');
   const seed = s.trainer.seed;
   return {
     train: new SftPlanSource(train, { batchSize: s.batch.train, seed, padTokenId: pad, groupByLength: s.batch.groupByLength }),

@@ -55,6 +55,9 @@ export interface LossSettings {
 
 export interface ReferenceSettings { strategy: ReferenceKind; cacheDir: string }
 
+/** The tokenized-data cache: tokenized_cache, and tokenized_cache_dir (else $XDG_CACHE_HOME/bfpo/tokenized). */
+export interface TokenizedCacheSettings { enabled: boolean; dir: string }
+
 export interface LoraSettings { r: number; alpha: number; dropout: number; targetModules: string[]; save: 'adapter' | 'merged' }
 
 /** Everything a run reads from its recipe, typed and checked. */
@@ -63,6 +66,7 @@ export interface RunSettings {
   model: ModelSettings;
   data: DataSettings;
   tokenize: TokenizeSettings;
+  tokenizedCache: TokenizedCacheSettings;
   /** Pairs (or conversations) per training micro-batch and per evaluation batch. */
   batch: { train: number; eval: number; groupByLength: boolean };
   /** Optimizer, schedule, logging, evaluation, saving, seed, layer selection (use_selective) and the run identity. */
@@ -181,6 +185,10 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
       maxSeqLength: v.number('max_seq_length'),
       assistantOnlyLoss: v.boolean('assistant_only_loss'),
       packing: v.boolean('packing'),
+    },
+    tokenizedCache: {
+      enabled: v.boolean('tokenized_cache'),
+      dir: v.stringOrNull('tokenized_cache_dir') ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'bfpo', 'tokenized'),
     },
     batch: { train: v.number('per_device_train_batch_size'), eval: v.number('per_device_eval_batch_size'), groupByLength: v.boolean('group_by_length') },
     trainer: trainerConfig(v, need(v, 'output_dir', 'where checkpoints and the final model go')),

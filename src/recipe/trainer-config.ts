@@ -11,7 +11,7 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   'output_dir', 'resume_from_checkpoint', 'logging_steps', 'logging_strategy', 'logging_first_step', 'report_to',
   'disable_tqdm', 'run_name', 'do_eval', 'evaluation_strategy', 'eval_steps', 'per_device_eval_batch_size',
   'save_strategy', 'save_steps', 'save_total_limit', 'reference_cache_dir', 'other_data_config', 'other_data_config_wins',
-  'original_metrics',
+  'original_metrics', 'tokenized_cache', 'tokenized_cache_dir',
   // Recorded for provenance; the same files may sit at other paths on another machine.
   'data_files',
   // Checkpointing changes memory and time, not the gradients: a run may resume with it switched on or off.
