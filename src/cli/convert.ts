@@ -2,6 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ggufToHfFolder, hfFolderToGguf } from '../io/convert.js';
+import { findInHubCache, hubCacheDir, isHubRepoId } from '../io/hf-cache.js';
 import type { GgufFileType } from '../io/gguf-llama.js';
 import { expected } from '../tensor/errors.js';
 
@@ -24,8 +25,9 @@ export function convertCommand(argv: string[], log: (s: string) => void = (s) =>
     options: { type: { type: 'string' }, 'max-shard-size': { type: 'string' }, name: { type: 'string' } },
   });
   if (positionals.length !== 2) throw expected('INPUT and OUTPUT', 'bfpo convert arguments', positionals);
-  const [input, output] = positionals;
-  if (!existsSync(input)) throw expected('an existing folder or .gguf file', 'INPUT', input);
+  const [given, output] = positionals;
+  const input = existsSync(given) || !isHubRepoId(given) ? given : (findInHubCache(given, 'model').path ?? given);
+  if (!existsSync(input)) throw expected(`an existing folder or .gguf file (or a model in the Hugging Face cache ${hubCacheDir()})`, 'INPUT', input);
   if (statSync(input).isDirectory()) {
     if (!output.endsWith('.gguf')) throw expected('a path ending in .gguf', 'OUTPUT', output);
     const type = (values.type ?? 'f16').toLowerCase();

@@ -15,7 +15,7 @@ export function prepareRecipe(task: 'sft' | 'preference', args: string[]): Recip
   if (!file) throw new RecipeError(`A recipe file is needed: bfpo ${task === 'sft' ? 'sft' : 'train'} RECIPE.yaml [--key=value ...]`);
   const r = loadRecipe(file, overrides);
   checkRecipe(r, task);
-  checkModelPath(r.values.model_name_or_path as string);
+  r.values.model_name_or_path = checkModelPath(r.values.model_name_or_path as string, 'model_name_or_path', r.values.model_revision as string);
   checkDatasetPaths(r.values.dataset_mixer as Record<string, number>);
   if (r.values.use_buffer) checkDatasetPaths(r.values.buffer_dataset_mixer as Record<string, number>, 'buffer_dataset_mixer');
   return r;
@@ -33,7 +33,7 @@ export async function runLogps(args: string[]): Promise<void> {
   const r = loadRecipe(file, overrides);
   if (!r.values.output_dir) r.values.output_dir = '.';
   checkRecipe(r, 'preference');
-  checkModelPath(r.values.model_name_or_path as string);
+  r.values.model_name_or_path = checkModelPath(r.values.model_name_or_path as string, 'model_name_or_path', r.values.model_revision as string);
   checkDatasetPaths(r.values.dataset_mixer as Record<string, number>);
   const { runLogpsCache } = await import('./backend.js');
   await runLogpsCache(r);

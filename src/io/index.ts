@@ -7,6 +7,7 @@ export {
 export {
   type ShardIndex, type ShardOptions, SAFETENSORS_INDEX, readShardIndex, loadShardedSafetensors, saveShardedSafetensors,
 } from './safetensors-shards.js';
+export { type HubRepoKind, type HubCacheLookup, hubCacheDir, isHubRepoId, findInHubCache, resolveHubPath } from './hf-cache.js';
 export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, readJsonObject } from './hf-folder.js';
 export { type ChatMessage, type TemplateTokens, ChatTemplate, ChatTemplateError, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
 export { type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, Tokenizer, loadTokenizer, saveTokenizer } from './tokenizer.js';

@@ -4,6 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { writeAtomic } from '../io/atomic.js';
 import { FormatError } from '../io/errors.js';
 import { ggufToHf } from '../io/gguf-convert.js';
+import { isHubRepoId, resolveHubPath } from '../io/hf-cache.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { SAFETENSORS_INDEX, saveShardedSafetensors } from '../io/safetensors-shards.js';
 import { type Tokenizer, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
@@ -20,6 +21,8 @@ export interface PretrainedOptions {
    */
   dtype?: DType | 'auto';
   device?: Device;
+  /** The hub revision (branch, tag or commit) when `path` is a repo id read from the Hugging Face cache. Default main. */
+  revision?: string;
 }
 
 export interface Pretrained {
@@ -62,7 +65,8 @@ function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dt
 export function loadPretrained(path: string, opts: PretrainedOptions = {}): Pretrained {
   if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', 'loadPretrained(path)', path);
   const device = checkDevice(opts.device ?? 'cpu');
-  if (!existsSync(path)) throw new FormatError(path, 'does not exist (expected a Hugging Face model folder or a .gguf file)');
+  if (!existsSync(path) && !isHubRepoId(path)) throw new FormatError(path, 'does not exist (expected a Hugging Face model folder or a .gguf file)');
+  path = resolveHubPath(path, 'model', { revision: opts.revision });
   if (statSync(path).isFile()) {
     if (!path.endsWith('.gguf')) throw new FormatError(path, 'is a file but not a .gguf model; give a Hugging Face folder or a .gguf file');
     const dtype = pickDtype(opts.dtype, {});
