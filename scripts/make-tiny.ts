@@ -7,7 +7,7 @@ import { manualSeed } from '../src/tensor/index.js';
 import { LlamaForCausalLM } from '../src/models/llama.js';
 import { parseConfig } from '../src/models/config.js';
 import { Tokenizer } from '../src/io/tokenizer.js';
-import { saveHfFolder } from '../src/cli/hf-model.js';
+import { writeModelFiles } from '../src/models/pretrained.js';
 
 const root = new URL('../recipes/tiny/', import.meta.url).pathname;
 
@@ -49,7 +49,7 @@ function writeModel(): void {
   manualSeed(1234);
   const model = new LlamaForCausalLM(parseConfig(config), { dtype: 'float32', init: 'normal' });
   const tok = new Tokenizer(tokenizerJson(), { bos_token: '<s>', eos_token: '</s>', pad_token: '<pad>', chat_template: ZEPHYR, model_max_length: 1024 });
-  saveHfFolder(model, tok, dir);
+  writeModelFiles(model, tok, dir);
   model.dispose();
 }
 

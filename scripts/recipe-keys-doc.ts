@@ -1,7 +1,7 @@
-// Rewrites the recipe key table of docs/training.md from src/cli/recipe-keys.ts (test/cli/recipe.test.ts checks it).
+// Rewrites the recipe key table of docs/training.md from src/recipe/recipe-keys.ts (test/recipe/recipe.test.ts checks it).
 // Run: npm run docs:recipe-keys
 import { readFileSync, writeFileSync } from 'node:fs';
-import { renderKeyTable } from '../src/cli/recipe-keys.js';
+import { renderKeyTable } from '../src/recipe/recipe-keys.js';
 
 const file = new URL('../docs/training.md', import.meta.url);
 const doc = readFileSync(file, 'utf8');

@@ -8,5 +8,5 @@ export * from './losses/index.js';
 export * from './io/index.js';
 export * from './train/index.js';
 export * from './eval/index.js';
-export * from './cli/index.js';
+export * from './recipe/index.js';
 export * from './demo/index.js';

@@ -1,8 +1,8 @@
 // `bfpo convert`: Hugging Face folder to GGUF (for llama.cpp and ollama), and GGUF back to a folder.
 import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { ggufToHfFolder, hfFolderToGguf } from '../io/convert.js';
 import { findInHubCache, hubCacheDir, isHubRepoId } from '../io/hf-cache.js';
+import { ggufToHfFolder, hfFolderToGguf } from '../models/gguf.js';
 import type { GgufFileType } from '../io/gguf-llama.js';
 import { expected } from '../tensor/errors.js';
 

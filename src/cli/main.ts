@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ArgumentError, BfpoError } from '../tensor/errors.js';
 import { DEMO_HELP } from '../demo/args.js';
-import { RECIPE_KEYS, describeType, showDefault } from './recipe-keys.js';
+import { RECIPE_KEYS, describeType, showDefault } from '../recipe/recipe-keys.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
 import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';

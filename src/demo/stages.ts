@@ -3,8 +3,8 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { prepareRecipe } from '../cli/run-training.js';
-import { runTraining } from '../cli/backend.js';
+import { prepareRecipe } from '../recipe/prepare.js';
+import { runTraining } from '../recipe/run.js';
 import { saveSafetensors } from '../io/safetensors.js';
 import { loadTokenizer } from '../io/tokenizer.js';
 import type { LossType } from '../losses/preference.js';

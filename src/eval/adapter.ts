@@ -3,7 +3,7 @@
 import { FormatError } from '../io/errors.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import { generate } from '../models/generate.js';
-import type { LlamaForCausalLM } from '../models/llama.js';
+import type { LanguageModel } from '../models/language-model.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { inferenceMode } from '../tensor/autograd.js';
 import type { Device, DType } from '../tensor/dtype.js';
@@ -31,7 +31,7 @@ function cutAtStop(text: string, stop: string[] | undefined): string {
  * @example const [answer] = await new LocalChatModel(model, tokenizer).generate([[{ role: 'user', content: 'Hi' }]], SAFETY_SAMPLING);
  */
 export class LocalChatModel implements ChatModel {
-  constructor(readonly model: LlamaForCausalLM, readonly tokenizer: EvalTokenizer) {}
+  constructor(readonly model: LanguageModel, readonly tokenizer: EvalTokenizer) {}
 
   async generate(batch: Message[][], s: GenerationSettings): Promise<string[]> {
     const prompts = batch.map((messages) =>
@@ -59,7 +59,7 @@ export class LocalChatModel implements ChatModel {
  * @example const [s] = await new LocalScorer(model, tokenizer).score([{ context: 'The sky is', continuation: ' blue' }]);
  */
 export class LocalScorer implements LogLikelihoodScorer {
-  constructor(readonly model: LlamaForCausalLM, readonly tokenizer: EvalTokenizer, readonly batchSize = 8) {}
+  constructor(readonly model: LanguageModel, readonly tokenizer: EvalTokenizer, readonly batchSize = 8) {}
 
   async score(pairs: ContinuationPair[]): Promise<ContinuationScore[]> {
     const out: ContinuationScore[] = [];
@@ -99,7 +99,7 @@ export class LocalScorer implements LogLikelihoodScorer {
  */
 export class LocalYesNoScorer implements YesNoScorer {
   readonly ids: { yes: number[]; no: number[] };
-  constructor(readonly model: LlamaForCausalLM, readonly tokenizer: EvalTokenizer, source: string) {
+  constructor(readonly model: LanguageModel, readonly tokenizer: EvalTokenizer, source: string) {
     this.ids = yesNoTokenIds(tokenizer, source);
   }
 
@@ -133,14 +133,15 @@ export interface LoadOptions {
  *
  * @example const { model, tokenizer } = loadLocalModel('runs/bfpo/final', { dtype: 'bfloat16', device: 'cuda' });
  */
-export function loadLocalModel(path: string, o: LoadOptions = {}): { model: LlamaForCausalLM; tokenizer: Tokenizer } {
+export function loadLocalModel(path: string, o: LoadOptions = {}): { model: LanguageModel; tokenizer: Tokenizer } {
   const device = o.device ?? 'cpu';
   const { model, tokenizer } = loadPretrained(path, { device, ...(o.dtype ? { dtype: o.dtype } : device === 'cpu' ? { dtype: 'float32' } : { dtype: 'auto' }) });
   if (!tokenizer) {
     model.dispose();
     throw new FormatError(path, 'has no tokenizer (tokenizer.json); evaluation renders chat templates and reads answers, so it needs one');
   }
-  return { model: model.eval(), tokenizer };
+  model.eval();
+  return { model, tokenizer };
 }
 
 /**

@@ -4,7 +4,7 @@ import { type DType, type Device, isFloatingDtype } from '../tensor/dtype.js';
 import { expected } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { readGguf, writeGguf } from './gguf.js';
-import { type ExportTensor, type GgufFileType, ggufMetadataFromConfig, ggufTensorToHf, ggufTensorsFromHf, hfConfigFromGguf } from './gguf-llama.js';
+import { type ExportTensor, type GgufArch, type GgufFileType, ggufMetadataFromConfig, ggufTensorToHf, ggufTensorsFromHf, hfConfigFromGguf } from './gguf-llama.js';
 import { ggufTokenizerMetadata, tokenizerFromGguf } from './gguf-tokenizer.js';
 import { tensorFromBytes } from './safetensors.js';
 import { Tokenizer } from './tokenizer.js';
@@ -14,17 +14,17 @@ import { Tokenizer } from './tokenizer.js';
  * layout (Q/K rows un-permuted, Q8_0 dequantised), and the tokenizer built from the GGUF vocabulary.
  *
  * @example
- * const { config, weights, tokenizer } = ggufToHf('llama-2-tiny-random.gguf', { dtype: 'float32' });
+ * const { config, weights, tokenizer } = ggufToHf('llama-2-tiny-random.gguf', { archs: ggufArchs(), dtype: 'float32' });
  * weights.get('model.layers.0.self_attn.q_proj.weight'); // Tensor(float32[8, 8])
  */
-export function ggufToHf(path: string, opts: { dtype?: DType; device?: Device } = {}): {
+export function ggufToHf(path: string, opts: { archs: readonly GgufArch[]; dtype?: DType; device?: Device }): {
   config: Record<string, unknown>;
   weights: Map<string, Tensor>;
   tokenizer: Tokenizer | undefined;
 } {
   if (opts.dtype !== undefined && !isFloatingDtype(opts.dtype)) throw expected('a floating dtype', 'ggufToHf dtype', opts.dtype);
   const file = readGguf(path);
-  const config = hfConfigFromGguf(file);
+  const config = hfConfigFromGguf(file, opts.archs);
   const tokenizer = file.metadata['tokenizer.ggml.model'] === undefined
     ? undefined
     : (({ tokenizerJson, tokenizerConfig }) => new Tokenizer(tokenizerJson, tokenizerConfig, `${path} tokenizer`))(tokenizerFromGguf(file));
@@ -32,8 +32,8 @@ export function ggufToHf(path: string, opts: { dtype?: DType; device?: Device } 
   try {
     // One tensor at a time, so peak memory is the model plus one tensor's bytes.
     for (const info of file.tensors) {
-      const { name, tensor: t } = ggufTensorToHf(file, config, info.name);
-      weights.set(name, tensorFromBytes(t.bytes, t.dtype, t.shape, opts));
+      const { name, tensor: t } = ggufTensorToHf(file, config, info.name, opts.archs);
+      weights.set(name, tensorFromBytes(t.bytes, t.dtype, t.shape, { dtype: opts.dtype, device: opts.device }));
     }
   } catch (err) {
     for (const w of weights.values()) w.dispose();
@@ -48,9 +48,11 @@ export function ggufToHf(path: string, opts: { dtype?: DType; device?: Device } 
  * tokenizer.json. The write is atomic.
  *
  * @example
- * writeGgufFromHf('model.gguf', { config, weights: model.stateDict(), tokenizer, fileType: 'Q8_0' });
+ * writeGgufFromHf('model.gguf', { archs: ggufArchs(), config, weights: model.stateDict(), tokenizer, fileType: 'Q8_0' });
  */
 export function writeGgufFromHf(path: string, spec: {
+  /** The GGUF naming of the registered model families (models/'s ggufArchs()). */
+  archs: readonly GgufArch[];
   config: Record<string, unknown>;
   weights: Map<string, Tensor> | Record<string, Tensor>;
   tokenizer?: Tokenizer;
@@ -58,7 +60,7 @@ export function writeGgufFromHf(path: string, spec: {
   name?: string;
 }): void {
   const fileType = spec.fileType ?? 'F16';
-  const { arch, metadata } = ggufMetadataFromConfig(spec.config, fileType, spec.name);
+  const { arch, metadata } = ggufMetadataFromConfig(spec.config, fileType, spec.archs, spec.name);
   const entries = spec.weights instanceof Map ? [...spec.weights] : Object.entries(spec.weights);
   const exports = new Map<string, ExportTensor>(entries.map(([k, t]) => [k, {
     shape: t.shape,

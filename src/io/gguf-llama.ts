@@ -1,16 +1,27 @@
-// Llama-family models in GGUF <-> Hugging Face layout: tensor names, the rotary row permutation of Q and K,
-// config.json fields from `llama.*` / `qwen2.*` metadata and back, and whole-model conversion in both directions.
+// Llama-style models in GGUF <-> Hugging Face layout: tensor names, the rotary row permutation of Q and K,
+// config.json fields from `<arch>.*` metadata and back. The family naming (GgufArch) is passed in by the caller.
 import { expected } from '../tensor/errors.js';
 import { FormatError } from './errors.js';
 import { type GgmlType, type GgufFile, type GgufTensorData, type GgufValue, ggufScalar, readGgufTensor } from './gguf.js';
 import { Q8_0_BLOCK, floatToHalf, quantizeQ8_0 } from './gguf-quant.js';
 
-/** GGUF architectures bfpo converts, with their Hugging Face class and whether Q/K rows are permuted. */
-const ARCHS: Record<string, { hfClass: string; modelType: string; permute: boolean }> = {
-  llama: { hfClass: 'LlamaForCausalLM', modelType: 'llama', permute: true },
-  qwen2: { hfClass: 'Qwen2ForCausalLM', modelType: 'qwen2', permute: false },
-};
-const HF_TO_ARCH: Record<string, string> = { LlamaForCausalLM: 'llama', MistralForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2' };
+/**
+ * How one model family is named in GGUF. The model-family registry (models/) supplies these; every function
+ * here that needs the family takes the list of them as an argument.
+ */
+export interface GgufArch {
+  /** `general.architecture`, also the prefix of the family's metadata keys (`llama.block_count`). */
+  name: string;
+  /** HF classes exported under this name. */
+  hfClasses: readonly string[];
+  /** HF class and model_type written to config.json on import. */
+  hfClass: string;
+  modelType: string;
+  /** Whether llama.cpp stores Q and K rows permuted (adjacent-pair rotation). */
+  permuteQk: boolean;
+  /** Family-specific numeric config keys stored as `<name>.<gguf>` metadata (beyond the Llama-style ones). */
+  extraKeys?: readonly { hf: string; gguf: string; type: 'uint32' | 'float32' }[];
+}
 
 const GLOBAL_NAMES: [string, string][] = [['model.embed_tokens', 'token_embd'], ['model.norm', 'output_norm'], ['lm_head', 'output']];
 const LAYER_NAMES: [string, string][] = [
@@ -65,10 +76,10 @@ export function permuteQkRows(bytes: Uint8Array, rows: number, nHead: number, to
 }
 
 /** A Hugging Face config.json (as a plain object) for the model described by GGUF metadata. */
-export function hfConfigFromGguf(file: GgufFile): Record<string, unknown> {
+export function hfConfigFromGguf(file: GgufFile, archs: readonly GgufArch[]): Record<string, unknown> {
   const arch = ggufScalar<string>(file, 'general.architecture', 'string');
-  const info = arch === undefined ? undefined : ARCHS[arch];
-  if (!info) throw new FormatError(file.path, `architecture ${JSON.stringify(arch)} is not supported (supported: ${Object.keys(ARCHS).join(', ')})`, 'general.architecture');
+  const info = archs.find((a) => a.name === arch);
+  if (!info) throw new FormatError(file.path, `architecture ${JSON.stringify(arch)} is not supported (supported: ${archs.map((a) => a.name).join(', ')})`, 'general.architecture');
   const num = (key: string, required = true): number | undefined => {
     const v = ggufScalar<number>(file, `${arch}.${key}`, 'number');
     if (v === undefined && required) throw new FormatError(file.path, 'is missing', `${arch}.${key}`);
@@ -109,6 +120,10 @@ export function hfConfigFromGguf(file: GgufFile): Record<string, unknown> {
     torch_dtype: firstType === 'F16' ? 'float16' : firstType === 'BF16' ? 'bfloat16' : 'float32',
   };
   if (scaling === 'linear') config.rope_scaling = { type: 'linear', factor: f32(num('rope.scaling.factor')) };
+  for (const k of info.extraKeys ?? []) {
+    const v = ggufScalar<number>(file, `${arch}.${k.gguf}`, 'number');
+    if (v !== undefined) config[k.hf] = k.type === 'float32' ? f32(v) : v;
+  }
   const bos = ggufScalar<number>(file, 'tokenizer.ggml.bos_token_id', 'number');
   const eos = ggufScalar<number>(file, 'tokenizer.ggml.eos_token_id', 'number');
   if (bos !== undefined) config.bos_token_id = bos;
@@ -127,12 +142,12 @@ export interface FloatBytes {
  * One GGUF tensor in Hugging Face name and layout (Q8_0 dequantised to float32, Q/K rows un-permuted for
  * llama). Tensors with no Hugging Face counterpart are refused by name.
  */
-export function ggufTensorToHf(file: GgufFile, config: Record<string, unknown>, name: string): { name: string; tensor: FloatBytes } {
+export function ggufTensorToHf(file: GgufFile, config: Record<string, unknown>, name: string, archs: readonly GgufArch[]): { name: string; tensor: FloatBytes } {
   const hf = ggufNameToHf(name);
   if (!hf) throw new FormatError(file.path, 'has no Hugging Face counterpart (unsupported tensor for this architecture)', name);
   const t = readGgufTensor(file, name);
   const isQ = /\.attn_q\./.test(name);
-  if (ARCHS[config.model_type as string].permute && (isQ || /\.attn_k\./.test(name))) {
+  if (archs.find((a) => a.modelType === config.model_type)?.permuteQk === true && (isQ || /\.attn_k\./.test(name))) {
     const heads = (isQ ? config.num_attention_heads : config.num_key_value_heads) as number;
     if (!Number.isInteger(heads) || t.shape[0] % (2 * heads) !== 0) {
       throw new FormatError(file.path, `${t.shape[0]} rows cannot be split into ${heads} heads of even size (check the head counts)`, name);
@@ -143,11 +158,11 @@ export function ggufTensorToHf(file: GgufFile, config: Record<string, unknown>, 
 }
 
 /** Every tensor of a GGUF model in Hugging Face names and layout, plus the config (all in memory at once). */
-export function ggufToHfTensors(file: GgufFile): { config: Record<string, unknown>; tensors: Map<string, FloatBytes> } {
-  const config = hfConfigFromGguf(file);
+export function ggufToHfTensors(file: GgufFile, archs: readonly GgufArch[]): { config: Record<string, unknown>; tensors: Map<string, FloatBytes> } {
+  const config = hfConfigFromGguf(file, archs);
   const tensors = new Map<string, FloatBytes>();
   for (const info of file.tensors) {
-    const { name, tensor } = ggufTensorToHf(file, config, info.name);
+    const { name, tensor } = ggufTensorToHf(file, config, info.name, archs);
     tensors.set(name, tensor);
   }
   return { config, tensors };
@@ -165,10 +180,13 @@ export interface ExportTensor {
 }
 
 /** GGUF model metadata (`<arch>.*`, `general.*`) from a Hugging Face config.json object. */
-export function ggufMetadataFromConfig(config: Record<string, unknown>, fileType: GgufFileType, name = 'bfpo export'): { arch: string; metadata: Record<string, GgufValue> } {
+export function ggufMetadataFromConfig(
+  config: Record<string, unknown>, fileType: GgufFileType, archs: readonly GgufArch[], name = 'bfpo export',
+): { arch: GgufArch; metadata: Record<string, GgufValue> } {
   const cls = (Array.isArray(config.architectures) ? config.architectures[0] : undefined) as string | undefined;
-  const arch = cls === undefined ? undefined : HF_TO_ARCH[cls];
-  if (!arch) throw expected(`one of ${Object.keys(HF_TO_ARCH).join(', ')}`, 'config.architectures[0]', cls);
+  const info = archs.find((a) => cls !== undefined && a.hfClasses.includes(cls));
+  if (!info) throw expected(`one of ${archs.flatMap((a) => a.hfClasses).join(', ')}`, 'config.architectures[0]', cls);
+  const arch = info.name;
   const int = (key: string, fallback?: number): number => {
     const v = config[key] ?? fallback;
     if (!Number.isInteger(v) || (v as number) <= 0) throw expected('a positive integer', `config.${key}`, v);
@@ -206,7 +224,15 @@ export function ggufMetadataFromConfig(config: Record<string, unknown>, fileType
   } else if (kind !== undefined && kind !== 'default') {
     throw expected("no rope_scaling or rope_scaling of type 'linear' (GGUF export)", 'config.rope_scaling', kind);
   }
-  return { arch, metadata };
+  for (const k of info.extraKeys ?? []) {
+    const v = config[k.hf];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || (k.type === 'uint32' && !(Number.isInteger(v) && v >= 0))) {
+      throw expected(k.type === 'uint32' ? 'a non-negative integer' : 'a finite number', `config.${k.hf}`, v);
+    }
+    metadata[`${arch}.${k.gguf}`] = k.type === 'uint32' ? u32(v) : f32(v);
+  }
+  return { arch: info, metadata };
 }
 
 /**
@@ -214,7 +240,7 @@ export function ggufMetadataFromConfig(config: Record<string, unknown>, fileType
  * matrices in `fileType` (Q8_0 falls back to F16 for rows whose length is not a multiple of 32, since Q8_0
  * blocks never straddle rows). Data is produced lazily, one tensor at a time, while the file is written.
  */
-export function ggufTensorsFromHf(arch: string, config: Record<string, unknown>, weights: Map<string, ExportTensor>, fileType: GgufFileType): Record<string, GgufTensorData> {
+export function ggufTensorsFromHf(arch: GgufArch, config: Record<string, unknown>, weights: Map<string, ExportTensor>, fileType: GgufFileType): Record<string, GgufTensorData> {
   const out: Record<string, GgufTensorData> = {};
   const heads = config.num_attention_heads as number;
   const kvHeads = (config.num_key_value_heads ?? heads) as number;
@@ -223,7 +249,7 @@ export function ggufTensorsFromHf(arch: string, config: Record<string, unknown>,
     const g = hfNameToGguf(name);
     if (!g) throw expected('a Llama-family parameter name (model.layers.N....)', 'weight name', name);
     const isQ = name.includes('.q_proj.');
-    const perm = ARCHS[arch].permute && (isQ || name.includes('.k_proj.')) ? (isQ ? heads : kvHeads) : 0;
+    const perm = arch.permuteQk && (isQ || name.includes('.k_proj.')) ? (isQ ? heads : kvHeads) : 0;
     const rows = w.shape[0];
     const fix = (b: Uint8Array): Uint8Array => (perm ? permuteQkRows(b, rows, perm, true) : b);
     let type: GgmlType = w.shape.length === 1 || fileType === 'F32' ? 'F32' : fileType;

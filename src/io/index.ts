@@ -16,9 +16,10 @@ export {
   readGguf, readGgufTensor, readGgufTensorBytes, writeGguf,
 } from './gguf.js';
 export {
-  type GgufFileType, type ExportTensor, type FloatBytes, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf,
+  type GgufArch, type GgufFileType, type ExportTensor, type FloatBytes, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf,
   ggufToHfTensors, ggufTensorToHf, ggufMetadataFromConfig, ggufTensorsFromHf,
 } from './gguf-llama.js';
 export { TOKEN_TYPE, tokenizerFromGguf, ggufTokenizerMetadata, mergesFromScores } from './gguf-tokenizer.js';
-export { ggufToHf, writeGgufFromHf } from './gguf-convert.js';
-export { ggufToHfFolder, hfFolderToGguf } from './convert.js';
+// ggufToHf, writeGgufFromHf, ggufToHfFolder and hfFolderToGguf take the families' GGUF naming; models/ exports
+// them with the registered families filled in.
+export type { GgufToHfFolderOptions, HfFolderToGgufOptions } from './convert.js';

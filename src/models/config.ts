@@ -25,8 +25,9 @@ export type LayerType = 'full_attention' | 'sliding_attention';
 
 /** A validated model configuration (camelCase names of the HF keys). */
 export interface ModelConfig {
-  architecture: Architecture;
-  modelType: ModelType;
+  /** HF class name; one of SUPPORTED_ARCHITECTURES for the Llama family, another registered family's otherwise. */
+  architecture: string;
+  modelType: string;
   vocabSize: number;
   hiddenSize: number;
   intermediateSize: number;

@@ -9,7 +9,7 @@ import { manualSeed } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { KVCache } from './kv-cache.js';
-import type { LlamaForCausalLM } from './llama.js';
+import type { LanguageModel } from './language-model.js';
 
 /** Why a sequence stopped: an EOS token, a stop string, or max_new_tokens. */
 export type FinishReason = 'eos' | 'stop' | 'length';
@@ -122,7 +122,7 @@ function leftPad(prompts: number[][], pad: number): { ids: number[][]; mask: num
  *   stopStrings: ['\n\n'], onStep: ({ tokens }) => process.stdout.write(tokenizer.decode([tokens[0] ?? 0])),
  * });
  */
-export function generate(model: LlamaForCausalLM, prompts: number[][], opts: GenerateOptions = {}): GenerateResult {
+export function generate(model: LanguageModel, prompts: number[][], opts: GenerateOptions = {}): GenerateResult {
   const cfg = model.config;
   checkPrompts(prompts, cfg.vocabSize);
   checkSampling(opts);

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeAtomic } from '../io/atomic.js';
 import { FormatError } from '../io/errors.js';
-import { ggufToHf } from '../io/gguf-convert.js';
 import { isHubRepoId, resolveHubPath } from '../io/hf-cache.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { SAFETENSORS_INDEX, saveShardedSafetensors } from '../io/safetensors-shards.js';
@@ -11,8 +10,10 @@ import { type Tokenizer, loadTokenizer, saveTokenizer } from '../io/tokenizer.js
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
 import { expected } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { type ModelConfig, parseConfig, toHfConfig } from './config.js';
-import { LlamaForCausalLM } from './llama.js';
+import type { LanguageModel } from './language-model.js';
+import type { ModelConfig } from './config.js';
+import { ggufToHf } from './gguf.js';
+import { familyOf, familyOfConfig } from './registry.js';
 
 export interface PretrainedOptions {
   /**
@@ -26,7 +27,7 @@ export interface PretrainedOptions {
 }
 
 export interface Pretrained {
-  model: LlamaForCausalLM;
+  model: LanguageModel;
   /** The folder's tokenizer, or the one built from GGUF metadata; null when there is none. */
   tokenizer: Tokenizer | null;
   config: ModelConfig;
@@ -42,8 +43,15 @@ function pickDtype(requested: DType | 'auto' | undefined, config: Record<string,
   return requested;
 }
 
-function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dtype: DType, device: Device): LlamaForCausalLM {
-  const model = new LlamaForCausalLM(parseConfig(config), { dtype, device, init: 'empty' });
+function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dtype: DType, device: Device): LanguageModel {
+  let model: LanguageModel;
+  try {
+    const family = familyOf(config);
+    model = family.create(family.parseConfig(config), { dtype, device, init: 'empty' });
+  } catch (err) {
+    for (const w of weights.values()) w.dispose();
+    throw err;
+  }
   try {
     model.loadStateDict(weights, { assign: true });
   } catch (err) {
@@ -52,12 +60,13 @@ function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dt
   } finally {
     for (const w of weights.values()) w.dispose();
   }
-  return model.eval();
+  model.eval();
+  return model;
 }
 
 /**
- * Loads a Llama-family model (Llama, Mistral, Qwen2 and models built on them) with its tokenizer from a Hugging
- * Face folder (config.json + safetensors) or a `.gguf` file.
+ * Loads a model of a registered family (Llama, Mistral, Qwen2 built in; see registry.ts) with its tokenizer from
+ * a Hugging Face folder (config.json + safetensors) or a `.gguf` file.
  *
  * @example
  * const { model, tokenizer, config } = loadPretrained('models/TinyLlama-1.1B-Chat', { dtype: 'bfloat16' });
@@ -75,6 +84,7 @@ export function loadPretrained(path: string, opts: PretrainedOptions = {}): Pret
     return { model, tokenizer: tokenizer ?? null, config: model.config };
   }
   const folder = findHfFolder(path);
+  familyOf(folder.config); // an unregistered architecture fails before any weight is read
   const dtype = pickDtype(opts.dtype, folder.config);
   const model = build(folder.config, loadHfWeights(folder, { dtype, device }), dtype, device);
   const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : null;
@@ -96,7 +106,7 @@ export interface SaveOptions {
  * @example
  * savePretrained(model, tokenizer, 'out/my-model');
  */
-export function savePretrained(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): void {
+export function savePretrained(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): void {
   const target = resolve(dir);
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
@@ -119,12 +129,12 @@ export function savePretrained(model: LlamaForCausalLM, tokenizer: Tokenizer | n
  * other files there alone (a training output folder keeps its checkpoints and logs). `savePretrained` uses it to
  * fill a fresh folder that then replaces the target whole.
  */
-export function writeModelFiles(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): void {
+export function writeModelFiles(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): void {
   mkdirSync(dir, { recursive: true });
   const weights = opts.weights ?? model.stateDict();
   const dtype = weights.values().next().value?.dtype ?? 'float32';
   writeAtomic(join(dir, 'config.json'), (out) =>
-    out.write(Buffer.from(`${JSON.stringify({ ...toHfConfig(model.config), torch_dtype: dtype }, null, 2)}\n`)));
+    out.write(Buffer.from(`${JSON.stringify({ ...familyOfConfig(model.config).toHfConfig(model.config), torch_dtype: dtype }, null, 2)}\n`)));
   const written = saveShardedSafetensors(dir, weights, { maxShardSize: opts.maxShardSize, metadata: { format: 'pt' } });
   // A single file now: an index left by an earlier sharded save would point at stale shards.
   if (written.length === 1 && existsSync(join(dir, SAFETENSORS_INDEX))) rmSync(join(dir, SAFETENSORS_INDEX));

@@ -6,7 +6,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.js';
-import { loadCausalLM, loadFolderTokenizer } from '../../src/cli/hf-model.js';
+import { loadTokenizer } from '../../src/io/tokenizer.js';
+import { loadPretrained } from '../../src/models/pretrained.js';
 import { noGrad, tensor } from '../../src/index.js';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -44,8 +45,8 @@ test('bfpo train on the tiny recipe writes checkpoints and a loadable model fold
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'log.jsonl', 'train_results.json']) assert.ok(existsSync(join(out, f)), f);
   assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('checkpoint-')).sort(), ['checkpoint-2', 'checkpoint-3']);
   assert.ok(existsSync(join(out, 'checkpoint-2', 'model.safetensors')), 'a checkpoint is itself a model folder');
-  const model = loadCausalLM(out, null);
-  const tok = loadFolderTokenizer(out);
+  const model = loadPretrained(out, { dtype: 'float32' }).model;
+  const tok = loadTokenizer(out);
   const ids = tok.encode('How do I bake bread?');
   const logits = noGrad(() => model.forward(tensor([ids], { dtype: 'int64' })).logits);
   assert.deepEqual(logits.shape, [1, ids.length, 259]);
@@ -82,7 +83,7 @@ test('bfpo logps fills the cache that a later LoRA run reads; LoRA saves a PEFT 
   assert.ok(existsSync(join(dir, 'lora', 'checkpoint-1', 'adapter_model.safetensors')));
   const merged = await run(['train', 'recipes/tiny-cpu.yaml', ...lora.map((a) => a.replace(join(dir, 'lora'), join(dir, 'merged'))), '--lora_save=merged']);
   assert.equal(merged.code, undefined, merged.err);
-  const m = loadCausalLM(join(dir, 'merged'), null);
+  const m = loadPretrained(join(dir, 'merged'), { dtype: 'float32' }).model;
   assert.ok(!m.namedParameters().some(([k]) => k.includes('lora_')));
   m.dispose();
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  type Tensor, manualSeed, randn, tensor, fromBuffer, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf, readGguf,
+  type Tensor, manualSeed, randn, tensor, fromBuffer, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf, ggufArchs, readGguf,
   readGgufTensor, writeGguf, ggufToHf, writeGgufFromHf, FormatError, equal,
 } from 'bfpo';
 import { tmpDir } from './tmp-dir.js';
@@ -42,7 +42,7 @@ test('Q/K row permutation equals llama.cpp\'s reshape(n_head, 2, d/2, cols).swap
 });
 
 test('config.json fields come from the llama.* metadata of the tiny Llama 2', () => {
-  const c = hfConfigFromGguf(readGguf(tiny));
+  const c = hfConfigFromGguf(readGguf(tiny), ggufArchs());
   assert.deepEqual(c, {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', hidden_size: 8, intermediate_size: 32, num_hidden_layers: 1,
     num_attention_heads: 2, num_key_value_heads: 2, head_dim: 4, rms_norm_eps: 1e-5, rope_theta: 10000,

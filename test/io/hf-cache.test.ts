@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { findInHubCache, hubCacheDir, loadPretrained, resolveHubPath } from 'bfpo';
 import { convertCommand } from '../../src/cli/convert.js';
 import { generateCommand } from '../../src/cli/generate.js';
-import { checkDatasetPaths, checkModelPath } from '../../src/cli/paths.js';
+import { checkDatasetPaths, checkModelPath } from '../../src/recipe/paths.js';
 import { datasetPath } from '../../src/data/mixer.js';
 import { tmpDir } from './tmp-dir.js';
 

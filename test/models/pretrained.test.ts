@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FormatError, LlamaForCausalLM, inferenceMode, loadPretrained, manualSeed, parseConfig, savePretrained, tensor, tidy } from 'bfpo';
+import { FormatError, LlamaForCausalLM, type LanguageModel, inferenceMode, loadPretrained, manualSeed, parseConfig, savePretrained, tensor, tidy } from 'bfpo';
 import { tmpDir } from '../io/tmp-dir.js';
 
 const gguf = new URL('../fixtures/io/llama-2-tiny-random.gguf', import.meta.url).pathname;
 const ids = [[1, 15043, 3186, 29892, 920]];
 
-const logitsOf = (model: LlamaForCausalLM, input = ids): number[] =>
+const logitsOf = (model: LanguageModel, input = ids): number[] =>
   inferenceMode(() => tidy(() => Array.from(model.forward(tensor(input)).logits.toTypedArray() as Float32Array)));
 
 test('a GGUF file loads with its tokenizer, and saving it as a folder loads back to the same logits', () => {

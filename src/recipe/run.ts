@@ -8,8 +8,7 @@ import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate } from '../io/chat-template.js';
-import type { Tokenizer } from '../io/tokenizer.js';
-import type { LlamaForCausalLM } from '../models/llama.js';
+import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
 import { BfpoError } from '../tensor/errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
@@ -19,7 +18,10 @@ import {
 } from '../train/reference.js';
 import { runEvaluation } from '../train/evaluate.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
-import { hfModelStore, loadCausalLM, loadFolderTokenizer, loraModelStore } from './hf-model.js';
+import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
+import { loadPretrained } from '../models/pretrained.js';
+import type { DType } from '../tensor/dtype.js';
+import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
 import { loraSettings, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
 
@@ -39,8 +41,8 @@ export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): Text
 }
 
 /** The model's dtype: bfloat16 when bf16 is on (the optimizer keeps fp32 masters), else torch_dtype. */
-function modelDtype(r: Recipe): string | null {
-  return r.values.bf16 ? 'bfloat16' : (r.values.torch_dtype as string | null);
+function modelDtype(r: Recipe): DType | 'auto' {
+  return r.values.bf16 ? 'bfloat16' : ((r.values.torch_dtype as DType | 'auto' | null) ?? 'float32');
 }
 
 interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource }
@@ -69,7 +71,7 @@ async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<Preference
 /** Reference log-probs of every source, from the cache or computed once with the starting model. */
 function precomputedTables(r: Recipe, data: PreferenceData): Partial<Record<DataRole, LogpsTable>> {
   const v = r.values;
-  const ref = loadCausalLM(v.model_name_or_path as string, modelDtype(r));
+  const ref = loadPretrained(v.model_name_or_path as string, { dtype: modelDtype(r) }).model;
   try {
     const checksum = modelChecksum(ref);
     const dir = referenceCacheDir(r);
@@ -87,13 +89,13 @@ function precomputedTables(r: Recipe, data: PreferenceData): Partial<Record<Data
   }
 }
 
-function reference(r: Recipe, model: LlamaForCausalLM, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
+function reference(r: Recipe, model: LanguageModel, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
   const averageLogps = r.values.average_log_prob as boolean;
   const kind = referenceStrategy(r);
   note(`reference: ${kind}`);
   if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(r, data)), dispose: () => undefined };
   if (kind === 'adapter') return { strategy: adapterReference(model, { averageLogps }), dispose: () => undefined };
-  const copy = loadCausalLM(r.values.model_name_or_path as string, modelDtype(r));
+  const copy = loadPretrained(r.values.model_name_or_path as string, { dtype: modelDtype(r) }).model;
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
@@ -117,7 +119,7 @@ async function sftData(r: Recipe, tok: TextTokenizer): Promise<{ train: SftPlanS
 }
 
 /** Applies LoRA when the recipe asks for it, and returns the matching store. */
-function prepareModel(r: Recipe, model: LlamaForCausalLM, tokenizer: Tokenizer): ModelStore {
+function prepareModel(r: Recipe, model: LanguageModel, tokenizer: Tokenizer): ModelStore {
   const lora = loraSettings(r);
   if (lora) {
     const layers = applyLora(model, lora);
@@ -127,7 +129,7 @@ function prepareModel(r: Recipe, model: LlamaForCausalLM, tokenizer: Tokenizer):
   return hfModelStore(model, tokenizer);
 }
 
-function describeModel(model: LlamaForCausalLM, selected: string[] | null): void {
+function describeModel(model: LanguageModel, selected: string[] | null): void {
   const all = model.namedParameters();
   const count = (xs: typeof all) => xs.reduce((a, [, p]) => a + p.numel(), 0);
   const trainable = selected ? all.filter(([n]) => selected.some((s) => n.includes(s))) : all.filter(([, p]) => p.requiresGrad);
@@ -140,10 +142,10 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
   if (v.push_to_hub) note('push_to_hub has no effect: nothing is uploaded; the model stays in output_dir');
   if ((v.report_to as string[]).includes('wandb')) note('report_to wandb has no effect: metrics go to log.jsonl (and TensorBoard with report_to: [tensorboard])');
   const modelDir = v.model_name_or_path as string;
-  const tokenizer = loadFolderTokenizer((v.tokenizer_name_or_path as string | null) ?? modelDir);
+  const tokenizer = loadTokenizer((v.tokenizer_name_or_path as string | null) ?? modelDir);
   const tok = textTokenizer(tokenizer, v.chat_template as string | null);
   const config = trainerConfig(r);
-  const model = loadCausalLM(modelDir, modelDtype(r));
+  const model = loadPretrained(modelDir, { dtype: modelDtype(r) }).model;
   const store = prepareModel(r, model, tokenizer);
   describeModel(model, config.selectedLayers);
   let release = (): void => undefined;
@@ -180,7 +182,7 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
 
 /** `bfpo logps`: fills the reference log-prob cache for a recipe's data. */
 export async function runLogpsCache(r: Recipe): Promise<void> {
-  const tokenizer = loadFolderTokenizer((r.values.tokenizer_name_or_path as string | null) ?? (r.values.model_name_or_path as string));
+  const tokenizer = loadTokenizer((r.values.tokenizer_name_or_path as string | null) ?? (r.values.model_name_or_path as string));
   const data = await preferenceData(r, textTokenizer(tokenizer, r.values.chat_template as string | null));
   precomputedTables(r, data);
 }

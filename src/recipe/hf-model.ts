@@ -1,4 +1,4 @@
-// A Llama-family model from a local Hugging Face folder, and the checkpoint stores that write one back: a full
+// The checkpoint stores of a run: a full
 // folder (config.json, safetensors, tokenizer files), or with LoRA a PEFT-layout adapter (adapter_model.safetensors
 // + adapter_config.json) or the merged model.
 import { mkdirSync } from 'node:fs';
@@ -6,44 +6,22 @@ import { join, resolve } from 'node:path';
 import { writeAtomic } from '../io/atomic.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { saveTokenizer, loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
-import { LlamaForCausalLM } from '../models/llama.js';
-import { loadPretrained, writeModelFiles } from '../models/pretrained.js';
+import { saveTokenizer, type Tokenizer } from '../io/tokenizer.js';
+import type { LanguageModel } from '../models/language-model.js';
+import { writeModelFiles } from '../models/pretrained.js';
 import { mergeLora } from '../nn/lora.js';
 import { noGrad } from '../tensor/autograd.js';
-import type { DType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelStore } from '../train/trainer.js';
-
-/**
- * Loads the model of a Hugging Face folder (or GGUF) in the dtype `torch_dtype` names (null: float32; auto: the
- * folder's config.json).
- * @example const model = loadCausalLM('models/zephyr-7b-sft-full', 'bfloat16');
- */
-export function loadCausalLM(dir: string, torchDtype: string | null): LlamaForCausalLM {
-  return loadPretrained(dir, { dtype: (torchDtype ?? 'float32') as DType | 'auto' }).model;
-}
-
-export function loadFolderTokenizer(dir: string): Tokenizer {
-  return loadTokenizer(dir);
-}
 
 function writeJsonFile(path: string, value: unknown): void {
   writeAtomic(path, (out) => out.write(Buffer.from(`${JSON.stringify(value, null, 2)}\n`)));
 }
 
-/**
- * Writes `model` as a Hugging Face folder, sharded above 5 GB, INTO `dir` (savePretrained replaces the whole folder,
- * which would take the checkpoints and logs of an output folder with it).
- */
-export function saveHfFolder(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string): void {
-  writeModelFiles(model, tokenizer, dir);
-}
-
 /** The trainer's store for full models: checkpoints are HF folders; resuming reads the weights back. */
-export function hfModelStore(model: LlamaForCausalLM, tokenizer: Tokenizer | null): ModelStore {
+export function hfModelStore(model: LanguageModel, tokenizer: Tokenizer | null): ModelStore {
   return {
-    save: (dir) => saveHfFolder(model, tokenizer, dir),
+    save: (dir) => writeModelFiles(model, tokenizer, dir),
     load: (dir) => {
       const weights = loadHfWeights(findHfFolder(dir), { dtype: model.outputWeight.dtype });
       try {
@@ -56,12 +34,12 @@ export function hfModelStore(model: LlamaForCausalLM, tokenizer: Tokenizer | nul
 }
 
 const PEFT_PREFIX = 'base_model.model.';
-const adapterKeys = (model: LlamaForCausalLM): [string, Tensor][] => model.namedParameters().filter(([k]) => k.includes('.lora_A.') || k.includes('.lora_B.'));
+const adapterKeys = (model: LanguageModel): [string, Tensor][] => model.namedParameters().filter(([k]) => k.includes('.lora_A.') || k.includes('.lora_B.'));
 
 export interface LoraSaveSettings { r: number; alpha: number; dropout: number; targetModules: string[]; baseModel: string }
 
 /** Writes the adapters in PEFT's layout: `adapter_model.safetensors` (keys prefixed `base_model.model.`) and `adapter_config.json`. */
-export function saveLoraAdapter(model: LlamaForCausalLM, tokenizer: Tokenizer | null, dir: string, s: LoraSaveSettings): void {
+export function saveLoraAdapter(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, s: LoraSaveSettings): void {
   mkdirSync(dir, { recursive: true });
   saveSafetensors(join(dir, 'adapter_model.safetensors'), new Map(adapterKeys(model).map(([k, t]) => [PEFT_PREFIX + k, t])), { format: 'pt' });
   writeJsonFile(join(dir, 'adapter_config.json'), {
@@ -75,13 +53,13 @@ export function saveLoraAdapter(model: LlamaForCausalLM, tokenizer: Tokenizer | 
  * The store of a LoRA run: checkpoints hold the adapters only (the base stays frozen); `finish` writes the final
  * model as an adapter or merged into a full folder.
  */
-export function loraModelStore(model: LlamaForCausalLM, tokenizer: Tokenizer | null, s: LoraSaveSettings, finalMode: 'adapter' | 'merged'): ModelStore {
+export function loraModelStore(model: LanguageModel, tokenizer: Tokenizer | null, s: LoraSaveSettings, finalMode: 'adapter' | 'merged'): ModelStore {
   return {
     save: (dir) => saveLoraAdapter(model, tokenizer, dir, s),
     saveFinal: (dir) => {
       if (finalMode === 'adapter') return saveLoraAdapter(model, tokenizer, dir, s);
       mergeLora(model);
-      saveHfFolder(model, tokenizer, dir);
+      writeModelFiles(model, tokenizer, dir);
     },
     load: (dir) => {
       const saved = loadSafetensors(join(dir, 'adapter_model.safetensors'));

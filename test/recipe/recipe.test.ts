@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadRecipe, nearestKey, editDistance, checkValue, RecipeError } from '../../src/cli/recipe.js';
-import { RECIPE_KEYS, renderKeyTable } from '../../src/cli/recipe-keys.js';
-import { trainerConfig, checkRecipe, runIdentity, referenceStrategy, loraSettings } from '../../src/cli/trainer-config.js';
+import { loadRecipe, nearestKey, editDistance, checkValue, RecipeError } from '../../src/recipe/recipe.js';
+import { RECIPE_KEYS, renderKeyTable } from '../../src/recipe/recipe-keys.js';
+import { trainerConfig, checkRecipe, runIdentity, referenceStrategy, loraSettings } from '../../src/recipe/trainer-config.js';
 
 const fixtures = new URL('../fixtures/cli/', import.meta.url).pathname;
 const root = new URL('../../', import.meta.url).pathname;
