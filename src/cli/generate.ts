@@ -10,7 +10,8 @@ import type { ChatMessage } from '../io/chat-template.js';
 export const GENERATE_USAGE = 'bfpo generate --model PATH --prompt TEXT [options]';
 export const GENERATE_HELP = [
   'Options:',
-  '  --model PATH            a Hugging Face model folder or a .gguf file (with its tokenizer)',
+  '  --model PATH            a Hugging Face model folder, a .gguf file (with its tokenizer), a PEFT LoRA adapter folder\n                          or a repo id in the Hugging Face cache',
+  '  --base PATH             the base model of an adapter folder (default: its adapter_config.json\'s)',
   '  --prompt TEXT           the user message (the chat template is applied, with the generation prompt)',
   '  --system TEXT           a system message before it',
   '  --raw                   send the prompt as plain text, without the chat template',
@@ -39,7 +40,7 @@ export async function generateCommand(argv: string[], out: (s: string) => void =
     options: {
       model: { type: 'string' }, prompt: { type: 'string' }, system: { type: 'string' }, raw: { type: 'boolean' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' },
-      seed: { type: 'string' }, stop: { type: 'string', multiple: true }, dtype: { type: 'string' }, device: { type: 'string' },
+      seed: { type: 'string' }, base: { type: 'string' }, stop: { type: 'string', multiple: true }, dtype: { type: 'string' }, device: { type: 'string' },
     },
   });
   if (!values.model) throw expected('a model folder or .gguf file', '--model', values.model);
@@ -50,7 +51,7 @@ export async function generateCommand(argv: string[], out: (s: string) => void =
   const topK = num(values['top-k'], '--top-k', (n) => Number.isInteger(n) && n > 0, 'a positive integer');
   const seed = num(values.seed, '--seed', (n) => Number.isInteger(n) && n >= 0, 'a non-negative integer') ?? 0;
   const { model, tokenizer } = loadPretrained(values.model, {
-    dtype: values.dtype as DType | undefined, device: values.device ? checkDevice(values.device, '--device') : undefined,
+    dtype: values.dtype as DType | undefined, base: values.base, device: values.device ? checkDevice(values.device, '--device') : undefined,
   });
   try {
     if (!tokenizer) throw new ArgumentError(`${values.model} has no tokenizer (tokenizer.json or GGUF tokenizer metadata); bfpo generate needs one`);

@@ -6,6 +6,7 @@ import { RECIPE_KEYS, describeType, showDefault } from '../recipe/recipe-keys.js
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
 import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';
+import { MERGE_HELP, MERGE_USAGE } from './merge.js';
 
 /** One command of the table. */
 export interface Command {
@@ -72,6 +73,11 @@ export const COMMANDS: Command[] = [
     name: 'convert', summary: 'Convert a Hugging Face folder to GGUF (llama.cpp, ollama) or a GGUF file to a folder',
     usage: CONVERT_USAGE, help: () => CONVERT_HELP,
     run: async (args) => (await import('./convert.js')).convertCommand(args),
+  },
+  {
+    name: 'merge', summary: 'Merge a LoRA adapter folder into its base model: a Hugging Face folder, and GGUF with --gguf',
+    usage: MERGE_USAGE, help: () => MERGE_HELP,
+    run: async (args) => (await import('./merge.js')).mergeCommand(args),
   },
   {
     name: 'env', summary: 'Show the versions, libtorch, BLAS, CUDA, threads and matmul speed of this installation',

@@ -74,7 +74,7 @@ export function resolveHubPath(path: string, kind: HubRepoKind, opts: { revision
   if (existsSync(path)) return path;
   const env = opts.env ?? process.env;
   const what = opts.key ? `${opts.key} (${path})` : path;
-  if (!isHubRepoId(path)) throw new FormatError(path, `was not found: looked for ${resolve(path)}`);
+  if (!isHubRepoId(path)) throw new FormatError(what, `was not found: looked for ${resolve(path)}`);
   const revision = opts.revision ?? 'main';
   const found = findInHubCache(path, kind, revision, env);
   if (found.path) return found.path;

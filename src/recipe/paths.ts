@@ -15,11 +15,11 @@ function resolveOrExplain(path: string, kind: 'model' | 'dataset', key: string, 
   }
 }
 
-/** The model folder (a local path, or a repo id found in the Hugging Face cache): it must hold config.json. */
+/** The model folder (a local path, or a repo id found in the Hugging Face cache): config.json, or a PEFT adapter's adapter_config.json. */
 export function checkModelPath(path: string, key = 'model_name_or_path', revision?: string): string {
   const abs = resolveOrExplain(path, 'model', key, revision);
-  if (!statSync(abs).isDirectory() || !existsSync(resolve(abs, 'config.json'))) {
-    throw new RecipeError(`${key} must be a Hugging Face model folder: looked for ${resolve(abs, 'config.json')}`);
+  if (!statSync(abs).isDirectory() || !(existsSync(resolve(abs, 'config.json')) || existsSync(resolve(abs, 'adapter_config.json')))) {
+    throw new RecipeError(`${key} must be a Hugging Face model folder or a PEFT adapter folder: looked for ${resolve(abs, 'config.json')} and adapter_config.json`);
   }
   return abs;
 }
