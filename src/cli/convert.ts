@@ -3,6 +3,7 @@ import { existsSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { findInHubCache, hubCacheDir, isHubRepoId } from '../io/hf-cache.js';
 import { ggufToHfFolder, hfFolderToGguf } from '../models/gguf.js';
+import { writeModelfileBeside } from '../io/ollama-modelfile.js';
 import { isAdapterFolder } from '../models/peft-adapter.js';
 import { withMergedAdapter } from './merge.js';
 import type { GgufFileType } from '../io/gguf-llama.js';
@@ -16,7 +17,7 @@ export const CONVERT_HELP = [
   '  --max-shard-size SIZE    GGUF to folder: shard the safetensors above SIZE (default 5GB)',
   '  --name NAME              the model name stored in the GGUF metadata',
   '  --base MODEL             INPUT is a PEFT adapter folder: its base model, instead of adapter_config.json\'s',
-  'Load the GGUF in ollama with a Modelfile holding `FROM ./model.gguf`, then `ollama create NAME -f Modelfile`.',
+  'Folder to GGUF also writes NAME.Modelfile beside it (FROM, the chat template, the stop token): `ollama create NAME -f NAME.Modelfile`.',
 ].join('\n');
 
 const TYPES: Record<string, GgufFileType> = { f32: 'F32', f16: 'F16', q8_0: 'Q8_0' };
@@ -35,9 +36,12 @@ export function convertCommand(argv: string[], log: (s: string) => void = (s) =>
     if (!output.endsWith('.gguf')) throw expected('a path ending in .gguf', 'OUTPUT', output);
     const type = (values.type ?? 'f16').toLowerCase();
     if (!TYPES[type]) throw expected(`one of ${Object.keys(TYPES).join(', ')}`, '--type', values.type);
-    if (isAdapterFolder(input)) withMergedAdapter(input, values.base, (dir) => hfFolderToGguf(dir, output, { fileType: TYPES[type], name: values.name }));
-    else hfFolderToGguf(input, output, { fileType: TYPES[type], name: values.name });
-    log(`wrote ${output} (${TYPES[type]})`);
+    const exportFrom = (dir: string): string => {
+      hfFolderToGguf(dir, output, { fileType: TYPES[type], name: values.name });
+      return writeModelfileBeside(output, dir);
+    };
+    const modelfile = isAdapterFolder(input) ? withMergedAdapter(input, values.base, exportFrom) : exportFrom(input);
+    log(`wrote ${output} (${TYPES[type]}) and ${modelfile} (ollama create NAME -f ${modelfile})`);
   } else {
     if (!input.endsWith('.gguf')) throw expected('a Hugging Face folder or a .gguf file', 'INPUT', input);
     if (values.type) throw expected('no --type (it applies to folder-to-GGUF conversion)', '--type', values.type);

@@ -6,6 +6,7 @@ import { tidy } from '../tensor/index.js';
 import { checkDevice, type DType } from '../tensor/dtype.js';
 import { ArgumentError, expected } from '../tensor/errors.js';
 import type { ChatMessage } from '../io/chat-template.js';
+import { missingTemplateWarning } from '../io/tokenizer.js';
 
 export const GENERATE_USAGE = 'bfpo generate --model PATH --prompt TEXT [options]';
 export const GENERATE_HELP = [
@@ -59,6 +60,8 @@ export async function generateCommand(argv: string[], out: (s: string) => void =
     if (values.raw) {
       ids = tokenizer.encode(values.prompt);
     } else {
+      const warning = missingTemplateWarning(tokenizer, values.model);
+      if (warning) process.stderr.write(`bfpo: ${warning}\n`);
       const messages: ChatMessage[] = [...(values.system ? [{ role: 'system', content: values.system } as ChatMessage] : []), { role: 'user', content: values.prompt }];
       ids = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true, tokenize: true }) as number[];
     }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { writeModelfileBeside } from '../io/ollama-modelfile.js';
 import { hfFolderToGguf } from '../models/gguf.js';
 import { isAdapterFolder } from '../models/peft-adapter.js';
 import { loadPretrained, savePretrained } from '../models/pretrained.js';
@@ -33,7 +34,7 @@ export function mergeAdapter(adapterDir: string, out: string, opts: { base?: str
   const written = [resolve(out)];
   if (opts.gguf) {
     hfFolderToGguf(out, opts.gguf, { fileType: 'F16' });
-    written.push(resolve(opts.gguf));
+    written.push(resolve(opts.gguf), resolve(writeModelfileBeside(opts.gguf, out)));
   }
   return written;
 }
@@ -58,5 +59,5 @@ export function mergeCommand(argv: string[], log: (s: string) => void = (s) => c
   if (positionals.length !== 2) throw expected('ADAPTER_DIR and OUT_DIR', 'bfpo merge arguments', positionals);
   if (values.gguf !== undefined && !values.gguf.endsWith('.gguf')) throw expected('a path ending in .gguf', '--gguf', values.gguf);
   const files = mergeAdapter(positionals[0], positionals[1], { base: values.base, gguf: values.gguf });
-  log(`wrote ${files.join(' and ')}`);
+  log(`wrote ${files.join(', ')}`);
 }

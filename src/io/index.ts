@@ -10,7 +10,7 @@ export {
 export { type HubRepoKind, type HubCacheLookup, hubCacheDir, isHubRepoId, findInHubCache, resolveHubPath } from './hf-cache.js';
 export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, readJsonObject } from './hf-folder.js';
 export { type ChatMessage, type TemplateTokens, ChatTemplate, ChatTemplateError, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
-export { type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, Tokenizer, loadTokenizer, saveTokenizer } from './tokenizer.js';
+export { type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, Tokenizer, loadTokenizer, saveTokenizer, generationConfig, missingTemplateWarning } from './tokenizer.js';
 export {
   type GgufFile, type GgufValue, type GgufScalarType, type GgufTensorInfo, type GgufTensorData, type GgmlType,
   readGguf, readGgufTensor, readGgufTensorBytes, writeGguf,
@@ -23,3 +23,4 @@ export { TOKEN_TYPE, tokenizerFromGguf, ggufTokenizerMetadata, mergesFromScores 
 // ggufToHf, writeGgufFromHf, ggufToHfFolder and hfFolderToGguf take the families' GGUF naming; models/ exports
 // them with the registered families filled in.
 export type { GgufToHfFolderOptions, HfFolderToGgufOptions } from './convert.js';
+export { ollamaModelfile, writeModelfileBeside } from './ollama-modelfile.js';

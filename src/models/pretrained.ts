@@ -6,7 +6,7 @@ import { FormatError } from '../io/errors.js';
 import { isHubRepoId, resolveHubPath } from '../io/hf-cache.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { SAFETENSORS_INDEX, saveShardedSafetensors } from '../io/safetensors-shards.js';
-import { type Tokenizer, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
+import { type Tokenizer, generationConfig, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
 import { expected } from '../tensor/errors.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -151,7 +151,7 @@ export function savePretrained(model: LanguageModel, tokenizer: Tokenizer | null
 }
 
 /**
- * Writes config.json, the safetensors weights and the tokenizer files INTO `dir`, each file atomically, leaving
+ * Writes config.json, the safetensors weights, the tokenizer files and generation_config.json INTO `dir`, each file atomically, leaving
  * other files there alone (a training output folder keeps its checkpoints and logs). `savePretrained` uses it to
  * fill a fresh folder that then replaces the target whole.
  */
@@ -164,5 +164,8 @@ export function writeModelFiles(model: LanguageModel, tokenizer: Tokenizer | nul
   const written = saveShardedSafetensors(dir, weights, { maxShardSize: opts.maxShardSize, metadata: { format: 'pt' } });
   // A single file now: an index left by an earlier sharded save would point at stale shards.
   if (written.length === 1 && existsSync(join(dir, SAFETENSORS_INDEX))) rmSync(join(dir, SAFETENSORS_INDEX));
-  if (tokenizer) saveTokenizer(tokenizer, dir);
+  if (tokenizer) {
+    saveTokenizer(tokenizer, dir);
+    writeAtomic(join(dir, 'generation_config.json'), (out) => out.write(Buffer.from(`${JSON.stringify(generationConfig(tokenizer), null, 2)}\n`)));
+  }
 }

@@ -7,7 +7,7 @@ import { preparePreferenceData } from '../data/prepare.js';
 import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
-import { ChatTemplate } from '../io/chat-template.js';
+import { ChatTemplate, ZEPHYR_CHAT_TEMPLATE } from '../io/chat-template.js';
 import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
 import { BfpoError } from '../tensor/errors.js';
@@ -18,7 +18,8 @@ import {
 } from '../train/reference.js';
 import { runEvaluation } from '../train/evaluate.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
-import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
+import { loadTokenizer, missingTemplateWarning, type Tokenizer } from '../io/tokenizer.js';
+import { modelCard, packageVersion, writeModelCard } from './model-card.js';
 import { loadPretrained } from '../models/pretrained.js';
 import type { DType } from '../tensor/dtype.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
@@ -146,7 +147,13 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
   const tok = textTokenizer(tokenizer, v.chat_template as string | null);
   const config = trainerConfig(r);
   const model = loadPretrained(modelDir, { dtype: modelDtype(r) }).model;
-  const store = prepareModel(r, model, tokenizer);
+  // The template the model is trained with is saved with it (tokenizer_config.json, and from there GGUF).
+  const chatTemplate = (v.chat_template as string | null) ?? (tokenizer.hasOwnChatTemplate ? null : ZEPHYR_CHAT_TEMPLATE);
+  if (!v.chat_template) {
+    const warning = missingTemplateWarning(tokenizer, `The tokenizer of ${modelDir}`);
+    if (warning) note(warning);
+  }
+  const store = prepareModel(r, model, chatTemplate ? tokenizer.withChatTemplate(chatTemplate) : tokenizer);
   describeModel(model, config.selectedLayers);
   let release = (): void => undefined;
   try {
@@ -173,7 +180,8 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
     }
     if (config.evalStrategy === 'no' && !config.evalAtEnd) t.eval = undefined;
     const result = train(model, t, config, store);
-    note(`done: ${result.globalStep} steps; the model is in ${config.outputDir}`);
+    writeModelCard(config.outputDir, modelCard(r, task, result.lastLog, result.lastEval, packageVersion()));
+    note(`done: ${result.globalStep} steps; the model is in ${config.outputDir} (model card: README.md)`);
   } finally {
     release();
     model.dispose();

@@ -59,7 +59,7 @@ test('generate, convert and merge take an adapter folder; --base overrides the r
   const logs: string[] = [];
   mergeCommand([adapter, join(dir, 'merged'), '--gguf', join(dir, 'merged.gguf')], (s) => logs.push(s));
   assert.ok(existsSync(join(dir, 'merged', 'config.json')) && existsSync(join(dir, 'merged.gguf')));
-  assert.match(logs[0], /wrote .*merged and .*merged\.gguf/);
+  assert.match(logs[0], /wrote .*merged, .*merged\.gguf, .*merged\.Modelfile/);
   const ask = (model: string, extra: string[] = []) => generateCommand(['--model', model, '--prompt', 'Hello', '--max-new-tokens', '6', ...extra], () => {});
   const fromAdapter = await ask(adapter);
   assert.equal(fromAdapter, await ask(join(dir, 'merged')));
