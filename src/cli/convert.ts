@@ -1,6 +1,6 @@
 // `bfpo convert`: Hugging Face folder to GGUF (for llama.cpp and ollama), and GGUF back to a folder.
 import { existsSync, statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseOptions } from './options.js';
 import { findInHubCache, hubCacheDir, isHubRepoId } from '../io/hf-cache.js';
 import { ggufToHfFolder, hfFolderToGguf } from '../models/gguf.js';
 import { writeModelfileBeside } from '../io/ollama-modelfile.js';
@@ -24,10 +24,7 @@ const TYPES: Record<string, GgufFileType> = { f32: 'F32', f16: 'F16', q8_0: 'Q8_
 
 /** Runs `bfpo convert`. @example convertCommand(['models/tiny-bfpo', 'tiny.gguf', '--type', 'q8_0']); */
 export function convertCommand(argv: string[], log: (s: string) => void = (s) => console.log(s)): void {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
-    options: { type: { type: 'string' }, 'max-shard-size': { type: 'string' }, name: { type: 'string' }, base: { type: 'string' } },
-  });
+  const { values, positionals } = parseOptions('bfpo convert', argv, { type: { type: 'string' }, 'max-shard-size': { type: 'string' }, name: { type: 'string' }, base: { type: 'string' } }, true);
   if (positionals.length !== 2) throw expected('INPUT and OUTPUT', 'bfpo convert arguments', positionals);
   const [given, output] = positionals;
   const input = existsSync(given) || !isHubRepoId(given) ? given : (findInHubCache(given, 'model').path ?? given);

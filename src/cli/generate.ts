@@ -1,5 +1,5 @@
 // `bfpo generate`: chat with a model from the command line; the answer streams to stdout as it is produced.
-import { parseArgs } from 'node:util';
+import { parseOptions } from './options.js';
 import { generate } from '../models/generate.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { tidy } from '../tensor/index.js';
@@ -36,14 +36,11 @@ function num(v: string | undefined, name: string, check: (n: number) => boolean,
  * @example await generateCommand(['--model', 'models/tiny-bfpo', '--prompt', 'What is 2 + 3?']);
  */
 export async function generateCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<string> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = parseOptions('bfpo generate', argv, {
       model: { type: 'string' }, prompt: { type: 'string' }, system: { type: 'string' }, raw: { type: 'boolean' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' },
       seed: { type: 'string' }, base: { type: 'string' }, stop: { type: 'string', multiple: true }, dtype: { type: 'string' }, device: { type: 'string' },
-    },
-  });
+    });
   if (!values.model) throw expected('a model folder or .gguf file', '--model', values.model);
   if (values.prompt === undefined) throw expected('the text to answer', '--prompt', values.prompt);
   const maxNewTokens = num(values['max-new-tokens'], '--max-new-tokens', (n) => Number.isInteger(n) && n > 0, 'a positive integer') ?? 256;

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseOptions } from './options.js';
 import { writeModelfileBeside } from '../io/ollama-modelfile.js';
 import { hfFolderToGguf } from '../models/gguf.js';
 import { isAdapterFolder } from '../models/peft-adapter.js';
@@ -55,7 +55,7 @@ export function withMergedAdapter<T>(adapterDir: string, base: string | undefine
 
 /** Runs `bfpo merge`. */
 export function mergeCommand(argv: string[], log: (s: string) => void = (s) => console.log(s)): void {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { base: { type: 'string' }, gguf: { type: 'string' } } });
+  const { values, positionals } = parseOptions('bfpo merge', argv, { base: { type: 'string' }, gguf: { type: 'string' } }, true);
   if (positionals.length !== 2) throw expected('ADAPTER_DIR and OUT_DIR', 'bfpo merge arguments', positionals);
   if (values.gguf !== undefined && !values.gguf.endsWith('.gguf')) throw expected('a path ending in .gguf', '--gguf', values.gguf);
   const files = mergeAdapter(positionals[0], positionals[1], { base: values.base, gguf: values.gguf });
