@@ -1,5 +1,6 @@
 // Every recipe key in ONE table: type, default, allowed values and a one-line doc. Recipe parsing, `--help` and
 // the key table of docs/training.md all come from here.
+import { UNSUPPORTED_TRACKERS } from './report-to.js';
 
 /** The value types a key can hold. */
 export type KeyType =
@@ -87,7 +88,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('logging_steps', 'integer', 'training', 500, 'Log the averaged metrics every this many optimizer steps.'),
   k('logging_strategy', 'enum', 'training', 'steps', 'steps logs every logging_steps; no and epoch log only after the last step.', { values: ['no', 'steps', 'epoch'] }),
   k('logging_first_step', 'boolean', 'training', false, 'Also log after the first step.'),
-  k('report_to', 'enum-list', 'training', ['tensorboard'], 'tensorboard writes event files under output_dir/runs (log.jsonl is always written); wandb is accepted and ignored.', { values: ['tensorboard', 'wandb', 'none', 'all'] }),
+  k('report_to', 'enum-list', 'training', ['tensorboard'], 'tensorboard writes event files under output_dir/runs (log.jsonl is always written); the other trackers of transformers are accepted with a warning saying what is logged instead and how to import it.', { values: ['tensorboard', 'none', 'all', ...UNSUPPORTED_TRACKERS] }),
   k('disable_tqdm', 'boolean', 'training', false, 'No progress bar (it is also off when stderr is not a terminal).'),
   k('save_strategy', 'enum', 'training', 'steps', 'When to save checkpoints (one is always saved at the end).', { values: ['no', 'steps', 'epoch'] }),
   k('save_steps', 'integer', 'training', 500, 'Save a checkpoint every this many optimizer steps.'),

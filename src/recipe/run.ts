@@ -19,6 +19,7 @@ import {
 import { runEvaluation } from '../train/evaluate.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { loadTokenizer, missingTemplateWarning, type Tokenizer } from '../io/tokenizer.js';
+import { reportToWarnings } from './report-to.js';
 import { modelCard, packageVersion, writeModelCard } from './model-card.js';
 import { loadPretrained } from '../models/pretrained.js';
 import type { DType } from '../tensor/dtype.js';
@@ -141,7 +142,7 @@ function describeModel(model: LanguageModel, selected: string[] | null): void {
 export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promise<void> {
   const v = r.values;
   if (v.push_to_hub) note('push_to_hub has no effect: nothing is uploaded; the model stays in output_dir');
-  if ((v.report_to as string[]).includes('wandb')) note('report_to wandb has no effect: metrics go to log.jsonl (and TensorBoard with report_to: [tensorboard])');
+  for (const w of reportToWarnings(v.report_to as string[], String(v.output_dir))) note(w);
   const modelDir = v.model_name_or_path as string;
   const tokenizer = loadTokenizer((v.tokenizer_name_or_path as string | null) ?? modelDir);
   const tok = textTokenizer(tokenizer, v.chat_template as string | null);
