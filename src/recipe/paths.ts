@@ -26,5 +26,5 @@ export function checkModelPath(path: string, key = 'model_name_or_path', revisio
 
 /** Every dataset of a mixer: a local file or folder, or a dataset repo id found in the Hugging Face cache. */
 export function checkDatasetPaths(mixer: Record<string, number>, key = 'dataset_mixer'): void {
-  for (const name of Object.keys(mixer)) resolveOrExplain(name, 'dataset', `${key}["${name}"]`);
+  for (const name of Object.keys(mixer)) resolveOrExplain(name, 'dataset', key);
 }

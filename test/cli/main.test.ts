@@ -61,7 +61,7 @@ test('a missing recipe, model folder or dataset says what was looked for', async
     assert.match(r.err, new RegExp(`model_name_or_path must be a Hugging Face model folder or a PEFT adapter folder: looked for ${join(dir, 'model', 'config.json')}`));
     writeFileSync(join(dir, 'model', 'config.json'), '{}');
     r = await capture(['train', recipe]);
-    assert.match(r.err, new RegExp(`The dataset ${join(dir, 'data')} of dataset_mixer was not found: looked for ${resolve(dir, 'data')}`));
+    assert.match(r.err, new RegExp(`dataset_mixer \\(${join(dir, 'data')}\\): was not found: looked for ${resolve(dir, 'data')}`));
     r = await capture(['sft', recipe, '--lr_scheduler_type=cosin']);
     assert.match(r.err, /Expected one of cosine, linear, constant, constant_with_warmup for lr_scheduler_type \(in the command line\) but received "cosin"/);
   } finally {
