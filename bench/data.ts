@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parquetWriteFile } from 'hyparquet-writer';
-import { BatchPlan, loadSplit, pairLength, tokenizePairs } from '../src/index.js';
+import { BatchPlan, loadSplit, pairLength, tokenizePairs } from '../src/data/index.js';
 import { zephyrTokenizer } from '../test/data/zephyr-tokenizer.js';
 
 /** What {@link benchData} measures. */

@@ -2,7 +2,8 @@
 // machine, same run, same thread count), printed as a ratio (ours / PyTorch's speed; >= 1 means as fast).
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { AdamW, getNumThreads, linear, manualSeed, randn, tidy, zeros, type Tensor } from 'bfpo';
+import { AdamW, getNumThreads, manualSeed, randn, tidy, zeros, type Tensor } from 'bfpo';
+import { linear } from 'bfpo/tensor';
 import { medianSeconds, pythonWithTorch, type BenchRow } from './util.js';
 
 function matmulGflops(dtype: 'float32' | 'bfloat16', n: number): number {

@@ -8,10 +8,8 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import {
-  LlamaForCausalLM, KVCache, generate, getNumThreads, inferenceMode, loadPretrained, manualSeed, parseConfig, tensor, tidy,
-  toHfConfig, writeGgufFromHf,
-} from 'bfpo';
+import { generate, getNumThreads, inferenceMode, loadPretrained, manualSeed, tensor, tidy } from 'bfpo';
+import { LlamaForCausalLM, KVCache, parseConfig, toHfConfig, writeGgufFromHf } from 'bfpo/models';
 import { BENCH_CONFIG } from './models.js';
 import type { BenchRow } from './util.js';
 

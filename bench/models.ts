@@ -2,9 +2,8 @@
 // (and CUDA when libtorch has it). `npm run bench` calls benchModels(); it can also run alone:
 //   node --conditions=bfpo-source --import tsx bench/models.ts
 import { performance } from 'node:perf_hooks';
-import {
-  KVCache, LlamaForCausalLM, type DType, type Device, generate, getNumThreads, inferenceMode, parseConfig, randint, setNumThreads, tidy,
-} from 'bfpo';
+import { type DType, type Device, generate, getNumThreads, inferenceMode, randint, setNumThreads, tidy } from 'bfpo';
+import { KVCache, LlamaForCausalLM, parseConfig } from 'bfpo/models';
 
 export interface ModelBenchResult {
   name: string;

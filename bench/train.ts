@@ -8,10 +8,11 @@
 import { spawnSync } from 'node:child_process';
 import { freemem } from 'node:os';
 import { join } from 'node:path';
+import { AdamW, getNumThreads, manualSeed, randint, randn, tensor, tidy, full, ones, cat, type Tensor } from 'bfpo';
+import { LlamaForCausalLM, parseConfig } from 'bfpo/models';
 import {
-  AdamW, LlamaForCausalLM, frozenReference, getNumThreads, manualSeed, parseConfig, preferenceStep, randint, randn,
-  selectTrainable, tensor, tidy, full, ones, cat, type PreferenceBatch, type ReferenceStrategy, type Tensor,
-} from 'bfpo';
+  frozenReference, preferenceStep, selectTrainable, type PreferenceBatch, type ReferenceStrategy,
+} from 'bfpo/train';
 import { medianSeconds, pythonWithTorch, type BenchRow } from './util.js';
 
 const SEQ = 256;

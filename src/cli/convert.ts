@@ -7,7 +7,7 @@ import { writeModelfileBeside } from '../io/ollama-modelfile.js';
 import { isAdapterFolder } from '../models/peft-adapter.js';
 import { withMergedAdapter } from './merge.js';
 import type { GgufFileType } from '../io/gguf-llama.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 
 export const CONVERT_USAGE = 'bfpo convert INPUT OUTPUT [--type f32|f16|q8_0] [--max-shard-size 5GB] [--name NAME] [--base MODEL]';
 export const CONVERT_HELP = [

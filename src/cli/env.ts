@@ -43,7 +43,7 @@ export function environmentReport(): [string, string][] {
     ['bfpo', `${bfpoVersion()} (${packageRoot})`],
     ['Node.js', `${process.version} ${process.platform}-${process.arch}`],
     ['libtorch', `${bi.torchVersion} from ${lt.source ?? 'unknown'}${lt.libDirs ? ` (${lt.libDirs.join(', ')})` : ''}`],
-    ['addon', addonPath],
+    ['addon', addonPath()],
     ['BLAS', detectBlas()],
     ['CUDA', cuda.isAvailable() ? `available, ${cuda.deviceCount()} device(s)` : `not available${lt.cuda ? ' (libtorch has CUDA but no device was found)' : ' (CPU build of libtorch)'}`],
     ['threads', `${getNumThreads()} (set BFPO_NUM_THREADS to change)`],

@@ -1,7 +1,7 @@
 // `bfpo eval`: argument parsing for the evaluation (flags or a YAML eval recipe); the work is in src/eval.
 import { parseOptions } from './options.js';
 import type { Device, DType } from '../tensor/dtype.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { loadEvalModel, loadYesNoScorer } from '../eval/adapter.js';
 import { evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
 import { markdownTable } from '../eval/report.js';

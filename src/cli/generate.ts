@@ -4,7 +4,7 @@ import { generate } from '../models/generate.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { tidy } from '../tensor/index.js';
 import { checkDevice, type DType } from '../tensor/dtype.js';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import type { ChatMessage } from '../io/chat-template.js';
 import { missingTemplateWarning } from '../io/tokenizer.js';
 

@@ -1,12 +1,13 @@
 // The bfpo command line: a table of commands, each with --help; `main(argv)` runs one.
 import { readFileSync } from 'node:fs';
-import { ArgumentError, BfpoError } from '../tensor/errors.js';
+import { ArgumentError, BfpoError } from '../errors.js';
 import { DEMO_HELP } from '../demo/args.js';
 import { RECIPE_KEYS, describeType, showDefault } from '../recipe/recipe-keys.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
 import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';
 import { MERGE_HELP, MERGE_USAGE } from './merge.js';
+import { PREPARE_HELP, PREPARE_USAGE } from './prepare.js';
 
 /** One command of the table. */
 export interface Command {
@@ -49,6 +50,11 @@ export const COMMANDS: Command[] = [
     name: 'train', summary: 'Preference training (BFPO by default, or the DPO family) from a recipe',
     usage: 'bfpo train RECIPE.yaml [--key=value ...]', help: recipeHelp('preference'),
     run: async (args) => (await import('./run-training.js')).runFromArgs('preference', args),
+  },
+  {
+    name: 'prepare', summary: 'Load, mix and tokenize a recipe\'s data as training would; counts, and the first rows as JSON lines',
+    usage: PREPARE_USAGE, help: () => PREPARE_HELP,
+    run: async (args) => (await import('./prepare.js')).prepareCommand(args),
   },
   {
     name: 'logps', summary: 'Compute and cache the reference log-probs of a preference recipe\'s data',

@@ -8,7 +8,7 @@ import { writeModelfileBeside } from '../io/ollama-modelfile.js';
 import { hfFolderToGguf } from '../models/gguf.js';
 import { isAdapterFolder } from '../models/peft-adapter.js';
 import { loadPretrained, savePretrained } from '../models/pretrained.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 
 export const MERGE_USAGE = 'bfpo merge ADAPTER_DIR OUT_DIR [--base MODEL] [--gguf FILE.gguf]';
 export const MERGE_HELP = [

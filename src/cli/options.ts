@@ -2,7 +2,7 @@
 // --kebab-case name the same option, a typo gets the nearest option suggested, and every problem is an ArgumentError.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { editDistance } from '../recipe/recipe.js';
-import { ArgumentError } from '../tensor/errors.js';
+import { ArgumentError } from '../errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

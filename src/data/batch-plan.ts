@@ -1,7 +1,8 @@
 // Length-bucketed batch order: deterministic for (seed, epoch), resumable from any (epoch, batch) position.
 // Each epoch shuffles the examples, sorts windows of `bucketSize` batches by length, cuts batches, then shuffles
-// the batch order, so batches hold similar lengths (little padding) while the order stays random.
-import { expected } from '../tensor/errors.js';
+// the batch order, so batches hold similar lengths (little padding) while the order stays random. Without length
+// grouping it is a plain random sampler.
+import { expected } from '../errors.js';
 import { Prng } from './prng.js';
 
 /** Options of {@link BatchPlan}. */
@@ -10,6 +11,11 @@ export interface BatchPlanOptions {
   seed?: number;
   /** Batches per sorting window (default 50); 1 disables bucketing. */
   bucketSize?: number;
+  /**
+   * Length-bucketed batches (default true). false gives the plain random sampler of the original's trainer: one
+   * permutation per epoch, cut into consecutive batches in that order (the last one smaller), no sorting.
+   */
+  groupByLength?: boolean;
   /** Drop the last, smaller batch of an epoch (default false). */
   dropLast?: boolean;
   /** Non-padding tokens per example (default: the lengths); for pairs, chosen + rejected tokens. */
@@ -43,7 +49,7 @@ export class BatchPlan {
     if (!Number.isInteger(bucketSize) || bucketSize < 1) throw expected('a positive integer', 'bucketSize', bucketSize);
     this.lengths = Int32Array.from(lengths);
     this.opts = {
-      batchSize: opts.batchSize, seed: opts.seed ?? 42, bucketSize, dropLast: opts.dropLast ?? false,
+      batchSize: opts.batchSize, seed: opts.seed ?? 42, bucketSize, dropLast: opts.dropLast ?? false, groupByLength: opts.groupByLength ?? true,
       tokens: opts.tokens ?? this.lengths, rowsPerExample: opts.rowsPerExample ?? 1,
     };
   }
@@ -58,10 +64,15 @@ export class BatchPlan {
   epoch(epoch: number): number[][] {
     const hit = this.cache.get(epoch);
     if (hit) return hit;
-    const { batchSize, bucketSize, dropLast } = this.opts;
+    const { batchSize, bucketSize, dropLast, groupByLength } = this.opts;
     const rng = new Prng((BigInt(this.opts.seed) << 32n) + BigInt(epoch));
     const order = rng.shuffle(Array.from(this.lengths, (_, i) => i));
     const usable = dropLast ? order.length - (order.length % batchSize) : order.length;
+    if (!groupByLength) {
+      const plain: number[][] = [];
+      for (let i = 0; i < usable; i += batchSize) plain.push(order.slice(i, Math.min(i + batchSize, usable)));
+      return this.remember(epoch, plain);
+    }
     const window = batchSize * bucketSize;
     const batches: number[][] = [];
     for (let w = 0; w < usable; w += window) {
@@ -70,6 +81,10 @@ export class BatchPlan {
       for (let i = 0; i < part.length; i += batchSize) batches.push(part.slice(i, i + batchSize));
     }
     rng.shuffle(batches);
+    return this.remember(epoch, batches);
+  }
+
+  private remember(epoch: number, batches: number[][]): number[][] {
     if (this.cache.size > 2) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(epoch, batches);
     return batches;

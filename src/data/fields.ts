@@ -39,20 +39,24 @@ export function stringField(ctx: RowContext, rec: Record<string, unknown>, name:
   return v;
 }
 
-/** Reads a field that must be one of `allowed` (numbers; booleans count as 0/1, bigints as numbers). */
-export function choiceField(ctx: RowContext, rec: Record<string, unknown>, name: string, allowed: number[]): number {
+/**
+ * Reads a field that must be one of `allowed` (numbers; booleans count as 0/1, bigints as numbers). With
+ * `digitStrings`, a string of digits counts as its number too ("2" → 2), as Python's `int(value)` reads it.
+ */
+export function choiceField(ctx: RowContext, rec: Record<string, unknown>, name: string, allowed: number[], digitStrings = false): number {
   const v = field(ctx, rec, name);
-  const n = typeof v === 'boolean' ? Number(v) : typeof v === 'bigint' ? Number(v) : v;
+  const n = typeof v === 'boolean' ? Number(v) : typeof v === 'bigint' ? Number(v)
+    : digitStrings && typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v;
   if (typeof n !== 'number' || !allowed.includes(n)) {
     throw new DataError(ctx.file, ctx.row, name, `expected one of ${allowed.join(', ')} but found ${JSON.stringify(typeof v === 'bigint' ? Number(v) : v)}`);
   }
   return n;
 }
 
-/** Reads a safety label: 0/1, false/true. Absent labels take `fallback` when one is given. */
-export function safetyField(ctx: RowContext, rec: Record<string, unknown>, name: string, fallback?: 0 | 1): 0 | 1 {
+/** Reads a safety label: 0/1, false/true (and "0"/"1" with `digitStrings`). Absent labels take `fallback` when one is given. */
+export function safetyField(ctx: RowContext, rec: Record<string, unknown>, name: string, fallback?: 0 | 1, digitStrings = false): 0 | 1 {
   if (fallback !== undefined && (rec[name] === undefined || rec[name] === null)) return fallback;
-  return choiceField(ctx, rec, name, [0, 1]) as 0 | 1;
+  return choiceField(ctx, rec, name, [0, 1], digitStrings) as 0 | 1;
 }
 
 /** Checks a message list: an array of `{ role, content }` with known roles and string content. */

@@ -1,6 +1,7 @@
 // The data layer's public surface: readers, adapters, mixer, tokenization, batching.
 export type { Message, ExampleSource, PreferenceExample, SftExample, DataTask, ExampleOf, RawRow } from './types.js';
-export { DataError, SkipReport } from './errors.js';
+export { DataError, SkipReport, type SkippedRows } from './errors.js';
+export { hashDataFile, hashDataFiles, type DataFileHash } from './file-hash.js';
 export { readRows, countRows, fileFormat, type FileFormat } from './read-rows.js';
 export { readJsonl } from './read-jsonl.js';
 export { readJsonArray } from './read-json.js';
@@ -11,13 +12,16 @@ export {
   type DatasetAdapter,
 } from './adapters/index.js';
 export { loadSplit, resolveAdapter, type LoadSplitOptions } from './load.js';
-export { mixDatasets, mixOptionsFromRecipe, describeCount, datasetPath, type MixOptions, type Mixture, type MixCount } from './mixer.js';
+export {
+  mixDatasets, checkMixerFraction, describeCount, datasetPath, testIsTrainWarning, type MixOptions, type Mixture, type MixCount,
+} from './mixer.js';
 export { Prng } from './prng.js';
 export type { TextTokenizer } from './tokenizer.js';
 export {
   tokenizePair, checkTokenizeOptions, type TokenizeMode, type TokenizeOptions, type TokenizedPair, type TokenizedSequence,
 } from './tokenize.js';
 export { tokenizeSft, type TokenizedSft } from './tokenize-sft.js';
+export { packSft, packedConversationIds, type PackedSft, type PackedSftBlock } from './pack-sft.js';
 export { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
 export { BatchPlan, type BatchPlanOptions, type BatchPosition } from './batch-plan.js';
 export { BatchLoader, pairLoader, sftLoader, type LoaderOptions, type Positioned } from './loader.js';
@@ -25,3 +29,4 @@ export {
   collatePairs, collateSft, pairLength, batchTensors, IGNORE_INDEX, type TokenBatch, type PairBatch, type CollateOptions,
 } from './collate.js';
 export { preparePreferenceData, type PreparePreferenceOptions, type PreparedPreferenceData } from './prepare.js';
+export { preferenceDumpRow, sftDumpRow, dumpJsonLines, type PreferenceDumpRow, type SftDumpRow } from './dump.js';

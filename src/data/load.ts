@@ -1,5 +1,5 @@
 // Loads one split of one dataset into canonical examples: files → rows (streamed) → adapter → examples.
-import { ArgumentError } from '../tensor/errors.js';
+import { ArgumentError } from '../errors.js';
 import { adapterById, adapterForColumns, adapterForName, type DatasetAdapter } from './adapters/index.js';
 import { splitFiles } from './dataset-files.js';
 import { DataError, SkipReport } from './errors.js';
@@ -69,7 +69,7 @@ export async function splitRowCounts(path: string, split: string): Promise<{ fil
  * @example
  * const { examples } = await loadSplit({ path: 'data/pku', split: 'train', task: 'preference' });
  */
-export async function loadSplit<T extends DataTask>(opts: LoadSplitOptions<T>): Promise<{ examples: ExampleOf<T>[]; adapter: DatasetAdapter; report: SkipReport }> {
+export async function loadSplit<T extends DataTask>(opts: LoadSplitOptions<T>): Promise<{ examples: ExampleOf<T>[]; adapter: DatasetAdapter; report: SkipReport; files: string[] }> {
   const split = opts.split ?? 'train';
   const files = await splitFiles(opts.path, split);
   const adapter = await resolveAdapter({ adapter: opts.adapter, name: opts.name, file: files[0] });
@@ -93,11 +93,11 @@ export async function loadSplit<T extends DataTask>(opts: LoadSplitOptions<T>): 
         examples.push({ ...ex, source: { dataset, row: offset + row } } as ExampleOf<T>);
       } catch (e) {
         if (!(e instanceof DataError) || !opts.skipInvalid) throw e;
-        report.add(e);
+        report.add(e, dataset, offset + row);
       }
     }
     offset += last + 1;
     remaining -= last + 1;
   }
-  return { examples, adapter, report };
+  return { examples, adapter, report, files };
 }

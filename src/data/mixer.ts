@@ -1,20 +1,21 @@
 // The dataset mixer of the original recipes: `dataset_mixer` (name → fraction) and `dataset_splits`. Train splits
 // keep their first int(fraction × rows) rows, are concatenated in mixer order and shuffled with the seed; test
 // splits are never subsampled (concatenated and shuffled the same way). Used for the buffer mixer too.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { adapterById, adapterForName, type DatasetAdapter } from './adapters/index.js';
 import { hasSplit } from './dataset-files.js';
 import { findInHubCache, isHubRepoId } from '../io/hf-cache.js';
 import { DataError, SkipReport } from './errors.js';
+import { hashDataFiles, type DataFileHash } from './file-hash.js';
 import { loadSplit, splitRowCounts } from './load.js';
 import { Prng } from './prng.js';
 import type { DataTask, ExampleOf } from './types.js';
 
 /** Options of {@link mixDatasets}. Keys mirror the recipe keys of the original. */
 export interface MixOptions<T extends DataTask> {
-  /** `dataset_mixer`: dataset name (as the original names it, or a local path) → fraction of its train rows, 0..1. */
+  /** `dataset_mixer`: dataset name (as the original names it, or a local path) → fraction of its train rows in [0, 1] (see checkMixerFraction). */
   mixer: Record<string, number>;
   /** `dataset_splits`: split names; those containing "train" are training splits, "test" evaluation. Default ["train", "test"]. */
   splits?: string[];
@@ -38,6 +39,8 @@ export interface MixOptions<T extends DataTask> {
    * the seed and never train; the train fraction applies to the rows left.
    */
   testSplitSize?: number;
+  /** Compute a sha256 of every data file read (`Mixture.files`); default true. */
+  hashFiles?: boolean;
 }
 
 /** What was taken from each dataset split. */
@@ -64,6 +67,16 @@ export interface Mixture<T extends DataTask> {
   test: ExampleOf<T>[];
   counts: MixCount[];
   report: SkipReport;
+  /** Things the user should know about the mix (e.g. a test split that is the training rows). */
+  warnings: string[];
+  /** Every data file read, with its content hash (empty with `hashFiles: false`). */
+  files: DataFileHash[];
+}
+
+/** The warning for a single data file asked for a test split without `testSplitSize`. */
+export function testIsTrainWarning(name: string): string {
+  return `${name} has no test split of its own, so its test rows are its training rows (as the original's loader did); `
+    + 'set test_split_size to hold rows out as a test split that never trains';
 }
 
 /** The local path of a dataset name: `paths`, else `dataDir/<name>`, else the name as a path, else its Hugging Face cache snapshot. */
@@ -97,14 +110,14 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
   const splits = opts.splits ?? ['train', 'test'];
   const entries = Object.entries(opts.mixer);
   if (entries.length === 0) throw expected('at least one dataset', 'dataset_mixer', opts.mixer);
-  for (const [name, frac] of entries) {
-    if (typeof frac !== 'number' || !(frac >= 0 && frac <= 1)) throw expected('a fraction between 0 and 1', `dataset_mixer["${name}"]`, frac);
-  }
+  for (const [name, frac] of entries) checkMixerFraction(frac, `dataset_mixer["${name}"]`);
   const size = opts.testSplitSize;
   if (size !== undefined && !isTestSplitSize(size)) {
     throw expected('a fraction in (0, 1) or a whole number of rows', 'test_split_size', size);
   }
   const report = new SkipReport();
+  const warnings: string[] = [];
+  const read: string[] = [];
   const counts: MixCount[] = [];
   const train: ExampleOf<T>[] = [];
   const test: ExampleOf<T>[] = [];
@@ -112,9 +125,17 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     const explicit = opts.adapters?.[name];
     const known = explicit ? (typeof explicit === 'string' ? adapterById(explicit) : explicit) : adapterForName(name);
     const path = datasetPath(name, opts);
-    const actualOf = (split: string): string => fileSplit(name, split, known, opts as MixOptions<DataTask>);
-    const load = (split: string, limit: number) =>
-      loadSplit({ path, split, task: opts.task, name, adapter: known, limit, skipInvalid: opts.skipInvalid, report });
+    // A single data file serves its rows as both train and test (the original's red-teaming mapping) unless
+    // test_split_size holds rows out.
+    const singleFile = size === undefined && isFile(path);
+    const actualOf = (split: string): string =>
+      singleFile && splitKind(split) === 'test' ? 'train' : fileSplit(name, split, known, opts as MixOptions<DataTask>);
+    if (singleFile && splits.some((s) => splitKind(s) === 'test')) warnings.push(testIsTrainWarning(name));
+    const load = async (split: string, limit: number) => {
+      const out = await loadSplit({ path, split, task: opts.task, name, adapter: known, limit, skipInvalid: opts.skipInvalid, report });
+      read.push(...out.files);
+      return out;
+    };
     // Test splits the dataset lacks are carved out of its train split when test_split_size is set.
     const missingTests = size === undefined ? [] : await asyncFilter(splits, async (s) => splitKind(s) === 'test' && !(await hasSplit(path, actualOf(s))));
     const trainSplit = splits.find((s) => splitKind(s) === 'train') ?? 'train';
@@ -152,12 +173,31 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     new Prng(opts.seed ?? 42).shuffle(train);
     new Prng(opts.seed ?? 42).shuffle(test);
   }
-  return { train, test, counts, report };
+  const files = opts.hashFiles === false ? [] : await hashDataFiles(read);
+  return { train, test, counts, report, warnings, files };
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** Rows of a split, across its shards. */
 async function rowCount(path: string, split: string): Promise<number> {
   return (await splitRowCounts(path, split)).reduce((a, c) => a + c.rows, 0);
+}
+
+/**
+ * The one rule for a mixer fraction, the share of a dataset's train split to take: a number in [0, 1], as the
+ * original (which rejects only negative fractions). 0 takes none of its train rows; its test split still counts
+ * in full. Throws naming `where` otherwise.
+ */
+export function checkMixerFraction(frac: unknown, where: string): number {
+  if (typeof frac !== 'number' || !(frac >= 0 && frac <= 1)) throw expected('a fraction in [0, 1]', where, frac);
+  return frac;
 }
 
 /** Whether `x` is a valid `test_split_size`: a fraction in (0, 1) or a whole number of rows (at least 1). */
@@ -180,24 +220,4 @@ async function holdOut(path: string, split: string, size: number, seed: number):
   }
   const order = new Prng(seed).shuffle([...Array(rows).keys()]);
   return { split, rows, test: new Set(order.slice(0, n)) };
-}
-
-/**
- * Reads the data keys of a recipe (snake_case, as the original's YAML) into mixer options. `which` picks
- * `dataset_mixer`/`dataset_splits` or `buffer_dataset_mixer`/`buffer_dataset_splits`.
- *
- * @example
- * const buffer = await mixDatasets(mixOptionsFromRecipe(recipe, 'buffer', 'preference'));
- */
-export function mixOptionsFromRecipe<T extends DataTask>(recipe: Record<string, unknown>, which: 'main' | 'buffer', task: T): MixOptions<T> {
-  const prefix = which === 'buffer' ? 'buffer_' : '';
-  const mixer = recipe[`${prefix}dataset_mixer`];
-  if (!mixer || typeof mixer !== 'object' || Array.isArray(mixer)) throw expected('a mapping of dataset name to fraction', `${prefix}dataset_mixer`, mixer);
-  const splits = recipe[`${prefix}dataset_splits`] ?? ['train', 'test'];
-  if (!Array.isArray(splits) || !splits.every((s) => typeof s === 'string')) throw expected('a list of split names', `${prefix}dataset_splits`, splits);
-  const seed = recipe.seed ?? 42;
-  if (typeof seed !== 'number' || !Number.isInteger(seed)) throw expected('an integer', 'seed', seed);
-  const testSplitSize = recipe.test_split_size ?? undefined;
-  if (testSplitSize !== undefined && typeof testSplitSize !== 'number') throw expected('a fraction in (0, 1) or a whole number of rows', 'test_split_size', testSplitSize);
-  return { mixer: mixer as Record<string, number>, splits, task, seed, ...(testSplitSize !== undefined ? { testSplitSize } : {}) };
 }

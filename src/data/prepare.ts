@@ -1,6 +1,7 @@
 // Everything a preference run needs from its data, done up front: mix (main and buffer), validate every row,
 // tokenize. Any data error surfaces here, before the first training step.
 import { SkipReport } from './errors.js';
+import type { DataFileHash } from './file-hash.js';
 import { describeCount, mixDatasets, type MixCount, type MixOptions } from './mixer.js';
 import { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
 import type { TokenizedPair } from './tokenize.js';
@@ -24,6 +25,9 @@ export interface PreparedPreferenceData {
   bufferTrain: TokenizedPair[];
   counts: MixCount[];
   report: SkipReport;
+  /** Every data file read (main and buffer) with its sha256. */
+  files: DataFileHash[];
+  warnings: string[];
 }
 
 /**
@@ -31,7 +35,7 @@ export interface PreparedPreferenceData {
  *
  * @example
  * const data = await preparePreferenceData({
- *   main: mixOptionsFromRecipe(recipe, 'main', 'preference'), buffer: mixOptionsFromRecipe(recipe, 'buffer', 'preference'),
+ *   main: { mixer: { 'data/pku-saferlhf': 0.2 }, task: 'preference', seed: 42 },
  *   tokenizer, tokenize: { maxLength: 1024, maxPromptLength: 512 }, log: console.log,
  * });
  */
@@ -42,7 +46,9 @@ export async function preparePreferenceData(opts: PreparePreferenceOptions): Pro
   report.merge(main.report);
   if (buffer) report.merge(buffer.report);
   const counts = [...main.counts, ...(buffer?.counts ?? [])];
+  const warnings = [...main.warnings, ...(buffer?.warnings ?? [])];
   for (const c of counts) opts.log?.(describeCount(c));
+  for (const w of warnings) opts.log?.(`warning: ${w}`);
   if (report.skipped > 0) opts.log?.(report.toString());
   const tok = (examples: typeof main.train) => tokenizePairs(examples, opts.tokenizer, opts.tokenize);
   return {
@@ -51,5 +57,7 @@ export async function preparePreferenceData(opts: PreparePreferenceOptions): Pro
     bufferTrain: buffer ? await tok(buffer.train) : [],
     counts,
     report,
+    files: [...main.files, ...(buffer?.files ?? [])],
+    warnings,
   };
 }

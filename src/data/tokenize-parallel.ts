@@ -3,7 +3,7 @@
 // independent, so the work splits cleanly across threads.
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BfpoError, expected } from '../tensor/errors.js';
+import { BfpoError, expected } from '../errors.js';
 import { tokenizePair, checkTokenizeOptions, type TokenizeOptions, type TokenizedPair } from './tokenize.js';
 import type { TextTokenizer } from './tokenizer.js';
 import type { PreferenceExample } from './types.js';

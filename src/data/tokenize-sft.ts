@@ -1,6 +1,6 @@
 // SFT conversations → token ids with a label boundary per assistant turn. `clean` learns only the assistant turns
 // (content through the end-of-turn token); `trl-0.7` learns every token of the rendered conversation, as the original's SFT did.
-import { ArgumentError } from '../tensor/errors.js';
+import { ArgumentError } from '../errors.js';
 import type { TokenizeMode } from './tokenize.js';
 import type { TextTokenizer } from './tokenizer.js';
 import type { ExampleSource, SftExample } from './types.js';

@@ -1,7 +1,7 @@
 // Preference pairs → token ids with the prompt/answer boundary kept, in two modes:
 // `clean` (prompt with the generation prompt, answer + one end-of-turn token, no duplicate BOS/EOS) and
 // `trl-0.7` (the original's exact sequences: header inside the completion, BOS prepended, EOS appended twice).
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import type { TextTokenizer } from './tokenizer.js';
 import type { ExampleSource, Message, PreferenceExample } from './types.js';
 

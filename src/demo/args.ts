@@ -1,5 +1,5 @@
 // Command-line arguments of `bfpo demo`.
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import type { DemoOptions } from './run.js';
 
 export const DEMO_USAGE = 'bfpo demo [--out DIR] [--seed N] [--threads N] [--tiny]';

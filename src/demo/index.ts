@@ -1,6 +1,7 @@
 // The demo's public surface: `runDemo` (what `bfpo demo` runs), its argument parser, the synthetic world and the
 // small BPE tokenizer trainer.
-export { runDemo, summaryLines, DEMO_METHODS, type DemoOptions, type DemoResult, type PhaseTime } from './run.js';
+export { runDemo, summaryLines, DEMO_METHODS, type DemoOptions, type DemoResult } from './run.js';
+export type { PhaseTime } from './phase-time.js';
 export { parseDemoArgs, DEMO_USAGE, DEMO_HELP } from './args.js';
 export { FULL_PLAN, TINY_PLAN, type DemoPlan } from './plan.js';
 export { ANSWER_PATTERN, type DemoScores } from './evaluate.js';

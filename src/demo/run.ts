@@ -2,7 +2,7 @@
 // IPO and BFPO from it, evaluates the four models and writes the report, printing each phase and its time.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { getNumThreads, setNumThreads } from '../tensor/runtime.js';
 import { FULL_PLAN, TINY_PLAN, type DemoPlan } from './plan.js';
 import { evaluateDemo, type DemoScores } from './evaluate.js';
@@ -10,6 +10,7 @@ import { initialModel, trainPreference, trainSft, type PreferenceMethod } from '
 import { saveBpeTokenizer, trainBpe } from './train-tokenizer.js';
 import { buildWorld, readBehaviours, trainingTexts, writeWorld } from './world.js';
 import { writeSummary } from './summary.js';
+import type { PhaseTime } from './phase-time.js';
 import { loadEvalModel } from '../eval/adapter.js';
 
 export interface DemoOptions {
@@ -27,9 +28,6 @@ export interface DemoOptions {
   /** Where progress lines go (default: console.log). */
   log?: (line: string) => void;
 }
-
-/** One phase and its wall-clock time. */
-export interface PhaseTime { phase: string; seconds: number }
 
 export interface DemoResult {
   out: string;

@@ -2,7 +2,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DemoScores } from './evaluate.js';
-import type { PhaseTime } from './run.js';
+import type { PhaseTime } from './phase-time.js';
 
 export interface SummaryInput {
   out: string;

@@ -2,7 +2,7 @@
 // (tokenizer.json + tokenizer_config.json with a chat template), so any HF-compatible loader reads it.
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 
 /** The GPT-2 pre-tokenization pattern that HF's ByteLevel pre-tokenizer uses (`use_regex: true`). */
 const SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+/gu;

@@ -3,7 +3,7 @@
 // evaluates on. The same seed always gives the same world.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { allBenignQuestions, type BenignQuestion, TEMPLATES_PER_FACT } from './facts.js';
 import { seededRandom, type Random } from './random.js';
 import { complianceResponse, evasiveResponse, harmfulPrompt, refusalResponse } from './responses.js';

@@ -1,6 +1,6 @@
 // Errors of the evaluation layer: bad task files (naming file, row and field), judges and endpoints that fail.
 import { DataError } from '../data/errors.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 /**
  * A task, prompt or recipe file that cannot be used as specified. Like every data error it names the file, the row

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { TaskDataError } from './errors.js';
 import { makeJudge, parseJudgeSpec } from './judges/spec.js';
 import { silentProgress, type Progress } from './progress.js';

@@ -1,14 +1,9 @@
 // Writes the evaluation report: results.json, a Markdown table, the scatter plot (SVG, PNG) and an HTML page of both.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic as writeAtomic } from '../io/atomic.js';
 import { renderScatter } from './plot.js';
 import type { EvalResults } from './summary.js';
-
-function writeAtomic(path: string, data: string | Buffer): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
 
 const fmt = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(3));
 

@@ -1,7 +1,7 @@
 // Runs every task on every model: generates, judges and scores only what the output folder does not hold yet,
 // writing each finished batch at once, then summarises and writes the report.
 import { join } from 'node:path';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { JudgeIncompleteError } from './errors.js';
 import { refusalJudge } from './judges/refusal.js';
 import { silentProgress, type Progress } from './progress.js';

@@ -34,3 +34,12 @@ export function writeAtomic(path: string, fill: (out: ChunkWriter) => void): voi
     throw err;
   }
 }
+
+/**
+ * Writes `data` to `path` through a temporary file and a rename: readers see the old file or the new one, never a
+ * part. Strings are written as UTF-8.
+ * @example writeFileAtomic('out/results.json', JSON.stringify(results));
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  writeAtomic(path, (out) => out.write(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+}

@@ -1,6 +1,6 @@
 // Chat templates: Jinja programs from tokenizer_config.json, rendered with @huggingface/jinja as transformers does.
 import { Template } from '@huggingface/jinja';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 /** One chat turn. Roles are usually 'system', 'user' and 'assistant' (the data layer's Message fits). */
 export interface ChatMessage {

@@ -1,5 +1,5 @@
 // The error raised for malformed or missing model files: it names the file and, where one applies, the tensor or field.
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 /**
  * A file that cannot be read as what it claims to be (safetensors, GGUF, tokenizer, model folder).

@@ -1,7 +1,7 @@
 // GGUF <-> Hugging Face models as Tensors: the edge where gguf-llama.ts's bytes become (or come from) tensors,
 // and where GGUF tokenizer metadata becomes a Tokenizer.
 import { type DType, type Device, isFloatingDtype } from '../tensor/dtype.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { readGguf, writeGguf } from './gguf.js';
 import { type ExportTensor, type GgufArch, type GgufFileType, ggufMetadataFromConfig, ggufTensorToHf, ggufTensorsFromHf, hfConfigFromGguf } from './gguf-llama.js';

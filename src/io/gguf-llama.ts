@@ -1,6 +1,6 @@
 // Llama-style models in GGUF <-> Hugging Face layout: tensor names, the rotary row permutation of Q and K,
 // config.json fields from `<arch>.*` metadata and back. The family naming (GgufArch) is passed in by the caller.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { FormatError } from './errors.js';
 import { type GgmlType, type GgufFile, type GgufTensorData, type GgufValue, ggufScalar, readGgufTensor } from './gguf.js';
 import { Q8_0_BLOCK, floatToHalf, quantizeQ8_0 } from './gguf-quant.js';

@@ -1,7 +1,7 @@
 // GGUF files (llama.cpp's format): magic "GGUF", version, typed key/value metadata, tensor infos, then
 // aligned tensor data. This file reads and writes the container; gguf-llama.ts maps it to Hugging Face layout.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { FormatError } from './errors.js';
 import { writeAtomic } from './atomic.js';
 import { Q8_0_BLOCK, Q8_0_BYTES, dequantizeQ8_0, halfToFloat } from './gguf-quant.js';

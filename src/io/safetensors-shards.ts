@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { dtypeSize } from '../tensor/dtype.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FormatError } from './errors.js';
 import { writeAtomic } from './atomic.js';

@@ -4,7 +4,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { type DType, type Device, dtypeSize, isFloatingDtype } from '../tensor/dtype.js';
 import { fromBuffer } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { FormatError } from './errors.js';
 import { writeAtomic } from './atomic.js';
 

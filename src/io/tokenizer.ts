@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { ChatTemplate, type ChatMessage, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
 import { FormatError } from './errors.js';
 import { readJsonObject } from './hf-folder.js';

@@ -1,6 +1,7 @@
 // Per-sequence log-probabilities of the label tokens, from a causal LM's logits.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { noGrad } from '../tensor/autograd.js';
 import { cat, full, onesLike, tidy, where, zeros } from '../tensor/index.js';
 import { IGNORE_INDEX } from '../data/collate.js';
 
@@ -81,4 +82,22 @@ export function packedSequenceLogps(logits: Tensor, pos: ScoredPositions, { aver
     const count = zero.scatterAdd(0, pos.sequence, onesLike(tokenLogps)); // [batch]
     return total.div(count.clamp(1, null));
   });
+}
+
+/** What a loss needs from a forward: per-row log-probs [rows] and each row's mean logit [rows]. */
+export interface RowScores {
+  logps: Tensor;
+  logitsMean: Tensor;
+}
+
+/**
+ * Per-row log-probs of a forward that was asked for the scored positions `pos` only: packed logits [n, vocab] when
+ * the model honoured `rows` (and returned `logitsMean`), else its full logits [rows, seq, vocab].
+ *
+ * @example const { logps } = rowLogps(model.forward(ids, { rows: pos.rows }), labels, pos, false); // [rows]
+ */
+export function rowLogps(out: { logits: Tensor; logitsMean?: Tensor }, labels: Tensor, pos: ScoredPositions, average: boolean): RowScores {
+  if (out.logits.ndim === 2 && out.logitsMean) return { logps: packedSequenceLogps(out.logits, pos, { average }), logitsMean: out.logitsMean };
+  const logitsMean = noGrad(() => out.logits.mean(-1).mean(-1)); // [rows]
+  return { logps: sequenceLogps(out.logits, labels, { average }), logitsMean };
 }

@@ -1,7 +1,7 @@
 // Model configuration: parses and validates a Hugging Face config.json of the Llama family (Llama, Mistral, Qwen2)
 // into one camelCase ModelConfig with every default filled in. Errors name the offending key.
 import { type DType } from '../tensor/dtype.js';
-import { ArgumentError, describe } from '../tensor/errors.js';
+import { ArgumentError, describe } from '../errors.js';
 
 /** The architectures this package implements, by HF class name and by model_type. */
 export const SUPPORTED_ARCHITECTURES = {

@@ -2,7 +2,7 @@
 // family's config parser, constructor and GGUF naming. Families register themselves (see docs/models.md).
 import type { GgufArch } from '../io/gguf-llama.js';
 import type { ModuleOptions } from '../nn/module.js';
-import { describe } from '../tensor/errors.js';
+import { describe } from '../errors.js';
 import type { LanguageModel } from './language-model.js';
 import { ConfigError, type ModelConfig } from './config.js';
 

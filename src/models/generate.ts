@@ -3,7 +3,7 @@
 // frees its tensors, so memory stays flat however long the generation.
 import { inferenceMode } from '../tensor/autograd.js';
 import { ones, tensor } from '../tensor/creation.js';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { cat } from '../tensor/functional.js';
 import { manualSeed } from '../tensor/runtime.js';
 import { keep, tidy } from '../tensor/scope.js';

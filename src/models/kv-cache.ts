@@ -4,7 +4,7 @@
 // scopes; the cache frees them on growth and dispose.
 import { isGradEnabled, isInferenceMode } from '../tensor/autograd.js';
 import { empty } from '../tensor/creation.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { cat } from '../tensor/functional.js';
 import { keep } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -9,7 +9,7 @@ import { Linear, type LinearLike } from '../nn/linear.js';
 import { Module, ModuleList, type ModuleOptions } from '../nn/module.js';
 import { RMSNorm } from '../nn/rms-norm.js';
 import { arange } from '../tensor/creation.js';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { noGrad } from '../tensor/autograd.js';
 import { buildInfo, getRngState, setRngState } from '../tensor/runtime.js';
 import { applyRotaryEmbedding, linear, scaledDotProductAttention } from '../tensor/functional.js';

@@ -8,7 +8,7 @@ import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { SAFETENSORS_INDEX, saveShardedSafetensors } from '../io/safetensors-shards.js';
 import { type Tokenizer, generationConfig, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { LanguageModel } from './language-model.js';
 import type { ModelConfig } from './config.js';

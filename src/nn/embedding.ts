@@ -1,5 +1,5 @@
 // Token embedding table with HF's parameter name `weight` [vocab, dim].
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { embedding } from '../tensor/functional.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { normalParam } from './init.js';

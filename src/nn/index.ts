@@ -4,3 +4,4 @@ export { Linear, type LinearLike } from './linear.js';
 export { Embedding } from './embedding.js';
 export { RMSNorm } from './rms-norm.js';
 export { LoraLinear, applyLora, mergeLora, withoutLora, type LoraOptions } from './lora.js';
+export { freezeExcept } from './freeze.js';

@@ -1,5 +1,5 @@
 // Linear layer: y = x @ weight^T + bias, with HF's parameter names `weight` [out, in] and `bias` [out].
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { linear } from '../tensor/functional.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { constantParam, normalParam } from './init.js';

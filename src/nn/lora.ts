@@ -3,7 +3,7 @@
 // (`...q_proj.weight`); the adapter adds `...q_proj.lora_A.weight` [r, in] and `...q_proj.lora_B.weight` [out, r].
 import { noGrad } from '../tensor/autograd.js';
 import { rand } from '../tensor/creation.js';
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { dropout, linear } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';

@@ -1,8 +1,9 @@
 // The Module base: named parameters and child modules whose dotted paths equal Hugging Face keys
 // (`model.layers.3.mlp.down_proj.weight`), state dicts, train/eval mode, freezing, and in-place dtype/device moves.
+import { freezeExcept } from './freeze.js';
 import { noGrad } from '../tensor/autograd.js';
 import { type DType, type Device, DTYPES, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
-import { ArgumentError, BfpoError, expected } from '../tensor/errors.js';
+import { ArgumentError, BfpoError, expected } from '../errors.js';
 import { keep } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 
@@ -186,19 +187,7 @@ export class Module {
    * @example model.freezeExcept(['down_proj']); // only the MLP output projections train
    */
   freezeExcept(substrings: string[]): string[] {
-    if (!Array.isArray(substrings) || substrings.some((s) => typeof s !== 'string' || s === '')) {
-      throw expected('an array of non-empty strings', 'substrings', substrings);
-    }
-    const trainable: string[] = [];
-    for (const [k, p] of this.namedParameters()) {
-      const on = substrings.some((s) => k.includes(s)) && isFloatingDtype(p.dtype);
-      p.requiresGrad_(on);
-      if (on) trainable.push(k);
-    }
-    if (trainable.length === 0) {
-      throw new ArgumentError(`No parameter key contains any of ${substrings.map((s) => JSON.stringify(s)).join(', ')}; nothing would train`);
-    }
-    return trainable;
+    return freezeExcept(this.namedParameters(), substrings).map(([k]) => k);
   }
 
   /** Sets `requiresGrad` on every floating-point parameter. Returns `this`. */

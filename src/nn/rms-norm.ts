@@ -1,5 +1,5 @@
 // Root-mean-square normalisation with a learned scale `weight` [dim], computed in float32 as HF Llama does.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { rmsNorm } from '../tensor/functional.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { constantParam } from './init.js';

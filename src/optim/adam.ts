@@ -1,5 +1,5 @@
 // Adam and AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019), matching torch.optim.Adam/AdamW.
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { native } from '../tensor/native.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';

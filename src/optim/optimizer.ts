@@ -1,6 +1,6 @@
 // The optimizer base: parameter groups with their own hyper-parameters, per-parameter state that lives outside
 // scopes, zeroGrad, and a state dict that restores a run exactly (see docs/api.md).
-import { ArgumentError, expected } from '../tensor/errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { isFloatingDtype } from '../tensor/dtype.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';

@@ -1,5 +1,5 @@
 // SGD with momentum, dampening and Nesterov (torch.optim.SGD), and RMSprop (Hinton's lecture 6e; torch.optim.RMSprop).
-import { expected } from '../tensor/errors.js';
+import { expected } from '../errors.js';
 import { native } from '../tensor/native.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';

@@ -3,7 +3,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveHubPath } from '../io/hf-cache.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { RecipeError } from './recipe.js';
 
 function resolveOrExplain(path: string, kind: 'model' | 'dataset', key: string, revision?: string): string {

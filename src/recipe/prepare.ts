@@ -1,4 +1,4 @@
-// A recipe for `sft`, `train` or `logps`: read, checked, and its model folder and datasets found, before any work.
+// A recipe for `sft`, `train`, `logps` or `prepare`: read, checked, and its model folder and datasets found, before any work.
 import { checkDatasetPaths, checkModelPath } from './paths.js';
 import { loadRecipe, RecipeError, type Recipe } from './recipe.js';
 import { checkRecipe } from './trainer-config.js';
@@ -33,5 +33,21 @@ export function prepareLogpsRecipe(args: string[]): Recipe {
   checkRecipe(r, 'preference');
   r.values.model_name_or_path = checkModelPath(r.values.model_name_or_path as string, 'model_name_or_path', r.values.model_revision as string);
   checkDatasetPaths(r.values.dataset_mixer as Record<string, number>);
+  return r;
+}
+
+/**
+ * Reads and checks the recipe of `bfpo prepare` for `task`: as for training, but output_dir may be absent (nothing
+ * is written there) and only the tokenizer of the model folder is needed.
+ */
+export function prepareDataRecipe(task: 'sft' | 'preference', args: string[]): Recipe {
+  const { file, overrides } = splitArgs(args);
+  if (!file) throw new RecipeError('A recipe file is needed: bfpo prepare RECIPE.yaml [--key=value ...]');
+  const r = loadRecipe(file, overrides);
+  if (!r.values.output_dir) r.values.output_dir = '.';
+  checkRecipe(r, task);
+  checkModelPath(r.values.model_name_or_path as string);
+  checkDatasetPaths(r.values.dataset_mixer as Record<string, number>);
+  if (r.values.use_buffer && task === 'preference') checkDatasetPaths(r.values.buffer_dataset_mixer as Record<string, number>, 'buffer_dataset_mixer');
   return r;
 }

@@ -1,5 +1,10 @@
 // Every recipe key in ONE table: type, default, allowed values and a one-line doc. Recipe parsing, `--help` and
-// the key table of docs/training.md all come from here.
+// the key table of docs/training.md all come from here; the loss, schedule and optimizer names, defaults and the
+// docs of the keys they read come from their registries.
+import { LOSS_PARAMS, type LossParamName } from '../losses/loss-spec.js';
+import { DEFAULT_LOSS, lossNames, LOSSES } from '../losses/registry.js';
+import { OPTIMIZERS, OPTIM_NAMES, type OptimizerSpec, type OptimName } from '../train/optimizers.js';
+import { SCHEDULES, SCHEDULE_TYPES, type ScheduleType } from '../train/schedule.js';
 import { UNSUPPORTED_TRACKERS } from './report-to.js';
 
 /** The value types a key can hold. */
@@ -25,6 +30,30 @@ export interface KeySpec {
 const k = (key: string, type: KeyType, group: KeyGroup, dflt: unknown, doc: string, extra: Partial<KeySpec> = {}): KeySpec =>
   ({ key, type, group, default: dflt, doc, ...extra });
 const NO_EFFECT = 'Accepted so the original recipes load; has no effect here.';
+
+/** " (read by a, b)" naming the built-in losses that read a loss hyper-parameter. */
+const lossReaders = (p: LossParamName): string =>
+  ` Read by loss_type ${Object.values(LOSSES).filter((l) => l.params[p]).map((l) => l.name).join(', ')}.`;
+/** A loss hyper-parameter's key: its default and doc from the loss registry. */
+const lossParamKey = (p: LossParamName): KeySpec =>
+  k(LOSS_PARAMS[p].key, 'number', 'preference', LOSS_PARAMS[p].default, LOSS_PARAMS[p].doc + lossReaders(p));
+/** " (read by a, b)" naming the optimizers that read a recipe key. */
+const optimReaders = (key: string): string =>
+  ` Read by optim ${Object.entries(OPTIMIZERS as Record<string, OptimizerSpec>).filter(([, o]) => o.reads.includes(key)).map(([n]) => n).join(', ')}.`;
+const OPTIM_DOC = 'Optimizer: ' + Object.entries(OPTIMIZERS as Record<string, OptimizerSpec>)
+  .map(([n, o]) => `${n}: ${o.aliasOf ? `another name of ${o.aliasOf}` : o.doc}`).join('; ') + '.';
+const SCHEDULE_DOC = 'Learning-rate schedule (warmup is linear from 0): ' + Object.entries(SCHEDULES).map(([n, sc]) => `${n}: \`${sc.doc}\``).join('; ') + '.';
+const LOSS_DOC = 'Preference loss over h = lc - lr, lc and lr the chosen and rejected log-ratios of policy to reference: ' +
+  Object.values(LOSSES).map((l) => `${l.name}: \`${l.doc}\``).join('; ') + '.';
+const DEFAULT_SCHEDULE: ScheduleType = 'linear';
+const DEFAULT_OPTIM: OptimName = 'adamw_torch';
+
+/** The loss_type key; its values are read from the loss registry each time, so a loss registered later is allowed. */
+function lossTypeKey(): KeySpec {
+  const spec = k('loss_type', 'enum', 'preference', DEFAULT_LOSS, LOSS_DOC);
+  Object.defineProperty(spec, 'values', { get: () => lossNames(), enumerable: true });
+  return spec;
+}
 
 export const RECIPE_KEYS: readonly KeySpec[] = [
   // ------------------------------------------------------------------------------------------------ model
@@ -53,7 +82,10 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('max_prompt_length', 'integer', 'data', 512, 'Preference training: longest prompt kept (its end) when a pair is too long.'),
   k('max_seq_length', 'integer', 'data', 2048, 'SFT: longest conversation in tokens.'),
   k('tokenization', 'enum', 'data', 'clean', 'clean: one end-of-turn token, the assistant header in the prompt; trl-0.7: the original\'s exact sequences (BOS, double EOS, header in the completion; SFT learns every token).', { values: ['clean', 'trl-0.7'] }),
-  k('assistant_only_loss', 'boolean', 'data', true, 'SFT: take the loss on assistant tokens only (false: on every token).'),
+  k('assistant_only_loss', 'boolean', 'data', true, 'SFT without packing: take the loss on assistant tokens only (false: on every token).'),
+  k('packing', 'boolean', 'data', false, 'SFT: the original\'s packing: BOS + chat text + EOS per conversation, concatenated and cut into blocks of max_seq_length tokens, the loss on every token (the tail after the last full block is dropped).'),
+  k('skip_invalid', 'boolean', 'data', false, 'Skip rows with an empty prompt or response (or any other bad field) and report them per dataset with their first row numbers, instead of stopping with an error that names file, row and field.'),
+  k('mixer_seed', 'integer', 'data', null, 'Seed of the mixer\'s shuffle of the datasets (null: seed). The original always shuffled with 42.', { nullable: true }),
   k('preprocessing_num_workers', 'integer', 'accepted', 8, NO_EFFECT + ' Tokenization runs in-process.'),
   // ------------------------------------------------------------------------------------------------ training
   k('output_dir', 'string', 'training', null, 'Where checkpoints, logs and the final model go.', { nullable: true }),
@@ -63,15 +95,15 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('per_device_eval_batch_size', 'integer', 'training', 8, 'Pairs (or conversations) per evaluation batch.'),
   k('gradient_accumulation_steps', 'integer', 'training', 1, 'Micro-batches per optimizer step.'),
   k('learning_rate', 'number', 'training', 5e-5, 'Peak learning rate.'),
-  k('lr_scheduler_type', 'enum', 'training', 'linear', 'Learning-rate schedule after warmup.', { values: ['cosine', 'linear', 'constant', 'constant_with_warmup'] }),
+  k('lr_scheduler_type', 'enum', 'training', DEFAULT_SCHEDULE, SCHEDULE_DOC, { values: [...SCHEDULE_TYPES] }),
   k('warmup_ratio', 'number', 'training', 0, 'Warmup as a fraction of all steps (ceil), used when warmup_steps is 0.'),
   k('warmup_steps', 'integer', 'training', 0, 'Warmup steps (overrides warmup_ratio when > 0).'),
-  k('optim', 'enum', 'training', 'adamw_torch', 'Optimizer (adamw_torch and adamw are both AdamW).', { values: ['adamw_torch', 'adamw', 'adam', 'sgd', 'rmsprop'] }),
-  k('weight_decay', 'number', 'training', 0, 'Weight decay (decoupled for AdamW).'),
-  k('adam_beta1', 'number', 'training', 0.9, 'Adam beta1.'),
-  k('adam_beta2', 'number', 'training', 0.999, 'Adam beta2.'),
-  k('adam_epsilon', 'number', 'training', 1e-8, 'Adam epsilon (also RMSprop\'s).'),
-  k('momentum', 'number', 'training', 0, 'SGD and RMSprop momentum.'),
+  k('optim', 'enum', 'training', DEFAULT_OPTIM, OPTIM_DOC, { values: [...OPTIM_NAMES] }),
+  k('weight_decay', 'number', 'training', 0, 'Weight decay (decoupled for AdamW).' + optimReaders('weight_decay')),
+  k('adam_beta1', 'number', 'training', 0.9, 'Adam beta1.' + optimReaders('adam_beta1')),
+  k('adam_beta2', 'number', 'training', 0.999, 'Adam beta2.' + optimReaders('adam_beta2')),
+  k('adam_epsilon', 'number', 'training', 1e-8, 'Epsilon of the update\'s denominator.' + optimReaders('adam_epsilon')),
+  k('momentum', 'number', 'training', 0, 'Momentum.' + optimReaders('momentum')),
   k('max_grad_norm', 'number', 'training', 1, 'Clip the global gradient norm to this; 0 disables clipping.'),
   k('bf16', 'boolean', 'training', false, 'Compute in bfloat16 with fp32 master weights.'),
   k('fp16', 'boolean', 'training', false, 'float16 mixed precision is not supported; true is refused (use bf16).'),
@@ -79,6 +111,8 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('gradient_checkpointing_kwargs', 'object', 'training', null, 'Accepted for compatibility ({use_reentrant: false} is what bfpo always does).', { nullable: true }),
   k('use_selective', 'boolean', 'training', false, 'Train only the parameters whose name contains one of selected_layers.'),
   k('selected_layers', 'string-list', 'training', ['down_proj'], 'Name fragments of the trainable parameters when use_selective is true.'),
+  k('group_by_length', 'boolean', 'training', true, 'Batch examples of similar length together (less padding); false: plain random batches, the original\'s sampler.'),
+  k('other_data_config_wins', 'boolean', 'training', false, 'false: --key=value overrides other_data_config; true: other_data_config overrides --key=value, as the original\'s parser did.'),
   k('seed', 'integer', 'training', 42, 'Seed of initialisation, dropout and data order; the same seed repeats a run.'),
   k('do_train', 'boolean', 'training', true, 'Train; false only evaluates the starting model on the test split (eval_results.json).'),
   k('do_eval', 'boolean', 'training', false, 'Evaluate on the test split at the end of training (evaluation_strategy adds evaluations during it).'),
@@ -104,12 +138,13 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('hub_strategy', 'string', 'accepted', 'every_save', NO_EFFECT),
   k('hub_token', 'string', 'accepted', null, NO_EFFECT, { nullable: true }),
   // ------------------------------------------------------------------------------------------------ preference
-  k('loss_type', 'enum', 'preference', 'bfpo', 'Preference loss.', { values: ['bfpo', 'sigmoid', 'ipo', 'hinge', 'kto_pair'] }),
-  k('beta', 'number', 'preference', 0.1, 'KL strength (tau of the BFPO paper).'),
-  k('b1', 'number', 'preference', 3, 'BFPO safety reward scale b1 (> 1).'),
-  k('alpha', 'number', 'preference', 0.5, 'BFPO offset alpha.'),
-  k('label_smoothing', 'number', 'preference', 0, 'sigmoid (DPO) label smoothing in [0, 0.5].'),
+  lossTypeKey(),
+  lossParamKey('beta'),
+  lossParamKey('b1'),
+  lossParamKey('alpha'),
+  lossParamKey('labelSmoothing'),
   k('average_log_prob', 'boolean', 'preference', false, 'Average log-probs over completion tokens instead of summing (not BFPO\'s convention).'),
+  k('original_metrics', 'boolean', 'preference', false, 'With a buffer: log the buffer batches\' metrics averaged into the same rewards/*, logps/* and logits/* keys as the main batch, as the original (false: separate buffer/* keys and main/loss).'),
   k('reference_strategy', 'enum', 'preference', 'copy', 'copy: a frozen copy of the starting model; precomputed: log-probs computed once and cached on disk; adapter: the model with its LoRA adapters disabled (the default when use_peft is true).', { values: ['copy', 'precomputed', 'adapter'] }),
   k('precompute_ref_log_probs', 'boolean', 'preference', false, 'true is the same as reference_strategy: precomputed.'),
   k('reference_cache_dir', 'string', 'preference', null, 'Folder of cached reference log-probs (null: ~/.cache/bfpo/reference-logps).', { nullable: true }),
@@ -129,7 +164,7 @@ export function describeType(s: KeySpec): string {
     case 'enum': return `one of ${vals}`;
     case 'enum-list': return `a list of ${vals}`;
     case 'string-list': return 'a list of strings';
-    case 'mixer': return 'a mapping of dataset to fraction in (0, 1]';
+    case 'mixer': return 'a mapping of dataset to fraction in [0, 1] (0: none of its train rows)';
     case 'integer': return 'an integer';
     case 'number': return 'a number';
     case 'boolean': return 'true or false';

@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument, parse as parseYaml, isMap, isScalar, type Document } from 'yaml';
-import { BfpoError, expected } from '../tensor/errors.js';
+import { BfpoError, expected } from '../errors.js';
+import { checkMixerFraction } from '../data/mixer.js';
 import { KEY_INDEX, RECIPE_KEYS, describeType, type KeySpec } from './recipe-keys.js';
 
 /** Raised for any problem in a recipe or its overrides; the message names the key and the allowed values. */
@@ -103,7 +104,7 @@ export function checkValue(s: KeySpec, value: unknown, where: string): unknown {
     case 'mixer':
       if (value && typeof value === 'object' && !Array.isArray(value)) {
         for (const [ds, f] of Object.entries(value)) {
-          if (!(typeof f === 'number' && f > 0 && f <= 1)) throw expected('a fraction in (0, 1]', `${s.key}.${ds} (in ${where})`, f);
+          checkMixerFraction(f, `${s.key}.${ds} (in ${where})`);
         }
         if (Object.keys(value).length > 0) return value;
       }
@@ -173,7 +174,8 @@ function apply(r: Recipe, entries: [string, unknown][], where: string, fromCli: 
 }
 
 /**
- * Resolves a recipe: defaults, then the YAML, then `other_data_config`'s data keys, then command-line overrides.
+ * Resolves a recipe: defaults, then the YAML, then `other_data_config`'s data keys, then command-line overrides
+ * (with `other_data_config_wins: true`, the command line before `other_data_config`, as the original).
  * @example const r = loadRecipe('recipes/bfpo.yaml', ['--learning_rate=1e-6']); r.values.learning_rate // 1e-6
  */
 export function loadRecipe(file: string | null, args: string[] = []): Recipe {
@@ -183,12 +185,19 @@ export function loadRecipe(file: string | null, args: string[] = []): Recipe {
   const overrides = parseOverrides(args);
   const otherCli = overrides.find(([k]) => k === 'other_data_config');
   const other = otherCli ? checkValue(KEY_INDEX.get('other_data_config')!, fromText(KEY_INDEX.get('other_data_config')!, otherCli[1]), 'the command line') : r.values.other_data_config;
-  if (typeof other === 'string') {
+  // other_data_config_wins (from the recipe or the command line) puts other_data_config after the command line, as
+  // the original's parser merged it; by default the command line has the last word.
+  const winsCli = overrides.find(([k]) => k === 'other_data_config_wins');
+  const dataWins = winsCli ? checkValue(KEY_INDEX.get('other_data_config_wins')!, fromText(KEY_INDEX.get('other_data_config_wins')!, winsCli[1]), 'the command line') === true : r.values.other_data_config_wins === true;
+  const applyOther = (): void => {
+    if (typeof other !== 'string') return;
     const candidates = [resolve(other), ...(file && !isAbsolute(other) ? [resolve(dirname(file), other)] : [])];
     const found = candidates.find((c) => existsSync(c));
     if (!found) throw new RecipeError(`other_data_config ${other} does not exist (looked for ${[...new Set(candidates)].join(' and ')})`);
     apply(r, Object.entries(readYaml(found, 'other_data_config')), found, false, (s) => s.group === 'data' || s.key === 'preprocessing_num_workers');
-  }
+  };
+  if (!dataWins) applyOther();
   apply(r, overrides, 'the command line', true);
+  if (dataWins) applyOther();
   return r;
 }

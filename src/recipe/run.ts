@@ -1,8 +1,11 @@
 // Builds what a recipe describes (model, tokenizer, data sources, reference) and runs the training loop, or only
 // the reference log-prob pass (`bfpo logps`).
+import { freezeExcept } from '../nn/freeze.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeCount, mixDatasets, mixOptionsFromRecipe } from '../data/mixer.js';
+import type { DataFileHash } from '../data/file-hash.js';
+import { describeCount, mixDatasets } from '../data/mixer.js';
+import { packSft } from '../data/pack-sft.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import type { TokenizeMode } from '../data/tokenize.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
@@ -10,7 +13,7 @@ import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate, ZEPHYR_CHAT_TEMPLATE } from '../io/chat-template.js';
 import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
 import {
   adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,
@@ -23,9 +26,10 @@ import { reportToWarnings } from './report-to.js';
 import { modelCard, packageVersion, writeModelCard } from './model-card.js';
 import { loadPretrained } from '../models/pretrained.js';
 import type { DType } from '../tensor/dtype.js';
+import { dataSettings } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { Recipe } from './recipe.js';
-import { loraSettings, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
+import { loraSettings, preferenceOptions, referenceCacheDir, referenceStrategy, trainerConfig } from './trainer-config.js';
 
 const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); };
 
@@ -47,13 +51,14 @@ function modelDtype(r: Recipe): DType | 'auto' {
   return r.values.bf16 ? 'bfloat16' : ((r.values.torch_dtype as DType | 'auto' | null) ?? 'float32');
 }
 
-interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource }
+/** A preference run's batch sources, and every data file read. */
+export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource; files: DataFileHash[] }
 
-async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<PreferenceData> {
+/** Mixes, tokenizes and batches a preference recipe's data (main, test and buffer), logging counts and warnings. */
+export async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<PreferenceData> {
   const v = r.values;
   const data = await preparePreferenceData({
-    main: mixOptionsFromRecipe(v, 'main', 'preference'),
-    buffer: v.use_buffer ? mixOptionsFromRecipe(v, 'buffer', 'preference') : undefined,
+    ...dataSettings(r, 'preference'),
     tokenizer: tok,
     tokenize: { maxLength: v.max_length as number, maxPromptLength: v.max_prompt_length as number, mode: v.tokenization as TokenizeMode, workers: 0 },
     log: note,
@@ -63,10 +68,12 @@ async function preferenceData(r: Recipe, tok: TextTokenizer): Promise<Preference
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const seed = v.seed as number;
   const batchSize = v.per_device_train_batch_size as number;
+  const groupByLength = v.group_by_length as boolean;
   return {
-    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad }),
+    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength }),
     eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: v.per_device_eval_batch_size as number, seed, padTokenId: pad, shuffle: false }) : undefined,
-    buffer: v.use_buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad }) : undefined,
+    buffer: v.use_buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength }) : undefined,
+    files: data.files,
   };
 }
 
@@ -101,22 +108,38 @@ function reference(r: Recipe, model: LanguageModel, data: PreferenceData): { str
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
-async function sftData(r: Recipe, tok: TextTokenizer): Promise<{ train: SftPlanSource; eval?: SftPlanSource }> {
+/** An SFT run's batch sources, and every data file read. */
+export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
+
+/** Mixes and tokenizes (or packs, with `packing`) an SFT recipe's data, logging counts and warnings. */
+export async function sftData(r: Recipe, tok: TextTokenizer): Promise<SftData> {
   const v = r.values;
   const opts = { maxLength: v.max_seq_length as number, mode: v.tokenization as TokenizeMode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
-  const all = (xs: Parameters<typeof tokenizeSft>[0][]): TokenizedSft[] => xs.map((ex) => {
-    const t = tokenizeSft(ex, tok, opts);
-    if (v.assistant_only_loss === false) t.learn.fill(1);
-    return t;
-  });
-  const mix = await mixDatasets(mixOptionsFromRecipe(v, 'main', 'sft'));
+  const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
+    if (v.packing === true) {
+      const packed = packSft(xs, tok, { blockSize: v.max_seq_length as number });
+      note(`packed ${split}: ${xs.length} conversations, ${packed.tokens} tokens -> ${packed.blocks.length} blocks of ${v.max_seq_length} (${packed.droppedTokens} tokens after the last block dropped)`);
+      return packed.blocks;
+    }
+    return xs.map((ex) => {
+      const t = tokenizeSft(ex, tok, opts);
+      if (v.assistant_only_loss === false) t.learn.fill(1);
+      return t;
+    });
+  };
+  const mix = await mixDatasets(dataSettings(r, 'sft').main);
   for (const c of mix.counts) note(describeCount(c));
-  if (mix.train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training conversations`);
+  for (const w of mix.warnings) note(`warning: ${w}`);
+  if (mix.report.skipped > 0) note(mix.report.toString());
+  const train = all(mix.train, 'train');
+  if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(v.dataset_mixer)} yields no training ${v.packing === true ? `blocks of max_seq_length ${v.max_seq_length} tokens` : 'conversations'}`);
+  const test = all(mix.test, 'test');
   const seed = v.seed as number;
   return {
-    train: new SftPlanSource(all(mix.train), { batchSize: v.per_device_train_batch_size as number, seed, padTokenId: pad }),
-    eval: mix.test.length > 0 ? new SftPlanSource(all(mix.test), { batchSize: v.per_device_eval_batch_size as number, seed, padTokenId: pad, shuffle: false }) : undefined,
+    train: new SftPlanSource(train, { batchSize: v.per_device_train_batch_size as number, seed, padTokenId: pad, groupByLength: v.group_by_length as boolean }),
+    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: v.per_device_eval_batch_size as number, seed, padTokenId: pad, shuffle: false }) : undefined,
+    files: mix.files,
   };
 }
 
@@ -134,7 +157,7 @@ function prepareModel(r: Recipe, model: LanguageModel, tokenizer: Tokenizer): Mo
 function describeModel(model: LanguageModel, selected: string[] | null): void {
   const all = model.namedParameters();
   const count = (xs: typeof all) => xs.reduce((a, [, p]) => a + p.numel(), 0);
-  const trainable = selected ? all.filter(([n]) => selected.some((s) => n.includes(s))) : all.filter(([, p]) => p.requiresGrad);
+  const trainable = selected ? freezeExcept(all, selected, 'selected_layers') : all.filter(([, p]) => p.requiresGrad);
   note(`model: ${(count(all) / 1e6).toFixed(2)}M parameters in ${all[0][1].dtype}, ${(count(trainable) / 1e6).toFixed(2)}M trainable`);
 }
 
@@ -161,14 +184,16 @@ export async function runTraining(task: 'sft' | 'preference', r: Recipe): Promis
     let t: TrainingTask;
     if (task === 'sft') {
       const data = await sftData(r, tok);
+      config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
       const data = await preferenceData(r, tok);
+      config.runConfig = { ...config.runConfig, data_files: data.files };
       const ref = reference(r, model, data);
       release = ref.dispose;
       t = {
-        kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy,
-        loss: { lossType: v.loss_type as 'bfpo', beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number, averageLogps: v.average_log_prob as boolean },
+        kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: v.original_metrics === true,
+        loss: { ...preferenceOptions(r), averageLogps: v.average_log_prob as boolean },
       };
     }
     if (v.do_train === false) {

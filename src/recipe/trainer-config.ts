@@ -7,12 +7,16 @@ import type { ScheduleType } from '../train/schedule.js';
 import { KEY_INDEX, RECIPE_KEYS } from './recipe-keys.js';
 import { RecipeError, type Recipe } from './recipe.js';
 import { isTestSplitSize } from '../data/mixer.js';
+import { checkPreferenceOptions, type LossType, type PreferenceOptions } from '../losses/preference.js';
 
 /** Keys that may change between a run and its resumption: they do not change the trained weights. */
 export const RESUME_IGNORED_KEYS: readonly string[] = [
   'output_dir', 'resume_from_checkpoint', 'logging_steps', 'logging_strategy', 'logging_first_step', 'report_to',
   'disable_tqdm', 'run_name', 'do_eval', 'evaluation_strategy', 'eval_steps', 'per_device_eval_batch_size',
-  'save_strategy', 'save_steps', 'save_total_limit', 'reference_cache_dir', 'other_data_config',
+  'save_strategy', 'save_steps', 'save_total_limit', 'reference_cache_dir', 'other_data_config', 'other_data_config_wins',
+  'original_metrics',
+  // Recorded for provenance; the same files may sit at other paths on another machine.
+  'data_files',
   // Checkpointing changes memory and time, not the gradients: a run may resume with it switched on or off.
   'gradient_checkpointing', 'gradient_checkpointing_kwargs',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
@@ -38,6 +42,7 @@ export function checkRecipe(r: Recipe, task: 'sft' | 'preference'): void {
   if (v.fp16 === true) throw new RecipeError('fp16 is not supported (float16 training needs loss scaling); set bf16: true instead');
   if (v.use_buffer === true && !v.buffer_dataset_mixer) throw new RecipeError('use_buffer is true but buffer_dataset_mixer is not set');
   if (v.use_buffer === true && task === 'sft') throw new RecipeError('use_buffer applies to preference training (bfpo train), not to sft');
+  if (v.packing === true && task === 'preference') throw new RecipeError('packing applies to sft; preference pairs are never packed');
   if (v.use_peft === true && v.use_selective === true) throw new RecipeError('use_peft and use_selective both choose what trains; set only one of them');
   if (v.reference_strategy === 'adapter' && v.use_peft !== true) throw new RecipeError('reference_strategy adapter needs use_peft: true (it disables the LoRA adapters); use copy or precomputed');
   if (v.test_split_size !== null && !isTestSplitSize(v.test_split_size)) {
@@ -45,6 +50,19 @@ export function checkRecipe(r: Recipe, task: 'sft' | 'preference'): void {
   }
   if ((v.max_prompt_length as number) >= (v.max_length as number)) {
     throw new RecipeError(`max_prompt_length (${v.max_prompt_length}) must be smaller than max_length (${v.max_length})`);
+  }
+  // The loss hyper-parameters, checked here so that a bad one fails before any model or data is read.
+  if (task === 'preference') preferenceOptions(r);
+}
+
+/** The loss type and hyper-parameters of a preference recipe, checked (beta > 0, b1 > 1, label smoothing). */
+export function preferenceOptions(r: Recipe): { lossType: LossType } & Required<PreferenceOptions> {
+  const v = r.values;
+  const lossType = v.loss_type as LossType;
+  try {
+    return { lossType, ...checkPreferenceOptions(lossType, { beta: v.beta as number, b1: v.b1 as number, alpha: v.alpha as number, labelSmoothing: v.label_smoothing as number }) };
+  } catch (e) {
+    throw new RecipeError((e as Error).message);
   }
 }
 

@@ -1,5 +1,5 @@
 // Autograd switches and gradient utilities.
-import { expected } from './errors.js';
+import { expected } from '../errors.js';
 import { native } from './native.js';
 import type { Tensor } from './tensor.js';
 

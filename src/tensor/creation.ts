@@ -1,6 +1,6 @@
 // Tensor creation: from JS data or bytes, constant fills, ranges and random draws.
 import { type DType, type Device, checkDevice, checkDtype, dtypeSize } from './dtype.js';
-import { ArgumentError, expected } from './errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { native } from './native.js';
 import { type NestedArray, Tensor, wrap } from './tensor.js';
 

@@ -1,5 +1,5 @@
 // Data types and devices: names, native codes, element sizes, and their checks.
-import { expected } from './errors.js';
+import { expected } from '../errors.js';
 
 /** Element types, named as in PyTorch. */
 export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'bool' | 'uint8' | 'int8' | 'int16';

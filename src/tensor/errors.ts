@@ -1,12 +1,5 @@
-// Error classes of bfpo and the one argument-check message shape.
-
-/** Base class of every error bfpo throws on purpose. */
-export class BfpoError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = new.target.name;
-  }
-}
+// The tensor layer's own error: libtorch rejecting an operation (the base classes live in src/errors.ts).
+import { BfpoError } from '../errors.js';
 
 /**
  * Raised when libtorch rejects an operation. `op` names the operation, `inputs` describes its arguments
@@ -16,24 +9,4 @@ export class TorchError extends BfpoError {
   op = '';
   inputs = '';
   detail = '';
-}
-
-/** Raised when an argument fails a check made before any native work. */
-export class ArgumentError extends BfpoError {}
-
-/** Formats a value for an error message, briefly. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (value === undefined || value === null || typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (typeof value === 'bigint') return `${value}n`;
-  if (Array.isArray(value)) return value.length > 8 ? `[${value.slice(0, 8).map(describe).join(', ')}, ...]` : `[${value.map(describe).join(', ')}]`;
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  const name = (value as object).constructor?.name;
-  if (name === 'Tensor') return String(value);
-  return name && name !== 'Object' ? `a ${name}` : 'an object';
-}
-
-/** The one message shape for argument checks: `Expected <what> for <name> but received <value>`. */
-export function expected(what: string, name: string, value: unknown): ArgumentError {
-  return new ArgumentError(`Expected ${what} for ${name} but received ${describe(value)}`);
 }

@@ -1,5 +1,5 @@
 // Free functions over tensors: joining, selection, and the neural-network functions.
-import { expected } from './errors.js';
+import { expected } from '../errors.js';
 import { native } from './native.js';
 import { Tensor, type TensorLike, wrap } from './tensor.js';
 

@@ -1,9 +1,7 @@
-// The tensor layer's public surface.
-import { initRuntime } from './runtime.js';
-
+// The tensor layer's public surface. Importing it does not load libtorch: the addon loads at the first tensor op.
 export { Tensor, type Scalar, type TensorLike, type NestedArray } from './tensor.js';
 export { type DType, type Device, DTYPES, dtypeSize, isFloatingDtype } from './dtype.js';
-export { BfpoError, TorchError, ArgumentError } from './errors.js';
+export { TorchError } from './errors.js';
 export {
   tensor, fromBuffer, empty, zeros, ones, full, arange, randn, rand, randint,
   zerosLike, onesLike, emptyLike, randnLike, randLike, type CreateOptions,
@@ -17,5 +15,3 @@ export { tidy, keep, scope } from './scope.js';
 export {
   setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, cuda, memoryStats, buildInfo, detectBlas,
 } from './runtime.js';
-
-initRuntime();

@@ -3,7 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BfpoError, TorchError } from './errors.js';
+import { BfpoError } from '../errors.js';
+import { TorchError } from './errors.js';
 
 /** An opaque native tensor handle. */
 export type Handle = { readonly __handle: unique symbol };
@@ -128,7 +129,12 @@ export interface Native {
 const here = dirname(fileURLToPath(import.meta.url));
 /** The package root (two levels above src/tensor or dist/tensor). */
 export const packageRoot = resolve(here, '..', '..');
-export const addonPath = join(packageRoot, 'build', 'Release', 'bfpo.node');
+
+/** Where the addon is loaded from: `BFPO_ADDON_PATH` when set, else `build/Release/bfpo.node` in the package. */
+export function addonPath(): string {
+  const env = process.env.BFPO_ADDON_PATH;
+  return env ? resolve(env) : join(packageRoot, 'build', 'Release', 'bfpo.node');
+}
 
 /** Advice for getting libtorch, kept in one place with the build script. */
 export function installAdvice(): string {
@@ -153,36 +159,73 @@ function threadingDefaults(): void {
 
 function load(): Native {
   threadingDefaults();
-  if (!existsSync(addonPath)) {
-    throw new BfpoError(`The bfpo native addon is not built (no ${addonPath}).\n${installAdvice()}`);
+  const path = addonPath();
+  if (!existsSync(path)) {
+    throw new BfpoError(`The bfpo native addon is not built (no ${path}).\n${installAdvice()}`);
   }
   const require = createRequire(import.meta.url);
   let mod: Native;
   try {
-    mod = require(addonPath) as Native;
+    mod = require(path) as Native;
   } catch (err) {
     const msg = (err as Error).message;
     let hint = '';
-    const info = join(packageRoot, 'build', 'libtorch.json');
+    const info = join(dirname(path), '..', 'libtorch.json');
     if (existsSync(info)) {
       const lt = JSON.parse(readFileSync(info, 'utf8')) as { source: string; libDirs: string[] };
       hint = `The addon was built against ${lt.source} (${lt.libDirs.join(', ')}); if that libtorch moved or was ` +
         'removed, reinstall it or rebuild with `npm run build:native`.\n';
     }
-    throw new BfpoError(`The bfpo native addon could not be loaded: ${msg}\n${hint}${installAdvice()}`);
+    throw new BfpoError(`The bfpo native addon ${path} could not be loaded: ${msg}\n${hint}${installAdvice()}`);
   }
   mod.setErrorClass(TorchError);
   return mod;
 }
 
-/** The loaded addon. */
-export const native: Native = load();
-
 /** Op indices of the native op families, by name. */
 function indexOf(names: string[]): Record<string, number> {
   return Object.fromEntries(names.map((n, i) => [n, i]));
 }
-export const UNARY = indexOf(native.opNames.unary);
-export const BINARY = indexOf(native.opNames.binary);
-export const REDUCE = indexOf(native.opNames.reduce);
-export const INPLACE = indexOf(native.opNames.inplace);
+
+const onLoad: ((n: Native) => void)[] = [];
+/** Runs `fn` right after the addon loads (the process-wide defaults of runtime.ts); never loads it. */
+export function afterAddonLoad(fn: (n: Native) => void): void {
+  onLoad.push(fn);
+}
+
+let loaded = false;
+/**
+ * Loads the addon on first use: importing bfpo never touches libtorch, so its pure parts (recipes, data, the loss
+ * registry) work without it. The bindings below are placeholders until then; the first property read on any of them
+ * loads the addon and rebinds them (ES module bindings are live), so later calls go straight to the addon. A failed
+ * load throws the install advice and is retried at the next use.
+ */
+function ensureLoaded(): void {
+  if (loaded) return;
+  const mod = load();
+  native = mod;
+  UNARY = indexOf(mod.opNames.unary);
+  BINARY = indexOf(mod.opNames.binary);
+  REDUCE = indexOf(mod.opNames.reduce);
+  INPLACE = indexOf(mod.opNames.inplace);
+  loaded = true;
+  for (const fn of onLoad) fn(mod);
+}
+
+/** A placeholder that loads the addon at its first property read, then reads the same property of `current()`. */
+function lazy<T extends object>(current: () => T): T {
+  return new Proxy({} as T, {
+    get: (_target, key) => {
+      ensureLoaded();
+      return Reflect.get(current(), key) as unknown;
+    },
+  });
+}
+
+/** The addon (loaded at the first use). */
+export let native: Native = lazy(() => native);
+/** Op indices of the native op families, by name. */
+export let UNARY: Record<string, number> = lazy(() => UNARY);
+export let BINARY: Record<string, number> = lazy(() => BINARY);
+export let REDUCE: Record<string, number> = lazy(() => REDUCE);
+export let INPLACE: Record<string, number> = lazy(() => INPLACE);

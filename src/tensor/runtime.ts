@@ -1,8 +1,8 @@
 // Process-wide settings: threads, random seeds, devices, memory statistics and the BLAS check.
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { expected } from './errors.js';
-import { native } from './native.js';
+import { expected } from '../errors.js';
+import { afterAddonLoad, native } from './native.js';
 import { Tensor, wrap } from './tensor.js';
 
 /** Sets the number of threads libtorch uses for intra-op parallelism. */
@@ -69,9 +69,10 @@ export function warnIfReferenceBlas(): void {
   }
 }
 
-/** Applies the defaults: all cores (or BFPO_NUM_THREADS), and the BLAS check. Runs once at import. */
-export function initRuntime(): void {
+/** Applies the defaults: all cores (or BFPO_NUM_THREADS), and the BLAS check. Runs once, when the addon loads. */
+function initRuntime(): void {
   const env = Number(process.env.BFPO_NUM_THREADS);
   native.setNumThreads(Number.isInteger(env) && env > 0 ? env : availableParallelism());
   warnIfReferenceBlas();
 }
+afterAddonLoad(initRuntime);

@@ -1,7 +1,7 @@
 // The Tensor class: a typed handle on a libtorch tensor, with PyTorch's method names in camelCase.
 // Every op returns a new tensor that the caller owns (see scope.ts); in-place ops end in `_` and return `this`.
 import { type DType, type Device, DTYPES, checkDevice, checkDtype, isFloatingDtype } from './dtype.js';
-import { ArgumentError, expected } from './errors.js';
+import { ArgumentError, expected } from '../errors.js';
 import { BINARY, type Handle, INPLACE, REDUCE, UNARY, native } from './native.js';
 import { track } from './scope.js';
 

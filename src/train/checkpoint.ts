@@ -1,8 +1,9 @@
 // Checkpoint folders `output_dir/checkpoint-<step>/`: written under a temporary name and renamed, so a folder with
 // that name is always complete; rotation to `save_total_limit`; finding the last one; refusing another run's.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 
 export const TRAINER_STATE = 'trainer_state.json';
 export const RUN_CONFIG = 'run_config.json';
@@ -93,6 +94,5 @@ export function assertSameRun(dir: string, current: Record<string, unknown>, ign
 
 /** Writes JSON through a temporary file. */
 export function writeJson(file: string, value: unknown): void {
-  writeFileSync(`${file}.tmp`, JSON.stringify(value, null, 2));
-  renameSync(`${file}.tmp`, file);
+  writeFileAtomic(file, JSON.stringify(value, null, 2));
 }

@@ -1,8 +1,7 @@
 // Evaluation over a whole eval source (no autograd, dropout off) and the running means of logged metrics.
 import { noGrad } from '../tensor/autograd.js';
-import { preferenceStep, sftStep } from './steps.js';
-import { disposeBatch, type CausalLM, type PreferenceBatch, type SftBatch } from './types.js';
-import type { TrainingTask } from './trainer.js';
+import { runStep, taskSteps } from './steps.js';
+import { disposeBatch, type CausalLM, type TrainingTask } from './types.js';
 
 /** Means of metrics added since the last `take()`; a key absent from some entries averages over those that have it. */
 export class MetricAverager {
@@ -37,13 +36,12 @@ export function runEvaluation(model: CausalLM, task: TrainingTask): Record<strin
   if (!source) return {};
   model.train?.(false);
   const avg = new MetricAverager();
+  const head = taskSteps(task).head('eval');
   source.seek({ epoch: 0, batch: 0 });
   noGrad(() => {
     for (let b = source.next(); b !== null; b = source.next()) {
       try {
-        const out = task.kind === 'preference'
-          ? preferenceStep(model, b as PreferenceBatch, task.reference, task.loss, 'eval')
-          : sftStep(model, b as SftBatch);
+        const out = runStep(model, b, head);
         avg.add({ ...out.metrics, loss: out.loss.item() });
         out.loss.dispose();
       } finally {

@@ -1,12 +1,15 @@
 // Training: the one loop for SFT and preference training, steps, reference strategies, schedules, checkpoints, logs.
 export { train, selectTrainable, TrainingDivergedError, type TrainingTask, type TrainerConfig, type ModelStore, type TrainResult } from './trainer.js';
-export { preferenceStep, sftStep, type StepOutput, type PreferenceStepOptions } from './steps.js';
+export {
+  runStep, taskSteps, preferenceHead, sftHead, preferenceStep, sftStep, preferenceStepCheckpointed, sftStepCheckpointed,
+  type StepOutput, type BackwardStepOutput, type PreferenceStepOptions, type StepHead, type StepBatch, type StepRunOptions, type TaskSteps,
+} from './steps.js';
 export {
   frozenReference, adapterReference, precomputedReference, computeReferenceLogps, cachedReferenceLogps, modelChecksum, referenceCacheKey,
   readCachedLogps, writeCachedLogps, type ReferenceStrategy, type DataRole, type LogpsTable,
 } from './reference.js';
-export { lrMultiplier, warmupStepsOf, SCHEDULE_TYPES, type ScheduleType, type ScheduleOptions } from './schedule.js';
-export { makeOptimizer, OPTIM_NAMES, type OptimName, type OptimSettings } from './optimizers.js';
+export { lrMultiplier, warmupStepsOf, SCHEDULES, SCHEDULE_TYPES, type ScheduleType, type ScheduleOptions, type ScheduleSpec } from './schedule.js';
+export { makeOptimizer, OPTIMIZERS, OPTIM_NAMES, type OptimName, type OptimSettings, type OptimizerSpec } from './optimizers.js';
 export { MasterWeights } from './precision.js';
 export { listCheckpoints, lastCheckpoint, saveCheckpoint, assertSameRun, configDifferences, CheckpointMismatchError } from './checkpoint.js';
 export { TrainLogger } from './logger.js';

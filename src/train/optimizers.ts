@@ -1,12 +1,10 @@
-// The optimizer a recipe's `optim` key names, over the trainable parameters; and its state to and from disk.
-import { expected } from '../tensor/errors.js';
+// The optimizers a recipe's `optim` key names (a registry: constructor and the keys each reads); their state to and from disk.
+import { expected } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Adam, AdamW, RMSprop, SGD, type Optimizer, type OptimizerStateDict, type ParamState } from '../optim/index.js';
 import { readTensors, writeTensors } from './tensor-store.js';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-
-export type OptimName = 'adamw_torch' | 'adamw' | 'adam' | 'sgd' | 'rmsprop';
-export const OPTIM_NAMES: readonly OptimName[] = ['adamw_torch', 'adamw', 'adam', 'sgd', 'rmsprop'];
+import { readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export interface OptimSettings {
   optim: OptimName;
@@ -21,25 +19,52 @@ export interface OptimSettings {
 /** Any of the engine's optimizers (their hyper-parameter types differ; the loop only sets `lr`). */
 export type AnyOptimizer = Optimizer<{ lr: number }>;
 
+/** An optimizer: its constructor over the trainable parameters and the recipe keys it reads. */
+export interface OptimizerSpec {
+  doc: string;
+  /** The recipe keys (besides learning_rate) whose values it reads. */
+  reads: readonly string[];
+  /** The name this one is another name of (it builds the same optimizer). */
+  aliasOf?: string;
+  make(params: Tensor[], s: Omit<OptimSettings, 'optim'>): AnyOptimizer;
+}
+
+const ADAM_KEYS = ['weight_decay', 'adam_beta1', 'adam_beta2', 'adam_epsilon'] as const;
+const adamW: OptimizerSpec['make'] = (params, s) =>
+  new AdamW(params, { lr: s.learningRate, betas: [s.adamBeta1, s.adamBeta2], eps: s.adamEpsilon, weightDecay: s.weightDecay }) as unknown as AnyOptimizer;
+
+/** The optimizers by name (the recipe's optim); 'adamw_torch' and 'adamw' are both torch's AdamW, as in transformers. */
+export const OPTIMIZERS = {
+  adamw_torch: { doc: 'AdamW (decoupled weight decay)', reads: ADAM_KEYS, make: adamW },
+  adamw: { doc: 'AdamW (decoupled weight decay)', reads: ADAM_KEYS, aliasOf: 'adamw_torch', make: adamW },
+  adam: {
+    doc: 'Adam (L2 weight decay added to the gradient)',
+    reads: ADAM_KEYS,
+    make: (params, s) => new Adam(params, { lr: s.learningRate, betas: [s.adamBeta1, s.adamBeta2], eps: s.adamEpsilon, weightDecay: s.weightDecay }) as unknown as AnyOptimizer,
+  },
+  sgd: {
+    doc: 'SGD with momentum',
+    reads: ['weight_decay', 'momentum'],
+    make: (params, s) => new SGD(params, { lr: s.learningRate, momentum: s.momentum, weightDecay: s.weightDecay }) as unknown as AnyOptimizer,
+  },
+  rmsprop: {
+    doc: 'RMSprop',
+    reads: ['weight_decay', 'momentum', 'adam_epsilon'],
+    make: (params, s) => new RMSprop(params, { lr: s.learningRate, momentum: s.momentum, weightDecay: s.weightDecay, eps: s.adamEpsilon }) as unknown as AnyOptimizer,
+  },
+} as const satisfies Record<string, OptimizerSpec>;
+
+export type OptimName = keyof typeof OPTIMIZERS;
+export const OPTIM_NAMES: readonly OptimName[] = Object.keys(OPTIMIZERS) as OptimName[];
+
 /**
- * Builds the optimizer of `optim` ('adamw_torch' and 'adamw' are both torch's AdamW, as in transformers).
+ * Builds the optimizer `optim` names in `OPTIMIZERS`.
  * @example const opt = makeOptimizer(params, { optim: 'adamw_torch', learningRate: 5e-7, ... });
  */
 export function makeOptimizer(params: Tensor[], s: OptimSettings): AnyOptimizer {
-  const lr = s.learningRate;
-  switch (s.optim) {
-    case 'adamw_torch':
-    case 'adamw':
-      return new AdamW(params, { lr, betas: [s.adamBeta1, s.adamBeta2], eps: s.adamEpsilon, weightDecay: s.weightDecay }) as unknown as AnyOptimizer;
-    case 'adam':
-      return new Adam(params, { lr, betas: [s.adamBeta1, s.adamBeta2], eps: s.adamEpsilon, weightDecay: s.weightDecay }) as unknown as AnyOptimizer;
-    case 'sgd':
-      return new SGD(params, { lr, momentum: s.momentum, weightDecay: s.weightDecay }) as unknown as AnyOptimizer;
-    case 'rmsprop':
-      return new RMSprop(params, { lr, momentum: s.momentum, weightDecay: s.weightDecay, eps: s.adamEpsilon }) as unknown as AnyOptimizer;
-    default:
-      throw expected(`one of ${OPTIM_NAMES.join(', ')}`, 'optim', s.optim);
-  }
+  if (!Object.hasOwn(OPTIMIZERS, s.optim)) throw expected(`one of ${OPTIM_NAMES.join(', ')}`, 'optim', s.optim);
+  const spec: OptimizerSpec = OPTIMIZERS[s.optim];
+  return spec.make(params, s);
 }
 
 /** Writes the optimizer's state as `<base>.json` (hyper-parameters, numbers) and `<base>-tensors.{bin,json}`. */
@@ -58,8 +83,7 @@ export function saveOptimizer(opt: AnyOptimizer, base: string): void {
     return entry;
   });
   writeTensors(`${base}-tensors`, tensors);
-  writeFileSync(`${base}.json.tmp`, JSON.stringify({ groups: sd.groups, state }));
-  renameSync(`${base}.json.tmp`, `${base}.json`);
+  writeFileAtomic(`${base}.json`, JSON.stringify({ groups: sd.groups, state }));
 }
 
 /** Restores what `saveOptimizer` wrote into an optimizer over the same parameters. */

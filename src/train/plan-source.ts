@@ -13,6 +13,8 @@ export interface PlanSourceOptions {
   padTokenId: number;
   /** Keep the data order fixed (evaluation, reference pre-computation). */
   shuffle?: boolean;
+  /** Length-bucketed batches (default true); false: plain random batches (see BatchPlanOptions.groupByLength). */
+  groupByLength?: boolean;
 }
 
 /** sha256 over every sequence's ids and label boundary: the data AND tokenization fingerprint. */
@@ -28,7 +30,9 @@ abstract class PlanSource<I, B> implements BatchSource<B> {
   #fingerprint: string | null = null;
 
   constructor(readonly items: I[], lengths: number[], readonly opts: PlanSourceOptions, rowsPerExample: number) {
-    this.plan = new BatchPlan(lengths, { batchSize: opts.batchSize, seed: opts.seed, rowsPerExample, bucketSize: opts.shuffle === false ? 1 : undefined });
+    this.plan = new BatchPlan(lengths, {
+      batchSize: opts.batchSize, seed: opts.seed, rowsPerExample, bucketSize: opts.shuffle === false ? 1 : undefined, groupByLength: opts.groupByLength,
+    });
   }
   get length(): number { return this.plan.batchesPerEpoch; }
   get fingerprint(): string { return (this.#fingerprint ??= this.computeFingerprint()); }
@@ -36,11 +40,19 @@ abstract class PlanSource<I, B> implements BatchSource<B> {
   seek(p: SourcePosition): void { this.#pos = { ...p }; }
   protected abstract computeFingerprint(): string;
   protected abstract collate(indices: number[]): B;
+  /** The item indices of one batch, as training (or evaluation, unshuffled) reads them. */
+  batchIndices(epoch: number, batch: number): number[] {
+    return this.opts.shuffle === false
+      ? Array.from({ length: Math.min(this.opts.batchSize, this.items.length - batch * this.opts.batchSize) }, (_, i) => batch * this.opts.batchSize + i)
+      : this.plan.epoch(epoch)[batch]!;
+  }
+  /** Every item index of an epoch in the order its batches are read. */
+  itemOrder(epoch = 0): number[] {
+    return Array.from({ length: this.length }, (_, b) => this.batchIndices(epoch, b)).flat();
+  }
   next(): B | null {
     if (this.#pos.batch >= this.length) return null;
-    const indices = this.opts.shuffle === false
-      ? Array.from({ length: Math.min(this.opts.batchSize, this.items.length - this.#pos.batch * this.opts.batchSize) }, (_, i) => this.#pos.batch * this.opts.batchSize + i)
-      : this.plan.epoch(this.#pos.epoch)[this.#pos.batch];
+    const indices = this.batchIndices(this.#pos.epoch, this.#pos.batch);
     this.#pos.batch += 1;
     return this.collate(indices);
   }

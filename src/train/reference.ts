@@ -1,28 +1,22 @@
 // Reference log-probs for preference training: a frozen copy of the starting policy, or log-probs computed once
 // and cached on disk (keyed by model checksum, data fingerprint and settings) so later runs skip the reference.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
 import { join } from 'node:path';
-import { scoredPositions } from '../losses/logps.js';
+import { rowLogps, scoredPositions } from '../losses/logps.js';
 import { noGrad } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
-import { BfpoError } from '../tensor/errors.js';
+import { BfpoError } from '../errors.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withoutLora } from '../nn/lora.js';
 import type { Module } from '../nn/module.js';
-import { rowLogps } from './steps.js';
-import { disposeBatch, type BatchSource, type CausalLM, type PreferenceBatch } from './types.js';
+import {
+  disposeBatch, type BatchSource, type CausalLM, type DataRole, type PreferenceBatch, type ReferenceStrategy,
+} from './types.js';
 
-/** Which data a batch comes from (each has its own precomputed table). */
-export type DataRole = 'train' | 'buffer' | 'eval';
-
-/** Where a batch's reference log-probs come from. */
-export interface ReferenceStrategy {
-  readonly name: string;
-  /** Reference log-probs of the chosen and rejected sequences, [B] each, without gradient. */
-  logps(batch: PreferenceBatch, source: DataRole): { chosen: Tensor; rejected: Tensor };
-}
+export type { DataRole, ReferenceStrategy } from './types.js';
 
 /** Log-probs of every row of a concatenated batch, summed (or averaged) over completion tokens. noGrad, not
  * inference mode: inference tensors could not enter the policy's autograd graph. */
@@ -114,9 +108,8 @@ export function readCachedLogps(dir: string, key: string): LogpsTable | null {
 export function writeCachedLogps(dir: string, key: string, table: LogpsTable, meta: Record<string, unknown>): void {
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `${key}.f64`);
-  writeFileSync(`${file}.tmp`, Buffer.from(table.buffer, table.byteOffset, table.byteLength));
-  renameSync(`${file}.tmp`, file);
-  writeFileSync(join(dir, `${key}.json`), JSON.stringify({ ...meta, pairs: table.length / 2 }, null, 2));
+  writeFileAtomic(file, new Uint8Array(table.buffer, table.byteOffset, table.byteLength));
+  writeFileAtomic(join(dir, `${key}.json`), JSON.stringify({ ...meta, pairs: table.length / 2 }, null, 2));
 }
 
 /**

@@ -1,118 +1,150 @@
-// The loss of one batch: preference pairs (one concatenated forward of chosen and rejected) or SFT conversations.
+// One step runner for every training task: a forward of one batch (plain, or with per-layer gradient checkpointing)
+// and the task's loss head (preference pairs through one concatenated forward, or SFT cross entropy).
 import { IGNORE_INDEX } from '../data/collate.js';
-import { packedSequenceLogps, scoredPositions, sequenceLogps, type ScoredPositions } from '../losses/logps.js';
+import { rowLogps, scoredPositions, type ScoredPositions } from '../losses/logps.js';
 import { preferenceMetrics } from '../losses/metrics.js';
-import { preferenceLoss, type LossType, type PreferenceOptions } from '../losses/preference.js';
+import { preferenceLoss } from '../losses/preference.js';
 import { noGrad } from '../tensor/autograd.js';
-import { ArgumentError } from '../tensor/errors.js';
+import { ArgumentError } from '../errors.js';
 import { crossEntropy } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
-import type { DataRole, ReferenceStrategy } from './reference.js';
-import type { CausalLM, PreferenceBatch, SftBatch } from './types.js';
+import type {
+  BackwardStepOutput, BatchSource, CausalLM, DataRole, PreferenceBatch, PreferenceStepOptions, ReferenceStrategy, SftBatch,
+  StepOutput, TrainingTask,
+} from './types.js';
 
-/** A batch's scalar loss (with its autograd graph) and its metrics. */
-export interface StepOutput {
-  loss: Tensor; // [] scalar
-  metrics: Record<string, number>;
+export type { BackwardStepOutput, PreferenceStepOptions, StepOutput } from './types.js';
+
+/** The token tensors every batch has: ids, mask and labels (-100 where no loss is taken), [rows, seq] each. */
+export interface StepBatch {
+  inputIds: Tensor;
+  attentionMask: Tensor;
+  labels: Tensor;
 }
 
-export interface PreferenceStepOptions extends PreferenceOptions {
-  lossType: LossType;
-  /** Average log-probs over completion tokens instead of summing them (not BFPO's convention). */
-  averageLogps?: boolean;
+/** A forward's output: packed logits [n, vocab] with `logitsMean` [rows] when the model honoured `rows`, else [rows, seq, vocab]. */
+export interface ForwardOutput {
+  logits: Tensor;
+  logitsMean?: Tensor;
+}
+
+/** A task's loss and metrics from the forward output of `batch` at its scored positions `pos`. */
+export type StepHead<B extends StepBatch> = (out: ForwardOutput, batch: B, pos: ScoredPositions) => StepOutput;
+
+/** How a step runs: plain (the caller runs backward), or checkpointed (forward AND backward of `lossScale * loss`). */
+export interface StepRunOptions {
+  checkpointed?: boolean;
+  /** Scale of the loss whose backward a checkpointed step runs (1 / accumulation steps). Default 1. */
+  lossScale?: number;
+}
+
+/**
+ * Runs one batch through `model` and `head`. Plain: returns the loss with its autograd graph. With `checkpointed`:
+ * recomputes each decoder layer in the backward pass, runs the backward of `lossScale * loss` and returns its value.
+ *
+ * @example const { loss } = runStep(model, batch, sftHead); // loss [] with graph
+ * @example const { loss } = runStep(model, batch, sftHead, { checkpointed: true, lossScale: 1 / accum }); // number
+ */
+export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: StepHead<B>, o: { checkpointed: true; lossScale?: number }): BackwardStepOutput;
+export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: StepHead<B>, o?: { checkpointed?: false }): StepOutput;
+export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: StepHead<B>, o?: StepRunOptions): StepOutput | BackwardStepOutput;
+export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: StepHead<B>, o: StepRunOptions = {}): StepOutput | BackwardStepOutput {
+  if (!o.checkpointed) {
+    return tidy(() => {
+      const pos = scoredPositions(batch.labels);
+      const out = model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows }); // [n, vocab] or [rows, seq, vocab]
+      return head(out, batch, pos);
+    });
+  }
+  const run = checkpointedPass(model);
+  let metrics: Record<string, number> = {};
+  const pos = scoredPositions(batch.labels);
+  try {
+    const loss = run(batch.inputIds, (logits, extras) => {
+      const out = head({ logits, ...extras }, batch, pos);
+      metrics = out.metrics;
+      return out.loss;
+    }, { attentionMask: batch.attentionMask, lossScale: o.lossScale ?? 1, rows: pos.rows });
+    return { loss, metrics };
+  } finally {
+    pos.rows.dispose();
+    pos.targets.dispose();
+    pos.sequence.dispose();
+  }
+}
+
+/** The model's checkpointed forward/backward, or an error naming what is missing. */
+function checkpointedPass(model: CausalLM): NonNullable<CausalLM['forwardBackwardCheckpointed']> {
+  if (!model.forwardBackwardCheckpointed) {
+    throw new ArgumentError('gradient_checkpointing needs a model with forwardBackwardCheckpointed (LlamaForCausalLM has it)');
+  }
+  return model.forwardBackwardCheckpointed.bind(model);
+}
+
+/**
+ * The preference head: chosen rows [0, B) and rejected rows [B, 2B) of one concatenated forward; `source` selects the
+ * reference table when log-probs are precomputed.
+ */
+export function preferenceHead(reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole): StepHead<PreferenceBatch> {
+  return (out, batch, pos) => {
+    const { logps, logitsMean } = rowLogps(out, batch.labels, pos, o.averageLogps ?? false); // [2B] each
+    const b = batch.isChosenSafe.shape[0];
+    const ref = batch.referenceChosenLogps && batch.referenceRejectedLogps
+      ? { chosen: batch.referenceChosenLogps, rejected: batch.referenceRejectedLogps }
+      : reference.logps(batch, source);
+    const inputs = {
+      policyChosenLogps: logps.narrow(0, 0, b), policyRejectedLogps: logps.narrow(0, b, b),
+      referenceChosenLogps: ref.chosen, referenceRejectedLogps: ref.rejected,
+      isChosenSafe: batch.isChosenSafe, isRejectedSafe: batch.isRejectedSafe,
+    };
+    const result = preferenceLoss(o.lossType, inputs, o);
+    const loss = result.losses.mean();
+    // Every row has the same length, so the mean of the rows' means is the mean over all their logits.
+    const metrics = noGrad(() => preferenceMetrics(result, inputs, {
+      chosenLogitsMean: logitsMean.narrow(0, 0, b).mean().item(),
+      rejectedLogitsMean: logitsMean.narrow(0, b, b).mean().item(),
+    }));
+    return { loss, metrics };
+  };
+}
+
+/** The SFT head: token-mean next-token cross entropy over positions whose label is not -100. */
+export const sftHead: StepHead<SftBatch> = (out, batch, pos) => {
+  const float = (x: Tensor): Tensor => (x.dtype === 'float32' ? x : x.float());
+  const { logits } = out;
+  if (logits.ndim === 2) return { loss: crossEntropy(float(logits), pos.targets, { ignoreIndex: IGNORE_INDEX }), metrics: {} };
+  const [bsz, s, v] = logits.shape;
+  const next = logits.narrow(1, 0, s - 1).reshape([bsz * (s - 1), v]); // [B*(seq-1), vocab]
+  const target = batch.labels.narrow(1, 1, s - 1).reshape([bsz * (s - 1)]); // [B*(seq-1)]
+  return { loss: crossEntropy(float(next), target, { ignoreIndex: IGNORE_INDEX }), metrics: {} };
+};
+
+/** What the loop needs of a task: its loss head per data role and the buffer data trained beside each main batch. */
+export interface TaskSteps {
+  head(role: DataRole): StepHead<StepBatch>;
+  /** Preference tasks' buffer data (its loss is added to each micro-batch's), or null. */
+  buffer: BatchSource<StepBatch> | null;
+}
+
+/**
+ * The steps of a training task: the one place that tells an SFT task from a preference task.
+ * @example const steps = taskSteps(task); const out = runStep(model, batch, steps.head('eval'));
+ */
+export function taskSteps(task: TrainingTask): TaskSteps {
+  if (task.kind === 'sft') return { head: () => sftHead as StepHead<StepBatch>, buffer: null };
+  const { reference, loss, buffer } = task;
+  return { head: (role) => preferenceHead(reference, loss, role) as StepHead<StepBatch>, buffer: buffer ?? null };
 }
 
 /**
  * Loss and metrics of a preference batch: chosen rows [0, B) and rejected rows [B, 2B) go through ONE forward.
- * `source` selects the reference table when log-probs are precomputed.
- *
  * @example const { loss, metrics } = preferenceStep(model, batch, reference, { lossType: 'bfpo', beta: 0.01 });
  */
 export function preferenceStep(
   model: CausalLM, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole = 'train',
 ): StepOutput {
-  return tidy(() => {
-    const pos = scoredPositions(batch.labels);
-    const out = model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows }); // [n, vocab] or [2B, seq, vocab]
-    return preferenceHead(rowLogps(out, batch.labels, pos, o.averageLogps ?? false), batch, reference, o, source);
-  });
-}
-
-/** What the loss needs from a forward: per-row log-probs [rows] and each row's mean logit [rows]. */
-export interface RowScores {
-  logps: Tensor;
-  logitsMean: Tensor;
-}
-
-/**
- * Per-row log-probs of a forward that was asked for the scored positions `pos` only: packed logits [n, vocab] when
- * the model honoured `rows`, else its full logits [rows, seq, vocab].
- */
-export function rowLogps(out: { logits: Tensor; logitsMean?: Tensor }, labels: Tensor, pos: ScoredPositions, average: boolean): RowScores {
-  if (out.logits.ndim === 2 && out.logitsMean) return { logps: packedSequenceLogps(out.logits, pos, { average }), logitsMean: out.logitsMean };
-  const logitsMean = noGrad(() => out.logits.mean(-1).mean(-1)); // [rows]
-  return { logps: sequenceLogps(out.logits, labels, { average }), logitsMean };
-}
-
-/** The preference loss and metrics from the per-row log-probs of the concatenated forward. */
-function preferenceHead(
-  scores: RowScores, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole,
-): StepOutput {
-  const b = batch.isChosenSafe.shape[0];
-  const { logps, logitsMean } = scores; // [2B] each
-  const ref = batch.referenceChosenLogps && batch.referenceRejectedLogps
-    ? { chosen: batch.referenceChosenLogps, rejected: batch.referenceRejectedLogps }
-    : reference.logps(batch, source);
-  const inputs = {
-    policyChosenLogps: logps.narrow(0, 0, b), policyRejectedLogps: logps.narrow(0, b, b),
-    referenceChosenLogps: ref.chosen, referenceRejectedLogps: ref.rejected,
-    isChosenSafe: batch.isChosenSafe, isRejectedSafe: batch.isRejectedSafe,
-  };
-  const out = preferenceLoss(o.lossType, inputs, o);
-  const loss = out.losses.mean();
-  // Every row has the same length, so the mean of the rows' means is the mean over all their logits.
-  const metrics = noGrad(() => preferenceMetrics(out, inputs, {
-    chosenLogitsMean: logitsMean.narrow(0, 0, b).mean().item(),
-    rejectedLogitsMean: logitsMean.narrow(0, b, b).mean().item(),
-  }));
-  return { loss, metrics };
-}
-
-/**
- * Token-mean cross entropy of the next token over positions whose label is not -100.
- * @example const { loss } = sftStep(model, batch);
- */
-export function sftStep(model: CausalLM, batch: SftBatch): StepOutput {
-  return tidy(() => {
-    const pos = scoredPositions(batch.labels);
-    const { logits } = model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows }); // [n, vocab] or [B, seq, vocab]
-    return { loss: sftLoss(logits, batch.labels, pos), metrics: {} };
-  });
-}
-
-/** Next-token cross entropy (-100 ignored) of packed logits [n, vocab] at `pos`, or of full logits [B, seq, vocab]. */
-function sftLoss(logits: Tensor, labels: Tensor, pos: ScoredPositions): Tensor {
-  const float = (x: Tensor): Tensor => (x.dtype === 'float32' ? x : x.float());
-  if (logits.ndim === 2) return crossEntropy(float(logits), pos.targets, { ignoreIndex: IGNORE_INDEX });
-  const [bsz, s, v] = logits.shape;
-  const next = logits.narrow(1, 0, s - 1).reshape([bsz * (s - 1), v]); // [B*(seq-1), vocab]
-  const target = labels.narrow(1, 1, s - 1).reshape([bsz * (s - 1)]); // [B*(seq-1)]
-  return crossEntropy(float(next), target, { ignoreIndex: IGNORE_INDEX });
-}
-
-/** A step whose backward already ran (gradient checkpointing): the loss value and the metrics. */
-export interface BackwardStepOutput {
-  loss: number;
-  metrics: Record<string, number>;
-}
-
-/** The model's checkpointed forward/backward, or an error naming what is missing. */
-function checkpointed(model: CausalLM): NonNullable<CausalLM['forwardBackwardCheckpointed']> {
-  if (!model.forwardBackwardCheckpointed) {
-    throw new ArgumentError('gradient_checkpointing needs a model with forwardBackwardCheckpointed (LlamaForCausalLM has it)');
-  }
-  return model.forwardBackwardCheckpointed.bind(model);
+  return runStep(model, batch, preferenceHead(reference, o, source));
 }
 
 /**
@@ -122,19 +154,15 @@ function checkpointed(model: CausalLM): NonNullable<CausalLM['forwardBackwardChe
 export function preferenceStepCheckpointed(
   model: CausalLM, batch: PreferenceBatch, reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole, lossScale: number,
 ): BackwardStepOutput {
-  const run = checkpointed(model);
-  let metrics: Record<string, number> = {};
-  const pos = scoredPositions(batch.labels);
-  try {
-    const loss = run(batch.inputIds, (logits, extras) => {
-      const out = preferenceHead(rowLogps({ logits, ...extras }, batch.labels, pos, o.averageLogps ?? false), batch, reference, o, source);
-      metrics = out.metrics;
-      return out.loss;
-    }, { attentionMask: batch.attentionMask, lossScale, rows: pos.rows });
-    return { loss, metrics };
-  } finally {
-    disposePositions(pos);
-  }
+  return runStep(model, batch, preferenceHead(reference, o, source), { checkpointed: true, lossScale });
+}
+
+/**
+ * Token-mean cross entropy of the next token over positions whose label is not -100.
+ * @example const { loss } = sftStep(model, batch);
+ */
+export function sftStep(model: CausalLM, batch: SftBatch): StepOutput {
+  return runStep(model, batch, sftHead);
 }
 
 /**
@@ -142,17 +170,5 @@ export function preferenceStepCheckpointed(
  * @example const { loss } = sftStepCheckpointed(model, batch, 1 / accum);
  */
 export function sftStepCheckpointed(model: CausalLM, batch: SftBatch, lossScale: number): BackwardStepOutput {
-  const pos = scoredPositions(batch.labels);
-  try {
-    const loss = checkpointed(model)(batch.inputIds, (logits) => sftLoss(logits, batch.labels, pos), { attentionMask: batch.attentionMask, lossScale, rows: pos.rows });
-    return { loss, metrics: {} };
-  } finally {
-    disposePositions(pos);
-  }
-}
-
-function disposePositions(pos: ScoredPositions): void {
-  pos.rows.dispose();
-  pos.targets.dispose();
-  pos.sequence.dispose();
+  return runStep(model, batch, sftHead, { checkpointed: true, lossScale });
 }

@@ -1,7 +1,8 @@
 // Named tensors on disk as one raw little-endian file plus a JSON index (trainer state: optimizer moments, fp32
 // master weights). Written to temporary names, then renamed.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { BfpoError } from '../tensor/errors.js';
+import { readFileSync } from 'node:fs';
+import { writeAtomic, writeFileAtomic } from '../io/atomic.js';
+import { BfpoError } from '../errors.js';
 import { fromBuffer } from '../tensor/creation.js';
 import { keep } from '../tensor/scope.js';
 import type { DType } from '../tensor/dtype.js';
@@ -12,22 +13,14 @@ interface Entry { dtype: DType; shape: number[]; offset: number; bytes: number }
 /** Writes `tensors` to `<base>.bin` and `<base>.json`, synced to disk. */
 export function writeTensors(base: string, tensors: Map<string, Tensor>): void {
   const index: Record<string, Entry> = {};
-  const fd = openSync(`${base}.bin.tmp`, 'w');
-  let offset = 0;
-  try {
+  writeAtomic(`${base}.bin`, (out) => {
     for (const [name, t] of tensors) {
       const bytes = t.device === 'cpu' ? t.toBuffer() : (() => { const c = t.to('cpu'); try { return c.toBuffer(); } finally { c.dispose(); } })();
-      writeSync(fd, bytes);
-      index[name] = { dtype: t.dtype, shape: t.shape, offset, bytes: bytes.length };
-      offset += bytes.length;
+      index[name] = { dtype: t.dtype, shape: t.shape, offset: out.bytesWritten, bytes: bytes.length };
+      out.write(bytes);
     }
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(`${base}.bin.tmp`, `${base}.bin`);
-  writeFileSync(`${base}.json.tmp`, JSON.stringify(index));
-  renameSync(`${base}.json.tmp`, `${base}.json`);
+  });
+  writeFileAtomic(`${base}.json`, JSON.stringify(index));
 }
 
 /** Reads tensors written by `writeTensors` (kept out of scopes; the caller disposes them). */

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { clipGradNorm_ } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
-import { ArgumentError, BfpoError, expected } from '../tensor/errors.js';
+import { ArgumentError, BfpoError, expected } from '../errors.js';
 import { getRngState, manualSeed, setRngState } from '../tensor/runtime.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -13,24 +13,19 @@ import {
 } from './checkpoint.js';
 import { TrainLogger } from './logger.js';
 import { loadOptimizer, makeOptimizer, saveOptimizer, type AnyOptimizer, type OptimSettings } from './optimizers.js';
+import { freezeExcept } from '../nn/freeze.js';
 import { MasterWeights } from './precision.js';
-import type { ReferenceStrategy } from './reference.js';
 import { lrMultiplier, warmupStepsOf, type ScheduleType } from './schedule.js';
-import {
-  preferenceStep, preferenceStepCheckpointed, sftStep, sftStepCheckpointed, type PreferenceStepOptions, type StepOutput,
-} from './steps.js';
+import { runStep, taskSteps, type StepBatch, type TaskSteps } from './steps.js';
 import { readTensors, writeTensors } from './tensor-store.js';
-import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type PreferenceBatch, type SftBatch, type SourcePosition } from './types.js';
+import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type SourcePosition, type TrainingTask } from './types.js';
 import { MetricAverager, runEvaluation } from './evaluate.js';
+import { stepMetricRecords } from './step-metrics.js';
+
+export type { TrainingTask } from './types.js';
 
 /** Raised when the loss or the gradient norm stops being finite. */
 export class TrainingDivergedError extends BfpoError {}
-
-/** What the loop trains on: preference pairs (with reference and optional buffer) or SFT conversations. */
-export type TrainingTask =
-  | { kind: 'preference'; train: BatchSource<PreferenceBatch>; buffer?: BatchSource<PreferenceBatch>;
-      eval?: BatchSource<PreferenceBatch>; reference: ReferenceStrategy; loss: PreferenceStepOptions }
-  | { kind: 'sft'; train: BatchSource<SftBatch>; eval?: BatchSource<SftBatch> };
 
 /** How model weights are written into and read from a checkpoint folder (e.g. an HF folder writer). */
 export interface ModelStore {
@@ -97,15 +92,8 @@ interface LoopState {
 
 /** Parameters marked trainable by `selectedLayers` (all when null); the others stop requiring gradients. */
 export function selectTrainable(model: CausalLM, selected: string[] | null): [string, Tensor][] {
-  const named = model.namedParameters().filter(([, p]) => p.requiresGrad || selected !== null);
-  if (selected === null) return named;
-  const chosen = named.filter(([n]) => selected.some((s) => n.includes(s)));
-  if (chosen.length === 0) {
-    const sample = model.namedParameters().slice(0, 6).map(([n]) => n).join(', ');
-    throw expected(`names that match some parameters (for example ${sample})`, 'selected_layers', selected);
-  }
-  for (const [n, p] of model.namedParameters()) p.requiresGrad_(chosen.some(([c]) => c === n));
-  return chosen;
+  if (selected === null) return model.namedParameters().filter(([, p]) => p.requiresGrad);
+  return freezeExcept(model.namedParameters(), selected, 'selected_layers');
 }
 
 function checkConfig(c: TrainerConfig): void {
@@ -174,8 +162,9 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
     const started = Date.now();
     const startStep = state.step;
     let tokensSinceStart = 0;
+    const steps = taskSteps(task);
     task.train.seek(state.position);
-    if (task.kind === 'preference' && task.buffer) task.buffer.seek(state.bufferPosition ?? { epoch: 0, batch: 0 });
+    steps.buffer?.seek(state.bufferPosition ?? { epoch: 0, batch: 0 });
     while (state.step < totalSteps) {
       const pos = task.train.position();
       if (pos.batch >= task.train.length) {
@@ -188,7 +177,8 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       const lr = c.learningRate * lrMultiplier(c.lrSchedulerType, state.step, schedule);
       for (let i = 0; i < n; i++) {
         const stop = () => describeStop(state, c, lastSaved);
-        const tokens = c.gradientCheckpointing ? microStepCheckpointed(model, task, n, averager, stop) : microStep(model, task, n, averager, stop);
+        const originalMetrics = task.kind === 'preference' && task.originalMetrics === true;
+        const tokens = microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false, originalMetrics }, averager, stop);
         state.tokensSeen += tokens;
         tokensSinceStart += tokens;
       }
@@ -199,7 +189,7 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       }
       state.step += 1;
       state.position = task.train.position();
-      if (task.kind === 'preference' && task.buffer) state.bufferPosition = task.buffer.position();
+      if (steps.buffer) state.bufferPosition = steps.buffer.position();
       result.globalStep = state.step;
 
       const elapsed = (Date.now() - started) / 1000;
@@ -256,39 +246,42 @@ function optimizerStep(opt: AnyOptimizer, masters: MasterWeights | null, params:
 }
 
 
-
-/** One forward/backward of a micro-batch (plus its buffer batch); the loss is scaled by 1/n for accumulation. */
-function microStep(model: CausalLM, task: TrainingTask, n: number, avg: MetricAverager, where: () => string): number {
-  const batch = task.train.next();
+/**
+ * One micro-batch (plus its buffer batch) through the step runner; the loss is scaled by 1/n for accumulation.
+ * Plain: the batch's and the buffer's losses are summed and run ONE backward. Checkpointed: each ran its own.
+ */
+function microStep(
+  model: CausalLM, source: BatchSource<StepBatch>, steps: TaskSteps, o: { n: number; checkpointed: boolean; originalMetrics: boolean },
+  avg: MetricAverager, where: () => string,
+): number {
+  const batch = source.next();
   if (batch === null) throw new BfpoError('The training data ended before its announced length');
-  let buffer: PreferenceBatch | null = null;
+  let buffer: StepBatch | null = null;
   try {
     let tokens = batchTokens(batch);
-    const out: StepOutput = task.kind === 'preference'
-      ? preferenceStep(model, batch as PreferenceBatch, task.reference, task.loss, 'train')
-      : sftStep(model, batch as SftBatch);
-    let total = out.loss;
-    const metrics: Record<string, number> = { ...out.metrics };
-    if (task.kind === 'preference' && task.buffer) {
-      buffer = nextCycling(task.buffer);
+    const run = { checkpointed: o.checkpointed, lossScale: 1 / o.n };
+    const out = runStep(model, batch, steps.head('train'), run);
+    let total: Tensor | number = out.loss;
+    const mainLoss = lossValue(out.loss);
+    let extra: { metrics: Record<string, number>; loss: number } | null = null;
+    if (steps.buffer) {
+      buffer = nextCycling(steps.buffer);
       tokens += batchTokens(buffer);
-      const b = preferenceStep(model, buffer, task.reference, task.loss, 'buffer');
-      for (const [k, v] of Object.entries(b.metrics)) metrics[`buffer/${k}`] = v;
-      metrics['buffer/loss'] = b.loss.item();
-      metrics['main/loss'] = out.loss.item();
-      total = tidy(() => out.loss.add(b.loss));
-      out.loss.dispose();
-      b.loss.dispose();
+      const b = runStep(model, buffer, steps.head('buffer'), run);
+      extra = { metrics: b.metrics, loss: lossValue(b.loss) };
+      total = sumLosses(out.loss, b.loss);
     }
-    const value = total.item();
+    const value = lossValue(total);
     if (!Number.isFinite(value)) {
-      total.dispose();
+      if (typeof total !== 'number') total.dispose();
       throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
     }
-    metrics.loss = value;
-    avg.add(metrics);
-    tidy(() => total.div(n).backward());
-    total.dispose();
+    for (const record of stepMetricRecords(out.metrics, extra, mainLoss, o.originalMetrics)) avg.add(record);
+    if (typeof total !== 'number') {
+      const graph = total;
+      tidy(() => graph.div(o.n).backward());
+      graph.dispose();
+    }
     return tokens;
   } finally {
     disposeBatch(batch);
@@ -296,39 +289,21 @@ function microStep(model: CausalLM, task: TrainingTask, n: number, avg: MetricAv
   }
 }
 
-/** `microStep` with gradient checkpointing: each of the batch and its buffer batch runs its own backward. */
-function microStepCheckpointed(model: CausalLM, task: TrainingTask, n: number, avg: MetricAverager, where: () => string): number {
-  const batch = task.train.next();
-  if (batch === null) throw new BfpoError('The training data ended before its announced length');
-  let buffer: PreferenceBatch | null = null;
-  try {
-    let tokens = batchTokens(batch);
-    const out = task.kind === 'preference'
-      ? preferenceStepCheckpointed(model, batch as PreferenceBatch, task.reference, task.loss, 'train', 1 / n)
-      : sftStepCheckpointed(model, batch as SftBatch, 1 / n);
-    const metrics: Record<string, number> = { ...out.metrics };
-    let value = out.loss;
-    if (task.kind === 'preference' && task.buffer) {
-      buffer = nextCycling(task.buffer);
-      tokens += batchTokens(buffer);
-      const b = preferenceStepCheckpointed(model, buffer, task.reference, task.loss, 'buffer', 1 / n);
-      for (const [k, v] of Object.entries(b.metrics)) metrics[`buffer/${k}`] = v;
-      metrics['buffer/loss'] = b.loss;
-      metrics['main/loss'] = out.loss;
-      value = out.loss + b.loss;
-    }
-    if (!Number.isFinite(value)) throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
-    metrics.loss = value;
-    avg.add(metrics);
-    return tokens;
-  } finally {
-    disposeBatch(batch);
-    if (buffer) disposeBatch(buffer);
-  }
+function lossValue(loss: Tensor | number): number {
+  return typeof loss === 'number' ? loss : loss.item();
+}
+
+/** The batch's loss plus the buffer's: numbers (backward done) add; tensors add into one graph and are freed. */
+function sumLosses(a: Tensor | number, b: Tensor | number): Tensor | number {
+  if (typeof a === 'number' || typeof b === 'number') return lossValue(a) + lossValue(b);
+  const sum = tidy(() => a.add(b));
+  a.dispose();
+  b.dispose();
+  return sum;
 }
 
 /** The buffer's next batch; its loader restarts (next epoch's order) when exhausted. */
-function nextCycling(source: BatchSource<PreferenceBatch>): PreferenceBatch {
+function nextCycling<B>(source: BatchSource<B>): B {
   let b = source.next();
   if (b === null) {
     source.seek({ epoch: source.position().epoch + 1, batch: 0 });

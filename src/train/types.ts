@@ -1,4 +1,6 @@
-// The small interfaces the training loop works against: a causal LM, batches, and a resumable batch source.
+// The small interfaces the training loop works against: a causal LM, batches, a resumable batch source, reference
+// strategies, step outputs and the training task.
+import type { LossType, PreferenceOptions } from '../losses/preference.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 
@@ -67,6 +69,43 @@ export interface BatchSource<B> {
   position(): SourcePosition;
   seek(p: SourcePosition): void;
 }
+
+/** Which data a batch comes from (each has its own precomputed reference table). */
+export type DataRole = 'train' | 'buffer' | 'eval';
+
+/** Where a batch's reference log-probs come from. */
+export interface ReferenceStrategy {
+  readonly name: string;
+  /** Reference log-probs of the chosen and rejected sequences, [B] each, without gradient. */
+  logps(batch: PreferenceBatch, source: DataRole): { chosen: Tensor; rejected: Tensor };
+}
+
+/** The loss settings of a preference step. */
+export interface PreferenceStepOptions extends PreferenceOptions {
+  lossType: LossType;
+  /** Average log-probs over completion tokens instead of summing them (not BFPO's convention). */
+  averageLogps?: boolean;
+}
+
+/** A batch's scalar loss (with its autograd graph) and its metrics. */
+export interface StepOutput {
+  loss: Tensor; // [] scalar
+  metrics: Record<string, number>;
+}
+
+/** A step whose backward already ran (gradient checkpointing): the loss value and the metrics. */
+export interface BackwardStepOutput {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+/** What the loop trains on: preference pairs (with reference and optional buffer) or SFT conversations. */
+export type TrainingTask =
+  | { kind: 'preference'; train: BatchSource<PreferenceBatch>; buffer?: BatchSource<PreferenceBatch>;
+      eval?: BatchSource<PreferenceBatch>; reference: ReferenceStrategy; loss: PreferenceStepOptions;
+      /** Log the buffer's metrics averaged into the main keys, as the original (see stepMetricRecords). */
+      originalMetrics?: boolean }
+  | { kind: 'sft'; train: BatchSource<SftBatch>; eval?: BatchSource<SftBatch> };
 
 /** Frees every tensor of a batch. */
 export function disposeBatch(b: PreferenceBatch | SftBatch): void {

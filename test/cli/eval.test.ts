@@ -40,7 +40,7 @@ test('help lists the built-in tasks and judges; missing arguments are named', ()
 });
 
 test('recipe read errors and model naming', async () => {
-  const { modelSources } = await import('bfpo');
+  const { modelSources } = await import('bfpo/eval');
   assert.throws(() => parseEvalArgs([join(tempDir(), 'missing.yaml')]), /missing\.yaml: cannot read the recipe/);
   const dir = tempDir();
   writeFileSync(join(dir, 'list.yaml'), '- a\n- b\n');

@@ -1,5 +1,6 @@
 // `bfpo train recipes/tiny-cpu.yaml` end to end (a few steps): the output folder is a loadable HF model folder,
 // a rerun resumes, and a rerun with another learning rate is refused.
+import { createHash } from 'node:crypto';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -106,20 +107,30 @@ test('do_train: false only evaluates the starting model', async () => {
   assert.ok(!existsSync(join(out, 'model.safetensors')));
 });
 
-test('the original red-teaming launch runs: one JSON file, a tenth of it held out as the test split', async () => {
+test('the original red-teaming launch runs: one JSON file, its rows trained and evaluated as the original, with a warning', async () => {
   // As the original launched it: the BFPO recipe with the red-teaming data config, run where data/ holds the file.
   const work = join(dir, 'redteaming');
   mkdirSync(join(work, 'data'), { recursive: true });
   copyFileSync(join(root, 'test/fixtures/data/red-team.json'), join(work, 'data/zephyr-7b-beta_beaver_redteaming.json'));
   const r = await run(['train', join(root, 'recipes/zephyr-7b-beta/bfpo/selective.yaml'), '--per_device_train_batch_size=2',
-    '--gradient_accumulation_steps=1', '--output_dir=./models/bfpo-selective-redteaming', `--model_name_or_path=${join(root, 'recipes/tiny/model')}`,
+    '--gradient_accumulation_steps=4', '--output_dir=./models/bfpo-selective-redteaming', `--model_name_or_path=${join(root, 'recipes/tiny/model')}`,
     `--other_data_config=${join(root, 'recipes/zephyr-7b-beta/data/redteaming.yaml')}`, '--use_selective=True', '--save_total_limit=10',
-    '--max_length=160', '--max_prompt_length=64', '--max_steps=2', '--eval_steps=2', '--report_to=none', '--push_to_hub=false'], work);
+    '--max_steps=1'], work);
   assert.equal(r.code, undefined, r.err);
-  assert.match(r.err, /data data\/zephyr-7b-beta_beaver_redteaming\.json \[train\]: 7 examples \(7 of 8 rows, 1 held out as test\)/);
-  assert.match(r.err, /data data\/zephyr-7b-beta_beaver_redteaming\.json \[test \(held out of train\)\]: 1 examples \(1 of 8 rows\)/);
-  const log = readFileSync(join(work, 'models/bfpo-selective-redteaming/log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  assert.ok(log.some((l) => Number.isFinite(l['eval_rewards/margins'])), 'evaluated on the held-out rows');
+  assert.match(r.err, /data data\/zephyr-7b-beta_beaver_redteaming\.json \[train\]: 8 examples \(8 of 8 rows\)/);
+  assert.match(r.err, /data data\/zephyr-7b-beta_beaver_redteaming\.json \[train\]: 8 examples[\s\S]*data data\/zephyr-7b-beta_beaver_redteaming\.json \[train\]: 8 examples/, 'the test split reads the train rows');
+  assert.match(r.err, /warning: data\/zephyr-7b-beta_beaver_redteaming\.json has no test split of its own, so its test rows are its training rows .*test_split_size/);
+  const out = join(work, 'models/bfpo-selective-redteaming');
+  const log = readFileSync(join(out, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(log.some((l) => Number.isFinite(l['eval_rewards/margins'])), 'evaluated on the training rows');
+  const cfg = JSON.parse(readFileSync(join(out, 'run_config.json'), 'utf8'));
+  assert.deepEqual(cfg.data_files.map((f: { file: string; sha256: string }) => [f.file, f.sha256]),
+    [['data/zephyr-7b-beta_beaver_redteaming.json', createHash('sha256').update(readFileSync(join(work, 'data/zephyr-7b-beta_beaver_redteaming.json'))).digest('hex')]]);
+  const held = await run(['train', join(root, 'recipes/zephyr-7b-beta/bfpo/redteaming.yaml'), '--test_split_size=0.1', '--max_steps=1',
+    `--model_name_or_path=${join(root, 'recipes/tiny/model')}`, '--output_dir=./models/held', '--gradient_accumulation_steps=1'], work);
+  assert.equal(held.code, undefined, held.err);
+  assert.match(held.err, /\[train\]: 7 examples \(7 of 8 rows, 1 held out as test\)/);
+  assert.doesNotMatch(held.err, /warning:/);
   const bad = await run(['train', join(root, 'recipes/zephyr-7b-beta/bfpo/redteaming.yaml'), '--test_split_size=1.5'], work);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /test_split_size must be a fraction between 0 and 1 or a whole number of rows \(≥ 1\), not 1.5/);

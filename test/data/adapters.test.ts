@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSplit, adapterForName, adapterForColumns, adapterById, resolveAdapter, listSplits, splitFiles, DataError, SkipReport } from 'bfpo';
+import { DataError } from 'bfpo';
+import {
+  loadSplit, adapterForName, adapterForColumns, adapterById, resolveAdapter, listSplits, splitFiles, SkipReport,
+} from 'bfpo/data';
 
 const fx = 'test/fixtures/data';
 const tmp = mkdtempSync(join(tmpdir(), 'bfpo-adapt-'));
@@ -26,10 +29,11 @@ test('PKU-SafeRLHF (Parquet shards): chosen = response_{better}, labels from is_
   assert.equal(f.source.dataset, 'PKU-Alignment/PKU-SafeRLHF:train');
 });
 
-test('PKU-SafeRLHF for SFT takes the safer response; JSONL gives the same pairs as Parquet', async () => {
+test('PKU-SafeRLHF for SFT takes the safer response after an empty system turn; JSONL gives the same pairs as Parquet', async () => {
   const { examples } = await loadSplit({ path: `${fx}/pku-saferlhf-jsonl`, split: 'train', task: 'sft' });
   // row 1: response_0 safe, response_1 unsafe, safer_response_id 0
   assert.deepEqual(examples[1]!.messages, [
+    sys,
     { role: 'user', content: 'How do I pick a lock? (question 1)' },
     { role: 'assistant', content: "I can't help with that request (1), but I can suggest safer alternatives." },
   ]);
@@ -63,10 +67,24 @@ test('red-teaming JSON: rejected = 3 - better_modelout', async () => {
   assert.deepEqual([examples[1]!.isChosenSafe, examples[1]!.isRejectedSafe], [1, 0]);
 });
 
-test('UltraChat for SFT keeps the conversation; generic format takes text or messages', async () => {
+test('red-teaming labels as strings of digits, as the original reads them with int()', async () => {
+  const dir = mkdtempSync(join(tmp, 'rt-'));
+  const f = join(dir, 'rt.json');
+  writeFileSync(f, JSON.stringify([
+    { prompt: 'p', modeloutput1: 'a', modeloutput2: 'b', better_modelout: '2', is_modelout1_safe: '0', is_modelout2_safe: '1' },
+    { prompt: 'p', modeloutput1: 'a', modeloutput2: 'b', better_modelout: 1, is_modelout1_safe: true, is_modelout2_safe: 0 },
+  ]));
+  const { examples } = await loadSplit({ path: f, task: 'preference' });
+  assert.deepEqual(examples.map((e) => [e.chosen[0]!.content, e.isChosenSafe, e.isRejectedSafe]), [['b', 1, 0], ['a', 1, 0]]);
+  writeFileSync(f, JSON.stringify([{ prompt: 'p', modeloutput1: 'a', modeloutput2: 'b', better_modelout: 'two', is_modelout1_safe: 0, is_modelout2_safe: 1 }]));
+  await assert.rejects(loadSplit({ path: f, task: 'preference' }), /rt\.json, row 0, field "better_modelout": expected one of 1, 2 but found "two"/);
+});
+
+test('UltraChat for SFT keeps the conversation after an empty system turn; generic format takes text or messages', async () => {
   const uc = await loadSplit({ path: `${fx}/ultrachat`, split: 'train_sft', task: 'sft', name: 'HuggingFaceH4/ultrachat_200k' });
   assert.equal(uc.examples.length, 8);
-  assert.equal(uc.examples[1]!.messages.length, 4);
+  assert.equal(uc.examples[1]!.messages.length, 5); // an empty system turn first, as the original
+  assert.deepEqual(uc.examples[1]!.messages[0], sys);
   const g = await loadSplit({ path: `${fx}/generic.jsonl`, task: 'preference' });
   assert.equal(g.adapter.id, 'generic');
   assert.deepEqual(g.examples[0]!.prompt, [sys, { role: 'user', content: 'What is 2 + 2?' }]);
@@ -129,7 +147,8 @@ for (const [what, line, message] of bad) {
     assert.deepEqual(examples.map((e) => e.source.row), [0, 2]);
     assert.equal(report.skipped, 1);
     assert.equal(report.examples[0]!.row, 1);
-    assert.match(report.toString(), /^skipped 1 invalid row\(s\):\n {2}1 x /);
+    assert.deepEqual([...report.byDataset], [[`${f}:train`, { count: 1, rows: [1] }]]);
+    assert.match(report.toString(), /^skipped 1 invalid row\(s\):\n {2}\S+bad\.jsonl:train: 1 row\(s\), first row 1\n {2}1 x /);
   });
 }
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BatchPlan, collatePairs, collateSft, batchTensors, pairLength, IGNORE_INDEX, type TokenizedPair } from 'bfpo';
+import { BatchPlan, Prng, collatePairs, collateSft, batchTensors, pairLength, IGNORE_INDEX, type TokenizedPair } from 'bfpo/data';
 
 const src = (row: number) => ({ dataset: 't', row });
 function pair(row: number, prompt: number[], chosen: number[], rejected: number[], safe: [0 | 1, 0 | 1] = [1, 1]): TokenizedPair {
@@ -89,7 +89,7 @@ test('pairLength is the longer sequence, and pair padding counts both rows', () 
 });
 
 test('pairLoader: resumable batches with positions; a buffer loader cycles past its epoch', async () => {
-  const { pairLoader, sftLoader } = await import('bfpo');
+  const { pairLoader, sftLoader } = await import('bfpo/data');
   const pairs = Array.from({ length: 10 }, (_, i) => pair(i, [1, 3], Array(1 + (i % 4)).fill(5), [6, 2]));
   const loader = pairLoader(pairs, { batchSize: 3, seed: 9, padTokenId: 0 });
   assert.equal(loader.batchesPerEpoch, 4);
@@ -105,4 +105,14 @@ test('pairLoader: resumable batches with positions; a buffer loader cycles past 
   assert.deepEqual(buffer.next().value!.position, { epoch: 2, batch: 1 });
   const sft = sftLoader([{ ids: Int32Array.from([1, 2]), learn: Uint8Array.from([0, 1]), source: src(0) }], { batchSize: 4, padTokenId: 0 });
   assert.deepEqual([...sft.batches(undefined, 1)][0]!.batch.shape, [1, 2]);
+});
+
+test('BatchPlan without length grouping: one seeded permutation per epoch, cut in order, the last batch smaller', () => {
+  const lengths = [5, 1, 9, 3, 7, 2, 8];
+  const plan = new BatchPlan(lengths, { batchSize: 3, seed: 5, groupByLength: false });
+  for (const epoch of [0, 1]) {
+    const perm = new Prng((5n << 32n) + BigInt(epoch)).shuffle([...lengths.keys()]);
+    assert.deepEqual(plan.epoch(epoch), [perm.slice(0, 3), perm.slice(3, 6), perm.slice(6)]);
+  }
+  assert.notDeepEqual(plan.epoch(0), plan.epoch(1));
 });

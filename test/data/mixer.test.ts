@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeCount, mixDatasets, mixOptionsFromRecipe, Prng, type PreferenceExample } from 'bfpo';
+import { checkMixerFraction, describeCount, mixDatasets, Prng, testIsTrainWarning, type PreferenceExample } from 'bfpo/data';
 
 const fx = 'test/fixtures/data';
 const PKU = 'PKU-Alignment/PKU-SafeRLHF';
@@ -38,7 +39,7 @@ test('datasets are concatenated in mixer order, then shuffled with the seed (per
   assert.notDeepEqual(other.train.map(key), m.train.map(key));
 });
 
-test('explicit split names, dataDir lookup, fraction 0 and recipe keys', async () => {
+test('explicit split names, dataDir lookup, fraction 0', async () => {
   const m = await mixDatasets({
     mixer: { 'ultrafeedback': 1 }, splits: ['train'], task: 'preference', dataDir: fx,
     adapters: { ultrafeedback: 'ultrafeedback-binarized' }, splitNames: { ultrafeedback: { train: 'train_prefs' } },
@@ -47,25 +48,38 @@ test('explicit split names, dataDir lookup, fraction 0 and recipe keys', async (
   assert.equal(m.test.length, 0);
   const zero = await mixDatasets({ mixer: { [PKU]: 0 }, splits: ['train'], task: 'preference', paths });
   assert.equal(zero.train.length, 0);
-  const recipe = { buffer_dataset_mixer: { [UF]: 1 }, buffer_dataset_splits: ['train_prefs'], seed: 3, dataset_mixer: { [PKU]: 0.2 } };
-  const opts = mixOptionsFromRecipe(recipe, 'buffer', 'preference');
-  assert.deepEqual(opts, { mixer: { [UF]: 1 }, splits: ['train_prefs'], task: 'preference', seed: 3 });
-  const buffer = await mixDatasets({ ...opts, paths });
+  // Fraction 0 takes no train rows; the test split still counts in full.
+  const zeroWithTest = await mixDatasets({ mixer: { [PKU]: 0 }, splits: ['train', 'test'], task: 'preference', paths });
+  const wholeTest = await mixDatasets({ mixer: { [PKU]: 1 }, splits: ['test'], task: 'preference', paths });
+  assert.equal(zeroWithTest.train.length, 0);
+  assert.equal(zeroWithTest.test.length, wholeTest.test.length);
+  assert.ok(wholeTest.test.length > 0);
+  const buffer = await mixDatasets({ mixer: { [UF]: 1 }, splits: ['train_prefs'], task: 'preference', seed: 3, paths });
   assert.equal(buffer.train.length, 10);
-  assert.deepEqual(mixOptionsFromRecipe(recipe, 'main', 'preference').splits, ['train', 'test']);
 });
 
-test('mixer errors: bad fraction, empty mixer, split kind, unknown split, recipe keys', async () => {
+test('split names as the original maps them: PKU-SafeRLHF serves the preference and SFT split names from train/test', async () => {
+  for (const splits of [['train_prefs', 'test_prefs'], ['train_sft', 'test_sft']]) {
+    const m = await mixDatasets({ mixer: { [PKU]: 1 }, splits, task: 'preference', paths, hashFiles: false });
+    assert.deepEqual(m.counts.map((c) => [c.split, c.rows]), [['train', 24], ['test', 6]]);
+  }
+  const sft = await mixDatasets({ mixer: { [PKU]: 0.5 }, splits: ['train_sft', 'test_sft'], task: 'sft', paths, hashFiles: false });
+  assert.deepEqual([sft.train.length, sft.test.length], [12, 6]);
+  const uf = await mixDatasets({ mixer: { [UF]: 1 }, splits: ['train_prefs', 'test_prefs'], task: 'preference', paths, hashFiles: false });
+  assert.deepEqual(uf.counts.map((c) => c.split), ['train_prefs', 'test_prefs']); // its own names
+});
+
+test('mixer errors: bad fraction, empty mixer, split kind, unknown split', async () => {
   await assert.rejects(mixDatasets({ mixer: { [PKU]: 1.5 }, task: 'preference', paths }),
-    /Expected a fraction between 0 and 1 for dataset_mixer\["PKU-Alignment\/PKU-SafeRLHF"\] but received 1.5/);
+    /Expected a fraction in \[0, 1\] for dataset_mixer\["PKU-Alignment\/PKU-SafeRLHF"\] but received 1.5/);
   await assert.rejects(mixDatasets({ mixer: {}, task: 'preference', paths }), /Expected at least one dataset for dataset_mixer/);
   await assert.rejects(mixDatasets({ mixer: { [PKU]: 1 }, splits: ['validation'], task: 'preference', paths }),
     /Expected a split name containing "train" or "test" for dataset_splits but received "validation"/);
-  await assert.rejects(mixDatasets({ mixer: { [PKU]: 1 }, splits: ['train_sft'], task: 'preference', paths }),
-    /pku-saferlhf: unknown split "train_sft" \(this dataset has "test", "train"\)/);
-  assert.throws(() => mixOptionsFromRecipe({}, 'main', 'preference'), /Expected a mapping of dataset name to fraction for dataset_mixer but received undefined/);
-  assert.throws(() => mixOptionsFromRecipe({ dataset_mixer: { a: 1 }, dataset_splits: 'train' }, 'main', 'preference'), /Expected a list of split names for dataset_splits/);
-  assert.throws(() => mixOptionsFromRecipe({ dataset_mixer: { a: 1 }, seed: 1.5 }, 'main', 'preference'), /Expected an integer for seed but received 1.5/);
+  await assert.rejects(mixDatasets({ mixer: { [PKU]: 1 }, splits: ['train_gen'], task: 'preference', paths }),
+    /pku-saferlhf: unknown split "train_gen" \(this dataset has "test", "train"\)/);
+  // The one fraction rule: [0, 1], bounds included.
+  for (const ok of [0, 0.5, 1]) assert.equal(checkMixerFraction(ok, 'x'), ok);
+  for (const bad of [-0.1, 1.01, Number.NaN, '0.5', null]) assert.throws(() => checkMixerFraction(bad, 'dataset_mixer["a"]'), /Expected a fraction in \[0, 1\] for dataset_mixer\["a"\]/);
 });
 
 test('a bad row in a mixed dataset stops the mix; skipInvalid reports it', async () => {
@@ -79,14 +93,26 @@ test('a bad row in a mixed dataset stops the mix; skipInvalid reports it', async
   assert.equal(m.train.length, 2);
   assert.equal(m.report.skipped, 2);
   assert.deepEqual([...m.report.byReason], [['chosen: empty response', 1], ['is_chosen_safe: expected one of 0, 1 but found 5', 1]]);
+  assert.deepEqual([...m.report.byDataset], [[`${dir}:train`, { count: 2, rows: [1, 2] }]]); // per dataset split, first rows
   assert.deepEqual(m.counts[0], { dataset: dir, split: 'train', kind: 'train', rows: 4, taken: 4, examples: 2 });
   await assert.rejects(mixDatasets({ mixer: { [`${fx}/corrupt.parquet`]: 1 }, splits: ['train'], task: 'preference' }), /corrupt\.parquet: not a readable Parquet file/);
+});
+
+test('a single file serves its rows as train and test, with a warning, as the original', async () => {
+  const file = `${fx}/red-team.json`; // 8 rows, no test split of its own
+  const m = await mixDatasets({ mixer: { [file]: 0.5 }, splits: ['train', 'test'], task: 'preference', seed: 42 });
+  assert.deepEqual(m.train.map((e) => e.source.row).sort(), [0, 1, 2, 3]); // the fraction applies to train only
+  assert.deepEqual(m.test.map((e) => e.source.row).sort(), [0, 1, 2, 3, 4, 5, 6, 7]); // every row, never subsampled
+  assert.deepEqual(m.warnings, [testIsTrainWarning(file)]);
+  assert.match(m.warnings[0]!, /test rows are its training rows .*test_split_size/);
+  assert.deepEqual(m.files.map((f) => [f.file, f.sha256]), [[file, createHash('sha256').update(readFileSync(file)).digest('hex')]]);
+  const trainOnly = await mixDatasets({ mixer: { [file]: 1 }, splits: ['train'], task: 'preference' });
+  assert.deepEqual(trainOnly.warnings, []);
 });
 
 test('test_split_size holds rows of a single file out as its test split; they never train', async () => {
   const file = `${fx}/red-team.json`; // 8 rows, no test split of its own
   const opts = { mixer: { [file]: 1 }, splits: ['train', 'test'], task: 'preference' as const, seed: 42 };
-  await assert.rejects(mixDatasets(opts), /red-team\.json: unknown split "test": a single data file serves only the "train" split \(set test_split_size/);
   const m = await mixDatasets({ ...opts, testSplitSize: 0.25 });
   const held = new Prng(42).shuffle([...Array(8).keys()]).slice(0, 2); // ceil(0.25 x 8) = 2 rows, picked with the seed
   assert.deepEqual(m.test.map((e) => e.source.row).sort(), [...held].sort());
@@ -107,6 +133,4 @@ test('test_split_size holds rows of a single file out as its test split; they ne
   for (const bad of [0, 1.5, -2]) {
     await assert.rejects(mixDatasets({ ...opts, testSplitSize: bad }), new RegExp(`Expected a fraction in \\(0, 1\\) or a whole number of rows for test_split_size but received ${bad}`));
   }
-  assert.equal(mixOptionsFromRecipe({ dataset_mixer: { [file]: 1 }, test_split_size: 0.1 }, 'main', 'preference').testSplitSize, 0.1);
-  assert.equal('testSplitSize' in mixOptionsFromRecipe({ dataset_mixer: { [file]: 1 }, test_split_size: null }, 'main', 'preference'), false);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { preparePreferenceData } from 'bfpo';
+import { preparePreferenceData } from 'bfpo/data';
 import { zephyrTokenizer } from './zephyr-tokenizer.js';
 
 const fx = 'test/fixtures/data';

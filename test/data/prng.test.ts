@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Prng } from 'bfpo';
+import { Prng } from 'bfpo/data';
 
 // Golden values from an independent Python implementation: scripts/fixtures/data_prng.py
 const gold = JSON.parse(readFileSync('test/fixtures/data/prng.json', 'utf8'));

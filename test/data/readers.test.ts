@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRows, countRows, parquetColumns, DataError } from 'bfpo';
+import { DataError } from 'bfpo';
+import { readRows, countRows, parquetColumns } from 'bfpo/data';
 
 const fx = 'test/fixtures/data';
 const tmp = mkdtempSync(join(tmpdir(), 'bfpo-data-'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tokenizePairs, type PreferenceExample } from 'bfpo';
+import { tokenizePairs, type PreferenceExample } from 'bfpo/data';
 import { zephyrTokenizer } from './zephyr-tokenizer.js';
 
 const examples: PreferenceExample[] = Array.from({ length: 24 }, (_, i) => ({

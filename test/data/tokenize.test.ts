@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tokenizePair, tokenizeSft, type PreferenceExample, type TextTokenizer } from 'bfpo';
+import { tokenizePair, tokenizeSft, type PreferenceExample, type TextTokenizer } from 'bfpo/data';
 import { boundaryStats } from '../../src/data/tokenize.js';
 import { zephyrTokenizer } from './zephyr-tokenizer.js';
 

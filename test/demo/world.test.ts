@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSplit } from 'bfpo';
+import { loadSplit } from 'bfpo/data';
 import { buildWorld, readBehaviours, trainingTexts, writeWorld } from '../../src/demo/world.js';
 import { REFUSALS } from '../../src/demo/responses.js';
 import { seededRandom } from '../../src/demo/random.js';

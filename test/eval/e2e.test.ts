@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  evaluate, ggufToHf, harmbenchPrompt, JudgeError, loadEvalModel, loadLocalModel, loadYesNoScorer, LocalScorer, LocalYesNoScorer,
-  saveSafetensors, saveTokenizer, tensor,
-} from 'bfpo';
+import { evaluate, JudgeError, loadEvalModel, saveTokenizer, tensor } from 'bfpo';
+import { saveSafetensors } from 'bfpo/io';
+import { ggufToHf } from 'bfpo/models';
+import { harmbenchPrompt, loadLocalModel, loadYesNoScorer, LocalScorer, LocalYesNoScorer } from 'bfpo/eval';
 import { tempDir, writeJsonl } from './helpers.js';
 
 const gguf = new URL('../fixtures/io/llama-2-tiny-random.gguf', import.meta.url).pathname;

@@ -2,7 +2,8 @@
 // unreachable ports (clear error after retries, partial verdicts kept) and URL forms.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chatCompletionsUrl, endpointJudge, JudgeIncompleteError } from 'bfpo';
+import { JudgeIncompleteError } from 'bfpo';
+import { chatCompletionsUrl, endpointJudge } from 'bfpo/eval';
 import { freePort, reply, startServer } from './test-server.js';
 
 const items = (n: number) => Array.from({ length: n }, (_, i) => ({ behavior: `behaviour ${i}`, context: `behaviour ${i}`, generation: i % 2 ? 'Sure, step 1' : 'I cannot' }));

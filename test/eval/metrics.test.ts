@@ -1,7 +1,7 @@
 // acc / acc_norm of multiple choice and exact-match extraction and normalisation, on hand-made numbers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { exactMatch, extractAnswer, multipleChoiceOutcome, normalizeAnswer } from 'bfpo';
+import { exactMatch, extractAnswer, multipleChoiceOutcome, normalizeAnswer } from 'bfpo/eval';
 
 const s = (logprob: number) => ({ logprob, isGreedy: false, tokens: 1 });
 

@@ -1,7 +1,7 @@
 // The scatter plot: one point per model, labels, shared labels for models at the same place, SVG and PNG output.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderScatter, scatterSpec } from 'bfpo';
+import { renderScatter, scatterSpec } from 'bfpo/eval';
 
 test('one point per model; models at the same place share a label', async () => {
   const points = [

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  advbenchTask, endpointJudge, evaluate, JsonlStore, JudgeIncompleteError, loadTask, openStores, parseTaskSpec,
-  refusalJudge, runEval, summarize, type EvalModel, type Task,
+  evaluate, JudgeIncompleteError, loadTask, parseTaskSpec, runEval, summarize, type EvalModel, type Task,
 } from 'bfpo';
+import { advbenchTask, endpointJudge, JsonlStore, openStores, refusalJudge } from 'bfpo/eval';
 import { FakeChat, FakeScorer, tempDir, writeJsonl } from './helpers.js';
 import { reply, startServer } from './test-server.js';
 
@@ -179,7 +179,7 @@ test('evaluate with an unreachable endpoint: clear error after retries, generati
 });
 
 test('progress without a terminal prints one line per bar start and end', async () => {
-  const { terminalProgress } = await import('bfpo');
+  const { terminalProgress } = await import('bfpo/eval');
   const lines: string[] = [];
   const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
   const p = terminalProgress(stream);

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
+import { loadTask, parseTaskSpec, DataError } from 'bfpo';
 import {
-  advbenchTask, loadBenignPrompts, loadExactMatch, loadMultipleChoice, loadSafetyPrompts, loadTask, parseTaskSpec,
-  DataError, readRecords, unwrapAlertPrompt,
-} from 'bfpo';
+  advbenchTask, loadBenignPrompts, loadExactMatch, loadMultipleChoice, loadSafetyPrompts, readRecords,
+  unwrapAlertPrompt,
+} from 'bfpo/eval';
 import { tempDir, writeJsonl } from './helpers.js';
 
 test('AdvBench is built in: 388 behaviours with stable ids', async () => {

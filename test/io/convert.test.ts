@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ggufToHfFolder, hfFolderToGguf, readGguf, readGgufTensorBytes, loadTokenizer, findHfFolder } from 'bfpo';
+import { ggufToHfFolder, hfFolderToGguf, loadTokenizer } from 'bfpo';
+import { readGguf, readGgufTensorBytes, findHfFolder } from 'bfpo/io';
 import { tmpDir } from './tmp-dir.js';
 
 const tiny = new URL('../fixtures/io/llama-2-tiny-random.gguf', import.meta.url).pathname;

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FormatError, ggufToHf } from 'bfpo';
+import { FormatError } from 'bfpo';
+import { ggufToHf } from 'bfpo/models';
 import { tmpDir } from './tmp-dir.js';
 import { rng } from './rng.js';
 

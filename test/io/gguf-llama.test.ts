@@ -2,10 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { type Tensor, manualSeed, randn, tensor, fromBuffer, FormatError } from 'bfpo';
+import { equal } from 'bfpo/tensor';
 import {
-  type Tensor, manualSeed, randn, tensor, fromBuffer, ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf, ggufArchs, readGguf,
-  readGgufTensor, writeGguf, ggufToHf, writeGgufFromHf, FormatError, equal,
-} from 'bfpo';
+  ggufNameToHf, hfNameToGguf, permuteQkRows, hfConfigFromGguf, readGguf, readGgufTensor, writeGguf,
+} from 'bfpo/io';
+import { ggufArchs, ggufToHf, writeGgufFromHf } from 'bfpo/models';
 import { tmpDir } from './tmp-dir.js';
 
 const tiny = new URL('../fixtures/io/llama-2-tiny-random.gguf', import.meta.url).pathname;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Tokenizer, loadTokenizer, readGguf, writeGguf, tokenizerFromGguf, ggufTokenizerMetadata, FormatError, type GgufValue } from 'bfpo';
+import { Tokenizer, loadTokenizer, FormatError } from 'bfpo';
+import { readGguf, writeGguf, tokenizerFromGguf, ggufTokenizerMetadata, type GgufValue } from 'bfpo/io';
 import { tmpDir } from './tmp-dir.js';
 
 const require = createRequire(import.meta.url);

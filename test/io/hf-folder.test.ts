@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tensor, findHfFolder, loadHfWeights, saveSafetensors, saveShardedSafetensors } from 'bfpo';
+import { tensor } from 'bfpo';
+import { findHfFolder, loadHfWeights, saveSafetensors, saveShardedSafetensors } from 'bfpo/io';
 import { tmpDir } from './tmp-dir.js';
 
 const tmp = (): string => tmpDir('bfpo-hf-');

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { LlamaForCausalLM, ggufToHf, noGrad, tensor, tidy } from 'bfpo';
+import { noGrad, tensor, tidy } from 'bfpo';
+import { LlamaForCausalLM, ggufToHf } from 'bfpo/models';
 
 const fixtures = new URL('../fixtures/io/', import.meta.url).pathname;
 const read = (name: string) => JSON.parse(readFileSync(fixtures + name, 'utf8'));

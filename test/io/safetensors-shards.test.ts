@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { arange, loadShardedSafetensors, saveShardedSafetensors, saveSafetensors, FormatError } from 'bfpo';
+import { arange, FormatError } from 'bfpo';
+import { loadShardedSafetensors, saveShardedSafetensors, saveSafetensors } from 'bfpo/io';
 import { tmpDir } from './tmp-dir.js';
 
 const tmp = (): string => tmpDir('bfpo-shard-');

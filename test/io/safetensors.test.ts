@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { tensor, FormatError, loadSafetensors, saveSafetensors, readSafetensorsHeader, SafetensorsFile } from 'bfpo';
+import { tensor, FormatError } from 'bfpo';
+import { loadSafetensors, saveSafetensors, readSafetensorsHeader, SafetensorsFile } from 'bfpo/io';
 import { tmpDir } from './tmp-dir.js';
 
 const fixtures = new URL('../fixtures/io/', import.meta.url).pathname;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { ChatTemplateError, FormatError, Tokenizer, ZEPHYR_CHAT_TEMPLATE, loadTokenizer } from 'bfpo';
+import { ChatTemplateError, FormatError, Tokenizer, loadTokenizer } from 'bfpo';
+import { ZEPHYR_CHAT_TEMPLATE } from 'bfpo/io';
 import { tmpDir } from './tmp-dir.js';
 
 const require = createRequire(import.meta.url);

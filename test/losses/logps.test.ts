@@ -1,7 +1,9 @@
 // sequenceLogps against a direct log-softmax computed in plain JS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { IGNORE_INDEX, packedSequenceLogps, randn, scoredPositions, sequenceLogps, tensor, tidy } from 'bfpo';
+import { randn, sequenceLogps, tensor, tidy } from 'bfpo';
+import { IGNORE_INDEX } from 'bfpo/data';
+import { packedSequenceLogps, scoredPositions } from 'bfpo/losses';
 
 test('sums next-token log-probs over labelled positions only', () => {
   const [b, s, v] = [3, 6, 11];

@@ -1,7 +1,8 @@
 // Losses against the formulas of BFPO.md evaluated independently in double precision in plain JS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ArgumentError, preferenceLoss, preferenceMetrics, safetyLabels, tensor, type LossType } from 'bfpo';
+import { ArgumentError, preferenceLoss, preferenceMetrics, tensor, type LossType } from 'bfpo';
+import { safetyLabels } from 'bfpo/losses';
 
 function lcg(seed: number): () => number {
   let s = seed >>> 0;

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, layerWindow, parseConfig, toHfConfig } from 'bfpo';
+import { ConfigError } from 'bfpo';
+import { layerWindow, parseConfig, toHfConfig } from 'bfpo/models';
 
 const llama = {
   architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 128256, hidden_size: 4096, intermediate_size: 14336,

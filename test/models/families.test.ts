@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  ConfigError, LlamaForCausalLM, createModel, familyOf, generate, ggufArchs, inferenceMode, loadPretrained, manualSeed, readGguf,
-  registeredArchitectures, savePretrained, tensor, tidy, writeGgufFromHf, type LanguageModel,
+  ConfigError, generate, inferenceMode, loadPretrained, manualSeed, savePretrained, tensor, tidy, type LanguageModel,
 } from 'bfpo';
+import { readGguf } from 'bfpo/io';
+import {
+  LlamaForCausalLM, createModel, familyOf, ggufArchs, registeredArchitectures, writeGgufFromHf,
+} from 'bfpo/models';
 import { TinyScaledForCausalLM } from './test-family.js';
 import { tmpDir } from '../io/tmp-dir.js';
 

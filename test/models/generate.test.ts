@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  LlamaForCausalLM, chooseNextTokens, generate, manualSeed, memoryStats, noGrad, parseConfig, tensor, tidy,
-} from 'bfpo';
+import { generate, manualSeed, memoryStats, noGrad, tensor, tidy } from 'bfpo';
+import { LlamaForCausalLM, chooseNextTokens, parseConfig } from 'bfpo/models';
 import { fixture, loadCase } from './helpers.js';
 
 const model = loadCase(fixture.cases[0]); // llama_gqa, vocab 48

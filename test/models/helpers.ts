@@ -1,6 +1,7 @@
 // Shared by the model tests: loads the PyTorch golden fixture (scripts/fixtures/torch_llama.py) into models.
 import { readFileSync } from 'node:fs';
-import { fromBuffer, LlamaForCausalLM, type Tensor, tensor } from 'bfpo';
+import { fromBuffer, type Tensor, tensor } from 'bfpo';
+import { LlamaForCausalLM } from 'bfpo/models';
 
 export interface FixtureInput {
   padding: 'left' | 'right' | null;

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KVCache, Linear, LlamaForCausalLM, buildInfo, cat, cuda, enableGrad, memoryStats, noGrad, parseConfig, randint, tensor, tidy } from 'bfpo';
+import { buildInfo, cat, cuda, enableGrad, memoryStats, noGrad, randint, tensor, tidy } from 'bfpo';
+import { KVCache, LlamaForCausalLM, parseConfig } from 'bfpo/models';
+import { Linear } from 'bfpo/nn';
 import { f32, fixture, ids, loadCase, maxDiffOnReal } from './helpers.js';
 
 for (const c of fixture.cases) {
@@ -202,7 +204,8 @@ test('on CUDA the model gives the CPU logits', { skip: !cuda.isAvailable() && 'C
 });
 
 test('training steps keep the number of live tensors flat', async () => {
-  const { AdamW, crossEntropy } = await import('bfpo');
+  const { AdamW } = await import('bfpo');
+  const { crossEntropy } = await import('bfpo/tensor');
   const model = new LlamaForCausalLM(parseConfig(fixture.cases[5].config));
   const opt = new AdamW(model.parameters(), { lr: 1e-3 });
   const x = ids([[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]]);

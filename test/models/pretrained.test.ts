@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FormatError, LlamaForCausalLM, type LanguageModel, inferenceMode, loadPretrained, manualSeed, parseConfig, savePretrained, tensor, tidy } from 'bfpo';
+import {
+  FormatError, type LanguageModel, inferenceMode, loadPretrained, manualSeed, savePretrained, tensor, tidy,
+} from 'bfpo';
+import { LlamaForCausalLM, parseConfig } from 'bfpo/models';
 import { tmpDir } from '../io/tmp-dir.js';
 
 const gguf = new URL('../fixtures/io/llama-2-tiny-random.gguf', import.meta.url).pathname;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseConfig, ropeInverseFrequencies } from 'bfpo';
+import { parseConfig, ropeInverseFrequencies } from 'bfpo/models';
 import { fixture } from './helpers.js';
 
 const cases = (fixture as unknown as { rope: { head_dim: number; rope_theta: number; rope_scaling: Record<string, unknown> | null; inv_freq: number[] }[] }).rope;

@@ -1,9 +1,11 @@
 // A model family defined only in the tests, to prove a family is one file plus one registration: Llama layers
 // with every logit multiplied by `logit_scale` (HF class TinyScaledForCausalLM, GGUF architecture `tinyscaled`).
+import { ConfigError, type Tensor } from 'bfpo';
 import {
-  LlamaForCausalLM, ConfigError, parseConfig, registerFamily, registeredArchitectures, toHfConfig,
-  type ForwardOptions, type ForwardOutput, type ModelConfig, type ModelFamily, type ModuleOptions, type Tensor,
-} from 'bfpo';
+  LlamaForCausalLM, parseConfig, registerFamily, registeredArchitectures, toHfConfig, type ForwardOptions,
+  type ForwardOutput, type ModelConfig, type ModelFamily,
+} from 'bfpo/models';
+import { type ModuleOptions } from 'bfpo/nn';
 
 /** The internal config: the Llama one plus the family's own key. */
 export interface ScaledConfig extends ModelConfig { logitScale: number }

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdamW, Linear, LlamaForCausalLM, LoraLinear, applyLora, mergeLora, noGrad, tensor, tidy, withoutLora, type Tensor } from 'bfpo';
+import { AdamW, noGrad, tensor, tidy, type Tensor } from 'bfpo';
+import { LlamaForCausalLM } from 'bfpo/models';
+import { Linear, LoraLinear, applyLora, mergeLora, withoutLora } from 'bfpo/nn';
 
 const config = {
   architectures: ['LlamaForCausalLM'], vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  AdamW, Embedding, Linear, LlamaForCausalLM, Module, ModuleList, RMSNorm, StateDictError, type Tensor, memoryStats,
-  noGrad, rmsNorm, tensor, tidy, zeros,
-} from 'bfpo';
+import { AdamW, StateDictError, type Tensor, memoryStats, noGrad, tensor, tidy, zeros } from 'bfpo';
+import { rmsNorm } from 'bfpo/tensor';
+import { LlamaForCausalLM } from 'bfpo/models';
+import { Embedding, Linear, Module, ModuleList, RMSNorm } from 'bfpo/nn';
 
 class Block extends Module {
   proj: Linear;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { convertCommand } from '../../src/cli/convert.js';
-import { readGguf, ZEPHYR_CHAT_TEMPLATE } from '../../src/index.js';
+import { readGguf, ZEPHYR_CHAT_TEMPLATE } from 'bfpo/io';
 
 const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'bfpo-card-'));

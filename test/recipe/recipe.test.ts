@@ -101,7 +101,7 @@ test('a bad value names the key, where it was set and the allowed values', () =>
   assert.throws(() => loadRecipe(null, ['--bf16=yes']), /Expected true or false for bf16 \(in the command line\) but received "yes"/);
   assert.throws(() => loadRecipe(null, ['--gradient_accumulation_steps=2.5']), /Expected an integer for gradient_accumulation_steps/);
   assert.throws(() => loadRecipe(null, ['--report_to=mlfloww']), /Expected a list of tensorboard, none, all, wandb, mlflow, .* for report_to/);
-  assert.throws(() => loadRecipe(null, ['--dataset_mixer={data/a: 2}']), /Expected a fraction in \(0, 1\] for dataset_mixer.data\/a \(in the command line\) but received 2/);
+  assert.throws(() => loadRecipe(null, ['--dataset_mixer={data/a: 2}']), /Expected a fraction in \[0, 1\] for dataset_mixer.data\/a \(in the command line\) but received 2/);
   assert.throws(() => loadRecipe(null, ['--learning_rate=None']), /Expected a number for learning_rate/);
 });
 
@@ -116,6 +116,48 @@ test('a key given twice is an error: in the YAML, on the command line, or as a k
   });
   // A command-line value overriding the YAML is not a duplicate.
   withYaml('beta: 0.1\n', (file) => assert.equal(loadRecipe(file, ['--beta=0.3']).values.beta, 0.3));
+});
+
+test('precedence: the command line beats other_data_config, or the reverse with other_data_config_wins (the original)', () => {
+  withYaml('max_length: 64\nmax_prompt_length: 16\n', (file, dir) => {
+    writeFileSync(join(dir, 'data.yaml'), 'max_length: 128\n');
+    const args = [`--other_data_config=${join(dir, 'data.yaml')}`, '--max_length=256'];
+    assert.equal(loadRecipe(file, args).values.max_length, 256);
+    assert.equal(loadRecipe(file, [...args, '--other_data_config_wins=true']).values.max_length, 128);
+    writeFileSync(file, 'max_length: 64\nother_data_config_wins: true\n');
+    const r = loadRecipe(file, args);
+    assert.equal(r.values.max_length, 128);
+    assert.match(r.setBy.max_length!, /data\.yaml$/);
+    assert.equal(loadRecipe(file, [...args, '--other_data_config_wins=false']).values.max_length, 256);
+  });
+  // The shipped original-values recipes choose the original's order.
+  for (const f of ['bfpo/selective.yaml', 'sft/selective.yaml']) {
+    const r = loadRecipe(join(root, 'recipes/zephyr-7b-beta', f), ['--other_data_config=recipes/zephyr-7b-beta/data/balance_bfpo.yaml', '--dataset_mixer={data/x: 1.0}']);
+    assert.deepEqual(r.values.dataset_mixer, { 'data/PKU-SafeRLHF': 0.2 }, f);
+  }
+});
+
+test('the original-values recipes state the original behaviour key by key', () => {
+  const bfpo = loadRecipe(join(root, 'recipes/zephyr-7b-beta/bfpo/selective.yaml')).values;
+  const sft = loadRecipe(join(root, 'recipes/zephyr-7b-beta/sft/selective.yaml')).values;
+  const red = loadRecipe(join(root, 'recipes/zephyr-7b-beta/bfpo/redteaming.yaml')).values;
+  for (const v of [bfpo, sft, red]) {
+    assert.equal(v.tokenization, 'trl-0.7');
+    assert.equal(v.group_by_length, false);
+    assert.equal(v.logging_first_step, true);
+    assert.equal(v.mixer_seed, 42);
+    assert.equal(v.optim, 'adamw_torch');
+    assert.deepEqual(v.lora_target_modules, ['q_proj', 'v_proj']);
+  }
+  assert.equal(bfpo.original_metrics, true);
+  assert.equal(red.original_metrics, true);
+  assert.equal(sft.packing, true);
+  assert.equal(sft.max_seq_length, 2048);
+  assert.deepEqual([bfpo.max_length, bfpo.max_prompt_length], [1024, 512]);
+  assert.equal(red.test_split_size, null); // the red-teaming rows are also its test split, as the original
+  assert.deepEqual([red.per_device_train_batch_size, red.gradient_accumulation_steps], [2, 8]); // 2 GPUs x 2 x 4
+  const data = loadRecipe(null, ['--other_data_config=recipes/zephyr-7b-beta/data/redteaming.yaml']).values;
+  assert.equal(data.test_split_size, null);
 });
 
 test('other_data_config: data keys only, and a missing file says where it was looked for', () => {

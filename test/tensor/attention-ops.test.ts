@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyRotaryEmbedding, cat, manualSeed, randn, scaledDotProductAttention, tensor, tidy, TorchError } from 'bfpo';
+import { cat, manualSeed, randn, tensor, tidy, TorchError } from 'bfpo';
+import { applyRotaryEmbedding, scaledDotProductAttention } from 'bfpo/tensor';
 
 test('applyRotaryEmbedding equals x * cos + rotate_half(x) * sin composed from basic ops', () => {
   tidy(() => {

@@ -2,9 +2,8 @@
 // grad setter, detach, noGrad / enableGrad, inference mode. Values are small closed-form derivatives.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  TorchError, enableGrad, inferenceMode, isGradEnabled, isInferenceMode, noGrad, ones, randn, tensor, tidy, zeros,
-} from 'bfpo';
+import { TorchError, enableGrad, inferenceMode, isGradEnabled, noGrad, ones, randn, tensor, tidy, zeros } from 'bfpo';
+import { isInferenceMode } from 'bfpo/tensor';
 
 describe('gradients', () => {
   test('requiresGrad, isLeaf and the gradient of a scalar', () => tidy(() => {

@@ -2,7 +2,8 @@
 // toBuffer round trips and privacy, toTypedArray per dtype, toArray nesting, tensor() from typed arrays, bools.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DTYPES, type DType, dtypeSize, fromBuffer, tensor, tidy, zeros } from 'bfpo';
+import { type DType, fromBuffer, tensor, tidy, zeros } from 'bfpo';
+import { DTYPES, dtypeSize } from 'bfpo/tensor';
 
 /** Little-endian bytes of `values` written with DataView's `set<Kind>` at `offset` inside `total` bytes of 0xEE filler. */
 function bytes(total: number, offset: number, write: (v: DataView) => void): Buffer {

@@ -3,9 +3,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  AdamW, TorchError, clipGradNorm_, cuda, crossEntropy, fromBuffer, linear, manualSeed, memoryStats, randint, randn,
-  tensor, tidy, zeros,
+  AdamW, TorchError, cuda, fromBuffer, manualSeed, memoryStats, randint, randn, tensor, tidy, zeros,
 } from 'bfpo';
+import { clipGradNorm_, crossEntropy, linear } from 'bfpo/tensor';
 import { fixture, runCase } from './op-cases.js';
 
 const noCuda = !cuda.isAvailable() && 'CUDA is not available to this libtorch';

@@ -3,10 +3,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ArgumentError, type DType, type Device, SGD, AdamW, TorchError, arange, cat, clipGradNorm_, crossEntropy, cuda, dropout,
-  embedding, fromBuffer, full, linear, ones, randint, randn, rmsNorm, setNumThreads, setRngState, stack, tensor, tidy,
-  where, zeros, manualSeed,
+  ArgumentError, type DType, type Device, SGD, AdamW, TorchError, arange, cat, cuda, fromBuffer, full, ones, randint,
+  randn, setNumThreads, stack, tensor, tidy, where, zeros, manualSeed,
 } from 'bfpo';
+import { clipGradNorm_, crossEntropy, dropout, embedding, linear, rmsNorm, setRngState } from 'bfpo/tensor';
 
 /** Asserts that `fn` throws `cls` with a message matching every pattern. */
 function fails(fn: () => unknown, cls: typeof TorchError | typeof ArgumentError, ...patterns: (RegExp | string)[]): void {

@@ -1,7 +1,7 @@
 // Runs one case of test/fixtures/tensor/ops.json (made by scripts/fixtures/torch_ops.py) on a device: builds the
 // inputs, calls the bfpo op, compares outputs and gradients of a weighted sum of the outputs with PyTorch's.
 import assert from 'node:assert/strict';
-import * as bfpo from 'bfpo';
+import * as bfpo from 'bfpo/tensor';
 import { type Device, Tensor, TorchError, manualSeed } from 'bfpo';
 import { type EncodedTensor, assertTensor, decodeTensor, loadFixture, num } from './fixture.js';
 

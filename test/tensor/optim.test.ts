@@ -2,10 +2,8 @@
 // scripts/fixtures/torch_optim.py), exact resume through stateDict, and RNG state save/restore.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  Adam, AdamW, type Optimizer, RMSprop, SGD, type Tensor, clipGradNorm_, getRngState, linear, manualSeed, memoryStats,
-  randn, setRngState, tidy,
-} from 'bfpo';
+import { Adam, AdamW, type Optimizer, RMSprop, SGD, type Tensor, manualSeed, memoryStats, randn, tidy } from 'bfpo';
+import { clipGradNorm_, getRngState, linear, setRngState } from 'bfpo/tensor';
 import { type EncodedTensor, assertTensor, decodeTensor, loadFixture, num } from './fixture.js';
 
 interface Run {

@@ -4,8 +4,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import {
-  buildInfo, detectBlas, empty, emptyLike, full, getNumThreads, ones, randn, setNumThreads, tensor, tidy, zeros,
+  buildInfo, detectBlas, empty, full, getNumThreads, ones, randn, setNumThreads, tensor, tidy, zeros,
 } from 'bfpo';
+import { emptyLike } from 'bfpo/tensor';
 
 describe('metadata', () => {
   test('shape, ndim, dim, size, numel', () => tidy(() => {

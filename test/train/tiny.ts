@@ -1,6 +1,7 @@
 // Test helpers: a tiny causal LM made of engine ops (embedding, dropout, a position-mixing term, linear head) and
 // in-memory batch sources of synthetic preference pairs and SFT rows, with a deterministic per-epoch order.
-import { embedding, linear, dropout, randn, tensor, tidy, keep, noGrad, type Tensor } from '../../src/index.js';
+import { randn, tensor, tidy, keep, noGrad, type Tensor } from '../../src/index.js';
+import { embedding, linear, dropout } from '../../src/tensor/index.js';
 import type { BatchSource, CausalLM, PreferenceBatch, SftBatch, SourcePosition } from '../../src/train/types.js';
 
 export class TinyLM implements CausalLM {

@@ -1,5 +1,5 @@
 // The adapter registry: find an adapter by id, by the dataset's hub name, or from the columns of its first row.
-import { ArgumentError } from '../../tensor/errors.js';
+import { ArgumentError } from '../../errors.js';
 import type { DatasetAdapter } from './adapter.js';
 import { generic } from './generic.js';
 import { pkuSafeRlhf } from './pku-saferlhf.js';

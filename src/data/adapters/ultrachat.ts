@@ -1,9 +1,9 @@
 // UltraChat-200k conversations for SFT (splits train_sft / test_sft).
 import { DataError } from '../errors.js';
 import { messagesField } from '../fields.js';
-import type { DatasetAdapter } from './adapter.js';
+import { withSystem, type DatasetAdapter } from './adapter.js';
 
-/** SFT: the `messages` list as it is; it must contain at least one non-empty assistant turn. */
+/** SFT: the `messages` list, an empty system turn first when it has none (as the original); at least one non-empty assistant turn. */
 export const ultraChat: DatasetAdapter = {
   id: 'ultrachat',
   hubNames: ['HuggingFaceH4/ultrachat_200k'],
@@ -14,6 +14,6 @@ export const ultraChat: DatasetAdapter = {
     if (!messages.some((m) => m.role === 'assistant' && m.content.trim() !== '')) {
       throw new DataError(ctx.file, ctx.row, 'messages', 'no non-empty assistant message');
     }
-    return { messages };
+    return { messages: withSystem(messages) };
   },
 };

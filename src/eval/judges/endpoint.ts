@@ -1,6 +1,6 @@
 // The endpoint judge: an OpenAI-compatible `/v1/chat/completions` server (vLLM, llama.cpp server, ollama) asked the
 // HarmBench classifier question, with a timeout per request, retries with exponential backoff and a concurrency limit.
-import { expected } from '../../tensor/errors.js';
+import { expected } from '../../errors.js';
 import { JudgeIncompleteError } from '../errors.js';
 import type { Judge, JudgeItem, Judgement } from '../types.js';
 import { verdict } from '../types.js';

@@ -1,5 +1,5 @@
 // Judge specifications as written on the command line or in a recipe: `refusal`, `classifier:PATH`, `endpoint:URL#MODEL`.
-import { expected } from '../../tensor/errors.js';
+import { expected } from '../../errors.js';
 import type { Judge, YesNoScorer } from '../types.js';
 import { classifierJudge } from './classifier.js';
 import { endpointJudge, type EndpointJudgeOptions } from './endpoint.js';

@@ -1,6 +1,6 @@
 // Task specifications from the command line (`advbench`, `alert:FILE`, `mc:FILE`, ...) or a recipe, and loading them.
 import { basename, extname } from 'node:path';
-import { expected } from '../../tensor/errors.js';
+import { expected } from '../../errors.js';
 import { loadExactMatch } from './exact-match.js';
 import { loadMultipleChoice } from './multiple-choice.js';
 import { advbenchTask, loadBenignPrompts, loadSafetyPrompts, type PromptFormat } from './safety.js';
