@@ -1,5 +1,5 @@
 // `bfpo eval`: argument parsing for the evaluation (flags or a YAML eval recipe); the work is in src/eval.
-import { parseArgs } from 'node:util';
+import { parseOptions } from './options.js';
 import type { Device, DType } from '../tensor/dtype.js';
 import { expected } from '../errors.js';
 import { loadEvalModel, loadYesNoScorer } from '../eval/adapter.js';
@@ -17,16 +17,12 @@ function num(value: string | undefined, name: string): number | undefined {
 
 /** Turns `bfpo eval` arguments into an evaluation config (recipe first, flags on top). */
 export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
+  const { values, positionals } = parseOptions('bfpo eval', argv, {
       model: { type: 'string', multiple: true }, tasks: { type: 'string', multiple: true }, judge: { type: 'string' },
       out: { type: 'string' }, protocol: { type: 'string' }, 'data-dir': { type: 'string' }, 'judge-input': { type: 'string' }, dtype: { type: 'string' }, device: { type: 'string' }, recipe: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
       'timeout-ms': { type: 'string' }, retries: { type: 'string' }, concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+    }, true);
   if (values.help) return 'help';
   if (positionals.length > 1) throw expected('at most one recipe file', 'arguments', positionals);
   const recipe = values.recipe ?? positionals[0];

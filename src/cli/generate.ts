@@ -1,5 +1,5 @@
 // `bfpo generate`: chat with a model from the command line; the answer streams to stdout as it is produced.
-import { parseArgs } from 'node:util';
+import { parseOptions } from './options.js';
 import { generate } from '../models/generate.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { tidy } from '../tensor/index.js';
@@ -7,11 +7,13 @@ import { checkDevice, type DType } from '../tensor/dtype.js';
 import { ArgumentError, expected } from '../errors.js';
 import type { ChatMessage } from '../io/chat-template.js';
 import { CONTENT_SPECIAL_TOKENS, type ContentSpecialTokens } from '../io/content-guard.js';
+import { missingTemplateWarning } from '../io/tokenizer.js';
 
 export const GENERATE_USAGE = 'bfpo generate --model PATH --prompt TEXT [options]';
 export const GENERATE_HELP = [
   'Options:',
-  '  --model PATH            a Hugging Face model folder or a .gguf file (with its tokenizer)',
+  '  --model PATH            a Hugging Face model folder, a .gguf file (with its tokenizer), a PEFT LoRA adapter folder\n                          or a repo id in the Hugging Face cache',
+  '  --base PATH             the base model of an adapter folder (default: its adapter_config.json\'s)',
   '  --prompt TEXT           the user message (the chat template is applied, with the generation prompt)',
   '  --system TEXT           a system message before it',
   '  --raw                   send the prompt as plain text, without the chat template',
@@ -38,15 +40,12 @@ function num(v: string | undefined, name: string, check: (n: number) => boolean,
  * @example await generateCommand(['--model', 'models/tiny-bfpo', '--prompt', 'What is 2 + 3?']);
  */
 export async function generateCommand(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<string> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const { values } = parseOptions('bfpo generate', argv, {
       model: { type: 'string' }, prompt: { type: 'string' }, system: { type: 'string' }, raw: { type: 'boolean' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' },
-      seed: { type: 'string' }, stop: { type: 'string', multiple: true }, dtype: { type: 'string' }, device: { type: 'string' },
+      seed: { type: 'string' }, base: { type: 'string' }, stop: { type: 'string', multiple: true }, dtype: { type: 'string' }, device: { type: 'string' },
       'content-special-tokens': { type: 'string' },
-    },
-  });
+    });
   if (!values.model) throw expected('a model folder or .gguf file', '--model', values.model);
   if (values.prompt === undefined) throw expected('the text to answer', '--prompt', values.prompt);
   const maxNewTokens = num(values['max-new-tokens'], '--max-new-tokens', (n) => Number.isInteger(n) && n > 0, 'a positive integer') ?? 256;
@@ -59,7 +58,7 @@ export async function generateCommand(argv: string[], out: (s: string) => void =
     throw expected(CONTENT_SPECIAL_TOKENS.map((m) => JSON.stringify(m)).join(' or '), '--content-special-tokens', contentMode);
   }
   const { model, tokenizer } = loadPretrained(values.model, {
-    dtype: values.dtype as DType | undefined, device: values.device ? checkDevice(values.device, '--device') : undefined,
+    dtype: values.dtype as DType | undefined, base: values.base, device: values.device ? checkDevice(values.device, '--device') : undefined,
   });
   try {
     if (!tokenizer) throw new ArgumentError(`${values.model} has no tokenizer (tokenizer.json or GGUF tokenizer metadata); bfpo generate needs one`);
@@ -68,6 +67,8 @@ export async function generateCommand(argv: string[], out: (s: string) => void =
     if (values.raw) {
       ids = tokenizer.encode(values.prompt);
     } else {
+      const warning = missingTemplateWarning(tokenizer, values.model);
+      if (warning) process.stderr.write(`bfpo: ${warning}\n`);
       const messages: ChatMessage[] = [...(values.system ? [{ role: 'system', content: values.system } as ChatMessage] : []), { role: 'user', content: values.prompt }];
       ids = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true, tokenize: true }) as number[];
     }

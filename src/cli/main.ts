@@ -1,10 +1,12 @@
 // The bfpo command line: a table of commands, each with --help; `main(argv)` runs one.
-import { BfpoError } from '../errors.js';
+import { readFileSync } from 'node:fs';
+import { ArgumentError, BfpoError } from '../errors.js';
 import { DEMO_HELP } from '../demo/args.js';
 import { RECIPE_KEYS, describeType, showDefault } from '../recipe/recipe-keys.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
 import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';
+import { MERGE_HELP, MERGE_USAGE } from './merge.js';
 import { PREPARE_HELP, PREPARE_USAGE } from './prepare.js';
 
 /** One command of the table. */
@@ -78,11 +80,24 @@ export const COMMANDS: Command[] = [
     usage: CONVERT_USAGE, help: () => CONVERT_HELP,
     run: async (args) => (await import('./convert.js')).convertCommand(args),
   },
+  {
+    name: 'merge', summary: 'Merge a LoRA adapter folder into its base model: a Hugging Face folder, and GGUF with --gguf',
+    usage: MERGE_USAGE, help: () => MERGE_HELP,
+    run: async (args) => (await import('./merge.js')).mergeCommand(args),
+  },
+  {
+    name: 'env', summary: 'Show the versions, libtorch, BLAS, CUDA, threads and matmul speed of this installation',
+    usage: 'bfpo env',
+    run: async (args) => {
+      if (args.length > 0) throw new ArgumentError(`bfpo env takes no arguments but received ${args.join(' ')}`);
+      (await import('./env.js')).envCommand();
+    },
+  },
 ];
 
 function mainHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length));
-  return ['Usage: bfpo <command> [arguments]   (bfpo <command> --help for details)', '', 'Commands:',
+  return ['Usage: bfpo <command> [arguments]   (bfpo <command> --help for details; bfpo --version)', '', 'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`)].join('\n');
 }
 
@@ -99,6 +114,11 @@ export async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(mainHelp());
+    return;
+  }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    // Read directly, so the version prints even where the native addon cannot load.
+    console.log((JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version);
     return;
   }
   const cmd = COMMANDS.find((c) => c.name === name);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { ArgumentError, expected } from '../errors.js';
 import { adapterById, adapterForName, type DatasetAdapter } from './adapters/index.js';
 import { hasSplit } from './dataset-files.js';
+import { findInHubCache, isHubRepoId } from '../io/hf-cache.js';
 import { DataError, SkipReport } from './errors.js';
 import { hashDataFiles, type DataFileHash } from './file-hash.js';
 import { loadSplit, splitRowCounts } from './load.js';
@@ -78,10 +79,11 @@ export function testIsTrainWarning(name: string): string {
     + 'set test_split_size to hold rows out as a test split that never trains';
 }
 
-/** The local path of a dataset name. */
+/** The local path of a dataset name: `paths`, else `dataDir/<name>`, else the name as a path, else its Hugging Face cache snapshot. */
 export function datasetPath(name: string, opts: { paths?: Record<string, string>; dataDir?: string }): string {
   if (opts.paths?.[name]) return opts.paths[name]!;
   if (opts.dataDir && existsSync(join(opts.dataDir, name))) return join(opts.dataDir, name);
+  if (!existsSync(name) && isHubRepoId(name)) return findInHubCache(name, 'dataset').path ?? name;
   return name;
 }
 

@@ -1,6 +1,6 @@
 // The harmlessness (y) against helpfulness (x) scatter plot: a vega-lite spec rendered to SVG by vega (no browser)
 // and to PNG by resvg with a font shipped in an npm package.
-import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
@@ -44,9 +44,9 @@ export function scatterSpec(points: PlotPoint[], title = 'Harmlessness vs helpfu
   };
 }
 
-/** The path of the TTF font used for text in PNGs (DejaVu Sans from the `dejavu-fonts-ttf` package). */
+/** The path of the TTF font used for text in PNGs (DejaVu Sans, shipped in assets/fonts with its license). */
 export function plotFontPath(): string {
-  return createRequire(import.meta.url).resolve('dejavu-fonts-ttf/ttf/DejaVuSans.ttf');
+  return fileURLToPath(new URL('../../assets/fonts/DejaVuSans.ttf', import.meta.url));
 }
 
 /**

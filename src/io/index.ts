@@ -7,10 +7,11 @@ export {
 export {
   type ShardIndex, type ShardOptions, SAFETENSORS_INDEX, readShardIndex, loadShardedSafetensors, saveShardedSafetensors,
 } from './safetensors-shards.js';
+export { type HubRepoKind, type HubCacheLookup, hubCacheDir, isHubRepoId, findInHubCache, resolveHubPath } from './hf-cache.js';
 export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, readJsonObject } from './hf-folder.js';
 export { type ChatMessage, type TemplateTokens, ChatTemplate, ChatTemplateError, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
 export {
-  type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, type TokenizerOptions, type ApplyChatTemplateOptions, Tokenizer, loadTokenizer, saveTokenizer,
+  type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, type TokenizerOptions, type ApplyChatTemplateOptions, Tokenizer, loadTokenizer, saveTokenizer, generationConfig, missingTemplateWarning,
 } from './tokenizer.js';
 export { type ContentSpecialTokens, CONTENT_SPECIAL_TOKENS } from './content-guard.js';
 export {
@@ -25,3 +26,4 @@ export { TOKEN_TYPE, tokenizerFromGguf, ggufTokenizerMetadata, mergesFromScores 
 // ggufToHf, writeGgufFromHf, ggufToHfFolder and hfFolderToGguf take the families' GGUF naming; models/ exports
 // them with the registered families filled in.
 export type { GgufToHfFolderOptions, HfFolderToGgufOptions } from './convert.js';
+export { ollamaModelfile, writeModelfileBeside } from './ollama-modelfile.js';

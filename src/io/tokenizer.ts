@@ -198,6 +198,14 @@ export class Tokenizer {
     this.chatTemplate = new ChatTemplate(own ?? ZEPHYR_CHAT_TEMPLATE, own ? `${source} chat_template` : 'Zephyr chat template');
   }
 
+  /**
+   * The same tokenizer with `template` as its own chat template (saved into tokenizer_config.json and GGUF).
+   * @example const tok2 = tok.withChatTemplate(recipeTemplate); saveTokenizer(tok2, 'out');
+   */
+  withChatTemplate(template: string): Tokenizer {
+    return new Tokenizer(this.tokenizerJson, { ...this.tokenizerConfig, chat_template: template }, this.source);
+  }
+
   /** Id of the BOS token, or null when the tokenizer has none. */
   get bosTokenId(): number | null { return this.tokenToId(this.bosToken) ?? null; }
   /** Id of the EOS token. Every causal LM tokenizer has one; reading it from one without throws a FormatError. */
@@ -307,6 +315,27 @@ export function saveTokenizer(tokenizer: Tokenizer, folder: string): void {
   const config: Json = { ...tokenizer.tokenizerConfig };
   if (!tokenizer.hasOwnChatTemplate) delete config.chat_template;
   write('tokenizer_config.json', Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)));
+}
+
+/**
+ * The generation_config.json of a model saved with `tokenizer`: its special token ids, and greedy decoding as
+ * transformers' default, so `model.generate()` stops where `bfpo generate` does.
+ */
+export function generationConfig(tokenizer: Tokenizer): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (tokenizer.bosTokenId !== null) out.bos_token_id = tokenizer.bosTokenId;
+  const eos = tokenizer.tokenToId(tokenizer.eosToken);
+  if (eos !== undefined) out.eos_token_id = eos;
+  if (tokenizer.padTokenId !== null) out.pad_token_id = tokenizer.padTokenId;
+  out.do_sample = false;
+  return out;
+}
+
+/** The warning for a tokenizer without a chat template, naming the default that is used instead; null when it has one. */
+export function missingTemplateWarning(tokenizer: Tokenizer, what: string): string | null {
+  if (tokenizer.hasOwnChatTemplate) return null;
+  return `${what} has no chat template; the default Zephyr template is used (<|user|>, <|assistant|> and <|system|> turns each ending in eos_token). ` +
+    'Set chat_template (recipe) to choose another; the template used is saved with the trained model.';
 }
 
 /**

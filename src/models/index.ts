@@ -16,6 +16,7 @@ export {
 } from './generate.js';
 export { loadPretrained, savePretrained, writeModelFiles, type Pretrained, type PretrainedOptions, type SaveOptions } from './pretrained.js';
 export type { LanguageModel } from './language-model.js';
+export { type AdapterConfig, isAdapterFolder, readAdapterConfig, mergeAdapterInto } from './peft-adapter.js';
 export {
   type ModelFamily, BUILTIN_FAMILIES, registerFamily, registeredArchitectures, ggufArchs, familyOf, familyOfConfig, parseFamilyConfig,
   createModel,

@@ -3,15 +3,17 @@ import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { writeAtomic } from '../io/atomic.js';
 import { FormatError } from '../io/errors.js';
+import { isHubRepoId, resolveHubPath } from '../io/hf-cache.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { SAFETENSORS_INDEX, saveShardedSafetensors } from '../io/safetensors-shards.js';
-import { type Tokenizer, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
+import { type Tokenizer, generationConfig, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
 import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { LanguageModel } from './language-model.js';
 import type { ModelConfig } from './config.js';
 import { ggufToHf } from './gguf.js';
+import { isAdapterFolder, mergeAdapterInto, readAdapterConfig } from './peft-adapter.js';
 import { familyOf, familyOfConfig } from './registry.js';
 
 export interface PretrainedOptions {
@@ -21,6 +23,10 @@ export interface PretrainedOptions {
    */
   dtype?: DType | 'auto';
   device?: Device;
+  /** The hub revision (branch, tag or commit) when `path` is a repo id read from the Hugging Face cache. Default main. */
+  revision?: string;
+  /** The base model of a PEFT adapter folder, instead of its adapter_config.json's base_model_name_or_path. */
+  base?: string;
 }
 
 export interface Pretrained {
@@ -63,7 +69,8 @@ function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dt
 
 /**
  * Loads a model of a registered family (Llama, Mistral, Qwen2 built in; see registry.ts) with its tokenizer from
- * a Hugging Face folder (config.json + safetensors) or a `.gguf` file.
+ * a Hugging Face folder (config.json + safetensors), a `.gguf` file, a hub repo id in the Hugging Face cache, or a
+ * PEFT LoRA adapter folder (its adapters merged into the base model that adapter_config.json or `opts.base` names).
  *
  * @example
  * const { model, tokenizer, config } = loadPretrained('models/TinyLlama-1.1B-Chat', { dtype: 'bfloat16' });
@@ -71,20 +78,43 @@ function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dt
 export function loadPretrained(path: string, opts: PretrainedOptions = {}): Pretrained {
   if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', 'loadPretrained(path)', path);
   const device = checkDevice(opts.device ?? 'cpu');
-  if (!existsSync(path)) throw new FormatError(path, 'does not exist (expected a Hugging Face model folder or a .gguf file)');
+  path = locate(path, opts.revision);
+  if (statSync(path).isDirectory() && isAdapterFolder(path)) {
+    const adapter = readAdapterConfig(path);
+    const basePath = opts.base ?? adapter.base;
+    if (!basePath) throw new FormatError(join(path, 'adapter_config.json'), 'names no base model; give one (--base or opts.base)', 'base_model_name_or_path');
+    const located = locate(basePath, undefined);
+    if (isAdapterFolder(located)) throw new FormatError(located, 'is itself an adapter folder; the base of an adapter must be a full model');
+    const base = readWeights(located, opts.dtype, device);
+    mergeAdapterInto(base.weights, path, adapter.scaling);
+    const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : base.tokenizer;
+    const model = build(base.config, base.weights, base.dtype, device);
+    return { model, tokenizer, config: model.config };
+  }
+  const { config, weights, dtype, tokenizer } = readWeights(path, opts.dtype, device);
+  const model = build(config, weights, dtype, device);
+  return { model, tokenizer, config: model.config };
+}
+
+/** A local path for `path`: itself, or its Hugging Face cache snapshot when it is a repo id. */
+function locate(path: string, revision: string | undefined): string {
+  if (!existsSync(path) && !isHubRepoId(path)) throw new FormatError(path, 'does not exist (expected a Hugging Face model folder, a PEFT adapter folder or a .gguf file)');
+  return resolveHubPath(path, 'model', { revision });
+}
+
+/** The config, weights (in the chosen dtype) and tokenizer of a full model folder or a .gguf file. */
+function readWeights(path: string, requested: DType | 'auto' | undefined, device: Device): { config: Record<string, unknown>; weights: Map<string, Tensor>; dtype: DType; tokenizer: Tokenizer | null } {
   if (statSync(path).isFile()) {
     if (!path.endsWith('.gguf')) throw new FormatError(path, 'is a file but not a .gguf model; give a Hugging Face folder or a .gguf file');
-    const dtype = pickDtype(opts.dtype, {});
+    const dtype = pickDtype(requested, {});
     const { config, weights, tokenizer } = ggufToHf(path, { dtype, device });
-    const model = build(config, weights, dtype, device);
-    return { model, tokenizer: tokenizer ?? null, config: model.config };
+    return { config, weights, dtype, tokenizer: tokenizer ?? null };
   }
   const folder = findHfFolder(path);
   familyOf(folder.config); // an unregistered architecture fails before any weight is read
-  const dtype = pickDtype(opts.dtype, folder.config);
-  const model = build(folder.config, loadHfWeights(folder, { dtype, device }), dtype, device);
+  const dtype = pickDtype(requested, folder.config);
   const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : null;
-  return { model, tokenizer, config: model.config };
+  return { config: folder.config, weights: loadHfWeights(folder, { dtype, device }), dtype, tokenizer };
 }
 
 export interface SaveOptions {
@@ -121,7 +151,7 @@ export function savePretrained(model: LanguageModel, tokenizer: Tokenizer | null
 }
 
 /**
- * Writes config.json, the safetensors weights and the tokenizer files INTO `dir`, each file atomically, leaving
+ * Writes config.json, the safetensors weights, the tokenizer files and generation_config.json INTO `dir`, each file atomically, leaving
  * other files there alone (a training output folder keeps its checkpoints and logs). `savePretrained` uses it to
  * fill a fresh folder that then replaces the target whole.
  */
@@ -134,5 +164,8 @@ export function writeModelFiles(model: LanguageModel, tokenizer: Tokenizer | nul
   const written = saveShardedSafetensors(dir, weights, { maxShardSize: opts.maxShardSize, metadata: { format: 'pt' } });
   // A single file now: an index left by an earlier sharded save would point at stale shards.
   if (written.length === 1 && existsSync(join(dir, SAFETENSORS_INDEX))) rmSync(join(dir, SAFETENSORS_INDEX));
-  if (tokenizer) saveTokenizer(tokenizer, dir);
+  if (tokenizer) {
+    saveTokenizer(tokenizer, dir);
+    writeAtomic(join(dir, 'generation_config.json'), (out) => out.write(Buffer.from(`${JSON.stringify(generationConfig(tokenizer), null, 2)}\n`)));
+  }
 }

@@ -11,7 +11,9 @@ export function splitArgs(args: string[]): { file: string | null; overrides: str
 
 /** The paths a resolved run reads: its model folder and every dataset (the one check that touches the disk). */
 export function checkSettingsPaths(s: RunSettings): void {
-  checkModelPath(s.model.path);
+  const path = checkModelPath(s.model.path, 'model_name_or_path', s.model.revision);
+  if (s.model.tokenizerPath === s.model.path) s.model.tokenizerPath = path;
+  s.model.path = path;
   checkDatasetPaths(s.data.main.mixer);
   if (s.data.buffer) checkDatasetPaths(s.data.buffer.mixer, 'buffer_dataset_mixer');
 }

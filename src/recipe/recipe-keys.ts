@@ -5,6 +5,7 @@ import { LOSS_PARAMS, type LossParamName } from '../losses/loss-spec.js';
 import { DEFAULT_LOSS, lossNames, LOSSES } from '../losses/registry.js';
 import { OPTIMIZERS, OPTIM_NAMES, type OptimizerSpec, type OptimName } from '../train/optimizers.js';
 import { SCHEDULES, SCHEDULE_TYPES, type ScheduleType } from '../train/schedule.js';
+import { UNSUPPORTED_TRACKERS } from './report-to.js';
 
 /** The value types a key can hold. */
 export type KeyType =
@@ -56,7 +57,7 @@ function lossTypeKey(): KeySpec {
 
 export const RECIPE_KEYS: readonly KeySpec[] = [
   // ------------------------------------------------------------------------------------------------ model
-  k('model_name_or_path', 'string', 'model', null, 'Local Hugging Face model folder (config.json, *.safetensors, tokenizer.json) to start from.', { nullable: true }),
+  k('model_name_or_path', 'string', 'model', null, 'Hugging Face model folder (config.json, *.safetensors, tokenizer.json) to start from: a local path, or a repo id (org/name) found in the Hugging Face cache.', { nullable: true }),
   k('torch_dtype', 'enum', 'model', null, 'Dtype to load the weights in; null loads float32, auto keeps config.json\'s torch_dtype; bf16: true loads bfloat16.', { values: ['auto', 'bfloat16', 'float16', 'float32', null], nullable: true }),
   k('tokenizer_name_or_path', 'string', 'model', null, 'Folder of tokenizer.json when it is not the model folder.', { nullable: true }),
   k('chat_template', 'string', 'model', null, 'A Jinja chat template that replaces the tokenizer\'s own.', { nullable: true }),
@@ -67,7 +68,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('lora_dropout', 'number', 'model', 0.05, 'Dropout on the LoRA input.'),
   k('lora_target_modules', 'string-list', 'model', null, 'Linear layers that get LoRA adapters (null: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).', { nullable: true }),
   k('lora_save', 'enum', 'model', 'adapter', 'How the final LoRA model is saved: adapter (PEFT layout: adapter_model.safetensors + adapter_config.json) or merged (a full model folder).', { values: ['adapter', 'merged'] }),
-  k('model_revision', 'string', 'accepted', 'main', NO_EFFECT + ' Models are read from local folders.'),
+  k('model_revision', 'string', 'model', 'main', 'The branch, tag or commit of a model_name_or_path repo id read from the Hugging Face cache (HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub); never downloaded.'),
   k('use_flash_attention_2', 'boolean', 'accepted', false, NO_EFFECT + ' Attention uses libtorch kernels.'),
   k('trust_remote_code', 'boolean', 'accepted', false, NO_EFFECT + ' No remote code is ever run.'),
   // ------------------------------------------------------------------------------------------------ data
@@ -124,7 +125,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('logging_steps', 'integer', 'training', 500, 'Log the averaged metrics every this many optimizer steps.'),
   k('logging_strategy', 'enum', 'training', 'steps', 'steps logs every logging_steps; no and epoch log only after the last step.', { values: ['no', 'steps', 'epoch'] }),
   k('logging_first_step', 'boolean', 'training', false, 'Also log after the first step.'),
-  k('report_to', 'enum-list', 'training', ['tensorboard'], 'tensorboard writes event files under output_dir/runs (log.jsonl is always written); wandb is accepted and ignored.', { values: ['tensorboard', 'wandb', 'none', 'all'] }),
+  k('report_to', 'enum-list', 'training', ['tensorboard'], 'tensorboard writes event files under output_dir/runs (log.jsonl is always written); the other trackers of transformers are accepted with a warning saying what is logged instead and how to import it.', { values: ['tensorboard', 'none', 'all', ...UNSUPPORTED_TRACKERS] }),
   k('disable_tqdm', 'boolean', 'training', false, 'No progress bar (it is also off when stderr is not a terminal).'),
   k('save_strategy', 'enum', 'training', 'steps', 'When to save checkpoints (one is always saved at the end).', { values: ['no', 'steps', 'epoch'] }),
   k('save_steps', 'integer', 'training', 500, 'Save a checkpoint every this many optimizer steps.'),

@@ -135,7 +135,7 @@ function readYaml(file: string, what: string): Record<string, unknown> {
   return doc.toJS() as Record<string, unknown>;
 }
 
-/** Splits `--key=value` / `--key value` arguments, refusing a key given twice. */
+/** Splits `--key=value` / `--key value` arguments (`--kebab-case` read as `--snake_case`), refusing a key given twice. */
 export function parseOverrides(args: string[]): [string, string][] {
   const out: [string, string][] = [];
   const seen = new Set<string>();
@@ -143,7 +143,8 @@ export function parseOverrides(args: string[]): [string, string][] {
     const a = args[i];
     if (!a.startsWith('--')) throw new RecipeError(`Unexpected argument "${a}": overrides are written --key=value`);
     const eq = a.indexOf('=');
-    const key = a.slice(2, eq < 0 ? undefined : eq);
+    // --kebab-case is the same key as --snake_case (recipe keys are snake_case).
+    const key = a.slice(2, eq < 0 ? undefined : eq).replace(/-/g, '_');
     let value: string;
     if (eq >= 0) value = a.slice(eq + 1);
     else if (i + 1 < args.length && !args[i + 1].startsWith('--')) value = args[++i];

@@ -9,8 +9,7 @@ import { packSft } from '../data/pack-sft.js';
 import { preparePreferenceData } from '../data/prepare.js';
 import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
 import type { TextTokenizer } from '../data/tokenizer.js';
-import { ChatTemplate } from '../io/chat-template.js';
-import type { ContentSpecialTokens } from '../io/content-guard.js';
+import { ChatTemplate, ZEPHYR_CHAT_TEMPLATE } from '../io/chat-template.js';
 import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
 import { BfpoError } from '../errors.js';
@@ -22,7 +21,9 @@ import {
 import { runEvaluation } from '../train/evaluate.js';
 import { signalExitCode } from '../train/signals.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
-import { loadTokenizer, type Tokenizer } from '../io/tokenizer.js';
+import { loadTokenizer, missingTemplateWarning, type Tokenizer } from '../io/tokenizer.js';
+import { reportToWarnings } from './report-to.js';
+import { modelCard, packageVersion, writeModelCard } from './model-card.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { cachedTokenized } from './data-cache.js';
 import { mixOptions } from './data-settings.js';
@@ -161,7 +162,13 @@ export async function runTraining(s: RunSettings): Promise<void> {
   const tok = textTokenizer(tokenizer, s.model.chatTemplate);
   const config = { ...s.trainer };
   const model = loadPretrained(s.model.path, { dtype: s.model.dtype }).model;
-  const store = prepareModel(s, model, tokenizer);
+  // The template the model is trained with is saved with it (tokenizer_config.json, and from there GGUF).
+  const chatTemplate = s.model.chatTemplate ?? (tokenizer.hasOwnChatTemplate ? null : ZEPHYR_CHAT_TEMPLATE);
+  if (!s.model.chatTemplate) {
+    const warning = missingTemplateWarning(tokenizer, `The tokenizer of ${s.model.path}`);
+    if (warning) note(warning);
+  }
+  const store = prepareModel(s, model, chatTemplate ? tokenizer.withChatTemplate(chatTemplate) : tokenizer);
   describeModel(model, config.selectedLayers);
   let release = (): void => undefined;
   try {
@@ -197,7 +204,8 @@ export async function runTraining(s: RunSettings): Promise<void> {
       process.exitCode = signalExitCode(result.stoppedBy);
       return;
     }
-    note(`done: ${result.globalStep} steps; the model is in ${config.outputDir}`);
+    writeModelCard(config.outputDir, modelCard(s.recipe, s.task, result.lastLog, result.lastEval, packageVersion()));
+    note(`done: ${result.globalStep} steps; the model is in ${config.outputDir} (model card: README.md)`);
   } finally {
     release();
     model.dispose();

@@ -13,6 +13,7 @@ import { dataSettings, type DataSettings } from './data-settings.js';
 import { KEY_INDEX } from './recipe-keys.js';
 import { RecipeError, type Recipe } from './recipe.js';
 import { trainerConfig } from './trainer-config.js';
+import { reportToWarnings } from './report-to.js';
 import { RecipeValues } from './values.js';
 
 /** What a run trains: supervised fine-tuning or a preference loss. */
@@ -23,6 +24,8 @@ export type ReferenceKind = 'copy' | 'precomputed' | 'adapter';
 export interface ModelSettings {
   /** model_name_or_path (its existence is checked by prepare, not here). */
   path: string;
+  /** model_revision: the branch, tag or commit when path is a repo id read from the Hugging Face cache. */
+  revision: string;
   /** bfloat16 with bf16: true, else torch_dtype (null: float32). */
   dtype: DType | 'auto';
   /** tokenizer_name_or_path, or the model folder. */
@@ -82,6 +85,8 @@ export interface RunSettings {
   doTrain: boolean;
   /** Keys given a value that has no effect here, one line each for the console. */
   notes: string[];
+  /** The recipe these settings were resolved from (its values go into the model card). */
+  recipe: Recipe;
 }
 
 /** The LoRA targets when lora_target_modules is null. */
@@ -150,9 +155,8 @@ function loraSettings(v: RecipeValues): LoraSettings | null {
 function notes(v: RecipeValues): string[] {
   const out: string[] = [];
   if (v.boolean('push_to_hub')) out.push('push_to_hub has no effect: nothing is uploaded; the model stays in output_dir');
-  if (v.listOf('report_to', ['tensorboard', 'wandb', 'none', 'all']).includes('wandb')) {
-    out.push('report_to wandb has no effect: metrics go to log.jsonl (and TensorBoard with report_to: [tensorboard])');
-  }
+  const trackers = (KEY_INDEX.get('report_to')?.values ?? []).filter((x): x is string => x !== null);
+  out.push(...reportToWarnings(v.listOf('report_to', trackers), v.stringOrNull('output_dir') ?? 'output_dir'));
   return out;
 }
 
@@ -173,6 +177,7 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
     model: {
       path,
       dtype: v.boolean('bf16') ? 'bfloat16' : v.oneOfOrNull('torch_dtype', ['auto', 'bfloat16', 'float16', 'float32']) ?? 'float32',
+      revision: v.string('model_revision'),
       tokenizerPath: v.stringOrNull('tokenizer_name_or_path') ?? path,
       chatTemplate: v.stringOrNull('chat_template'),
       contentSpecialTokens: v.oneOf('content_special_tokens', CONTENT_SPECIAL_TOKENS),
@@ -198,5 +203,6 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
     originalMetrics: v.boolean('original_metrics'),
     doTrain: v.boolean('do_train'),
     notes: notes(v),
+    recipe,
   };
 }

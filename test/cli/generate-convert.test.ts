@@ -51,7 +51,7 @@ test('convert goes GGUF -> folder -> GGUF and the models agree', () => {
 
 test('convert refuses bad arguments', () => {
   assert.throws(() => convertCommand([gguf]), /Expected INPUT and OUTPUT/);
-  assert.throws(() => convertCommand(['nope', 'x.gguf']), /Expected an existing folder or \.gguf file for INPUT/);
+  assert.throws(() => convertCommand(['nope', 'x.gguf']), /Expected an existing folder or \.gguf file \(or a model in the Hugging Face cache .*\) for INPUT/);
   const dir = tmpDir('bfpo-convert-');
   convertCommand([gguf, join(dir, 'f')], () => {});
   assert.throws(() => convertCommand([join(dir, 'f'), join(dir, 'out.bin')]), /Expected a path ending in \.gguf for OUTPUT/);

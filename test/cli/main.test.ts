@@ -53,15 +53,15 @@ test('a missing recipe, model folder or dataset says what was looked for', async
     assert.match(r.err, /bfpo train: A recipe file is needed: bfpo train RECIPE\.yaml/);
     r = await capture(['train', recipe]);
     assert.equal(r.code, 1);
-    assert.match(r.err, new RegExp(`The model folder of model_name_or_path was not found: looked for ${join(dir, 'model')}`));
+    assert.match(r.err, new RegExp(`model_name_or_path \\(.*\\): was not found: looked for ${join(dir, 'model')}`));
     r = await capture(['train', recipe, '--model_name_or_path=mistralai/Mistral-7B-v0.1']);
-    assert.match(r.err, /looked for .*mistralai\/Mistral-7B-v0\.1 \(models are read from local folders/);
+    assert.match(r.err, /looked for .*mistralai\/Mistral-7B-v0\.1 and in the Hugging Face cache at .*models--mistralai--Mistral-7B-v0\.1.*never downloads/);
     mkdirSync(join(dir, 'model'));
     r = await capture(['train', recipe]);
-    assert.match(r.err, new RegExp(`model_name_or_path must be a Hugging Face model folder: looked for ${join(dir, 'model', 'config.json')}`));
+    assert.match(r.err, new RegExp(`model_name_or_path must be a Hugging Face model folder or a PEFT adapter folder: looked for ${join(dir, 'model', 'config.json')}`));
     writeFileSync(join(dir, 'model', 'config.json'), '{}');
     r = await capture(['train', recipe]);
-    assert.match(r.err, new RegExp(`The dataset ${join(dir, 'data')} of dataset_mixer was not found: looked for ${resolve(dir, 'data')}`));
+    assert.match(r.err, new RegExp(`dataset_mixer \\(${join(dir, 'data')}\\): was not found: looked for ${resolve(dir, 'data')}`));
     r = await capture(['sft', recipe, '--lr_scheduler_type=cosin']);
     assert.match(r.err, /Expected one of cosine, linear, constant, constant_with_warmup for lr_scheduler_type \(in the command line\) but received "cosin"/);
   } finally {
