@@ -5,7 +5,7 @@ import { LOSS_PARAMS, type LossParamName } from '../losses/loss-spec.js';
 import { DEFAULT_LOSS, lossNames, LOSSES } from '../losses/registry.js';
 import { OPTIMIZERS, OPTIM_NAMES, type OptimizerSpec, type OptimName } from '../train/optimizers.js';
 import { SCHEDULES, SCHEDULE_TYPES, type ScheduleType } from '../train/schedule.js';
-import { UNSUPPORTED_TRACKERS } from './report-to.js';
+import { REPORT_TO_VALUES } from './report-to.js';
 
 /** The value types a key can hold. */
 export type KeyType =
@@ -125,7 +125,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('logging_steps', 'integer', 'training', 500, 'Log the averaged metrics every this many optimizer steps.'),
   k('logging_strategy', 'enum', 'training', 'steps', 'steps logs every logging_steps; no and epoch log only after the last step.', { values: ['no', 'steps', 'epoch'] }),
   k('logging_first_step', 'boolean', 'training', false, 'Also log after the first step.'),
-  k('report_to', 'enum-list', 'training', ['tensorboard'], 'tensorboard writes event files under output_dir/runs (log.jsonl is always written); the other trackers of transformers are accepted with a warning saying what is logged instead and how to import it.', { values: ['tensorboard', 'none', 'all', ...UNSUPPORTED_TRACKERS] }),
+  k('report_to', 'enum-list', 'training', ['tensorboard'], 'tensorboard writes event files under output_dir/runs (log.jsonl is always written); the other trackers of transformers are accepted with a warning saying what is logged instead and how to import it.', { values: REPORT_TO_VALUES }),
   k('disable_tqdm', 'boolean', 'training', false, 'No progress bar (it is also off when stderr is not a terminal).'),
   k('save_strategy', 'enum', 'training', 'steps', 'When to save checkpoints (one is always saved at the end).', { values: ['no', 'steps', 'epoch'] }),
   k('save_steps', 'integer', 'training', 500, 'Save a checkpoint every this many optimizer steps.'),

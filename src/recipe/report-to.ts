@@ -3,6 +3,10 @@
 /** Trackers transformers knows that bfpo accepts in report_to without logging to them. */
 export const UNSUPPORTED_TRACKERS = ['wandb', 'mlflow', 'comet_ml', 'clearml', 'neptune', 'dvclive', 'aim', 'azure_ml', 'codecarbon', 'flyte', 'dagshub'] as const;
 
+/** Every value report_to accepts: tensorboard, none, all, and the trackers above (warned about). */
+export const REPORT_TO_VALUES = ['tensorboard', 'none', 'all', ...UNSUPPORTED_TRACKERS] as const;
+export type ReportTo = typeof REPORT_TO_VALUES[number];
+
 const IMPORT_HINT: Record<string, string> = {
   wandb: '`wandb sync --sync-tensorboard OUTPUT_DIR/runs` uploads the TensorBoard event files as a W&B run',
   mlflow: 'log.jsonl holds one JSON record per logging step (step, epoch and every metric) for mlflow.log_metrics',

@@ -13,7 +13,7 @@ import { dataSettings, type DataSettings } from './data-settings.js';
 import { KEY_INDEX } from './recipe-keys.js';
 import { RecipeError, type Recipe } from './recipe.js';
 import { trainerConfig } from './trainer-config.js';
-import { reportToWarnings } from './report-to.js';
+import { REPORT_TO_VALUES, reportToWarnings } from './report-to.js';
 import { RecipeValues } from './values.js';
 
 /** What a run trains: supervised fine-tuning or a preference loss. */
@@ -155,8 +155,7 @@ function loraSettings(v: RecipeValues): LoraSettings | null {
 function notes(v: RecipeValues): string[] {
   const out: string[] = [];
   if (v.boolean('push_to_hub')) out.push('push_to_hub has no effect: nothing is uploaded; the model stays in output_dir');
-  const trackers = (KEY_INDEX.get('report_to')?.values ?? []).filter((x): x is string => x !== null);
-  out.push(...reportToWarnings(v.listOf('report_to', trackers), v.stringOrNull('output_dir') ?? 'output_dir'));
+  out.push(...reportToWarnings(v.listOf('report_to', REPORT_TO_VALUES), v.stringOrNull('output_dir') ?? 'output_dir'));
   return out;
 }
 

@@ -5,6 +5,7 @@ import { SCHEDULE_TYPES } from '../train/schedule.js';
 import { RECIPE_KEYS } from './recipe-keys.js';
 import type { Recipe } from './recipe.js';
 import type { RecipeValues } from './values.js';
+import { REPORT_TO_VALUES } from './report-to.js';
 
 /** Keys that may change between a run and its resumption: they do not change the trained weights. */
 export const RESUME_IGNORED_KEYS: readonly string[] = [
@@ -31,7 +32,7 @@ const STRATEGIES = ['no', 'steps', 'epoch'] as const;
 
 /** The trainer configuration of a recipe's training keys (resolveSettings calls it after the cross-key checks). */
 export function trainerConfig(v: RecipeValues, outputDir: string): TrainerConfig {
-  const report = v.listOf('report_to', ['tensorboard', 'wandb', 'none', 'all']);
+  const report = v.listOf('report_to', REPORT_TO_VALUES);
   const loggingSteps = v.number('logging_steps');
   const resume = v.stringOrNull('resume_from_checkpoint');
   return {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { cpSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { runMain } from './run-main.js';
 import { BatchPlan, mixDatasets, type SftExample } from '../../src/data/index.js';
 import { BOS, EOS, byteIds, tinyChat } from '../data/byte-ids.js';
 
@@ -23,24 +23,7 @@ before(() => {
   copyFileSync(join(root, 'test/fixtures/data/red-team.json'), join(work, 'data/zephyr-7b-beta_beaver_redteaming.json'));
 });
 
-async function run(args: string[]): Promise<{ err: string; code: number | undefined }> {
-  const cwd = process.cwd();
-  const [write, error] = [process.stderr.write.bind(process.stderr), console.error];
-  let err = '';
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n`; };
-  process.chdir(work);
-  process.exitCode = undefined;
-  try {
-    await main(args);
-    return { err, code: process.exitCode as number | undefined };
-  } finally {
-    process.chdir(cwd);
-    process.stderr.write = write;
-    console.error = error;
-    process.exitCode = undefined;
-  }
-}
+const run = (args: string[]) => runMain(args, work);
 
 const readLog = (dir: string) => readFileSync(join(work, dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 const jsonLines = (text: string) => text.trim().split('\n').map((l) => JSON.parse(l));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { runMain } from './run-main.js';
 import { loadTokenizer } from '../../src/io/tokenizer.js';
 import { loadPretrained } from '../../src/models/pretrained.js';
 import { noGrad, tensor } from '../../src/index.js';
@@ -15,25 +15,7 @@ const root = new URL('../../', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'bfpo-e2e-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[], where = root): Promise<{ err: string; code: number | undefined }> {
-  const cwd = process.cwd();
-  const write = process.stderr.write.bind(process.stderr);
-  const error = console.error;
-  let err = '';
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n`; };
-  process.chdir(where);
-  process.exitCode = undefined;
-  try {
-    await main(args);
-    return { err, code: process.exitCode as number | undefined };
-  } finally {
-    process.chdir(cwd);
-    process.stderr.write = write;
-    console.error = error;
-    process.exitCode = undefined;
-  }
-}
+const run = (args: string[], where = root) => runMain(args, where);
 
 const common = [`--output_dir=${join(dir, 'out')}`, `--reference_cache_dir=${join(dir, 'cache')}`, '--num_train_epochs=1',
   '--max_steps=3', '--save_steps=2', '--eval_steps=2', '--logging_steps=1', '--per_device_train_batch_size=4'];

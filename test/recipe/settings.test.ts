@@ -52,7 +52,7 @@ per_device_train_batch_size: 2
 test('a full recipe resolves to the typed settings, with defaults, the LoRA target default and the loss parameters', () => {
   const s = withYaml(FULL, (file) => resolveSettings(loadRecipe(file), 'preference'));
   assert.equal(s.task, 'preference');
-  assert.deepEqual(s.model, { path: 'models/sft', dtype: 'bfloat16', tokenizerPath: 'tokenizers/t', chatTemplate: null });
+  assert.deepEqual(s.model, { path: 'models/sft', revision: 'main', dtype: 'bfloat16', tokenizerPath: 'tokenizers/t', chatTemplate: null, contentSpecialTokens: 'text' });
   assert.deepEqual(s.data, {
     main: { mixer: { 'data/pku': 0.5, 'data/extra': 1 }, splits: ['train'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
     buffer: { mixer: { 'data/uf': 1 }, splits: ['train', 'test'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
