@@ -23,7 +23,7 @@ test('a GGUF file loads with its tokenizer, and saving it as a folder loads back
   const before = logitsOf(model);
   const dir = join(tmpDir('pretrained'), 'tiny');
   savePretrained(model, tokenizer, dir);
-  assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
   const again = loadPretrained(dir);
   assert.deepEqual(logitsOf(again.model), before);
   assert.deepEqual(again.tokenizer?.encode('Hello world'), [1, 15043, 3186]);
@@ -54,7 +54,7 @@ test('dtype option and a random model saved without a tokenizer', () => {
 
 test('bad paths say what was expected', () => {
   const dir = tmpDir('pretrained');
-  assert.throws(() => loadPretrained(join(dir, 'nope')), (e: Error) => e instanceof FormatError && /does not exist \(expected a Hugging Face model folder or a \.gguf file\)/.test(e.message));
+  assert.throws(() => loadPretrained(join(dir, 'nope')), (e: Error) => e instanceof FormatError && /does not exist \(expected a Hugging Face model folder, a PEFT adapter folder or a \.gguf file\)/.test(e.message));
   const file = join(dir, 'weights.bin');
   writeFileSync(file, 'x');
   assert.throws(() => loadPretrained(file), /is a file but not a \.gguf model/);
