@@ -41,6 +41,8 @@ export interface MixOptions<T extends DataTask> {
   testSplitSize?: number;
   /** Compute a sha256 of every data file read (`Mixture.files`); default true. */
   hashFiles?: boolean;
+  /** Called as data files are hashed, with the bytes hashed and the bytes in all (e.g. for a progress display). */
+  onHashProgress?: (doneBytes: number, totalBytes: number) => void;
 }
 
 /** What was taken from each dataset split. */
@@ -173,7 +175,7 @@ export async function mixDatasets<T extends DataTask>(opts: MixOptions<T>): Prom
     new Prng(opts.seed ?? 42).shuffle(train);
     new Prng(opts.seed ?? 42).shuffle(test);
   }
-  const files = opts.hashFiles === false ? [] : await hashDataFiles(read);
+  const files = opts.hashFiles === false ? [] : await hashDataFiles(read, opts.onHashProgress);
   return { train, test, counts, report, warnings, files };
 }
 

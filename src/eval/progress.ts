@@ -1,5 +1,6 @@
-// Progress bars for long evaluations (cli-progress on a terminal; plain lines otherwise; silent in tests).
+// Progress bars for long evaluations (cli-progress on a terminal; periodic plain lines otherwise; silent in tests).
 import cliProgress from 'cli-progress';
+import { phaseProgress } from '../train/progress.js';
 
 /** One bar: advanced as samples finish. */
 export interface ProgressBar {
@@ -23,7 +24,7 @@ export const silentProgress: Progress = {
 };
 
 /**
- * Bars on stderr when it is a terminal; otherwise one line when each bar starts and ends.
+ * Bars on stderr when it is a terminal; otherwise a line when each bar starts, every 10% or 30 s, and at its end.
  *
  * @example const p = terminalProgress(); const b = p.bar('base advbench', 387, 0); b.increment(8); b.stop(); p.close();
  */
@@ -32,7 +33,9 @@ export function terminalProgress(stream: NodeJS.WriteStream = process.stderr): P
     return {
       bar(label, total, done) {
         stream.write(`${label}: ${done}/${total} done before, running ${total - done}\n`);
-        return { increment() {}, stop: () => stream.write(`${label}: finished\n`) };
+        const phase = phaseProgress(label, total, { stream, tty: false, start: done });
+        let now = done;
+        return { increment: (n = 1) => phase.update((now += n)), stop: () => { phase.stop(); stream.write(`${label}: finished\n`); } };
       },
       log: (m) => void stream.write(`${m}\n`),
       close() {},

@@ -20,6 +20,7 @@ import {
 } from '../train/reference.js';
 import { runEvaluation } from '../train/evaluate.js';
 import { signalExitCode } from '../train/signals.js';
+import { phaseProgress, type PhaseProgress } from '../train/progress.js';
 import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
 import { loadTokenizer, missingTemplateWarning, type Tokenizer } from '../io/tokenizer.js';
 import { reportToWarnings } from './report-to.js';
@@ -44,6 +45,21 @@ export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): Text
   };
 }
 
+/** A progress callback that shows phase `label`; a new display starts whenever the count starts over. */
+function phaseFeed(label: string): (done: number, total: number) => void {
+  let phase: PhaseProgress | null = null;
+  let last = 0;
+  return (done, total) => {
+    if (phase === null || done < last) {
+      phase?.stop();
+      phase = phaseProgress(label, total);
+    }
+    last = done;
+    phase.update(done);
+    if (done >= total) { phase.stop(); phase = null; last = 0; }
+  };
+}
+
 /** A preference run's batch sources, and every data file read. */
 export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource; files: DataFileHash[] }
 
@@ -51,10 +67,10 @@ export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; 
 export async function preferenceData(s: RunSettings, tok: TextTokenizer): Promise<PreferenceData> {
   const { main, buffer } = s.data;
   const data = await preparePreferenceData({
-    main: mixOptions(main, 'preference'),
-    ...(buffer ? { buffer: mixOptions(buffer, 'preference') } : {}),
+    main: { ...mixOptions(main, 'preference'), onHashProgress: phaseFeed('hashing data files (bytes)') },
+    ...(buffer ? { buffer: { ...mixOptions(buffer, 'preference'), onHashProgress: phaseFeed('hashing buffer data files (bytes)') } } : {}),
     tokenizer: tok,
-    tokenize: { maxLength: s.tokenize.maxLength, maxPromptLength: s.tokenize.maxPromptLength, mode: s.tokenize.mode, workers: 0 },
+    tokenize: { maxLength: s.tokenize.maxLength, maxPromptLength: s.tokenize.maxPromptLength, mode: s.tokenize.mode, workers: 0, onProgress: phaseFeed('tokenizing pairs') },
     log: note,
     tokenized: (files, compute) => cachedTokenized(s, 'pairs', files, compute, note),
   });
@@ -82,7 +98,14 @@ function precomputedTables(s: RunSettings, data: PreferenceData): Partial<Record
     const tables: Partial<Record<DataRole, LogpsTable>> = {};
     for (const [role, source] of [['train', data.train], ['buffer', data.buffer], ['eval', data.eval]] as [DataRole, PairPlanSource | undefined][]) {
       if (!source) continue;
-      const { table, hit, key } = cachedReferenceLogps(ref, source, dir, settings, { checksum, averageLogps: s.loss?.averageLogps ?? false });
+      const phase = phaseProgress(`reference pass (${role})`, source.length);
+      let table: LogpsTable, hit: boolean, key: string;
+      try {
+        ({ table, hit, key } = cachedReferenceLogps(ref, source, dir, settings,
+          { checksum, averageLogps: s.loss?.averageLogps ?? false, onBatch: (done) => phase.update(done) }));
+      } finally {
+        phase.stop();
+      }
       note(`reference log-probs of the ${role} data ${hit ? 'read from' : 'computed and stored in'} ${dir}/${key}.f64`);
       tables[role] = table;
     }
@@ -121,7 +144,7 @@ export async function sftData(s: RunSettings, tok: TextTokenizer): Promise<SftDa
       return t;
     });
   };
-  const mix = await mixDatasets(mixOptions(s.data.main, 'sft'));
+  const mix = await mixDatasets({ ...mixOptions(s.data.main, 'sft'), onHashProgress: phaseFeed('hashing data files (bytes)') });
   for (const c of mix.counts) note(describeCount(c));
   for (const w of mix.warnings) note(`warning: ${w}`);
   if (mix.report.skipped > 0) note(mix.report.toString());
@@ -199,6 +222,7 @@ export async function runTraining(s: RunSettings): Promise<void> {
     }
     if (config.evalStrategy === 'no' && !config.evalAtEnd) t.eval = undefined;
     const result = train(model, t, config, store);
+    if (result.alreadyComplete) return;
     if (result.stoppedBy) {
       note(`stopped by ${result.stoppedBy} at step ${result.globalStep}; rerun the same command to resume from ${result.lastCheckpoint}`);
       process.exitCode = signalExitCode(result.stoppedBy);

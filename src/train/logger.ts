@@ -1,16 +1,21 @@
-// Where training metrics go every `logging_steps`: the console, `output_dir/log.jsonl`, and TensorBoard event files
-// under `output_dir/runs/`.
+// Where training metrics go every `logging_steps`: the console (one compact line per step, a progress display),
+// `output_dir/log.jsonl`, and TensorBoard event files under `output_dir/runs/`.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ProgressBar, type ProgressInfo } from './progress.js';
+import { phaseProgress, silentPhase, stepLine, type PhaseProgress, type StepInfo } from './progress.js';
 import { EventWriter } from './tensorboard.js';
 
 export interface LoggerOptions {
   outputDir: string;
   /** 'tensorboard' writes event files; other names (wandb, ...) are accepted and ignored. */
   reportTo?: string[];
-  /** Console output: a progress bar on a TTY plus one line per log (auto), the lines only, or none. */
+  /** Console output: a progress bar on a terminal plus one line per log (auto), plain lines only, or none. */
   console?: 'auto' | 'lines' | 'none';
+  /** The training phase's steps in all and already done (the progress display). */
+  totalSteps?: number;
+  startStep?: number;
+  /** Where the console output goes (default stderr). */
+  stream?: NodeJS.WriteStream;
 }
 
 /** Formats a metric for the console. */
@@ -22,34 +27,45 @@ const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : Math.abs(v
 export class TrainLogger {
   readonly jsonl: string;
   #tb: EventWriter | null = null;
-  #bar: ProgressBar | null;
+  #phase: PhaseProgress;
 
   constructor(o: LoggerOptions) {
     mkdirSync(o.outputDir, { recursive: true });
     this.jsonl = join(o.outputDir, 'log.jsonl');
     if (o.reportTo?.includes('tensorboard')) this.#tb = new EventWriter(join(o.outputDir, 'runs'));
-    this.#bar = o.console === 'none' ? null : new ProgressBar(process.stderr, o.console === 'lines' ? false : undefined);
+    this.#phase = o.console === 'none' ? silentPhase : phaseProgress('training', o.totalSteps ?? 0, {
+      stream: o.stream, start: o.startStep ?? 0, ...(o.console === 'lines' ? { tty: false } : {}),
+    });
   }
 
-  /** Records `values` at optimizer step `step` everywhere. Train keys are written as `train/<key>` to TensorBoard. */
-  log(step: number, values: Record<string, number>, extra: Record<string, unknown> = {}): void {
+  /**
+   * Records `values` at optimizer step `step` in log.jsonl and TensorBoard (train keys as `train/<key>`, eval keys
+   * as `eval/<key>`). The console shows `line` as one compact step line when given, else every value.
+   */
+  log(step: number, values: Record<string, number>, extra: Record<string, unknown> = {}, line?: StepInfo): void {
     appendFileSync(this.jsonl, `${JSON.stringify({ step, ...values, ...extra })}\n`);
     this.#tb?.scalars(step, Object.fromEntries(Object.entries(values).map(([k, v]) =>
       [k.startsWith('eval_') ? `eval/${k.slice(5)}` : `train/${k}`, v])));
-    this.#bar?.println(`step ${step}: ${Object.entries(values).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    this.#phase.log(line ? stepLine(line) : `step ${step}: ${Object.entries(values).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
   }
 
   /** A line of text on the console (not in the files). */
   info(text: string): void {
-    this.#bar?.println(text);
+    this.#phase.log(text);
   }
 
-  progress(info: ProgressInfo): void {
-    this.#bar?.update(info);
+  /** The line that says a checkpoint was written. */
+  checkpoint(dir: string, step: number): void {
+    this.#phase.log(`checkpoint saved: ${dir} (step ${step})`);
+  }
+
+  /** Advances the training progress display to optimizer step `step`. */
+  progress(step: number): void {
+    this.#phase.update(step);
   }
 
   close(): void {
-    this.#bar?.stop();
+    this.#phase.stop();
     this.#tb?.close();
     this.#tb = null;
   }

@@ -88,6 +88,8 @@ export interface TrainResult {
   stoppedBy: 'SIGINT' | 'SIGTERM' | null;
   /** The last checkpoint written or resumed from. */
   lastCheckpoint: string | null;
+  /** True when the output folder held a finished run: nothing was trained (lastLog/lastEval from train_results.json). */
+  alreadyComplete?: boolean;
   /** What the run noticed on its way (damaged checkpoints skipped, a stale lock taken over); also shown on the console. */
   notes: string[];
 }
@@ -156,15 +158,35 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       manualSeed(c.seed);
     }
     writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
+    const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir, stoppedBy: null, lastCheckpoint: resumeDir, notes };
+    const finalResults = join(c.outputDir, 'train_results.json');
+    if (resumeDir && state.step >= totalSteps && existsSync(finalResults)) {
+      // A finished run: nothing to train, evaluate or log (no new TensorBoard file).
+      const say = (t: string): void => { if (c.console !== 'none') process.stderr.write(`${t}\n`); };
+      for (const n of notes) say(n);
+      say(`already complete: ${c.outputDir} finished at step ${state.step} of ${totalSteps} (checkpoint ${resumeDir}); ` +
+        'nothing to do; choose another output_dir to train afresh');
+      const saved = JSON.parse(readFileSync(finalResults, 'utf8')) as Record<string, unknown>;
+      for (const [k, v] of Object.entries(saved)) {
+        if (typeof v !== 'number' || k === 'global_step') continue;
+        if (k.startsWith('eval_')) result.lastEval[k] = v;
+        else result.lastLog[k] = v;
+      }
+      result.alreadyComplete = true;
+      return result;
+    }
 
-    const log = (logger = new TrainLogger({ outputDir: c.outputDir, reportTo: c.reportTo, console: c.console }));
+    const log = (logger = new TrainLogger({ outputDir: c.outputDir, reportTo: c.reportTo, console: c.console, totalSteps, startStep: state.step }));
     for (const n of notes) log.info(n);
     if (c.runName) log.info(`run ${c.runName}`);
     if (resumeDir) log.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
-    const saveNow = (): string => saveCheckpoint(c.outputDir, state.step, (dir) => writeCheckpoint(dir, state, store, opt, masters, c.runConfig),
-      { totalLimit: c.saveTotalLimit });
+    const saveNow = (): string => {
+      const dir = saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig),
+        { totalLimit: c.saveTotalLimit });
+      log.checkpoint(dir, state.step);
+      return dir;
+    };
     let lastSaved = resumeDir;
-    const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir, stoppedBy: null, lastCheckpoint: resumeDir, notes };
     stop = watchStopSignals();
     let lastEvalStep = -1;
     const evaluate = (): void => {
@@ -211,12 +233,17 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
 
       const elapsed = (Date.now() - started) / 1000;
       const perStep = elapsed / (state.step - startStep);
-      const info = { step: state.step, total: totalSteps, lr, loss: averager.peek('loss'), tokensPerSecond: tokensSinceStart / Math.max(elapsed, 1e-9), etaSeconds: perStep * (totalSteps - state.step) };
+      const tokensPerSecond = tokensSinceStart / Math.max(elapsed, 1e-9);
       if (state.step % c.loggingSteps === 0 || state.step === totalSteps || (c.loggingFirstStep && state.step === 1)) {
-        result.lastLog = { ...averager.take(), learning_rate: lr, tokens_per_second: info.tokensPerSecond };
-        log.log(state.step, result.lastLog, { epoch: state.step / stepsPerEpoch, tokens: state.tokensSeen });
+        const m: Record<string, number> = { ...averager.take(), learning_rate: lr, tokens_per_second: tokensPerSecond };
+        result.lastLog = m;
+        const epoch = state.step / stepsPerEpoch;
+        log.log(state.step, m, { epoch, tokens: state.tokensSeen }, {
+          epoch, step: state.step, total: totalSteps, loss: m.loss, accuracy: m['rewards/accuracies'], margin: m['rewards/margins'],
+          lr, tokensPerSecond, etaSeconds: perStep * (totalSteps - state.step),
+        });
       }
-      log.progress(info);
+      log.progress(state.step);
       if (c.evalStrategy === 'steps' && state.step % c.evalSteps === 0) evaluate();
       const finished = state.step === totalSteps;
       const epochDone = task.train.position().batch >= task.train.length;

@@ -47,6 +47,16 @@ test('bfpo train on the tiny recipe writes checkpoints and a loadable model fold
   assert.equal(resumed.code, undefined, resumed.err);
   assert.match(resumed.err, /Resuming from .*checkpoint-2 at step 2 of 3/);
   assert.match(resumed.err, /reference log-probs of the train data read from/);
+  assert.match(resumed.err, /^epoch \S+ \| step 3\/3 \| loss \S+ \| acc \S+ \| margin \S+ \| lr \S+ \| \d+ tok\/s \| ETA \S+$/m);
+  assert.ok(resumed.err.includes(`checkpoint saved: ${join(out, 'checkpoint-3')} (step 3)`), resumed.err);
+  assert.doesNotMatch(resumed.err, /\x1b/, 'no escape codes when stderr is not a terminal');
+
+  const events = readdirSync(join(out, 'runs'));
+  const complete = await run(['train', 'recipes/tiny-cpu.yaml', ...common]);
+  assert.equal(complete.code, undefined, complete.err);
+  assert.match(complete.err, new RegExp(`already complete: ${out} finished at step 3 of 3`));
+  assert.doesNotMatch(complete.err, /^epoch /m);
+  assert.deepEqual(readdirSync(join(out, 'runs')), events, 'no new TensorBoard event file');
 });
 
 test('bfpo logps fills the cache that a later LoRA run reads; LoRA saves a PEFT adapter or a merged model', async () => {
