@@ -138,8 +138,10 @@ export async function sftData(s: RunSettings, tok: TextTokenizer): Promise<SftDa
       note(`packed ${split}: ${xs.length} conversations, ${packed.tokens} tokens -> ${packed.blocks.length} blocks of ${s.tokenize.maxSeqLength} (${packed.droppedTokens} tokens after the last block dropped)`);
       return packed.blocks;
     }
-    return xs.map((ex) => {
+    const progress = phaseFeed(`tokenizing ${split} conversations`);
+    return xs.map((ex, i) => {
       const t = tokenizeSft(ex, tok, opts);
+      if ((i + 1) % 256 === 0 || i + 1 === xs.length) progress(i + 1, xs.length);
       if (!s.tokenize.assistantOnlyLoss) t.learn.fill(1);
       return t;
     });
@@ -214,7 +216,13 @@ export async function runTraining(s: RunSettings): Promise<void> {
     }
     if (!s.doTrain) {
       if (!t.eval) throw new BfpoError('do_train is false but the data has no test split to evaluate');
-      const metrics = runEvaluation(model, t);
+      const phase = phaseProgress('evaluation', t.eval.length);
+      let metrics: Record<string, number>;
+      try {
+        metrics = runEvaluation(model, t, (done) => phase.update(done));
+      } finally {
+        phase.stop();
+      }
       mkdirSync(config.outputDir, { recursive: true });
       writeFileSync(join(config.outputDir, 'eval_results.json'), `${JSON.stringify(metrics, null, 2)}\n`);
       note(`evaluation: ${Object.entries(metrics).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ')}`);

@@ -31,19 +31,21 @@ export class MetricAverager {
 }
 
 /** The full metric set over every eval batch (keys prefixed `eval_`); the training position is left untouched. */
-export function runEvaluation(model: CausalLM, task: TrainingTask): Record<string, number> {
+export function runEvaluation(model: CausalLM, task: TrainingTask, onBatch?: (done: number, total: number) => void): Record<string, number> {
   const source = task.eval;
   if (!source) return {};
   model.train?.(false);
   const avg = new MetricAverager();
   const head = taskSteps(task).head('eval');
   source.seek({ epoch: 0, batch: 0 });
+  let done = 0;
   noGrad(() => {
     for (let b = source.next(); b !== null; b = source.next()) {
       try {
         const out = runStep(model, b, head);
         avg.add({ ...out.metrics, loss: out.loss.item() });
         out.loss.dispose();
+        onBatch?.(++done, source.length);
       } finally {
         disposeBatch(b);
       }

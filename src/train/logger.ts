@@ -59,6 +59,11 @@ export class TrainLogger {
     this.#phase.log(`checkpoint saved: ${dir} (step ${step})`);
   }
 
+  /** The progress display of an evaluation during training. */
+  evaluation(batches: number): PhaseProgress {
+    return this.#phase.child('evaluation', batches);
+  }
+
   /** Advances the training progress display to optimizer step `step`. */
   progress(step: number): void {
     this.#phase.update(step);

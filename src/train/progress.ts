@@ -48,6 +48,8 @@ export interface PhaseProgress {
   log(text: string): void;
   /** Ends the phase (a final line when not on a terminal and something was done since the last line). */
   stop(): void;
+  /** A phase run inside this one (e.g. an evaluation during training): a second bar on a terminal, removed at its end. */
+  child(label: string, total: number): PhaseProgress;
 }
 
 export interface PhaseOptions {
@@ -66,7 +68,7 @@ export interface PhaseOptions {
 }
 
 /** A phase that shows nothing. */
-export const silentPhase: PhaseProgress = { update() {}, log() {}, stop() {} };
+export const silentPhase: PhaseProgress = { update() {}, log() {}, stop() {}, child: () => silentPhase };
 
 /**
  * Starts the display of a phase of `total` units named `label`: a cli-progress bar with count, rate and ETA on a
@@ -84,10 +86,22 @@ export function phaseProgress(label: string, total: number, o: PhaseOptions = {}
       format: `${label} [{bar}] {value}/{total} {percentage}% | {duration_formatted} (eta {eta_formatted})`,
     }, cliProgress.Presets.shades_classic);
     const bar = multi.create(total, o.start ?? 0);
+    let active = true;
+    const child = (childLabel: string, childTotal: number): PhaseProgress => {
+      const b = multi.create(childTotal, 0, {}, { format: `${childLabel} [{bar}] {value}/{total} {percentage}% | {duration_formatted} (eta {eta_formatted})` });
+      return {
+        update: (done) => b.update(done),
+        log: (text) => multi.log(`${text}\n`),
+        // MultiBar.remove redraws and re-arms its timer, so it is only called while the outer display runs.
+        stop: () => { if (active) multi.remove(b); },
+        child,
+      };
+    };
     return {
       update: (done) => bar.update(done),
       log: (text) => multi.log(`${text}\n`),
-      stop: () => multi.stop(),
+      stop: () => { if (active) { active = false; multi.stop(); } },
+      child,
     };
   }
   const now = o.now ?? Date.now;
@@ -118,5 +132,6 @@ export function phaseProgress(label: string, total: number, o: PhaseOptions = {}
     stop() {
       if (done > shownDone && (printed || now() - started >= quietMs)) line();
     },
+    child: (childLabel, childTotal) => phaseProgress(childLabel, childTotal, { ...o, stream, tty: false, start: 0 }),
   };
 }

@@ -192,7 +192,13 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
     const evaluate = (): void => {
       if (!task.eval || lastEvalStep === state.step) return;
       lastEvalStep = state.step;
-      const m = runEvaluation(model, task);
+      const phase = log.evaluation(task.eval.length);
+      let m: Record<string, number>;
+      try {
+        m = runEvaluation(model, task, (done) => phase.update(done));
+      } finally {
+        phase.stop();
+      }
       result.lastEval = m;
       log.log(state.step, m, { epoch: state.step / stepsPerEpoch });
     };

@@ -73,6 +73,24 @@ test('on a terminal a phase draws a cli-progress bar', () => {
   assert.match(out(), /reference pass \(train\) \[.*\] 2\/4 50%/);
 });
 
+test('a phase inside another: a second bar on a terminal, plain lines of its own otherwise', () => {
+  const tty = capture(true);
+  const outer = phaseProgress('training', 10, { stream: tty.stream });
+  const inner = outer.child('evaluation', 3);
+  inner.update(3);
+  outer.stop();
+  assert.match(tty.out(), /training \[.*\] 0\/10[^\n]*\n.*evaluation \[.*\] 3\/3 100%/);
+  inner.stop();
+  const plain = capture(false);
+  let t = 0;
+  const outer2 = phaseProgress('training', 10, { stream: plain.stream, now: () => t });
+  const inner2 = outer2.child('evaluation', 4);
+  t += 3000;
+  inner2.update(4);
+  inner2.stop();
+  assert.equal(plain.out(), 'evaluation: 4/4 (100%), 3s elapsed, ETA 0s\n');
+});
+
 test('the averager means each key over the entries that have it and skips non-finite values', () => {
   const a = new MetricAverager();
   a.add({ loss: 1, x: 2 });
