@@ -34,6 +34,9 @@ function keyHelp(task: 'sft' | 'preference'): string {
 }
 
 const recipeHelp = (task: 'sft' | 'preference') => (): string =>
+  '--dry-run checks everything up to the first forward pass (recipe, paths, a resumed checkpoint\'s configuration,\n' +
+  'the data loaded and tokenized), prints the resolved recipe as YAML, the data counts and a memory estimate from\n' +
+  'config.json, and stops: no weights are read and nothing is written to output_dir.\n\n' +
   'Recipe keys (set them in the YAML or as --key=value; a key given twice is an error):\n\n' +
   keyHelp(task) +
   '\n\nKeys accepted for compatibility with the original recipes, without effect: ' +
@@ -52,12 +55,12 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'sft', summary: 'Supervised fine-tuning on chat data from a recipe',
-    usage: 'bfpo sft RECIPE.yaml [--key=value ...]', help: recipeHelp('sft'),
+    usage: 'bfpo sft RECIPE.yaml [--key=value ...] [--dry-run]', help: recipeHelp('sft'),
     run: async (args) => (await import('./run-training.js')).runFromArgs('sft', args),
   },
   {
     name: 'train', summary: 'Preference training (BFPO by default, or the DPO family) from a recipe',
-    usage: 'bfpo train RECIPE.yaml [--key=value ...]', help: recipeHelp('preference'),
+    usage: 'bfpo train RECIPE.yaml [--key=value ...] [--dry-run]', help: recipeHelp('preference'),
     run: async (args) => (await import('./run-training.js')).runFromArgs('preference', args),
   },
   {
