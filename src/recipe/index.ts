@@ -1,6 +1,6 @@
 // The recipe layer's public surface: recipes, their key table, the typed run settings they resolve to, and the run
 // they describe (what `bfpo sft`, `bfpo train` and `bfpo logps` do).
-export { loadRecipe, parseOverrides, checkValue, nearestKey, editDistance, RecipeError, type Recipe } from './recipe.js';
+export { loadRecipe, overrideRecipe, parseOverrides, checkValue, nearestKey, editDistance, RecipeError, type Recipe } from './recipe.js';
 export { RECIPE_KEYS, KEY_INDEX, renderKeyTable, describeType, type KeySpec, type KeyType, type KeyGroup } from './recipe-keys.js';
 export { runIdentity, RESUME_IGNORED_KEYS } from './trainer-config.js';
 export {
@@ -10,3 +10,4 @@ export {
 export type { DataSettings, MixSettings } from './data-settings.js';
 export { prepareRecipe, prepareLogpsRecipe } from './prepare.js';
 export { runTraining, runLogpsCache } from './run.js';
+export { trainFromRecipe, type TrainFromRecipeOptions } from './train-from-recipe.js';
