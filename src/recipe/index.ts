@@ -1,6 +1,6 @@
 // The recipe layer's public surface: recipes, their key table, the typed run settings they resolve to, and the run
 // they describe (what `bfpo sft`, `bfpo train` and `bfpo logps` do).
-export { loadRecipe, parseOverrides, checkValue, nearestKey, editDistance, RecipeError, type Recipe } from './recipe.js';
+export { loadRecipe, overrideRecipe, parseOverrides, checkValue, nearestKey, editDistance, RecipeError, type Recipe } from './recipe.js';
 export {
   RECIPE_KEYS, KEY_INDEX, KEY_SECTIONS, keySection, renderKeyTable, describeType, type KeySpec, type KeyType, type KeyGroup, type KeySection,
 } from './recipe-keys.js';
@@ -17,3 +17,4 @@ export {
   type MemoryTerm, type ParameterShape, type TrainableSpec,
 } from './memory-estimate.js';
 export { dryRun, checkResume, resolvedRecipe, runMemoryEstimate } from './dry-run.js';
+export { trainFromRecipe, type TrainFromRecipeOptions } from './train-from-recipe.js';

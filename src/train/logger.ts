@@ -13,6 +13,9 @@ export interface LoggerOptions {
   console?: 'auto' | 'lines' | 'none';
 }
 
+/** One line of `log.jsonl`: the step, the metrics, and `epoch` (plus `tokens` for training records). */
+export type LogRecord = Record<string, number> & { step: number };
+
 /** Formats a metric for the console. */
 const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(3) : v.toFixed(4));
 
@@ -31,12 +34,14 @@ export class TrainLogger {
     this.#bar = o.console === 'none' ? null : new ProgressBar(process.stderr, o.console === 'lines' ? false : undefined);
   }
 
-  /** Records `values` at optimizer step `step` everywhere. Train keys are written as `train/<key>` to TensorBoard. */
-  log(step: number, values: Record<string, number>, extra: Record<string, unknown> = {}): void {
-    appendFileSync(this.jsonl, `${JSON.stringify({ step, ...values, ...extra })}\n`);
+  /** Records `values` at optimizer step `step` everywhere and returns the log.jsonl record. Train keys are written as `train/<key>` to TensorBoard. */
+  log(step: number, values: Record<string, number>, extra: Record<string, number> = {}): LogRecord {
+    const record: LogRecord = { ...values, ...extra, step };
+    appendFileSync(this.jsonl, `${JSON.stringify(record)}\n`);
     this.#tb?.scalars(step, Object.fromEntries(Object.entries(values).map(([k, v]) =>
       [k.startsWith('eval_') ? `eval/${k.slice(5)}` : `train/${k}`, v])));
     this.#bar?.println(`step ${step}: ${Object.entries(values).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    return record;
   }
 
   /** A line of text on the console (not in the files). */
