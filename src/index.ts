@@ -25,7 +25,7 @@ export {
 
 // Models and tokenizers: loading, saving, generation, GGUF conversion
 export {
-  loadPretrained, savePretrained, type Pretrained, type PretrainedOptions, type SaveOptions, type LanguageModel,
+  loadPretrained, loadPretrainedAsync, savePretrained, type Pretrained, type PretrainedOptions, type SaveOptions, type LanguageModel,
   generate, type GenerateOptions, type GenerateResult, type SamplingOptions,
   ggufToHfFolder, hfFolderToGguf,
 } from './models/index.js';
@@ -49,14 +49,16 @@ export {
 
 // Training
 export {
-  train, type TrainingTask, type TrainerConfig, type ModelStore, type TrainResult, type CausalLM,
+  train, trainAsync, type TrainHooks, type StopReason, type LogRecord, type TrainingTask, type TrainerConfig, type ModelStore,
+  type TrainResult, type CausalLM,
   SCHEDULES, SCHEDULE_TYPES, type ScheduleType, type ScheduleSpec, OPTIMIZERS, OPTIM_NAMES, type OptimName,
   type OptimizerSpec,
 } from './train/index.js';
 
 // Recipes
 export {
-  loadRecipe, parseOverrides, resolveSettings, type RunSettings, type Recipe, runTraining, runLogpsCache,
+  loadRecipe, parseOverrides, overrideRecipe, resolveSettings, type RunSettings, type Recipe, runTraining, runLogpsCache,
+  trainFromRecipe, type TrainFromRecipeOptions,
 } from './recipe/index.js';
 
 // Evaluation

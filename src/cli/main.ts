@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { ArgumentError, BfpoError } from '../errors.js';
 import { DEMO_HELP } from '../demo/args.js';
-import { RECIPE_KEYS, describeType, showDefault } from '../recipe/recipe-keys.js';
+import { KEY_SECTIONS, RECIPE_KEYS, describeType, keySection, showDefault, type KeySpec } from '../recipe/recipe-keys.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
 import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';
@@ -19,15 +19,27 @@ export interface Command {
   run(args: string[]): Promise<void> | void;
 }
 
-function keyHelp(groups: string[]): string {
-  return RECIPE_KEYS.filter((s) => groups.includes(s.group))
-    .map((s) => `  --${s.key}=${describeType(s).replace(/^(a|an|one of) /, '')}  (default ${showDefault(s)})\n      ${s.doc}`).join('\n');
+function keyLine(s: KeySpec): string {
+  return `  --${s.key}=${describeType(s).replace(/^(a|an|one of) /, '')}  (default ${showDefault(s)})\n      ${s.doc}`;
+}
+
+/** The recipe keys of a task, one block per section (model, data, training, loss, reference, LoRA, logging, checkpoints). */
+function keyHelp(task: 'sft' | 'preference'): string {
+  const blocks: string[] = [];
+  for (const [section, title] of KEY_SECTIONS) {
+    const keys = RECIPE_KEYS.filter((s) => keySection(s) === section && (task === 'preference' || s.group !== 'preference'));
+    if (keys.length > 0) blocks.push(`${title}:\n${keys.map(keyLine).join('\n')}`);
+  }
+  return blocks.join('\n\n');
 }
 
 const recipeHelp = (task: 'sft' | 'preference') => (): string =>
-  'Recipe keys (set them in the YAML or as --key=value; a key given twice is an error):\n' +
-  keyHelp(task === 'sft' ? ['model', 'data', 'training'] : ['model', 'data', 'training', 'preference']) +
-  '\nKeys accepted for compatibility with the original recipes, without effect: ' +
+  '--dry-run checks everything up to the first forward pass (recipe, paths, a resumed checkpoint\'s configuration,\n' +
+  'the data loaded and tokenized), prints the resolved recipe as YAML, the data counts and a memory estimate from\n' +
+  'config.json, and stops: no weights are read and nothing is written to output_dir.\n\n' +
+  'Recipe keys (set them in the YAML or as --key=value; a key given twice is an error):\n\n' +
+  keyHelp(task) +
+  '\n\nKeys accepted for compatibility with the original recipes, without effect: ' +
   RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key).join(', ');
 
 /** The command table (other commands register themselves here). */
@@ -43,12 +55,12 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'sft', summary: 'Supervised fine-tuning on chat data from a recipe',
-    usage: 'bfpo sft RECIPE.yaml [--key=value ...]', help: recipeHelp('sft'),
+    usage: 'bfpo sft RECIPE.yaml [--key=value ...] [--dry-run]', help: recipeHelp('sft'),
     run: async (args) => (await import('./run-training.js')).runFromArgs('sft', args),
   },
   {
     name: 'train', summary: 'Preference training (BFPO by default, or the DPO family) from a recipe',
-    usage: 'bfpo train RECIPE.yaml [--key=value ...]', help: recipeHelp('preference'),
+    usage: 'bfpo train RECIPE.yaml [--key=value ...] [--dry-run]', help: recipeHelp('preference'),
     run: async (args) => (await import('./run-training.js')).runFromArgs('preference', args),
   },
   {
@@ -107,7 +119,7 @@ export function commandHelp(c: Command): string {
 }
 
 /**
- * Runs the command named by `argv[0]`. Errors of bfpo print their message and set exit code 1.
+ * Runs the command named by `argv[0]`. Errors of bfpo print as `bfpo: <message>` and set exit code 1.
  * @example await main(['train', 'recipes/tiny-cpu.yaml', '--max_steps=5']);
  */
 export async function main(argv: string[]): Promise<void> {
@@ -135,7 +147,7 @@ export async function main(argv: string[]): Promise<void> {
     await cmd.run(rest);
   } catch (e) {
     if (!(e instanceof BfpoError)) throw e;
-    console.error(`bfpo ${name}: ${e.message}`);
+    console.error(`bfpo: ${e.message}`);
     process.exitCode = 1;
   }
 }

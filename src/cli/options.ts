@@ -44,6 +44,6 @@ export function parseOptions<O extends Options>(command: string, argv: string[],
     return { values: values as never, positionals };
   } catch (e) {
     if (e instanceof ArgumentError) throw e;
-    throw new ArgumentError(`${command}: ${(e as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '')}`);
+    throw new ArgumentError(`${(e as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '')} (see ${command} --help)`);
   }
 }

@@ -2,13 +2,13 @@
 export { FormatError } from './errors.js';
 export {
   type SafetensorsDtype, type SafetensorsEntry, type SafetensorsHeader, type LoadOptions as TensorLoadOptions, type RawTensor,
-  SafetensorsFile, readSafetensorsHeader, loadSafetensors, saveSafetensors, writeSafetensors,
+  SafetensorsFile, readSafetensorsHeader, loadSafetensors, loadSafetensorsAsync, saveSafetensors, writeSafetensors,
 } from './safetensors.js';
 export {
-  type ShardIndex, type ShardOptions, SAFETENSORS_INDEX, readShardIndex, loadShardedSafetensors, saveShardedSafetensors,
+  type ShardIndex, type ShardOptions, SAFETENSORS_INDEX, readShardIndex, loadShardedSafetensors, loadShardedSafetensorsAsync, saveShardedSafetensors,
 } from './safetensors-shards.js';
 export { type HubRepoKind, type HubCacheLookup, hubCacheDir, isHubRepoId, findInHubCache, resolveHubPath } from './hf-cache.js';
-export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, readJsonObject } from './hf-folder.js';
+export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, loadHfWeightsAsync, readJsonObject } from './hf-folder.js';
 export { type ChatMessage, type TemplateTokens, ChatTemplate, ChatTemplateError, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
 export {
   type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, type TokenizerOptions, type ApplyChatTemplateOptions, Tokenizer, loadTokenizer, saveTokenizer, generationConfig, missingTemplateWarning,

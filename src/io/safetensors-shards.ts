@@ -7,7 +7,7 @@ import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FormatError } from './errors.js';
 import { writeAtomic } from './atomic.js';
-import { type LoadOptions, SafetensorsFile, rawFromTensor, safetensorsToDtype, tensorFromBytes, writeSafetensors } from './safetensors.js';
+import { type LoadOptions, type SafetensorsEntry, SafetensorsFile, rawFromTensor, safetensorsToDtype, tensorFromBytes, writeSafetensors } from './safetensors.js';
 
 export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
 
@@ -57,25 +57,13 @@ export function readShardIndex(indexPath: string): ShardIndex {
  * const weights = loadShardedSafetensors('path/to/model', { dtype: 'bfloat16' });
  */
 export function loadShardedSafetensors(indexOrFolder: string, opts: LoadOptions = {}): Map<string, Tensor> {
-  const indexPath = indexOrFolder.endsWith('.json') ? indexOrFolder : join(indexOrFolder, SAFETENSORS_INDEX);
-  if (!existsSync(indexPath)) throw new FormatError(indexPath, 'index file not found');
-  const { weightMap } = readShardIndex(indexPath);
-  const byShard = new Map<string, string[]>();
-  for (const [name, shard] of Object.entries(weightMap)) byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
   const out = new Map<string, Tensor>();
   try {
-    for (const [shard, names] of byShard) {
-      const shardPath = join(dirname(indexPath), shard);
-      if (!existsSync(shardPath)) throw new FormatError(indexPath, `shard file ${shard} named in weight_map does not exist`, names[0]);
-      const real = realpathSync(shardPath);
-      if (!allowedShardHomes(indexPath).includes(dirname(real))) {
-        throw new FormatError(indexPath, `shard file ${shard} is a link to ${real}, outside the model folder; refusing to read it`, names[0]);
-      }
-      const file = SafetensorsFile.open(shardPath);
+    for (const { path, names, index } of shardPlan(indexOrFolder)) {
+      const file = SafetensorsFile.open(path);
       try {
         for (const name of names) {
-          const e = file.header.tensors.find((t) => t.name === name);
-          if (!e) throw new FormatError(shardPath, `tensor is listed in ${basename(indexPath)} but missing from this shard`, name);
+          const e = shardEntry(file, name, index);
           out.set(name, tensorFromBytes(file.bytes(name), safetensorsToDtype(e.dtype), e.shape, opts));
         }
       } finally {
@@ -89,6 +77,52 @@ export function loadShardedSafetensors(indexOrFolder: string, opts: LoadOptions 
   return out;
 }
 
+/** The shard files of a sharded checkpoint (each checked to exist inside the model folder) and the tensors each holds. */
+function shardPlan(indexOrFolder: string): { path: string; names: string[]; index: string }[] {
+  const index = indexOrFolder.endsWith('.json') ? indexOrFolder : join(indexOrFolder, SAFETENSORS_INDEX);
+  if (!existsSync(index)) throw new FormatError(index, 'index file not found');
+  const { weightMap } = readShardIndex(index);
+  const byShard = new Map<string, string[]>();
+  for (const [name, shard] of Object.entries(weightMap)) byShard.set(shard, [...(byShard.get(shard) ?? []), name]);
+  return [...byShard].map(([shard, names]) => {
+    const path = join(dirname(index), shard);
+    if (!existsSync(path)) throw new FormatError(index, `shard file ${shard} named in weight_map does not exist`, names[0]);
+    const real = realpathSync(path);
+    if (!allowedShardHomes(index).includes(dirname(real))) {
+      throw new FormatError(index, `shard file ${shard} is a link to ${real}, outside the model folder; refusing to read it`, names[0]);
+    }
+    return { path, names, index };
+  });
+}
+
+/** The header entry of `name` in a shard the index says holds it. */
+function shardEntry(file: SafetensorsFile, name: string, index: string): SafetensorsEntry {
+  const e = file.header.tensors.find((t) => t.name === name);
+  if (!e) throw new FormatError(file.header.path, `tensor is listed in ${basename(index)} but missing from this shard`, name);
+  return e;
+}
+
+/** `loadShardedSafetensors` with the tensor bytes read off the event loop (Node's thread pool). */
+export async function loadShardedSafetensorsAsync(indexOrFolder: string, opts: LoadOptions = {}): Promise<Map<string, Tensor>> {
+  const out = new Map<string, Tensor>();
+  try {
+    for (const { path, names, index } of shardPlan(indexOrFolder)) {
+      const file = SafetensorsFile.open(path);
+      try {
+        for (const name of names) {
+          const e = shardEntry(file, name, index);
+          out.set(name, tensorFromBytes(await file.bytesAsync(name), safetensorsToDtype(e.dtype), e.shape, opts));
+        }
+      } finally {
+        file.close();
+      }
+    }
+  } catch (err) {
+    for (const t of out.values()) t.dispose();
+    throw err;
+  }
+  return out;
+}
 /** Options for `saveShardedSafetensors`. */
 export interface ShardOptions {
   /** Largest shard in bytes (a tensor bigger than this gets a shard of its own). Default 5 GB, as Hugging Face. */

@@ -1,6 +1,6 @@
 // safetensors: a u64 little-endian header length, a JSON header (dtype, shape, byte range per tensor), then the bytes.
 // The reader checks every field before touching tensor data; the writer is atomic and pads the header to 8 bytes.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
 import { type DType, type Device, dtypeSize, isFloatingDtype } from '../tensor/dtype.js';
 import { fromBuffer } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -47,6 +47,19 @@ function readExact(fd: number, length: number, position: number): Buffer {
   let off = 0;
   while (off < length) {
     const n = readSync(fd, buf, off, Math.min(length - off, 0x40000000), position + off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off === length ? buf : buf.subarray(0, off);
+}
+
+/** `readExact` on libuv's thread pool: the event loop runs while the bytes come in. */
+async function readExactAsync(fd: number, length: number, position: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(length);
+  let off = 0;
+  while (off < length) {
+    const n = await new Promise<number>((resolve, reject) =>
+      read(fd, buf, off, Math.min(length - off, 0x40000000), position + off, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
     if (n === 0) break;
     off += n;
   }
@@ -166,10 +179,20 @@ export class SafetensorsFile {
   }
   /** The raw little-endian bytes of one tensor (read from disk with one positioned read, so files over 2 GB work). */
   bytes(name: string): Buffer {
+    const e = this.#readable(name);
+    return this.#complete(e, readExact(this.#fd, e.end - e.begin, this.header.dataStart + e.begin));
+  }
+  /** `bytes`, read without blocking the event loop. */
+  async bytesAsync(name: string): Promise<Buffer> {
+    const e = this.#readable(name);
+    return this.#complete(e, await readExactAsync(this.#fd, e.end - e.begin, this.header.dataStart + e.begin));
+  }
+  #readable(name: string): SafetensorsEntry {
     if (this.#closed) throw new FormatError(this.header.path, 'file is closed', name);
-    const e = this.entry(name);
-    const buf = readExact(this.#fd, e.end - e.begin, this.header.dataStart + e.begin);
-    if (buf.byteLength !== e.end - e.begin) throw new FormatError(this.header.path, 'file ended while reading tensor bytes', name);
+    return this.entry(name);
+  }
+  #complete(e: SafetensorsEntry, buf: Buffer): Buffer {
+    if (buf.byteLength !== e.end - e.begin) throw new FormatError(this.header.path, 'file ended while reading tensor bytes', e.name);
     return buf;
   }
   close(): void {
@@ -209,6 +232,27 @@ export function loadSafetensors(path: string, opts: LoadOptions = {}): Map<strin
   const out = new Map<string, Tensor>();
   try {
     for (const e of file.header.tensors) out.set(e.name, tensorFromBytes(file.bytes(e.name), TO_DTYPE[e.dtype], e.shape, opts));
+  } catch (err) {
+    for (const t of out.values()) t.dispose();
+    throw err;
+  } finally {
+    file.close();
+  }
+  return out;
+}
+
+/**
+ * `loadSafetensors` with the tensor bytes read off the event loop (Node's thread pool), one tensor at a time.
+ *
+ * @example
+ * const weights = await loadSafetensorsAsync('model.safetensors', { dtype: 'bfloat16' });
+ */
+export async function loadSafetensorsAsync(path: string, opts: LoadOptions = {}): Promise<Map<string, Tensor>> {
+  if (opts.dtype !== undefined && !isFloatingDtype(opts.dtype)) throw expected('a floating dtype', 'loadSafetensors dtype', opts.dtype);
+  const file = SafetensorsFile.open(path);
+  const out = new Map<string, Tensor>();
+  try {
+    for (const e of file.header.tensors) out.set(e.name, tensorFromBytes(await file.bytesAsync(e.name), TO_DTYPE[e.dtype], e.shape, opts));
   } catch (err) {
     for (const t of out.values()) t.dispose();
     throw err;

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { writeAtomic } from '../io/atomic.js';
 import { FormatError } from '../io/errors.js';
 import { isHubRepoId, resolveHubPath } from '../io/hf-cache.js';
-import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
+import { findHfFolder, loadHfWeights, loadHfWeightsAsync, type HfFolder } from '../io/hf-folder.js';
 import { SAFETENSORS_INDEX, saveShardedSafetensors } from '../io/safetensors-shards.js';
 import { type Tokenizer, generationConfig, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
@@ -96,6 +96,24 @@ export function loadPretrained(path: string, opts: PretrainedOptions = {}): Pret
   return { model, tokenizer, config: model.config };
 }
 
+/**
+ * `loadPretrained` with the safetensors bytes of a Hugging Face folder (single file or shards) read off the event
+ * loop, so timers and I/O keep running while a large model loads. A `.gguf` file or a PEFT adapter folder is read
+ * as `loadPretrained` reads it.
+ *
+ * @example
+ * const { model, tokenizer } = await loadPretrainedAsync('models/TinyLlama-1.1B-Chat', { dtype: 'bfloat16' });
+ */
+export async function loadPretrainedAsync(path: string, opts: PretrainedOptions = {}): Promise<Pretrained> {
+  if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', 'loadPretrainedAsync(path)', path);
+  const device = checkDevice(opts.device ?? 'cpu');
+  const located = locate(path, opts.revision);
+  if (statSync(located).isFile() || isAdapterFolder(located)) return loadPretrained(path, opts);
+  const { folder, dtype, tokenizer } = hfFolderParts(located, opts.dtype);
+  const model = build(folder.config, await loadHfWeightsAsync(folder, { dtype, device }), dtype, device);
+  return { model, tokenizer, config: model.config };
+}
+
 /** A local path for `path`: itself, or its Hugging Face cache snapshot when it is a repo id. */
 function locate(path: string, revision: string | undefined): string {
   if (!existsSync(path) && !isHubRepoId(path)) throw new FormatError(path, 'does not exist (expected a Hugging Face model folder, a PEFT adapter folder or a .gguf file)');
@@ -110,11 +128,17 @@ function readWeights(path: string, requested: DType | 'auto' | undefined, device
     const { config, weights, tokenizer } = ggufToHf(path, { dtype, device });
     return { config, weights, dtype, tokenizer: tokenizer ?? null };
   }
+  const { folder, dtype, tokenizer } = hfFolderParts(path, requested);
+  return { config: folder.config, weights: loadHfWeights(folder, { dtype, device }), dtype, tokenizer };
+}
+
+/** A Hugging Face folder's files, the dtype to load it in and its tokenizer (checked before any weight is read). */
+function hfFolderParts(path: string, requested: DType | 'auto' | undefined): { folder: HfFolder; dtype: DType; tokenizer: Tokenizer | null } {
   const folder = findHfFolder(path);
   familyOf(folder.config); // an unregistered architecture fails before any weight is read
   const dtype = pickDtype(requested, folder.config);
   const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : null;
-  return { config: folder.config, weights: loadHfWeights(folder, { dtype, device }), dtype, tokenizer };
+  return { folder, dtype, tokenizer };
 }
 
 export interface SaveOptions {

@@ -155,6 +155,31 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
 
 export const KEY_INDEX: ReadonlyMap<string, KeySpec> = new Map(RECIPE_KEYS.map((s) => [s.key, s]));
 
+/** The finer sections `bfpo train --help` and `bfpo sft --help` list the keys in, in this order, with their titles. */
+export const KEY_SECTIONS = [
+  ['model', 'Model'], ['data', 'Data'], ['training', 'Training'], ['loss', 'Loss'], ['reference', 'Reference model'],
+  ['lora', 'LoRA'], ['logging', 'Logging'], ['checkpoints', 'Checkpoints and output'],
+] as const;
+export type KeySection = (typeof KEY_SECTIONS)[number][0];
+
+const SECTION_OF: Readonly<Record<string, KeySection>> = {
+  use_peft: 'lora', lora_r: 'lora', lora_alpha: 'lora', lora_dropout: 'lora', lora_target_modules: 'lora', lora_save: 'lora',
+  reference_strategy: 'reference', precompute_ref_log_probs: 'reference', reference_cache_dir: 'reference',
+  logging_steps: 'logging', logging_strategy: 'logging', logging_first_step: 'logging', report_to: 'logging',
+  disable_tqdm: 'logging', run_name: 'logging',
+  output_dir: 'checkpoints', save_strategy: 'checkpoints', save_steps: 'checkpoints', save_total_limit: 'checkpoints',
+  resume_from_checkpoint: 'checkpoints',
+};
+
+/**
+ * The help section of a key that has an effect: LoRA, reference, logging and checkpoint keys by name, the other
+ * preference keys under loss, the rest under their group. Accepted keys without effect have none (null).
+ */
+export function keySection(s: KeySpec): KeySection | null {
+  if (s.group === 'accepted') return null;
+  return SECTION_OF[s.key] ?? (s.group === 'preference' ? 'loss' : s.group);
+}
+
 /** The default of a key as shown in docs and help. */
 export function showDefault(s: KeySpec): string {
   return s.default === null ? 'null' : JSON.stringify(s.default);

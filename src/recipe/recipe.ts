@@ -135,6 +135,13 @@ function readYaml(file: string, what: string): Record<string, unknown> {
   return doc.toJS() as Record<string, unknown>;
 }
 
+/** A copy of `recipe` with `--key=value` overrides applied on top (checked as on the command line). */
+export function overrideRecipe(recipe: Recipe, args: string[]): Recipe {
+  const r: Recipe = structuredClone(recipe);
+  apply(r, parseOverrides(args), 'the overrides', true);
+  return r;
+}
+
 /** Splits `--key=value` / `--key value` arguments (`--kebab-case` read as `--snake_case`), refusing a key given twice. */
 export function parseOverrides(args: string[]): [string, string][] {
   const out: [string, string][] = [];

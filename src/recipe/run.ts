@@ -21,7 +21,7 @@ import {
 import { runEvaluation } from '../train/evaluate.js';
 import { signalExitCode } from '../train/signals.js';
 import { phaseProgress, type PhaseProgress } from '../train/progress.js';
-import { train, type ModelStore, type TrainingTask } from '../train/trainer.js';
+import { trainAsync, type ModelStore, type TrainHooks, type TrainingTask, type TrainResult } from '../train/trainer.js';
 import { loadTokenizer, missingTemplateWarning, type Tokenizer } from '../io/tokenizer.js';
 import { reportToWarnings } from './report-to.js';
 import { modelCard, packageVersion, writeModelCard } from './model-card.js';
@@ -179,8 +179,12 @@ function describeModel(model: LanguageModel, selected: string[] | null): void {
   note(`model: ${(count(all) / 1e6).toFixed(2)}M parameters in ${all[0][1].dtype}, ${(count(trainable) / 1e6).toFixed(2)}M trainable`);
 }
 
-/** `bfpo sft` / `bfpo train`: everything the resolved settings describe, then the training loop. */
-export async function runTraining(s: RunSettings): Promise<void> {
+/**
+ * `bfpo sft` / `bfpo train`: everything the resolved settings describe, then the training loop (which hands the
+ * event loop back between steps; `hooks` follow and stop it). Resolves with the run's result, or null when
+ * do_train is false (only an evaluation ran).
+ */
+export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promise<TrainResult | null> {
   for (const n of s.notes) note(n);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
@@ -226,18 +230,19 @@ export async function runTraining(s: RunSettings): Promise<void> {
       mkdirSync(config.outputDir, { recursive: true });
       writeFileSync(join(config.outputDir, 'eval_results.json'), `${JSON.stringify(metrics, null, 2)}\n`);
       note(`evaluation: ${Object.entries(metrics).map(([k, x]) => `${k} ${x.toFixed(4)}`).join(', ')}`);
-      return;
+      return null;
     }
     if (config.evalStrategy === 'no' && !config.evalAtEnd) t.eval = undefined;
-    const result = train(model, t, config, store);
-    if (result.alreadyComplete) return;
+    const result = await trainAsync(model, t, config, store, hooks);
+    if (result.alreadyComplete) return result;
     if (result.stoppedBy) {
-      note(`stopped by ${result.stoppedBy} at step ${result.globalStep}; rerun the same command to resume from ${result.lastCheckpoint}`);
-      process.exitCode = signalExitCode(result.stoppedBy);
-      return;
+      note(`stopped by ${result.stoppedBy} at step ${result.globalStep}; rerun the same ${result.stoppedBy === 'abort' ? 'call' : 'command'} to resume from ${result.lastCheckpoint}`);
+      if (result.stoppedBy !== 'abort') process.exitCode = signalExitCode(result.stoppedBy);
+      return result;
     }
     writeModelCard(config.outputDir, modelCard(s.recipe, s.task, result.lastLog, result.lastEval, packageVersion()));
     note(`done: ${result.globalStep} steps; the model is in ${config.outputDir} (model card: README.md)`);
+    return result;
   } finally {
     release();
     model.dispose();

@@ -1,5 +1,8 @@
 // Training: the one loop for SFT and preference training, steps, reference strategies, schedules, checkpoints, logs.
-export { train, selectTrainable, TrainingDivergedError, type TrainingTask, type TrainerConfig, type ModelStore, type TrainResult } from './trainer.js';
+export {
+  train, trainAsync, selectTrainable, TrainingDivergedError, type TrainingTask, type TrainerConfig, type ModelStore, type TrainResult,
+  type TrainHooks, type StopReason, type LogRecord,
+} from './trainer.js';
 export {
   runStep, taskSteps, preferenceHead, sftHead, preferenceStep, sftStep, preferenceStepCheckpointed, sftStepCheckpointed,
   type StepOutput, type BackwardStepOutput, type PreferenceStepOptions, type StepHead, type StepBatch, type StepRunOptions, type TaskSteps,

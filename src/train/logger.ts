@@ -18,6 +18,9 @@ export interface LoggerOptions {
   stream?: NodeJS.WriteStream;
 }
 
+/** One line of `log.jsonl`: the step, the metrics, and `epoch` (plus `tokens` for training records). */
+export type LogRecord = Record<string, number> & { step: number };
+
 /** Formats a metric for the console. */
 const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : Math.abs(v) < 1e-3 || Math.abs(v) >= 1e5 ? v.toExponential(3) : v.toFixed(4));
 
@@ -40,13 +43,16 @@ export class TrainLogger {
 
   /**
    * Records `values` at optimizer step `step` in log.jsonl and TensorBoard (train keys as `train/<key>`, eval keys
-   * as `eval/<key>`). The console shows `line` as one compact step line when given, else every value.
+   * as `eval/<key>`) and returns the log.jsonl record. The console shows `line` as one compact step line when given,
+   * else every value.
    */
-  log(step: number, values: Record<string, number>, extra: Record<string, unknown> = {}, line?: StepInfo): void {
-    appendFileSync(this.jsonl, `${JSON.stringify({ step, ...values, ...extra })}\n`);
+  log(step: number, values: Record<string, number>, extra: Record<string, number> = {}, line?: StepInfo): LogRecord {
+    const record: LogRecord = { ...values, ...extra, step };
+    appendFileSync(this.jsonl, `${JSON.stringify(record)}\n`);
     this.#tb?.scalars(step, Object.fromEntries(Object.entries(values).map(([k, v]) =>
       [k.startsWith('eval_') ? `eval/${k.slice(5)}` : `train/${k}`, v])));
     this.#phase.log(line ? stepLine(line) : `step ${step}: ${Object.entries(values).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    return record;
   }
 
   /** A line of text on the console (not in the files). */

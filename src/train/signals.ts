@@ -39,7 +39,8 @@ export function watchStopSignals(): StopWatch {
   };
 }
 
-/** The exit status a process stopped by `signal` reports (128 + its number), as shells expect. */
-export function signalExitCode(signal: 'SIGINT' | 'SIGTERM'): number {
+/** The exit status a process stopped by `signal` reports (128 + its number), as shells expect; 1 for an abort. */
+export function signalExitCode(signal: 'SIGINT' | 'SIGTERM' | 'abort'): number {
+  if (signal === 'abort') return 1;
   return signal === 'SIGINT' ? 130 : 143;
 }

@@ -14,7 +14,7 @@ import {
 } from './checkpoint.js';
 import { lockOutputDir, type RunLock } from './lock.js';
 import { watchStopSignals, type StopWatch } from './signals.js';
-import { TrainLogger } from './logger.js';
+import { TrainLogger, type LogRecord } from './logger.js';
 import { loadOptimizer, makeOptimizer, saveOptimizer, type AnyOptimizer, type OptimSettings } from './optimizers.js';
 import { freezeExcept } from '../nn/freeze.js';
 import { MasterWeights } from './precision.js';
@@ -26,6 +26,7 @@ import { MetricAverager, runEvaluation } from './evaluate.js';
 import { stepMetricRecords } from './step-metrics.js';
 
 export type { TrainingTask } from './types.js';
+export type { LogRecord } from './logger.js';
 
 /** Raised when the loss or the gradient norm stops being finite. */
 export class TrainingDivergedError extends BfpoError {}
@@ -84,14 +85,32 @@ export interface TrainResult {
   lastLog: Record<string, number>;
   lastEval: Record<string, number>;
   resumedFrom: string | null;
-  /** The signal that stopped the run early (after a checkpoint was written), or null when it ran to the end. */
-  stoppedBy: 'SIGINT' | 'SIGTERM' | null;
+  /**
+   * What stopped the run early (after a checkpoint was written): a signal, or 'abort' for the `signal` of
+   * {@link TrainHooks}; null when it ran to the end.
+   */
+  stoppedBy: StopReason | null;
   /** The last checkpoint written or resumed from. */
   lastCheckpoint: string | null;
   /** True when the output folder held a finished run: nothing was trained (lastLog/lastEval from train_results.json). */
   alreadyComplete?: boolean;
   /** What the run noticed on its way (damaged checkpoints skipped, a stale lock taken over); also shown on the console. */
   notes: string[];
+}
+
+/** Why a run stopped before its last step. */
+export type StopReason = 'SIGINT' | 'SIGTERM' | 'abort';
+
+/** Ways for a program to follow and stop a run; every hook is optional. */
+export interface TrainHooks {
+  /** When aborted, the run stops after the current optimizer step, writes a checkpoint and returns (stoppedBy 'abort'). */
+  signal?: AbortSignal;
+  /** Each training record, as written to log.jsonl (every logging_steps). */
+  onLog?(record: LogRecord): void;
+  /** Each evaluation record, as written to log.jsonl. */
+  onEval?(record: LogRecord): void;
+  /** The folder of each checkpoint written. */
+  onSave?(checkpointDir: string): void;
 }
 
 interface LoopState {
@@ -118,13 +137,40 @@ function checkConfig(c: TrainerConfig): void {
 }
 
 /**
- * Trains `model` on `task` as `config` says, resuming from a checkpoint when one exists.
+ * Trains `model` on `task` as `config` says, resuming from a checkpoint when one exists. Synchronous: the event
+ * loop waits until the run ends (see {@link trainAsync}).
  *
  * @example
  * const result = train(model, { kind: 'preference', train: source, reference, loss: { lossType: 'bfpo', beta: 0.01 } },
  *   { ...defaults, outputDir: 'out' }, { save: (d) => savePretrained(model, d), load: (d) => loadWeights(model, d) });
  */
-export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore): TrainResult {
+export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore, hooks: TrainHooks = {}): TrainResult {
+  const run = trainLoop(model, task, config, store, hooks);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * {@link train}, handing the event loop back between optimizer steps: timers, I/O and an AbortController's
+ * `abort()` run while the model trains.
+ *
+ * @example
+ * const ac = new AbortController();
+ * const result = await trainAsync(model, task, config, store, { signal: ac.signal, onLog: (r) => console.log(r.loss) });
+ */
+export async function trainAsync(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore, hooks: TrainHooks = {}): Promise<TrainResult> {
+  const run = trainLoop(model, task, config, store, hooks);
+  for (;;) {
+    const r = run.next();
+    if (r.done) return r.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The training loop; it pauses (yields) after each optimizer step and returns the result. */
+function* trainLoop(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore, hooks: TrainHooks): Generator<void, TrainResult, void> {
   checkConfig(config);
   const c = config;
   const { accum, stepsPerEpoch, totalSteps, schedule } = stepPlan(task, c);
@@ -184,6 +230,7 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
       const dir = saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig),
         { totalLimit: c.saveTotalLimit });
       log.checkpoint(dir, state.step);
+      hooks.onSave?.(dir);
       return dir;
     };
     let lastSaved = resumeDir;
@@ -200,7 +247,8 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
         phase.stop();
       }
       result.lastEval = m;
-      log.log(state.step, m, { epoch: state.step / stepsPerEpoch });
+      const record = log.log(state.step, m, { epoch: state.step / stepsPerEpoch });
+      hooks.onEval?.(record);
     };
 
     const averager = new MetricAverager();
@@ -244,10 +292,11 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
         const m: Record<string, number> = { ...averager.take(), learning_rate: lr, tokens_per_second: tokensPerSecond };
         result.lastLog = m;
         const epoch = state.step / stepsPerEpoch;
-        log.log(state.step, m, { epoch, tokens: state.tokensSeen }, {
+        const record = log.log(state.step, m, { epoch, tokens: state.tokensSeen }, {
           epoch, step: state.step, total: totalSteps, loss: m.loss, accuracy: m['rewards/accuracies'], margin: m['rewards/margins'],
           lr, tokensPerSecond, etaSeconds: perStep * (totalSteps - state.step),
         });
+        hooks.onLog?.(record);
       }
       log.progress(state.step);
       if (c.evalStrategy === 'steps' && state.step % c.evalSteps === 0) evaluate();
@@ -257,14 +306,15 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
         lastSaved = saveNow();
       }
       result.lastCheckpoint = lastSaved;
-      const signal = stop.requested();
+      const signal: StopReason | null = stop.requested() ?? (hooks.signal?.aborted ? 'abort' : null);
       if (signal && !finished) {
         if (lastSaved !== join(c.outputDir, `checkpoint-${state.step}`)) lastSaved = saveNow();
         result.lastCheckpoint = lastSaved;
         result.stoppedBy = signal;
-        log.info(`${signal}: stopped after step ${state.step} of ${totalSteps}; checkpoint ${lastSaved} written. Run the same command again to resume`);
+        log.info(`${signal === 'abort' ? 'aborted' : signal}: stopped after step ${state.step} of ${totalSteps}; checkpoint ${lastSaved} written. Run the same command again to resume`);
         return result;
       }
+      yield;
     }
     if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
     try {

@@ -46,5 +46,5 @@ test('bfpo env takes no arguments', async () => {
     console.error = error;
     process.exitCode = before;
   }
-  assert.match(err, /bfpo env: bfpo env takes no arguments but received --x/);
+  assert.match(err, /^bfpo: bfpo env takes no arguments but received --x/);
 });

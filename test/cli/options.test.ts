@@ -20,8 +20,8 @@ test('a typo names the nearest option; other parse errors are ArgumentErrors nam
   assert.throws(() => parseOptions('bfpo generate', ['--max-new-token=5'], OPTS), (e: Error) =>
     e instanceof ArgumentError && /Unknown option --max-new-token for bfpo generate; did you mean --max-new-tokens\?/.test(e.message));
   assert.throws(() => parseOptions('bfpo generate', ['--zzzzzzzz'], OPTS), (e: Error) => /Unknown option --zzzzzzzz for bfpo generate \(see/.test(e.message));
-  assert.throws(() => parseOptions('bfpo generate', ['--top-p'], OPTS), (e: Error) => e instanceof ArgumentError && /^bfpo generate: Option '--top-p <value>' argument missing/.test(e.message));
-  assert.throws(() => parseOptions('bfpo generate', ['stray'], OPTS), (e: Error) => e instanceof ArgumentError && /bfpo generate: Unexpected argument 'stray'/.test(e.message));
+  assert.throws(() => parseOptions('bfpo generate', ['--top-p'], OPTS), (e: Error) => e instanceof ArgumentError && /^Option '--top-p <value>' argument missing \(see bfpo generate --help\)/.test(e.message));
+  assert.throws(() => parseOptions('bfpo generate', ['stray'], OPTS), (e: Error) => e instanceof ArgumentError && /^Unexpected argument 'stray'.* \(see bfpo generate --help\)$/.test(e.message));
 });
 
 test('bfpo generate --max_new_tokens works, and a typo exits 1 with a bfpo message instead of a Node error', async () => {
@@ -38,5 +38,5 @@ test('bfpo generate --max_new_tokens works, and a typo exits 1 with a bfpo messa
     console.error = error;
     process.exitCode = undefined;
   }
-  assert.match(err, /^bfpo generate: Unknown option --max_new_tokns for bfpo generate; did you mean --max-new-tokens\?/);
+  assert.match(err, /^bfpo: Unknown option --max_new_tokns for bfpo generate; did you mean --max-new-tokens\?/);
 });

@@ -43,7 +43,7 @@ test('bfpo train recipe.yaml --beta=-1 exits non-zero with the beta error, not a
   }
   assert.equal(process.exitCode, 1);
   process.exitCode = undefined;
-  assert.match(err, /^bfpo train: Expected a number > 0 for beta but received -1/);
+  assert.match(err, /^bfpo: Expected a number > 0 for beta but received -1/);
   assert.doesNotMatch(err, /config\.json/);
 });
 

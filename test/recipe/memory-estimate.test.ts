@@ -1,0 +1,68 @@
+// The memory estimate: its parameter count against real models' numel, and every term against a hand computation.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LlamaForCausalLM, parseConfig } from 'bfpo/models';
+import { estimateMemory, optimizerStates, parameterShapes, type MemoryEstimateInput } from 'bfpo/recipe';
+
+const raw = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+  architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 10, hidden_size: 4, intermediate_size: 8,
+  num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, tie_word_embeddings: false, ...extra,
+});
+
+test('parameterShapes names and counts the parameters a real model has', () => {
+  for (const extra of [
+    { num_hidden_layers: 2, tie_word_embeddings: true },
+    { vocab_size: 37, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8 },
+    { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', num_hidden_layers: 2 },
+    { attention_bias: true, mlp_bias: true },
+  ]) {
+    const model = new LlamaForCausalLM(raw(extra), { init: 'empty' });
+    const real = model.namedParameters().map(([n, p]) => [n, p.shape.reduce((a, b) => a * b, 1)] as const);
+    model.dispose();
+    const est = parameterShapes(parseConfig(raw(extra)));
+    assert.deepEqual(est.map((p) => [p.name, p.numel]).sort(), real.map(([n, c]) => [n, c]).sort(), JSON.stringify(extra));
+  }
+});
+
+test('the memory estimate adds up the terms computed by hand for a small config', () => {
+  // Parameters: embed 10·4 = 40; q 4·4 = 16, k 4·2 = 8, v 8, o 16; gate, up, down 3·32 = 96; two norms 8; final norm 4;
+  // lm_head 40. Total 236.
+  const config = parseConfig(raw());
+  const base: MemoryEstimateInput = {
+    config, weightBytes: 4, masterWeights: false, trainable: { kind: 'all' }, optimizerStates: 2, reference: 'copy',
+    sequences: 2, seqLen: 3, gradientCheckpointing: false,
+  };
+  const terms = (x: MemoryEstimateInput): Record<string, number> => {
+    const e = estimateMemory(x);
+    assert.equal(e.totalBytes, e.terms.reduce((s, t) => s + t.bytes, 0));
+    return Object.fromEntries([...e.terms.map((t) => [t.name, t.bytes]), ['total', e.totalBytes], ['trainable', e.trainableParameters], ['parameters', e.parameters]]);
+  };
+  // Activations: a = 4·4 + (2 + 2·1)·2 + 2·2 + 3·8 + 2·3 = 58 per token and layer; 2·3·1·58 = 348 elements × 4 bytes
+  // = 1392, plus logits 2 · 2·3·10 · 4 = 480: 1872.
+  assert.deepEqual(terms(base), {
+    parameters: 236, trainable: 236, weights: 944, gradients: 944, 'master weights': 0, 'optimizer states': 1888,
+    'reference copy': 944, activations: 1872, total: 944 + 944 + 1888 + 944 + 1872,
+  });
+  // Checkpointing keeps 2·3·1·4 = 24 layer inputs plus one layer's 348: 372 × 4 + 480 = 1968.
+  assert.equal(terms({ ...base, gradientCheckpointing: true }).activations, 1968);
+  // bf16: weights, gradients and activations in 2 bytes; float32 masters and states.
+  assert.deepEqual(terms({ ...base, weightBytes: 2, masterWeights: true, reference: 'precomputed' }), {
+    parameters: 236, trainable: 236, weights: 472, gradients: 472, 'master weights': 944, 'optimizer states': 1888,
+    'reference copy': 0, activations: 348 * 2 + 480, total: 472 + 472 + 944 + 1888 + 348 * 2 + 480,
+  });
+  // LoRA r = 2 on q_proj (4 → 4) and v_proj (4 → 2): 2·(4+4) + 2·(4+2) = 28 float32 adapter parameters.
+  const lora = terms({ ...base, trainable: { kind: 'lora', r: 2, targets: ['q_proj', 'v_proj'] }, reference: 'adapter' });
+  assert.deepEqual([lora.trainable, lora.weights, lora.gradients, lora['optimizer states'], lora['reference copy']], [28, 944 + 112, 112, 224, 0]);
+  // Selected layers: down_proj only (8·4 = 32), SGD without momentum keeps no state.
+  const sel = terms({ ...base, trainable: { kind: 'selected', fragments: ['down_proj'] }, optimizerStates: 0 });
+  assert.deepEqual([sel.trainable, sel.gradients, sel['optimizer states']], [32, 128, 0]);
+});
+
+test('optimizer states per parameter: AdamW 2, SGD 1 with momentum and 0 without, RMSprop 1 or 2', () => {
+  assert.equal(optimizerStates('adamw_torch', 0), 2);
+  assert.equal(optimizerStates('adam', 0.9), 2);
+  assert.equal(optimizerStates('sgd', 0), 0);
+  assert.equal(optimizerStates('sgd', 0.9), 1);
+  assert.equal(optimizerStates('rmsprop', 0), 1);
+  assert.equal(optimizerStates('rmsprop', 0.9), 2);
+});
