@@ -25,7 +25,7 @@ export {
 
 // Models and tokenizers: loading, saving, generation, GGUF conversion
 export {
-  loadPretrained, loadPretrainedAsync, savePretrained, type Pretrained, type PretrainedOptions, type SaveOptions, type LanguageModel,
+  loadPretrained, loadPretrainedAsync, savePretrained, savePretrainedAsync, type Pretrained, type PretrainedOptions, type SaveOptions, type LanguageModel,
   generate, type GenerateOptions, type GenerateResult, type SamplingOptions,
   ggufToHfFolder, hfFolderToGguf,
 } from './models/index.js';

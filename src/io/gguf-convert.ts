@@ -3,11 +3,23 @@
 import { type DType, type Device, isFloatingDtype } from '../tensor/dtype.js';
 import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { readGguf, writeGguf } from './gguf.js';
+import { closeSync, openSync } from 'node:fs';
+import { type ByteReader, runReader, runReaderAsync } from './byte-reads.js';
+import { decodeGgufTensor, ggufTensorBytesReader, readGguf, writeGguf } from './gguf.js';
 import { type ExportTensor, type GgufArch, type GgufFileType, ggufMetadataFromConfig, ggufTensorToHf, ggufTensorsFromHf, hfConfigFromGguf } from './gguf-llama.js';
 import { ggufTokenizerMetadata, tokenizerFromGguf } from './gguf-tokenizer.js';
 import { tensorFromBytes } from './safetensors.js';
 import { Tokenizer } from './tokenizer.js';
+
+/** What `ggufToHf` returns: config.json fields, weights under Hugging Face names, and the tokenizer (when the file has one). */
+export interface GgufAsHf {
+  config: Record<string, unknown>;
+  weights: Map<string, Tensor>;
+  tokenizer: Tokenizer | undefined;
+}
+
+/** Options of `ggufToHf`: the GGUF naming of the model families, and the dtype and device of the weights. */
+export interface GgufToHfOptions { archs: readonly GgufArch[]; dtype?: DType; device?: Device }
 
 /**
  * Reads a Llama-family GGUF file as a Hugging Face model: config.json fields, weights under HF names in HF
@@ -17,11 +29,20 @@ import { Tokenizer } from './tokenizer.js';
  * const { config, weights, tokenizer } = ggufToHf('llama-2-tiny-random.gguf', { archs: ggufArchs(), dtype: 'float32' });
  * weights.get('model.layers.0.self_attn.q_proj.weight'); // Tensor(float32[8, 8])
  */
-export function ggufToHf(path: string, opts: { archs: readonly GgufArch[]; dtype?: DType; device?: Device }): {
-  config: Record<string, unknown>;
-  weights: Map<string, Tensor>;
-  tokenizer: Tokenizer | undefined;
-} {
+export function ggufToHf(path: string, opts: GgufToHfOptions): GgufAsHf {
+  return runReader(ggufToHfReader(path, opts));
+}
+
+/** `ggufToHf` with the tensor bytes read off the event loop (Node's thread pool). */
+export function ggufToHfAsync(path: string, opts: GgufToHfOptions): Promise<GgufAsHf> {
+  return runReaderAsync(ggufToHfReader(path, opts));
+}
+
+/**
+ * The reader behind `ggufToHf` (see byte-reads.ts): the header and vocabulary are read at once, then the tensors
+ * one at a time, so peak memory is the model plus one tensor's bytes.
+ */
+export function* ggufToHfReader(path: string, opts: GgufToHfOptions): ByteReader<GgufAsHf> {
   if (opts.dtype !== undefined && !isFloatingDtype(opts.dtype)) throw expected('a floating dtype', 'ggufToHf dtype', opts.dtype);
   const file = readGguf(path);
   const config = hfConfigFromGguf(file, opts.archs);
@@ -29,15 +50,18 @@ export function ggufToHf(path: string, opts: { archs: readonly GgufArch[]; dtype
     ? undefined
     : (({ tokenizerJson, tokenizerConfig }) => new Tokenizer(tokenizerJson, tokenizerConfig, `${path} tokenizer`))(tokenizerFromGguf(file));
   const weights = new Map<string, Tensor>();
+  const fd = openSync(path, 'r');
   try {
-    // One tensor at a time, so peak memory is the model plus one tensor's bytes.
     for (const info of file.tensors) {
-      const { name, tensor: t } = ggufTensorToHf(file, config, info.name, opts.archs);
+      const stored = decodeGgufTensor(file, info.name, yield* ggufTensorBytesReader(file, info.name, fd));
+      const { name, tensor: t } = ggufTensorToHf(file, config, info.name, opts.archs, () => stored);
       weights.set(name, tensorFromBytes(t.bytes, t.dtype, t.shape, { dtype: opts.dtype, device: opts.device }));
     }
   } catch (err) {
     for (const w of weights.values()) w.dispose();
     throw err;
+  } finally {
+    closeSync(fd);
   }
   return { config, weights, tokenizer };
 }

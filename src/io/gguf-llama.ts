@@ -140,12 +140,15 @@ export interface FloatBytes {
 
 /**
  * One GGUF tensor in Hugging Face name and layout (Q8_0 dequantised to float32, Q/K rows un-permuted for
- * llama). Tensors with no Hugging Face counterpart are refused by name.
+ * llama). Tensors with no Hugging Face counterpart are refused by name. `read` gives the tensor's float bytes
+ * (default: read from the file now).
  */
-export function ggufTensorToHf(file: GgufFile, config: Record<string, unknown>, name: string, archs: readonly GgufArch[]): { name: string; tensor: FloatBytes } {
+export function ggufTensorToHf(
+  file: GgufFile, config: Record<string, unknown>, name: string, archs: readonly GgufArch[], read: () => FloatBytes = () => readGgufTensor(file, name),
+): { name: string; tensor: FloatBytes } {
   const hf = ggufNameToHf(name);
   if (!hf) throw new FormatError(file.path, 'has no Hugging Face counterpart (unsupported tensor for this architecture)', name);
-  const t = readGgufTensor(file, name);
+  const t = read();
   const isQ = /\.attn_q\./.test(name);
   if (archs.find((a) => a.modelType === config.model_type)?.permuteQk === true && (isQ || /\.attn_k\./.test(name))) {
     const heads = (isQ ? config.num_attention_heads : config.num_key_value_heads) as number;

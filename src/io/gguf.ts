@@ -4,6 +4,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { expected } from '../errors.js';
 import { FormatError } from './errors.js';
 import { writeAtomic } from './atomic.js';
+import { type ByteReader, runReader } from './byte-reads.js';
 import { Q8_0_BLOCK, Q8_0_BYTES, dequantizeQ8_0, halfToFloat } from './gguf-quant.js';
 
 /** Metadata value types, by their GGUF codes. */
@@ -192,33 +193,43 @@ export function readGguf(path: string): GgufFile {
   }
 }
 
-/** Raw bytes of one tensor as stored. */
-export function readGgufTensorBytes(file: GgufFile, name: string): Buffer {
+function tensorInfo(file: GgufFile, name: string): GgufFile['tensors'][number] {
   const t = file.tensors.find((x) => x.name === name);
   if (!t) throw new FormatError(file.path, 'no such tensor in this file', name);
+  return t;
+}
+
+/** Raw bytes of one tensor as stored, read from `fd` (the file open for reading); see byte-reads.ts. */
+export function* ggufTensorBytesReader(file: GgufFile, name: string, fd: number): ByteReader<Buffer> {
+  const t = tensorInfo(file, name);
+  const buf = yield { fd, position: t.offset, length: t.byteLength };
+  if (buf.byteLength !== t.byteLength) throw new FormatError(file.path, 'file ended while reading tensor data', name);
+  return buf;
+}
+
+/** Raw bytes of one tensor as stored. */
+export function readGgufTensorBytes(file: GgufFile, name: string): Buffer {
+  tensorInfo(file, name);
   const fd = openSync(file.path, 'r');
   try {
-    const buf = Buffer.alloc(t.byteLength);
-    let off = 0;
-    while (off < t.byteLength) {
-      const n = readSync(fd, buf, off, Math.min(t.byteLength - off, 0x40000000), t.offset + off);
-      if (n === 0) throw new FormatError(file.path, 'file ended while reading tensor data', name);
-      off += n;
-    }
-    return buf;
+    return runReader(ggufTensorBytesReader(file, name, fd));
   } finally {
     closeSync(fd);
   }
 }
 
-/** A tensor's values as float bytes: F32/F16/BF16 as stored, Q8_0 dequantised to float32. */
-export function readGgufTensor(file: GgufFile, name: string): { dtype: 'float32' | 'float16' | 'bfloat16'; shape: number[]; bytes: Buffer } {
-  const t = file.tensors.find((x) => x.name === name);
-  if (!t) throw new FormatError(file.path, 'no such tensor in this file', name);
-  const bytes = readGgufTensorBytes(file, name);
+/** A tensor's stored bytes as float bytes: F32/F16/BF16 as stored, Q8_0 dequantised to float32. */
+export function decodeGgufTensor(file: GgufFile, name: string, bytes: Buffer): { dtype: 'float32' | 'float16' | 'bfloat16'; shape: number[]; bytes: Buffer } {
+  const t = tensorInfo(file, name);
   const n = t.shape.reduce((a, b) => a * b, 1);
   if (t.type === 'Q8_0') return { dtype: 'float32', shape: t.shape, bytes: dequantizeQ8_0(bytes, n) };
   return { dtype: t.type === 'F32' ? 'float32' : t.type === 'F16' ? 'float16' : 'bfloat16', shape: t.shape, bytes };
+}
+
+/** A tensor's values as float bytes: F32/F16/BF16 as stored, Q8_0 dequantised to float32. */
+export function readGgufTensor(file: GgufFile, name: string): { dtype: 'float32' | 'float16' | 'bfloat16'; shape: number[]; bytes: Buffer } {
+  tensorInfo(file, name);
+  return decodeGgufTensor(file, name, readGgufTensorBytes(file, name));
 }
 
 /** A scalar metadata value, checked to be of one of `types`; undefined when the key is absent. */

@@ -4,8 +4,9 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { FormatError } from './errors.js';
-import { type LoadOptions, loadSafetensors, loadSafetensorsAsync } from './safetensors.js';
-import { SAFETENSORS_INDEX, loadShardedSafetensors, loadShardedSafetensorsAsync } from './safetensors-shards.js';
+import { type ByteReader, runReader, runReaderAsync } from './byte-reads.js';
+import { type LoadOptions, tensorsReader } from './safetensors.js';
+import { SAFETENSORS_INDEX, shardedReader } from './safetensors-shards.js';
 
 /** What a model folder holds: its config and where the weights are. */
 export interface HfFolder {
@@ -58,10 +59,15 @@ export function findHfFolder(dir: string): HfFolder {
 
 /** Loads all weights of a folder found by `findHfFolder`, single or sharded. */
 export function loadHfWeights(folder: HfFolder, opts: LoadOptions = {}): Map<string, Tensor> {
-  return folder.sharded ? loadShardedSafetensors(folder.weightsPath, opts) : loadSafetensors(folder.weightsPath, opts);
+  return runReader(hfWeightsReader(folder, opts));
 }
 
 /** `loadHfWeights` with the bytes read off the event loop. */
 export function loadHfWeightsAsync(folder: HfFolder, opts: LoadOptions = {}): Promise<Map<string, Tensor>> {
-  return folder.sharded ? loadShardedSafetensorsAsync(folder.weightsPath, opts) : loadSafetensorsAsync(folder.weightsPath, opts);
+  return runReaderAsync(hfWeightsReader(folder, opts));
+}
+
+/** The reader behind `loadHfWeights` and `loadHfWeightsAsync` (see byte-reads.ts). */
+export function hfWeightsReader(folder: HfFolder, opts: LoadOptions = {}): ByteReader<Map<string, Tensor>> {
+  return folder.sharded ? shardedReader(folder.weightsPath, opts) : tensorsReader([{ path: folder.weightsPath }], opts);
 }

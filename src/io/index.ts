@@ -2,10 +2,10 @@
 export { FormatError } from './errors.js';
 export {
   type SafetensorsDtype, type SafetensorsEntry, type SafetensorsHeader, type LoadOptions as TensorLoadOptions, type RawTensor,
-  SafetensorsFile, readSafetensorsHeader, loadSafetensors, loadSafetensorsAsync, saveSafetensors, writeSafetensors,
+  SafetensorsFile, readSafetensorsHeader, loadSafetensors, loadSafetensorsAsync, saveSafetensors, saveSafetensorsAsync, writeSafetensors,
 } from './safetensors.js';
 export {
-  type ShardIndex, type ShardOptions, SAFETENSORS_INDEX, readShardIndex, loadShardedSafetensors, loadShardedSafetensorsAsync, saveShardedSafetensors,
+  type ShardIndex, type ShardOptions, SAFETENSORS_INDEX, readShardIndex, loadShardedSafetensors, loadShardedSafetensorsAsync, saveShardedSafetensors, saveShardedSafetensorsAsync,
 } from './safetensors-shards.js';
 export { type HubRepoKind, type HubCacheLookup, hubCacheDir, isHubRepoId, findInHubCache, resolveHubPath } from './hf-cache.js';
 export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, loadHfWeightsAsync, readJsonObject } from './hf-folder.js';

@@ -6,8 +6,9 @@ import { dtypeSize } from '../tensor/dtype.js';
 import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FormatError } from './errors.js';
-import { writeAtomic } from './atomic.js';
-import { type LoadOptions, type SafetensorsEntry, SafetensorsFile, rawFromTensor, safetensorsToDtype, tensorFromBytes, writeSafetensors } from './safetensors.js';
+import { type PendingFile, pendingFile, writeFiles, writeFilesAsync } from './atomic.js';
+import { type ByteReader, runReader, runReaderAsync } from './byte-reads.js';
+import { type LoadOptions, rawFromTensor, safetensorsFile, tensorsReader } from './safetensors.js';
 
 export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
 
@@ -57,24 +58,19 @@ export function readShardIndex(indexPath: string): ShardIndex {
  * const weights = loadShardedSafetensors('path/to/model', { dtype: 'bfloat16' });
  */
 export function loadShardedSafetensors(indexOrFolder: string, opts: LoadOptions = {}): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  try {
-    for (const { path, names, index } of shardPlan(indexOrFolder)) {
-      const file = SafetensorsFile.open(path);
-      try {
-        for (const name of names) {
-          const e = shardEntry(file, name, index);
-          out.set(name, tensorFromBytes(file.bytes(name), safetensorsToDtype(e.dtype), e.shape, opts));
-        }
-      } finally {
-        file.close();
-      }
-    }
-  } catch (err) {
-    for (const t of out.values()) t.dispose();
-    throw err;
-  }
-  return out;
+  return runReader(shardedReader(indexOrFolder, opts));
+}
+
+/** `loadShardedSafetensors` with the shards' bytes read off the event loop (Node's thread pool). */
+export function loadShardedSafetensorsAsync(indexOrFolder: string, opts: LoadOptions = {}): Promise<Map<string, Tensor>> {
+  return runReaderAsync(shardedReader(indexOrFolder, opts));
+}
+
+/** The reader of a sharded checkpoint: the index checked first, then each shard's tensors by the shared loop. */
+export function* shardedReader(indexOrFolder: string, opts: LoadOptions = {}): ByteReader<Map<string, Tensor>> {
+  return yield* tensorsReader(shardPlan(indexOrFolder).map(({ path, names, index }) => ({
+    path, names, missing: (name: string) => new FormatError(path, `tensor is listed in ${basename(index)} but missing from this shard`, name),
+  })), opts);
 }
 
 /** The shard files of a sharded checkpoint (each checked to exist inside the model folder) and the tensors each holds. */
@@ -95,34 +91,6 @@ function shardPlan(indexOrFolder: string): { path: string; names: string[]; inde
   });
 }
 
-/** The header entry of `name` in a shard the index says holds it. */
-function shardEntry(file: SafetensorsFile, name: string, index: string): SafetensorsEntry {
-  const e = file.header.tensors.find((t) => t.name === name);
-  if (!e) throw new FormatError(file.header.path, `tensor is listed in ${basename(index)} but missing from this shard`, name);
-  return e;
-}
-
-/** `loadShardedSafetensors` with the tensor bytes read off the event loop (Node's thread pool). */
-export async function loadShardedSafetensorsAsync(indexOrFolder: string, opts: LoadOptions = {}): Promise<Map<string, Tensor>> {
-  const out = new Map<string, Tensor>();
-  try {
-    for (const { path, names, index } of shardPlan(indexOrFolder)) {
-      const file = SafetensorsFile.open(path);
-      try {
-        for (const name of names) {
-          const e = shardEntry(file, name, index);
-          out.set(name, tensorFromBytes(await file.bytesAsync(name), safetensorsToDtype(e.dtype), e.shape, opts));
-        }
-      } finally {
-        file.close();
-      }
-    }
-  } catch (err) {
-    for (const t of out.values()) t.dispose();
-    throw err;
-  }
-  return out;
-}
 /** Options for `saveShardedSafetensors`. */
 export interface ShardOptions {
   /** Largest shard in bytes (a tensor bigger than this gets a shard of its own). Default 5 GB, as Hugging Face. */
@@ -149,6 +117,20 @@ export function parseSize(size: number | string): number {
  * saveShardedSafetensors('out', model.stateDict(), { maxShardSize: '2GB', metadata: { format: 'pt' } });
  */
 export function saveShardedSafetensors(folder: string, tensors: Record<string, Tensor> | Map<string, Tensor>, opts: ShardOptions = {}): string[] {
+  const files = shardedFiles(folder, tensors, opts);
+  writeFiles(files);
+  return files.map((f) => basename(f.path));
+}
+
+/** `saveShardedSafetensors` written through node:fs/promises (the event loop runs while the shards are written). */
+export async function saveShardedSafetensorsAsync(folder: string, tensors: Record<string, Tensor> | Map<string, Tensor>, opts: ShardOptions = {}): Promise<string[]> {
+  const files = shardedFiles(folder, tensors, opts);
+  await writeFilesAsync(files);
+  return files.map((f) => basename(f.path));
+}
+
+/** The files `saveShardedSafetensors` writes, in order (shards, then the index when there is more than one). */
+export function shardedFiles(folder: string, tensors: Record<string, Tensor> | Map<string, Tensor>, opts: ShardOptions = {}): PendingFile[] {
   const max = parseSize(opts.maxShardSize ?? 5e9);
   const entries = (tensors instanceof Map ? [...tensors] : Object.entries(tensors)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const shards: [string, Tensor][][] = [];
@@ -167,20 +149,15 @@ export function saveShardedSafetensors(folder: string, tensors: Record<string, T
     total += bytes;
   }
   if (current.length > 0 || shards.length === 0) shards.push(current);
-  const write = (file: string, part: [string, Tensor][]): void =>
-    writeSafetensors(join(folder, file), Object.fromEntries(part.map(([k, t]) => [k, rawFromTensor(t)])), opts.metadata);
-  if (shards.length === 1) {
-    write('model.safetensors', shards[0]);
-    return ['model.safetensors'];
-  }
+  const file = (name: string, part: [string, Tensor][]): PendingFile =>
+    safetensorsFile(join(folder, name), Object.fromEntries(part.map(([k, t]) => [k, rawFromTensor(t)])), opts.metadata);
+  if (shards.length === 1) return [file('model.safetensors', shards[0])];
   const pad = (i: number): string => String(i).padStart(5, '0');
   const names = shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
   const weightMap: Record<string, string> = {};
   shards.forEach((part, i) => {
-    write(names[i], part);
     for (const [k] of part) weightMap[k] = names[i];
   });
   const index = JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }, null, 2) + '\n';
-  writeAtomic(join(folder, SAFETENSORS_INDEX), (out) => out.write(Buffer.from(index)));
-  return [...names, SAFETENSORS_INDEX];
+  return [...shards.map((part, i) => file(names[i], part)), pendingFile(join(folder, SAFETENSORS_INDEX), index)];
 }

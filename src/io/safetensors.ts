@@ -1,12 +1,13 @@
 // safetensors: a u64 little-endian header length, a JSON header (dtype, shape, byte range per tensor), then the bytes.
 // The reader checks every field before touching tensor data; the writer is atomic and pads the header to 8 bytes.
-import { closeSync, fstatSync, openSync, read, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { type DType, type Device, dtypeSize, isFloatingDtype } from '../tensor/dtype.js';
 import { fromBuffer } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { expected } from '../errors.js';
 import { FormatError } from './errors.js';
-import { writeAtomic } from './atomic.js';
+import { type PendingFile, writeFiles, writeFilesAsync } from './atomic.js';
+import { type ByteReader, runReader, runReaderAsync } from './byte-reads.js';
 
 /** Element types of the safetensors format that bfpo reads and writes. */
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
@@ -41,30 +42,6 @@ export interface SafetensorsHeader {
 
 /** The Rust reference implementation refuses headers over 100 MB; so do we, so a corrupt length cannot exhaust memory. */
 const MAX_HEADER = 100_000_000;
-
-function readExact(fd: number, length: number, position: number): Buffer {
-  const buf = Buffer.allocUnsafe(length);
-  let off = 0;
-  while (off < length) {
-    const n = readSync(fd, buf, off, Math.min(length - off, 0x40000000), position + off);
-    if (n === 0) break;
-    off += n;
-  }
-  return off === length ? buf : buf.subarray(0, off);
-}
-
-/** `readExact` on libuv's thread pool: the event loop runs while the bytes come in. */
-async function readExactAsync(fd: number, length: number, position: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
-  let off = 0;
-  while (off < length) {
-    const n = await new Promise<number>((resolve, reject) =>
-      read(fd, buf, off, Math.min(length - off, 0x40000000), position + off, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))));
-    if (n === 0) break;
-    off += n;
-  }
-  return off === length ? buf : buf.subarray(0, off);
-}
 
 function parseEntry(path: string, name: string, raw: unknown, dataSize: number): SafetensorsEntry {
   const fail = (detail: string): FormatError => new FormatError(path, detail, name);
@@ -101,14 +78,15 @@ function checkCoverage(path: string, tensors: SafetensorsEntry[], dataSize: numb
   if (pos !== dataSize) throw new FormatError(path, `the data area has ${dataSize} bytes but the tensors cover only ${pos} (trailing bytes or truncated header)`);
 }
 
-function parseHeader(path: string, fd: number): SafetensorsHeader {
+/** Reads and validates the header of the file open as `fd` (its size read up front, then the length and the JSON). */
+function* headerReader(path: string, fd: number): ByteReader<SafetensorsHeader> {
   const fileSize = fstatSync(fd).size;
   if (fileSize < 8) throw new FormatError(path, `file has ${fileSize} bytes, too short for a safetensors header (at least 8)`);
-  const n = readExact(fd, 8, 0).readBigUInt64LE(0);
+  const n = (yield { fd, position: 0, length: 8 }).readBigUInt64LE(0);
   if (n > BigInt(fileSize - 8)) throw new FormatError(path, `header length ${n} exceeds the ${fileSize - 8} bytes after the length field (truncated or not safetensors)`);
   if (n > BigInt(MAX_HEADER)) throw new FormatError(path, `header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
   const headerLength = Number(n);
-  const bytes = readExact(fd, headerLength, 8);
+  const bytes = yield { fd, position: 8, length: headerLength };
   let json: unknown;
   try {
     const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
@@ -147,7 +125,7 @@ function parseHeader(path: string, fd: number): SafetensorsHeader {
 export function readSafetensorsHeader(path: string): SafetensorsHeader {
   const fd = openSync(path, 'r');
   try {
-    return parseHeader(path, fd);
+    return runReader(headerReader(path, fd));
   } finally {
     closeSync(fd);
   }
@@ -166,7 +144,7 @@ export class SafetensorsFile {
   static open(path: string): SafetensorsFile {
     const fd = openSync(path, 'r');
     try {
-      return new SafetensorsFile(fd, parseHeader(path, fd));
+      return new SafetensorsFile(fd, runReader(headerReader(path, fd)));
     } catch (err) {
       closeSync(fd);
       throw err;
@@ -179,21 +157,15 @@ export class SafetensorsFile {
   }
   /** The raw little-endian bytes of one tensor (read from disk with one positioned read, so files over 2 GB work). */
   bytes(name: string): Buffer {
-    const e = this.#readable(name);
-    return this.#complete(e, readExact(this.#fd, e.end - e.begin, this.header.dataStart + e.begin));
+    return runReader(this.#bytesReader(name));
   }
   /** `bytes`, read without blocking the event loop. */
-  async bytesAsync(name: string): Promise<Buffer> {
-    const e = this.#readable(name);
-    return this.#complete(e, await readExactAsync(this.#fd, e.end - e.begin, this.header.dataStart + e.begin));
+  bytesAsync(name: string): Promise<Buffer> {
+    return runReaderAsync(this.#bytesReader(name));
   }
-  #readable(name: string): SafetensorsEntry {
+  *#bytesReader(name: string): ByteReader<Buffer> {
     if (this.#closed) throw new FormatError(this.header.path, 'file is closed', name);
-    return this.entry(name);
-  }
-  #complete(e: SafetensorsEntry, buf: Buffer): Buffer {
-    if (buf.byteLength !== e.end - e.begin) throw new FormatError(this.header.path, 'file ended while reading tensor bytes', e.name);
-    return buf;
+    return yield* entryBytes(this.header, this.#fd, this.entry(name));
   }
   close(): void {
     if (!this.#closed) closeSync(this.#fd);
@@ -219,6 +191,50 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
   return t;
 }
 
+/** The bytes of tensor `e` of the file open as `fd`, checked to be complete. */
+function* entryBytes(header: SafetensorsHeader, fd: number, e: SafetensorsEntry): ByteReader<Buffer> {
+  const buf = yield { fd, position: header.dataStart + e.begin, length: e.end - e.begin };
+  if (buf.byteLength !== e.end - e.begin) throw new FormatError(header.path, 'file ended while reading tensor bytes', e.name);
+  return buf;
+}
+
+/** One safetensors file to read: all its tensors, or only `names`, each of which must be in it (else `missing`). */
+export interface TensorFileRead {
+  path: string;
+  names?: string[];
+  missing?: (name: string) => Error;
+}
+
+/**
+ * The one loop behind every safetensors loader, single file or shards, synchronous or not: opens each file in
+ * turn, validates its header, and makes a Tensor of each tensor's bytes (converted as `opts` says). On any error
+ * the tensors made so far are freed and the open file closed.
+ */
+export function* tensorsReader(files: TensorFileRead[], opts: LoadOptions = {}): ByteReader<Map<string, Tensor>> {
+  if (opts.dtype !== undefined && !isFloatingDtype(opts.dtype)) throw expected('a floating dtype', 'loadSafetensors dtype', opts.dtype);
+  const out = new Map<string, Tensor>();
+  try {
+    for (const f of files) {
+      const fd = openSync(f.path, 'r');
+      try {
+        const header = yield* headerReader(f.path, fd);
+        const entries = f.names === undefined ? header.tensors : f.names.map((name) => {
+          const e = header.tensors.find((t) => t.name === name);
+          if (!e) throw f.missing?.(name) ?? new FormatError(f.path, 'no such tensor in this file', name);
+          return e;
+        });
+        for (const e of entries) out.set(e.name, tensorFromBytes(yield* entryBytes(header, fd, e), TO_DTYPE[e.dtype], e.shape, opts));
+      } finally {
+        closeSync(fd);
+      }
+    }
+  } catch (err) {
+    for (const t of out.values()) t.dispose();
+    throw err;
+  }
+  return out;
+}
+
 /**
  * Loads every tensor of a safetensors file (validated first) into a Map from name to Tensor.
  *
@@ -227,39 +243,18 @@ export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[]
  * weights.get('model.embed_tokens.weight'); // Tensor(float32[32000, 4096])
  */
 export function loadSafetensors(path: string, opts: LoadOptions = {}): Map<string, Tensor> {
-  if (opts.dtype !== undefined && !isFloatingDtype(opts.dtype)) throw expected('a floating dtype', 'loadSafetensors dtype', opts.dtype);
-  const file = SafetensorsFile.open(path);
-  const out = new Map<string, Tensor>();
-  try {
-    for (const e of file.header.tensors) out.set(e.name, tensorFromBytes(file.bytes(e.name), TO_DTYPE[e.dtype], e.shape, opts));
-  } catch (err) {
-    for (const t of out.values()) t.dispose();
-    throw err;
-  } finally {
-    file.close();
-  }
-  return out;
+  return runReader(tensorsReader([{ path }], opts));
 }
 
 /**
- * `loadSafetensors` with the tensor bytes read off the event loop (Node's thread pool), one tensor at a time.
+ * `loadSafetensors` with the header and tensor bytes read off the event loop (Node's thread pool), one tensor at a
+ * time.
  *
  * @example
  * const weights = await loadSafetensorsAsync('model.safetensors', { dtype: 'bfloat16' });
  */
-export async function loadSafetensorsAsync(path: string, opts: LoadOptions = {}): Promise<Map<string, Tensor>> {
-  if (opts.dtype !== undefined && !isFloatingDtype(opts.dtype)) throw expected('a floating dtype', 'loadSafetensors dtype', opts.dtype);
-  const file = SafetensorsFile.open(path);
-  const out = new Map<string, Tensor>();
-  try {
-    for (const e of file.header.tensors) out.set(e.name, tensorFromBytes(await file.bytesAsync(e.name), TO_DTYPE[e.dtype], e.shape, opts));
-  } catch (err) {
-    for (const t of out.values()) t.dispose();
-    throw err;
-  } finally {
-    file.close();
-  }
-  return out;
+export function loadSafetensorsAsync(path: string, opts: LoadOptions = {}): Promise<Map<string, Tensor>> {
+  return runReaderAsync(tensorsReader([{ path }], opts));
 }
 
 /** A tensor to write as raw bytes; `data` may be a function so that large tensors are materialised one at a time. */
@@ -289,6 +284,14 @@ export function encodeSafetensorsHeader(entries: [string, { dtype: SafetensorsDt
 
 /** Writes raw tensors (sorted by name) to `path` atomically. The tensor-agnostic core of `saveSafetensors`. */
 export function writeSafetensors(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): void {
+  writeFiles([safetensorsFile(path, tensors, metadata)]);
+}
+
+/**
+ * A safetensors file still to be written (see atomic.ts): names, dtypes and metadata are checked now; each
+ * tensor's bytes are taken and checked against its shape when its chunk is written.
+ */
+export function safetensorsFile(path: string, tensors: Record<string, RawTensor>, metadata?: Record<string, string>): PendingFile {
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw expected('a string', `safetensors metadata ${JSON.stringify(k)}`, v);
   }
@@ -298,15 +301,18 @@ export function writeSafetensors(path: string, tensors: Record<string, RawTensor
     if (!(t.dtype in TO_DTYPE)) throw expected(`one of ${Object.keys(TO_DTYPE).join(', ')}`, `dtype of ${JSON.stringify(name)}`, t.dtype);
   }
   const header = encodeSafetensorsHeader(entries, metadata);
-  writeAtomic(path, (out) => {
-    out.write(header);
-    for (const [name, t] of entries) {
-      const data = typeof t.data === 'function' ? t.data() : t.data;
-      const want = t.shape.reduce((a, b) => a * b, 1) * dtypeSize(TO_DTYPE[t.dtype]);
-      if (data.byteLength !== want) throw expected(`${want} bytes`, `data of tensor ${JSON.stringify(name)}`, `${data.byteLength} bytes`);
-      out.write(data);
-    }
-  });
+  return {
+    path,
+    *chunks() {
+      yield header;
+      for (const [name, t] of entries) {
+        const data = typeof t.data === 'function' ? t.data() : t.data;
+        const want = t.shape.reduce((a, b) => a * b, 1) * dtypeSize(TO_DTYPE[t.dtype]);
+        if (data.byteLength !== want) throw expected(`${want} bytes`, `data of tensor ${JSON.stringify(name)}`, `${data.byteLength} bytes`);
+        yield data;
+      }
+    },
+  };
 }
 
 /** A tensor as a RawTensor whose bytes are taken only when written. */
@@ -322,6 +328,16 @@ export function rawFromTensor(t: Tensor): RawTensor {
  * saveSafetensors('out.safetensors', { 'lm_head.weight': w }, { format: 'pt' });
  */
 export function saveSafetensors(path: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): void {
+  writeFiles([tensorsFile(path, tensors, metadata)]);
+}
+
+/** `saveSafetensors` written through node:fs/promises: the event loop runs while the bytes go to disk. */
+export function saveSafetensorsAsync(path: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Promise<void> {
+  return writeFilesAsync([tensorsFile(path, tensors, metadata)]);
+}
+
+/** Tensors as a pending safetensors file (sorted keys, aligned header). */
+export function tensorsFile(path: string, tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): PendingFile {
   const entries = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
-  writeSafetensors(path, Object.fromEntries(entries.map(([k, t]) => [k, rawFromTensor(t)])), metadata);
+  return safetensorsFile(path, Object.fromEntries(entries.map(([k, t]) => [k, rawFromTensor(t)])), metadata);
 }

@@ -8,7 +8,7 @@ import { ChatTemplate, type ChatMessage, ZEPHYR_CHAT_TEMPLATE } from './chat-tem
 import { CONTENT_SPECIAL_TOKENS, ContentGuard, type ContentSpecialTokens } from './content-guard.js';
 import { FormatError } from './errors.js';
 import { readJsonObject } from './hf-folder.js';
-import { writeAtomic } from './atomic.js';
+import { type PendingFile, pendingFile, writeFiles } from './atomic.js';
 
 /** The parts of tokenizer_config.json that bfpo reads. Special tokens may be strings or `{ content }` objects. */
 export interface TokenizerConfig {
@@ -309,12 +309,15 @@ export class Tokenizer {
  * transformers read the same tokenizer back.
  */
 export function saveTokenizer(tokenizer: Tokenizer, folder: string): void {
-  const write = (name: string, value: unknown): void =>
-    writeAtomic(join(folder, name), (out) => out.write(Buffer.from(JSON.stringify(value, null, 2) + '\n')));
-  write('tokenizer.json', tokenizer.tokenizerJson);
+  writeFiles(tokenizerFiles(tokenizer, folder));
+}
+
+/** The files `saveTokenizer` writes (tokenizer.json, tokenizer_config.json), still to be written (see atomic.ts). */
+export function tokenizerFiles(tokenizer: Tokenizer, folder: string): PendingFile[] {
+  const file = (name: string, value: unknown): PendingFile => pendingFile(join(folder, name), JSON.stringify(value, null, 2) + '\n');
   const config: Json = { ...tokenizer.tokenizerConfig };
   if (!tokenizer.hasOwnChatTemplate) delete config.chat_template;
-  write('tokenizer_config.json', Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)));
+  return [file('tokenizer.json', tokenizer.tokenizerJson), file('tokenizer_config.json', Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined)))];
 }
 
 /**

@@ -14,7 +14,7 @@ export {
   generate, chooseNextTokens, type GenerateOptions, type GenerateResult, type GenerationStep, type FinishReason,
   type SamplingOptions,
 } from './generate.js';
-export { loadPretrained, loadPretrainedAsync, savePretrained, writeModelFiles, type Pretrained, type PretrainedOptions, type SaveOptions } from './pretrained.js';
+export { loadPretrained, loadPretrainedAsync, savePretrained, savePretrainedAsync, writeModelFiles, writeModelFilesAsync, type Pretrained, type PretrainedOptions, type SaveOptions } from './pretrained.js';
 export type { LanguageModel } from './language-model.js';
 export { type AdapterConfig, isAdapterFolder, readAdapterConfig, mergeAdapterInto } from './peft-adapter.js';
 export {

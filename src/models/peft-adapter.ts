@@ -42,15 +42,25 @@ function targetOf(key: string): { target: string; part: 'A' | 'B' } | null {
   return m ? { target: `${m[1]}.weight`, part: m[2] as 'A' | 'B' } : null;
 }
 
+/** The adapter weights file of a PEFT folder, checked to exist. */
+export function adapterWeightsFile(dir: string): string {
+  const file = join(dir, 'adapter_model.safetensors');
+  if (!existsSync(file)) throw new FormatError(dir, 'is an adapter folder without adapter_model.safetensors (pickle adapter_model.bin is not read)');
+  return file;
+}
+
 /**
  * Replaces each adapted weight of `weights` by W + scaling * B A (computed in float32, stored in W's dtype).
  * Throws a FormatError naming the file and key when an adapter has no matching base weight or lacks its pair.
  * @example mergeAdapterInto(weights, 'out/lora-run', readAdapterConfig('out/lora-run').scaling);
  */
 export function mergeAdapterInto(weights: Map<string, Tensor>, dir: string, scaling: number): string[] {
-  const file = join(dir, 'adapter_model.safetensors');
-  if (!existsSync(file)) throw new FormatError(dir, 'is an adapter folder without adapter_model.safetensors (pickle adapter_model.bin is not read)');
-  const adapter = loadSafetensors(file);
+  const file = adapterWeightsFile(dir);
+  return mergeAdapterWeights(weights, loadSafetensors(file), file, scaling);
+}
+
+/** `mergeAdapterInto` with the adapter tensors of `file` already loaded (they are disposed here). */
+export function mergeAdapterWeights(weights: Map<string, Tensor>, adapter: Map<string, Tensor>, file: string, scaling: number): string[] {
   const merged: string[] = [];
   try {
     const pairs = new Map<string, { A?: Tensor; B?: Tensor }>();

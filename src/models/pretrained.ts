@@ -1,20 +1,24 @@
-// Loading a causal LM with its tokenizer from a Hugging Face folder or a GGUF file, and saving one back as a folder.
+// Loading a causal LM with its tokenizer from a Hugging Face folder or a GGUF file, and saving one back as a folder;
+// each also without blocking the event loop on the large reads and writes.
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { writeAtomic } from '../io/atomic.js';
+import { type PendingFile, pendingFile, writeFiles, writeFilesAsync } from '../io/atomic.js';
 import { FormatError } from '../io/errors.js';
 import { isHubRepoId, resolveHubPath } from '../io/hf-cache.js';
-import { findHfFolder, loadHfWeights, loadHfWeightsAsync, type HfFolder } from '../io/hf-folder.js';
-import { SAFETENSORS_INDEX, saveShardedSafetensors } from '../io/safetensors-shards.js';
-import { type Tokenizer, generationConfig, loadTokenizer, saveTokenizer } from '../io/tokenizer.js';
+import { type ByteReader, runReader, runReaderAsync } from '../io/byte-reads.js';
+import { ggufToHfReader } from '../io/gguf-convert.js';
+import { findHfFolder, hfWeightsReader, type HfFolder } from '../io/hf-folder.js';
+import { tensorsReader } from '../io/safetensors.js';
+import { SAFETENSORS_INDEX, shardedFiles } from '../io/safetensors-shards.js';
+import { type Tokenizer, generationConfig, loadTokenizer, tokenizerFiles } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
 import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { LanguageModel } from './language-model.js';
 import type { ModelConfig } from './config.js';
-import { ggufToHf } from './gguf.js';
-import { isAdapterFolder, mergeAdapterInto, readAdapterConfig } from './peft-adapter.js';
-import { familyOf, familyOfConfig } from './registry.js';
+import { adapterWeightsFile, isAdapterFolder, mergeAdapterWeights, readAdapterConfig } from './peft-adapter.js';
+import { familyOf, familyOfConfig, ggufArchs } from './registry.js';
 
 export interface PretrainedOptions {
   /**
@@ -76,7 +80,24 @@ function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dt
  * const { model, tokenizer, config } = loadPretrained('models/TinyLlama-1.1B-Chat', { dtype: 'bfloat16' });
  */
 export function loadPretrained(path: string, opts: PretrainedOptions = {}): Pretrained {
-  if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', 'loadPretrained(path)', path);
+  return runReader(pretrainedReader(path, opts, 'loadPretrained(path)'));
+}
+
+/**
+ * `loadPretrained` with the weight bytes (safetensors of a folder, single file or shards; the tensors of a `.gguf`
+ * file; a PEFT adapter and its base model) read off the event loop, so timers and I/O keep running while a large
+ * model loads.
+ *
+ * @example
+ * const { model, tokenizer } = await loadPretrainedAsync('models/TinyLlama-1.1B-Chat', { dtype: 'bfloat16' });
+ */
+export function loadPretrainedAsync(path: string, opts: PretrainedOptions = {}): Promise<Pretrained> {
+  return runReaderAsync(pretrainedReader(path, opts, 'loadPretrainedAsync(path)'));
+}
+
+/** The one loader behind `loadPretrained` and `loadPretrainedAsync` (see io/byte-reads.ts). */
+function* pretrainedReader(path: string, opts: PretrainedOptions, caller: string): ByteReader<Pretrained> {
+  if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', caller, path);
   const device = checkDevice(opts.device ?? 'cpu');
   path = locate(path, opts.revision);
   if (statSync(path).isDirectory() && isAdapterFolder(path)) {
@@ -85,32 +106,20 @@ export function loadPretrained(path: string, opts: PretrainedOptions = {}): Pret
     if (!basePath) throw new FormatError(join(path, 'adapter_config.json'), 'names no base model; give one (--base or opts.base)', 'base_model_name_or_path');
     const located = locate(basePath, undefined);
     if (isAdapterFolder(located)) throw new FormatError(located, 'is itself an adapter folder; the base of an adapter must be a full model');
-    const base = readWeights(located, opts.dtype, device);
-    mergeAdapterInto(base.weights, path, adapter.scaling);
+    const file = adapterWeightsFile(path);
+    const base = yield* weightsReader(located, opts.dtype, device);
+    try {
+      mergeAdapterWeights(base.weights, yield* tensorsReader([{ path: file }]), file, adapter.scaling);
+    } catch (err) {
+      for (const w of base.weights.values()) w.dispose();
+      throw err;
+    }
     const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : base.tokenizer;
     const model = build(base.config, base.weights, base.dtype, device);
     return { model, tokenizer, config: model.config };
   }
-  const { config, weights, dtype, tokenizer } = readWeights(path, opts.dtype, device);
+  const { config, weights, dtype, tokenizer } = yield* weightsReader(path, opts.dtype, device);
   const model = build(config, weights, dtype, device);
-  return { model, tokenizer, config: model.config };
-}
-
-/**
- * `loadPretrained` with the safetensors bytes of a Hugging Face folder (single file or shards) read off the event
- * loop, so timers and I/O keep running while a large model loads. A `.gguf` file or a PEFT adapter folder is read
- * as `loadPretrained` reads it.
- *
- * @example
- * const { model, tokenizer } = await loadPretrainedAsync('models/TinyLlama-1.1B-Chat', { dtype: 'bfloat16' });
- */
-export async function loadPretrainedAsync(path: string, opts: PretrainedOptions = {}): Promise<Pretrained> {
-  if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', 'loadPretrainedAsync(path)', path);
-  const device = checkDevice(opts.device ?? 'cpu');
-  const located = locate(path, opts.revision);
-  if (statSync(located).isFile() || isAdapterFolder(located)) return loadPretrained(path, opts);
-  const { folder, dtype, tokenizer } = hfFolderParts(located, opts.dtype);
-  const model = build(folder.config, await loadHfWeightsAsync(folder, { dtype, device }), dtype, device);
   return { model, tokenizer, config: model.config };
 }
 
@@ -121,15 +130,15 @@ function locate(path: string, revision: string | undefined): string {
 }
 
 /** The config, weights (in the chosen dtype) and tokenizer of a full model folder or a .gguf file. */
-function readWeights(path: string, requested: DType | 'auto' | undefined, device: Device): { config: Record<string, unknown>; weights: Map<string, Tensor>; dtype: DType; tokenizer: Tokenizer | null } {
+function* weightsReader(path: string, requested: DType | 'auto' | undefined, device: Device): ByteReader<{ config: Record<string, unknown>; weights: Map<string, Tensor>; dtype: DType; tokenizer: Tokenizer | null }> {
   if (statSync(path).isFile()) {
     if (!path.endsWith('.gguf')) throw new FormatError(path, 'is a file but not a .gguf model; give a Hugging Face folder or a .gguf file');
     const dtype = pickDtype(requested, {});
-    const { config, weights, tokenizer } = ggufToHf(path, { dtype, device });
+    const { config, weights, tokenizer } = yield* ggufToHfReader(path, { archs: ggufArchs(), dtype, device });
     return { config, weights, dtype, tokenizer: tokenizer ?? null };
   }
   const { folder, dtype, tokenizer } = hfFolderParts(path, requested);
-  return { config: folder.config, weights: loadHfWeights(folder, { dtype, device }), dtype, tokenizer };
+  return { config: folder.config, weights: yield* hfWeightsReader(folder, { dtype, device }), dtype, tokenizer };
 }
 
 /** A Hugging Face folder's files, the dtype to load it in and its tokenizer (checked before any weight is read). */
@@ -157,17 +166,10 @@ export interface SaveOptions {
  * savePretrained(model, tokenizer, 'out/my-model');
  */
 export function savePretrained(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): void {
-  const target = resolve(dir);
-  const parent = dirname(target);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
-  mkdirSync(tmp);
+  const { target, tmp } = freshFolder(dir);
   try {
     writeModelFiles(model, tokenizer, tmp, opts);
-    const old = existsSync(target) ? `${tmp}.old` : null;
-    if (old) renameSync(target, old);
-    renameSync(tmp, target);
-    if (old) rmSync(old, { recursive: true, force: true });
+    replaceFolder(target, tmp);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
@@ -175,21 +177,75 @@ export function savePretrained(model: LanguageModel, tokenizer: Tokenizer | null
 }
 
 /**
- * Writes config.json, the safetensors weights, the tokenizer files and generation_config.json INTO `dir`, each file atomically, leaving
- * other files there alone (a training output folder keeps its checkpoints and logs). `savePretrained` uses it to
- * fill a fresh folder that then replaces the target whole.
+ * `savePretrained` with every file written through node:fs/promises, so timers and I/O keep running while a large
+ * model is written. The same files with the same bytes; the model must not change until the promise settles.
+ *
+ * @example
+ * await savePretrainedAsync(model, tokenizer, 'out/my-model');
+ */
+export async function savePretrainedAsync(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): Promise<void> {
+  const { target, tmp } = freshFolder(dir);
+  try {
+    await writeModelFilesAsync(model, tokenizer, tmp, opts);
+    replaceFolder(target, tmp);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** An empty temporary folder beside `dir`'s resolved target. */
+function freshFolder(dir: string): { target: string; tmp: string } {
+  const target = resolve(dir);
+  const parent = dirname(target);
+  mkdirSync(parent, { recursive: true });
+  const tmp = join(parent, `.${basename(target)}.${process.pid}.${Date.now()}.tmp`);
+  mkdirSync(tmp);
+  return { target, tmp };
+}
+
+/** Renames the complete folder `tmp` to `target`, replacing what was there. */
+function replaceFolder(target: string, tmp: string): void {
+  const old = existsSync(target) ? `${tmp}.old` : null;
+  if (old) renameSync(target, old);
+  renameSync(tmp, target);
+  if (old) rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Writes config.json, the safetensors weights, the tokenizer files and generation_config.json INTO `dir`, each file
+ * atomically, leaving other files there alone (a training output folder keeps its checkpoints and logs).
+ * `savePretrained` uses it to fill a fresh folder that then replaces the target whole.
  */
 export function writeModelFiles(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): void {
+  const files = modelFiles(model, tokenizer, dir, opts);
+  writeFiles(files);
+  dropStaleIndex(dir, files);
+}
+
+/** `writeModelFiles` through node:fs/promises (the event loop runs while the files are written). */
+export async function writeModelFilesAsync(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions = {}): Promise<void> {
+  const files = modelFiles(model, tokenizer, dir, opts);
+  await writeFilesAsync(files);
+  dropStaleIndex(dir, files);
+}
+
+/** The files of a saved model, in the order they are written. */
+function modelFiles(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, opts: SaveOptions): PendingFile[] {
   mkdirSync(dir, { recursive: true });
   const weights = opts.weights ?? model.stateDict();
   const dtype = weights.values().next().value?.dtype ?? 'float32';
-  writeAtomic(join(dir, 'config.json'), (out) =>
-    out.write(Buffer.from(`${JSON.stringify({ ...familyOfConfig(model.config).toHfConfig(model.config), torch_dtype: dtype }, null, 2)}\n`)));
-  const written = saveShardedSafetensors(dir, weights, { maxShardSize: opts.maxShardSize, metadata: { format: 'pt' } });
-  // A single file now: an index left by an earlier sharded save would point at stale shards.
-  if (written.length === 1 && existsSync(join(dir, SAFETENSORS_INDEX))) rmSync(join(dir, SAFETENSORS_INDEX));
+  const files = [
+    pendingFile(join(dir, 'config.json'), `${JSON.stringify({ ...familyOfConfig(model.config).toHfConfig(model.config), torch_dtype: dtype }, null, 2)}\n`),
+    ...shardedFiles(dir, weights, { maxShardSize: opts.maxShardSize, metadata: { format: 'pt' } }),
+  ];
   if (tokenizer) {
-    saveTokenizer(tokenizer, dir);
-    writeAtomic(join(dir, 'generation_config.json'), (out) => out.write(Buffer.from(`${JSON.stringify(generationConfig(tokenizer), null, 2)}\n`)));
+    files.push(...tokenizerFiles(tokenizer, dir), pendingFile(join(dir, 'generation_config.json'), `${JSON.stringify(generationConfig(tokenizer), null, 2)}\n`));
   }
+  return files;
+}
+
+/** With a single weights file written, an index left by an earlier sharded save would point at stale shards: removed. */
+function dropStaleIndex(dir: string, files: PendingFile[]): void {
+  if (!files.some((f) => basename(f.path) === SAFETENSORS_INDEX) && existsSync(join(dir, SAFETENSORS_INDEX))) rmSync(join(dir, SAFETENSORS_INDEX));
 }
