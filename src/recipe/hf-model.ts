@@ -3,25 +3,22 @@
 // + adapter_config.json) or the merged model.
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeAtomic } from '../io/atomic.js';
+import { type PendingFile, pendingFile, writeFiles, writeFilesAsync } from '../io/atomic.js';
 import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
-import { saveTokenizer, type Tokenizer } from '../io/tokenizer.js';
+import { loadSafetensors, tensorsFile } from '../io/safetensors.js';
+import { tokenizerFiles, type Tokenizer } from '../io/tokenizer.js';
 import type { LanguageModel } from '../models/language-model.js';
-import { writeModelFiles } from '../models/pretrained.js';
+import { writeModelFiles, writeModelFilesAsync } from '../models/pretrained.js';
 import { mergeLora } from '../nn/lora.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelStore } from '../train/trainer.js';
 
-function writeJsonFile(path: string, value: unknown): void {
-  writeAtomic(path, (out) => out.write(Buffer.from(`${JSON.stringify(value, null, 2)}\n`)));
-}
-
 /** The trainer's store for full models: checkpoints are HF folders; resuming reads the weights back. */
 export function hfModelStore(model: LanguageModel, tokenizer: Tokenizer | null): ModelStore {
   return {
     save: (dir) => writeModelFiles(model, tokenizer, dir),
+    saveAsync: (dir) => writeModelFilesAsync(model, tokenizer, dir),
     load: (dir) => {
       const weights = loadHfWeights(findHfFolder(dir), { dtype: model.outputWeight.dtype });
       try {
@@ -40,13 +37,25 @@ export interface LoraSaveSettings { r: number; alpha: number; dropout: number; t
 
 /** Writes the adapters in PEFT's layout: `adapter_model.safetensors` (keys prefixed `base_model.model.`) and `adapter_config.json`. */
 export function saveLoraAdapter(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, s: LoraSaveSettings): void {
+  writeFiles(loraAdapterFiles(model, tokenizer, dir, s));
+}
+
+/** `saveLoraAdapter` through node:fs/promises (the event loop runs while the files are written). */
+export function saveLoraAdapterAsync(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, s: LoraSaveSettings): Promise<void> {
+  return writeFilesAsync(loraAdapterFiles(model, tokenizer, dir, s));
+}
+
+function loraAdapterFiles(model: LanguageModel, tokenizer: Tokenizer | null, dir: string, s: LoraSaveSettings): PendingFile[] {
   mkdirSync(dir, { recursive: true });
-  saveSafetensors(join(dir, 'adapter_model.safetensors'), new Map(adapterKeys(model).map(([k, t]) => [PEFT_PREFIX + k, t])), { format: 'pt' });
-  writeJsonFile(join(dir, 'adapter_config.json'), {
+  const config = {
     peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: resolve(s.baseModel), r: s.r, lora_alpha: s.alpha,
     lora_dropout: s.dropout, target_modules: s.targetModules, bias: 'none', fan_in_fan_out: false, inference_mode: true,
-  });
-  if (tokenizer) saveTokenizer(tokenizer, dir);
+  };
+  return [
+    tensorsFile(join(dir, 'adapter_model.safetensors'), new Map(adapterKeys(model).map(([k, t]) => [PEFT_PREFIX + k, t])), { format: 'pt' }),
+    pendingFile(join(dir, 'adapter_config.json'), `${JSON.stringify(config, null, 2)}\n`),
+    ...(tokenizer ? tokenizerFiles(tokenizer, dir) : []),
+  ];
 }
 
 /**
@@ -56,10 +65,16 @@ export function saveLoraAdapter(model: LanguageModel, tokenizer: Tokenizer | nul
 export function loraModelStore(model: LanguageModel, tokenizer: Tokenizer | null, s: LoraSaveSettings, finalMode: 'adapter' | 'merged'): ModelStore {
   return {
     save: (dir) => saveLoraAdapter(model, tokenizer, dir, s),
+    saveAsync: (dir) => saveLoraAdapterAsync(model, tokenizer, dir, s),
     saveFinal: (dir) => {
       if (finalMode === 'adapter') return saveLoraAdapter(model, tokenizer, dir, s);
       mergeLora(model);
       writeModelFiles(model, tokenizer, dir);
+    },
+    saveFinalAsync: async (dir) => {
+      if (finalMode === 'adapter') return saveLoraAdapterAsync(model, tokenizer, dir, s);
+      mergeLora(model);
+      await writeModelFilesAsync(model, tokenizer, dir);
     },
     load: (dir) => {
       const saved = loadSafetensors(join(dir, 'adapter_model.safetensors'));

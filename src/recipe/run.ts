@@ -25,7 +25,7 @@ import { trainAsync, type ModelStore, type TrainHooks, type TrainingTask, type T
 import { loadTokenizer, missingTemplateWarning, type Tokenizer } from '../io/tokenizer.js';
 import { reportToWarnings } from './report-to.js';
 import { modelCard, packageVersion, writeModelCard } from './model-card.js';
-import { loadPretrained } from '../models/pretrained.js';
+import { loadPretrained, loadPretrainedAsync } from '../models/pretrained.js';
 import { cachedTokenized } from './data-cache.js';
 import { mixOptions } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
@@ -190,7 +190,7 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
   const tok = textTokenizer(tokenizer, s.model.chatTemplate);
   const config = { ...s.trainer };
-  const model = loadPretrained(s.model.path, { dtype: s.model.dtype }).model;
+  const model = (await loadPretrainedAsync(s.model.path, { dtype: s.model.dtype })).model;
   // The template the model is trained with is saved with it (tokenizer_config.json, and from there GGUF).
   const chatTemplate = s.model.chatTemplate ?? (tokenizer.hasOwnChatTemplate ? null : ZEPHYR_CHAT_TEMPLATE);
   if (!s.model.chatTemplate) {

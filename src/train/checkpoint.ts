@@ -3,6 +3,7 @@
 // finding the last intact one; refusing another run's.
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';
 import { join, relative } from 'node:path';
 import { BfpoError } from '../errors.js';
@@ -37,13 +38,35 @@ function sha256File(path: string): string {
 
 /** Size and SHA-256 of every file under `dir` except the trainer state, keyed by relative path. */
 export function checksumFiles(dir: string): Record<string, FileChecksum> {
+  return Object.fromEntries(checkpointFiles(dir).map(([rel, p, bytes]) => [rel, { bytes, sha256: sha256File(p) }]));
+}
+
+/** `checksumFiles` with the files read through node:fs/promises, 1 MiB at a time. */
+export async function checksumFilesAsync(dir: string): Promise<Record<string, FileChecksum>> {
   const out: Record<string, FileChecksum> = {};
+  for (const [rel, p, bytes] of checkpointFiles(dir)) {
+    const hash = createHash('sha256');
+    const fh = await open(p, 'r');
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let n; (n = (await fh.read(buf, 0, buf.length, null)).bytesRead) > 0;) hash.update(buf.subarray(0, n));
+    } finally {
+      await fh.close();
+    }
+    out[rel] = { bytes, sha256: hash.digest('hex') };
+  }
+  return out;
+}
+
+/** [relative path, path, size] of every file under `dir` but the trainer state, in sorted order. */
+function checkpointFiles(dir: string): [string, string, number][] {
+  const out: [string, string, number][] = [];
   const walk = (d: string): void => {
     for (const name of readdirSync(d).sort()) {
       const p = join(d, name);
       const st = statSync(p);
       if (st.isDirectory()) walk(p);
-      else if (relative(dir, p) !== TRAINER_STATE) out[relative(dir, p)] = { bytes: st.size, sha256: sha256File(p) };
+      else if (relative(dir, p) !== TRAINER_STATE) out.push([relative(dir, p), p, st.size]);
     }
   };
   walk(dir);
@@ -133,24 +156,60 @@ function removeFolder(outputDir: string, name: string): void {
  * @example saveCheckpoint('out', 100, (dir) => { saveModel(dir); writeState(dir); }, { totalLimit: 1 });
  */
 export function saveCheckpoint(outputDir: string, step: number, write: (dir: string) => void, { totalLimit }: { totalLimit?: number | null } = {}): string {
+  const { name, tmp } = startCheckpoint(outputDir, step);
+  try {
+    mkdirSync(tmp);
+    write(tmp);
+    writeJson(join(tmp, TRAINER_STATE), { ...writtenState(tmp), files: checksumFiles(tmp) });
+  } catch (err) {
+    throw failedCheckpoint(outputDir, name, tmp, err);
+  }
+  return placeCheckpoint(outputDir, name, tmp, totalLimit);
+}
+
+/**
+ * `saveCheckpoint` with an asynchronous `write` and the checksums read through node:fs/promises, so the event loop
+ * runs while a large checkpoint is written and checked.
+ */
+export async function saveCheckpointAsync(outputDir: string, step: number, write: (dir: string) => Promise<void>, { totalLimit }: { totalLimit?: number | null } = {}): Promise<string> {
+  const { name, tmp } = startCheckpoint(outputDir, step);
+  try {
+    mkdirSync(tmp);
+    await write(tmp);
+    const state = writtenState(tmp);
+    writeJson(join(tmp, TRAINER_STATE), { ...state, files: await checksumFilesAsync(tmp) });
+  } catch (err) {
+    throw failedCheckpoint(outputDir, name, tmp, err);
+  }
+  return placeCheckpoint(outputDir, name, tmp, totalLimit);
+}
+
+function startCheckpoint(outputDir: string, step: number): { name: string; tmp: string } {
   mkdirSync(outputDir, { recursive: true });
   const name = `checkpoint-${step}`;
   const tmp = join(outputDir, `tmp-${name}`);
   rmSync(tmp, { recursive: true, force: true });
-  try {
-    mkdirSync(tmp);
-    write(tmp);
-    if (!existsSync(join(tmp, TRAINER_STATE))) throw new BfpoError(`A checkpoint writer must write ${TRAINER_STATE} into ${tmp}`);
-    const state = JSON.parse(readFileSync(join(tmp, TRAINER_STATE), 'utf8')) as Record<string, unknown>;
-    writeJson(join(tmp, TRAINER_STATE), { ...state, files: checksumFiles(tmp) });
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    if (err instanceof BfpoError && !(err as NodeJS.ErrnoException).code) throw err;
-    const previous = lastCheckpoint(outputDir);
-    throw new CheckpointWriteError(`Writing ${name} into ${outputDir} failed: ${(err as Error).message}. ` +
-      `${previous ? `The previous checkpoint ${previous} is intact` : 'No earlier checkpoint exists'}; the partial one was removed. ` +
-      `${(err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'Free disk space' : 'Fix the cause'} and rerun the same command to resume.`);
-  }
+  return { name, tmp };
+}
+
+/** The trainer state a checkpoint writer wrote into `tmp`. */
+function writtenState(tmp: string): Record<string, unknown> {
+  if (!existsSync(join(tmp, TRAINER_STATE))) throw new BfpoError(`A checkpoint writer must write ${TRAINER_STATE} into ${tmp}`);
+  return JSON.parse(readFileSync(join(tmp, TRAINER_STATE), 'utf8')) as Record<string, unknown>;
+}
+
+/** Removes the partial checkpoint and says what failed and what is intact. */
+function failedCheckpoint(outputDir: string, name: string, tmp: string, err: unknown): Error {
+  rmSync(tmp, { recursive: true, force: true });
+  if (err instanceof BfpoError && !(err as NodeJS.ErrnoException).code) return err;
+  const previous = lastCheckpoint(outputDir);
+  return new CheckpointWriteError(`Writing ${name} into ${outputDir} failed: ${(err as Error).message}. ` +
+    `${previous ? `The previous checkpoint ${previous} is intact` : 'No earlier checkpoint exists'}; the partial one was removed. ` +
+    `${(err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'Free disk space' : 'Fix the cause'} and rerun the same command to resume.`);
+}
+
+/** Renames the complete `tmp` to `name`, then rotates to `totalLimit`. */
+function placeCheckpoint(outputDir: string, name: string, tmp: string, totalLimit: number | null | undefined): string {
   if (existsSync(join(outputDir, name))) removeFolder(outputDir, name);
   renameSync(tmp, join(outputDir, name));
   if (totalLimit && totalLimit > 0) {

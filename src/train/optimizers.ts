@@ -2,9 +2,9 @@
 import { expected } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Adam, AdamW, RMSprop, SGD, type Optimizer, type OptimizerStateDict, type ParamState } from '../optim/index.js';
-import { readTensors, writeTensors } from './tensor-store.js';
+import { readTensors, tensorFiles } from './tensor-store.js';
 import { readFileSync } from 'node:fs';
-import { writeFileAtomic } from '../io/atomic.js';
+import { type PendingFile, pendingFile, writeFiles } from '../io/atomic.js';
 
 export interface OptimSettings {
   optim: OptimName;
@@ -69,6 +69,11 @@ export function makeOptimizer(params: Tensor[], s: OptimSettings): AnyOptimizer 
 
 /** Writes the optimizer's state as `<base>.json` (hyper-parameters, numbers) and `<base>-tensors.{bin,json}`. */
 export function saveOptimizer(opt: AnyOptimizer, base: string): void {
+  writeFiles(optimizerFiles(opt, base));
+}
+
+/** The files of `saveOptimizer`, still to be written (see io/atomic.ts). */
+export function optimizerFiles(opt: AnyOptimizer, base: string): PendingFile[] {
   const sd = opt.stateDict();
   const tensors = new Map<string, Tensor>();
   const state = sd.state.map((s, i) => {
@@ -82,8 +87,7 @@ export function saveOptimizer(opt: AnyOptimizer, base: string): void {
     }
     return entry;
   });
-  writeTensors(`${base}-tensors`, tensors);
-  writeFileAtomic(`${base}.json`, JSON.stringify({ groups: sd.groups, state }));
+  return [...tensorFiles(`${base}-tensors`, tensors), pendingFile(`${base}.json`, JSON.stringify({ groups: sd.groups, state }))];
 }
 
 /** Restores what `saveOptimizer` wrote into an optimizer over the same parameters. */

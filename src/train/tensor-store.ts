@@ -1,7 +1,7 @@
 // Named tensors on disk as one raw little-endian file plus a JSON index (trainer state: optimizer moments, fp32
 // master weights). Written to temporary names, then renamed.
 import { readFileSync } from 'node:fs';
-import { writeAtomic, writeFileAtomic } from '../io/atomic.js';
+import { type PendingFile, writeFiles } from '../io/atomic.js';
 import { BfpoError } from '../errors.js';
 import { fromBuffer } from '../tensor/creation.js';
 import { keep } from '../tensor/scope.js';
@@ -12,15 +12,27 @@ interface Entry { dtype: DType; shape: number[]; offset: number; bytes: number }
 
 /** Writes `tensors` to `<base>.bin` and `<base>.json`, synced to disk. */
 export function writeTensors(base: string, tensors: Map<string, Tensor>): void {
+  writeFiles(tensorFiles(base, tensors));
+}
+
+/** The two files of `writeTensors`, still to be written (see io/atomic.ts); the index is made as the bytes are written. */
+export function tensorFiles(base: string, tensors: Map<string, Tensor>): PendingFile[] {
   const index: Record<string, Entry> = {};
-  writeAtomic(`${base}.bin`, (out) => {
-    for (const [name, t] of tensors) {
-      const bytes = t.device === 'cpu' ? t.toBuffer() : (() => { const c = t.to('cpu'); try { return c.toBuffer(); } finally { c.dispose(); } })();
-      index[name] = { dtype: t.dtype, shape: t.shape, offset: out.bytesWritten, bytes: bytes.length };
-      out.write(bytes);
-    }
-  });
-  writeFileAtomic(`${base}.json`, JSON.stringify(index));
+  return [
+    {
+      path: `${base}.bin`,
+      *chunks() {
+        let offset = 0;
+        for (const [name, t] of tensors) {
+          const bytes = t.device === 'cpu' ? t.toBuffer() : (() => { const c = t.to('cpu'); try { return c.toBuffer(); } finally { c.dispose(); } })();
+          index[name] = { dtype: t.dtype, shape: t.shape, offset, bytes: bytes.length };
+          offset += bytes.length;
+          yield bytes;
+        }
+      },
+    },
+    { path: `${base}.json`, chunks: () => [Buffer.from(JSON.stringify(index), 'utf8')] },
+  ];
 }
 
 /** Reads tensors written by `writeTensors` (kept out of scopes; the caller disposes them). */

@@ -1,6 +1,7 @@
 // The one training loop for SFT and preference training: gradient accumulation, clipping, schedule, bf16 master
 // weights, buffer data, evaluation, logging, checkpoints and automatic resuming.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { type PendingFile, pendingFile, writeFiles, writeFilesAsync } from '../io/atomic.js';
 import { join } from 'node:path';
 import { clipGradNorm_ } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
@@ -9,18 +10,18 @@ import { getRngState, manualSeed, setRngState } from '../tensor/runtime.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import {
-  assertSameRun, checkpointProblem, lastIntactCheckpoint, removeStaleFolders, saveCheckpoint, writeJson,
+  assertSameRun, checkpointProblem, lastIntactCheckpoint, removeStaleFolders, saveCheckpoint, saveCheckpointAsync, writeJson,
   CheckpointDamagedError, CheckpointWriteError, RUN_CONFIG, TRAINER_STATE,
 } from './checkpoint.js';
 import { lockOutputDir, type RunLock } from './lock.js';
 import { watchStopSignals, type StopWatch } from './signals.js';
 import { TrainLogger, type LogRecord } from './logger.js';
-import { loadOptimizer, makeOptimizer, saveOptimizer, type AnyOptimizer, type OptimSettings } from './optimizers.js';
+import { loadOptimizer, makeOptimizer, optimizerFiles, type AnyOptimizer, type OptimSettings } from './optimizers.js';
 import { freezeExcept } from '../nn/freeze.js';
 import { MasterWeights } from './precision.js';
 import { lrMultiplier, warmupStepsOf, type ScheduleType } from './schedule.js';
 import { runStep, taskSteps, type StepBatch, type TaskSteps } from './steps.js';
-import { readTensors, writeTensors } from './tensor-store.js';
+import { readTensors, tensorFiles } from './tensor-store.js';
 import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type SourcePosition, type TrainingTask } from './types.js';
 import { MetricAverager, runEvaluation } from './evaluate.js';
 import { stepMetricRecords } from './step-metrics.js';
@@ -37,6 +38,10 @@ export interface ModelStore {
   load(dir: string): void;
   /** Writes the final model into the output folder (default: `save`); e.g. LoRA adapters merged. */
   saveFinal?(dir: string): void;
+  /** `save` without blocking the event loop; `trainAsync` uses it when given (the model is unchanged until it settles). */
+  saveAsync?(dir: string): Promise<void>;
+  /** `saveFinal` without blocking the event loop; `trainAsync` uses it when given. */
+  saveFinalAsync?(dir: string): Promise<void>;
 }
 
 export interface TrainerConfig extends OptimSettings {
@@ -145,7 +150,7 @@ function checkConfig(c: TrainerConfig): void {
  *   { ...defaults, outputDir: 'out' }, { save: (d) => savePretrained(model, d), load: (d) => loadWeights(model, d) });
  */
 export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore, hooks: TrainHooks = {}): TrainResult {
-  const run = trainLoop(model, task, config, store, hooks);
+  const run = trainLoop(model, task, config, store, hooks, 'sync');
   for (;;) {
     const r = run.next();
     if (r.done) return r.value;
@@ -154,23 +159,49 @@ export function train(model: CausalLM, task: TrainingTask, config: TrainerConfig
 
 /**
  * {@link train}, handing the event loop back between optimizer steps: timers, I/O and an AbortController's
- * `abort()` run while the model trains.
+ * `abort()` run while the model trains. Checkpoints and the final model are written through node:fs/promises
+ * (the store's `saveAsync`/`saveFinalAsync` when it has them), so the event loop also runs while they are written.
  *
  * @example
  * const ac = new AbortController();
  * const result = await trainAsync(model, task, config, store, { signal: ac.signal, onLog: (r) => console.log(r.loss) });
  */
 export async function trainAsync(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore, hooks: TrainHooks = {}): Promise<TrainResult> {
-  const run = trainLoop(model, task, config, store, hooks);
-  for (;;) {
-    const r = run.next();
-    if (r.done) return r.value;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+  const run = trainLoop(model, task, config, store, hooks, 'async');
+  let r = run.next();
+  while (!r.done) {
+    if (r.value) {
+      let value: unknown;
+      try {
+        value = await r.value;
+      } catch (err) {
+        r = run.throw(err);
+        continue;
+      }
+      r = run.next(value);
+    } else {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      r = run.next();
+    }
   }
+  return r.value;
 }
 
-/** The training loop; it pauses (yields) after each optimizer step and returns the result. */
-function* trainLoop(model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore, hooks: TrainHooks): Generator<void, TrainResult, void> {
+/** What the loop yields: nothing after an optimizer step; a write in progress ('async' runs), whose result comes back. */
+type LoopYield = Promise<unknown> | undefined;
+
+/** Waits (in the driver) for `p` and returns its value; a rejection is thrown here. */
+function* settle<T>(p: Promise<T>): Generator<LoopYield, T, unknown> {
+  return (yield p) as T;
+}
+
+/**
+ * The training loop; it pauses (yields) after each optimizer step and returns the result. With `io` 'async' it
+ * also yields the promises of its checkpoint and final-model writes.
+ */
+function* trainLoop(
+  model: CausalLM, task: TrainingTask, config: TrainerConfig, store: ModelStore, hooks: TrainHooks, io: 'sync' | 'async',
+): Generator<LoopYield, TrainResult, unknown> {
   checkConfig(config);
   const c = config;
   const { accum, stepsPerEpoch, totalSteps, schedule } = stepPlan(task, c);
@@ -226,9 +257,11 @@ function* trainLoop(model: CausalLM, task: TrainingTask, config: TrainerConfig, 
     for (const n of notes) log.info(n);
     if (c.runName) log.info(`run ${c.runName}`);
     if (resumeDir) log.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
-    const saveNow = (): string => {
-      const dir = saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig),
-        { totalLimit: c.saveTotalLimit });
+    const saveNow = function* (): Generator<LoopYield, string, unknown> {
+      const limit = { totalLimit: c.saveTotalLimit };
+      const dir = io === 'async'
+        ? yield* settle(saveCheckpointAsync(c.outputDir, state.step, (d) => writeCheckpointAsync(d, state, store, opt, masters, c.runConfig), limit))
+        : saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig), limit);
       log.checkpoint(dir, state.step);
       hooks.onSave?.(dir);
       return dir;
@@ -303,12 +336,12 @@ function* trainLoop(model: CausalLM, task: TrainingTask, config: TrainerConfig, 
       const finished = state.step === totalSteps;
       const epochDone = task.train.position().batch >= task.train.length;
       if (finished || (c.saveStrategy === 'steps' && state.step % c.saveSteps === 0) || (c.saveStrategy === 'epoch' && epochDone)) {
-        lastSaved = saveNow();
+        lastSaved = yield* saveNow();
       }
       result.lastCheckpoint = lastSaved;
       const signal: StopReason | null = stop.requested() ?? (hooks.signal?.aborted ? 'abort' : null);
       if (signal && !finished) {
-        if (lastSaved !== join(c.outputDir, `checkpoint-${state.step}`)) lastSaved = saveNow();
+        if (lastSaved !== join(c.outputDir, `checkpoint-${state.step}`)) lastSaved = yield* saveNow();
         result.lastCheckpoint = lastSaved;
         result.stoppedBy = signal;
         log.info(`${signal === 'abort' ? 'aborted' : signal}: stopped after step ${state.step} of ${totalSteps}; checkpoint ${lastSaved} written. Run the same command again to resume`);
@@ -318,7 +351,9 @@ function* trainLoop(model: CausalLM, task: TrainingTask, config: TrainerConfig, 
     }
     if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
     try {
-      if (store.saveFinal) store.saveFinal(c.outputDir);
+      const saveFinalAsync = store.saveFinal ? store.saveFinalAsync : store.saveAsync;
+      if (io === 'async' && saveFinalAsync) yield* settle(saveFinalAsync.call(store, c.outputDir));
+      else if (store.saveFinal) store.saveFinal(c.outputDir);
       else store.save(c.outputDir);
     } catch (err) {
       if (err instanceof BfpoError && !(err as NodeJS.ErrnoException).code) throw err;
@@ -438,16 +473,34 @@ function describeStop(s: LoopState, c: TrainerConfig, lastSaved: string | null):
 }
 
 function writeCheckpoint(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): void {
+  const files = checkpointStateFiles(dir, s, opt, masters, runConfig);
   store.save(dir);
-  saveOptimizer(opt, join(dir, 'optimizer'));
-  if (masters) writeTensors(join(dir, 'master_weights'), new Map(masters.master.map((t, i) => [String(i), t])));
+  writeFiles(files);
+}
+
+/** `writeCheckpoint` through node:fs/promises (and the store's `saveAsync` when it has one). */
+async function writeCheckpointAsync(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): Promise<void> {
+  // Taken before the first await, so nothing the event loop runs meanwhile (e.g. random numbers) leaks in.
+  const files = checkpointStateFiles(dir, s, opt, masters, runConfig);
+  if (store.saveAsync) await store.saveAsync(dir);
+  else store.save(dir);
+  await writeFilesAsync(files);
+}
+
+/** A checkpoint's files besides the model: optimizer, fp32 masters, RNG, run config, and the trainer state last. */
+function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): PendingFile[] {
   const rng = getRngState();
-  writeFileSync(join(dir, 'rng_state.bin'), rng.toBuffer());
+  const rngBytes = rng.toBuffer();
   rng.dispose();
-  writeJson(join(dir, RUN_CONFIG), runConfig);
-  writeJson(join(dir, TRAINER_STATE), {
-    global_step: s.step, position: s.position, buffer_position: s.bufferPosition, tokens_seen: s.tokensSeen,
-  });
+  return [
+    ...optimizerFiles(opt, join(dir, 'optimizer')),
+    ...(masters ? tensorFiles(join(dir, 'master_weights'), new Map(masters.master.map((t, i) => [String(i), t]))) : []),
+    pendingFile(join(dir, 'rng_state.bin'), rngBytes),
+    pendingFile(join(dir, RUN_CONFIG), JSON.stringify(runConfig, null, 2)),
+    pendingFile(join(dir, TRAINER_STATE), JSON.stringify({
+      global_step: s.step, position: s.position, buffer_position: s.bufferPosition, tokens_seen: s.tokensSeen,
+    }, null, 2)),
+  ];
 }
 
 function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null): LoopState {

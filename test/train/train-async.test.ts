@@ -1,11 +1,13 @@
-// trainAsync and the training hooks: the event loop runs between steps, callbacks get log.jsonl's records and the
-// checkpoint folders, and an AbortSignal stops at a step boundary from which a later call resumes exactly.
+// trainAsync and the training hooks: the event loop runs between steps and while checkpoints are written, callbacks
+// get log.jsonl's records and the checkpoint folders, and an AbortSignal stops at a step boundary that resumes exactly.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed } from '../../src/index.js';
+import { writeFilesAsync } from '../../src/io/atomic.js';
+import { tensorFiles } from '../../src/train/tensor-store.js';
 import { train, trainAsync, type LogRecord, type TrainingTask } from '../../src/train/trainer.js';
 import { frozenReference } from '../../src/train/reference.js';
 import { TinyLM, PairSource, makePairs } from './tiny.js';
@@ -95,4 +97,51 @@ test('an aborted run stops at the step boundary with a checkpoint; calling again
   assert.equal(again.stoppedBy, null);
   assert.equal(again.globalStep, 20);
   assert.deepEqual(c.snapshot(), a.snapshot());
+});
+
+/** Every file under `dir` (relative path -> bytes), leaving out the logs whose throughput figures differ per run. */
+function tree(dir: string, under = ''): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const name of readdirSync(join(dir, under)).sort()) {
+    const rel = join(under, name);
+    if (statSync(join(dir, rel)).isDirectory()) for (const [k, v] of tree(dir, rel)) out.set(k, v);
+    else if (name !== 'log.jsonl' && name !== 'train_results.json') out.set(rel, readFileSync(join(dir, rel)));
+  }
+  return out;
+}
+
+test('trainAsync writes checkpoints and the final model through the store\'s saveAsync, with the bytes train writes', async () => {
+  const a = model();
+  const dirA = tmp();
+  train(a, task(a), config(dirA), rawStore(a));
+
+  const b = model();
+  const dirB = tmp();
+  let turns = 0;
+  let on = true;
+  const turn = (): void => { if (on) { turns += 1; setImmediate(turn); } };
+  setImmediate(turn);
+  let startedAt = -1;
+  const perCheckpoint: number[] = [];
+  const store = {
+    ...rawStore(b),
+    save: () => { throw new Error('trainAsync used the synchronous save'); },
+    saveAsync: async (dir: string) => {
+      startedAt = turns;
+      await writeFilesAsync(tensorFiles(join(dir, 'model'), new Map(b.namedParameters())));
+    },
+  };
+  try {
+    await trainAsync(b, task(b), config(dirB), store, { onSave: () => perCheckpoint.push(turns - startedAt) });
+  } finally {
+    on = false;
+  }
+  assert.deepEqual(b.snapshot(), a.snapshot());
+  const want = tree(dirA);
+  assert.ok(want.has(join('checkpoint-20', 'optimizer-tensors.bin')) && want.has('model.bin'), [...want.keys()].join(' '));
+  assert.deepEqual(tree(dirB), want, 'every checkpoint file and the final model have the same bytes');
+  // Each checkpoint writes 8 files (model, optimizer, rng, run config, trainer state), each with at least 5 awaited
+  // operations (open, write, sync, close, rename), and reads 7 back for checksums: the event loop turns after each.
+  assert.equal(perCheckpoint.length, 5);
+  assert.ok(perCheckpoint.every((n) => n >= 40), `event-loop turns while each checkpoint was written: ${perCheckpoint.join(', ')}`);
 });
