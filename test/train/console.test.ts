@@ -1,12 +1,12 @@
 // What a training run prints: one compact line per logging step (preference and SFT), a line per checkpoint, and
-// "already complete" without a new TensorBoard file when a finished run is started again.
+// "already complete" without a new TensorBoard file when a finished run is started again; the same from trainAsync.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed } from '../../src/index.js';
-import { train, type TrainResult } from '../../src/train/trainer.js';
+import { train, trainAsync, type TrainResult } from '../../src/train/trainer.js';
 import { frozenReference } from '../../src/train/reference.js';
 import { TinyLM, PairSource, SftSource, makePairs } from './tiny.js';
 import { rawStore } from './store.js';
@@ -99,4 +99,31 @@ test('starting a finished run again says "already complete" and writes no Tensor
   assert.deepEqual(readdirSync(join(dir, 'runs')), events);
   assert.equal(logged(dir).length, logLines);
   assert.equal(stepLines(again.err).length, 0);
+});
+
+test('trainAsync prints the same step and checkpoint lines, and "already complete" on a finished run', async () => {
+  const dir = tmp();
+  const config = testConfig(dir, { console: 'lines', maxSteps: 2, saveStrategy: 'steps', saveSteps: 1, reportTo: ['tensorboard'] });
+  const run = async (): Promise<{ err: string; result: TrainResult }> => {
+    manualSeed(1);
+    const m = new TinyLM(11, 8, 0, 'float32');
+    const write = process.stderr.write.bind(process.stderr);
+    let err = '';
+    process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
+    try {
+      const result = await trainAsync(m, { kind: 'sft', train: new SftSource(makePairs(8, 1), 4) }, config, rawStore(m));
+      return { err, result };
+    } finally {
+      process.stderr.write = write;
+    }
+  };
+  const first = await run();
+  assert.deepEqual(stepLines(first.err).map((l) => l.step), ['1/2', '2/2']);
+  for (const step of [1, 2]) assert.ok(first.err.includes(`checkpoint saved: ${join(dir, `checkpoint-${step}`)} (step ${step})`), first.err);
+  const events = readdirSync(join(dir, 'runs'));
+  const again = await run();
+  assert.match(again.err, new RegExp(`already complete: ${dir} finished at step 2 of 2`));
+  assert.equal(again.result.alreadyComplete, true);
+  assert.equal(stepLines(again.err).length, 0);
+  assert.deepEqual(readdirSync(join(dir, 'runs')), events);
 });
