@@ -9,6 +9,7 @@ import { manualSeed } from '../../src/index.js';
 import { writeFilesAsync } from '../../src/io/atomic.js';
 import { tensorFiles } from '../../src/train/tensor-store.js';
 import { train, trainAsync, type LogRecord, type TrainingTask } from '../../src/train/trainer.js';
+import { CheckpointWriteError } from '../../src/train/checkpoint.js';
 import { frozenReference } from '../../src/train/reference.js';
 import { TinyLM, PairSource, makePairs } from './tiny.js';
 import { rawStore } from './store.js';
@@ -144,4 +145,27 @@ test('trainAsync writes checkpoints and the final model through the store\'s sav
   // operations (open, write, sync, close, rename), and reads 7 back for checksums: the event loop turns after each.
   assert.equal(perCheckpoint.length, 5);
   assert.ok(perCheckpoint.every((n) => n >= 40), `event-loop turns while each checkpoint was written: ${perCheckpoint.join(', ')}`);
+});
+
+test('a failing asynchronous checkpoint write stops trainAsync with the intact checkpoint named; the rerun ends the same', async () => {
+  const full = tmp();
+  const a = model();
+  await trainAsync(a, task(a), config(full), rawStore(a));
+
+  const dir = tmp();
+  const b = model();
+  const store = {
+    ...rawStore(b),
+    saveAsync: async (d: string) => {
+      if (d.endsWith('tmp-checkpoint-8')) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      await writeFilesAsync(tensorFiles(join(d, 'model'), new Map(b.namedParameters())));
+    },
+  };
+  await assert.rejects(trainAsync(b, task(b), config(dir), store),
+    (e: Error) => e instanceof CheckpointWriteError && e.message.includes(`The previous checkpoint ${join(dir, 'checkpoint-4')} is intact`) && /Free disk space/.test(e.message));
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('checkpoint')), ['checkpoint-4'], 'the partial checkpoint was removed');
+  const c = model();
+  const again = await trainAsync(c, task(c), config(dir), rawStore(c));
+  assert.equal(again.resumedFrom, join(dir, 'checkpoint-4'));
+  assert.deepEqual(c.snapshot(), a.snapshot());
 });
