@@ -100,7 +100,8 @@ export function phaseProgress(label: string, total: number, o: PhaseOptions = {}
     return {
       update: (done) => bar.update(done),
       log: (text) => multi.log(`${text}\n`),
-      stop: () => { if (active) { active = false; multi.stop(); } },
+      // MultiBar prints logged lines only when it redraws: one last redraw, so lines logged just before the end show.
+      stop: () => { if (active) { active = false; multi.update(); multi.stop(); } },
       child,
     };
   }

@@ -65,12 +65,14 @@ test('a resumed phase counts its rate from where it started', () => {
   assert.equal(out(), 'training: 7/10 (70%), 2s elapsed, ETA 6s\n');
 });
 
-test('on a terminal a phase draws a cli-progress bar', () => {
+test('on a terminal a phase draws a cli-progress bar and prints the lines logged up to its end', () => {
   const { stream, out } = capture(true);
   const p = phaseProgress('reference pass (train)', 4, { stream });
   p.update(2);
+  p.log('checkpoint saved: out/checkpoint-2 (step 2)');
   p.stop();
   assert.match(out(), /reference pass \(train\) \[.*\] 2\/4 50%/);
+  assert.match(out(), /checkpoint saved: out\/checkpoint-2 \(step 2\)\n/, 'a line logged just before the end is printed');
 });
 
 test('a phase inside another: a second bar on a terminal, plain lines of its own otherwise', () => {
