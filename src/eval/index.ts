@@ -11,7 +11,7 @@ export { advbenchTask, advbenchPath, loadSafetyPrompts, loadBenignPrompts, unwra
 export { loadMultipleChoice, multipleChoiceOutcome, mc2Score } from './tasks/multiple-choice.js';
 export {
   loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, TRUTHFULQA_PRIMER, truthfulqaContext, winograndeSample,
-  type LmEvalTaskEntry,
+  utilitarianismSample, crowsPairsScore, toxigenLabel, toxigenPrompt, HHH_SUBSETS, PythonRandom, type LmEvalTaskEntry, type CrowsPairsScore,
 } from './tasks/lm-eval/index.js';
 export { loadExactMatch, extractAnswer, normalizeAnswer, exactMatch } from './tasks/exact-match.js';
 export { parseTaskSpec, loadTask, TASK_HELP, type TaskSpec } from './tasks/spec.js';

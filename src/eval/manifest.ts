@@ -13,7 +13,7 @@ export interface TaskShape {
   kind: Task['kind'];
   samples: { id: string }[];
   metric?: 'acc' | 'acc_norm';
-  scoring?: 'mc2';
+  scoring?: 'mc2' | 'crows-pairs';
   judgeInput?: JudgeInput;
 }
 

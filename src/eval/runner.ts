@@ -9,6 +9,7 @@ import { silentProgress, type Progress } from './progress.js';
 import { JsonlStore, type StoredRecord } from './store.js';
 import { choicePairs, mc2Score, multipleChoiceOutcome } from './tasks/multiple-choice.js';
 import { exactMatch, extractAnswer } from './tasks/exact-match.js';
+import { crowsPairsScore } from './tasks/lm-eval/crows-pairs.js';
 import type { ExactMatchTask, MultipleChoiceTask, SafetySample, Task } from './tasks/types.js';
 import type { ChatModel, GenerationSettings, Judge, Judgement, JudgeItem, LogLikelihoodScorer } from './types.js';
 
@@ -199,8 +200,8 @@ async function scoreMultipleChoice(model: string, scorer: LogLikelihoodScorer, t
     let k = 0;
     stores.scores.append(...part.map((s) => {
       const out = multipleChoiceOutcome(s.choices, s.gold, scores.slice(k, (k += s.choices.length)));
-      const mc2 = task.scoring === 'mc2' ? { mc2: mc2Score(out.logprobs, s.labels!) } : {};
-      return { model, task: task.name, id: s.id, gold: s.gold, ...out, ...mc2 };
+      const extra = task.scoring === 'mc2' ? { mc2: mc2Score(out.logprobs, s.labels!) } : task.scoring === 'crows-pairs' ? crowsPairsScore(out.logprobs) : {};
+      return { model, task: task.name, id: s.id, gold: s.gold, ...out, ...extra };
     }));
     bar.increment(part.length);
   }

@@ -9,7 +9,7 @@ export interface TaskResult {
   kind: Task['kind'];
   n: number;
   total: number;
-  /** safety: harmlessness, attack_success_rate; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm; exact-match: exact_match. */
+  /** safety: harmlessness, attack_success_rate; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm (mc2: acc; crows-pairs: likelihood_diff, pct_stereotype); exact-match: exact_match. */
   metrics: Record<string, number>;
   /** The metric counted in the model's helpfulness (absent for safety tasks). */
   helpfulness?: number;
@@ -74,6 +74,11 @@ function taskResult(model: string, task: TaskShape, stores: EvalStores, judge: s
   if (task.kind === 'multiple-choice' && task.scoring === 'mc2') {
     const acc = mean(recs.map((r) => r.mc2 as number));
     return { kind: task.kind, n: recs.length, total, metrics: { acc }, helpfulness: acc };
+  }
+  if (task.kind === 'multiple-choice' && task.scoring === 'crows-pairs') {
+    // Lower is better for both; the share of pairs where the stereotype is not preferred enters helpfulness.
+    const metrics = { likelihood_diff: mean(recs.map((r) => r.likelihood_diff as number)), pct_stereotype: mean(recs.map((r) => r.pct_stereotype as number)) };
+    return { kind: task.kind, n: recs.length, total, metrics, helpfulness: 1 - metrics.pct_stereotype };
   }
   if (task.kind === 'multiple-choice') {
     const metrics = { acc: mean(recs.map((r) => r.acc as number)), acc_norm: mean(recs.map((r) => r.accNorm as number)) };

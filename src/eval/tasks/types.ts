@@ -56,8 +56,11 @@ export interface MultipleChoiceTask {
   delimiter: string;
   /** Which of acc / acc_norm counts as the task's helpfulness (default acc_norm). */
   metric: 'acc' | 'acc_norm';
-  /** `mc2`: lm-eval's truthfulqa_mc2 score (normalised probability mass of the true choices) reported as acc. */
-  scoring?: 'mc2';
+  /**
+   * `mc2`: lm-eval's truthfulqa_mc2 score (normalised probability mass of the true choices) reported as acc.
+   * `crows-pairs`: two sentences (more, less stereotypical) reported as likelihood_diff and pct_stereotype.
+   */
+  scoring?: 'mc2' | 'crows-pairs';
 }
 
 /** A prompt with one or more accepted answers. */

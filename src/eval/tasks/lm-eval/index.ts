@@ -1,6 +1,9 @@
 // The built-in lm-evaluation-harness task families; importing this module registers them all.
 import './bigbench.js';
+import './crows-pairs.js';
 import './ethics.js';
+import './hhh-alignment.js';
+import './toxigen.js';
 import './truthfulqa.js';
 import './winogrande.js';
 
@@ -8,4 +11,8 @@ export { loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, type 
 export { TRUTHFULQA_PRIMER, truthfulqaContext } from './truthfulqa.js';
 export { winograndeSample } from './winogrande.js';
 export { BIGBENCH_SUBTASKS } from './bigbench.js';
-export { ETHICS_TASKS } from './ethics.js';
+export { ETHICS_TASKS, utilitarianismSample } from './ethics.js';
+export { crowsPairsScore, type CrowsPairsScore } from './crows-pairs.js';
+export { toxigenLabel, toxigenPrompt } from './toxigen.js';
+export { HHH_SUBSETS } from './hhh-alignment.js';
+export { PythonRandom } from './python-random.js';
