@@ -2,16 +2,20 @@
 // over-refusal, resumable runs, and the harmlessness-vs-helpfulness report.
 export type {
   ChatModel, GenerationSettings, LogLikelihoodScorer, ContinuationPair, ContinuationScore, Judge, JudgeItem, Judgement,
-  YesNoScorer, YesNoProbabilities,
+  YesNoScorer, YesNoProbabilities, TextCompleter,
 } from './types.js';
+export { sentenceBleu, tokenizeIntl, tokenize13a, type BleuOptions, type BleuTokenizer } from './metrics/bleu.js';
+export { rougeN, rougeLsum, rougeTokenize, type RougeScore } from './metrics/rouge.js';
+export { LocalCompleter, cutAtStops } from './completion.js';
 export { TaskDataError, JudgeError, JudgeIncompleteError, StaleResultsError } from './errors.js';
 export { readRecords, type NumberedRecord } from './records.js';
-export type { JudgeInput, Task, SafetyTask, OverRefusalTask, MultipleChoiceTask, ExactMatchTask } from './tasks/types.js';
+export type { JudgeInput, Task, SafetyTask, OverRefusalTask, MultipleChoiceTask, ExactMatchTask, ReferenceGenerationTask, ReferenceSample } from './tasks/types.js';
 export { advbenchTask, advbenchPath, loadSafetyPrompts, loadBenignPrompts, unwrapAlertPrompt } from './tasks/safety.js';
 export { loadMultipleChoice, multipleChoiceOutcome, mc2Score } from './tasks/multiple-choice.js';
 export {
   loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, TRUTHFULQA_PRIMER, truthfulqaContext, winograndeSample,
-  utilitarianismSample, crowsPairsScore, toxigenLabel, toxigenPrompt, HHH_SUBSETS, PythonRandom, type LmEvalTaskEntry, type CrowsPairsScore,
+  utilitarianismSample, crowsPairsScore, toxigenLabel, toxigenPrompt, HHH_SUBSETS, PythonRandom, TRUTHFULQA_GEN_METRICS, truthfulqaGenAnswers, truthfulqaGenPrompt, truthfulqaGenScores,
+  type LmEvalTaskEntry, type CrowsPairsScore, type TruthfulqaGenScores,
 } from './tasks/lm-eval/index.js';
 export { loadExactMatch, extractAnswer, normalizeAnswer, exactMatch } from './tasks/exact-match.js';
 export { parseTaskSpec, loadTask, TASK_HELP, type TaskSpec } from './tasks/spec.js';

@@ -80,5 +80,29 @@ export interface ExactMatchTask {
   maxNewTokens: number;
 }
 
-export type Task = SafetyTask | OverRefusalTask | MultipleChoiceTask | ExactMatchTask;
+/** A prompt continued as plain text (no chat template), with true and false reference answers. */
+export interface ReferenceSample {
+  id: string;
+  prompt: string;
+  correct: string[];
+  incorrect: string[];
+}
+
+/**
+ * Greedy plain-text continuation (lm-eval `generate_until`, no chat template) scored against reference answers;
+ * `scoring: 'truthfulqa'` reports BLEU and ROUGE max/acc/diff as lm-eval's truthfulqa_gen does.
+ */
+export interface ReferenceGenerationTask {
+  kind: 'generation';
+  name: string;
+  samples: ReferenceSample[];
+  maxNewTokens: number;
+  /** Strings that end a continuation (the model's end-of-sequence token always does). */
+  stop: string[];
+  scoring: 'truthfulqa';
+  /** Which metric counts as the task's helpfulness. */
+  metric: string;
+}
+
+export type Task = SafetyTask | OverRefusalTask | MultipleChoiceTask | ExactMatchTask | ReferenceGenerationTask;
 export type TaskKind = Task['kind'];

@@ -5,6 +5,7 @@ import './ethics.js';
 import './hhh-alignment.js';
 import './toxigen.js';
 import './truthfulqa.js';
+import './truthfulqa-gen.js';
 import './winogrande.js';
 
 export { loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, type LmEvalTaskEntry } from './registry.js';
@@ -16,3 +17,4 @@ export { crowsPairsScore, type CrowsPairsScore } from './crows-pairs.js';
 export { toxigenLabel, toxigenPrompt } from './toxigen.js';
 export { HHH_SUBSETS } from './hhh-alignment.js';
 export { PythonRandom } from './python-random.js';
+export { TRUTHFULQA_GEN_METRICS, truthfulqaGenAnswers, truthfulqaGenPrompt, truthfulqaGenScores, type TruthfulqaGenScores } from './truthfulqa-gen.js';
