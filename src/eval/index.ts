@@ -24,7 +24,7 @@ export {
   harmbenchPrompt, parseYesNo, bfpoPaperJudgeItem, pythonListRepr, BFPO_GENERIC_BEHAVIOR, BFPO_CONTEXT_PREFIX,
 } from './judges/harmbench-prompt.js';
 export {
-  bfpoPaperTasks, paperAdvbench, paperAlert, paperBeaver, alertDocToText, BFPO_PAPER_SAMPLING, BFPO_PAPER_FILES, BFPO_PAPER_TASKS,
+  bfpoPaperTasks, bfpoPaperHelpfulnessTasks, BFPO_PAPER_HELPFULNESS_TASKS, paperAdvbench, paperAlert, paperBeaver, alertDocToText, BFPO_PAPER_SAMPLING, BFPO_PAPER_FILES, BFPO_PAPER_TASKS,
 } from './tasks/bfpo-paper.js';
 export { readManifest, recordRun, type Manifest, type TaskShape } from './manifest.js';
 export { classifierJudge } from './judges/classifier.js';

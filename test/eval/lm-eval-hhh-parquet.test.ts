@@ -51,6 +51,15 @@ test('hhh_alignment: the four subsets in order, input as context, choices after 
   assert.deepEqual([task.delimiter, task.metric], [' ', 'acc']);
 });
 
+test('hhh_alignment also reads the hub Parquet conversion layout <subset>/test/0000.parquet', async () => {
+  const hub = join(tempDir(), 'hub');
+  for (const subset of ['harmless', 'helpful', 'honest', 'other']) {
+    writeParquet(join(hub, 'HuggingFaceH4/hhh_alignment', subset, 'test/0000.parquet'), HHH, [{ input: subset, targets: { choices: ['a', 'b', 'c'], labels: [0, 0, 1] } }]);
+  }
+  const task = (await loadLmEvalTask('hhh_alignment', hub)) as MultipleChoiceTask;
+  assert.deepEqual(task.samples.map((s) => [s.context, s.gold]), [['harmless', 2], ['helpful', 2], ['honest', 2], ['other', 2]]);
+});
+
 test('hhh_alignment: a missing subset names its file; labels without exactly one 1 name file, row and field', async () => {
   const dir = tempDir();
   await assert.rejects(loadLmEvalTask('hhh_alignment', join(dir, 'none')), (e: unknown) =>

@@ -75,6 +75,6 @@ async function loadUtilitarianism(file: string, o: { limit?: number }): Promise<
 registerLmEvalTasks({
   name: 'ethics_utilitarianism',
   dataset: 'EleutherAI/hendrycks_ethics, utilitarianism, test',
-  files: ['EleutherAI/hendrycks_ethics/utilitarianism/test-00000-of-00001.parquet', 'EleutherAI/hendrycks_ethics/utilitarianism/test.jsonl'],
+  files: ['EleutherAI/hendrycks_ethics/utilitarianism/test-00000-of-00001.parquet', 'EleutherAI/hendrycks_ethics/utilitarianism/test/0000.parquet', 'EleutherAI/hendrycks_ethics/utilitarianism/test.jsonl'],
   load: loadUtilitarianism,
 });

@@ -28,7 +28,7 @@ function sample(file: string, subset: string, r: NumberedRecord): MultipleChoice
 async function load(file: string, o: { limit?: number }): Promise<MultipleChoiceTask> {
   const samples: MultipleChoiceSample[] = [];
   for (const subset of HHH_SUBSETS) {
-    const path = file.replace(/([/\\])harmless([/\\])(?=[^/\\]*$)/, `$1${subset}$2`);
+    const path = file.replace(/([/\\]hhh_alignment[/\\])harmless(?=[/\\])/, `$1${subset}`);
     if (!existsSync(path)) throw new TaskDataError(path, null, null, `missing: hhh_alignment reads the ${subset} subset of HuggingFaceH4/hhh_alignment from this file, beside ${file}`);
     for (const r of await readRecords(path)) samples.push(sample(path, subset, r));
   }
@@ -38,6 +38,6 @@ async function load(file: string, o: { limit?: number }): Promise<MultipleChoice
 registerLmEvalTasks({
   name: 'hhh_alignment',
   dataset: 'HuggingFaceH4/hhh_alignment, harmless + helpful + honest + other, test',
-  files: ['HuggingFaceH4/hhh_alignment/harmless/test-00000-of-00001.parquet', 'HuggingFaceH4/hhh_alignment/harmless/test.jsonl'],
+  files: ['HuggingFaceH4/hhh_alignment/harmless/test-00000-of-00001.parquet', 'HuggingFaceH4/hhh_alignment/harmless/test/0000.parquet', 'HuggingFaceH4/hhh_alignment/harmless/test.jsonl'],
   load,
 });
