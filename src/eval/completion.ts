@@ -13,7 +13,8 @@ export function cutAtStops(text: string, stop: string[] | undefined): string {
 }
 
 /**
- * Continues prompts with a local model: each prompt encoded as is (no BOS, lm-eval's default for causal models),
+ * Continues prompts with a local model: each prompt encoded as is (no BOS, lm-eval's default for causal models; Gemma
+ * models get their BOS, as lm-eval 0.4.1 forces `add_bos_token` for them),
  * left-padded batch, greedy when temperature is 0; the continuation decoded without special tokens and cut at the
  * first stop string. Not trimmed: leading spaces are part of what the references are compared with.
  *
@@ -23,7 +24,8 @@ export class LocalCompleter implements TextCompleter {
   constructor(readonly model: LanguageModel, readonly tokenizer: EvalTokenizer) {}
 
   async complete(prompts: string[], s: GenerationSettings): Promise<string[]> {
-    const ids = prompts.map((p) => this.tokenizer.encode(p, { addSpecialTokens: false }));
+    const bos = this.model.config.modelType.includes('gemma');
+    const ids = prompts.map((p) => this.tokenizer.encode(p, { addSpecialTokens: bos }));
     const eos = [...this.model.config.eosTokenIds, this.tokenizer.eosTokenId].filter((x): x is number => typeof x === 'number');
     const decode = (t: number[]) => this.tokenizer.decode(t, { skipSpecialTokens: true });
     const { sequences } = generate(this.model, ids, {
