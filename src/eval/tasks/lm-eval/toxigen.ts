@@ -40,6 +40,9 @@ async function load(file: string, o: { limit?: number }): Promise<MultipleChoice
 registerLmEvalTasks({
   name: 'toxigen',
   dataset: 'skg/toxigen-data, annotated, test',
-  files: ['skg/toxigen-data/annotated/test-00000-of-00001.parquet', 'skg/toxigen-data/annotated/test/0000.parquet', 'skg/toxigen-data/annotated/test.jsonl'],
+  files: [
+    'skg/toxigen-data/annotated/test/0000.parquet', 'toxigen/toxigen-data/annotated/test/0000.parquet',
+    'skg/toxigen-data/annotated/test-00000-of-00001.parquet', 'skg/toxigen-data/annotated/test.jsonl',
+  ],
   load,
 });
