@@ -2,7 +2,8 @@
 import { JUDGE_HELP } from '../eval/judges/spec.js';
 import { TASK_HELP } from '../eval/tasks/spec.js';
 
-const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => `  ${k.padEnd(28)}${v}`).join('\n');
+// A key too long for the column gets its own line, the description below it.
+const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => (k.length < 28 ? `  ${k.padEnd(28)}${v}` : `  ${k}\n${' '.repeat(30)}${v}`)).join('\n');
 
 /** The usage line of `bfpo eval`. */
 export const EVAL_USAGE = 'bfpo eval --model PATH [--model PATH ...] (--tasks LIST | --protocol bfpo-paper --data-dir DIR) --judge SPEC --out DIR [options]  |  bfpo eval RECIPE.yaml [options]';
