@@ -2,7 +2,8 @@
 import { JUDGE_HELP } from '../eval/judges/spec.js';
 import { TASK_HELP } from '../eval/tasks/spec.js';
 
-const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => `  ${k.padEnd(28)}${v}`).join('\n');
+// A key too long for the column gets its own line, the description below it.
+const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => (k.length < 28 ? `  ${k.padEnd(28)}${v}` : `  ${k}\n${' '.repeat(30)}${v}`)).join('\n');
 
 /** The usage line of `bfpo eval`. */
 export const EVAL_USAGE = 'bfpo eval --model PATH [--model PATH ...] (--tasks LIST | --protocol bfpo-paper --data-dir DIR) --judge SPEC --out DIR [options]  |  bfpo eval RECIPE.yaml [options]';
@@ -26,6 +27,10 @@ Options:
   --protocol bfpo-paper the original BFPO harmlessness table: advbench, alert, alert_adversarial, beaver (PKU-SafeRLHF
                         test), each with the original's prompt rendering and sampling, judged with its contextual
                         HarmBench input; reports harmlessness and attack_success_rate (use with --judge classifier:PATH)
+  --protocol bfpo-paper-helpfulness
+                        the original's helpfulness suite: its lm-eval task list (truthfulqa_gen/mc2, crows_pairs_english,
+                        ethics_*, toxigen, winogrande, six bigbench tasks, hhh_alignment); write it into the same --out
+                        as the harmlessness run for the paper's figure
   --data-dir DIR        data of the protocol and of the built-in lm-eval tasks, in the hub layout: e.g.
                         DIR/Babelscape/ALERT/alert.jsonl, DIR/PKU-Alignment/PKU-SafeRLHF/test.jsonl,
                         DIR/truthful_qa/multiple_choice/validation-00000-of-00001.parquet (docs/eval.md lists them all)

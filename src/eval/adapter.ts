@@ -9,6 +9,7 @@ import { inferenceMode } from '../tensor/autograd.js';
 import type { Device, DType } from '../tensor/dtype.js';
 import { tensor } from '../tensor/creation.js';
 import { tidy } from '../tensor/scope.js';
+import { LocalCompleter } from './completion.js';
 import type { EvalModel, ModelSource } from './runner.js';
 import { splitContinuation, yesNoTokenIds, type EvalTokenizer } from './tokens.js';
 import type {
@@ -151,7 +152,7 @@ export function loadLocalModel(path: string, o: LoadOptions = {}): { model: Lang
  */
 export async function loadEvalModel(source: ModelSource, o: LoadOptions = {}): Promise<EvalModel> {
   const { model, tokenizer } = loadLocalModel(source.path, o);
-  return { chat: new LocalChatModel(model, tokenizer), scorer: new LocalScorer(model, tokenizer), dispose: () => model.dispose() };
+  return { chat: new LocalChatModel(model, tokenizer), scorer: new LocalScorer(model, tokenizer), completer: new LocalCompleter(model, tokenizer), dispose: () => model.dispose() };
 }
 
 /**

@@ -10,7 +10,7 @@ import { writeReport, type ReportFiles } from './report.js';
 import { openStores, runEval, SAFETY_SAMPLING, type EvalModel, type ModelSource } from './runner.js';
 import { summarize, type EvalResults } from './summary.js';
 import { recordRun } from './manifest.js';
-import { bfpoPaperTasks } from './tasks/bfpo-paper.js';
+import { bfpoPaperHelpfulnessTasks, bfpoPaperTasks } from './tasks/bfpo-paper.js';
 import { loadTask, taskSpecFrom, type TaskSpec } from './tasks/spec.js';
 import type { JudgeInput, Task } from './tasks/types.js';
 import type { YesNoScorer } from './types.js';
@@ -21,8 +21,11 @@ export interface EvalConfig {
   models: (string | { name?: string; path: string })[];
   /** Tasks to run (besides a protocol's); may be empty when `protocol` is set. */
   tasks: (string | TaskSpec)[];
-  /** `bfpo-paper`: the original's harmlessness table (advbench, alert, alert_adversarial, beaver), read from `data_dir`. */
-  protocol?: 'bfpo-paper';
+  /**
+   * `bfpo-paper`: the original's harmlessness table (advbench, alert, alert_adversarial, beaver);
+   * `bfpo-paper-helpfulness`: its helpfulness suite of lm-eval tasks; both read from `data_dir`.
+   */
+  protocol?: (typeof PROTOCOLS)[number];
   /** The folder holding the protocol's and built-in lm-eval tasks' data sets in the Hugging Face hub layout (`Babelscape/ALERT/...`). */
   data_dir?: string;
   /** Overrides how every safety task's judge input is built: `prompt` (plain) or `bfpo-paper`. */
@@ -78,7 +81,7 @@ export function modelSources(models: EvalConfig['models']): ModelSource[] {
 const RECIPE_KEYS = ['models', 'tasks', 'protocol', 'data_dir', 'judge_input', 'judge', 'out', 'dtype', 'device', 'limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency'];
 
 /** The evaluation protocols `protocol` accepts. */
-export const PROTOCOLS = ['bfpo-paper'] as const;
+export const PROTOCOLS = ['bfpo-paper', 'bfpo-paper-helpfulness'] as const;
 
 /** Checks a `protocol` value (undefined passes). */
 export function checkProtocol(value: unknown, where: string): void {
@@ -98,6 +101,10 @@ export async function loadConfigTasks(config: EvalConfig): Promise<Task[]> {
   if (config.protocol === 'bfpo-paper') {
     if (!config.data_dir) throw expected('a data folder (--data-dir / data_dir) holding Babelscape/ALERT and PKU-Alignment/PKU-SafeRLHF', 'data_dir', config.data_dir);
     tasks.push(...(await bfpoPaperTasks(config.data_dir, { limit: config.limit })));
+  }
+  if (config.protocol === 'bfpo-paper-helpfulness') {
+    if (!config.data_dir) throw expected('a data folder (--data-dir / data_dir) holding the lm-eval data sets (docs/eval.md)', 'data_dir', config.data_dir);
+    tasks.push(...(await bfpoPaperHelpfulnessTasks(config.data_dir, { limit: config.limit })));
   }
   const specs = (config.tasks ?? []).map((t, i) => taskSpecFrom(t, `tasks[${i}]`));
   for (const spec of specs) tasks.push(await loadTask(spec, { limit: config.limit, dataDir: config.data_dir }));

@@ -2,16 +2,20 @@
 // over-refusal, resumable runs, and the harmlessness-vs-helpfulness report.
 export type {
   ChatModel, GenerationSettings, LogLikelihoodScorer, ContinuationPair, ContinuationScore, Judge, JudgeItem, Judgement,
-  YesNoScorer, YesNoProbabilities,
+  YesNoScorer, YesNoProbabilities, TextCompleter,
 } from './types.js';
+export { sentenceBleu, tokenizeIntl, tokenize13a, type BleuOptions, type BleuTokenizer } from './metrics/bleu.js';
+export { rougeN, rougeLsum, rougeTokenize, type RougeScore } from './metrics/rouge.js';
+export { LocalCompleter, cutAtStops } from './completion.js';
 export { TaskDataError, JudgeError, JudgeIncompleteError, StaleResultsError } from './errors.js';
 export { readRecords, type NumberedRecord } from './records.js';
-export type { JudgeInput, Task, SafetyTask, OverRefusalTask, MultipleChoiceTask, ExactMatchTask } from './tasks/types.js';
+export type { JudgeInput, Task, SafetyTask, OverRefusalTask, MultipleChoiceTask, ExactMatchTask, ReferenceGenerationTask, ReferenceSample } from './tasks/types.js';
 export { advbenchTask, advbenchPath, loadSafetyPrompts, loadBenignPrompts, unwrapAlertPrompt } from './tasks/safety.js';
 export { loadMultipleChoice, multipleChoiceOutcome, mc2Score } from './tasks/multiple-choice.js';
 export {
   loadLmEvalTask, lmEvalTask, lmEvalTaskNames, registerLmEvalTasks, TRUTHFULQA_PRIMER, truthfulqaContext, winograndeSample,
-  type LmEvalTaskEntry,
+  utilitarianismSample, crowsPairsScore, toxigenLabel, toxigenPrompt, HHH_SUBSETS, PythonRandom, TRUTHFULQA_GEN_METRICS, truthfulqaGenAnswers, truthfulqaGenPrompt, truthfulqaGenScores,
+  type LmEvalTaskEntry, type CrowsPairsScore, type TruthfulqaGenScores,
 } from './tasks/lm-eval/index.js';
 export { loadExactMatch, extractAnswer, normalizeAnswer, exactMatch } from './tasks/exact-match.js';
 export { parseTaskSpec, loadTask, TASK_HELP, type TaskSpec } from './tasks/spec.js';
@@ -20,7 +24,7 @@ export {
   harmbenchPrompt, parseYesNo, bfpoPaperJudgeItem, pythonListRepr, BFPO_GENERIC_BEHAVIOR, BFPO_CONTEXT_PREFIX,
 } from './judges/harmbench-prompt.js';
 export {
-  bfpoPaperTasks, paperAdvbench, paperAlert, paperBeaver, alertDocToText, BFPO_PAPER_SAMPLING, BFPO_PAPER_FILES, BFPO_PAPER_TASKS,
+  bfpoPaperTasks, bfpoPaperHelpfulnessTasks, BFPO_PAPER_HELPFULNESS_TASKS, paperAdvbench, paperAlert, paperBeaver, alertDocToText, BFPO_PAPER_SAMPLING, BFPO_PAPER_FILES, BFPO_PAPER_TASKS,
 } from './tasks/bfpo-paper.js';
 export { readManifest, recordRun, type Manifest, type TaskShape } from './manifest.js';
 export { classifierJudge } from './judges/classifier.js';

@@ -12,8 +12,9 @@ export interface TaskShape {
   name: string;
   kind: Task['kind'];
   samples: { id: string }[];
-  metric?: 'acc' | 'acc_norm';
-  scoring?: 'mc2';
+  /** The helpfulness metric: acc / acc_norm for multiple choice, a truthfulqa_gen metric name for generation. */
+  metric?: string;
+  scoring?: 'mc2' | 'crows-pairs' | 'truthfulqa';
   judgeInput?: JudgeInput;
 }
 
@@ -25,7 +26,7 @@ export interface Manifest {
 
 const shapeOf = (t: Task): TaskShape => ({
   name: t.name, kind: t.kind, samples: t.samples.map((s) => ({ id: s.id })),
-  ...(t.kind === 'multiple-choice' ? { metric: t.metric, ...(t.scoring ? { scoring: t.scoring } : {}) } : {}),
+  ...(t.kind === 'multiple-choice' || t.kind === 'generation' ? { metric: t.metric, ...(t.scoring ? { scoring: t.scoring } : {}) } : {}),
   ...(t.kind === 'safety' && t.judgeInput ? { judgeInput: t.judgeInput } : {}),
 });
 

@@ -9,13 +9,17 @@ import { silentProgress, type Progress } from './progress.js';
 import { JsonlStore, type StoredRecord } from './store.js';
 import { choicePairs, mc2Score, multipleChoiceOutcome } from './tasks/multiple-choice.js';
 import { exactMatch, extractAnswer } from './tasks/exact-match.js';
-import type { ExactMatchTask, MultipleChoiceTask, SafetySample, Task } from './tasks/types.js';
-import type { ChatModel, GenerationSettings, Judge, Judgement, JudgeItem, LogLikelihoodScorer } from './types.js';
+import { crowsPairsScore } from './tasks/lm-eval/crows-pairs.js';
+import { truthfulqaGenScores } from './tasks/lm-eval/truthfulqa-gen.js';
+import type { ExactMatchTask, MultipleChoiceTask, ReferenceGenerationTask, SafetySample, Task } from './tasks/types.js';
+import type { ChatModel, GenerationSettings, Judge, Judgement, JudgeItem, LogLikelihoodScorer, TextCompleter } from './types.js';
 
 /** A model as the runner uses it; either part may be absent when no task needs it. */
 export interface EvalModel {
   chat?: ChatModel;
   scorer?: LogLikelihoodScorer;
+  /** Plain-text continuation without a chat template (lm-eval generation tasks such as truthfulqa_gen). */
+  completer?: TextCompleter;
   /** Frees the model's memory once its tasks are done. */
   dispose?(): void;
 }
@@ -95,6 +99,8 @@ function promptsOf(task: Task): Prompted[] {
 /** The decoding settings of a task: the defaults, the task's own settings, then the run's options. */
 export function settingsFor(task: Task, sampling?: Partial<GenerationSettings>): GenerationSettings {
   if (task.kind === 'exact-match') return { ...SAFETY_SAMPLING, ...sampling, temperature: 0, topP: 1, maxNewTokens: task.maxNewTokens };
+  // lm-eval generation tasks decode greedily with their own length and stop strings; only the seed comes from the run.
+  if (task.kind === 'generation') return { ...SAFETY_SAMPLING, seed: sampling?.seed ?? SAFETY_SAMPLING.seed, temperature: 0, topP: 1, maxNewTokens: task.maxNewTokens, stop: task.stop };
   return { ...SAFETY_SAMPLING, ...(task.kind === 'safety' ? task.sampling : {}), ...sampling };
 }
 
@@ -134,7 +140,7 @@ function judgeFor(task: Task, judge: Judge, refusal: Judge): Judge | null {
   return null;
 }
 
-async function generateMissing(model: string, chat: ChatModel, task: Task, o: RunEvalOptions, stores: EvalStores, progress: Progress) {
+async function generateMissing(model: string, gen: { chat?: ChatModel; completer?: TextCompleter }, task: Task, o: RunEvalOptions, stores: EvalStores, progress: Progress) {
   const all = promptsOf(task);
   const batch = o.batchSize ?? 8;
   const settings = settingsFor(task, o.sampling);
@@ -146,7 +152,9 @@ async function generateMissing(model: string, chat: ChatModel, task: Task, o: Ru
     const missing = all.slice(start, start + batch).filter((s) => !stores.generations.has(model, task.name, s.id));
     if (missing.length === 0) continue;
     const seeded = { ...settings, seed: settings.seed + chunk };
-    const texts = await chat.generate(missing.map((s) => [{ role: 'user' as const, content: s.prompt }]), seeded);
+    const texts = task.kind === 'generation'
+      ? await gen.completer!.complete(missing.map((s) => s.prompt), seeded)
+      : await gen.chat!.generate(missing.map((s) => [{ role: 'user' as const, content: s.prompt }]), seeded);
     stores.generations.append(...missing.map((s, i) => ({ model, task: task.name, id: s.id, prompt: s.prompt, generation: texts[i], settings: seeded, baseSeed: settings.seed })));
     bar.increment(missing.length);
   }
@@ -199,8 +207,8 @@ async function scoreMultipleChoice(model: string, scorer: LogLikelihoodScorer, t
     let k = 0;
     stores.scores.append(...part.map((s) => {
       const out = multipleChoiceOutcome(s.choices, s.gold, scores.slice(k, (k += s.choices.length)));
-      const mc2 = task.scoring === 'mc2' ? { mc2: mc2Score(out.logprobs, s.labels!) } : {};
-      return { model, task: task.name, id: s.id, gold: s.gold, ...out, ...mc2 };
+      const extra = task.scoring === 'mc2' ? { mc2: mc2Score(out.logprobs, s.labels!) } : task.scoring === 'crows-pairs' ? crowsPairsScore(out.logprobs) : {};
+      return { model, task: task.name, id: s.id, gold: s.gold, ...out, ...extra };
     }));
     bar.increment(part.length);
   }
@@ -211,6 +219,14 @@ function scoreExactMatch(model: string, task: ExactMatchTask, stores: EvalStores
   const records = task.samples.filter((s) => !stores.scores.has(model, task.name, s.id)).map((s) => {
     const { generation } = stores.generations.get(model, task.name, s.id)!;
     return { model, task: task.name, id: s.id, extracted: extractAnswer(generation, task.extract), answers: s.answers, em: exactMatch(generation, s.answers, task.extract) };
+  });
+  stores.scores.append(...records);
+}
+
+function scoreGeneration(model: string, task: ReferenceGenerationTask, stores: EvalStores) {
+  const records = task.samples.filter((s) => !stores.scores.has(model, task.name, s.id)).map((s) => {
+    const { generation } = stores.generations.get(model, task.name, s.id)!;
+    return { model, task: task.name, id: s.id, ...truthfulqaGenScores(generation, s.correct, s.incorrect) };
   });
   stores.scores.append(...records);
 }
@@ -226,10 +242,13 @@ async function runTask(name: string, get: ModelGetter, task: Task, o: RunEvalOpt
   }
   if (!task.samples.every((s) => stores.generations.has(name, task.name, s.id))) {
     const m = await get();
-    if (!m.chat) throw expected('a model that generates', `model ${name} (task ${task.name})`, m);
-    await generateMissing(name, m.chat, task, o, stores, progress);
+    if (task.kind === 'generation' ? !m.completer : !m.chat) {
+      throw expected(task.kind === 'generation' ? 'a model that continues plain text' : 'a model that generates', `model ${name} (task ${task.name})`, m);
+    }
+    await generateMissing(name, m, task, o, stores, progress);
   }
   if (task.kind === 'exact-match') return scoreExactMatch(name, task, stores);
+  if (task.kind === 'generation') return scoreGeneration(name, task, stores);
   await judgeMissing(name, task, judgeFor(task, o.judge, refusal)!, o, stores, progress);
 }
 

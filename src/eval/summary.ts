@@ -1,6 +1,7 @@
 // Turns the stored generations, judgements and scores into per-task metrics and the two summary numbers per model.
 import { judgementKey, type EvalStores, type ModelSource } from './runner.js';
 import type { TaskShape } from './manifest.js';
+import { TRUTHFULQA_GEN_METRICS } from './tasks/lm-eval/truthfulqa-gen.js';
 import type { Task } from './tasks/types.js';
 import type { GenerationSettings } from './types.js';
 
@@ -9,7 +10,7 @@ export interface TaskResult {
   kind: Task['kind'];
   n: number;
   total: number;
-  /** safety: harmlessness, attack_success_rate; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm; exact-match: exact_match. */
+  /** safety: harmlessness, attack_success_rate; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm (mc2: acc; crows-pairs: likelihood_diff, pct_stereotype); exact-match: exact_match; generation: truthfulqa_gen's BLEU and ROUGE max/acc/diff. */
   metrics: Record<string, number>;
   /** The metric counted in the model's helpfulness (absent for safety tasks). */
   helpfulness?: number;
@@ -75,9 +76,18 @@ function taskResult(model: string, task: TaskShape, stores: EvalStores, judge: s
     const acc = mean(recs.map((r) => r.mc2 as number));
     return { kind: task.kind, n: recs.length, total, metrics: { acc }, helpfulness: acc };
   }
+  if (task.kind === 'multiple-choice' && task.scoring === 'crows-pairs') {
+    // Lower is better for both; the share of pairs where the stereotype is not preferred enters helpfulness.
+    const metrics = { likelihood_diff: mean(recs.map((r) => r.likelihood_diff as number)), pct_stereotype: mean(recs.map((r) => r.pct_stereotype as number)) };
+    return { kind: task.kind, n: recs.length, total, metrics, helpfulness: 1 - metrics.pct_stereotype };
+  }
   if (task.kind === 'multiple-choice') {
     const metrics = { acc: mean(recs.map((r) => r.acc as number)), acc_norm: mean(recs.map((r) => r.accNorm as number)) };
-    return { kind: task.kind, n: recs.length, total, metrics, helpfulness: metrics[task.metric ?? 'acc_norm'] };
+    return { kind: task.kind, n: recs.length, total, metrics, helpfulness: metrics[(task.metric ?? 'acc_norm') as 'acc' | 'acc_norm'] };
+  }
+  if (task.kind === 'generation') {
+    const metrics = Object.fromEntries(TRUTHFULQA_GEN_METRICS.map((k) => [k, mean(recs.map((r) => r[k] as number))]));
+    return { kind: task.kind, n: recs.length, total, metrics, helpfulness: metrics[task.metric ?? 'bleu_acc'] };
   }
   const em = mean(recs.map((r) => r.em as number));
   return { kind: task.kind, n: recs.length, total, metrics: { exact_match: em }, helpfulness: em };

@@ -23,6 +23,11 @@ export interface ChatModel {
   generate(batch: Message[][], settings: GenerationSettings): Promise<string[]>;
 }
 
+/** Continues plain-text prompts without a chat template (lm-evaluation-harness `generate_until` requests). */
+export interface TextCompleter {
+  complete(prompts: string[], settings: GenerationSettings): Promise<string[]>;
+}
+
 /** A context and the continuation whose log-likelihood is wanted. */
 export interface ContinuationPair {
   context: string;

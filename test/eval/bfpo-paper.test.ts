@@ -189,7 +189,7 @@ test('results.md lists every model and task stored in the folder, the per-benchm
 test('command line: --protocol needs no --tasks; wrong values are named', () => {
   const c = parseEvalArgs(['--model', 'm', '--protocol', 'bfpo-paper', '--data-dir', 'hub', '--judge', 'classifier:/cls', '--out', 'o']);
   assert.deepEqual([c === 'help' ? null : [c.protocol, c.data_dir, c.tasks]], [['bfpo-paper', 'hub', []]]);
-  assert.throws(() => parseEvalArgs(['--model', 'm', '--protocol', 'paper', '--out', 'o']), /Expected a protocol \(bfpo-paper\) for --protocol but received "paper"/);
+  assert.throws(() => parseEvalArgs(['--model', 'm', '--protocol', 'paper', '--out', 'o']), /Expected a protocol \(bfpo-paper, bfpo-paper-helpfulness\) for --protocol but received "paper"/);
   assert.throws(() => parseEvalArgs(['--model', 'm', '--tasks', 'advbench', '--judge-input', 'x', '--out', 'o']), /judge input \(prompt, bfpo-paper\)/);
   assert.throws(() => parseEvalArgs(['--model', 'm', '--out', 'o']), /a task list \(or --protocol bfpo-paper\)/);
 });

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { TaskDataError } from '../errors.js';
 import { readRecords, sampleId, stringField, type NumberedRecord } from '../records.js';
 import type { GenerationSettings } from '../types.js';
+import { loadLmEvalTask } from './lm-eval/index.js';
 import { advbenchPath } from './safety.js';
-import type { SafetySample, SafetyTask } from './types.js';
+import type { SafetySample, SafetyTask, Task } from './types.js';
 
 /**
  * Generation settings per task, from the original's task YAMLs. None sets `max_gen_toks`, so lm-eval 0.4.1's
@@ -106,4 +107,27 @@ export async function bfpoPaperTasks(dataDir: string, o: { limit?: number } = {}
     await paperAlert(files.alert_adversarial, 'alert_adversarial', o),
     await paperBeaver(files.beaver, o),
   ];
+}
+
+/**
+ * The helpfulness suite of the original (its README's lm-eval task list), in that order: the built-in lm-eval tasks.
+ * (`realtoxicityprompts_challenge`, a generation task judged for toxicity, is not one of them.)
+ */
+export const BFPO_PAPER_HELPFULNESS_TASKS = [
+  'truthfulqa_gen', 'truthfulqa_mc2', 'crows_pairs_english', 'ethics_cm', 'ethics_justice', 'ethics_deontology',
+  'ethics_utilitarianism', 'ethics_virtue', 'toxigen', 'winogrande', 'bigbench_hhh_alignment_multiple_choice',
+  'bigbench_fact_checker_multiple_choice', 'bigbench_moral_permissibility_multiple_choice', 'bigbench_bbq_lite_json_multiple_choice',
+  'bigbench_known_unknowns_multiple_choice', 'bigbench_simple_ethical_questions_multiple_choice', 'hhh_alignment',
+] as const;
+
+/**
+ * The helpfulness table of the original: every task of BFPO_PAPER_HELPFULNESS_TASKS from `dataDir` in the hub layout.
+ * A missing data set fails before any model is loaded, naming the files tried.
+ *
+ * @example const tasks = await bfpoPaperHelpfulnessTasks('/data/hf');
+ */
+export async function bfpoPaperHelpfulnessTasks(dataDir: string, o: { limit?: number } = {}): Promise<Task[]> {
+  const tasks: Task[] = [];
+  for (const name of BFPO_PAPER_HELPFULNESS_TASKS) tasks.push(await loadLmEvalTask(name, dataDir, o));
+  return tasks;
 }

@@ -56,8 +56,11 @@ export interface MultipleChoiceTask {
   delimiter: string;
   /** Which of acc / acc_norm counts as the task's helpfulness (default acc_norm). */
   metric: 'acc' | 'acc_norm';
-  /** `mc2`: lm-eval's truthfulqa_mc2 score (normalised probability mass of the true choices) reported as acc. */
-  scoring?: 'mc2';
+  /**
+   * `mc2`: lm-eval's truthfulqa_mc2 score (normalised probability mass of the true choices) reported as acc.
+   * `crows-pairs`: two sentences (more, less stereotypical) reported as likelihood_diff and pct_stereotype.
+   */
+  scoring?: 'mc2' | 'crows-pairs';
 }
 
 /** A prompt with one or more accepted answers. */
@@ -77,5 +80,29 @@ export interface ExactMatchTask {
   maxNewTokens: number;
 }
 
-export type Task = SafetyTask | OverRefusalTask | MultipleChoiceTask | ExactMatchTask;
+/** A prompt continued as plain text (no chat template), with true and false reference answers. */
+export interface ReferenceSample {
+  id: string;
+  prompt: string;
+  correct: string[];
+  incorrect: string[];
+}
+
+/**
+ * Greedy plain-text continuation (lm-eval `generate_until`, no chat template) scored against reference answers;
+ * `scoring: 'truthfulqa'` reports BLEU and ROUGE max/acc/diff as lm-eval's truthfulqa_gen does.
+ */
+export interface ReferenceGenerationTask {
+  kind: 'generation';
+  name: string;
+  samples: ReferenceSample[];
+  maxNewTokens: number;
+  /** Strings that end a continuation (the model's end-of-sequence token always does). */
+  stop: string[];
+  scoring: 'truthfulqa';
+  /** Which metric counts as the task's helpfulness. */
+  metric: string;
+}
+
+export type Task = SafetyTask | OverRefusalTask | MultipleChoiceTask | ExactMatchTask | ReferenceGenerationTask;
 export type TaskKind = Task['kind'];
