@@ -2,6 +2,7 @@
 import { buildInfo, detectBlas, getNumThreads } from 'bfpo';
 import { benchData } from './data.js';
 import { benchEngine } from './engine.js';
+import { benchEval } from './eval.js';
 import { benchLlamaCpp } from './llamacpp.js';
 import { benchModels } from './models.js';
 import { benchTrain } from './train.js';
@@ -31,6 +32,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   llamacpp: benchLlamaCpp,
   data: dataRows,
   train: benchTrain,
+  eval: benchEval,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

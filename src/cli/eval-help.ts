@@ -1,5 +1,6 @@
 // The help text of `bfpo eval`, kept apart from the command so `bfpo --help` loads no model code.
 import { JUDGE_HELP } from '../eval/judges/spec.js';
+import { toxicityScorerHelp } from '../eval/judges/toxicity.js';
 import { TASK_HELP } from '../eval/tasks/spec.js';
 
 // A key too long for the column gets its own line, the description below it.
@@ -21,6 +22,9 @@ ${table(TASK_HELP)}
 Judges (--judge):
 ${table(JUDGE_HELP)}
 
+Toxicity scorers (--toxicity, for realtoxicityprompts and realtoxicityprompts_challenge):
+${table(toxicityScorerHelp())}
+
 Options:
   --model PATH          a model folder (repeatable); NAME=PATH names its row and point
   --tasks LIST          tasks, comma-separated (see above)
@@ -37,9 +41,10 @@ Options:
   --judge-input I       prompt (behaviour = the prompt, HarmBench's plain form) or bfpo-paper (fixed generic behaviour,
                         context "The generation is a continuation or answer of: [...]"); default per task
   --judge SPEC          the safety judge (default refusal)
+  --toxicity SPEC       the toxicity scorer of toxicity tasks (default perspective: Google's API, key from PERSPECTIVE_API_KEY)
   --out DIR             output folder
-  --recipe FILE         a YAML eval recipe (keys: models, tasks, protocol, data_dir, judge_input, judge, out, dtype, device, limit, batch_size, max_new_tokens,
-                        temperature, top_p, seed, timeout_ms, retries, concurrency); flags override it
+  --recipe FILE         a YAML eval recipe (keys: models, tasks, protocol, data_dir, judge_input, judge, toxicity, out, dtype, device, limit, batch_size, max_new_tokens,
+                        temperature, top_p, seed, timeout_ms, retries, concurrency, rate); flags override it
   --dtype D             dtype of local models: float32 (default on cpu), bfloat16, float16 (cuda)
   --device D            cpu (default) or cuda
   --limit N             only the first N samples of each task
@@ -48,9 +53,10 @@ Options:
   --temperature X       sampling temperature (default 0.7; overrides a protocol's)
   --top-p X             nucleus sampling (default 0.95, 1 for the protocol's ALERT tasks; overrides a protocol's)
   --seed N              base seed; batch i uses seed + i (default 42)
-  --timeout-ms N        endpoint judge: per-request timeout (default 60000)
-  --retries N           endpoint judge: retries after a failure, with doubling backoff (default 4)
-  --concurrency N       endpoint judge: requests in flight (default 4)
+  --timeout-ms N        endpoint judge and Perspective scorer: deadline of a whole request, answer included (default 60000)
+  --retries N           endpoint judge and Perspective scorer: retries after a failure, with doubling backoff (default 4)
+  --concurrency N       endpoint judge and Perspective scorer: requests in flight (default 4)
+  --rate N              endpoint judge and Perspective scorer: requests started per second at most (default no limit)
   -h, --help            this text
 `;
 

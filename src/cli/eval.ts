@@ -5,6 +5,7 @@ import { expected } from '../errors.js';
 import { loadEvalModel, loadYesNoScorer } from '../eval/adapter.js';
 import { checkJudgeInput, checkProtocol, evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
 import { markdownTable } from '../eval/report.js';
+import { parseToxicityScorerSpec } from '../eval/judges/toxicity.js';
 import { terminalProgress } from '../eval/progress.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
 
@@ -21,7 +22,7 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
       model: { type: 'string', multiple: true }, tasks: { type: 'string', multiple: true }, judge: { type: 'string' },
       out: { type: 'string' }, protocol: { type: 'string' }, 'data-dir': { type: 'string' }, 'judge-input': { type: 'string' }, dtype: { type: 'string' }, device: { type: 'string' }, recipe: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
       'max-new-tokens': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, seed: { type: 'string' },
-      'timeout-ms': { type: 'string' }, retries: { type: 'string' }, concurrency: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'timeout-ms': { type: 'string' }, retries: { type: 'string' }, concurrency: { type: 'string' }, toxicity: { type: 'string' }, rate: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     }, true);
   if (values.help) return 'help';
   if (positionals.length > 1) throw expected('at most one recipe file', 'arguments', positionals);
@@ -37,10 +38,11 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
     ...(values['judge-input'] ? { judge_input: values['judge-input'] as EvalConfig['judge_input'] } : {}),
     ...(values.dtype ? { dtype: values.dtype } : {}),
     ...(values.device ? { device: values.device } : {}),
+    ...(values.toxicity ? { toxicity: values.toxicity } : {}),
   };
   const numeric: [keyof EvalConfig, string][] = [
     ['limit', 'limit'], ['batch_size', 'batch-size'], ['max_new_tokens', 'max-new-tokens'], ['temperature', 'temperature'],
-    ['top_p', 'top-p'], ['seed', 'seed'], ['timeout_ms', 'timeout-ms'], ['retries', 'retries'], ['concurrency', 'concurrency'],
+    ['top_p', 'top-p'], ['seed', 'seed'], ['timeout_ms', 'timeout-ms'], ['retries', 'retries'], ['concurrency', 'concurrency'], ['rate', 'rate'],
   ];
   for (const [key, flag] of numeric) {
     const v = num(values[flag as keyof typeof values] as string | undefined, `--${flag}`);
@@ -50,6 +52,7 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
   if (!config.models?.length) throw expected('at least one --model PATH', '--model', config.models);
   checkProtocol(config.protocol, '--protocol');
   checkJudgeInput(config.judge_input, '--judge-input');
+  if (config.toxicity !== undefined) parseToxicityScorerSpec(config.toxicity);
   if (!config.tasks?.length && !config.protocol) throw expected('a task list (or --protocol bfpo-paper)', '--tasks', config.tasks);
   config.tasks ??= [];
   if (!config.out) throw expected('an output folder', '--out', config.out);

@@ -17,10 +17,10 @@ export class JudgeError extends BfpoError {}
 
 /**
  * A judge that stopped part-way. `partial[i]` holds the verdicts it did reach (undefined where it failed),
- * so a caller can keep them before reporting the error.
+ * so a caller can keep them before reporting the error; `failures` says which items failed and why, when known.
  */
 export class JudgeIncompleteError<T> extends BfpoError {
-  constructor(message: string, readonly partial: (T | undefined)[], override readonly cause?: unknown) {
+  constructor(message: string, readonly partial: (T | undefined)[], override readonly cause?: unknown, readonly failures: { index: number; error: string }[] = []) {
     super(message);
   }
 }

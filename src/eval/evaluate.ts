@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { expected } from '../errors.js';
 import { TaskDataError } from './errors.js';
 import { makeJudge, parseJudgeSpec } from './judges/spec.js';
+import { makeToxicityScorer, parseToxicityScorerSpec, toxicityJudge } from './judges/toxicity.js';
 import { silentProgress, type Progress } from './progress.js';
 import { writeReport, type ReportFiles } from './report.js';
 import { openStores, runEval, SAFETY_SAMPLING, type EvalModel, type ModelSource } from './runner.js';
@@ -43,10 +44,14 @@ export interface EvalConfig {
   /** Parameter dtype and device of local models (used by the command line's loader; default float32 on cpu). */
   dtype?: string;
   device?: string;
-  /** Endpoint judge settings. */
+  /** The toxicity scorer of toxicity tasks (realtoxicityprompts): `perspective`, `perspective:URL` or `classifier:PATH`. */
+  toxicity?: string;
+  /** Endpoint judge and scorer settings. */
   timeout_ms?: number;
   retries?: number;
   concurrency?: number;
+  /** Requests started per second at most (endpoint judge and Perspective scorer; default: no limit). */
+  rate?: number;
 }
 
 /** How models and judge models are loaded (the real loader lives in adapter.ts). */
@@ -78,7 +83,7 @@ export function modelSources(models: EvalConfig['models']): ModelSource[] {
   });
 }
 
-const RECIPE_KEYS = ['models', 'tasks', 'protocol', 'data_dir', 'judge_input', 'judge', 'out', 'dtype', 'device', 'limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency'];
+const RECIPE_KEYS = ['models', 'tasks', 'protocol', 'data_dir', 'judge_input', 'judge', 'out', 'dtype', 'device', 'limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency', 'toxicity', 'rate'];
 
 /** The evaluation protocols `protocol` accepts. */
 export const PROTOCOLS = ['bfpo-paper', 'bfpo-paper-helpfulness'] as const;
@@ -136,10 +141,10 @@ export function loadEvalRecipe(file: string): EvalConfig {
   checkProtocol(r.protocol, `${file}, field "protocol"`);
   checkJudgeInput(r.judge_input, `${file}, field "judge_input"`);
   if (typeof r.out !== 'string') throw new TaskDataError(file, null, 'out', 'expected an output folder');
-  for (const k of ['judge', 'dtype', 'device', 'data_dir']) {
+  for (const k of ['judge', 'dtype', 'device', 'data_dir', 'toxicity']) {
     if (r[k] !== undefined && typeof r[k] !== 'string') throw new TaskDataError(file, null, k, `expected a string but found ${JSON.stringify(r[k])}`);
   }
-  for (const k of ['limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency']) {
+  for (const k of ['limit', 'batch_size', 'max_new_tokens', 'temperature', 'top_p', 'seed', 'timeout_ms', 'retries', 'concurrency', 'rate']) {
     if (r[k] !== undefined && typeof r[k] !== 'number') throw new TaskDataError(file, null, k, `expected a number but found ${JSON.stringify(r[k])}`);
   }
   return { ...(r as unknown as EvalConfig), judge: (r.judge as string | undefined) ?? 'refusal' };
@@ -154,11 +159,19 @@ export async function evaluate(config: EvalConfig, hooks: EvaluateHooks): Promis
   const models = modelSources(config.models);
   // Tasks first: a bad task file should fail before a judge model is loaded.
   const judgeSpec = parseJudgeSpec(config.judge);
+  const toxicitySpec = config.toxicity !== undefined ? parseToxicityScorerSpec(config.toxicity) : undefined;
   const tasks = await loadConfigTasks(config);
-  const judge = await makeJudge(judgeSpec, {
-    loadYesNoScorer: hooks.loadYesNoScorer,
-    endpoint: { timeoutMs: config.timeout_ms, retries: config.retries, concurrency: config.concurrency },
-  });
+  const http = {
+    ...(config.timeout_ms !== undefined ? { timeoutMs: config.timeout_ms } : {}),
+    ...(config.retries !== undefined ? { retries: config.retries } : {}),
+    ...(config.concurrency !== undefined ? { concurrency: config.concurrency } : {}),
+    ...(config.rate !== undefined ? { ratePerSecond: config.rate } : {}),
+  };
+  const judge = await makeJudge(judgeSpec, { loadYesNoScorer: hooks.loadYesNoScorer, endpoint: http });
+  // The toxicity scorer is built only when a task needs one (lm-eval's default: the Perspective API).
+  const toxicity = tasks.some((t) => t.kind === 'toxicity')
+    ? toxicityJudge(await makeToxicityScorer(toxicitySpec ?? { type: 'perspective' }, { loadYesNoScorer: hooks.loadYesNoScorer, http }))
+    : undefined;
   const sampling = {
     ...(config.max_new_tokens !== undefined ? { maxNewTokens: config.max_new_tokens } : {}),
     ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
@@ -169,13 +182,13 @@ export async function evaluate(config: EvalConfig, hooks: EvaluateHooks): Promis
   // The report covers every model and task stored in the folder, this run's first.
   const manifest = recordRun(config.out, models, tasks);
   try {
-    const stores = await runEval({ models, load: hooks.loadModel, tasks, judge, outDir: config.out, sampling, batchSize: config.batch_size, progress });
-    const results = { ...summarize(manifest.models, manifest.tasks, stores, judge.name), sampling: { ...SAFETY_SAMPLING, ...sampling } };
+    const stores = await runEval({ models, load: hooks.loadModel, tasks, judge, toxicity, outDir: config.out, sampling, batchSize: config.batch_size, progress });
+    const results = { ...summarize(manifest.models, manifest.tasks, stores, judge.name, toxicity?.name), sampling: { ...SAFETY_SAMPLING, ...sampling } };
     return { results, files: await writeReport(results, config.out) };
   } catch (err) {
     // The report of what did finish is still written (counts show n < total); the error then goes to the caller.
     progress.close();
-    await writeReport(summarize(manifest.models, manifest.tasks, openStores(config.out), judge.name), config.out).catch(() => undefined);
+    await writeReport(summarize(manifest.models, manifest.tasks, openStores(config.out), judge.name, toxicity?.name), config.out).catch(() => undefined);
     throw err;
   } finally {
     progress.close();

@@ -30,6 +30,12 @@ export { readManifest, recordRun, type Manifest, type TaskShape } from './manife
 export { classifierJudge } from './judges/classifier.js';
 export { endpointJudge, chatCompletionsUrl, type EndpointJudgeOptions } from './judges/endpoint.js';
 export { parseJudgeSpec, makeJudge, JUDGE_HELP, type JudgeSpec } from './judges/spec.js';
+export { redact, readBounded, postJsonOnce, withRetries, runBounded, PermanentHttpError, type HttpLimits, type ItemFailure } from './judges/http.js';
+export { perspectiveScorer, PERSPECTIVE_URL, PERSPECTIVE_KEY_ENV, type PerspectiveOptions } from './judges/perspective.js';
+export {
+  toxicityJudge, toxicityJudgePrompt, classifierToxicityScorer, parseToxicityScorerSpec, makeToxicityScorer, toxicityScorerHelp,
+  TOXICITY_THRESHOLD, type ToxicityScorer, type ToxicityScorerSpec, type ToxicityScorerContext,
+} from './judges/toxicity.js';
 export { JsonlStore } from './store.js';
 export { terminalProgress, silentProgress, type Progress } from './progress.js';
 export { runEval, openStores, settingsFor, checkStoredGenerations, judgementKey, SAFETY_SAMPLING, type EvalModel, type ModelSource, type RunEvalOptions } from './runner.js';

@@ -39,6 +39,8 @@ export interface RunEvalOptions {
   load: (source: ModelSource) => Promise<EvalModel>;
   tasks: Task[];
   judge: Judge;
+  /** Scores toxicity tasks' continuations (a toxicityJudge); needed only when such a task is run. */
+  toxicity?: Judge;
   outDir: string;
   /** Sampling for safety and over-refusal prompts (default SAFETY_SAMPLING). */
   sampling?: Partial<GenerationSettings>;
@@ -59,6 +61,13 @@ export interface GenerationRecord extends StoredRecord {
   baseSeed?: number;
 }
 
+/** A sample whose judgement failed after its retries: which judge, and why (secrets redacted). */
+export interface JudgeFailureRecord extends StoredRecord {
+  judge: string;
+  error: string;
+  time: string;
+}
+
 export interface JudgementRecord extends StoredRecord, Judgement {
   judge: string;
   /** Present when the judge saw the bfpo-paper input instead of the plain prompt (a separate verdict). */
@@ -75,6 +84,8 @@ export interface EvalStores {
   generations: JsonlStore<GenerationRecord>;
   judgements: JsonlStore<JudgementRecord>;
   scores: JsonlStore<StoredRecord>;
+  /** Every judgement that failed, one line per failed sample and attempt (a log; a later success supersedes it). */
+  failures: JsonlStore<JudgeFailureRecord>;
 }
 
 /** Opens (or creates) the JSONL stores of `outDir`. */
@@ -83,6 +94,7 @@ export function openStores(outDir: string): EvalStores {
     generations: new JsonlStore<GenerationRecord>(join(outDir, 'generations.jsonl')),
     judgements: new JsonlStore<JudgementRecord>(join(outDir, 'judgements.jsonl'), (r) => judgementKey(r.judge, r.judgeInput)),
     scores: new JsonlStore(join(outDir, 'scores.jsonl')),
+    failures: new JsonlStore<JudgeFailureRecord>(join(outDir, 'judge-failures.jsonl'), (r) => `${r.judge}|${r.time}`),
   };
 }
 
@@ -96,11 +108,13 @@ function promptsOf(task: Task): Prompted[] {
   return task.samples.map((s) => ({ id: s.id, prompt: s.prompt }));
 }
 
-/** The decoding settings of a task: the defaults, the task's own settings, then the run's options. */
+/** The decoding settings of a task: the defaults, the task's own settings, then the run's options (toxicity: the task's win). */
 export function settingsFor(task: Task, sampling?: Partial<GenerationSettings>): GenerationSettings {
   if (task.kind === 'exact-match') return { ...SAFETY_SAMPLING, ...sampling, temperature: 0, topP: 1, maxNewTokens: task.maxNewTokens };
   // lm-eval generation tasks decode greedily with their own length and stop strings; only the seed comes from the run.
   if (task.kind === 'generation') return { ...SAFETY_SAMPLING, seed: sampling?.seed ?? SAFETY_SAMPLING.seed, temperature: 0, topP: 1, maxNewTokens: task.maxNewTokens, stop: task.stop };
+  // Toxicity tasks decode as lm-eval's task does (greedy, its stop strings and length), whatever the run's sampling.
+  if (task.kind === 'toxicity') return { ...SAFETY_SAMPLING, ...sampling, ...task.sampling };
   return { ...SAFETY_SAMPLING, ...(task.kind === 'safety' ? task.sampling : {}), ...sampling };
 }
 
@@ -133,10 +147,14 @@ export function checkStoredGenerations(model: string, task: Task, settings: Gene
   }
 }
 
-/** Which judge decides a task: the chosen one for safety, the refusal judge for over-refusal. */
-function judgeFor(task: Task, judge: Judge, refusal: Judge): Judge | null {
-  if (task.kind === 'safety') return judge;
+/** Which judge decides a task: the chosen one for safety, the refusal judge for over-refusal, the toxicity scorer's. */
+function judgeFor(task: Task, o: RunEvalOptions, refusal: Judge): Judge | null {
+  if (task.kind === 'safety') return o.judge;
   if (task.kind === 'over-refusal') return refusal;
+  if (task.kind === 'toxicity') {
+    if (!o.toxicity) throw expected('a toxicity scorer (--toxicity)', `task ${task.name}`, undefined);
+    return o.toxicity;
+  }
   return null;
 }
 
@@ -152,7 +170,7 @@ async function generateMissing(model: string, gen: { chat?: ChatModel; completer
     const missing = all.slice(start, start + batch).filter((s) => !stores.generations.has(model, task.name, s.id));
     if (missing.length === 0) continue;
     const seeded = { ...settings, seed: settings.seed + chunk };
-    const texts = task.kind === 'generation'
+    const texts = task.kind === 'generation' || task.kind === 'toxicity'
       ? await gen.completer!.complete(missing.map((s) => s.prompt), seeded)
       : await gen.chat!.generate(missing.map((s) => [{ role: 'user' as const, content: s.prompt }]), seeded);
     stores.generations.append(...missing.map((s, i) => ({ model, task: task.name, id: s.id, prompt: s.prompt, generation: texts[i], settings: seeded, baseSeed: settings.seed })));
@@ -185,11 +203,15 @@ async function judgeMissing(model: string, task: Task, judge: Judge, o: RunEvalO
       if (!(err instanceof JudgeIncompleteError)) throw err;
       const kept = part.flatMap((s, k) => (err.partial[k] ? [record(s, err.partial[k] as Judgement)] : []));
       stores.judgements.append(...kept);
+      const time = new Date().toISOString();
+      const failed = err.failures.filter((f) => part[f.index]).map((f) => ({ model, task: task.name, id: part[f.index].id, judge: judge.name, error: f.error, time }));
+      stores.failures.append(...failed);
       bar.stop();
       const saved = stores.judgements.all().filter((r) => r.judge === judge.name).length;
+      const which = failed.length ? ` Failed: ${failed.map((f) => `model "${model}", task "${task.name}", sample "${f.id}"`).join('; ')} (logged in ${stores.failures.path}).` : '';
       throw new JudgeIncompleteError(
-        `${err.message}. ${saved} judgements so far are kept in ${stores.judgements.path}; rerun the same command to continue.`,
-        err.partial, err.cause,
+        `${err.message}.${which} ${saved} judgements so far are kept in ${stores.judgements.path}; rerun the same command to continue.`,
+        err.partial, err.cause, err.failures,
       );
     }
   }
@@ -242,14 +264,15 @@ async function runTask(name: string, get: ModelGetter, task: Task, o: RunEvalOpt
   }
   if (!task.samples.every((s) => stores.generations.has(name, task.name, s.id))) {
     const m = await get();
-    if (task.kind === 'generation' ? !m.completer : !m.chat) {
-      throw expected(task.kind === 'generation' ? 'a model that continues plain text' : 'a model that generates', `model ${name} (task ${task.name})`, m);
+    const plain = task.kind === 'generation' || task.kind === 'toxicity';
+    if (plain ? !m.completer : !m.chat) {
+      throw expected(plain ? 'a model that continues plain text' : 'a model that generates', `model ${name} (task ${task.name})`, m);
     }
     await generateMissing(name, m, task, o, stores, progress);
   }
   if (task.kind === 'exact-match') return scoreExactMatch(name, task, stores);
   if (task.kind === 'generation') return scoreGeneration(name, task, stores);
-  await judgeMissing(name, task, judgeFor(task, o.judge, refusal)!, o, stores, progress);
+  await judgeMissing(name, task, judgeFor(task, o, refusal)!, o, stores, progress);
 }
 
 /**
@@ -270,6 +293,8 @@ export async function runEval(o: RunEvalOptions): Promise<EvalStores> {
     if (tasks.has(t.name)) throw expected('distinct task names', 'tasks', o.tasks.map((x) => x.name));
     tasks.add(t.name);
   }
+  const toxicityTask = o.tasks.find((t) => t.kind === 'toxicity');
+  if (toxicityTask && !o.toxicity) throw expected('a toxicity scorer (--toxicity)', `task ${toxicityTask.name}`, undefined);
   const stores = openStores(o.outDir);
   const refusal = o.judge.name === 'refusal' ? o.judge : refusalJudge();
   const progress = o.progress ?? silentProgress;

@@ -10,7 +10,7 @@ export interface TaskResult {
   kind: Task['kind'];
   n: number;
   total: number;
-  /** safety: harmlessness, attack_success_rate; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm (mc2: acc; crows-pairs: likelihood_diff, pct_stereotype); exact-match: exact_match; generation: truthfulqa_gen's BLEU and ROUGE max/acc/diff. */
+  /** safety: harmlessness, attack_success_rate; over-refusal: over_refusal_rate; multiple-choice: acc, acc_norm (mc2: acc; crows-pairs: likelihood_diff, pct_stereotype); exact-match: exact_match; generation: truthfulqa_gen's BLEU and ROUGE max/acc/diff; toxicity: toxicity, score. */
   metrics: Record<string, number>;
   /** The metric counted in the model's helpfulness (absent for safety tasks). */
   helpfulness?: number;
@@ -28,6 +28,8 @@ export interface ModelResult {
 
 export interface EvalResults {
   judge: string;
+  /** The toxicity scorer of toxicity tasks, when the run had one. */
+  toxicityScorer?: string;
   created: string;
   /** Sampling of safety and benign prompts (exact match decodes greedily). */
   sampling?: GenerationSettings;
@@ -51,8 +53,21 @@ function storedJudgements(stores: EvalStores, tasks: TaskShape[]): NonNullable<E
 
 const mean = (xs: number[]) => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
 
-function taskResult(model: string, task: TaskShape, stores: EvalStores, judge: string): TaskResult {
+function taskResult(model: string, task: TaskShape, stores: EvalStores, judge: string, toxicityJudge?: string): TaskResult {
   const total = task.samples.length;
+  if (task.kind === 'toxicity') {
+    // lm-eval's realtoxicityprompts: the mean toxicity and `score`, the share scoring at least the threshold. A run
+    // without a toxicity scorer reports the one scorer stored for the task, if there is exactly one.
+    const stored = new Set(stores.judgements.all().filter((r) => r.model === model && r.task === task.name).map((r) => r.judge));
+    const scorer = toxicityJudge ?? (stored.size === 1 ? [...stored][0] : undefined);
+    const values = scorer === undefined ? [] : task.samples.flatMap((s) => {
+      const r = stores.judgements.get(model, task.name, s.id, scorer);
+      const t = (r?.raw as { toxicity?: unknown } | undefined)?.toxicity;
+      return typeof t === 'number' ? [{ t, toxic: r!.harmful ? 1 : 0 }] : [];
+    });
+    const toxicity = mean(values.map((v) => v.t));
+    return { kind: task.kind, n: values.length, total, metrics: { toxicity, score: mean(values.map((v) => v.toxic)) }, helpfulness: 1 - toxicity };
+  }
   if (task.kind === 'safety' || task.kind === 'over-refusal') {
     const j = task.kind === 'safety' ? judgementKey(judge, task.judgeInput) : 'refusal';
     const scores = task.samples.flatMap((s) => {
@@ -94,18 +109,20 @@ function taskResult(model: string, task: TaskShape, stores: EvalStores, judge: s
 }
 
 /**
- * Summarises an output folder's stores for the given models, tasks and judge. Over-refusal enters helpfulness as
- * 1 - rate (answering benign prompts is part of being helpful).
+ * Summarises an output folder's stores for the given models, tasks and judge (and the toxicity scorer's name for
+ * toxicity tasks). Over-refusal enters helpfulness as 1 - rate (answering benign prompts is part of being helpful),
+ * a toxicity task as 1 - mean toxicity.
  *
  * @example const results = summarize(models, tasks, openStores('out'), judge.name);
  */
-export function summarize(models: ModelSource[], tasks: TaskShape[], stores: EvalStores, judge: string): EvalResults {
+export function summarize(models: ModelSource[], tasks: TaskShape[], stores: EvalStores, judge: string, toxicityJudge?: string): EvalResults {
   return {
     judge,
+    ...(toxicityJudge !== undefined ? { toxicityScorer: toxicityJudge } : {}),
     created: new Date().toISOString(),
     judgements: storedJudgements(stores, tasks),
     models: models.map((m) => {
-      const results = Object.fromEntries(tasks.map((t) => [t.name, taskResult(m.name, t, stores, judge)]));
+      const results = Object.fromEntries(tasks.map((t) => [t.name, taskResult(m.name, t, stores, judge, toxicityJudge)]));
       // Tasks without any result for this model (listed by another run into the same folder) stay out of its means.
       const done = Object.values(results).filter((r) => r.n > 0);
       const safety = done.filter((r) => r.kind === 'safety').map((r) => r.metrics.harmlessness);

@@ -2,7 +2,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChatModel, ContinuationPair, GenerationSettings, LogLikelihoodScorer, Message } from '../../src/eval/types.js';
+import type { ChatModel, ContinuationPair, GenerationSettings, LogLikelihoodScorer, Message, TextCompleter } from '../../src/eval/types.js';
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'bfpo-eval-'));
@@ -14,13 +14,19 @@ export function writeJsonl(dir: string, name: string, rows: unknown[]): string {
   return p;
 }
 
-/** A chat model that answers by a rule and records every call. */
-export class FakeChat implements ChatModel {
+/** A chat model (and plain-text completer) that answers by a rule and records every call. */
+export class FakeChat implements ChatModel, TextCompleter {
   calls: { batch: Message[][]; settings: GenerationSettings }[] = [];
   constructor(private readonly answer: (prompt: string, settings: GenerationSettings) => string) {}
   async generate(batch: Message[][], settings: GenerationSettings): Promise<string[]> {
     this.calls.push({ batch, settings });
     return batch.map((m) => this.answer(m[m.length - 1].content, settings));
+  }
+  /** Plain-text continuation by the same rule; each call is recorded in `rawCalls`. */
+  rawCalls: { prompts: string[]; settings: GenerationSettings }[] = [];
+  async complete(prompts: string[], settings: GenerationSettings): Promise<string[]> {
+    this.rawCalls.push({ prompts, settings });
+    return prompts.map((p) => this.answer(p, settings));
   }
 }
 

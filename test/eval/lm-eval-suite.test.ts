@@ -21,6 +21,7 @@ const FILES: Record<string, Record<string, unknown>> = {
   'winogrande/winogrande_xl/validation.jsonl': { sentence: 'a _ b', option1: 'x', option2: 'y', answer: '1' },
   ...Object.fromEntries(['hhh_alignment', 'fact_checker', 'moral_permissibility', 'bbq_lite_json', 'known_unknowns', 'simple_ethical_questions'].map((s) =>
     [`hails/bigbench/${s}_zero_shot/default.jsonl`, { idx: 0, inputs: 'i', targets: ['a'], multiple_choice_targets: ['a', 'b'] }])),
+  'allenai/real-toxicity-prompts/prompts.jsonl': { challenging: true, prompt: { text: 'p' } },
   ...Object.fromEntries(['harmless', 'helpful', 'honest', 'other'].map((s) => [`HuggingFaceH4/hhh_alignment/${s}/test.jsonl`, { input: 'i', targets: { choices: ['a', 'b'], labels: [0, 1] } }])),
 };
 
@@ -37,7 +38,7 @@ function hub(dir: string, skip?: string): string {
 test('--protocol bfpo-paper-helpfulness loads the original helpfulness suite in its order', async () => {
   const tasks = await loadConfigTasks({ models: [], tasks: [], judge: 'refusal', out: 'unused', protocol: 'bfpo-paper-helpfulness', data_dir: hub(tempDir()) });
   assert.deepEqual(tasks.map((t) => t.name), [...BFPO_PAPER_HELPFULNESS_TASKS]);
-  assert.deepEqual(tasks.map((t) => t.kind).filter((k) => k !== 'multiple-choice'), ['generation']);
+  assert.deepEqual(tasks.map((t) => t.kind).filter((k) => k !== 'multiple-choice'), ['generation', 'toxicity']);
 });
 
 test('each new task is a --tasks name; a missing data set names the files tried', async () => {

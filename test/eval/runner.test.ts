@@ -171,9 +171,13 @@ test('evaluate with an unreachable endpoint: clear error after retries, generati
   const chats = { m: new FakeChat(complies) };
   await assert.rejects(
     evaluate({ models: ['m=/m'], tasks: ['advbench'], judge: `endpoint:http://127.0.0.1:${port}#cls`, out, limit: 2, retries: 1 }, { loadModel: models(chats) }),
-    new RegExp(`Judge endpoint http://127.0.0.1:${port}/v1/chat/completions failed after 2 tries on sample 0: ECONNREFUSED \\(0 of 2 judged\\)\\. 0 judgements so far are kept`),
+    new RegExp(`Judge endpoint http://127.0.0.1:${port}/v1/chat/completions failed after 2 tries on sample 0: ECONNREFUSED \\(0 of 2 judged\\)\\. Failed: model "m", task "advbench", sample "advbench-0"; model "m", task "advbench", sample "advbench-1" \\(logged in .*judge-failures\\.jsonl\\)\\. 0 judgements so far are kept`),
   );
   assert.equal(openStores(out).generations.all().length, 2);
+  assert.deepEqual(openStores(out).failures.all().map((f) => [f.id, f.error.replace(/\d+/g, 'N')]), [
+    ['advbench-0', `http://N.N.N.N:N/vN/chat/completions failed after N tries on sample N: ECONNREFUSED`],
+    ['advbench-1', `http://N.N.N.N:N/vN/chat/completions failed after N tries on sample N: ECONNREFUSED`],
+  ]);
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.deepEqual([results.models[0].tasks.advbench.n, results.models[0].tasks.advbench.total], [0, 2]);
 });

@@ -7,6 +7,8 @@ export interface TestServer {
   url: string;
   port: number;
   requests: Record<string, unknown>[];
+  /** The path and query of each accepted request. */
+  urls: string[];
   /** Requests whose headers arrived (counted before the body is read). */
   arrivals: number;
   maxInFlight: number;
@@ -21,9 +23,11 @@ export function reply(res: ServerResponse, content: string): void {
   res.end(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] }));
 }
 
-export async function startServer(handler: Handler, o: { maxRequests?: number; lifetimeMs?: number; port?: number; delayMs?: number } = {}): Promise<TestServer> {
+export async function startServer(handler: Handler, o: { maxRequests?: number; lifetimeMs?: number; port?: number; delayMs?: number; path?: string } = {}): Promise<TestServer> {
   const max = o.maxRequests ?? 100;
   const requests: Record<string, unknown>[] = [];
+  const urls: string[] = [];
+  const path = o.path ?? '/v1/chat/completions';
   let inFlight = 0;
   const state = { maxInFlight: 0, arrivals: 0 };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -31,12 +35,13 @@ export async function startServer(handler: Handler, o: { maxRequests?: number; l
     let data = '';
     req.on('data', (c) => (data += c));
     req.on('end', () => {
-      if (requests.length >= max || req.url !== '/v1/chat/completions' || req.method !== 'POST') {
+      if (requests.length >= max || (req.url ?? '').split('?')[0] !== path || req.method !== 'POST') {
         res.writeHead(requests.length >= max ? 503 : 404).end('unexpected');
         return;
       }
       const body = JSON.parse(data) as Record<string, unknown>;
       requests.push(body);
+      urls.push(req.url ?? '');
       inFlight++;
       state.maxInFlight = Math.max(state.maxInFlight, inFlight);
       res.on('close', () => inFlight--);
@@ -58,7 +63,7 @@ export async function startServer(handler: Handler, o: { maxRequests?: number; l
   }
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}`, port, requests, close,
+    url: `http://127.0.0.1:${port}`, port, requests, urls, close,
     get maxInFlight() { return state.maxInFlight; },
     get arrivals() { return state.arrivals; },
   };

@@ -34,6 +34,16 @@ test('the continuation is the tail of the whole text after the context tokens; t
   assert.deepEqual(splitContinuation(glue, { context: 'ab', continuation: 'c' }), { contextIds: [1], continuationIds: [3] });
 });
 
+test('an empty context is the prefix token (BOS, else EOS); an empty continuation has no tokens', () => {
+  const tok = { ...wordTokenizer(['a', 'b']), bosTokenId: 1, eosTokenId: 9 };
+  assert.deepEqual(splitContinuation(tok, { context: '', continuation: 'a b' }), { contextIds: [1], continuationIds: [2, 3] });
+  assert.deepEqual(splitContinuation({ ...tok, bosTokenId: null }, { context: '', continuation: 'b' }), { contextIds: [9], continuationIds: [3] });
+  assert.throws(() => splitContinuation({ ...tok, bosTokenId: null, eosTokenId: null }, { context: '', continuation: 'b' }), /Expected a tokenizer with a BOS or EOS token/);
+  assert.deepEqual(splitContinuation(tok, { context: 'a', continuation: '' }), { contextIds: [1, 2], continuationIds: [] });
+  // Trailing whitespace moved over is a continuation of its own.
+  assert.notDeepEqual(splitContinuation(charTokenizer, { context: 'a ', continuation: '' }).continuationIds, []);
+});
+
 test('yes/no token ids: single tokens that decode to the word', () => {
   const tok = wordTokenizer(['yes', 'Yes', 'no', 'No', 'maybe']);
   assert.deepEqual(yesNoTokenIds(tok, 'm'), { yes: [2, 3], no: [4, 5] });

@@ -1,30 +1,18 @@
 // The endpoint judge: an OpenAI-compatible `/v1/chat/completions` server (vLLM, llama.cpp server, ollama) asked the
-// HarmBench classifier question, with a timeout per request, retries with exponential backoff and a concurrency limit.
+// HarmBench classifier question, bounded and retried as every judge endpoint is (http.ts).
 import { expected } from '../../errors.js';
-import { JudgeIncompleteError } from '../errors.js';
 import type { Judge, JudgeItem, Judgement } from '../types.js';
 import { verdict } from '../types.js';
 import { harmbenchParts, parseYesNo } from './harmbench-prompt.js';
+import { checkHttpLimits, postJsonOnce, redact, runBounded, withRetries, type HttpLimits } from './http.js';
 
-export interface EndpointJudgeOptions {
+export interface EndpointJudgeOptions extends HttpLimits {
   /** Base URL (`http://host:8000`, `.../v1`) or the full `.../chat/completions` URL. */
   url: string;
   /** The `model` field of each request. */
   model: string;
-  /** Milliseconds before a request is abandoned (default 60 000). */
-  timeoutMs?: number;
-  /** Largest answer read, in bytes (default 1 MiB); a larger one is cut off and reported as an error. */
-  maxResponseBytes?: number;
-  /** Tries after the first failure (default 4). */
-  retries?: number;
-  /** First backoff delay in ms, doubled after each failure (default 500; at most 30 s). */
-  backoffMs?: number;
-  /** Requests in flight at once (default 4). */
-  concurrency?: number;
   /** Sent as a bearer token when set (default: the BFPO_JUDGE_API_KEY environment variable). */
   apiKey?: string;
-  /** Called before each retry, e.g. to log it. */
-  onRetry?: (info: { attempt: number; delayMs: number; error: string }) => void;
 }
 
 /** The chat-completions URL of a base URL: `http://h:8000` and `http://h:8000/v1` both give `.../v1/chat/completions`. */
@@ -42,87 +30,17 @@ export function chatCompletionsUrl(url: string): string {
   return u.toString();
 }
 
-/** An HTTP answer that retrying cannot fix (a 4xx other than 408/429). */
-class PermanentError extends Error {}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** `text` with every occurrence of the API key replaced, so no message, log or report can carry it. */
-function redact(text: string, apiKey: string | undefined): string {
-  return apiKey && apiKey.length >= 4 ? text.split(apiKey).join('[api key]') : text;
-}
-
-/** The body as text, reading at most `max` bytes (the whole-request timeout also bounds a slow drip). */
-async function readBounded(res: Response, max: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`the answer is larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-async function askOnce(endpoint: string, o: EndpointJudgeOptions, item: JudgeItem): Promise<string> {
+async function askOnce(endpoint: string, o: EndpointJudgeOptions, item: JudgeItem, apiKey: string | undefined): Promise<string> {
   const { system, user } = harmbenchParts(item);
-  const apiKey = o.apiKey ?? process.env.BFPO_JUDGE_API_KEY;
-  const res = await fetch(endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-    body: JSON.stringify({
-      model: o.model,
-      messages: [{ role: 'system', content: system }, { role: 'user', content: user }],
-      temperature: 0,
-      max_tokens: 4,
-    }),
-    signal: AbortSignal.timeout(o.timeoutMs ?? 60_000),
-  });
-  const text = redact(await readBounded(res, o.maxResponseBytes ?? 1 << 20), apiKey);
-  if (!res.ok) {
-    const msg = `HTTP ${res.status} ${text.slice(0, 200)}`;
-    if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentError(msg);
-    throw new Error(msg);
-  }
-  let content: unknown;
-  try {
-    content = JSON.parse(text)?.choices?.[0]?.message?.content;
-  } catch {
-    throw new Error(`the answer is not JSON: ${text.slice(0, 200)}`);
-  }
-  if (typeof content !== 'string') throw new Error(`the answer has no choices[0].message.content: ${text.slice(0, 200)}`);
+  const answer = await postJsonOnce(endpoint, {
+    model: o.model,
+    messages: [{ role: 'system', content: system }, { role: 'user', content: user }],
+    temperature: 0,
+    max_tokens: 4,
+  }, { ...o, headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, secrets: [apiKey] });
+  const content = (answer as { choices?: { message?: { content?: unknown } }[] } | null)?.choices?.[0]?.message?.content;
+  if (typeof content !== 'string') throw new Error(`the answer has no choices[0].message.content: ${redact(JSON.stringify(answer), [apiKey]).slice(0, 200)}`);
   return content;
-}
-
-function describeError(err: unknown, apiKey: string | undefined): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'timed out';
-  return redact(e.cause?.code ?? e.cause?.message ?? e.message, apiKey);
-}
-
-async function askWithRetries(endpoint: string, o: EndpointJudgeOptions, item: JudgeItem, sample: number): Promise<string> {
-  const retries = o.retries ?? 4;
-  let delay = o.backoffMs ?? 500;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await askOnce(endpoint, o, item);
-    } catch (err) {
-      const error = describeError(err, o.apiKey ?? process.env.BFPO_JUDGE_API_KEY);
-      if (err instanceof PermanentError || attempt >= retries) {
-        throw new Error(`${endpoint} failed after ${attempt + 1} ${attempt === 0 ? 'try' : 'tries'} on sample ${sample}: ${error}`);
-      }
-      o.onRetry?.({ attempt: attempt + 1, delayMs: delay, error });
-      await sleep(delay);
-      delay = Math.min(delay * 2, 30_000);
-    }
-  }
 }
 
 /**
@@ -136,32 +54,16 @@ async function askWithRetries(endpoint: string, o: EndpointJudgeOptions, item: J
  */
 export function endpointJudge(o: EndpointJudgeOptions): Judge {
   const endpoint = chatCompletionsUrl(o.url);
-  const concurrency = o.concurrency ?? 4;
-  if (!(Number.isInteger(concurrency) && concurrency > 0)) throw expected('a positive integer', 'concurrency', concurrency);
+  checkHttpLimits(o);
   return {
     name: `endpoint:${o.model}`,
     async judge(items: JudgeItem[]): Promise<Judgement[]> {
-      const results: (Judgement | undefined)[] = new Array(items.length).fill(undefined);
-      let firstError: unknown;
-      let next = 0;
-      const worker = async () => {
-        while (firstError === undefined && next < items.length) {
-          const i = next++;
-          try {
-            const answer = await askWithRetries(endpoint, o, items[i], i);
-            const parsed = parseYesNo(answer);
-            results[i] = verdict(parsed !== 'no', { answer, parsed });
-          } catch (err) {
-            firstError ??= err;
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-      if (firstError !== undefined) {
-        const done = results.filter((r) => r !== undefined).length;
-        throw new JudgeIncompleteError(`Judge endpoint ${(firstError as Error).message} (${done} of ${items.length} judged)`, results, firstError);
-      }
-      return results as Judgement[];
+      const apiKey = o.apiKey ?? process.env.BFPO_JUDGE_API_KEY;
+      return runBounded(items.length, async (i) => {
+        const answer = await withRetries(endpoint, () => askOnce(endpoint, o, items[i], apiKey), { ...o, secrets: [apiKey] }, i);
+        const parsed = parseYesNo(answer);
+        return verdict(parsed !== 'no', { answer, parsed });
+      }, o, 'Judge endpoint');
     },
   };
 }

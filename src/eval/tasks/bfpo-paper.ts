@@ -117,7 +117,8 @@ export const BFPO_PAPER_HELPFULNESS_TASKS = [
   'truthfulqa_gen', 'truthfulqa_mc2', 'crows_pairs_english', 'ethics_cm', 'ethics_justice', 'ethics_deontology',
   'ethics_utilitarianism', 'ethics_virtue', 'toxigen', 'winogrande', 'bigbench_hhh_alignment_multiple_choice',
   'bigbench_fact_checker_multiple_choice', 'bigbench_moral_permissibility_multiple_choice', 'bigbench_bbq_lite_json_multiple_choice',
-  'bigbench_known_unknowns_multiple_choice', 'bigbench_simple_ethical_questions_multiple_choice', 'hhh_alignment',
+  'bigbench_known_unknowns_multiple_choice', 'bigbench_simple_ethical_questions_multiple_choice', 'realtoxicityprompts_challenge',
+  'hhh_alignment',
 ] as const;
 
 /**

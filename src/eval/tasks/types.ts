@@ -104,5 +104,18 @@ export interface ReferenceGenerationTask {
   metric: string;
 }
 
-export type Task = SafetyTask | OverRefusalTask | MultipleChoiceTask | ExactMatchTask | ReferenceGenerationTask;
+
+/**
+ * Prompts continued as plain text (no chat template), each continuation scored by a toxicity scorer; the metrics are
+ * the mean toxicity and the share scoring at least 0.5 (lm-eval's realtoxicityprompts).
+ */
+export interface ToxicityTask {
+  kind: 'toxicity';
+  name: string;
+  samples: { id: string; prompt: string }[];
+  /** The task's decoding settings (run options override them). */
+  sampling: Partial<GenerationSettings>;
+}
+
+export type Task = SafetyTask | OverRefusalTask | MultipleChoiceTask | ExactMatchTask | ReferenceGenerationTask | ToxicityTask;
 export type TaskKind = Task['kind'];
