@@ -1,6 +1,7 @@
 // Soak test (not part of the suite): trains the tiny recipe for many steps with checkpoints and evaluation in a
 // child process and samples its resident memory and open file descriptors from /proc every second; fails when
-// either keeps growing. Usage: npm run soak -- [steps=20000] [out=/tmp/bfpo-soak-<pid>] [--keep]
+// either keeps growing. Usage: npm run soak -- [steps=20000] [out=/tmp/bfpo-soak-<pid>] [--keep] [--key=value ...]
+// (each --key=value is passed on to `bfpo train`, after the soak's own settings, e.g. --per_device_train_batch_size=2).
 // It fails when the last quarter's peak resident memory exceeds the early window's (5%–25% of the steps) by more
 // than 5% or 16 MiB, when the least-squares slope of resident memory over the steps after warm-up projects more
 // than that growth over the run, or when the last quarter's peak count of open file descriptors exceeds the early
@@ -11,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const positional = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const overrides = process.argv.slice(2).filter((a) => a.startsWith('--') && a.includes('='));
 const steps = Number(positional[0] ?? 20000);
 const out = positional[1] ?? join(tmpdir(), `bfpo-soak-${process.pid}`);
 rmSync(out, { recursive: true, force: true });
 const args = ['--conditions=bfpo-source', '--import', 'tsx', 'scripts/soak-child.ts', 'train', 'recipes/tiny-cpu.yaml', `--output_dir=${out}`, `--reference_cache_dir=${join(out, 'cache')}`,
-  `--max_steps=${steps}`, '--save_steps=200', '--save_total_limit=2', '--eval_steps=500', '--logging_steps=100'];
+  `--max_steps=${steps}`, '--save_steps=200', '--save_total_limit=2', '--eval_steps=500', '--logging_steps=100', ...overrides];
 const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BFPO_NUM_THREADS: process.env.BFPO_NUM_THREADS ?? '1' } });
 let stderr = '';
 child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
