@@ -114,6 +114,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('gradient_checkpointing_kwargs', 'object', 'training', null, 'Accepted for compatibility ({use_reentrant: false} is what bfpo always does).', { nullable: true }),
   k('use_selective', 'boolean', 'training', false, 'Train only the parameters whose name contains one of selected_layers.'),
   k('selected_layers', 'string-list', 'training', ['down_proj'], 'Name fragments of the trainable parameters when use_selective is true.'),
+  k('padding_free', 'boolean', 'training', true, 'Padding-free batches: the real tokens of a batch back to back in one sequence, each pair\'s prompt computed once with both answers attending to it (Llama-family models; same loss and gradients as padded batches to float tolerance, fewer FLOPs). false: padded [2 x batch, longest row] batches. logits/chosen and logits/rejected then average real tokens only.'),
   k('group_by_length', 'boolean', 'training', true, 'Batch examples of similar length together (less padding); false: plain random batches, the original\'s sampler.'),
   k('other_data_config_wins', 'boolean', 'training', false, 'false: --key=value overrides other_data_config; true: other_data_config overrides --key=value, as the original\'s parser did.'),
   k('seed', 'integer', 'training', 42, 'Seed of initialisation, dropout and data order; the same seed repeats a run.'),

@@ -80,6 +80,8 @@ export interface RunSettings {
   reference: ReferenceSettings;
   /** The LoRA adapters; null without use_peft. */
   lora: LoraSettings | null;
+  /** padding_free: Llama-family models get padding-free, prompt-sharing batches (model.paddingFree). */
+  paddingFree: boolean;
   /** With a buffer: log its metrics into the main batch's keys, as the original. */
   originalMetrics: boolean;
   /** false: evaluate the starting model only. */
@@ -200,6 +202,7 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
     loss,
     reference: referenceSettings(v),
     lora: loraSettings(v),
+    paddingFree: v.boolean('padding_free'),
     originalMetrics: v.boolean('original_metrics'),
     doTrain: v.boolean('do_train'),
     notes: notes(v),

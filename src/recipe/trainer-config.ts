@@ -18,6 +18,8 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   'data_files',
   // Checkpointing changes memory and time, not the gradients: a run may resume with it switched on or off.
   'gradient_checkpointing', 'gradient_checkpointing_kwargs',
+  // Padding-free batches give the padded batches' gradients to float tolerance.
+  'padding_free',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
 ];
 
