@@ -6,6 +6,7 @@ import { benchEval } from './eval.js';
 import { benchLlamaCpp } from './llamacpp.js';
 import { benchModels } from './models.js';
 import { benchTrain } from './train.js';
+import { benchProfile } from './profile.js';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
 
 async function dataRows(): Promise<BenchRow[]> {
@@ -33,6 +34,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   data: dataRows,
   train: benchTrain,
   eval: benchEval,
+  profile: benchProfile,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
