@@ -40,6 +40,8 @@ export interface PreferenceBatch {
   /** Reference log-probs carried in the batch (precomputed strategy); [B] each. */
   referenceChosenLogps?: Tensor;
   referenceRejectedLogps?: Tensor;
+  /** This rank's share of the global batch times the world size (data parallel; 1 when absent). */
+  weight?: number;
 }
 
 /** A supervised batch: labels are -100 where no loss is taken (prompt turns, padding). */
@@ -47,6 +49,8 @@ export interface SftBatch {
   inputIds: Tensor; // [B, seq] int64
   attentionMask: Tensor; // [B, seq]
   labels: Tensor; // [B, seq] int64
+  /** This rank's share of the global batch times the world size (data parallel; 1 when absent). */
+  weight?: number;
 }
 
 /** Where a batch source stands: the epoch (which fixes the shuffle) and the next batch within it. */
