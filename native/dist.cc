@@ -113,6 +113,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   // most `bucketBytes` (one collective per bucket), then copied back.
   Export(env, exports, "distAllreduce", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Group& g = GroupArg(info, 0);
+    at::NoGradGuard noGrad;  // parameters are written in place
     std::vector<at::Tensor> ts = TensorListArg(info, 1);
     bool average = BoolArg(info, 2);
     int64_t bucketBytes = IntArg(info, 3);
@@ -157,6 +158,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   // `tensors` of rank `root` copied into every rank's tensors (flattened into one buffer per dtype run).
   Export(env, exports, "distBroadcast", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Group& g = GroupArg(info, 0);
+    at::NoGradGuard noGrad;  // parameters are written in place
     std::vector<at::Tensor> ts = TensorListArg(info, 1);
     int64_t root = IntArg(info, 2);
     if (root < 0 || root >= g.size) throw ArgError("root rank " + std::to_string(root) + " is outside world size " + std::to_string(g.size));
@@ -189,6 +191,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   // Every rank's `input` (same shape on all ranks), stacked: [size, ...input.shape].
   Export(env, exports, "distAllgather", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Group& g = GroupArg(info, 0);
+    at::NoGradGuard noGrad;
     at::Tensor input = TensorArg(info, 1).contiguous();
     CheckCpuContiguous(input, "distAllgather");
     std::vector<at::Tensor> inputs{input};

@@ -1,6 +1,7 @@
 // Data parallelism for the training loop: each rank computes the gradients of its slice of the global batch, the
 // gradients are averaged over the ranks once per optimizer step (bucketed all-reduce), and every decision the loop
 // takes from per-rank facts (a diverged loss, a stop signal) is agreed in a collective, so all ranks take it together.
+import { ArgumentError } from '../errors.js';
 import { zerosLike } from '../tensor/creation.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { tensor } from '../tensor/creation.js';
@@ -68,10 +69,13 @@ export class DataParallel implements TrainParallel {
   readonly sharding: Sharding;
   readonly bucketBytes: number;
   #agreeCount = 0;
+  /** Bytes of gradients all-reduced so far (the payload; the ring moves about 2(W-1)/W of it per rank each way). */
+  gradientBytes = 0;
+  #metricRound = 0;
 
   constructor(readonly group: ProcessGroup, o: DataParallelOptions = {}) {
     this.sharding = o.sharding ?? 'none';
-    if (this.sharding === 'full') throw new Error(fullShardingUnavailable());
+    if (this.sharding === 'full') throw new ArgumentError(fullShardingUnavailable());
     this.bucketBytes = o.bucketBytes ?? 25 * 2 ** 20;
   }
 
@@ -127,6 +131,7 @@ export class DataParallel implements TrainParallel {
     try {
       if (W > 1) {
         this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
+        for (const g of grads) this.gradientBytes += g.numel() * (g.dtype === 'float64' ? 8 : 4);
         this.group.allreduce([status]);
       }
       for (const [p, wide] of narrow) p.grad = tidy(() => wide.to(p.dtype));
@@ -144,12 +149,18 @@ export class DataParallel implements TrainParallel {
 
   reduceMetrics(m: Record<string, number>): Record<string, number> {
     if (this.worldSize === 1) return m;
-    const keys = Object.keys(m).sort();
-    const t = tensor(keys.map((k) => m[k]!), { dtype: 'float64' });
+    // The ranks may hold different keys (a metric of pairs that only one rank's slice had): the union, each key
+    // averaged over the ranks that have it.
+    const round = this.#metricRound++;
+    this.group.storeSet(`metrics/${round}/${this.rank}`, JSON.stringify(Object.keys(m)));
+    const all = new Set<string>();
+    for (let r = 0; r < this.worldSize; r++) for (const k of JSON.parse(String(this.group.storeGet(`metrics/${round}/${r}`))) as string[]) all.add(k);
+    const keys = [...all].sort();
+    const t = tensor([...keys.map((k) => (k in m ? m[k]! : 0)), ...keys.map((k) => (k in m ? 1 : 0))], { dtype: 'float64' });
     try {
-      this.group.allreduce([t], { average: true });
+      this.group.allreduce([t]);
       const v = t.toArray() as number[];
-      return Object.fromEntries(keys.map((k, i) => [k, v[i]!]));
+      return Object.fromEntries(keys.map((k, i) => [k, v[i]! / v[keys.length + i]!]));
     } finally {
       t.dispose();
     }

@@ -59,6 +59,8 @@ export interface GroupOptions {
   /** Gloo's network device: a network interface name (GLOO_SOCKET_IFNAME) or this machine's address. */
   iface?: string;
   hostname?: string;
+  /** Another process (torchrun's agent) hosts the store; rank 0 connects to it like the others. */
+  externalStore?: boolean;
 }
 
 /** Bytes and time spent in collectives since the group was made (or since `resetStats`). */
@@ -104,7 +106,7 @@ export class ProcessGroup {
     const device = o.iface ? `iface:${o.iface}` : o.hostname ? `host:${o.hostname}` : '';
     let id: number;
     try {
-      id = dist.distInit(o.masterAddr, o.masterPort, o.rank, o.worldSize, Math.round(o.timeoutMs), o.rank === 0, o.prefix ?? '', device);
+      id = dist.distInit(o.masterAddr, o.masterPort, o.rank, o.worldSize, Math.round(o.timeoutMs), o.rank === 0 && !o.externalStore, o.prefix ?? '', device);
     } catch (err) {
       const msg = (err as Error).message;
       const hint = o.rank === 0

@@ -109,6 +109,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('momentum', 'number', 'training', 0, 'Momentum.' + optimReaders('momentum')),
   k('max_grad_norm', 'number', 'training', 1, 'Clip the global gradient norm to this; 0 disables clipping.'),
   k('bf16', 'boolean', 'training', false, 'Compute in bfloat16 with fp32 master weights.'),
+  k('sharding', 'enum', 'training', 'none', 'With several ranks (--nproc_per_node): none keeps the optimizer state on every rank; optimizer splits it over the ranks (ZeRO-1: each rank updates its slice, then the parameters are broadcast); full (parameter sharding) is refused on CPU (Gloo has no reduce-scatter in libtorch 1.13). No effect in one process.', { values: ['none', 'optimizer', 'full'] }),
   k('fp16', 'boolean', 'training', false, 'float16 mixed precision is not supported; true is refused (use bf16).'),
   k('gradient_checkpointing', 'boolean', 'training', false, 'Keep only each decoder layer\'s input and recompute the layer in the backward pass: activation memory of one layer instead of all, for about one more forward per step.'),
   k('gradient_checkpointing_kwargs', 'object', 'training', null, 'Accepted for compatibility ({use_reentrant: false} is what bfpo always does).', { nullable: true }),

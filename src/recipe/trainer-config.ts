@@ -17,6 +17,8 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   'data_files',
   // Checkpointing changes memory and time, not the gradients: a run may resume with it switched on or off.
   'gradient_checkpointing', 'gradient_checkpointing_kwargs',
+  // Where the optimizer state lives across ranks; the update is the same.
+  'sharding',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
 ];
 
