@@ -1,4 +1,4 @@
-// The bfpo command line from the sources, for benchmarks that time whole runs (and the ranks a launcher starts).
+// The bfpo command line run from source (the benchmarks time `bfpo train` without a build): bfpo-cli.ts ARGS...
 import { main } from '../src/cli/main.js';
 
 await main(process.argv.slice(2));
