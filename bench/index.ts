@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark section, or those named on the command line (e.g. `npm run bench -- engine`).
 import { buildInfo, detectBlas, getNumThreads } from 'bfpo';
 import { benchData } from './data.js';
+import { benchDistributed } from './distributed.js';
 import { benchEngine } from './engine.js';
 import { benchEval } from './eval.js';
 import { benchLlamaCpp } from './llamacpp.js';
@@ -33,6 +34,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   data: dataRows,
   train: benchTrain,
   eval: benchEval,
+  distributed: benchDistributed,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -625,6 +625,7 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 }  // namespace bfpo
 
 namespace bfpo { void InitSignals(Napi::Env env, Napi::Object exports); }  // signals.cc
+namespace bfpo { void InitDist(Napi::Env env, Napi::Object exports); }  // dist.cc
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new bfpo::AddonData());
@@ -633,6 +634,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   bfpo::InitShape(env, exports);
   bfpo::InitOptim(env, exports);
   bfpo::InitSignals(env, exports);
+  bfpo::InitDist(env, exports);
   return exports;
 }
 

@@ -2,6 +2,7 @@
 import type { TrainerConfig } from '../train/trainer.js';
 import { OPTIM_NAMES } from '../train/optimizers.js';
 import { SCHEDULE_TYPES } from '../train/schedule.js';
+import { resolveBf16 } from '../train/bf16-probe.js';
 import { RECIPE_KEYS } from './recipe-keys.js';
 import type { Recipe } from './recipe.js';
 import type { RecipeValues } from './values.js';
@@ -17,6 +18,10 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   'data_files',
   // Checkpointing changes memory and time, not the gradients: a run may resume with it switched on or off.
   'gradient_checkpointing', 'gradient_checkpointing_kwargs',
+  // Padding-free batches give the padded batches' gradients to float tolerance.
+  'padding_free',
+  // Where the optimizer state lives across ranks; the update is the same.
+  'sharding',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
 ];
 
@@ -29,6 +34,8 @@ export function runIdentity(r: Recipe): Record<string, unknown> {
 }
 
 const STRATEGIES = ['no', 'steps', 'epoch'] as const;
+/** The values of torch_dtype. */
+export const TORCH_DTYPES = ['auto', 'bfloat16', 'float16', 'float32'] as const;
 
 /** The trainer configuration of a recipe's training keys (resolveSettings calls it after the cross-key checks). */
 export function trainerConfig(v: RecipeValues, outputDir: string): TrainerConfig {
@@ -59,7 +66,7 @@ export function trainerConfig(v: RecipeValues, outputDir: string): TrainerConfig
     saveSteps: v.number('save_steps'),
     saveTotalLimit: v.numberOrNull('save_total_limit'),
     seed: v.number('seed'),
-    bf16: v.boolean('bf16'),
+    bf16: resolveBf16(v.booleanOrAuto('bf16'), v.oneOfOrNull('torch_dtype', TORCH_DTYPES)),
     gradientCheckpointing: v.boolean('gradient_checkpointing'),
     selectedLayers: v.boolean('use_selective') ? v.strings('selected_layers') : null,
     reportTo: report.includes('all') ? ['tensorboard'] : report,

@@ -15,6 +15,11 @@ export interface PlanSourceOptions {
   shuffle?: boolean;
   /** Length-bucketed batches (default true); false: plain random batches (see BatchPlanOptions.groupByLength). */
   groupByLength?: boolean;
+  /**
+   * Data parallel: `batchSize` is the global batch, and `next()` gives rank `rank` its contiguous slice of it
+   * (a rank whose slice is empty gets the batch's first item with weight 0).
+   */
+  split?: { rank: number; worldSize: number };
 }
 
 /** sha256 over every sequence's ids and label boundary: the data AND tokenization fingerprint. */
@@ -54,7 +59,13 @@ abstract class PlanSource<I, B> implements BatchSource<B> {
     if (this.#pos.batch >= this.length) return null;
     const indices = this.batchIndices(this.#pos.epoch, this.#pos.batch);
     this.#pos.batch += 1;
-    return this.collate(indices);
+    const split = this.opts.split;
+    if (!split || split.worldSize === 1) return this.collate(indices);
+    const n = indices.length;
+    const mine = indices.slice(Math.floor((split.rank * n) / split.worldSize), Math.floor(((split.rank + 1) * n) / split.worldSize));
+    const batch = this.collate(mine.length > 0 ? mine : indices.slice(0, 1));
+    (batch as { weight?: number }).weight = (mine.length * split.worldSize) / n;
+    return batch;
   }
 }
 
