@@ -7,6 +7,7 @@ import { benchEval } from './eval.js';
 import { benchLlamaCpp } from './llamacpp.js';
 import { benchModels } from './models.js';
 import { benchTrain } from './train.js';
+import { benchProfile } from './profile.js';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
 
 async function dataRows(): Promise<BenchRow[]> {
@@ -35,6 +36,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   train: benchTrain,
   eval: benchEval,
   distributed: benchDistributed,
+  profile: benchProfile,
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -626,6 +626,7 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 
 namespace bfpo { void InitSignals(Napi::Env env, Napi::Object exports); }  // signals.cc
 namespace bfpo { void InitDist(Napi::Env env, Napi::Object exports); }  // dist.cc
+namespace bfpo { void InitProfile(Napi::Env env, Napi::Object exports); }  // profile.cc
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new bfpo::AddonData());
@@ -635,6 +636,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   bfpo::InitOptim(env, exports);
   bfpo::InitSignals(env, exports);
   bfpo::InitDist(env, exports);
+  bfpo::InitProfile(env, exports);
   return exports;
 }
 
