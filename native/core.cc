@@ -354,6 +354,15 @@ static at::TensorOptions Options(const Napi::CallbackInfo& info, size_t dtypeIdx
   return o;
 }
 
+// The default generator of the device named by argument i (a string), or of the CPU when it is absent.
+static at::Generator GeneratorOf(const Napi::CallbackInfo& info, size_t i) {
+  if (i < info.Length() && info[i].IsString()) {
+    at::Device d = DeviceFromString(StringArg(info, i));
+    if (!d.is_cpu()) return at::globalContext().defaultGenerator(d);
+  }
+  return at::detail::getDefaultCPUGenerator();
+}
+
 // Bytes of one element of `t`'s dtype.
 static size_t ElementSize(at::ScalarType t) { return c10::elementSize(t); }
 
@@ -588,13 +597,14 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     at::manual_seed(seed);
     return info.Env().Undefined();
   });
+  // getRngState(device?) / setRngState(state, device?): the default generator of the CPU, or of a CUDA device.
   Export(env, exports, "getRngState", [](const Napi::CallbackInfo& info) {
-    auto gen = at::detail::getDefaultCPUGenerator();
+    auto gen = GeneratorOf(info, 0);
     std::lock_guard<std::mutex> lock(gen.mutex());
     return Wrap(info.Env(), gen.get_state());
   });
   Export(env, exports, "setRngState", [](const Napi::CallbackInfo& info) {
-    auto gen = at::detail::getDefaultCPUGenerator();
+    auto gen = GeneratorOf(info, 1);
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(TensorArg(info, 0));
     return info.Env().Undefined();
@@ -611,6 +621,22 @@ void InitCore(Napi::Env env, Napi::Object exports) {
   });
   Export(env, exports, "cudaDeviceCount", [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
+  });
+  // Whether the addon was linked against libtorch's CUDA libraries (a CPU-only libtorch has none).
+  Export(env, exports, "cudaCompiled", [](const Napi::CallbackInfo& info) {
+#ifdef BFPO_WITH_CUDA
+    return Napi::Boolean::New(info.Env(), true);
+#else
+    return Napi::Boolean::New(info.Env(), false);
+#endif
+  });
+  // The fast paths this libtorch has: scaled_dot_product_attention (2.0), fused AdamW (CUDA 2.0, CPU 2.4).
+  Export(env, exports, "fastPaths", [](const Napi::CallbackInfo& info) {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("sdpa", Napi::Boolean::New(info.Env(), HasSdpa()));
+    o.Set("fusedAdamwCuda", Napi::Boolean::New(info.Env(), TORCH_VERSION_MAJOR >= 2));
+    o.Set("fusedAdamwCpu", Napi::Boolean::New(info.Env(), TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)));
+    return o;
   });
   Export(env, exports, "cudaManualSeedAll", [](const Napi::CallbackInfo& info) {
     torch::cuda::manual_seed_all(static_cast<uint64_t>(IntArg(info, 0)));

@@ -11,13 +11,29 @@ import { RMSNorm } from '../nn/rms-norm.js';
 import { arange } from '../tensor/creation.js';
 import { ArgumentError, expected } from '../errors.js';
 import { noGrad } from '../tensor/autograd.js';
-import { buildInfo, getRngState, setRngState } from '../tensor/runtime.js';
-import { applyRotaryEmbedding, linear, scaledDotProductAttention } from '../tensor/functional.js';
+import { buildInfo, fastPaths, getRngState, setRngState } from '../tensor/runtime.js';
+import { type AttentionKernel, applyRotaryEmbedding, linear, scaledDotProductAttention } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type ModelConfig, layerWindow, parseConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { RotaryEmbedding } from './rope.js';
+
+/** The attention kernel of a model (HF's attn_implementation): 'sdpa', 'eager', or 'auto' (sdpa where libtorch has it). */
+export type AttentionImplementation = AttentionKernel;
+
+/**
+ * `value` when it names an attention implementation this libtorch can run; 'sdpa' needs libtorch 2.0 or newer.
+ * @example model.attention = checkAttentionImplementation(settings.attention, 'attn_implementation');
+ */
+export function checkAttentionImplementation(value: unknown, name = 'attention'): AttentionImplementation {
+  if (value !== 'auto' && value !== 'eager' && value !== 'sdpa') throw expected("one of auto, eager, sdpa", name, value);
+  if (value === 'sdpa' && !fastPaths().sdpa) {
+    throw new ArgumentError(`${name} sdpa needs libtorch 2.0 or newer (scaled_dot_product_attention); this addon was built against libtorch ` +
+      `${buildInfo().torchVersion}. Use auto or eager, or rebuild against a PyTorch 2.x package (docs/gpu.md)`);
+  }
+  return value;
+}
 
 /** Options of `LlamaForCausalLM.forward`. */
 export interface ForwardOptions {
@@ -70,6 +86,7 @@ interface LayerContext {
   blocked: Tensor; // [b or 1, 1, s, t] true where a query may not see a key
   blockedWindow: Tensor | null; // the same with the sliding window applied, for layers that use one
   cache: KVCache | null;
+  kernel: AttentionKernel;
 }
 
 /** Grouped-query attention with rotary positions (HF's LlamaAttention). */
@@ -107,7 +124,7 @@ export class LlamaAttention extends Module {
     const blocked = window !== null && ctx.blockedWindow ? ctx.blockedWindow : ctx.blocked; // [b, 1, s, t]
     // Query head j reads key/value head floor(j / (nh / nkv)); masked scores get the dtype's lowest value and
     // softmax runs in float32, as in HF's eager attention.
-    const heads = scaledDotProductAttention(q, k, v, { blocked, scale: 1 / Math.sqrt(hd) }); // [b, nh, s, hd]
+    const heads = scaledDotProductAttention(q, k, v, { blocked, scale: 1 / Math.sqrt(hd), kernel: ctx.kernel }); // [b, nh, s, hd]
     const out = heads.transpose(1, 2).reshape(b, s, nh * hd); // [b, s, nh * hd]
     return this.oProj.forward(out); // [b, s, h]
   }
@@ -184,6 +201,8 @@ export class LlamaForCausalLM extends Module {
   model: LlamaModel;
   lmHead: Linear | null; // null when tied: the head reuses model.embed_tokens.weight
   readonly rotary: RotaryEmbedding;
+  /** The attention kernel every layer uses (see AttentionImplementation); set it any time between calls. */
+  attention: AttentionImplementation = 'auto';
 
   constructor(config: ModelConfig | Record<string, unknown>, opts: ModuleOptions = {}) {
     super();
@@ -262,11 +281,13 @@ export class LlamaForCausalLM extends Module {
     return tidy(() => {
       const ctx = this.layerContext(inputIds, opts, null);
       const layers = [...this.model.layers];
-      // Each layer's input [b, s, h] and the CPU random state it started from, so dropout (LoRA) replays exactly.
+      // Each layer's input [b, s, h] and the random state (of the model's device, whose generator dropout draws
+      // from) it started from, so dropout (LoRA) replays exactly.
+      const device = this.outputWeight.device;
       const saved: { input: Tensor; rng: Tensor }[] = [];
       let hidden = noGrad(() => this.model.embedTokens.forward(inputIds)); // [b, s, h]
       for (const layer of layers) {
-        saved.push({ input: hidden, rng: getRngState() });
+        saved.push({ input: hidden, rng: getRngState(device) });
         const x = hidden;
         hidden = noGrad(() => this.runLayer(layer, x, ctx)); // [b, s, h]
       }
@@ -279,13 +300,13 @@ export class LlamaForCausalLM extends Module {
         (scale === 1 ? loss : loss.mul(scale)).backward();
         return v;
       });
-      const after = getRngState();
+      const after = getRngState(device);
       let grad = top.grad as Tensor; // [b, s, h] d(scaled loss)/d(last hidden state)
       top.dispose();
       for (let i = layers.length - 1; i >= 0; i--) {
         const { input, rng } = saved[i];
         input.requiresGrad_(true);
-        setRngState(rng);
+        setRngState(rng, device);
         const g = grad;
         tidy(() => this.runLayer(layers[i], input, ctx).backward(g));
         grad.dispose();
@@ -293,7 +314,7 @@ export class LlamaForCausalLM extends Module {
         input.dispose();
         rng.dispose();
       }
-      setRngState(after);
+      setRngState(after, device);
       const g = grad;
       if (this.model.embedTokens.weight.requiresGrad) tidy(() => this.model.embedTokens.forward(inputIds).backward(g));
       return value;
@@ -350,7 +371,7 @@ export class LlamaForCausalLM extends Module {
     const window = this.config.slidingWindow;
     // A window of w lets query i see keys i-w+1 .. i (HF: kv_idx > q_idx - sliding_window), by slot index.
     const blockedWindow = window === null ? null : blocked.logicalOr(keyPos.le(queryPos.sub(window))); // [b, 1, s, t]
-    return { cos, sin, blocked, blockedWindow, cache };
+    return { cos, sin, blocked, blockedWindow, cache, kernel: this.attention };
   }
 
   /** HF's rule: with a mask, position = (number of real tokens so far) - 1, and 1 on padding; else count on. */

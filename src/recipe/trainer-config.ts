@@ -17,6 +17,9 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   'data_files',
   // Checkpointing changes memory and time, not the gradients: a run may resume with it switched on or off.
   'gradient_checkpointing', 'gradient_checkpointing_kwargs',
+  // Where a run computes and which attention kernel it uses change rounding, not the training: a checkpoint written
+  // on a GPU resumes on the CPU and the reverse.
+  'device', 'attn_implementation',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
 ];
 

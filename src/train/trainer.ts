@@ -9,6 +9,7 @@ import { ArgumentError, BfpoError, expected } from '../errors.js';
 import { getRngState, manualSeed, setRngState } from '../tensor/runtime.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { Device } from '../tensor/dtype.js';
 import {
   assertSameRun, checkpointProblem, lastIntactCheckpoint, removeStaleFolders, saveCheckpoint, saveCheckpointAsync, writeJson,
   CheckpointDamagedError, CheckpointWriteError, RUN_CONFIG, TRAINER_STATE,
@@ -230,7 +231,7 @@ function* trainLoop(
       const problem = checkpointProblem(resumeDir);
       if (problem) throw new CheckpointDamagedError(`${resumeDir} is damaged: ${problem}; resume from an earlier checkpoint`);
       assertSameRun(resumeDir, c.runConfig, c.resumeIgnoredKeys);
-      Object.assign(state, restore(resumeDir, store, opt, masters));
+      Object.assign(state, restore(resumeDir, store, opt, masters, deviceOf(params)));
     } else {
       manualSeed(c.seed);
     }
@@ -260,8 +261,8 @@ function* trainLoop(
     const saveNow = function* (): Generator<LoopYield, string, unknown> {
       const limit = { totalLimit: c.saveTotalLimit };
       const dir = io === 'async'
-        ? yield* settle(saveCheckpointAsync(c.outputDir, state.step, (d) => writeCheckpointAsync(d, state, store, opt, masters, c.runConfig), limit))
-        : saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig), limit);
+        ? yield* settle(saveCheckpointAsync(c.outputDir, state.step, (d) => writeCheckpointAsync(d, state, store, opt, masters, c.runConfig, deviceOf(params)), limit))
+        : saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig, deviceOf(params)), limit);
       log.checkpoint(dir, state.step);
       hooks.onSave?.(dir);
       return dir;
@@ -442,6 +443,23 @@ function microStep(
   }
 }
 
+/** The CUDA generator's state in a checkpoint of a run on a GPU (the CPU's is rng_state.bin). */
+const CUDA_RNG_FILE = 'rng_state_cuda.bin';
+
+/** The device the trained parameters live on. */
+function deviceOf(params: Tensor[]): Device {
+  return params[0]?.device ?? 'cpu';
+}
+
+function rngBytesOf(device: Device): Buffer {
+  const rng = getRngState(device);
+  try {
+    return rng.toBuffer();
+  } finally {
+    rng.dispose();
+  }
+}
+
 function lossValue(loss: Tensor | number): number {
   return typeof loss === 'number' ? loss : loss.item();
 }
@@ -472,27 +490,29 @@ function describeStop(s: LoopState, c: TrainerConfig, lastSaved: string | null):
   return `${where}${keep} Lower learning_rate${c.maxGradNorm > 0 ? '' : ', set max_grad_norm (e.g. 1.0)'} or check the data.`;
 }
 
-function writeCheckpoint(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): void {
-  const files = checkpointStateFiles(dir, s, opt, masters, runConfig);
+function writeCheckpoint(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): void {
+  const files = checkpointStateFiles(dir, s, opt, masters, runConfig, device);
   store.save(dir);
   writeFiles(files);
 }
 
 /** `writeCheckpoint` through node:fs/promises (and the store's `saveAsync` when it has one). */
-async function writeCheckpointAsync(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): Promise<void> {
+async function writeCheckpointAsync(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): Promise<void> {
   // Taken before the first await, so nothing the event loop runs meanwhile (e.g. random numbers) leaks in.
-  const files = checkpointStateFiles(dir, s, opt, masters, runConfig);
+  const files = checkpointStateFiles(dir, s, opt, masters, runConfig, device);
   if (store.saveAsync) await store.saveAsync(dir);
   else store.save(dir);
   await writeFilesAsync(files);
 }
 
-/** A checkpoint's files besides the model: optimizer, fp32 masters, RNG, run config, and the trainer state last. */
-function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): PendingFile[] {
-  const rng = getRngState();
-  const rngBytes = rng.toBuffer();
-  rng.dispose();
+/**
+ * A checkpoint's files besides the model: optimizer, fp32 masters, RNG (the CPU's, and the CUDA device's when the
+ * model is there), run config, and the trainer state last.
+ */
+function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): PendingFile[] {
+  const rngBytes = rngBytesOf('cpu');
   return [
+    ...(device === 'cpu' ? [] : [pendingFile(join(dir, CUDA_RNG_FILE), rngBytesOf(device))]),
     ...optimizerFiles(opt, join(dir, 'optimizer')),
     ...(masters ? tensorFiles(join(dir, 'master_weights'), new Map(masters.master.map((t, i) => [String(i), t]))) : []),
     pendingFile(join(dir, 'rng_state.bin'), rngBytes),
@@ -503,7 +523,7 @@ function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, mast
   ];
 }
 
-function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null): LoopState {
+function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, device: Device): LoopState {
   const saved = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8'));
   store.load(dir);
   if (masters) {
@@ -516,5 +536,13 @@ function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: Mas
   const rng = fromBuffer(rngBytes, { dtype: 'uint8', shape: [rngBytes.length] });
   setRngState(rng);
   rng.dispose();
+  // A checkpoint written on the CPU has no device generator state: the device keeps its seeded one.
+  const cudaRng = join(dir, CUDA_RNG_FILE);
+  if (device !== 'cpu' && existsSync(cudaRng)) {
+    const bytes = readFileSync(cudaRng);
+    const t = fromBuffer(bytes, { dtype: 'uint8', shape: [bytes.length] });
+    setRngState(t, device);
+    t.dispose();
+  }
   return { step: saved.global_step, position: saved.position, bufferPosition: saved.buffer_position ?? null, tokensSeen: saved.tokens_seen ?? 0 };
 }

@@ -40,6 +40,8 @@ export interface PreferenceBatch {
   /** Reference log-probs carried in the batch (precomputed strategy); [B] each. */
   referenceChosenLogps?: Tensor;
   referenceRejectedLogps?: Tensor;
+  /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
+  tokens?: number;
 }
 
 /** A supervised batch: labels are -100 where no loss is taken (prompt turns, padding). */
@@ -47,6 +49,8 @@ export interface SftBatch {
   inputIds: Tensor; // [B, seq] int64
   attentionMask: Tensor; // [B, seq]
   labels: Tensor; // [B, seq] int64
+  /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
+  tokens?: number;
 }
 
 /** Where a batch source stands: the epoch (which fixes the shuffle) and the next batch within it. */
@@ -114,5 +118,6 @@ export function disposeBatch(b: PreferenceBatch | SftBatch): void {
 
 /** Real (non-padding) tokens in a batch. */
 export function batchTokens(b: PreferenceBatch | SftBatch): number {
+  if (b.tokens !== undefined) return b.tokens;
   return tidy(() => b.attentionMask.sum().item());
 }
