@@ -2,7 +2,10 @@
 // and the task's loss head (preference pairs through one concatenated forward, or SFT cross entropy).
 import { IGNORE_INDEX } from '../data/collate.js';
 import { rowLogps, scoredPositions, type ScoredPositions } from '../losses/logps.js';
-import { preferenceMetrics } from '../losses/metrics.js';
+import { dropEmptyGroups, preferenceMetricTensors, readScalars } from '../losses/metrics.js';
+
+/** The loss's value among the scalars a head reads (not a metric name). */
+const LOSS_KEY = '\u0000loss';
 import { preferenceLoss } from '../losses/preference.js';
 import { noGrad } from '../tensor/autograd.js';
 import { ArgumentError } from '../errors.js';
@@ -100,12 +103,13 @@ export function preferenceHead(reference: ReferenceStrategy, o: PreferenceStepOp
     };
     const result = preferenceLoss(o.lossType, inputs, o);
     const loss = result.losses.mean();
-    // Every row has the same length, so the mean of the rows' means is the mean over all their logits.
-    const metrics = noGrad(() => preferenceMetrics(result, inputs, {
-      chosenLogitsMean: logitsMean.narrow(0, 0, b).mean().item(),
-      rejectedLogitsMean: logitsMean.narrow(0, b, b).mean().item(),
-    }));
-    return { loss, metrics };
+    // Every row has the same length, so the mean of the rows' means is the mean over all their logits. The metrics
+    // and the loss's value come to the host in one transfer.
+    const { [LOSS_KEY]: lossValue, ...metrics } = noGrad(() => dropEmptyGroups(readScalars([
+      ...preferenceMetricTensors(result, inputs, { chosenLogitsMean: logitsMean.narrow(0, 0, b).mean(), rejectedLogitsMean: logitsMean.narrow(0, b, b).mean() }),
+      [LOSS_KEY, loss],
+    ])));
+    return { loss, metrics, lossValue };
   };
 }
 

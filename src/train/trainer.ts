@@ -416,16 +416,17 @@ function microStep(
     const run = { checkpointed: o.checkpointed, lossScale: 1 / o.n };
     const out = runStep(model, batch, steps.head('train'), run);
     let total: Tensor | number = out.loss;
-    const mainLoss = lossValue(out.loss);
+    const mainLoss = lossValue(out);
     let extra: { metrics: Record<string, number>; loss: number } | null = null;
     if (steps.buffer) {
       buffer = nextCycling(steps.buffer);
       tokens += batchTokens(buffer);
       const b = runStep(model, buffer, steps.head('buffer'), run);
-      extra = { metrics: b.metrics, loss: lossValue(b.loss) };
+      extra = { metrics: b.metrics, loss: lossValue(b) };
       total = sumLosses(out.loss, b.loss);
     }
-    const value = lossValue(total);
+    // The sum of the values already read (no further read from the device); only its finiteness is checked.
+    const value = mainLoss + (extra?.loss ?? 0);
     if (!Number.isFinite(value)) {
       if (typeof total !== 'number') total.dispose();
       throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
@@ -460,13 +461,14 @@ function rngBytesOf(device: Device): Buffer {
   }
 }
 
-function lossValue(loss: Tensor | number): number {
-  return typeof loss === 'number' ? loss : loss.item();
+/** A step's loss value: the one its head read with the metrics, else read now. */
+function lossValue(out: { loss: Tensor | number; lossValue?: number }): number {
+  return out.lossValue ?? (typeof out.loss === 'number' ? out.loss : out.loss.item());
 }
 
 /** The batch's loss plus the buffer's: numbers (backward done) add; tensors add into one graph and are freed. */
 function sumLosses(a: Tensor | number, b: Tensor | number): Tensor | number {
-  if (typeof a === 'number' || typeof b === 'number') return lossValue(a) + lossValue(b);
+  if (typeof a === 'number' || typeof b === 'number') return lossValue({ loss: a }) + lossValue({ loss: b });
   const sum = tidy(() => a.add(b));
   a.dispose();
   b.dispose();

@@ -95,6 +95,8 @@ export interface PreferenceStepOptions extends PreferenceOptions {
 export interface StepOutput {
   loss: Tensor; // [] scalar
   metrics: Record<string, number>;
+  /** The loss's value when the head already read it (with the metrics, in one transfer). */
+  lossValue?: number;
 }
 
 /** A step whose backward already ran (gradient checkpointing): the loss value and the metrics. */
