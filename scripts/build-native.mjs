@@ -71,7 +71,7 @@ async function main() {
   if (lt.cuda) flags.push('-DBFPO_WITH_CUDA=1');
   // Per-file additions: the fused optimizer loops are vectorised (sqrt without errno has the same results).
   const fileFlags = { 'optim.cc': ['-O3', '-fno-math-errno'] };
-  const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
+  const libs = ['-ltorch', '-ltorch_cpu', '-lc10', '-ldl'];
   // libtorch_cuda registers the CUDA backend from its static initialisers: it must be linked even though no
   // symbol of ours refers to it, hence --no-as-needed.
   if (lt.cuda) libs.unshift('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');

@@ -68,6 +68,7 @@ export interface Native {
   cudaDeviceCount(): number;
   cudaManualSeedAll(seed: number): void;
   cudaCompiled(): boolean;
+  cudaMemoryInfo(index: number): { free: number; total: number } | null;
   fastPaths(): { sdpa: boolean; fusedAdamwCuda: boolean; fusedAdamwCpu: boolean };
   cudaSynchronize(): void;
   unary(op: number, h: H): H;

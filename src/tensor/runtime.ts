@@ -38,6 +38,11 @@ export const cuda = {
   /** The addon was linked against libtorch's CUDA libraries (false for a CPU-only libtorch such as Debian's). */
   isBuilt: (): boolean => native.cudaCompiled(),
   synchronize: (): void => native.cudaSynchronize(),
+  /**
+   * Free and total bytes of CUDA device `index` as the driver sees them (memory libtorch caches counts as used), or
+   * null where no CUDA runtime is loaded.
+   */
+  memoryInfo: (index = 0): { free: number; total: number } | null => native.cudaMemoryInfo(index),
 };
 
 /**
