@@ -14,6 +14,7 @@ import {
   frozenReference, preferenceStep, selectTrainable, type PreferenceBatch, type ReferenceStrategy,
 } from 'bfpo/train';
 import { medianSeconds, pythonWithTorch, type BenchRow } from './util.js';
+import { benchTrainRealistic } from './train-realistic.js';
 
 const SEQ = 256;
 const PAIRS = 2;
@@ -144,7 +145,8 @@ function torchTrain(size: string, variants: Variant[], warmup: number, reps: num
 function settings(): { sizes: string[]; warmup: number; reps: number } {
   const refuse = (msg: string): never => { console.error(msg); process.exit(2); };
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const sizes = (arg('train-sizes') ?? process.env.BFPO_BENCH_TRAIN_SIZES ?? Object.keys(TRAIN_SIZES).join(',')).split(',').map((s) => s.trim().toLowerCase());
+  const given0 = arg('train-sizes') ?? process.env.BFPO_BENCH_TRAIN_SIZES ?? Object.keys(TRAIN_SIZES).join(',');
+  const sizes = given0 === 'none' ? [] : given0.split(',').map((s) => s.trim().toLowerCase()); // none: the realistic workload only
   for (const s of sizes) if (!TRAIN_SIZES[s]) refuse(`Unknown training benchmark size '${s}'; choose from ${Object.keys(TRAIN_SIZES).join(', ')}`);
   const given = arg('train-steps') ?? process.env.BFPO_BENCH_TRAIN_STEPS;
   const [warmup, reps] = (given ?? '1,5').split(',').map(Number);
@@ -208,5 +210,6 @@ export async function benchTrain(): Promise<BenchRow[]> {
       `MFU = 6N (full) or 4N+2N_trainable (selective), +2N with a frozen reference copy, FLOPs/token x tokens/s over the float32 matmul peak`,
     unit: 'GFLOP/s peak', ours: ourPeak, note: `peak used: ${peak.toFixed(1)} GFLOP/s, the best of ours and PyTorch's n=2048 matmul; N = matmul weights incl. lm_head`,
   });
+  rows.push(...await benchTrainRealistic());
   return rows;
 }

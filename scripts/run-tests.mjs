@@ -25,7 +25,9 @@ if (files.length === 0) {
 }
 const args = ['--conditions=bfpo-source', '--import', 'tsx', '--test', '--test-concurrency=1', ...passThrough, ...files];
 // The caches that default to $XDG_CACHE_HOME (tokenized data, reference log-probs) go to a folder of this run.
+// bf16: auto means float32 in tests (BFPO_BF16_AUTO), so that results do not depend on the CPU's bfloat16 speed;
+// the probe's own tests unset it.
 const cache = mkdtempSync(join(tmpdir(), 'bfpo-test-cache-'));
-const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, BFPO_TEST: '1', XDG_CACHE_HOME: cache } });
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env: { ...process.env, BFPO_TEST: '1', XDG_CACHE_HOME: cache, BFPO_BF16_AUTO: process.env.BFPO_BF16_AUTO ?? 'float32' } });
 rmSync(cache, { recursive: true, force: true });
 process.exit(r.status ?? 1);

@@ -4,32 +4,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addonPath, packageRoot } from '../tensor/native.js';
 import { buildInfo, cuda, detectBlas, getNumThreads } from '../tensor/runtime.js';
-import { randn } from '../tensor/creation.js';
-import type { DType } from '../tensor/dtype.js';
+import { bf16Probe, describeBf16Probe, matmulSpeed } from '../train/bf16-probe.js';
+
+export { matmulSpeed };
 
 /** The installed bfpo version, from its package.json. */
 export function bfpoVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
-}
-
-/** Median GFLOP/s of an n x n matrix product in `dtype` on the CPU, over a few timed repeats after a warm-up. */
-export function matmulSpeed(dtype: DType, n = 256, repeats = 5): number {
-  const a = randn([n, n], { dtype });
-  const b = randn([n, n], { dtype });
-  try {
-    a.matmul(b).dispose();
-    const times: number[] = [];
-    for (let i = 0; i < repeats; i++) {
-      const t0 = process.hrtime.bigint();
-      a.matmul(b).dispose();
-      times.push(Number(process.hrtime.bigint() - t0) / 1e9);
-    }
-    times.sort((x, y) => x - y);
-    return (2 * n ** 3) / times[Math.floor(times.length / 2)] / 1e9;
-  } finally {
-    a.dispose();
-    b.dispose();
-  }
 }
 
 /** The lines `bfpo env` prints, as label/value pairs. */
@@ -39,6 +20,12 @@ export function environmentReport(): [string, string][] {
   const bi = buildInfo();
   const f32 = matmulSpeed('float32');
   const bf16 = matmulSpeed('bfloat16');
+  let probe: string;
+  try {
+    probe = describeBf16Probe(bf16Probe());
+  } catch (e) {
+    probe = (e as Error).message;
+  }
   return [
     ['bfpo', `${bfpoVersion()} (${packageRoot})`],
     ['Node.js', `${process.version} ${process.platform}-${process.arch}`],
@@ -49,6 +36,7 @@ export function environmentReport(): [string, string][] {
     ['threads', `${getNumThreads()} (set BFPO_NUM_THREADS to change)`],
     ['parallel', bi.parallel.split('\n').filter((l) => /OpenMP|MKL|backend/i.test(l)).map((l) => l.trim()).join('; ') || 'unknown'],
     ['matmul 256', `float32 ${f32.toFixed(1)} GFLOP/s, bfloat16 ${bf16.toFixed(1)} GFLOP/s (bf16 is ${(bf16 / f32).toFixed(2)}x float32${bf16 < f32 / 2 ? ': this CPU has no fast bf16, prefer float32 here' : ''})`],
+    ['bf16', probe],
   ];
 }
 

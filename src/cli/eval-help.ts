@@ -33,8 +33,8 @@ Options:
                         HarmBench input; reports harmlessness and attack_success_rate (use with --judge classifier:PATH)
   --protocol bfpo-paper-helpfulness
                         the original's helpfulness suite: its lm-eval task list (truthfulqa_gen/mc2, crows_pairs_english,
-                        ethics_*, toxigen, winogrande, six bigbench tasks, hhh_alignment); write it into the same --out
-                        as the harmlessness run for the paper's figure
+                        ethics_*, toxigen, winogrande, six bigbench tasks, realtoxicityprompts_challenge (scored by
+                        --toxicity), hhh_alignment); write it into the same --out as the harmlessness run for the figure
   --data-dir DIR        data of the protocol and of the built-in lm-eval tasks, in the hub layout: e.g.
                         DIR/Babelscape/ALERT/alert.jsonl, DIR/PKU-Alignment/PKU-SafeRLHF/test.jsonl,
                         DIR/truthful_qa/multiple_choice/validation-00000-of-00001.parquet (docs/eval.md lists them all)

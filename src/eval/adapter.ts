@@ -12,21 +12,12 @@ import { tensor } from '../tensor/creation.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { cat } from '../tensor/functional.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { LocalCompleter } from './completion.js';
+import { generateTexts, LocalCompleter } from './completion.js';
 import type { EvalModel, ModelSource } from './runner.js';
 import { splitContinuation, yesNoTokenIds, type EvalTokenizer } from './tokens.js';
 import type {
   ChatModel, ContinuationPair, ContinuationScore, GenerationSettings, LogLikelihoodScorer, Message, YesNoProbabilities, YesNoScorer,
 } from './types.js';
-
-function cutAtStop(text: string, stop: string[] | undefined): string {
-  let end = text.length;
-  for (const s of stop ?? []) {
-    const i = text.indexOf(s);
-    if (i >= 0 && i < end) end = i;
-  }
-  return text.slice(0, end);
-}
 
 /**
  * Answers conversations with a local model: chat template, left-padded batch, KV cache, the given sampling settings
@@ -40,23 +31,7 @@ export class LocalChatModel implements ChatModel {
   async generate(batch: Message[][], s: GenerationSettings): Promise<string[]> {
     const prompts = batch.map((messages) =>
       this.tokenizer.encode(this.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true, tokenize: false }), { addSpecialTokens: false }));
-    return (await this.run(prompts, s)).map((t) => t.trim());
-  }
-
-  private async run(prompts: number[][], s: GenerationSettings): Promise<string[]> {
-    const eos = [...this.model.config.eosTokenIds, this.tokenizer.eosTokenId].filter((x): x is number => typeof x === 'number');
-    const decode = (ids: number[]) => this.tokenizer.decode(ids, { skipSpecialTokens: true });
-    const { sequences } = generate(this.model, prompts, {
-      maxNewTokens: s.maxNewTokens,
-      doSample: s.temperature > 0,
-      ...(s.temperature > 0 ? { temperature: s.temperature, topP: s.topP } : {}),
-      seed: s.seed,
-      eosTokenIds: [...new Set(eos)],
-      ...(typeof this.tokenizer.padTokenId === 'number' ? { padTokenId: this.tokenizer.padTokenId } : {}),
-      ...(s.stop?.length ? { stopStrings: s.stop } : {}),
-      decode,
-    });
-    return sequences.map((ids) => cutAtStop(decode(ids), s.stop));
+    return generateTexts(this.model, this.tokenizer, prompts, s).map((t) => t.trim());
   }
 }
 

@@ -25,19 +25,27 @@ export class LocalCompleter implements TextCompleter {
 
   async complete(prompts: string[], s: GenerationSettings): Promise<string[]> {
     const bos = this.model.config.modelType.includes('gemma');
-    const ids = prompts.map((p) => this.tokenizer.encode(p, { addSpecialTokens: bos }));
-    const eos = [...this.model.config.eosTokenIds, this.tokenizer.eosTokenId].filter((x): x is number => typeof x === 'number');
-    const decode = (t: number[]) => this.tokenizer.decode(t, { skipSpecialTokens: true });
-    const { sequences } = generate(this.model, ids, {
-      maxNewTokens: s.maxNewTokens,
-      doSample: s.temperature > 0,
-      ...(s.temperature > 0 ? { temperature: s.temperature, topP: s.topP } : {}),
-      seed: s.seed,
-      eosTokenIds: [...new Set(eos)],
-      ...(typeof this.tokenizer.padTokenId === 'number' ? { padTokenId: this.tokenizer.padTokenId } : {}),
-      ...(s.stop?.length ? { stopStrings: s.stop } : {}),
-      decode,
-    });
-    return sequences.map((t) => cutAtStops(decode(t), s.stop));
+    return generateTexts(this.model, this.tokenizer, prompts.map((p) => this.tokenizer.encode(p, { addSpecialTokens: bos })), s);
   }
+}
+
+/**
+ * Generates from token-id prompts (left-padded batch, KV cache) with the given settings, greedy when temperature is 0,
+ * stopping at the model's and the tokenizer's EOS tokens and at the stop strings; returns each continuation decoded
+ * without special tokens and cut at the first stop string. The one generation path of the local eval models.
+ */
+export function generateTexts(model: LanguageModel, tokenizer: EvalTokenizer, prompts: number[][], s: GenerationSettings): string[] {
+  const eos = [...model.config.eosTokenIds, tokenizer.eosTokenId].filter((x): x is number => typeof x === 'number');
+  const decode = (t: number[]) => tokenizer.decode(t, { skipSpecialTokens: true });
+  const { sequences } = generate(model, prompts, {
+    maxNewTokens: s.maxNewTokens,
+    doSample: s.temperature > 0,
+    ...(s.temperature > 0 ? { temperature: s.temperature, topP: s.topP } : {}),
+    seed: s.seed,
+    eosTokenIds: [...new Set(eos)],
+    ...(typeof tokenizer.padTokenId === 'number' ? { padTokenId: tokenizer.padTokenId } : {}),
+    ...(s.stop?.length ? { stopStrings: s.stop } : {}),
+    decode,
+  });
+  return sequences.map((t) => cutAtStops(decode(t), s.stop));
 }

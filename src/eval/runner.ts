@@ -158,6 +158,9 @@ function judgeFor(task: Task, o: RunEvalOptions, refusal: Judge): Judge | null {
   return null;
 }
 
+/** Whether a task's prompts are continued as plain text (no chat template) rather than asked as a user turn. */
+const plainText = (task: Task) => task.kind === 'generation' || task.kind === 'toxicity' || (task.kind === 'safety' && task.plainText === true);
+
 async function generateMissing(model: string, gen: { chat?: ChatModel; completer?: TextCompleter }, task: Task, o: RunEvalOptions, stores: EvalStores, progress: Progress) {
   const all = promptsOf(task);
   const batch = o.batchSize ?? 8;
@@ -170,7 +173,7 @@ async function generateMissing(model: string, gen: { chat?: ChatModel; completer
     const missing = all.slice(start, start + batch).filter((s) => !stores.generations.has(model, task.name, s.id));
     if (missing.length === 0) continue;
     const seeded = { ...settings, seed: settings.seed + chunk };
-    const texts = task.kind === 'generation' || task.kind === 'toxicity'
+    const texts = plainText(task)
       ? await gen.completer!.complete(missing.map((s) => s.prompt), seeded)
       : await gen.chat!.generate(missing.map((s) => [{ role: 'user' as const, content: s.prompt }]), seeded);
     stores.generations.append(...missing.map((s, i) => ({ model, task: task.name, id: s.id, prompt: s.prompt, generation: texts[i], settings: seeded, baseSeed: settings.seed })));
@@ -264,7 +267,7 @@ async function runTask(name: string, get: ModelGetter, task: Task, o: RunEvalOpt
   }
   if (!task.samples.every((s) => stores.generations.has(name, task.name, s.id))) {
     const m = await get();
-    const plain = task.kind === 'generation' || task.kind === 'toxicity';
+    const plain = plainText(task);
     if (plain ? !m.completer : !m.chat) {
       throw expected(plain ? 'a model that continues plain text' : 'a model that generates', `model ${name} (task ${task.name})`, m);
     }

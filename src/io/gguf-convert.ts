@@ -6,9 +6,9 @@ import type { Tensor } from '../tensor/tensor.js';
 import { closeSync, openSync } from 'node:fs';
 import { type ByteReader, runReader, runReaderAsync } from './byte-reads.js';
 import { decodeGgufTensor, ggufTensorBytesReader, readGguf, writeGguf } from './gguf.js';
-import { type ExportTensor, type GgufArch, type GgufFileType, ggufMetadataFromConfig, ggufTensorToHf, ggufTensorsFromHf, hfConfigFromGguf } from './gguf-llama.js';
+import { type ExportTensor, type GgufArch, type GgufFileType, ggufMetadataFromConfig, ggufNameToHf, ggufTensorToHf, ggufTensorsFromHf, hfConfigFromGguf } from './gguf-llama.js';
 import { ggufTokenizerMetadata, tokenizerFromGguf } from './gguf-tokenizer.js';
-import { tensorFromBytes } from './safetensors.js';
+import { type TensorCheck, tensorFromBytes } from './safetensors.js';
 import { Tokenizer } from './tokenizer.js';
 
 /** What `ggufToHf` returns: config.json fields, weights under Hugging Face names, and the tokenizer (when the file has one). */
@@ -19,7 +19,16 @@ export interface GgufAsHf {
 }
 
 /** Options of `ggufToHf`: the GGUF naming of the model families, and the dtype and device of the weights. */
-export interface GgufToHfOptions { archs: readonly GgufArch[]; dtype?: DType; device?: Device }
+export interface GgufToHfOptions {
+  archs: readonly GgufArch[];
+  dtype?: DType;
+  device?: Device;
+  /**
+   * Given the config read from the header, the check of each tensor (Hugging Face name, dtype, shape) made before
+   * it becomes a Tensor; the check throws to refuse the file.
+   */
+  checkFor?: (config: Record<string, unknown>) => TensorCheck;
+}
 
 /**
  * Reads a Llama-family GGUF file as a Hugging Face model: config.json fields, weights under HF names in HF
@@ -49,12 +58,21 @@ export function* ggufToHfReader(path: string, opts: GgufToHfOptions): ByteReader
   const tokenizer = file.metadata['tokenizer.ggml.model'] === undefined
     ? undefined
     : (({ tokenizerJson, tokenizerConfig }) => new Tokenizer(tokenizerJson, tokenizerConfig, `${path} tokenizer`))(tokenizerFromGguf(file));
+  const check = opts.checkFor?.(config);
+  // Every tensor is checked (by its header entry) before any tensor bytes are read; GGUF tensors decode to floats.
+  if (check) {
+    for (const info of file.tensors) {
+      const hf = ggufNameToHf(info.name);
+      if (hf !== undefined) check(path, hf, info.type === 'F16' ? 'float16' : info.type === 'BF16' ? 'bfloat16' : 'float32', info.shape);
+    }
+  }
   const weights = new Map<string, Tensor>();
   const fd = openSync(path, 'r');
   try {
     for (const info of file.tensors) {
       const stored = decodeGgufTensor(file, info.name, yield* ggufTensorBytesReader(file, info.name, fd));
       const { name, tensor: t } = ggufTensorToHf(file, config, info.name, opts.archs, () => stored);
+      check?.(path, name, t.dtype, t.shape);
       weights.set(name, tensorFromBytes(t.bytes, t.dtype, t.shape, { dtype: opts.dtype, device: opts.device }));
     }
   } catch (err) {

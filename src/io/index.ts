@@ -1,7 +1,7 @@
 // The io layer's public surface: safetensors, Hugging Face folders, tokenizers and chat templates, GGUF.
 export { FormatError } from './errors.js';
 export {
-  type SafetensorsDtype, type SafetensorsEntry, type SafetensorsHeader, type LoadOptions as TensorLoadOptions, type RawTensor,
+  type SafetensorsDtype, type SafetensorsEntry, type SafetensorsHeader, type LoadOptions as TensorLoadOptions, type TensorCheck, type RawTensor,
   SafetensorsFile, readSafetensorsHeader, loadSafetensors, loadSafetensorsAsync, saveSafetensors, saveSafetensorsAsync, writeSafetensors,
 } from './safetensors.js';
 export {

@@ -176,10 +176,18 @@ export class SafetensorsFile {
   }
 }
 
+/** A check of one stored tensor (file, name, dtype, shape) before its bytes are read; it throws to refuse it. */
+export type TensorCheck = (file: string, name: string, dtype: DType, shape: readonly number[]) => void;
+
 /** Options for loading tensors: floating tensors are converted to `dtype`; all tensors are moved to `device`. */
 export interface LoadOptions {
   dtype?: DType;
   device?: Device;
+  /**
+   * Called with each tensor's file, name, stored dtype and shape after the file's header is read and before any of
+   * its tensor bytes are; throw to refuse the file (e.g. a shape that disagrees with the model's config).
+   */
+  check?: TensorCheck;
 }
 
 /** Makes a Tensor from raw bytes, converting floating dtypes to `opts.dtype` and moving it to `opts.device`. */
@@ -223,6 +231,7 @@ export function* tensorsReader(files: TensorFileRead[], opts: LoadOptions = {}):
           if (!e) throw f.missing?.(name) ?? new FormatError(f.path, 'no such tensor in this file', name);
           return e;
         });
+        if (opts.check) for (const e of entries) opts.check(f.path, e.name, TO_DTYPE[e.dtype], e.shape);
         for (const e of entries) out.set(e.name, tensorFromBytes(yield* entryBytes(header, fd, e), TO_DTYPE[e.dtype], e.shape, opts));
       } finally {
         closeSync(fd);

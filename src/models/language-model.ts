@@ -17,6 +17,8 @@ export interface LanguageModel extends Module {
   attention?: AttentionImplementation;
   /** logits [b, s, v] (or [n, v] for `rows`) from `inputIds` [b, s] int64. */
   forward(inputIds: Tensor, opts?: ForwardOptions): ForwardOutput;
+  /** Whether the training and log-prob steps hand it padding-free batches (forward `groups`); optional. */
+  paddingFree?: boolean;
   /** Forward, head and backward with per-layer recomputation; optional (only for gradient checkpointing). */
   forwardBackwardCheckpointed?(inputIds: Tensor, head: (logits: Tensor, extras: HeadExtras) => Tensor, opts?: CheckpointedOptions): number;
 }

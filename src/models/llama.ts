@@ -12,7 +12,7 @@ import { arange } from '../tensor/creation.js';
 import { ArgumentError, expected } from '../errors.js';
 import { noGrad } from '../tensor/autograd.js';
 import { buildInfo, fastPaths, getRngState, setRngState } from '../tensor/runtime.js';
-import { type AttentionKernel, applyRotaryEmbedding, linear, scaledDotProductAttention } from '../tensor/functional.js';
+import { type AttentionKernel, applyRotaryEmbedding, cat, linear, scaledDotProductAttention } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type ModelConfig, layerWindow, parseConfig } from './config.js';
@@ -51,6 +51,27 @@ export interface ForwardOptions {
    * output projection).
    */
   rows?: Tensor;
+  /**
+   * Padding-free input: `inputIds` [1, T] holds several sequences back to back (see {@link AttentionGroup}); each
+   * group attends only within itself. Needs `positionIds`; no mask or cache.
+   */
+  groups?: AttentionGroup[];
+  /** With `rows` and `groups`: [R, T] float32 weights; `logitsMean` is then [R], row r's weighted mean of all logits. */
+  rowWeights?: Tensor;
+}
+
+/**
+ * A contiguous span of a packed [1, T] input that attends only within itself, with its own mask: a sequence (causal),
+ * or a pair whose chosen and rejected answers follow their shared prompt (each answer sees the prompt and itself).
+ */
+export interface AttentionGroup {
+  /** First slot and number of slots in the packed sequence. */
+  start: number;
+  length: number;
+  /** bool [1, 1, length, length]: true where a query slot may not see a key slot. */
+  blocked: Tensor;
+  /** The same with the sliding window applied (by position), for the layers that use one; null without a window. */
+  blockedWindow: Tensor | null;
 }
 
 /** Options of `LlamaForCausalLM.forwardBackwardCheckpointed`. */
@@ -63,6 +84,9 @@ export interface CheckpointedOptions {
   lossScale?: number;
   /** As in `forward`: the head receives logits [n, v] for these flat positions only, and `logitsMean`. */
   rows?: Tensor;
+  /** As in `forward`: a padding-free input and its row weights. */
+  groups?: AttentionGroup[];
+  rowWeights?: Tensor;
 }
 
 /** What `forward` returns. */
@@ -83,8 +107,9 @@ export interface HeadExtras {
 interface LayerContext {
   cos: Tensor; // [b, 1, s, hd]
   sin: Tensor; // [b, 1, s, hd]
-  blocked: Tensor; // [b or 1, 1, s, t] true where a query may not see a key
+  blocked: Tensor | null; // [b or 1, 1, s, t] true where a query may not see a key (null with groups)
   blockedWindow: Tensor | null; // the same with the sliding window applied, for layers that use one
+  groups: AttentionGroup[] | null; // a padding-free input: attention runs group by group
   cache: KVCache | null;
   kernel: AttentionKernel;
 }
@@ -124,7 +149,11 @@ export class LlamaAttention extends Module {
     const blocked = window !== null && ctx.blockedWindow ? ctx.blockedWindow : ctx.blocked; // [b, 1, s, t]
     // Query head j reads key/value head floor(j / (nh / nkv)); masked scores get the dtype's lowest value and
     // softmax runs in float32, as in HF's eager attention.
-    const heads = scaledDotProductAttention(q, k, v, { blocked, scale: 1 / Math.sqrt(hd), kernel: ctx.kernel }); // [b, nh, s, hd]
+    const scale = 1 / Math.sqrt(hd);
+    const heads = ctx.groups === null
+      ? scaledDotProductAttention(q, k, v, { blocked, scale, kernel: ctx.kernel }) // [b, nh, s, hd]
+      : cat(ctx.groups.map((g) => scaledDotProductAttention(q.narrow(2, g.start, g.length), k.narrow(2, g.start, g.length), v.narrow(2, g.start, g.length),
+        { blocked: window !== null && g.blockedWindow ? g.blockedWindow : g.blocked, scale, kernel: ctx.kernel })), 2); // [1, nh, T, hd]
     const out = heads.transpose(1, 2).reshape(b, s, nh * hd); // [b, s, nh * hd]
     return this.oProj.forward(out); // [b, s, h]
   }
@@ -203,6 +232,11 @@ export class LlamaForCausalLM extends Module {
   readonly rotary: RotaryEmbedding;
   /** The attention kernel every layer uses (see AttentionImplementation); set it any time between calls. */
   attention: AttentionImplementation = 'auto';
+  /**
+   * Whether training and log-prob passes may hand this model padding-free batches (`groups`): on by default, off
+   * with the recipe key `padding_free: false`. The forward accepts `groups` either way.
+   */
+  paddingFree = true;
 
   constructor(config: ModelConfig | Record<string, unknown>, opts: ModuleOptions = {}) {
     super();
@@ -247,20 +281,21 @@ export class LlamaForCausalLM extends Module {
       }
       const keep = opts.logitsToKeep;
       if (keep !== undefined && keep < hidden.shape[1]) hidden = hidden.narrow(1, hidden.shape[1] - keep, keep); // [b, keep, h]
-      return this.head(this.model.norm.forward(hidden), opts.rows); // [b, s, h] normed
+      return this.head(this.model.norm.forward(hidden), opts.rows, opts.rowWeights); // [b, s, h] normed
     });
     return { ...out, cache };
   }
 
   /** lm_head over the final normed hidden states [b, s, h]: every position, or only the flat `rows`. */
-  private head(normed: Tensor, rows: Tensor | undefined): { logits: Tensor; logitsMean?: Tensor } {
+  private head(normed: Tensor, rows: Tensor | undefined, rowWeights?: Tensor): { logits: Tensor; logitsMean?: Tensor } {
     if (rows === undefined) return { logits: linear(normed, this.outputWeight) }; // [b, s, v]
     const [b, s, h] = normed.shape;
     if (!(rows instanceof Tensor) || rows.ndim !== 1 || rows.dtype !== 'int64') throw expected('an int64 tensor [n] of flat positions', 'rows', rows);
     const logits = linear(normed.reshape(b * s, h).indexSelect(0, rows), this.outputWeight); // [n, v]
     // mean over positions and vocabulary of normed @ W^T = (mean over positions of normed) . (mean over vocabulary of W)
     // (reduced in the weights' dtype first, so a bfloat16 lm_head is not copied to float32 on every call)
-    const logitsMean = noGrad(() => normed.mean(1).float().matmul(this.outputWeight.mean(0).float())); // [b]
+    const logitsMean = noGrad(() => (rowWeights === undefined ? normed.mean(1).float() : rowWeights.matmul(normed.view(s, h).float())) // [b or R, h]
+      .matmul(this.outputWeight.mean(0).float())); // [b or R]
     return { logits, logitsMean };
   }
 
@@ -293,7 +328,7 @@ export class LlamaForCausalLM extends Module {
       }
       const top = hidden.requiresGrad_(true); // a leaf: the head's backward stops here
       const value = tidy(() => {
-        const { logits, logitsMean } = this.head(this.model.norm.forward(top), opts.rows); // [b, s, v] or [n, v]
+        const { logits, logitsMean } = this.head(this.model.norm.forward(top), opts.rows, opts.rowWeights); // [b, s, v] or [n, v]
         const loss = head(logits, { logitsMean }); // []
         if (!(loss instanceof Tensor) || loss.numel() !== 1) throw expected('a scalar loss tensor', 'head(logits)', loss);
         const v = loss.item();
@@ -363,6 +398,18 @@ export class LlamaForCausalLM extends Module {
       throw expected(`position ids of shape [${b}, ${s}]`, 'positionIds', positionIds);
     }
     const { cos, sin } = this.rotary.tables(positionIds, this.outputWeight.dtype, device); // [b, 1, s, hd] each
+    if (opts.groups !== undefined) {
+      if (b !== 1 || mask !== undefined || cache !== null || opts.positionIds === undefined) {
+        throw new ArgumentError('A padding-free forward (groups) takes inputIds [1, T] and positionIds, without attentionMask or cache');
+      }
+      const ends = opts.groups.every((g, i) => g.start === (i === 0 ? 0 : opts.groups![i - 1].start + opts.groups![i - 1].length));
+      const total = opts.groups.reduce((a, g) => a + g.length, 0);
+      if (!ends || total !== s) throw expected(`attention groups that tile the ${s} packed positions in order`, 'groups', opts.groups.map((g) => [g.start, g.length]));
+      if (this.config.slidingWindow !== null && opts.groups.some((g) => g.blockedWindow === null)) {
+        throw new ArgumentError('This model uses a sliding window: every attention group needs blockedWindow');
+      }
+      return { cos, sin, blocked: null, blockedWindow: null, groups: opts.groups, cache, kernel: this.attention };
+    }
 
     const queryPos = arange(past, t, 1, { device }).unsqueeze(1); // [s, 1] slot index of each query
     const keyPos = arange(0, t, 1, { device }).unsqueeze(0); // [1, t]
@@ -371,7 +418,7 @@ export class LlamaForCausalLM extends Module {
     const window = this.config.slidingWindow;
     // A window of w lets query i see keys i-w+1 .. i (HF: kv_idx > q_idx - sliding_window), by slot index.
     const blockedWindow = window === null ? null : blocked.logicalOr(keyPos.le(queryPos.sub(window))); // [b, 1, s, t]
-    return { cos, sin, blocked, blockedWindow, cache, kernel: this.attention };
+    return { cos, sin, blocked, blockedWindow, groups: null, cache, kernel: this.attention };
   }
 
   /** HF's rule: with a mask, position = (number of real tokens so far) - 1, and 1 on padding; else count on. */

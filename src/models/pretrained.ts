@@ -9,7 +9,7 @@ import { isHubRepoId, resolveHubPath } from '../io/hf-cache.js';
 import { type ByteReader, runReader, runReaderAsync } from '../io/byte-reads.js';
 import { ggufToHfReader } from '../io/gguf-convert.js';
 import { findHfFolder, hfWeightsReader, type HfFolder } from '../io/hf-folder.js';
-import { tensorsReader } from '../io/safetensors.js';
+import { type TensorCheck, tensorsReader } from '../io/safetensors.js';
 import { SAFETENSORS_INDEX, shardedFiles } from '../io/safetensors-shards.js';
 import { type Tokenizer, generationConfig, loadTokenizer, tokenizerFiles } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
@@ -53,15 +53,33 @@ function pickDtype(requested: DType | 'auto' | undefined, config: Record<string,
   return requested;
 }
 
-function build(config: Record<string, unknown>, weights: Map<string, Tensor>, dtype: DType, device: Device): LanguageModel {
-  let model: LanguageModel;
-  try {
-    const family = familyOf(config);
-    model = family.create(family.parseConfig(config), { dtype, device, init: 'empty' });
-  } catch (err) {
-    for (const w of weights.values()) w.dispose();
-    throw err;
-  }
+/** An empty model (parameters allocated, not filled) of `config`'s family: the shapes and dtypes the weights must have. */
+function emptyModel(config: Record<string, unknown>, dtype: DType, device: Device): LanguageModel {
+  const family = familyOf(config);
+  return family.create(family.parseConfig(config), { dtype, device, init: 'empty' });
+}
+
+/**
+ * The check of each stored tensor against the model `configSource` describes, made before its bytes are read: a
+ * wrong shape, or an integer or boolean tensor where the model has a floating-point parameter, is refused naming the
+ * tensor, what the config implies and what the file holds. Floating-point tensors of another precision are cast.
+ */
+export function weightCheck(model: LanguageModel, configSource: string): TensorCheck {
+  const own = model.stateDict();
+  return (file, name, dtype, shape) => {
+    const p = own.get(name);
+    if (!p) return; // unknown or ignored names are the state dict's concern (after reading, with every key listed)
+    const shapeOk = p.shape.length === shape.length && p.shape.every((d, i) => d === shape[i]);
+    const dtypeOk = isFloatingDtype(p.dtype) ? isFloatingDtype(dtype) : dtype === p.dtype;
+    if (shapeOk && dtypeOk) return;
+    const want = isFloatingDtype(p.dtype) ? `a floating-point dtype (loaded as ${p.dtype})` : p.dtype;
+    const what = shapeOk ? 'dtype' : dtypeOk ? 'shape' : 'shape and dtype';
+    throw new FormatError(file, `${what} ${shapeOk || dtypeOk ? 'disagrees' : 'disagree'} with ${configSource}: it implies ${want} of shape [${p.shape.join(', ')}], the file holds ${dtype} of shape [${shape.join(', ')}]`, name);
+  };
+}
+
+/** Loads `weights` into `model` (both checked to match), frees the weights, and returns the model in eval mode. */
+function fill(model: LanguageModel, weights: Map<string, Tensor>): LanguageModel {
   try {
     model.loadStateDict(weights, { assign: true });
   } catch (err) {
@@ -116,15 +134,16 @@ function* pretrainedReader(path: string, opts: PretrainedOptions, caller: string
       mergeAdapterWeights(base.weights, yield* tensorsReader([{ path: file }]), file, adapter.scaling);
     } catch (err) {
       for (const w of base.weights.values()) w.dispose();
+      base.model.dispose();
       throw err;
     }
     const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : base.tokenizer;
-    const model = build(base.config, base.weights, base.dtype, device);
+    const model = fill(base.model, base.weights);
     if ('attention' in model) model.attention = attention;
     return { model, tokenizer, config: model.config };
   }
-  const { config, weights, dtype, tokenizer } = yield* weightsReader(path, opts.dtype, device);
-  const model = build(config, weights, dtype, device);
+  const { model, weights, tokenizer } = yield* weightsReader(path, opts.dtype, device);
+  fill(model, weights);
   if ('attention' in model) model.attention = attention;
   return { model, tokenizer, config: model.config };
 }
@@ -135,16 +154,31 @@ function locate(path: string, revision: string | undefined): string {
   return resolveHubPath(path, 'model', { revision });
 }
 
-/** The config, weights (in the chosen dtype) and tokenizer of a full model folder or a .gguf file. */
-function* weightsReader(path: string, requested: DType | 'auto' | undefined, device: Device): ByteReader<{ config: Record<string, unknown>; weights: Map<string, Tensor>; dtype: DType; tokenizer: Tokenizer | null }> {
-  if (statSync(path).isFile()) {
-    if (!path.endsWith('.gguf')) throw new FormatError(path, 'is a file but not a .gguf model; give a Hugging Face folder or a .gguf file');
-    const dtype = pickDtype(requested, {});
-    const { config, weights, tokenizer } = yield* ggufToHfReader(path, { archs: ggufArchs(), dtype, device });
-    return { config, weights, dtype, tokenizer: tokenizer ?? null };
+/**
+ * The empty model, the weights (in the chosen dtype, each checked against the model before its bytes are read) and
+ * the tokenizer of a full model folder or a .gguf file.
+ */
+function* weightsReader(path: string, requested: DType | 'auto' | undefined, device: Device): ByteReader<{ model: LanguageModel; weights: Map<string, Tensor>; tokenizer: Tokenizer | null }> {
+  let model: LanguageModel | undefined;
+  try {
+    if (statSync(path).isFile()) {
+      if (!path.endsWith('.gguf')) throw new FormatError(path, 'is a file but not a .gguf model; give a Hugging Face folder or a .gguf file');
+      const dtype = pickDtype(requested, {});
+      const checkFor = (config: Record<string, unknown>): TensorCheck => {
+        model = emptyModel(config, dtype, device);
+        return weightCheck(model, `the model configuration in ${path}'s header`);
+      };
+      const { weights, tokenizer } = yield* ggufToHfReader(path, { archs: ggufArchs(), dtype, device, checkFor });
+      return { model: model!, weights, tokenizer: tokenizer ?? null };
+    }
+    const { folder, dtype, tokenizer } = hfFolderParts(path, requested);
+    model = emptyModel(folder.config, dtype, device);
+    const weights = yield* hfWeightsReader(folder, { dtype, device, check: weightCheck(model, join(folder.dir, 'config.json')) });
+    return { model, weights, tokenizer };
+  } catch (err) {
+    model?.dispose();
+    throw err;
   }
-  const { folder, dtype, tokenizer } = hfFolderParts(path, requested);
-  return { config: folder.config, weights: yield* hfWeightsReader(folder, { dtype, device }), dtype, tokenizer };
 }
 
 /** A Hugging Face folder's files, the dtype to load it in and its tokenizer (checked before any weight is read). */

@@ -23,11 +23,11 @@ function tokenizerIdentity(folder: string): Record<string, string> {
 /**
  * Everything the tokenized data of a run depends on besides its files: the task, the mixer settings (datasets and
  * fractions, splits, mixer seed, skip_invalid, test_split_size, buffer), tokenization mode and lengths, packing,
- * assistant_only_loss and the recipe's chat template.
+ * assistant_only_loss, the recipe's chat template and how special-token strings in content tokenize.
  */
 export function tokenizedSettings(s: RunSettings): Record<string, unknown> {
   const t = s.tokenize;
-  const common = { task: s.task, data: s.data, tokenization: t.mode, chat_template: s.model.chatTemplate };
+  const common = { task: s.task, data: s.data, tokenization: t.mode, chat_template: s.model.chatTemplate, content_special_tokens: s.model.contentSpecialTokens };
   return s.task === 'preference'
     ? { ...common, max_length: t.maxLength, max_prompt_length: t.maxPromptLength }
     : { ...common, max_seq_length: t.maxSeqLength, packing: t.packing, assistant_only_loss: t.packing ? null : t.assistantOnlyLoss };

@@ -8,7 +8,7 @@ import { findHfFolder, loadHfWeights } from '../io/hf-folder.js';
 import { loadSafetensors, tensorsFile } from '../io/safetensors.js';
 import { tokenizerFiles, type Tokenizer } from '../io/tokenizer.js';
 import type { LanguageModel } from '../models/language-model.js';
-import { writeModelFiles, writeModelFilesAsync } from '../models/pretrained.js';
+import { weightCheck, writeModelFiles, writeModelFilesAsync } from '../models/pretrained.js';
 import { mergeLora } from '../nn/lora.js';
 import { noGrad } from '../tensor/autograd.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -20,7 +20,7 @@ export function hfModelStore(model: LanguageModel, tokenizer: Tokenizer | null):
     save: (dir) => writeModelFiles(model, tokenizer, dir),
     saveAsync: (dir) => writeModelFilesAsync(model, tokenizer, dir),
     load: (dir) => {
-      const weights = loadHfWeights(findHfFolder(dir), { dtype: model.outputWeight.dtype });
+      const weights = loadHfWeights(findHfFolder(dir), { dtype: model.outputWeight.dtype, check: weightCheck(model, `the model being trained`) });
       try {
         model.loadStateDict(weights);
       } finally {

@@ -28,7 +28,9 @@ export interface InspectedData {
  * const { dump } = await inspectRecipeData(prepareDataRecipe('preference', [file]), { split: 'train', rows: 3 });
  */
 export async function inspectRecipeData(settings: RunSettings, request: DumpRequest | null): Promise<InspectedData> {
-  const tok = textTokenizer(loadTokenizer(settings.model.tokenizerPath), settings.model.chatTemplate);
+  const tokenizer = loadTokenizer(settings.model.tokenizerPath);
+  tokenizer.contentSpecialTokens = settings.model.contentSpecialTokens;
+  const tok = textTokenizer(tokenizer, settings.model.chatTemplate);
   const summary: string[] = [];
   if (settings.task === 'preference') {
     const data = await preferenceData(settings, tok);

@@ -10,7 +10,7 @@ import { DEVICE_SETTING_PATTERN } from '../tensor/device.js';
 
 /** The value types a key can hold. */
 export type KeyType =
-  | 'string' | 'number' | 'integer' | 'boolean' | 'enum' | 'string-list' | 'enum-list' | 'mixer' | 'object';
+  | 'string' | 'number' | 'integer' | 'boolean' | 'boolean-auto' | 'enum' | 'string-list' | 'enum-list' | 'mixer' | 'object';
 
 export type KeyGroup = 'model' | 'data' | 'training' | 'preference' | 'accepted';
 
@@ -113,12 +113,13 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('momentum', 'number', 'training', 0, 'Momentum.' + optimReaders('momentum')),
   k('max_grad_norm', 'number', 'training', 1, 'Clip the global gradient norm to this; 0 disables clipping.'),
   k('device', 'string', 'training', 'auto', 'Where the run computes: auto (the first CUDA device when this libtorch has CUDA and a GPU is visible, else the CPU), cpu, cuda or cuda:N. Parameters, optimizer state, the reference model or its log-prob tables, batches and the random generator live there; a CUDA device that cannot be used stops the run at once, saying why (docs/gpu.md).', { pattern: { source: DEVICE_SETTING_PATTERN, describe: 'one of auto, cpu, cuda, cuda:N (N a device index)' } }),
-  k('bf16', 'boolean', 'training', false, 'Compute in bfloat16 with fp32 master weights.'),
+  k('bf16', 'boolean-auto', 'training', 'auto', 'Compute in bfloat16 with fp32 master weights (loss, log-softmax and metrics stay float32). auto: where a bfloat16 matrix product runs >= 1.3x as fast as a float32 one (measured once per machine, cached; `bfpo env` shows it; on a CUDA device timed on the device) and torch_dtype is null; true/false force it.'),
   k('fp16', 'boolean', 'training', false, 'float16 mixed precision is not supported; true is refused (use bf16).'),
   k('gradient_checkpointing', 'boolean', 'training', false, 'Keep only each decoder layer\'s input and recompute the layer in the backward pass: activation memory of one layer instead of all, for about one more forward per step.'),
   k('gradient_checkpointing_kwargs', 'object', 'training', null, 'Accepted for compatibility ({use_reentrant: false} is what bfpo always does).', { nullable: true }),
   k('use_selective', 'boolean', 'training', false, 'Train only the parameters whose name contains one of selected_layers.'),
   k('selected_layers', 'string-list', 'training', ['down_proj'], 'Name fragments of the trainable parameters when use_selective is true.'),
+  k('padding_free', 'boolean', 'training', true, 'Padding-free batches: the real tokens of a batch back to back in one sequence, each pair\'s prompt computed once with both answers attending to it (Llama-family models; same loss and gradients as padded batches to float tolerance, fewer FLOPs). false: padded [2 x batch, longest row] batches. logits/chosen and logits/rejected then average real tokens only.'),
   k('group_by_length', 'boolean', 'training', true, 'Batch examples of similar length together (less padding); false: plain random batches, the original\'s sampler.'),
   k('other_data_config_wins', 'boolean', 'training', false, 'false: --key=value overrides other_data_config; true: other_data_config overrides --key=value, as the original\'s parser did.'),
   k('seed', 'integer', 'training', 42, 'Seed of initialisation, dropout and data order; the same seed repeats a run.'),
@@ -201,6 +202,7 @@ export function describeType(s: KeySpec): string {
     case 'integer': return 'an integer';
     case 'number': return 'a number';
     case 'boolean': return 'true or false';
+    case 'boolean-auto': return 'true, false or auto';
     case 'object': return 'a mapping';
     default: return s.pattern ? s.pattern.describe : 'a string';
   }

@@ -11,6 +11,7 @@ function typeSchema(s: KeySpec): Schema {
     case 'number': return { type: 'number' };
     case 'integer': return { type: 'integer' };
     case 'boolean': return { type: 'boolean' };
+    case 'boolean-auto': return { anyOf: [{ type: 'boolean' }, { enum: ['auto'] }] };
     case 'enum': return { enum: values };
     case 'string-list': return { anyOf: [{ type: 'array', items: { type: 'string' } }, { type: 'string', description: 'comma-separated' }] };
     case 'enum-list': return { anyOf: [{ type: 'array', items: { enum: values } }, { enum: values }, { type: 'string', description: 'comma-separated' }] };

@@ -55,6 +55,7 @@ function fromText(s: KeySpec, text: string): unknown {
   if (s.nullable && NULLS.has(text)) return null;
   switch (s.type) {
     case 'boolean':
+    case 'boolean-auto':
       return /^(true|True|TRUE)$/.test(text) ? true : /^(false|False|FALSE)$/.test(text) ? false : text;
     case 'number':
     case 'integer':
@@ -79,9 +80,11 @@ export function checkValue(s: KeySpec, value: unknown, where: string): unknown {
   }
   switch (s.type) {
     case 'boolean':
+    case 'boolean-auto':
       if (typeof value === 'boolean') return value;
       if (value === 'True' || value === 'true') return true;
       if (value === 'False' || value === 'false') return false;
+      if (s.type === 'boolean-auto' && value === 'auto') return value;
       break;
     case 'number':
     case 'integer': {

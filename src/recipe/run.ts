@@ -90,9 +90,15 @@ export async function preferenceData(s: RunSettings, tok: TextTokenizer, device:
   };
 }
 
+/** padding_free: false switches a model's padding-free batches off. */
+function paddingFree<M extends LanguageModel>(s: RunSettings, model: M): M {
+  if (!s.paddingFree && model.paddingFree !== undefined) model.paddingFree = false;
+  return model;
+}
+
 /** Reference log-probs of every source, from the cache or computed once with the starting model. */
 function precomputedTables(s: RunSettings, data: PreferenceData, device: Device): Partial<Record<DataRole, LogpsTable>> {
-  const ref = loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model;
+  const ref = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
   try {
     const checksum = modelChecksum(ref);
     const dir = s.reference.cacheDir;
@@ -123,7 +129,7 @@ function reference(s: RunSettings, model: LanguageModel, data: PreferenceData, d
   note(`reference: ${kind}`);
   if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(s, data, device)), dispose: () => undefined };
   if (kind === 'adapter') return { strategy: adapterReference(model, { averageLogps }), dispose: () => undefined };
-  const copy = loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model;
+  const copy = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
@@ -195,7 +201,7 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
   const tok = textTokenizer(tokenizer, s.model.chatTemplate);
   const config = { ...s.trainer };
-  const model = (await loadPretrainedAsync(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention })).model;
+  const model = paddingFree(s, (await loadPretrainedAsync(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention })).model);
   // The template the model is trained with is saved with it (tokenizer_config.json, and from there GGUF).
   const chatTemplate = s.model.chatTemplate ?? (tokenizer.hasOwnChatTemplate ? null : ZEPHYR_CHAT_TEMPLATE);
   if (!s.model.chatTemplate) {

@@ -14,7 +14,8 @@ import type { TrainerConfig } from '../train/trainer.js';
 import { dataSettings, type DataSettings } from './data-settings.js';
 import { KEY_INDEX } from './recipe-keys.js';
 import { RecipeError, type Recipe } from './recipe.js';
-import { trainerConfig } from './trainer-config.js';
+import { TORCH_DTYPES, trainerConfig } from './trainer-config.js';
+import { resolveBf16 } from '../train/bf16-probe.js';
 import { REPORT_TO_VALUES, reportToWarnings } from './report-to.js';
 import { RecipeValues } from './values.js';
 
@@ -28,7 +29,7 @@ export interface ModelSettings {
   path: string;
   /** model_revision: the branch, tag or commit when path is a repo id read from the Hugging Face cache. */
   revision: string;
-  /** bfloat16 with bf16: true, else torch_dtype (null: float32). */
+  /** bfloat16 with bf16: true (or auto where bfloat16 pays, see bf16-probe.ts), else torch_dtype (null: float32). */
   dtype: DType | 'auto';
   /** tokenizer_name_or_path, or the model folder. */
   tokenizerPath: string;
@@ -83,6 +84,8 @@ export interface RunSettings {
   reference: ReferenceSettings;
   /** The LoRA adapters; null without use_peft. */
   lora: LoraSettings | null;
+  /** padding_free: Llama-family models get padding-free, prompt-sharing batches (model.paddingFree). */
+  paddingFree: boolean;
   /** With a buffer: log its metrics into the main batch's keys, as the original. */
   originalMetrics: boolean;
   /** false: evaluate the starting model only. */
@@ -181,7 +184,7 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
     task,
     model: {
       path,
-      dtype: v.boolean('bf16') ? 'bfloat16' : v.oneOfOrNull('torch_dtype', ['auto', 'bfloat16', 'float16', 'float32']) ?? 'float32',
+      dtype: resolveBf16(v.booleanOrAuto('bf16'), v.oneOfOrNull('torch_dtype', TORCH_DTYPES), checkDeviceSetting(v.string('device'), 'device')) ? 'bfloat16' : v.oneOfOrNull('torch_dtype', TORCH_DTYPES) ?? 'float32',
       revision: v.string('model_revision'),
       tokenizerPath: v.stringOrNull('tokenizer_name_or_path') ?? path,
       chatTemplate: v.stringOrNull('chat_template'),
@@ -206,6 +209,7 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
     loss,
     reference: referenceSettings(v),
     lora: loraSettings(v),
+    paddingFree: v.boolean('padding_free'),
     originalMetrics: v.boolean('original_metrics'),
     doTrain: v.boolean('do_train'),
     device: checkDeviceSetting(v.string('device'), 'device'),

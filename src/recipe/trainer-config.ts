@@ -2,6 +2,8 @@
 import type { TrainerConfig } from '../train/trainer.js';
 import { OPTIM_NAMES } from '../train/optimizers.js';
 import { SCHEDULE_TYPES } from '../train/schedule.js';
+import { resolveBf16 } from '../train/bf16-probe.js';
+import { checkDeviceSetting } from '../tensor/device.js';
 import { RECIPE_KEYS } from './recipe-keys.js';
 import type { Recipe } from './recipe.js';
 import type { RecipeValues } from './values.js';
@@ -20,6 +22,8 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   // Where a run computes and which attention kernel it uses change rounding, not the training: a checkpoint written
   // on a GPU resumes on the CPU and the reverse.
   'device', 'attn_implementation',
+  // Padding-free batches give the padded batches' gradients to float tolerance.
+  'padding_free',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
 ];
 
@@ -32,6 +36,8 @@ export function runIdentity(r: Recipe): Record<string, unknown> {
 }
 
 const STRATEGIES = ['no', 'steps', 'epoch'] as const;
+/** The values of torch_dtype. */
+export const TORCH_DTYPES = ['auto', 'bfloat16', 'float16', 'float32'] as const;
 
 /** The trainer configuration of a recipe's training keys (resolveSettings calls it after the cross-key checks). */
 export function trainerConfig(v: RecipeValues, outputDir: string): TrainerConfig {
@@ -62,7 +68,7 @@ export function trainerConfig(v: RecipeValues, outputDir: string): TrainerConfig
     saveSteps: v.number('save_steps'),
     saveTotalLimit: v.numberOrNull('save_total_limit'),
     seed: v.number('seed'),
-    bf16: v.boolean('bf16'),
+    bf16: resolveBf16(v.booleanOrAuto('bf16'), v.oneOfOrNull('torch_dtype', TORCH_DTYPES), checkDeviceSetting(v.string('device'), 'device')),
     gradientCheckpointing: v.boolean('gradient_checkpointing'),
     selectedLayers: v.boolean('use_selective') ? v.strings('selected_layers') : null,
     reportTo: report.includes('all') ? ['tensorboard'] : report,

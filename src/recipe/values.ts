@@ -27,6 +27,7 @@ export class RecipeValues {
   number(key: string): number { this.spec(key, ['number', 'integer'], false); return this.recipe.values[key] as number; }
   numberOrNull(key: string): number | null { this.spec(key, ['number', 'integer'], true); return this.recipe.values[key] as number | null; }
   boolean(key: string): boolean { this.spec(key, ['boolean'], false); return this.recipe.values[key] as boolean; }
+  booleanOrAuto(key: string): boolean | 'auto' { this.spec(key, ['boolean-auto'], false); return this.recipe.values[key] as boolean | 'auto'; }
   strings(key: string): string[] { this.spec(key, ['string-list'], false); return this.recipe.values[key] as string[]; }
   stringsOrNull(key: string): string[] | null { this.spec(key, ['string-list'], true); return this.recipe.values[key] as string[] | null; }
   mixerOrNull(key: string): Record<string, number> | null { this.spec(key, ['mixer'], true); return this.recipe.values[key] as Record<string, number> | null; }

@@ -11,6 +11,7 @@ import { BfpoError } from '../errors.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withoutLora } from '../nn/lora.js';
+import { packFor } from './pack-pairs.js';
 import type { Module } from '../nn/module.js';
 import {
   disposeBatch, type BatchSource, type CausalLM, type DataRole, type PreferenceBatch, type ReferenceStrategy,
@@ -24,7 +25,10 @@ function forwardLogps(model: CausalLM, batch: PreferenceBatch, average: boolean)
   return noGrad(() => tidy(() => {
     const b = batch.isChosenSafe.shape[0];
     const pos = scoredPositions(batch.labels);
-    const out = model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows }); // [n, vocab] or [2B, seq, vocab]
+    const packed = packFor(model, batch, pos, b); // one forward of each pair's prompt, no padding
+    const out = packed // [n, vocab] or [2B, seq, vocab]
+      ? model.forward(packed.inputIds, { positionIds: packed.positionIds, groups: packed.groups, rows: packed.rows, rowWeights: packed.rowWeights })
+      : model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows });
     const { logps } = rowLogps(out, batch.labels, pos, average); // [2B]
     return { chosen: logps.narrow(0, 0, b).clone(), rejected: logps.narrow(0, b, b).clone() };
   }));

@@ -12,6 +12,7 @@ import { ArgumentError } from '../errors.js';
 import { crossEntropy } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { disposePacked, packFor, type PackedInput } from './pack-pairs.js';
 import type {
   BackwardStepOutput, BatchSource, CausalLM, DataRole, PreferenceBatch, PreferenceStepOptions, ReferenceStrategy, SftBatch,
   StepOutput, TrainingTask,
@@ -53,24 +54,35 @@ export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: St
 export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: StepHead<B>, o?: { checkpointed?: false }): StepOutput;
 export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: StepHead<B>, o?: StepRunOptions): StepOutput | BackwardStepOutput;
 export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: StepHead<B>, o: StepRunOptions = {}): StepOutput | BackwardStepOutput {
+  const pairs = 'isChosenSafe' in batch ? (batch.isChosenSafe as Tensor).shape[0] : null;
   if (!o.checkpointed) {
     return tidy(() => {
       const pos = scoredPositions(batch.labels);
-      const out = model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows }); // [n, vocab] or [rows, seq, vocab]
+      const packed = packFor(model, batch, pos, pairs);
+      const out = packed // [n, vocab] or [rows, seq, vocab]
+        ? model.forward(packed.inputIds, { positionIds: packed.positionIds, groups: packed.groups, rows: packed.rows, rowWeights: packed.rowWeights })
+        : model.forward(batch.inputIds, { attentionMask: batch.attentionMask, rows: pos.rows });
       return head(out, batch, pos);
     });
   }
   const run = checkpointedPass(model);
   let metrics: Record<string, number> = {};
   const pos = scoredPositions(batch.labels);
+  let packed: PackedInput | null = null;
   try {
-    const loss = run(batch.inputIds, (logits, extras) => {
+    packed = packFor(model, batch, pos, pairs);
+    const headFn = (logits: Tensor, extras: { logitsMean?: Tensor }): Tensor => {
       const out = head({ logits, ...extras }, batch, pos);
       metrics = out.metrics;
       return out.loss;
-    }, { attentionMask: batch.attentionMask, lossScale: o.lossScale ?? 1, rows: pos.rows });
+    };
+    const scale = o.lossScale ?? 1;
+    const loss = packed
+      ? run(packed.inputIds, headFn, { positionIds: packed.positionIds, groups: packed.groups, rows: packed.rows, rowWeights: packed.rowWeights, lossScale: scale })
+      : run(batch.inputIds, headFn, { attentionMask: batch.attentionMask, lossScale: scale, rows: pos.rows });
     return { loss, metrics };
   } finally {
+    disposePacked(packed);
     pos.rows.dispose();
     pos.targets.dispose();
     pos.sequence.dispose();
@@ -103,8 +115,9 @@ export function preferenceHead(reference: ReferenceStrategy, o: PreferenceStepOp
     };
     const result = preferenceLoss(o.lossType, inputs, o);
     const loss = result.losses.mean();
-    // Every row has the same length, so the mean of the rows' means is the mean over all their logits. The metrics
-    // and the loss's value come to the host in one transfer.
+    // Padded: every row has the same length, so the mean of the rows' means is the mean over all their logits.
+    // Padding-free: the mean of each row's mean over its real tokens. The metrics and the loss's value come to the
+    // host in one transfer.
     const { [LOSS_KEY]: lossValue, ...metrics } = noGrad(() => dropEmptyGroups(readScalars([
       ...preferenceMetricTensors(result, inputs, { chosenLogitsMean: logitsMean.narrow(0, 0, b).mean(), rejectedLogitsMean: logitsMean.narrow(0, b, b).mean() }),
       [LOSS_KEY, loss],

@@ -2,7 +2,17 @@
 // strategies, step outputs and the training task.
 import type { LossType, PreferenceOptions } from '../losses/preference.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { AttentionGroup } from '../models/llama.js';
 import { tidy } from '../tensor/scope.js';
+
+/** What the steps pass to a model's forward: a padded batch (mask, rows) or a padding-free one (see pack-pairs.ts). */
+export interface PackableForwardOptions {
+  attentionMask?: Tensor;
+  rows?: Tensor;
+  positionIds?: Tensor;
+  groups?: AttentionGroup[];
+  rowWeights?: Tensor;
+}
 
 /** Any causal language model: `forward` returns next-token logits; parameters carry Hugging Face names. */
 export interface CausalLM {
@@ -11,7 +21,14 @@ export interface CausalLM {
    * returns logits [n, vocab] for those positions only and `logitsMean` [batch] (each row's mean over every position
    * and vocabulary entry); one that ignores `rows` returns the full logits and the caller scores them itself.
    */
-  forward(inputIds: Tensor, opts?: { attentionMask?: Tensor; rows?: Tensor }): { logits: Tensor; logitsMean?: Tensor };
+  forward(inputIds: Tensor, opts?: PackableForwardOptions): { logits: Tensor; logitsMean?: Tensor };
+  /**
+   * true: `forward` (and `forwardBackwardCheckpointed`) honour padding-free batches (`groups`, `positionIds`,
+   * `rowWeights`), and the steps hand them such batches. Optional: a model without it gets padded batches.
+   */
+  paddingFree?: boolean;
+  /** The model's sliding attention window, if any (padding-free masks apply it by position). */
+  readonly config?: { slidingWindow: number | null };
   namedParameters(): [string, Tensor][];
   /**
    * Forward, `head(logits)` and backward of `lossScale * loss` with per-layer recomputation (gradient
@@ -19,7 +36,7 @@ export interface CausalLM {
    */
   forwardBackwardCheckpointed?(
     inputIds: Tensor, head: (logits: Tensor, extras: { logitsMean?: Tensor }) => Tensor,
-    opts?: { attentionMask?: Tensor; lossScale?: number; rows?: Tensor },
+    opts?: PackableForwardOptions & { lossScale?: number },
   ): number;
   /** Switches dropout on (training) or off. Optional: models without dropout may omit it. */
   train?(mode?: boolean): unknown;

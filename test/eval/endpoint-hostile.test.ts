@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ServerResponse, IncomingMessage } from 'node:http';
 import { endpointJudge, evaluate, JudgeIncompleteError, type EvalModel } from 'bfpo/eval';
 import { FakeChat, FakeScorer, tempDir } from './helpers.js';
-import { reply, startServer } from './test-server.js';
+import { hugeBody, reply, slowDrip, startServer, truncatedBody } from './test-server.js';
 
 const KEY = 'sk-test-7f3a9c1e5b2d4f6a8c0e';
 const items = (n: number) => Array.from({ length: n }, (_, i) => ({ behavior: `b${i}`, context: `b${i}`, generation: `g${i}` }));
@@ -15,20 +15,9 @@ const items = (n: number) => Array.from({ length: n }, (_, i) => ({ behavior: `b
 const misbehaviours: [string, (res: ServerResponse, req: IncomingMessage) => void, RegExp][] = [
   ['malformed JSON', (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"choices": [{"message": '); }, /not JSON/],
   ['valid JSON without content', (res) => { res.writeHead(200); res.end('{"choices": []}'); }, /no choices\[0\]\.message\.content/],
-  ['truncated body', (res) => { res.writeHead(200, { 'content-length': '1000' }); res.write('{"choices"'); setTimeout(() => res.destroy(), 20); }, /terminated|other side closed|ECONNRESET|UND_ERR/],
-  ['huge body (64 MiB)', (res) => {
-    res.writeHead(200);
-    const block = Buffer.alloc(1 << 20, 'x');
-    let sent = 0;
-    const more = () => { while (sent < 64 && res.write(block)) sent++; if (sent < 64) res.once('drain', () => { sent++; more(); }); else res.end(); };
-    res.on('error', () => undefined);
-    more();
-  }, /larger than 1048576 bytes/],
-  ['slow drip, one byte every 100 ms', (res) => {
-    res.writeHead(200);
-    const t = setInterval(() => { if (!res.writableEnded && !res.destroyed) res.write(' '); }, 100);
-    res.on('close', () => clearInterval(t));
-  }, /timed out/],
+  ['truncated body', (res) => truncatedBody(res, '{"choices"'), /terminated|other side closed|ECONNRESET|UND_ERR/],
+  ['huge body (64 MiB)', hugeBody, /larger than 1048576 bytes/],
+  ['slow drip, one byte every 100 ms', slowDrip, /timed out/],
   ['401 echoing the key', (res, req) => { res.writeHead(401); res.end(`invalid api key: ${req.headers.authorization}`); }, /HTTP 401 invalid api key: Bearer \[api key\]/],
   ['500 echoing the key', (res, req) => { res.writeHead(500); res.end(`oops ${req.headers.authorization}`); }, /HTTP 500 oops Bearer \[api key\]/],
   ['200 non-JSON echoing the key', (res, req) => { res.writeHead(200); res.end(`<html>${req.headers.authorization}</html>`); }, /not JSON: <html>Bearer \[api key\]/],

@@ -7,7 +7,7 @@ import {
   classifierToxicityScorer, JudgeIncompleteError, makeToxicityScorer, parseToxicityScorerSpec, perspectiveScorer, toxicityJudge,
   toxicityJudgePrompt, type YesNoScorer,
 } from 'bfpo/eval';
-import { startServer } from './test-server.js';
+import { hugeBody, slowDrip, startServer, truncatedBody } from './test-server.js';
 
 const PATH = '/v1alpha1/comments:analyze';
 const KEY = 'pk-test-41c9e0a7d3b5f2e86a1c';
@@ -101,20 +101,9 @@ const hostile: [string, (res: ServerResponse, req: IncomingMessage) => void, Reg
   ['malformed JSON', (res) => { res.writeHead(200); res.end('{"attributeScores": {"TOXICITY": '); }, /not JSON/],
   ['JSON without the score', (res) => { res.writeHead(200); res.end('{"attributeScores": {}}'); }, /no attributeScores\.TOXICITY\.summaryScore\.value/],
   ['a score outside [0, 1]', (res) => { res.writeHead(200); res.end('{"attributeScores": {"TOXICITY": {"summaryScore": {"value": 7}}}}'); }, /summaryScore\.value in \[0, 1\]/],
-  ['truncated body', (res) => { res.writeHead(200, { 'content-length': '1000' }); res.write('{"attributeScores"'); setTimeout(() => res.destroy(), 20); }, /terminated|other side closed|ECONNRESET|UND_ERR/],
-  ['huge body (64 MiB)', (res) => {
-    res.writeHead(200);
-    const block = Buffer.alloc(1 << 20, 'x');
-    let sent = 0;
-    const more = () => { while (sent < 64 && res.write(block)) sent++; if (sent < 64) res.once('drain', () => { sent++; more(); }); else res.end(); };
-    res.on('error', () => undefined);
-    more();
-  }, /larger than 1048576 bytes/],
-  ['slow drip, one byte every 100 ms (never idle, never done)', (res) => {
-    res.writeHead(200);
-    const t = setInterval(() => { if (!res.writableEnded && !res.destroyed) res.write(' '); }, 100);
-    res.on('close', () => clearInterval(t));
-  }, /timed out/],
+  ['truncated body', (res) => truncatedBody(res, '{"attributeScores"'), /terminated|other side closed|ECONNRESET|UND_ERR/],
+  ['huge body (64 MiB)', hugeBody, /larger than 1048576 bytes/],
+  ['slow drip, one byte every 100 ms (never idle, never done)', slowDrip, /timed out/],
   ['401 echoing the key', (res, req) => { res.writeHead(401); res.end(`invalid key in ${req.url}`); }, /HTTP 401 invalid key in \/v1alpha1\/comments:analyze\?key=\[api key\]/],
   ['500 echoing the key', (res, req) => { res.writeHead(500); res.end(`oops ${req.url}`); }, /HTTP 500 oops .*\[api key\]/],
   ['200 with a score and the key in an unknown field', (res, req) => { res.writeHead(200); res.end(JSON.stringify({ echo: req.url })); }, /no attributeScores.*\[api key\]/],

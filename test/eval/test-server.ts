@@ -23,6 +23,30 @@ export function reply(res: ServerResponse, content: string): void {
   res.end(JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }] }));
 }
 
+/** Starts a 200 reply that promises 1000 bytes, sends `prefix`, then drops the connection. */
+export function truncatedBody(res: ServerResponse, prefix: string): void {
+  res.writeHead(200, { 'content-length': '1000' });
+  res.write(prefix);
+  setTimeout(() => res.destroy(), 20);
+}
+
+/** A 200 reply of 64 MiB, written as fast as the client reads it. */
+export function hugeBody(res: ServerResponse): void {
+  res.writeHead(200);
+  const block = Buffer.alloc(1 << 20, 'x');
+  let sent = 0;
+  const more = () => { while (sent < 64 && res.write(block)) sent++; if (sent < 64) res.once('drain', () => { sent++; more(); }); else res.end(); };
+  res.on('error', () => undefined);
+  more();
+}
+
+/** A 200 reply that never ends: one space every 100 ms (never idle long enough for an idle timeout). */
+export function slowDrip(res: ServerResponse): void {
+  res.writeHead(200);
+  const t = setInterval(() => { if (!res.writableEnded && !res.destroyed) res.write(' '); }, 100);
+  res.on('close', () => clearInterval(t));
+}
+
 export async function startServer(handler: Handler, o: { maxRequests?: number; lifetimeMs?: number; port?: number; delayMs?: number; path?: string } = {}): Promise<TestServer> {
   const max = o.maxRequests ?? 100;
   const requests: Record<string, unknown>[] = [];

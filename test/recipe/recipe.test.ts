@@ -103,7 +103,7 @@ test('a bad value names the key, where it was set and the allowed values', () =>
   withYaml('lr_scheduler_type: cosin\n', (file) => {
     assert.throws(() => loadRecipe(file), new RegExp(`Expected one of cosine, linear, constant, constant_with_warmup for lr_scheduler_type \\(in ${file}\\) but received "cosin"`));
   });
-  assert.throws(() => loadRecipe(null, ['--bf16=yes']), /Expected true or false for bf16 \(in the command line\) but received "yes"/);
+  assert.throws(() => loadRecipe(null, ['--bf16=yes']), /Expected true, false or auto for bf16 \(in the command line\) but received "yes"/);
   assert.throws(() => loadRecipe(null, ['--gradient_accumulation_steps=2.5']), /Expected an integer for gradient_accumulation_steps/);
   assert.throws(() => loadRecipe(null, ['--report_to=mlfloww']), /Expected a list of tensorboard, none, all, wandb, mlflow, .* for report_to/);
   assert.throws(() => loadRecipe(null, ['--dataset_mixer={data/a: 2}']), /Expected a fraction in \[0, 1\] for dataset_mixer.data\/a \(in the command line\) but received 2/);

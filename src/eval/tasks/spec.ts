@@ -31,6 +31,7 @@ export const TASK_HELP: readonly [string, string][] = [
   ['advbench', 'built in: the 388 AdvBench harmful behaviours (safety; judged)'],
   ['truthfulqa_mc1, truthfulqa_mc2, truthfulqa_gen, winogrande, ethics_cm, ethics_deontology, ethics_justice, ethics_utilitarianism, ethics_virtue, crows_pairs_english, toxigen, hhh_alignment, bigbench_*_multiple_choice', 'lm-evaluation-harness 0.4.1 tasks, data from --data-dir in the hub layout (docs/eval.md)'],
   ['realtoxicityprompts, realtoxicityprompts_challenge', 'lm-evaluation-harness 0.4.1 toxicity tasks (data from --data-dir), scored by --toxicity'],
+  ['realtoxicityprompts_challenge_bfpo', "the original BFPO evaluation's variant: the same prompts sampled as plain text, judged by --judge (safety)"],
   ['safety:FILE[#FIELD]', 'harmful prompts from JSONL/JSON/Parquet/TXT (field default "prompt"; PKU-SafeRLHF test works as is)'],
   ['pku:FILE', 'PKU-SafeRLHF prompts (field "prompt", repeated prompts kept once)'],
   ['alert:FILE', 'ALERT / ALERT-adversarial prompts (field "prompt", "### Instruction:" wrapper removed)'],

@@ -23,6 +23,11 @@ export interface SafetyTask {
   sampling?: Partial<GenerationSettings>;
   /** Default `prompt`: behaviour and prompt go to the judge as they are. */
   judgeInput?: JudgeInput;
+  /**
+   * The prompt is continued as plain text (no chat template, lm-eval's `generate_until`) instead of being asked as a
+   * user turn. Default false.
+   */
+  plainText?: boolean;
 }
 
 /** Benign prompts; the metric is the over-refusal rate (share answered with a refusal). */

@@ -19,4 +19,4 @@ export { toxigenLabel, toxigenPrompt } from './toxigen.js';
 export { HHH_SUBSETS } from './hhh-alignment.js';
 export { PythonRandom } from './python-random.js';
 export { TRUTHFULQA_GEN_METRICS, truthfulqaGenAnswers, truthfulqaGenPrompt, truthfulqaGenScores, type TruthfulqaGenScores } from './truthfulqa-gen.js';
-export { loadRealToxicityPrompts, RTP_SAMPLING } from './realtoxicityprompts.js';
+export { loadRealToxicityPrompts, loadRealToxicityPromptsBfpo, RTP_BFPO_SAMPLING, RTP_SAMPLING } from './realtoxicityprompts.js';

@@ -4,7 +4,7 @@
 import { TaskDataError } from '../../errors.js';
 import { readRecords, sampleId, type NumberedRecord } from '../../records.js';
 import type { GenerationSettings } from '../../types.js';
-import type { ToxicityTask } from '../types.js';
+import type { SafetyTask, ToxicityTask } from '../types.js';
 import { registerLmEvalTasks } from './registry.js';
 
 /** lm-eval's generation settings for the task: greedy, until "\n\n", max_gen_toks 256. */
@@ -40,9 +40,36 @@ export async function loadRealToxicityPrompts(file: string, o: { challenge?: boo
   return { kind: 'toxicity', name: o.name ?? (o.challenge ? 'realtoxicityprompts_challenge' : 'realtoxicityprompts'), samples, sampling: RTP_SAMPLING };
 }
 
+/**
+ * Decoding of the original BFPO evaluation's own `realtoxicityprompts_challenge` (its data/eval-tasks YAML): sampled
+ * at temperature 0.7 without top-p, until a blank line, at most 256 new tokens (lm-eval's default).
+ */
+export const RTP_BFPO_SAMPLING: Partial<GenerationSettings> = { temperature: 0.7, topP: 1, maxNewTokens: 256, stop: ['\n\n'] };
+
+/**
+ * The original BFPO evaluation's own variant of `realtoxicityprompts_challenge`: the challenging prompts continued
+ * as plain text (no chat template) with RTP_BFPO_SAMPLING, each continuation judged for harm by the safety judge with
+ * the bfpo-paper judge input and the prompt as the reference; the metric is harmlessness. The task is named
+ * `realtoxicityprompts_challenge_bfpo` so that it can sit next to lm-eval's toxicity-scored task in one folder.
+ *
+ * @example const task = await loadRealToxicityPromptsBfpo('/data/allenai/real-toxicity-prompts/prompts.jsonl');
+ */
+export async function loadRealToxicityPromptsBfpo(file: string, o: { limit?: number } = {}): Promise<SafetyTask> {
+  const base = await loadRealToxicityPrompts(file, { challenge: true, limit: o.limit });
+  return {
+    kind: 'safety',
+    name: 'realtoxicityprompts_challenge_bfpo',
+    samples: base.samples.map((s) => ({ id: s.id, prompt: s.prompt, behavior: s.prompt, reference: s.prompt })),
+    sampling: RTP_BFPO_SAMPLING,
+    judgeInput: 'bfpo-paper',
+    plainText: true,
+  };
+}
+
 const FILES = ['allenai/real-toxicity-prompts/prompts.jsonl'];
 
 registerLmEvalTasks(
   { name: 'realtoxicityprompts', dataset: 'allenai/real-toxicity-prompts, train', files: FILES, load: (f, o) => loadRealToxicityPrompts(f, { ...o }) },
   { name: 'realtoxicityprompts_challenge', dataset: 'allenai/real-toxicity-prompts, train, rows with challenging = true', files: FILES, load: (f, o) => loadRealToxicityPrompts(f, { ...o, challenge: true }) },
+  { name: 'realtoxicityprompts_challenge_bfpo', dataset: 'allenai/real-toxicity-prompts, train, rows with challenging = true', files: FILES, load: (f, o) => loadRealToxicityPromptsBfpo(f, o) },
 );
