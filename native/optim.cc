@@ -190,8 +190,10 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
 
-  // clipGradNorm(params, maxNorm, normType) -> total norm before clipping (as torch.nn.utils.clip_grad_norm_)
-  Export(env, exports, "clipGradNorm", [](const Napi::CallbackInfo& info) {
+  // clipGradNorm(params, maxNorm, normType, asTensor?) -> total norm before clipping (as
+  // torch.nn.utils.clip_grad_norm_): a number, or with asTensor a float32 0-d tensor on the gradients' device, which
+  // leaves the device's queue running (no wait for the norm).
+  Export(env, exports, "clipGradNorm", [](const Napi::CallbackInfo& info) -> Napi::Value {
     at::NoGradGuard noGrad;
     auto params = TensorListArg(info, 0);
     double maxNorm = DoubleArg(info, 1);
@@ -199,7 +201,8 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
     std::vector<at::Tensor> grads;
     for (auto& p : params)
       if (p.grad().defined()) grads.push_back(p.grad());
-    if (grads.empty()) return Napi::Number::New(info.Env(), 0.0);
+    const bool asTensor = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+    if (grads.empty()) return asTensor ? Wrap(info.Env(), at::zeros({}, at::kFloat)) : Napi::Number::New(info.Env(), 0.0);
     std::vector<at::Tensor> norms;
     norms.reserve(grads.size());
     at::Tensor total;
@@ -212,6 +215,7 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
     }
     at::Tensor coef = at::clamp(maxNorm / (total + 1e-6), c10::nullopt, 1.0);
     for (auto& g : grads) g.mul_(coef.to(g.device()).to(g.scalar_type()));
+    if (asTensor) return Wrap(info.Env(), total);
     return Napi::Number::New(info.Env(), total.item<double>());
   });
 }

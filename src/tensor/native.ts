@@ -133,6 +133,7 @@ export interface Native {
   sgdStep(params: H[], bufs: (H | null)[], fresh: number[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean): void;
   rmspropStep(params: H[], sq: H[], gavg: (H | null)[], mbuf: (H | null)[], lr: number, alpha: number, eps: number, wd: number, momentum: number, centered: boolean): void;
   clipGradNorm(params: H[], maxNorm: number, normType: number): number;
+  clipGradNorm(params: H[], maxNorm: number, normType: number, asTensor: true): H;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

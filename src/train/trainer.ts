@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type PendingFile, pendingFile, writeFiles, writeFilesAsync } from '../io/atomic.js';
 import { join } from 'node:path';
-import { clipGradNorm_ } from '../tensor/autograd.js';
+import { clipGradNormTensor_ } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
 import { ArgumentError, BfpoError, expected } from '../errors.js';
 import { getRngState, manualSeed, setRngState } from '../tensor/runtime.js';
@@ -26,6 +26,7 @@ import { readTensors, tensorFiles } from './tensor-store.js';
 import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type SourcePosition, type TrainingTask } from './types.js';
 import { MetricAverager, runEvaluation } from './evaluate.js';
 import { stepMetricRecords } from './step-metrics.js';
+import { StepReads } from './step-reads.js';
 
 export type { TrainingTask } from './types.js';
 export type { LogRecord } from './logger.js';
@@ -289,7 +290,7 @@ function* trainLoop(
     const started = Date.now();
     const startStep = state.step;
     let tokensSinceStart = 0;
-    const steps = taskSteps(task);
+    const steps = taskSteps(task, { deferReads: true });
     task.train.seek(state.position);
     steps.buffer?.seek(state.bufferPosition ?? { epoch: 0, batch: 0 });
     while (state.step < totalSteps) {
@@ -302,14 +303,30 @@ function* trainLoop(
       const n = Math.min(accum, task.train.length - pos.batch);
       model.train?.(true);
       const lr = c.learningRate * lrMultiplier(c.lrSchedulerType, state.step, schedule);
-      for (let i = 0; i < n; i++) {
-        const stop = () => describeStop(state, c, lastSaved);
-        const originalMetrics = task.kind === 'preference' && task.originalMetrics === true;
-        const tokens = microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false, originalMetrics }, averager, stop);
-        state.tokensSeen += tokens;
-        tokensSinceStart += tokens;
+      // The micro-batches' losses and metrics stay on the device until the step ends, then come over in one read
+      // with the gradient norm (StepReads); a loss that is not finite stops the run before the update.
+      const reads = new StepReads();
+      const originalMetrics = task.kind === 'preference' && task.originalMetrics === true;
+      const readStep = (normTensor: Tensor | null): number | null => {
+        const { steps: values, extra } = reads.read(normTensor ? [['grad_norm', normTensor]] : []);
+        for (const v of values) {
+          const total = v.main.loss + (v.buffer?.loss ?? 0);
+          if (!Number.isFinite(total)) throw new TrainingDivergedError(`The loss became ${total} ${describeStop(state, c, lastSaved)}`);
+          for (const record of stepMetricRecords(v.main.metrics, v.buffer, v.main.loss, originalMetrics)) averager.add(record);
+        }
+        return normTensor ? extra.grad_norm : null;
+      };
+      let norm: number | null;
+      try {
+        for (let i = 0; i < n; i++) {
+          const tokens = microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, reads);
+          state.tokensSeen += tokens;
+          tokensSinceStart += tokens;
+        }
+        norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm, readStep);
+      } finally {
+        reads.dispose();
       }
-      const norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm);
       if (norm !== null) {
         if (!Number.isFinite(norm)) throw new TrainingDivergedError(`The gradient norm became ${norm} ${describeStop(state, c, lastSaved)}`);
         averager.add({ grad_norm: norm });
@@ -384,10 +401,24 @@ function stepPlan(task: TrainingTask, c: TrainerConfig) {
   return { accum, stepsPerEpoch, totalSteps, schedule };
 }
 
-/** fp32 gradients onto the masters (bf16), clipping, one update at `lr`, and the rounded copy back. Returns the norm. */
-function optimizerStep(opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number): number | null {
+/**
+ * fp32 gradients onto the masters (bf16), clipping, the step's values read (`read` gets the norm tensor and returns
+ * its value; it throws to stop before the update), one update at `lr`, and the rounded copy back. Returns the norm.
+ */
+function optimizerStep(
+  opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number, read: (norm: Tensor | null) => number | null,
+): number | null {
   masters?.gradsToMaster();
-  const norm = maxGradNorm > 0 ? clipGradNorm_(params, maxGradNorm) : null;
+  const normTensor = maxGradNorm > 0 ? clipGradNormTensor_(params, maxGradNorm) : null;
+  let norm: number | null;
+  try {
+    norm = read(normTensor);
+  } catch (err) {
+    opt.zeroGrad();
+    throw err;
+  } finally {
+    normTensor?.dispose();
+  }
   if (norm !== null && !Number.isFinite(norm)) {
     opt.zeroGrad();
     return norm;
@@ -403,10 +434,10 @@ function optimizerStep(opt: AnyOptimizer, masters: MasterWeights | null, params:
 /**
  * One micro-batch (plus its buffer batch) through the step runner; the loss is scaled by 1/n for accumulation.
  * Plain: the batch's and the buffer's losses are summed and run ONE backward. Checkpointed: each ran its own.
+ * Their losses and metrics are held in `reads`, unread. Returns the batch's real tokens.
  */
 function microStep(
-  model: CausalLM, source: BatchSource<StepBatch>, steps: TaskSteps, o: { n: number; checkpointed: boolean; originalMetrics: boolean },
-  avg: MetricAverager, where: () => string,
+  model: CausalLM, source: BatchSource<StepBatch>, steps: TaskSteps, o: { n: number; checkpointed: boolean }, reads: StepReads,
 ): number {
   const batch = source.next();
   if (batch === null) throw new BfpoError('The training data ended before its announced length');
@@ -416,22 +447,14 @@ function microStep(
     const run = { checkpointed: o.checkpointed, lossScale: 1 / o.n };
     const out = runStep(model, batch, steps.head('train'), run);
     let total: Tensor | number = out.loss;
-    const mainLoss = lossValue(out);
-    let extra: { metrics: Record<string, number>; loss: number } | null = null;
+    let b: ReturnType<typeof runStep> | null = null;
     if (steps.buffer) {
       buffer = nextCycling(steps.buffer);
       tokens += batchTokens(buffer);
-      const b = runStep(model, buffer, steps.head('buffer'), run);
-      extra = { metrics: b.metrics, loss: lossValue(b) };
-      total = sumLosses(out.loss, b.loss);
+      b = runStep(model, buffer, steps.head('buffer'), run);
     }
-    // The sum of the values already read (no further read from the device); only its finiteness is checked.
-    const value = mainLoss + (extra?.loss ?? 0);
-    if (!Number.isFinite(value)) {
-      if (typeof total !== 'number') total.dispose();
-      throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
-    }
-    for (const record of stepMetricRecords(out.metrics, extra, mainLoss, o.originalMetrics)) avg.add(record);
+    reads.add(out, b);
+    if (b) total = sumLosses(out.loss, b.loss);
     if (typeof total !== 'number') {
       const graph = total;
       tidy(() => graph.div(o.n).backward());
@@ -461,14 +484,10 @@ function rngBytesOf(device: Device): Buffer {
   }
 }
 
-/** A step's loss value: the one its head read with the metrics, else read now. */
-function lossValue(out: { loss: Tensor | number; lossValue?: number }): number {
-  return out.lossValue ?? (typeof out.loss === 'number' ? out.loss : out.loss.item());
-}
-
 /** The batch's loss plus the buffer's: numbers (backward done) add; tensors add into one graph and are freed. */
 function sumLosses(a: Tensor | number, b: Tensor | number): Tensor | number {
-  if (typeof a === 'number' || typeof b === 'number') return lossValue({ loss: a }) + lossValue({ loss: b });
+  // Checkpointed steps ran their backward already: nothing is left to add (their values are in the step's reads).
+  if (typeof a === 'number' || typeof b === 'number') return 0;
   const sum = tidy(() => a.add(b));
   a.dispose();
   b.dispose();

@@ -114,12 +114,19 @@ export interface StepOutput {
   metrics: Record<string, number>;
   /** The loss's value when the head already read it (with the metrics, in one transfer). */
   lossValue?: number;
+  /**
+   * Deferred heads: the metrics and the loss (key '\u0000loss') as unread, detached 0-d tensors, which the caller
+   * reads (in one transfer with the rest of its step, see StepReads) and frees; `metrics` is then empty.
+   */
+  pending?: [string, Tensor][];
 }
 
 /** A step whose backward already ran (gradient checkpointing): the loss value and the metrics. */
 export interface BackwardStepOutput {
   loss: number;
   metrics: Record<string, number>;
+  /** As in StepOutput: unread metrics of a deferred head, for the caller to read and free. */
+  pending?: [string, Tensor][];
 }
 
 /** What the loop trains on: preference pairs (with reference and optional buffer) or SFT conversations. */
