@@ -13,6 +13,7 @@ import { type TensorCheck, tensorsReader } from '../io/safetensors.js';
 import { SAFETENSORS_INDEX, shardedFiles } from '../io/safetensors-shards.js';
 import { type Tokenizer, generationConfig, loadTokenizer, tokenizerFiles } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
+import { type AttentionImplementation, checkAttentionImplementation } from './llama.js';
 import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { LanguageModel } from './language-model.js';
@@ -27,6 +28,8 @@ export interface PretrainedOptions {
    */
   dtype?: DType | 'auto';
   device?: Device;
+  /** The attention kernel of the model (see AttentionImplementation); default auto. */
+  attention?: AttentionImplementation;
   /** The hub revision (branch, tag or commit) when `path` is a repo id read from the Hugging Face cache. Default main. */
   revision?: string;
   /** The base model of a PEFT adapter folder, instead of its adapter_config.json's base_model_name_or_path. */
@@ -136,6 +139,7 @@ export function loadPretrainedAsync(path: string, opts: PretrainedOptions = {}):
 function* pretrainedReader(path: string, opts: PretrainedOptions, caller: string): ByteReader<Pretrained> {
   if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', caller, path);
   const device = checkDevice(opts.device ?? 'cpu');
+  const attention = checkAttentionImplementation(opts.attention ?? 'auto', 'attention');
   path = locate(path, opts.revision);
   if (statSync(path).isDirectory() && isAdapterFolder(path)) {
     const adapter = readAdapterConfig(path);
@@ -154,10 +158,12 @@ function* pretrainedReader(path: string, opts: PretrainedOptions, caller: string
     }
     const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : base.tokenizer;
     const model = fill(base.model, base.weights);
+    if ('attention' in model) model.attention = attention;
     return { model, tokenizer, config: model.config };
   }
   const { model, weights, tokenizer } = yield* weightsReader(path, opts.dtype, device);
   fill(model, weights);
+  if ('attention' in model) model.attention = attention;
   return { model, tokenizer, config: model.config };
 }
 
