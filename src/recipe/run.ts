@@ -30,6 +30,8 @@ import { cachedTokenized } from './data-cache.js';
 import { mixOptions } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { RunSettings } from './settings.js';
+import type { Device } from '../tensor/dtype.js';
+import { resolveDevice } from '../tensor/device.js';
 
 const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); };
 
@@ -63,8 +65,12 @@ function phaseFeed(label: string): (done: number, total: number) => void {
 /** A preference run's batch sources, and every data file read. */
 export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource; files: DataFileHash[] }
 
+/** A data-parallel rank's place: its sources batch the global batch (per-device size times the ranks) and slice it. */
+export type RankSplit = { rank: number; worldSize: number };
+
 /** Mixes, tokenizes and batches a preference run's data (main, test and buffer), logging counts and warnings. */
-export async function preferenceData(s: RunSettings, tok: TextTokenizer): Promise<PreferenceData> {
+export async function preferenceData(s: RunSettings, tok: TextTokenizer, o: { split?: RankSplit; device?: Device } = {}): Promise<PreferenceData> {
+  const { split, device = 'cpu' } = o;
   const { main, buffer } = s.data;
   const data = await preparePreferenceData({
     main: { ...mixOptions(main, 'preference'), onHashProgress: phaseFeed('hashing data files (bytes)') },
@@ -78,12 +84,12 @@ export async function preferenceData(s: RunSettings, tok: TextTokenizer): Promis
   if (buffer && data.bufferTrain.length === 0) throw new BfpoError(`buffer_dataset_mixer ${JSON.stringify(buffer.mixer)} yields no pairs`);
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const seed = s.trainer.seed;
-  const batchSize = s.batch.train;
+  const batchSize = s.batch.train * (split?.worldSize ?? 1);
   const groupByLength = s.batch.groupByLength;
   return {
-    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength }),
-    eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
-    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength }) : undefined,
+    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength, split, device }),
+    eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false, device }) : undefined,
+    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength, split, device }) : undefined,
     files: data.files,
   };
 }
@@ -95,15 +101,17 @@ function paddingFree<M extends LanguageModel>(s: RunSettings, model: M): M {
 }
 
 /** Reference log-probs of every source, from the cache or computed once with the starting model. */
-function precomputedTables(s: RunSettings, data: PreferenceData): Partial<Record<DataRole, LogpsTable>> {
-  const ref = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype }).model);
+function precomputedTables(s: RunSettings, data: PreferenceData, device: Device): Partial<Record<DataRole, LogpsTable>> {
+  const ref = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
   try {
     const checksum = modelChecksum(ref);
     const dir = s.reference.cacheDir;
     const settings = { dtype: ref.outputWeight.dtype };
     const tables: Partial<Record<DataRole, LogpsTable>> = {};
-    for (const [role, source] of [['train', data.train], ['buffer', data.buffer], ['eval', data.eval]] as [DataRole, PairPlanSource | undefined][]) {
-      if (!source) continue;
+    for (const [role, sliced] of [['train', data.train], ['buffer', data.buffer], ['eval', data.eval]] as [DataRole, PairPlanSource | undefined][]) {
+      if (!sliced) continue;
+      // Every pair's log-probs, also on a data-parallel rank (whose source gives it only its slice of each batch).
+      const source = sliced.opts.split ? new PairPlanSource(sliced.items, { ...sliced.opts, split: undefined }) : sliced;
       const phase = phaseProgress(`reference pass (${role})`, source.length);
       let table: LogpsTable, hit: boolean, key: string;
       try {
@@ -121,13 +129,13 @@ function precomputedTables(s: RunSettings, data: PreferenceData): Partial<Record
   }
 }
 
-function reference(s: RunSettings, model: LanguageModel, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
+function reference(s: RunSettings, model: LanguageModel, data: PreferenceData, device: Device): { strategy: ReferenceStrategy; dispose(): void } {
   const averageLogps = s.loss?.averageLogps ?? false;
   const kind = s.reference.strategy;
   note(`reference: ${kind}`);
-  if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(s, data)), dispose: () => undefined };
+  if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(s, data, device)), dispose: () => undefined };
   if (kind === 'adapter') return { strategy: adapterReference(model, { averageLogps }), dispose: () => undefined };
-  const copy = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype }).model);
+  const copy = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
@@ -135,7 +143,8 @@ function reference(s: RunSettings, model: LanguageModel, data: PreferenceData): 
 export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
 
 /** Mixes and tokenizes (or packs, with `packing`) an SFT run's data, logging counts and warnings. */
-export async function sftData(s: RunSettings, tok: TextTokenizer): Promise<SftData> {
+export async function sftData(s: RunSettings, tok: TextTokenizer, o: { split?: RankSplit; device?: Device } = {}): Promise<SftData> {
+  const { split, device = 'cpu' } = o;
   const opts = { maxLength: s.tokenize.maxSeqLength, mode: s.tokenize.mode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
@@ -161,8 +170,8 @@ export async function sftData(s: RunSettings, tok: TextTokenizer): Promise<SftDa
   if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(s.data.main.mixer)} yields no training ${s.tokenize.packing ? `blocks of max_seq_length ${s.tokenize.maxSeqLength} tokens` : 'conversations'}`);
   const seed = s.trainer.seed;
   return {
-    train: new SftPlanSource(train, { batchSize: s.batch.train, seed, padTokenId: pad, groupByLength: s.batch.groupByLength }),
-    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
+    train: new SftPlanSource(train, { batchSize: s.batch.train * (split?.worldSize ?? 1), seed, padTokenId: pad, groupByLength: s.batch.groupByLength, split, device }),
+    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false, device }) : undefined,
     files: mix.files,
   };
 }
@@ -191,12 +200,15 @@ function describeModel(model: LanguageModel, selected: string[] | null): void {
  * do_train is false (only an evaluation ran).
  */
 export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promise<TrainResult | null> {
+  // First, so that a device that cannot be used stops the run before anything is read.
+  const device = resolveDevice(s.device, 'device');
   for (const n of s.notes) note(n);
+  note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
   const tok = textTokenizer(tokenizer, s.model.chatTemplate);
   const config = { ...s.trainer };
-  const model = paddingFree(s, (await loadPretrainedAsync(s.model.path, { dtype: s.model.dtype })).model);
+  const model = paddingFree(s, (await loadPretrainedAsync(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention })).model);
   // The template the model is trained with is saved with it (tokenizer_config.json, and from there GGUF).
   const chatTemplate = s.model.chatTemplate ?? (tokenizer.hasOwnChatTemplate ? null : ZEPHYR_CHAT_TEMPLATE);
   if (!s.model.chatTemplate) {
@@ -206,24 +218,30 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
   const store = prepareModel(s, model, chatTemplate ? tokenizer.withChatTemplate(chatTemplate) : tokenizer);
   describeModel(model, config.selectedLayers);
   let release = (): void => undefined;
+  const par = hooks.parallel;
+  const split = par ? { rank: par.rank, worldSize: par.worldSize } : undefined;
+  // With ranks, rank 0 prepares the data (and the reference log-probs) first; the others then read its caches.
+  const waitFor = (turn: 'main' | 'others'): void => { if (par && par.isMain === (turn === 'main')) par.group.barrier(); };
   try {
     let t: TrainingTask;
+    waitFor('others');
     if (s.task === 'sft') {
-      const data = await sftData(s, tok);
+      const data = await sftData(s, tok, { split, device });
       config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
       const loss = s.loss;
       if (!loss) throw new BfpoError('A preference run needs its loss settings (resolveSettings with task preference)');
-      const data = await preferenceData(s, tok);
+      const data = await preferenceData(s, tok, { split, device });
       config.runConfig = { ...config.runConfig, data_files: data.files };
-      const ref = reference(s, model, data);
+      const ref = reference(s, model, data, device);
       release = ref.dispose;
       t = {
         kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: s.originalMetrics,
         loss: { lossType: loss.type, beta: loss.beta, b1: loss.b1, alpha: loss.alpha, labelSmoothing: loss.labelSmoothing, averageLogps: loss.averageLogps },
       };
     }
+    waitFor('main');
     if (!s.doTrain) {
       if (!t.eval) throw new BfpoError('do_train is false but the data has no test split to evaluate');
       const phase = phaseProgress('evaluation', t.eval.length);
@@ -257,8 +275,10 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
 
 /** `bfpo logps`: fills the reference log-prob cache for a recipe's data. */
 export async function runLogpsCache(s: RunSettings): Promise<void> {
+  const device = resolveDevice(s.device, 'device');
+  note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
-  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate));
-  precomputedTables(s, data);
+  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), { device });
+  precomputedTables(s, data, device);
 }

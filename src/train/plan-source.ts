@@ -2,7 +2,8 @@
 // collated on demand, so a source restarts at any (epoch, batch) position without replaying the data.
 import { createHash } from 'node:crypto';
 import { BatchPlan } from '../data/batch-plan.js';
-import { batchTensors, collatePairs, collateSft, pairLength } from '../data/collate.js';
+import { batchTensors, collatePairs, collateSft, hostTokens, pairLength } from '../data/collate.js';
+import type { Device } from '../tensor/dtype.js';
 import type { TokenizedPair } from '../data/tokenize.js';
 import type { TokenizedSft } from '../data/tokenize-sft.js';
 import type { BatchSource, PreferenceBatch, SftBatch, SourcePosition } from './types.js';
@@ -15,6 +16,13 @@ export interface PlanSourceOptions {
   shuffle?: boolean;
   /** Length-bucketed batches (default true); false: plain random batches (see BatchPlanOptions.groupByLength). */
   groupByLength?: boolean;
+  /**
+   * Data parallel: `batchSize` is the global batch, and `next()` gives rank `rank` its contiguous slice of it
+   * (a rank whose slice is empty gets the batch's first item with weight 0).
+   */
+  split?: { rank: number; worldSize: number };
+  /** Where the batch tensors are created (default cpu): the training device, so no step copies them there. */
+  device?: Device;
 }
 
 /** sha256 over every sequence's ids and label boundary: the data AND tokenization fingerprint. */
@@ -54,7 +62,13 @@ abstract class PlanSource<I, B> implements BatchSource<B> {
     if (this.#pos.batch >= this.length) return null;
     const indices = this.batchIndices(this.#pos.epoch, this.#pos.batch);
     this.#pos.batch += 1;
-    return this.collate(indices);
+    const split = this.opts.split;
+    if (!split || split.worldSize === 1) return this.collate(indices);
+    const n = indices.length;
+    const mine = indices.slice(Math.floor((split.rank * n) / split.worldSize), Math.floor(((split.rank + 1) * n) / split.worldSize));
+    const batch = this.collate(mine.length > 0 ? mine : indices.slice(0, 1));
+    (batch as { weight?: number }).weight = (mine.length * split.worldSize) / n;
+    return batch;
   }
 }
 
@@ -70,8 +84,9 @@ export class PairPlanSource extends PlanSource<TokenizedPair, PreferenceBatch> {
     return fingerprintOf(this.items.flatMap((p) => [p.chosen.ids, p.chosen.promptLength, p.rejected.ids, p.rejected.promptLength, p.isChosenSafe, p.isRejectedSafe]));
   }
   protected collate(indices: number[]): PreferenceBatch {
-    const t = batchTensors(collatePairs(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId }));
-    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels, isChosenSafe: t.isChosenSafe!, isRejectedSafe: t.isRejectedSafe!, indices };
+    const c = collatePairs(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId });
+    const t = batchTensors(c, this.opts.device);
+    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels, isChosenSafe: t.isChosenSafe!, isRejectedSafe: t.isRejectedSafe!, indices, tokens: hostTokens(c) };
   }
 }
 
@@ -84,7 +99,8 @@ export class SftPlanSource extends PlanSource<TokenizedSft, SftBatch> {
     return fingerprintOf(this.items.flatMap((s) => [s.ids, Int32Array.from(s.learn)]));
   }
   protected collate(indices: number[]): SftBatch {
-    const t = batchTensors(collateSft(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId }));
-    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels };
+    const c = collateSft(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId });
+    const t = batchTensors(c, this.opts.device);
+    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels, tokens: hostTokens(c) };
   }
 }
