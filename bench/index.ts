@@ -1,6 +1,7 @@
 // `npm run bench`: every benchmark section, or those named on the command line (e.g. `npm run bench -- engine`).
 import { buildInfo, detectBlas, getNumThreads } from 'bfpo';
 import { benchData } from './data.js';
+import { benchDistributed } from './distributed.js';
 import { benchEngine } from './engine.js';
 import { benchEval } from './eval.js';
 import { benchLlamaCpp } from './llamacpp.js';
@@ -9,6 +10,7 @@ import { benchTrain } from './train.js';
 import { benchTrainCuda } from './train-cuda.js';
 import { checkDeviceSetting, resolveDevice } from '../src/tensor/device.js';
 import type { Device } from 'bfpo';
+import { benchProfile } from './profile.js';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
 
 async function dataRows(): Promise<BenchRow[]> {
@@ -36,6 +38,8 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   data: dataRows,
   train: benchTrain,
   eval: benchEval,
+  distributed: benchDistributed,
+  profile: benchProfile,
 };
 
 // --device D (or --device=D): where the train section runs; cuda / cuda:N runs the GPU training benchmark.

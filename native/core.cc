@@ -704,6 +704,8 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 }  // namespace bfpo
 
 namespace bfpo { void InitSignals(Napi::Env env, Napi::Object exports); }  // signals.cc
+namespace bfpo { void InitDist(Napi::Env env, Napi::Object exports); }  // dist.cc
+namespace bfpo { void InitProfile(Napi::Env env, Napi::Object exports); }  // profile.cc
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new bfpo::AddonData());
@@ -712,6 +714,8 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   bfpo::InitShape(env, exports);
   bfpo::InitOptim(env, exports);
   bfpo::InitSignals(env, exports);
+  bfpo::InitDist(env, exports);
+  bfpo::InitProfile(env, exports);
   return exports;
 }
 

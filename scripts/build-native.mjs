@@ -50,6 +50,20 @@ async function pool(tasks, jobs) {
   await Promise.all(workers);
 }
 
+/**
+ * Whether libtorch's distributed library (c10d) with the Gloo backend can be compiled in: its headers and Gloo's
+ * (Debian ships Gloo's headers apart, in libgloo-dev; PyTorch's own packages include them).
+ */
+function distributedSupport(lt) {
+  const c10d = lt.includeDirs.some((d) => existsSync(join(d, 'torch/csrc/distributed/c10d/ProcessGroupGloo.hpp')));
+  const glooDirs = [...lt.includeDirs, '/usr/include', '/usr/local/include'].filter((d) => existsSync(join(d, 'gloo/config.h')));
+  if (!c10d) return { ok: false, reason: 'this libtorch has no c10d headers (torch/csrc/distributed/c10d/ProcessGroupGloo.hpp)' };
+  if (glooDirs.length === 0) {
+    return { ok: false, reason: "Gloo's headers (gloo/config.h) are missing: on Debian/Ubuntu run `sudo apt-get install libgloo-dev`, then `npm run build:native`" };
+  }
+  return { ok: true, includeDirs: glooDirs.filter((d) => !['/usr/include', '/usr/local/include'].includes(d) && !lt.includeDirs.includes(d)) };
+}
+
 async function main() {
   let lt;
   try {
@@ -69,8 +83,15 @@ async function main() {
     ...lt.includeDirs.filter((d) => !['/usr/include', '/usr/local/include'].includes(d)).map((d) => `-isystem${d}`),
   ];
   if (lt.cuda) flags.push('-DBFPO_WITH_CUDA=1');
-  // Per-file additions: the fused optimizer loops are vectorised (sqrt without errno has the same results).
-  const fileFlags = { 'optim.cc': ['-O3', '-fno-math-errno'] };
+  const dist = distributedSupport(lt);
+  if (!dist.ok) log(`multi-process training left out: ${dist.reason}`);
+  // Per-file additions: the fused optimizer loops are vectorised (sqrt without errno has the same results);
+  // dist.cc gets the c10d/Gloo switches when their headers exist, else the reason they are missing.
+  const fileFlags = {
+    'optim.cc': ['-O3', '-fno-math-errno'],
+    'dist.cc': dist.ok ? ['-DBFPO_WITH_GLOO=1', '-DUSE_C10D_GLOO=1', ...dist.includeDirs.map((d) => `-isystem${d}`)]
+      : [`-DBFPO_DIST_MISSING=${JSON.stringify(dist.reason)}`],
+  };
   const libs = ['-ltorch', '-ltorch_cpu', '-lc10', '-ldl'];
   // libtorch_cuda registers the CUDA backend from its static initialisers: it must be linked even though no
   // symbol of ours refers to it, hence --no-as-needed.

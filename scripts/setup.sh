@@ -27,6 +27,14 @@ have_libtorch || need+=(libtorch-dev)
 if ! ls /usr/lib/*/openblas-pthread/libblas.so.3 >/dev/null 2>&1 && [ -z "${LIBTORCH:-}" ] && [ "${LIBTORCH_USE_PYTORCH:-}" != "1" ]; then
   need+=(libopenblas0-pthread)
 fi
+# Gloo's headers let the addon compile libtorch's distributed backend (multi-process training); optional.
+if [ -z "${LIBTORCH:-}" ] && [ "${LIBTORCH_USE_PYTORCH:-}" != "1" ] && [ ! -f /usr/include/gloo/config.h ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    need+=(libgloo-dev)
+  else
+    echo "[bfpo setup] note: without libgloo-dev (sudo apt-get install libgloo-dev) multi-process training (--nproc_per_node) is left out" >&2
+  fi
+fi
 if [ ${#need[@]} -gt 0 ]; then apt_install "${need[@]}"; fi
 
 major=$(node -p 'process.versions.node.split(".")[0]')

@@ -8,6 +8,7 @@ import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
 import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';
 import { MERGE_HELP, MERGE_USAGE } from './merge.js';
 import { PREPARE_HELP, PREPARE_USAGE } from './prepare.js';
+import { LAUNCH_HELP } from './launch.js';
 
 /** One command of the table. */
 export interface Command {
@@ -37,6 +38,7 @@ const recipeHelp = (task: 'sft' | 'preference') => (): string =>
   '--dry-run checks everything up to the first forward pass (recipe, paths, a resumed checkpoint\'s configuration,\n' +
   'the data loaded and tokenized), prints the resolved recipe as YAML, the data counts and a memory estimate from\n' +
   'config.json, and stops: no weights are read and nothing is written to output_dir.\n\n' +
+  `${LAUNCH_HELP}\n\n` +
   'Recipe keys (set them in the YAML or as --key=value; a key given twice is an error):\n\n' +
   keyHelp(task) +
   '\n\nKeys accepted for compatibility with the original recipes, without effect: ' +
@@ -55,12 +57,12 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'sft', summary: 'Supervised fine-tuning on chat data from a recipe',
-    usage: 'bfpo sft RECIPE.yaml [--key=value ...] [--dry-run]', help: recipeHelp('sft'),
+    usage: 'bfpo sft RECIPE.yaml [--key=value ...] [--dry-run] [--nproc_per_node=N]', help: recipeHelp('sft'),
     run: async (args) => (await import('./run-training.js')).runFromArgs('sft', args),
   },
   {
     name: 'train', summary: 'Preference training (BFPO by default, or the DPO family) from a recipe',
-    usage: 'bfpo train RECIPE.yaml [--key=value ...] [--dry-run]', help: recipeHelp('preference'),
+    usage: 'bfpo train RECIPE.yaml [--key=value ...] [--dry-run] [--nproc_per_node=N]', help: recipeHelp('preference'),
     run: async (args) => (await import('./run-training.js')).runFromArgs('preference', args),
   },
   {

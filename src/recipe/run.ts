@@ -12,7 +12,7 @@ import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate, ZEPHYR_CHAT_TEMPLATE } from '../io/chat-template.js';
 import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
-import { BfpoError } from '../errors.js';
+import { ArgumentError, BfpoError } from '../errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
 import {
   adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,
@@ -65,8 +65,11 @@ function phaseFeed(label: string): (done: number, total: number) => void {
 /** A preference run's batch sources, and every data file read. */
 export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; buffer?: PairPlanSource; files: DataFileHash[] }
 
+/** A data-parallel rank's place: its sources batch the global batch (per-device size times the ranks) and slice it. */
+export type RankSplit = { rank: number; worldSize: number };
+
 /** Mixes, tokenizes and batches a preference run's data (main, test and buffer), logging counts and warnings. */
-export async function preferenceData(s: RunSettings, tok: TextTokenizer, device: Device = 'cpu'): Promise<PreferenceData> {
+export async function preferenceData(s: RunSettings, tok: TextTokenizer, split?: RankSplit, device: Device = 'cpu'): Promise<PreferenceData> {
   const { main, buffer } = s.data;
   const data = await preparePreferenceData({
     main: { ...mixOptions(main, 'preference'), onHashProgress: phaseFeed('hashing data files (bytes)') },
@@ -80,12 +83,12 @@ export async function preferenceData(s: RunSettings, tok: TextTokenizer, device:
   if (buffer && data.bufferTrain.length === 0) throw new BfpoError(`buffer_dataset_mixer ${JSON.stringify(buffer.mixer)} yields no pairs`);
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const seed = s.trainer.seed;
-  const batchSize = s.batch.train;
+  const batchSize = s.batch.train * (split?.worldSize ?? 1);
   const groupByLength = s.batch.groupByLength;
   return {
-    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength, device }),
+    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength, split, device }),
     eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false, device }) : undefined,
-    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength, device }) : undefined,
+    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength, split, device }) : undefined,
     files: data.files,
   };
 }
@@ -104,8 +107,10 @@ function precomputedTables(s: RunSettings, data: PreferenceData, device: Device)
     const dir = s.reference.cacheDir;
     const settings = { dtype: ref.outputWeight.dtype };
     const tables: Partial<Record<DataRole, LogpsTable>> = {};
-    for (const [role, source] of [['train', data.train], ['buffer', data.buffer], ['eval', data.eval]] as [DataRole, PairPlanSource | undefined][]) {
-      if (!source) continue;
+    for (const [role, sliced] of [['train', data.train], ['buffer', data.buffer], ['eval', data.eval]] as [DataRole, PairPlanSource | undefined][]) {
+      if (!sliced) continue;
+      // Every pair's log-probs, also on a data-parallel rank (whose source gives it only its slice of each batch).
+      const source = sliced.opts.split ? new PairPlanSource(sliced.items, { ...sliced.opts, split: undefined }) : sliced;
       const phase = phaseProgress(`reference pass (${role})`, source.length);
       let table: LogpsTable, hit: boolean, key: string;
       try {
@@ -137,7 +142,7 @@ function reference(s: RunSettings, model: LanguageModel, data: PreferenceData, d
 export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
 
 /** Mixes and tokenizes (or packs, with `packing`) an SFT run's data, logging counts and warnings. */
-export async function sftData(s: RunSettings, tok: TextTokenizer, device: Device = 'cpu'): Promise<SftData> {
+export async function sftData(s: RunSettings, tok: TextTokenizer, split?: RankSplit, device: Device = 'cpu'): Promise<SftData> {
   const opts = { maxLength: s.tokenize.maxSeqLength, mode: s.tokenize.mode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
@@ -163,7 +168,7 @@ export async function sftData(s: RunSettings, tok: TextTokenizer, device: Device
   if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(s.data.main.mixer)} yields no training ${s.tokenize.packing ? `blocks of max_seq_length ${s.tokenize.maxSeqLength} tokens` : 'conversations'}`);
   const seed = s.trainer.seed;
   return {
-    train: new SftPlanSource(train, { batchSize: s.batch.train, seed, padTokenId: pad, groupByLength: s.batch.groupByLength, device }),
+    train: new SftPlanSource(train, { batchSize: s.batch.train * (split?.worldSize ?? 1), seed, padTokenId: pad, groupByLength: s.batch.groupByLength, split, device }),
     eval: test.length > 0 ? new SftPlanSource(test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false, device }) : undefined,
     files: mix.files,
   };
@@ -188,13 +193,24 @@ function describeModel(model: LanguageModel, selected: string[] | null): void {
 }
 
 /**
+ * The device of a run: the recipe's, resolved on this machine. Ranks of a multi-process run compute on the CPU (their
+ * gradients are reduced through Gloo on the host): auto means cpu there, and an explicit CUDA device is refused.
+ */
+function rankDevice(s: RunSettings, ranks: boolean): Device {
+  if (!ranks) return resolveDevice(s.device, 'device');
+  if (s.device === 'auto' || s.device === 'cpu') return 'cpu';
+  throw new ArgumentError(`device is ${s.device}, but multi-process training (--nproc_per_node > 1) runs its ranks on the CPU; ` +
+    'train on one GPU with a single process (no --nproc_per_node), or set device: cpu for the ranks (docs/gpu.md)');
+}
+
+/**
  * `bfpo sft` / `bfpo train`: everything the resolved settings describe, then the training loop (which hands the
  * event loop back between steps; `hooks` follow and stop it). Resolves with the run's result, or null when
  * do_train is false (only an evaluation ran).
  */
 export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promise<TrainResult | null> {
   // First, so that a device that cannot be used stops the run before anything is read.
-  const device = resolveDevice(s.device, 'device');
+  const device = rankDevice(s, hooks.parallel !== undefined);
   for (const n of s.notes) note(n);
   note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
@@ -211,16 +227,21 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
   const store = prepareModel(s, model, chatTemplate ? tokenizer.withChatTemplate(chatTemplate) : tokenizer);
   describeModel(model, config.selectedLayers);
   let release = (): void => undefined;
+  const par = hooks.parallel;
+  const split = par ? { rank: par.rank, worldSize: par.worldSize } : undefined;
+  // With ranks, rank 0 prepares the data (and the reference log-probs) first; the others then read its caches.
+  const waitFor = (turn: 'main' | 'others'): void => { if (par && par.isMain === (turn === 'main')) par.group.barrier(); };
   try {
     let t: TrainingTask;
+    waitFor('others');
     if (s.task === 'sft') {
-      const data = await sftData(s, tok, device);
+      const data = await sftData(s, tok, split, device);
       config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
       const loss = s.loss;
       if (!loss) throw new BfpoError('A preference run needs its loss settings (resolveSettings with task preference)');
-      const data = await preferenceData(s, tok, device);
+      const data = await preferenceData(s, tok, split, device);
       config.runConfig = { ...config.runConfig, data_files: data.files };
       const ref = reference(s, model, data, device);
       release = ref.dispose;
@@ -229,6 +250,7 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
         loss: { lossType: loss.type, beta: loss.beta, b1: loss.b1, alpha: loss.alpha, labelSmoothing: loss.labelSmoothing, averageLogps: loss.averageLogps },
       };
     }
+    waitFor('main');
     if (!s.doTrain) {
       if (!t.eval) throw new BfpoError('do_train is false but the data has no test split to evaluate');
       const phase = phaseProgress('evaluation', t.eval.length);
@@ -266,6 +288,6 @@ export async function runLogpsCache(s: RunSettings): Promise<void> {
   note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
-  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), device);
+  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), undefined, device);
   precomputedTables(s, data, device);
 }

@@ -96,6 +96,8 @@ export interface Native {
   rmsNorm(x: H, w: H, eps: number): H;
   rotary(x: H, cos: H, sin: H): H;
   attention(q: H, k: H, v: H, blocked: H | null, scale: number, impl: number): H;
+  profileStart(file: string): void;
+  profileStop(): void;
   topk(h: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H];
   sort(h: H, dim: number, descending: boolean): [H, H];
   multinomial(h: H, n: number, replacement: boolean): H;

@@ -6,7 +6,8 @@ import { phaseProgress, silentPhase, stepLine, type PhaseProgress, type StepInfo
 import { EventWriter } from './tensorboard.js';
 
 export interface LoggerOptions {
-  outputDir: string;
+  /** null: no files (a rank other than 0 of a data-parallel run). */
+  outputDir: string | null;
   /** 'tensorboard' writes event files; other names (wandb, ...) are accepted and ignored. */
   reportTo?: string[];
   /** Console output: a progress bar on a terminal plus one line per log (auto), plain lines only, or none. */
@@ -33,9 +34,9 @@ export class TrainLogger {
   #phase: PhaseProgress;
 
   constructor(o: LoggerOptions) {
-    mkdirSync(o.outputDir, { recursive: true });
-    this.jsonl = join(o.outputDir, 'log.jsonl');
-    if (o.reportTo?.includes('tensorboard')) this.#tb = new EventWriter(join(o.outputDir, 'runs'));
+    if (o.outputDir !== null) mkdirSync(o.outputDir, { recursive: true });
+    this.jsonl = o.outputDir === null ? '' : join(o.outputDir, 'log.jsonl');
+    if (o.outputDir !== null && o.reportTo?.includes('tensorboard')) this.#tb = new EventWriter(join(o.outputDir, 'runs'));
     this.#phase = o.console === 'none' ? silentPhase : phaseProgress('training', o.totalSteps ?? 0, {
       stream: o.stream, start: o.startStep ?? 0, ...(o.console === 'lines' ? { tty: false } : {}),
     });
@@ -48,7 +49,7 @@ export class TrainLogger {
    */
   log(step: number, values: Record<string, number>, extra: Record<string, number> = {}, line?: StepInfo): LogRecord {
     const record: LogRecord = { ...values, ...extra, step };
-    appendFileSync(this.jsonl, `${JSON.stringify(record)}\n`);
+    if (this.jsonl) appendFileSync(this.jsonl, `${JSON.stringify(record)}\n`);
     this.#tb?.scalars(step, Object.fromEntries(Object.entries(values).map(([k, v]) =>
       [k.startsWith('eval_') ? `eval/${k.slice(5)}` : `train/${k}`, v])));
     this.#phase.log(line ? stepLine(line) : `step ${step}: ${Object.entries(values).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);

@@ -18,6 +18,11 @@ export interface PlanSourceOptions {
   groupByLength?: boolean;
   /** Where the batch tensors are created (default cpu): the training device, so no step copies them there. */
   device?: Device;
+  /**
+   * Data parallel: `batchSize` is the global batch, and `next()` gives rank `rank` its contiguous slice of it
+   * (a rank whose slice is empty gets the batch's first item with weight 0).
+   */
+  split?: { rank: number; worldSize: number };
 }
 
 /** sha256 over every sequence's ids and label boundary: the data AND tokenization fingerprint. */
@@ -57,7 +62,13 @@ abstract class PlanSource<I, B> implements BatchSource<B> {
     if (this.#pos.batch >= this.length) return null;
     const indices = this.batchIndices(this.#pos.epoch, this.#pos.batch);
     this.#pos.batch += 1;
-    return this.collate(indices);
+    const split = this.opts.split;
+    if (!split || split.worldSize === 1) return this.collate(indices);
+    const n = indices.length;
+    const mine = indices.slice(Math.floor((split.rank * n) / split.worldSize), Math.floor(((split.rank + 1) * n) / split.worldSize));
+    const batch = this.collate(mine.length > 0 ? mine : indices.slice(0, 1));
+    (batch as { weight?: number }).weight = (mine.length * split.worldSize) / n;
+    return batch;
   }
 }
 

@@ -23,6 +23,8 @@ export interface StepBatch {
   inputIds: Tensor;
   attentionMask: Tensor;
   labels: Tensor;
+  /** A data-parallel rank's share of the global batch times the world size (1 when absent). */
+  weight?: number;
 }
 
 /** A forward's output: packed logits [n, vocab] with `logitsMean` [rows] when the model honoured `rows`, else [rows, seq, vocab]. */

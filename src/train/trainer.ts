@@ -27,6 +27,7 @@ import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type Source
 import { MetricAverager, runEvaluation } from './evaluate.js';
 import { stepMetricRecords } from './step-metrics.js';
 import { StepReads } from './step-reads.js';
+import type { AgreedStop, TrainParallel } from '../parallel/data-parallel.js';
 
 export type { TrainingTask } from './types.js';
 export type { LogRecord } from './logger.js';
@@ -118,6 +119,12 @@ export interface TrainHooks {
   onEval?(record: LogRecord): void;
   /** The folder of each checkpoint written. */
   onSave?(checkpointDir: string): void;
+  /**
+   * Data-parallel training (src/parallel): this process is one rank; gradients are averaged over the ranks each
+   * optimizer step, only rank 0 logs and writes, and every rank takes the same decisions. The task's training
+   * sources must already give this rank its slice of each global batch.
+   */
+  parallel?: TrainParallel;
 }
 
 interface LoopState {
@@ -216,16 +223,21 @@ function* trainLoop(
   }
   const masters = c.bf16 ? new MasterWeights(params) : null;
   const optimParams = masters ? masters.params() : params;
-  const opt = makeOptimizer(optimParams, c);
+  const par = hooks.parallel ?? null;
+  const main = par === null || par.isMain;
+  const opt = par ? par.optimizer(optimParams, (ps) => makeOptimizer(ps, c)) : makeOptimizer(optimParams, c);
   let logger: TrainLogger | null = null;
   let lock: RunLock | null = null;
   let stop: StopWatch | null = null;
   const notes: string[] = [];
   try {
     mkdirSync(c.outputDir, { recursive: true });
-    lock = lockOutputDir(c.outputDir, (t) => notes.push(t));
-    removeStaleFolders(c.outputDir);
-    const resumeDir = c.resumeFromCheckpoint ?? lastIntactCheckpoint(c.outputDir, (t) => notes.push(t));
+    if (main) {
+      lock = lockOutputDir(c.outputDir, (t) => notes.push(t));
+      removeStaleFolders(c.outputDir);
+    }
+    let resumeDir = main ? c.resumeFromCheckpoint ?? lastIntactCheckpoint(c.outputDir, (t) => notes.push(t)) : null;
+    if (par) resumeDir = par.agree('resume', resumeDir);
     const state: LoopState = { step: 0, position: { epoch: 0, batch: 0 }, bufferPosition: null, tokensSeen: 0 };
     if (resumeDir) {
       if (!existsSync(join(resumeDir, TRAINER_STATE))) throw new ArgumentError(`No ${TRAINER_STATE} in ${resumeDir}: it is not a complete checkpoint`);
@@ -236,12 +248,14 @@ function* trainLoop(
     } else {
       manualSeed(c.seed);
     }
-    writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
+    par?.syncWeights(masters ? [...params, ...optimParams] : params);
+    if (main) writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
     const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir, stoppedBy: null, lastCheckpoint: resumeDir, notes };
     const finalResults = join(c.outputDir, 'train_results.json');
-    if (resumeDir && state.step >= totalSteps && existsSync(finalResults)) {
+    const complete = resumeDir && state.step >= totalSteps && existsSync(finalResults);
+    if (par ? par.agree('complete', complete ? 'yes' : null) !== null : complete) {
       // A finished run: nothing to train, evaluate or log (no new TensorBoard file).
-      const say = (t: string): void => { if (c.console !== 'none') process.stderr.write(`${t}\n`); };
+      const say = (t: string): void => { if (c.console !== 'none' && main) process.stderr.write(`${t}\n`); };
       for (const n of notes) say(n);
       say(`already complete: ${c.outputDir} finished at step ${state.step} of ${totalSteps} (checkpoint ${resumeDir}); ` +
         'nothing to do; choose another output_dir to train afresh');
@@ -255,11 +269,17 @@ function* trainLoop(
       return result;
     }
 
-    const log = (logger = new TrainLogger({ outputDir: c.outputDir, reportTo: c.reportTo, console: c.console, totalSteps, startStep: state.step }));
+    const log = (logger = new TrainLogger(main
+      ? { outputDir: c.outputDir, reportTo: c.reportTo, console: c.console, totalSteps, startStep: state.step }
+      : { outputDir: null, console: 'none' }));
     for (const n of notes) log.info(n);
     if (c.runName) log.info(`run ${c.runName}`);
     if (resumeDir) log.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
     const saveNow = function* (): Generator<LoopYield, string, unknown> {
+      if (!main) {
+        opt.stateDict(); // rank 0 writes; a sharded optimizer gathers its state to it in this collective
+        return join(c.outputDir, `checkpoint-${state.step}`);
+      }
       const limit = { totalLimit: c.saveTotalLimit };
       const dir = io === 'async'
         ? yield* settle(saveCheckpointAsync(c.outputDir, state.step, (d) => writeCheckpointAsync(d, state, store, opt, masters, c.runConfig, deviceOf(params)), limit))
@@ -272,7 +292,7 @@ function* trainLoop(
     stop = watchStopSignals();
     let lastEvalStep = -1;
     const evaluate = (): void => {
-      if (!task.eval || lastEvalStep === state.step) return;
+      if (!task.eval || lastEvalStep === state.step || !main) return;
       lastEvalStep = state.step;
       const phase = log.evaluation(task.eval.length);
       let m: Record<string, number>;
@@ -304,26 +324,46 @@ function* trainLoop(
       model.train?.(true);
       const lr = c.learningRate * lrMultiplier(c.lrSchedulerType, state.step, schedule);
       // The micro-batches' losses and metrics stay on the device until the step ends, then come over in one read
-      // with the gradient norm (StepReads); a loss that is not finite stops the run before the update.
+      // with the gradient norm (StepReads); a loss that is not finite stops the run before the update. With ranks,
+      // each rank reads its values before the gradients are reduced, so that all agree on a diverged loss.
       const reads = new StepReads();
       const originalMetrics = task.kind === 'preference' && task.originalMetrics === true;
-      const readStep = (normTensor: Tensor | null): number | null => {
-        const { steps: values, extra } = reads.read(normTensor ? [['grad_norm', normTensor]] : []);
+      let failure: string | null = null;
+      const take = (values: ReturnType<StepReads['read']>['steps']): void => {
         for (const v of values) {
           const total = v.main.loss + (v.buffer?.loss ?? 0);
-          if (!Number.isFinite(total)) throw new TrainingDivergedError(`The loss became ${total} ${describeStop(state, c, lastSaved)}`);
+          if (!Number.isFinite(total)) {
+            failure ??= `The loss became ${total} ${describeStop(state, c, lastSaved)}`;
+            continue;
+          }
           for (const record of stepMetricRecords(v.main.metrics, v.buffer, v.main.loss, originalMetrics)) averager.add(record);
         }
-        return normTensor ? extra.grad_norm : null;
       };
+      let stepTokens = 0;
+      let agreedStop: AgreedStop | null = null;
       let norm: number | null;
       try {
         for (let i = 0; i < n; i++) {
-          const tokens = microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, reads);
-          state.tokensSeen += tokens;
-          tokensSinceStart += tokens;
+          stepTokens += microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, reads);
         }
-        norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm, readStep);
+        if (par) {
+          take(reads.read().steps);
+          const a = par.reduceGradients(params, { failure, stop: stop.requested() ?? (hooks.signal?.aborted ? 'abort' : null), tokens: stepTokens });
+          if (a.failure !== null) {
+            opt.zeroGrad();
+            throw new TrainingDivergedError(`${a.failure} (rank ${a.failedRanks.join(', ')} of ${par.worldSize})`);
+          }
+          agreedStop = a.stop;
+          stepTokens = a.tokens;
+        }
+        state.tokensSeen += stepTokens;
+        tokensSinceStart += stepTokens;
+        norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm, (normTensor) => {
+          const { steps: values, extra } = reads.read(normTensor ? [['grad_norm', normTensor]] : []);
+          take(values);
+          if (failure !== null) throw new TrainingDivergedError(failure);
+          return normTensor ? extra.grad_norm : null;
+        });
       } finally {
         reads.dispose();
       }
@@ -340,7 +380,7 @@ function* trainLoop(
       const perStep = elapsed / (state.step - startStep);
       const tokensPerSecond = tokensSinceStart / Math.max(elapsed, 1e-9);
       if (state.step % c.loggingSteps === 0 || state.step === totalSteps || (c.loggingFirstStep && state.step === 1)) {
-        const m: Record<string, number> = { ...averager.take(), learning_rate: lr, tokens_per_second: tokensPerSecond };
+        const m: Record<string, number> = { ...(par ? par.reduceMetrics(averager.take()) : averager.take()), learning_rate: lr, tokens_per_second: tokensPerSecond };
         result.lastLog = m;
         const epoch = state.step / stepsPerEpoch;
         const record = log.log(state.step, m, { epoch, tokens: state.tokensSeen }, {
@@ -357,7 +397,7 @@ function* trainLoop(
         lastSaved = yield* saveNow();
       }
       result.lastCheckpoint = lastSaved;
-      const signal: StopReason | null = stop.requested() ?? (hooks.signal?.aborted ? 'abort' : null);
+      const signal: StopReason | null = par ? agreedStop : stop.requested() ?? (hooks.signal?.aborted ? 'abort' : null);
       if (signal && !finished) {
         if (lastSaved !== join(c.outputDir, `checkpoint-${state.step}`)) lastSaved = yield* saveNow();
         result.lastCheckpoint = lastSaved;
@@ -368,6 +408,7 @@ function* trainLoop(
       yield;
     }
     if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
+    if (!main) return result;
     try {
       const saveFinalAsync = store.saveFinal ? store.saveFinalAsync : store.saveAsync;
       if (io === 'async' && saveFinalAsync) yield* settle(saveFinalAsync.call(store, c.outputDir));
@@ -444,7 +485,9 @@ function microStep(
   let buffer: StepBatch | null = null;
   try {
     let tokens = batchTokens(batch);
-    const run = { checkpointed: o.checkpointed, lossScale: 1 / o.n };
+    // A rank's slice of a global batch carries its share (1 when the ranks' slices are equal).
+    const weight = batch.weight ?? 1;
+    const run = { checkpointed: o.checkpointed, lossScale: weight / o.n };
     const out = runStep(model, batch, steps.head('train'), run);
     let total: Tensor | number = out.loss;
     let b: ReturnType<typeof runStep> | null = null;
@@ -457,7 +500,7 @@ function microStep(
     if (b) total = sumLosses(out.loss, b.loss);
     if (typeof total !== 'number') {
       const graph = total;
-      tidy(() => graph.div(o.n).backward());
+      tidy(() => (weight === 1 ? graph.div(o.n) : graph.mul(weight / o.n)).backward());
       graph.dispose();
     }
     return tokens;

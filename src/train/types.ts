@@ -59,6 +59,8 @@ export interface PreferenceBatch {
   referenceRejectedLogps?: Tensor;
   /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
   tokens?: number;
+  /** This rank's share of the global batch times the world size (data parallel; 1 when absent). */
+  weight?: number;
 }
 
 /** A supervised batch: labels are -100 where no loss is taken (prompt turns, padding). */
@@ -68,6 +70,8 @@ export interface SftBatch {
   labels: Tensor; // [B, seq] int64
   /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
   tokens?: number;
+  /** This rank's share of the global batch times the world size (data parallel; 1 when absent). */
+  weight?: number;
 }
 
 /** Where a batch source stands: the epoch (which fixes the shuffle) and the next batch within it. */

@@ -1,0 +1,232 @@
+// Multi-process communication through libtorch's own distributed library (c10d): a TCPStore for the rendezvous and
+// a ProcessGroupGloo for the collectives on CPU tensors. Only API shared by libtorch 1.13 and 2.x is used. Built
+// when the c10d and Gloo headers are present (BFPO_WITH_GLOO); otherwise `distInfo` says why it is missing.
+#include "common.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#ifdef BFPO_WITH_GLOO
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+namespace bfpo {
+
+#ifdef BFPO_WITH_GLOO
+namespace {
+
+struct Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  int rank = 0;
+  int size = 1;
+};
+
+std::unordered_map<int64_t, Group> g_groups;
+int64_t g_next = 1;
+
+Group& GroupArg(const Napi::CallbackInfo& info, size_t i) {
+  int64_t id = IntArg(info, i);
+  auto it = g_groups.find(id);
+  if (it == g_groups.end()) throw ArgError("process group " + std::to_string(id) + " is not open (destroyed or never created)");
+  return it->second;
+}
+
+std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsBuffer()) throw ArgError("argument " + std::to_string(i) + " must be a Buffer");
+  auto b = info[i].As<Napi::Buffer<uint8_t>>();
+  return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
+}
+
+void CheckCpuContiguous(const at::Tensor& t, const char* what) {
+  if (!t.device().is_cpu()) throw ArgError(std::string(what) + ": the Gloo backend takes CPU tensors");
+  if (!t.is_contiguous()) throw ArgError(std::string(what) + ": the tensor must be contiguous");
+}
+
+// Waits for `work`; its failure (a peer that died, a timeout) surfaces as the exception of the guard.
+template <typename W>
+void Wait(W& work) {
+  work->wait();
+}
+
+}  // namespace
+#endif
+
+void InitDist(Napi::Env env, Napi::Object exports) {
+  // { available, reason } of this build.
+  exports.Set("distInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto o = Napi::Object::New(info.Env());
+#ifdef BFPO_WITH_GLOO
+    o.Set("gloo", true);
+    o.Set("reason", "");
+#else
+    o.Set("gloo", false);
+    o.Set("reason", BFPO_DIST_MISSING);
+#endif
+    o.Set("nccl", false);
+    return o;
+  }));
+#ifdef BFPO_WITH_GLOO
+  // distInit(host, port, rank, size, timeoutMs, isServer, prefix, device: 'iface:NAME' | 'host:NAME' | '') -> id
+  Export(env, exports, "distInit", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    std::string host = StringArg(info, 0);
+    int64_t port = IntArg(info, 1);
+    int rank = static_cast<int>(IntArg(info, 2));
+    int size = static_cast<int>(IntArg(info, 3));
+    int64_t timeoutMs = IntArg(info, 4);
+    bool isServer = BoolArg(info, 5);
+    std::string prefix = StringArg(info, 6);
+    std::string device = StringArg(info, 7);
+    if (port < 1 || port > 65535) throw ArgError("port must be in 1..65535, not " + std::to_string(port));
+    if (size < 1 || rank < 0 || rank >= size) throw ArgError("rank " + std::to_string(rank) + " is outside world size " + std::to_string(size));
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<std::uint16_t>(port);
+    so.isServer = isServer;
+    so.numWorkers = static_cast<std::size_t>(size);
+    so.waitWorkers = false;
+    so.timeout = std::chrono::milliseconds(timeoutMs);
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(host, so);
+    c10::intrusive_ptr<c10d::Store> store = tcp;
+    if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
+    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeoutMs));
+    if (device.rfind("iface:", 0) == 0) {
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(device.substr(6)));
+    } else if (device.rfind("host:", 0) == 0) {
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(device.substr(5)));
+    } else {
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, opts);
+    int64_t id = g_next++;
+    g_groups[id] = Group{store, pg, rank, size};
+    return Napi::Number::New(info.Env(), static_cast<double>(id));
+  });
+  Export(env, exports, "distDestroy", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    g_groups.erase(IntArg(info, 0));
+    return info.Env().Undefined();
+  });
+  // Sum (or average) of `tensors` over all ranks, in place; tensors of one dtype are flattened into buckets of at
+  // most `bucketBytes` (one collective per bucket), then copied back.
+  Export(env, exports, "distAllreduce", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    at::NoGradGuard noGrad;  // parameters are written in place
+    std::vector<at::Tensor> ts = TensorListArg(info, 1);
+    bool average = BoolArg(info, 2);
+    int64_t bucketBytes = IntArg(info, 3);
+    size_t i = 0;
+    int64_t collectives = 0;
+    while (i < ts.size()) {
+      // One bucket: consecutive tensors of the same dtype up to bucketBytes (at least one tensor).
+      size_t j = i;
+      int64_t bytes = 0;
+      while (j < ts.size() && ts[j].scalar_type() == ts[i].scalar_type() &&
+             (j == i || bytes + ts[j].numel() * static_cast<int64_t>(ts[j].element_size()) <= bucketBytes)) {
+        if (!ts[j].device().is_cpu()) throw ArgError("distAllreduce: the Gloo backend takes CPU tensors");
+        bytes += ts[j].numel() * static_cast<int64_t>(ts[j].element_size());
+        j++;
+      }
+      std::vector<at::Tensor> flat;
+      flat.reserve(j - i);
+      for (size_t k = i; k < j; k++) flat.push_back(ts[k].reshape({-1}));
+      std::vector<at::Tensor> buf{j - i == 1 && ts[i].is_contiguous() ? flat[0] : at::cat(flat)};
+      c10d::AllreduceOptions o;
+      o.reduceOp = c10d::ReduceOp::SUM;
+      auto work = g.pg->allreduce(buf, o);
+      Wait(work);
+      collectives++;
+      if (average) {
+        if (at::isIntegralType(buf[0].scalar_type(), /*includeBool=*/true)) buf[0].div_(g.size, "trunc");
+        else buf[0].div_(g.size);
+      }
+      // A single contiguous tensor was reduced in place through its flat view; a bucket is copied back.
+      if (!(j - i == 1 && ts[i].is_contiguous())) {
+        int64_t off = 0;
+        for (size_t k = i; k < j; k++) {
+          int64_t n = ts[k].numel();
+          ts[k].copy_(buf[0].narrow(0, off, n).view(ts[k].sizes()));
+          off += n;
+        }
+      }
+      i = j;
+    }
+    return Napi::Number::New(info.Env(), static_cast<double>(collectives));
+  });
+  // `tensors` of rank `root` copied into every rank's tensors (flattened into one buffer per dtype run).
+  Export(env, exports, "distBroadcast", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    at::NoGradGuard noGrad;  // parameters are written in place
+    std::vector<at::Tensor> ts = TensorListArg(info, 1);
+    int64_t root = IntArg(info, 2);
+    if (root < 0 || root >= g.size) throw ArgError("root rank " + std::to_string(root) + " is outside world size " + std::to_string(g.size));
+    size_t i = 0;
+    while (i < ts.size()) {
+      size_t j = i;
+      while (j < ts.size() && ts[j].scalar_type() == ts[i].scalar_type()) {
+        if (!ts[j].device().is_cpu()) throw ArgError("distBroadcast: the Gloo backend takes CPU tensors");
+        j++;
+      }
+      std::vector<at::Tensor> flat;
+      for (size_t k = i; k < j; k++) flat.push_back(ts[k].reshape({-1}));
+      std::vector<at::Tensor> buf{at::cat(flat)};
+      c10d::BroadcastOptions o;
+      o.rootRank = root;
+      auto work = g.pg->broadcast(buf, o);
+      Wait(work);
+      if (g.rank != root) {
+        int64_t off = 0;
+        for (size_t k = i; k < j; k++) {
+          int64_t n = ts[k].numel();
+          ts[k].copy_(buf[0].narrow(0, off, n).view(ts[k].sizes()));
+          off += n;
+        }
+      }
+      i = j;
+    }
+    return info.Env().Undefined();
+  });
+  // Every rank's `input` (same shape on all ranks), stacked: [size, ...input.shape].
+  Export(env, exports, "distAllgather", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    at::NoGradGuard noGrad;
+    at::Tensor input = TensorArg(info, 1).contiguous();
+    CheckCpuContiguous(input, "distAllgather");
+    std::vector<at::Tensor> inputs{input};
+    std::vector<std::vector<at::Tensor>> outputs(1);
+    for (int r = 0; r < g.size; r++) outputs[0].push_back(at::empty_like(input));
+    auto work = g.pg->allgather(outputs, inputs, c10d::AllgatherOptions());
+    Wait(work);
+    return Wrap(info.Env(), at::stack(outputs[0], 0));
+  });
+  Export(env, exports, "distBarrier", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    auto work = g.pg->barrier(c10d::BarrierOptions());
+    Wait(work);
+    return info.Env().Undefined();
+  });
+  // The rendezvous store: set / get (waits up to the store's timeout) / add / check.
+  Export(env, exports, "distStoreSet", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    g.store->set(StringArg(info, 1), BytesArg(info, 2));
+    return info.Env().Undefined();
+  });
+  Export(env, exports, "distStoreGet", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    std::vector<uint8_t> v = g.store->get(StringArg(info, 1));
+    return Napi::Buffer<uint8_t>::Copy(info.Env(), v.data(), v.size());
+  });
+  Export(env, exports, "distStoreAdd", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    return Napi::Number::New(info.Env(), static_cast<double>(g.store->add(StringArg(info, 1), IntArg(info, 2))));
+  });
+  Export(env, exports, "distStoreCheck", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    return Napi::Boolean::New(info.Env(), g.store->check({StringArg(info, 1)}));
+  });
+#endif
+}
+
+}  // namespace bfpo

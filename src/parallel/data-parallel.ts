@@ -1,0 +1,174 @@
+// Data parallelism for the training loop: each rank computes the gradients of its slice of the global batch, the
+// gradients are averaged over the ranks once per optimizer step (bucketed all-reduce), and every decision the loop
+// takes from per-rank facts (a diverged loss, a stop signal) is agreed in a collective, so all ranks take it together.
+import { ArgumentError } from '../errors.js';
+import { zerosLike } from '../tensor/creation.js';
+import { keep, tidy } from '../tensor/scope.js';
+import { tensor } from '../tensor/creation.js';
+import type { Tensor } from '../tensor/tensor.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type { ProcessGroup } from './group.js';
+import { ShardedOptimizer } from './zero.js';
+
+/** How optimizer state is distributed: replicated on every rank, or each rank keeping a slice (ZeRO-1). */
+export type Sharding = 'none' | 'optimizer' | 'full';
+export const SHARDING_VALUES: readonly Sharding[] = ['none', 'optimizer', 'full'];
+
+/** Why the loop should stop: the codes of the stop reasons agreed over ranks. */
+const STOP_CODES = ['SIGINT', 'SIGTERM', 'abort'] as const;
+export type AgreedStop = (typeof STOP_CODES)[number];
+
+/** What the ranks agreed on after an optimizer step's gradient reduction. */
+export interface StepAgreement {
+  /** Ranks whose loss stopped being finite, with the message of the lowest one. */
+  failedRanks: number[];
+  failure: string | null;
+  /** A stop requested on any rank (the strongest reason). */
+  stop: AgreedStop | null;
+  /** Real tokens of this step over all ranks. */
+  tokens: number;
+}
+
+/** What the training loop calls; one object per rank. */
+export interface TrainParallel {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** The rank that logs and writes (rank 0). */
+  readonly isMain: boolean;
+  /** The optimizer over `params`: `make(params)` as is, or sharded over the ranks. */
+  optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O): O;
+  /** Rank 0's value on every rank (e.g. the checkpoint to resume from). */
+  agree(key: string, value: string | null): string | null;
+  /** Copies rank 0's weights into every rank (so all ranks start from the same point). */
+  syncWeights(params: Tensor[]): void;
+  /**
+   * Averages the gradients of `params` over the ranks (missing gradients count as zeros) and agrees on the step's
+   * outcome. Called once per optimizer step, after the last accumulation micro-step.
+   */
+  reduceGradients(params: Tensor[], local: { failure: string | null; stop: AgreedStop | null; tokens: number }): StepAgreement;
+  /** Averages logged metrics over the ranks (every rank calls it at the same steps). */
+  reduceMetrics(m: Record<string, number>): Record<string, number>;
+  /** Bytes and time of the collectives so far. */
+  readonly group: ProcessGroup;
+}
+
+export interface DataParallelOptions {
+  sharding?: Sharding;
+  /** Largest all-reduce bucket in bytes (default 25 MiB, as PyTorch's DDP). */
+  bucketBytes?: number;
+}
+
+/**
+ * The data-parallel strategy over a process group.
+ *
+ * @example
+ * const dp = new DataParallel(ProcessGroup.init({ ...fromEnv }), { sharding: 'optimizer' });
+ * await trainAsync(model, task, config, store, { parallel: dp });
+ */
+export class DataParallel implements TrainParallel {
+  readonly sharding: Sharding;
+  readonly bucketBytes: number;
+  #agreeCount = 0;
+  /** Bytes of gradients all-reduced so far (the payload; the ring moves about 2(W-1)/W of it per rank each way). */
+  gradientBytes = 0;
+  #metricRound = 0;
+
+  constructor(readonly group: ProcessGroup, o: DataParallelOptions = {}) {
+    this.sharding = o.sharding ?? 'none';
+    if (this.sharding === 'full') throw new ArgumentError(fullShardingUnavailable());
+    this.bucketBytes = o.bucketBytes ?? 25 * 2 ** 20;
+  }
+
+  get rank(): number { return this.group.rank; }
+  get worldSize(): number { return this.group.worldSize; }
+  get isMain(): boolean { return this.group.rank === 0; }
+
+  optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O): O {
+    if (this.sharding === 'none' || this.worldSize === 1) return make(params);
+    return new ShardedOptimizer(this.group, params, make) as unknown as O;
+  }
+
+  agree(key: string, value: string | null): string | null {
+    const k = `agree/${this.#agreeCount++}/${key}`;
+    if (this.isMain) this.group.storeSet(k, JSON.stringify(value));
+    return JSON.parse(String(this.group.storeGet(k))) as string | null;
+  }
+
+  syncWeights(params: Tensor[]): void {
+    if (this.worldSize > 1) this.group.broadcast(params, 0);
+  }
+
+  reduceGradients(params: Tensor[], local: { failure: string | null; stop: AgreedStop | null; tokens: number }): StepAgreement {
+    const W = this.worldSize;
+    if (local.failure !== null) this.group.storeSet(`failure/${this.rank}`, local.failure);
+    // Handles on the gradients (they alias the parameters' .grad, so reducing them in place updates those);
+    // gradients narrower than float32 (bfloat16) are reduced as float32 copies and written back.
+    const grads: Tensor[] = [];
+    const narrow: [Tensor, Tensor][] = [];
+    for (const p of params) {
+      let g = p.grad;
+      if (!g || local.failure !== null) {
+        // A rank without a gradient (an unused parameter, or a diverged step) contributes zeros.
+        g?.dispose();
+        g = keep(tidy(() => zerosLike(p)));
+        p.grad = g;
+      }
+      if (g.dtype !== 'float32' && g.dtype !== 'float64') {
+        const wide = keep(tidy(() => g!.to('float32')));
+        g.dispose();
+        narrow.push([p, wide]);
+        g = wide;
+      }
+      grads.push(g);
+    }
+    // [failed per rank..., ranks asking to stop per reason..., tokens]: summed, so every rank learns all of it.
+    const S = STOP_CODES.length;
+    const flags = new Array<number>(W + S + 1).fill(0);
+    if (local.failure !== null) flags[this.rank] = 1;
+    if (local.stop !== null) flags[W + STOP_CODES.indexOf(local.stop)] = 1;
+    flags[W + S] = local.tokens;
+    const status = tensor(flags, { dtype: 'float64' });
+    try {
+      if (W > 1) {
+        this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
+        for (const g of grads) this.gradientBytes += g.numel() * (g.dtype === 'float64' ? 8 : 4);
+        this.group.allreduce([status]);
+      }
+      for (const [p, wide] of narrow) p.grad = tidy(() => wide.to(p.dtype));
+      const v = status.toArray() as number[];
+      const failedRanks = v.slice(0, W).flatMap((x, r) => (x > 0 ? [r] : []));
+      const failure = failedRanks.length === 0 ? null
+        : failedRanks[0] === this.rank ? local.failure : String(this.group.storeGet(`failure/${failedRanks[0]}`));
+      const stop = STOP_CODES.find((_, i) => v[W + i]! > 0) ?? null;
+      return { failedRanks, failure, stop, tokens: Math.round(v[W + S]!) };
+    } finally {
+      status.dispose();
+      for (const g of grads) g.dispose();
+    }
+  }
+
+  reduceMetrics(m: Record<string, number>): Record<string, number> {
+    if (this.worldSize === 1) return m;
+    // The ranks may hold different keys (a metric of pairs that only one rank's slice had): the union, each key
+    // averaged over the ranks that have it.
+    const round = this.#metricRound++;
+    this.group.storeSet(`metrics/${round}/${this.rank}`, JSON.stringify(Object.keys(m)));
+    const all = new Set<string>();
+    for (let r = 0; r < this.worldSize; r++) for (const k of JSON.parse(String(this.group.storeGet(`metrics/${round}/${r}`))) as string[]) all.add(k);
+    const keys = [...all].sort();
+    const t = tensor([...keys.map((k) => (k in m ? m[k]! : 0)), ...keys.map((k) => (k in m ? 1 : 0))], { dtype: 'float64' });
+    try {
+      this.group.allreduce([t]);
+      const v = t.toArray() as number[];
+      return Object.fromEntries(keys.map((k, i) => [k, v[i]! / v[keys.length + i]!]));
+    } finally {
+      t.dispose();
+    }
+  }
+}
+
+/** Why `sharding: full` is refused on this build. */
+export function fullShardingUnavailable(): string {
+  return 'sharding: full (parameter sharding, ZeRO-3/FSDP) needs a reduce-scatter collective, which the Gloo backend of ' +
+    'libtorch 1.13 does not have; use sharding: optimizer (ZeRO-1: optimizer state split over the ranks) or none';
+}

@@ -1,0 +1,205 @@
+// A process group on libtorch's distributed library (c10d): the TCPStore rendezvous and Gloo collectives on CPU
+// tensors. The collectives block until every rank took part; a peer that died or a timeout raises DistributedError.
+import { BfpoError, ArgumentError } from '../errors.js';
+import { native, type Handle } from '../tensor/native.js';
+import { wrap, type Tensor } from '../tensor/tensor.js';
+
+/** Raised when a collective or the rendezvous fails (a rank died, the master cannot be reached, a timeout). */
+export class DistributedError extends BfpoError {}
+
+/** The backends a group can run on. */
+export type Backend = 'gloo' | 'nccl';
+
+interface DistNative {
+  distInfo(): { gloo: boolean; nccl: boolean; reason: string };
+  distInit(host: string, port: number, rank: number, size: number, timeoutMs: number, isServer: boolean, prefix: string, device: string): number;
+  distDestroy(id: number): void;
+  distAllreduce(id: number, ts: Handle[], average: boolean, bucketBytes: number): number;
+  distBroadcast(id: number, ts: Handle[], root: number): void;
+  distAllgather(id: number, t: Handle): Handle;
+  distBarrier(id: number): void;
+  distStoreSet(id: number, key: string, value: Buffer): void;
+  distStoreGet(id: number, key: string): Buffer;
+  distStoreAdd(id: number, key: string, delta: number): number;
+  distStoreCheck(id: number, key: string): boolean;
+}
+
+const dist = native as unknown as DistNative;
+
+/** Which backends this build of the addon has, and why one is missing. */
+export function distributedSupport(): { gloo: boolean; nccl: boolean; reason: string } {
+  const info = (native as unknown as Partial<DistNative>).distInfo;
+  if (typeof info !== 'function') return { gloo: false, nccl: false, reason: 'the native addon predates multi-process support; rebuild it with `npm run build:native`' };
+  return dist.distInfo();
+}
+
+/** Throws, with what to install, when the addon was built without c10d's Gloo backend. */
+export function assertBackendAvailable(backend: Backend): void {
+  if (backend === 'nccl') {
+    throw new DistributedError('The nccl backend is not built into this addon (it needs a CUDA libtorch with NCCL); use backend gloo');
+  }
+  const s = distributedSupport();
+  if (!s.gloo) {
+    throw new DistributedError(`Multi-process training is not available in this build: ${s.reason}. ` +
+      'On Debian/Ubuntu: sudo apt-get install libgloo-dev && npm run build:native');
+  }
+}
+
+export interface GroupOptions {
+  /** The master's address (the rank 0 machine; it hosts the TCPStore). */
+  masterAddr: string;
+  masterPort: number;
+  rank: number;
+  worldSize: number;
+  /** How long the rendezvous and each collective may wait, in milliseconds. */
+  timeoutMs: number;
+  backend?: Backend;
+  /** Keys of this group in the store start with this (several groups on one store). */
+  prefix?: string;
+  /** Gloo's network device: a network interface name (GLOO_SOCKET_IFNAME) or this machine's address. */
+  iface?: string;
+  hostname?: string;
+  /** Another process (torchrun's agent) hosts the store; rank 0 connects to it like the others. */
+  externalStore?: boolean;
+}
+
+/** Bytes and time spent in collectives since the group was made (or since `resetStats`). */
+export interface CommStats {
+  allreduceCalls: number;
+  allreduceBytes: number;
+  allreduceMs: number;
+  broadcastBytes: number;
+  broadcastMs: number;
+  allgatherBytes: number;
+}
+
+function bytesOf(ts: readonly Tensor[]): number {
+  let b = 0;
+  for (const t of ts) b += t.numel() * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bfloat16' || t.dtype === 'float16' ? 2 : t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : 4);
+  return b;
+}
+
+/**
+ * A group of `worldSize` processes. Rank 0 hosts the store; the others connect to it within `timeoutMs`.
+ *
+ * @example
+ * const g = ProcessGroup.init({ masterAddr: '127.0.0.1', masterPort: 29500, rank, worldSize: 2, timeoutMs: 60_000 });
+ * g.allreduce(grads, { average: true });
+ * g.destroy();
+ */
+export class ProcessGroup {
+  readonly stats: CommStats = { allreduceCalls: 0, allreduceBytes: 0, allreduceMs: 0, broadcastBytes: 0, broadcastMs: 0, allgatherBytes: 0 };
+  #id: number | null;
+
+  private constructor(id: number, readonly rank: number, readonly worldSize: number, readonly backend: Backend, readonly where: string) {
+    this.#id = id;
+  }
+
+  static init(o: GroupOptions): ProcessGroup {
+    const backend = o.backend ?? 'gloo';
+    if (backend !== 'gloo' && backend !== 'nccl') throw new ArgumentError(`Unknown backend ${JSON.stringify(backend)}: allowed values are gloo, nccl`);
+    assertBackendAvailable(backend);
+    if (!Number.isInteger(o.worldSize) || o.worldSize < 1) throw new ArgumentError(`WORLD_SIZE must be a positive integer, not ${o.worldSize}`);
+    if (!Number.isInteger(o.rank) || o.rank < 0 || o.rank >= o.worldSize) throw new ArgumentError(`RANK must be in 0..${o.worldSize - 1}, not ${o.rank}`);
+    if (!Number.isInteger(o.masterPort) || o.masterPort < 1 || o.masterPort > 65535) throw new ArgumentError(`MASTER_PORT must be a port number (1..65535), not ${o.masterPort}`);
+    const where = `${o.masterAddr}:${o.masterPort}`;
+    const device = o.iface ? `iface:${o.iface}` : o.hostname ? `host:${o.hostname}` : '';
+    let id: number;
+    try {
+      id = dist.distInit(o.masterAddr, o.masterPort, o.rank, o.worldSize, Math.round(o.timeoutMs), o.rank === 0 && !o.externalStore, o.prefix ?? '', device);
+    } catch (err) {
+      const msg = (err as Error).message;
+      const hint = o.rank === 0
+        ? `rank 0 hosts the store on port ${o.masterPort}: is the port free, and did all ${o.worldSize} ranks start within ${o.timeoutMs / 1000} s?`
+        : `is MASTER_ADDR/MASTER_PORT (${where}) the address of rank 0, reachable from here, and did rank 0 start within ${o.timeoutMs / 1000} s?`;
+      throw new DistributedError(`Rank ${o.rank} of ${o.worldSize} could not join the process group at ${where}: ${firstLine(msg)}; ${hint}`);
+    }
+    return new ProcessGroup(id, o.rank, o.worldSize, backend, where);
+  }
+
+  get isOpen(): boolean { return this.#id !== null; }
+
+  #handle(op: string): number {
+    if (this.#id === null) throw new DistributedError(`${op} on a destroyed process group`);
+    return this.#id;
+  }
+
+  #run<T>(op: string, f: (id: number) => T): T {
+    const id = this.#handle(op);
+    try {
+      return f(id);
+    } catch (err) {
+      if (err instanceof ArgumentError) throw err;
+      throw new DistributedError(`${op} failed on rank ${this.rank} of ${this.worldSize}: ${firstLine((err as Error).message)}. ` +
+        'Another rank probably stopped (crashed, was killed, or timed out); see its output');
+    }
+  }
+
+  /**
+   * Sums (or averages) `tensors` over all ranks, in place. Tensors are flattened into buckets of at most
+   * `bucketBytes` (default 25 MiB), one collective per bucket. Returns the number of collectives.
+   */
+  allreduce(tensors: readonly Tensor[], o: { average?: boolean; bucketBytes?: number } = {}): number {
+    const t0 = performance.now();
+    const n = this.#run('allreduce', (id) => dist.distAllreduce(id, tensors.map((t) => t.handle), o.average ?? false, o.bucketBytes ?? 25 * 2 ** 20));
+    this.stats.allreduceCalls += n;
+    this.stats.allreduceBytes += bytesOf(tensors);
+    this.stats.allreduceMs += performance.now() - t0;
+    return n;
+  }
+
+  /** Copies `tensors` of rank `root` into the same tensors of every other rank (in place). */
+  broadcast(tensors: readonly Tensor[], root = 0): void {
+    if (tensors.length === 0) return;
+    const t0 = performance.now();
+    this.#run('broadcast', (id) => dist.distBroadcast(id, tensors.map((t) => t.handle), root));
+    this.stats.broadcastBytes += bytesOf(tensors);
+    this.stats.broadcastMs += performance.now() - t0;
+  }
+
+  /** Every rank's `tensor` (same shape everywhere), stacked into a new tensor [worldSize, ...shape]. */
+  allgather(tensor: Tensor): Tensor {
+    const out = wrap(this.#run('allgather', (id) => dist.distAllgather(id, tensor.handle)));
+    this.stats.allgatherBytes += bytesOf([tensor]) * this.worldSize;
+    return out;
+  }
+
+  /** Returns when every rank reached it. */
+  barrier(): void {
+    this.#run('barrier', (id) => dist.distBarrier(id));
+  }
+
+  /** The store shared by the group: small values for agreement outside the collectives. */
+  storeSet(key: string, value: string | Buffer): void {
+    this.#run('store set', (id) => dist.distStoreSet(id, key, Buffer.isBuffer(value) ? value : Buffer.from(value)));
+  }
+
+  /** The value of `key`, waiting for it up to the group's timeout. */
+  storeGet(key: string): Buffer {
+    return this.#run('store get', (id) => dist.distStoreGet(id, key));
+  }
+
+  storeAdd(key: string, delta: number): number {
+    return this.#run('store add', (id) => dist.distStoreAdd(id, key, delta));
+  }
+
+  storeHas(key: string): boolean {
+    return this.#run('store check', (id) => dist.distStoreCheck(id, key));
+  }
+
+  resetStats(): void {
+    Object.assign(this.stats, { allreduceCalls: 0, allreduceBytes: 0, allreduceMs: 0, broadcastBytes: 0, broadcastMs: 0, allgatherBytes: 0 });
+  }
+
+  /** Leaves the group (rank 0 also closes the store). */
+  destroy(): void {
+    if (this.#id === null) return;
+    dist.distDestroy(this.#id);
+    this.#id = null;
+  }
+}
+
+/** The first line of a native error, without the addon's `distOp(arguments): ` prefix. */
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.replace(/^dist\w+\(.*?\): /, '').trim();
+}

@@ -1,0 +1,81 @@
+// A recipe run as one rank of several: joins the process group the launch variables describe, trains with the
+// data-parallel strategy, and leaves the group. Ranks other than 0 keep quiet: rank 0 speaks for the run.
+import { DataParallel, fullShardingUnavailable, SHARDING_VALUES, type TrainParallel } from '../parallel/data-parallel.js';
+import type { RankEnv } from '../parallel/env.js';
+import { assertBackendAvailable, ProcessGroup } from '../parallel/group.js';
+import { ArgumentError } from '../errors.js';
+import type { TrainHooks, TrainResult } from '../train/trainer.js';
+import { writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { RecipeValues } from './values.js';
+import type { RunSettings } from './settings.js';
+
+/** The recipe's `sharding` key, checked. */
+export function shardingOf(s: RunSettings): (typeof SHARDING_VALUES)[number] {
+  const sharding = new RecipeValues(s.recipe).oneOf('sharding', SHARDING_VALUES);
+  if (sharding === 'full') throw new ArgumentError(fullShardingUnavailable());
+  if (sharding === 'optimizer' && !['adamw_torch', 'adamw', 'adam'].includes(s.trainer.optim)) {
+    throw new ArgumentError(`sharding: optimizer supports optim adamw_torch, adamw and adam, not ${s.trainer.optim}`);
+  }
+  return sharding;
+}
+
+/** Joins the group of `env` (its timeout bounds the wait for the others) and returns the strategy. */
+export function joinRanks(env: RankEnv, s: RunSettings): DataParallel {
+  const sharding = shardingOf(s);
+  assertBackendAvailable(env.backend);
+  const group = ProcessGroup.init({
+    masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: env.timeoutMs,
+    backend: env.backend, externalStore: env.agentStore, prefix: `bfpo/${env.restart}/`,
+    iface: process.env.GLOO_SOCKET_IFNAME || undefined,
+  });
+  return new DataParallel(group, { sharding });
+}
+
+/** Runs `body` with this rank's stderr silenced unless it is rank 0 (errors are thrown, and printed afterwards). */
+export async function asRank<T>(par: TrainParallel, body: () => Promise<T>): Promise<T> {
+  if (par.isMain) return body();
+  const write = process.stderr.write;
+  process.stderr.write = (() => true) as typeof process.stderr.write;
+  try {
+    return await body();
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+/** `runTraining` as one rank of the group `env` describes. */
+export async function runTrainingAsRank(
+  env: RankEnv, s: RunSettings, run: (s: RunSettings, hooks: TrainHooks) => Promise<TrainResult | null>,
+): Promise<TrainResult | null> {
+  const par = joinRanks(env, s);
+  try {
+    const result = await asRank(par, () => run(s, { parallel: par }));
+    if (par.isMain && result && !result.alreadyComplete) writeCommStats(s.trainer.outputDir, par, result.globalStep - stepOf(result.resumedFrom));
+    return result;
+  } finally {
+    par.group.destroy();
+  }
+}
+
+function stepOf(checkpoint: string | null): number {
+  const m = checkpoint ? /^checkpoint-(\d+)$/.exec(basename(checkpoint)) : null;
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * `comm_stats.json` in the output folder: what rank 0 sent through the collectives in this run's steps (gradient
+ * all-reduce, the small agreement and metric reductions, parameter broadcasts), in all and per optimizer step.
+ */
+function writeCommStats(outputDir: string, par: DataParallel, steps: number): void {
+  const st = par.group.stats;
+  const per = (x: number): number => (steps > 0 ? x / steps : 0);
+  writeFileSync(join(outputDir, 'comm_stats.json'), `${JSON.stringify({
+    world_size: par.worldSize, backend: par.group.backend, sharding: par.sharding, steps,
+    allreduce_calls: st.allreduceCalls, allreduce_bytes: st.allreduceBytes, allreduce_seconds: st.allreduceMs / 1000,
+    broadcast_bytes: st.broadcastBytes, broadcast_seconds: st.broadcastMs / 1000,
+    gradient_bytes: par.gradientBytes, gradient_bytes_per_step: per(par.gradientBytes),
+    allreduce_bytes_per_step: per(st.allreduceBytes), broadcast_bytes_per_step: per(st.broadcastBytes),
+    allreduce_seconds_per_step: per(st.allreduceMs / 1000), allreduce_calls_per_step: per(st.allreduceCalls),
+  }, null, 2)}\n`);
+}

@@ -1,0 +1,147 @@
+// Data-parallel training with Gloo on the tiny recipe: 2 ranks × batch 2 end with the weights of 1 rank × batch 4,
+// with gradient accumulation too, with the optimizer state sharded (ZeRO-1), and after a rank is killed and the
+// run resumed; communication happens once per optimizer step.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { distributedSupport } from '../../src/parallel/group.js';
+import { loadPretrained } from '../../src/models/pretrained.js';
+import { runMain } from '../cli/run-main.js';
+import { bfpo, finished, root } from './helpers.js';
+
+const haveGloo = distributedSupport().gloo;
+const skip = !haveGloo && 'built without Gloo';
+const dir = mkdtempSync(join(tmpdir(), 'bfpo-dp-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const common = ['recipes/tiny-cpu.yaml', `--reference_cache_dir=${join(dir, 'cache')}`, '--max_steps=6', '--logging_steps=1',
+  '--do_eval=false', '--evaluation_strategy=no', '--disable_tqdm=true', '--save_steps=3'];
+
+/** The largest |difference| between the weights of two model folders. */
+function maxDiff(a: string, b: string): number {
+  const ma = loadPretrained(a, { dtype: 'float32' }).model;
+  const mb = loadPretrained(b, { dtype: 'float32' }).model;
+  try {
+    const pb = new Map(mb.namedParameters());
+    let worst = 0;
+    for (const [name, p] of ma.namedParameters()) {
+      const d = p.sub(pb.get(name)!).abs().max();
+      worst = Math.max(worst, d.item());
+      d.dispose();
+    }
+    return worst;
+  } finally {
+    ma.dispose();
+    mb.dispose();
+  }
+}
+
+async function single(out: string, extra: string[]): Promise<void> {
+  const r = await runMain(['train', ...common, `--output_dir=${join(dir, out)}`, ...extra], root);
+  assert.equal(r.code, undefined, r.err);
+}
+
+async function ranks(out: string, extra: string[]) {
+  const r = await finished(bfpo(['train', ...common, `--output_dir=${join(dir, out)}`, '--nproc_per_node=2', ...extra]));
+  assert.equal(r.code, 0, r.err);
+  return { ...r, stats: JSON.parse(readFileSync(join(dir, out, 'comm_stats.json'), 'utf8')) };
+}
+
+const trainable = (): number => {
+  const m = loadPretrained(join(root, 'recipes/tiny/model'), { dtype: 'float32' }).model;
+  const n = m.namedParameters().reduce((a, [, p]) => a + p.numel(), 0);
+  m.dispose();
+  return n;
+};
+
+test('2 ranks × batch 2 (Gloo) end with the weights of 1 rank × batch 4; gradients are all-reduced once per step', { skip }, async () => {
+  await single('one', ['--per_device_train_batch_size=4']);
+  const two = await ranks('two', ['--per_device_train_batch_size=2']);
+  const d = maxDiff(join(dir, 'one'), join(dir, 'two'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d > 0 || d === 0);
+  // One float32 gradient payload per optimizer step; the calls: the gradient bucket, the step agreement, the metrics.
+  assert.equal(two.stats.gradient_bytes_per_step, 4 * trainable());
+  assert.equal(two.stats.allreduce_calls_per_step, 3);
+  assert.match(two.err, /^epoch \S+ \| step 6\/6 \| loss/m);
+  assert.equal(two.err.match(/^epoch \S+ \| step 6\/6/gm)?.length, 1, 'only rank 0 logs');
+  const log = readFileSync(join(dir, 'two', 'log.jsonl'), 'utf8').trim().split('\n');
+  const logOne = readFileSync(join(dir, 'one', 'log.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(log.length, logOne.length);
+  const [l2, l1] = [JSON.parse(log.at(-1)!), JSON.parse(logOne.at(-1)!)];
+  assert.ok(Math.abs(l2.loss - l1.loss) <= 1e-4 * Math.max(1, Math.abs(l1.loss)), `loss ${l2.loss} vs ${l1.loss}`);
+  assert.equal(l2.tokens, l1.tokens, 'tokens are counted over all ranks');
+});
+
+test('with gradient accumulation: no communication on the non-final micro-steps, same weights as one process', { skip }, async () => {
+  await single('one-accum', ['--per_device_train_batch_size=2', '--gradient_accumulation_steps=2']);
+  const two = await ranks('two-accum', ['--per_device_train_batch_size=1', '--gradient_accumulation_steps=2']);
+  const d = maxDiff(join(dir, 'one-accum'), join(dir, 'two-accum'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.equal(two.stats.allreduce_calls_per_step, 3, 'as many collectives per step as without accumulation');
+  assert.equal(two.stats.gradient_bytes_per_step, 4 * trainable());
+});
+
+test('sharding: optimizer (ZeRO-1) ends with the weights of the unsharded run', { skip }, async () => {
+  if (!existsSync(join(dir, 'one'))) await single('one', ['--per_device_train_batch_size=4']);
+  const z = await ranks('zero', ['--per_device_train_batch_size=2', '--sharding=optimizer']);
+  const d = maxDiff(join(dir, 'one'), join(dir, 'zero'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.equal(z.stats.sharding, 'optimizer');
+  // Each rank broadcasts the parameters it owns after its update: one model's worth of bytes per step, plus the
+  // start; each checkpoint (steps 3 and 6) gathers AdamW's two moments to rank 0.
+  assert.equal(z.stats.broadcast_bytes, 4 * trainable() * (6 + 1) + 2 * (2 * 4 * trainable()));
+});
+
+test('sharding: full is refused with the reason; a bad launcher flag names the flag', async () => {
+  const r = await runMain(['train', ...common, `--output_dir=${join(dir, 'full')}`, '--nproc_per_node=2', '--sharding=full'], root);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /sharding: full .* needs a reduce-scatter collective, which the Gloo backend of libtorch 1\.13 does not have; use sharding: optimizer/);
+  const bad = await runMain(['train', ...common, `--output_dir=${join(dir, 'bad')}`, '--nproc_per_node=zero'], root);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /--nproc_per_node must be an integer >= 1 but is "zero"/);
+});
+
+/** The pid of rank `rank` among the children of `launcher`. */
+function rankPid(launcher: number, rank: number): number | null {
+  let pids: string[];
+  try {
+    pids = execFileSync('pgrep', ['-P', String(launcher)], { encoding: 'utf8' }).trim().split('\n');
+  } catch {
+    return null;
+  }
+  for (const pid of pids) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`RANK=${rank}`)) return Number(pid);
+    } catch { /* exited */ }
+  }
+  return null;
+}
+
+test('a rank killed with SIGKILL stops the run within seconds naming the rank; the rerun resumes to the same weights', { skip }, async () => {
+  if (!existsSync(join(dir, 'one'))) await single('one', ['--per_device_train_batch_size=4']);
+  const args = ['train', ...common.filter((a) => !a.startsWith('--save_steps')), `--output_dir=${join(dir, 'killed')}`, '--nproc_per_node=2', '--per_device_train_batch_size=2',
+    '--save_steps=1', '--sharding=optimizer'];
+  const proc = bfpo(args);
+  let killedAt = 0;
+  const r = await finished(proc, (err) => {
+    if (killedAt === 0 && err.includes(`checkpoint saved: ${join(dir, 'killed', 'checkpoint-2')}`)) {
+      const pid = rankPid(proc.pid!, 1);
+      if (pid !== null) { process.kill(pid, 'SIGKILL'); killedAt = Date.now(); }
+    }
+  });
+  assert.ok(killedAt > 0, `rank 1 was not found to kill:\n${r.err}`);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /bfpo: rank 1 \(pid \d+\) was killed by SIGKILL; stopping the other ranks/);
+  assert.ok((Date.now() - killedAt) / 1000 < 20, 'the other rank stopped within the bound');
+  assert.ok(!existsSync(join(dir, 'killed', 'train_results.json')), 'the run did not finish');
+
+  const again = await finished(bfpo(args));
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.err, /Resuming from .*checkpoint-\d at step \d of 6/);
+  const d = maxDiff(join(dir, 'one'), join(dir, 'killed'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+});
