@@ -49,8 +49,10 @@ export async function runTrainingAsRank(
   env: RankEnv, s: RunSettings, run: (s: RunSettings, hooks: TrainHooks) => Promise<TrainResult | null>,
 ): Promise<TrainResult | null> {
   const par = joinRanks(env, s);
+  // The world size shapes the global batch (and so the data order and the steps): a checkpoint resumes only with the same.
+  const settings: RunSettings = { ...s, trainer: { ...s.trainer, runConfig: { ...s.trainer.runConfig, world_size: env.worldSize } } };
   try {
-    const result = await asRank(par, () => run(s, { parallel: par }));
+    const result = await asRank(par, () => run(settings, { parallel: par }));
     if (par.isMain && result && !result.alreadyComplete) writeCommStats(s.trainer.outputDir, par, result.globalStep - stepOf(result.resumedFrom));
     return result;
   } finally {
