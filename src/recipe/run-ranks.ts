@@ -23,17 +23,31 @@ export function shardingOf(s: RunSettings): (typeof SHARDING_VALUES)[number] {
 /** Joins the group of `env` (its timeout bounds the wait for the others) and returns the strategy. */
 export function joinRanks(env: RankEnv, s: RunSettings): DataParallel {
   const sharding = shardingOf(s);
+  return new DataParallel(joinGroup(env), { sharding });
+}
+
+/** The process group of `env`. */
+export function joinGroup(env: RankEnv): ProcessGroup {
   assertBackendAvailable(env.backend);
-  const group = ProcessGroup.init({
+  return ProcessGroup.init({
     masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: env.timeoutMs,
     backend: env.backend, externalStore: env.agentStore, prefix: `bfpo/${env.restart}/`,
     iface: process.env.GLOO_SOCKET_IFNAME || undefined,
   });
-  return new DataParallel(group, { sharding });
+}
+
+/** `bfpo logps` as one rank: the batches split over the ranks, the merged table stored by rank 0. */
+export async function logpsAsRank(env: RankEnv, s: RunSettings, run: (s: RunSettings, group: ProcessGroup) => Promise<void>): Promise<void> {
+  const group = joinGroup(env);
+  try {
+    await asRank({ isMain: group.rank === 0 }, () => run(s, group));
+  } finally {
+    group.destroy();
+  }
 }
 
 /** Runs `body` with this rank's stderr silenced unless it is rank 0 (errors are thrown, and printed afterwards). */
-export async function asRank<T>(par: TrainParallel, body: () => Promise<T>): Promise<T> {
+export async function asRank<T>(par: Pick<TrainParallel, 'isMain'>, body: () => Promise<T>): Promise<T> {
   if (par.isMain) return body();
   const write = process.stderr.write;
   process.stderr.write = (() => true) as typeof process.stderr.write;
