@@ -126,9 +126,12 @@ void InitDist(Napi::Env env, Napi::Object exports) {
       std::vector<at::Tensor> flat;
       flat.reserve(j - i);
       for (size_t k = i; k < j; k++) flat.push_back(ts[k].reshape({-1}));
-      // Gloo reduces host memory: tensors on an accelerator are staged through one host buffer.
-      bool inPlace = j - i == 1 && ts[i].is_contiguous() && ts[i].device().is_cpu();
-      std::vector<at::Tensor> buf{inPlace ? flat[0] : at::cat(flat).to(at::kCPU)};
+      // Gloo reduces host memory: tensors on an accelerator are staged through one host buffer. Gloo has no
+      // bfloat16 in libtorch 1.13: a bfloat16 bucket is summed as float32 and rounded back once (one bucket of
+      // float32 at a time, not a float32 copy of every gradient).
+      bool widen = ts[i].scalar_type() == at::kBFloat16;
+      bool inPlace = j - i == 1 && ts[i].is_contiguous() && ts[i].device().is_cpu() && !widen;
+      std::vector<at::Tensor> buf{inPlace ? flat[0] : at::cat(flat).to(at::kCPU).to(widen ? at::kFloat : ts[i].scalar_type())};
       c10d::AllreduceOptions o;
       o.reduceOp = c10d::ReduceOp::SUM;
       auto work = g.pg->allreduce(buf, o);
@@ -165,9 +168,11 @@ void InitDist(Napi::Env env, Napi::Object exports) {
       std::vector<at::Tensor> flat;
       for (size_t k = i; k < j; k++) flat.push_back(ts[k].reshape({-1}));
       std::vector<at::Tensor> buf{at::cat(flat).to(at::kCPU)};
+      // Gloo has no bfloat16 in libtorch 1.13: a broadcast copies bits, so bfloat16 travels as bytes.
+      std::vector<at::Tensor> wire{buf[0].scalar_type() == at::kBFloat16 ? buf[0].view(at::kByte) : buf[0]};
       c10d::BroadcastOptions o;
       o.rootRank = root;
-      auto work = g.pg->broadcast(buf, o);
+      auto work = g.pg->broadcast(wire, o);
       Wait(work);
       if (g.rank != root) {
         int64_t off = 0;
@@ -187,12 +192,19 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     at::NoGradGuard noGrad;
     at::Tensor original = TensorArg(info, 1);
     at::Tensor input = original.to(at::kCPU).contiguous();
+    if (input.scalar_type() == at::kBFloat16) input = input.reshape({-1}).view(at::kByte);  // bits only, as for broadcast
     std::vector<at::Tensor> inputs{input};
     std::vector<std::vector<at::Tensor>> outputs(1);
     for (int r = 0; r < g.size; r++) outputs[0].push_back(at::empty_like(input));
     auto work = g.pg->allgather(outputs, inputs, c10d::AllgatherOptions());
     Wait(work);
-    return Wrap(info.Env(), at::stack(outputs[0], 0).to(original.device()));
+    at::Tensor out = at::stack(outputs[0], 0);
+    if (original.scalar_type() == at::kBFloat16) {
+      std::vector<int64_t> shape{g.size};
+      for (auto d : original.sizes()) shape.push_back(d);
+      out = out.view(at::kBFloat16).reshape(shape);
+    }
+    return Wrap(info.Env(), out.to(original.device()));
   });
   Export(env, exports, "distBarrier", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Group& g = GroupArg(info, 0);

@@ -219,11 +219,13 @@ function* trainLoop(
   if (c.bf16 && params.some((p) => p.dtype !== 'bfloat16')) {
     throw new ArgumentError('bf16 needs the model in bfloat16 (load it with torch_dtype: bfloat16)');
   }
-  const masters = c.bf16 ? new MasterWeights(params) : null;
-  const optimParams = masters ? masters.params() : params;
   const par = hooks.parallel ?? null;
   const main = par === null || par.isMain;
-  const opt = par ? par.optimizer(optimParams, (ps) => makeOptimizer(ps, c)) : makeOptimizer(optimParams, c);
+  // With optimizer sharding over ranks, the sharded optimizer keeps the fp32 masters of its own shard.
+  const shardedMasters = c.bf16 && par !== null && par.shardsMasterWeights;
+  const masters = c.bf16 && !shardedMasters ? new MasterWeights(params) : null;
+  const optimParams = masters ? masters.params() : params;
+  const opt = par ? par.optimizer(optimParams, (ps) => makeOptimizer(ps, c), { masterWeights: shardedMasters }) : makeOptimizer(optimParams, c);
   let logger: TrainLogger | null = null;
   let lock: RunLock | null = null;
   let stop: StopWatch | null = null;
@@ -427,7 +429,9 @@ function stepPlan(task: TrainingTask, c: TrainerConfig) {
 /** fp32 gradients onto the masters (bf16), clipping, one update at `lr`, and the rounded copy back. Returns the norm. */
 function optimizerStep(opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number): number | null {
   masters?.gradsToMaster();
-  const norm = maxGradNorm > 0 ? clipGradNorm_(params, maxGradNorm) : null;
+  // A sharded optimizer clips itself (the gradients it steps may not be `params`' own).
+  const clip = (opt as { clipGradNorm_?: (max: number) => number }).clipGradNorm_;
+  const norm = maxGradNorm > 0 ? (clip ? clip.call(opt, maxGradNorm) : clipGradNorm_(params, maxGradNorm)) : null;
   if (norm !== null && !Number.isFinite(norm)) {
     opt.zeroGrad();
     return norm;
