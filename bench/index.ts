@@ -7,6 +7,10 @@ import { benchEval } from './eval.js';
 import { benchLlamaCpp } from './llamacpp.js';
 import { benchModels } from './models.js';
 import { benchTrain } from './train.js';
+import { benchProfile } from './profile.js';
+import { benchTrainCuda } from './train-cuda.js';
+import { checkDeviceSetting, resolveDevice } from '../src/tensor/device.js';
+import type { Device } from 'bfpo';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
 
 async function dataRows(): Promise<BenchRow[]> {
@@ -35,16 +39,29 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   train: benchTrain,
   eval: benchEval,
   distributed: benchDistributed,
+  profile: benchProfile,
 };
 
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// --device D (or --device=D): where the train section runs; cuda / cuda:N runs the GPU training benchmark.
+const argv = process.argv.slice(2);
+const deviceAt = argv.findIndex((a) => a === '--device');
+const deviceArg = deviceAt >= 0 ? argv[deviceAt + 1] : argv.find((a) => a.startsWith('--device='))?.slice('--device='.length);
+const wanted = argv.filter((a, i) => !a.startsWith('-') && !(deviceAt >= 0 && i === deviceAt + 1));
+let device: Device = 'cpu';
+try {
+  device = resolveDevice(checkDeviceSetting(deviceArg ?? 'cpu', '--device'), '--device');
+} catch (e) {
+  console.error(`npm run bench: ${(e as Error).message}`);
+  process.exit(2);
+}
+if (device !== 'cpu') sections.train = () => benchTrainCuda(device);
 for (const name of wanted) {
   if (!sections[name]) {
     console.error(`Unknown benchmark section '${name}'; choose from ${Object.keys(sections).join(', ')}`);
     process.exit(2);
   }
 }
-console.log(`bfpo benchmarks: libtorch ${buildInfo().torchVersion}, ${getNumThreads()} threads, BLAS ${detectBlas()}, ` +
+console.log(`bfpo benchmarks: libtorch ${buildInfo().torchVersion}, device ${device}, ${getNumThreads()} threads, BLAS ${detectBlas()}, ` +
   `OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY} (PyTorch runs inherit it), ` +
   `PyTorch reference: ${pythonWithTorch() ?? 'none found (install python3-torch to compare)'}`);
 for (const [name, run] of Object.entries(sections)) {

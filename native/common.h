@@ -84,6 +84,9 @@ Napi::Value Guarded(const Napi::CallbackInfo& info, const char* op, const Body& 
 // Registers `name` on `exports`, wrapped in the guard.
 void Export(Napi::Env env, Napi::Object exports, const char* name, Body body);
 
+// Whether this libtorch has at::scaled_dot_product_attention (ops.cc).
+bool HasSdpa();
+
 // Registration functions of each translation unit.
 void InitCore(Napi::Env env, Napi::Object exports);
 void InitOps(Napi::Env env, Napi::Object exports);

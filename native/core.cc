@@ -5,6 +5,9 @@
 #include <torch/cuda.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+#include <link.h>
+
 #include <cstring>
 #include <sstream>
 
@@ -354,6 +357,49 @@ static at::TensorOptions Options(const Napi::CallbackInfo& info, size_t dtypeIdx
   return o;
 }
 
+// The default generator of the device named by argument i (a string), or of the CPU when it is absent.
+static at::Generator GeneratorOf(const Napi::CallbackInfo& info, size_t i) {
+  if (i < info.Length() && info[i].IsString()) {
+    at::Device d = DeviceFromString(StringArg(info, i));
+    if (!d.is_cpu()) return at::globalContext().defaultGenerator(d);
+  }
+  return at::detail::getDefaultCPUGenerator();
+}
+
+// The CUDA runtime's cudaMemGetInfo, found in the libcudart that libtorch_cuda loaded (no CUDA headers needed, so
+// the addon builds against any libtorch); null when no CUDA runtime is loaded.
+using MemGetInfoFn = int (*)(size_t*, size_t*);
+using DeviceFn = int (*)(int);
+using GetDeviceFn = int (*)(int*);
+struct CudaRuntime {
+  MemGetInfoFn memGetInfo = nullptr;
+  DeviceFn setDevice = nullptr;
+  GetDeviceFn getDevice = nullptr;
+};
+static int FindCudart(struct dl_phdr_info* info, size_t, void* out) {
+  if (info->dlpi_name && std::strstr(info->dlpi_name, "libcudart")) {
+    *static_cast<std::string*>(out) = info->dlpi_name;
+    return 1;
+  }
+  return 0;
+}
+static const CudaRuntime& Cudart() {
+  static CudaRuntime rt = [] {
+    CudaRuntime r;
+    void* self = RTLD_DEFAULT;
+    std::string path;
+    dl_iterate_phdr(FindCudart, &path);
+    if (!path.empty()) {
+      if (void* h = dlopen(path.c_str(), RTLD_LAZY | RTLD_NOLOAD)) self = h;
+    }
+    r.memGetInfo = reinterpret_cast<MemGetInfoFn>(dlsym(self, "cudaMemGetInfo"));
+    r.setDevice = reinterpret_cast<DeviceFn>(dlsym(self, "cudaSetDevice"));
+    r.getDevice = reinterpret_cast<GetDeviceFn>(dlsym(self, "cudaGetDevice"));
+    return r;
+  }();
+  return rt;
+}
+
 // Bytes of one element of `t`'s dtype.
 static size_t ElementSize(at::ScalarType t) { return c10::elementSize(t); }
 
@@ -588,13 +634,14 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     at::manual_seed(seed);
     return info.Env().Undefined();
   });
+  // getRngState(device?) / setRngState(state, device?): the default generator of the CPU, or of a CUDA device.
   Export(env, exports, "getRngState", [](const Napi::CallbackInfo& info) {
-    auto gen = at::detail::getDefaultCPUGenerator();
+    auto gen = GeneratorOf(info, 0);
     std::lock_guard<std::mutex> lock(gen.mutex());
     return Wrap(info.Env(), gen.get_state());
   });
   Export(env, exports, "setRngState", [](const Napi::CallbackInfo& info) {
-    auto gen = at::detail::getDefaultCPUGenerator();
+    auto gen = GeneratorOf(info, 1);
     std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_state(TensorArg(info, 0));
     return info.Env().Undefined();
@@ -612,6 +659,38 @@ void InitCore(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "cudaDeviceCount", [](const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
   });
+  // Whether the addon was linked against libtorch's CUDA libraries (a CPU-only libtorch has none).
+  Export(env, exports, "cudaCompiled", [](const Napi::CallbackInfo& info) {
+#ifdef BFPO_WITH_CUDA
+    return Napi::Boolean::New(info.Env(), true);
+#else
+    return Napi::Boolean::New(info.Env(), false);
+#endif
+  });
+  // The fast paths this libtorch has: scaled_dot_product_attention (2.0), fused AdamW (CUDA 2.0, CPU 2.4).
+  Export(env, exports, "fastPaths", [](const Napi::CallbackInfo& info) {
+    auto o = Napi::Object::New(info.Env());
+    o.Set("sdpa", Napi::Boolean::New(info.Env(), HasSdpa()));
+    o.Set("fusedAdamwCuda", Napi::Boolean::New(info.Env(), TORCH_VERSION_MAJOR >= 2));
+    o.Set("fusedAdamwCpu", Napi::Boolean::New(info.Env(), TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)));
+    return o;
+  });
+  // cudaMemoryInfo(index) -> {free, total} bytes of a CUDA device as the driver sees them (every process, and
+  // libtorch's cached blocks count as used), or null without a CUDA runtime.
+  Export(env, exports, "cudaMemoryInfo", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    const CudaRuntime& rt = Cudart();
+    if (!rt.memGetInfo || !rt.setDevice || !rt.getDevice || !torch::cuda::is_available()) return info.Env().Null();
+    int index = static_cast<int>(IntArg(info, 0)), previous = 0;
+    size_t freeBytes = 0, totalBytes = 0;
+    if (rt.getDevice(&previous) != 0 || rt.setDevice(index) != 0) throw ArgError("cannot select CUDA device " + std::to_string(index));
+    int rc = rt.memGetInfo(&freeBytes, &totalBytes);
+    rt.setDevice(previous);
+    if (rc != 0) throw ArgError("cudaMemGetInfo failed with CUDA error " + std::to_string(rc));
+    auto o = Napi::Object::New(info.Env());
+    o.Set("free", Napi::Number::New(info.Env(), static_cast<double>(freeBytes)));
+    o.Set("total", Napi::Number::New(info.Env(), static_cast<double>(totalBytes)));
+    return o;
+  });
   Export(env, exports, "cudaManualSeedAll", [](const Napi::CallbackInfo& info) {
     torch::cuda::manual_seed_all(static_cast<uint64_t>(IntArg(info, 0)));
     return info.Env().Undefined();
@@ -626,6 +705,7 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 
 namespace bfpo { void InitSignals(Napi::Env env, Napi::Object exports); }  // signals.cc
 namespace bfpo { void InitDist(Napi::Env env, Napi::Object exports); }  // dist.cc
+namespace bfpo { void InitProfile(Napi::Env env, Napi::Object exports); }  // profile.cc
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new bfpo::AddonData());
@@ -635,6 +715,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   bfpo::InitOptim(env, exports);
   bfpo::InitSignals(env, exports);
   bfpo::InitDist(env, exports);
+  bfpo::InitProfile(env, exports);
   return exports;
 }
 

@@ -178,16 +178,35 @@ static at::Scalar LowestOf(at::ScalarType t) {
   return lowest;
 }
 
-// Scaled dot-product attention with grouped key/value heads. q [b, nh, s, hd], k and v [b, nkv, t, hd],
-// blocked bool [b or 1, 1, s, t] (true = may not attend) or undefined. Returns [b, nh, s, hd].
-static at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            const c10::optional<at::Tensor>& blocked, double scale) {
+// Whether this libtorch has at::scaled_dot_product_attention (PyTorch 2.0 and newer): fused flash /
+// memory-efficient kernels on CUDA, a fused kernel on CPU from 2.1.
+#if TORCH_VERSION_MAJOR >= 2
+#define BFPO_HAS_SDPA 1
+#else
+#define BFPO_HAS_SDPA 0
+#endif
+bool HasSdpa() { return BFPO_HAS_SDPA; }
+
+// Attention as plain products: grouping the queries as [b, nkv, rep * s, hd] serves each key/value head to its rep
+// query heads without copying keys and values. Masked scores get the dtype's lowest value; softmax runs in float32
+// as in HF's eager attention.
+static at::Tensor AttentionMath(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const c10::optional<at::Tensor>& blocked, double scale, int64_t rep) {
   const int64_t b = q.size(0), nh = q.size(1), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
-  if (nkv <= 0 || nh % nkv != 0) throw ArgError("the query heads must be a multiple of the key/value heads");
-  const int64_t rep = nh / nkv;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-  // libtorch's fused kernels (flash / memory-efficient on CUDA). Rows that may attend to nothing are opened up
-  // (their output is ignored) so that no NaN reaches the real positions.
+  at::Tensor scores = at::matmul(q.reshape({b, nkv, rep * s, hd}), k.transpose(2, 3)).mul(scale).view({b, nkv, rep, s, t});
+  if (blocked) scores = scores.masked_fill(blocked->unsqueeze(1), LowestOf(scores.scalar_type()));
+  at::Tensor probs = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kDouble
+                         ? at::softmax(scores, -1)
+                         : at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
+  return at::matmul(probs.view({b, nkv, rep * s, t}), v).view({b, nh, s, hd});
+}
+
+// libtorch's scaled_dot_product_attention (flash / memory-efficient kernels on CUDA). Rows that may attend to
+// nothing are opened up (their output is ignored) so that no NaN reaches the real positions.
+static at::Tensor AttentionSdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                const c10::optional<at::Tensor>& blocked, double scale, int64_t rep) {
+#if BFPO_HAS_SDPA
+  const int64_t b = q.size(0), nh = q.size(1), hd = q.size(3), nkv = k.size(1), t = k.size(2);
   at::Tensor kk = rep == 1 ? k : k.unsqueeze(2).expand({b, nkv, rep, t, hd}).reshape({b, nh, t, hd});
   at::Tensor vv = rep == 1 ? v : v.unsqueeze(2).expand({b, nkv, rep, t, hd}).reshape({b, nh, t, hd});
   c10::optional<at::Tensor> allowed;
@@ -195,17 +214,29 @@ static at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::
     at::Tensor ok = blocked->logical_not();
     allowed = at::logical_or(ok, blocked->all(-1, true));
   }
-  return at::scaled_dot_product_attention(q, kk, vv, allowed, 0.0, false, scale);
+#if TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR == 0
+  // 2.0 has no scale argument and always scales by 1/sqrt(hd): fold the requested scale into the queries.
+  return at::scaled_dot_product_attention(q.mul(scale * std::sqrt(static_cast<double>(hd))), kk, vv, allowed, 0.0, false);
 #else
-  // Composed: grouping the queries as [b, nkv, rep * s, hd] serves each key/value head to its rep query heads
-  // without copying keys and values. Softmax runs in float32 as in HF.
-  at::Tensor scores = at::matmul(q.reshape({b, nkv, rep * s, hd}), k.transpose(2, 3)).mul(scale).view({b, nkv, rep, s, t});
-  if (blocked) scores = scores.masked_fill(blocked->unsqueeze(1), LowestOf(scores.scalar_type()));
-  at::Tensor probs = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kDouble
-                         ? at::softmax(scores, -1)
-                         : at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
-  return at::matmul(probs.view({b, nkv, rep * s, t}), v).view({b, nh, s, hd});
+  return at::scaled_dot_product_attention(q, kk, vv, allowed, 0.0, false, scale);
 #endif
+#else
+  throw ArgError(std::string("attention 'sdpa' needs libtorch 2.0 or newer; this addon was built against libtorch ") +
+                 TORCH_VERSION + " (use 'eager', or rebuild against a PyTorch 2.x package: see docs/gpu.md)");
+#endif
+}
+
+// Scaled dot-product attention with grouped key/value heads. q [b, nh, s, hd], k and v [b, nkv, t, hd],
+// blocked bool [b or 1, 1, s, t] (true = may not attend) or undefined. impl: 0 auto (sdpa when this libtorch has
+// it), 1 eager (plain products), 2 sdpa. Returns [b, nh, s, hd].
+static at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const c10::optional<at::Tensor>& blocked, double scale, int64_t impl) {
+  const int64_t nh = q.size(1), nkv = k.size(1);
+  if (nkv <= 0 || nh % nkv != 0) throw ArgError("the query heads must be a multiple of the key/value heads");
+  const int64_t rep = nh / nkv;
+  if (impl == 1 || (impl == 0 && !BFPO_HAS_SDPA)) return AttentionMath(q, k, v, blocked, scale, rep);
+  if (impl == 0 || impl == 2) return AttentionSdpa(q, k, v, blocked, scale, rep);
+  throw ArgError("unknown attention implementation code " + std::to_string(impl));
 }
 
 void InitOps(Napi::Env env, Napi::Object exports) {
@@ -341,12 +372,13 @@ void InitOps(Napi::Env env, Napi::Object exports) {
     at::Tensor rotated = at::cat({x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)}, -1);
     return Wrap(info.Env(), x * TensorArg(info, 1) + rotated * TensorArg(info, 2));
   });
-  // attention(q, k, v, blocked|null, scale): grouped-query scaled dot-product attention (see Attention above).
+  // attention(q, k, v, blocked|null, scale, impl): grouped-query scaled dot-product attention (see Attention above).
   Export(env, exports, "attention", [](const Napi::CallbackInfo& info) {
     const at::Tensor& q = TensorArg(info, 0);
     const at::Tensor& k = TensorArg(info, 1);
     if (q.dim() != 4 || k.dim() != 4 || TensorArg(info, 2).dim() != 4) throw ArgError("q, k and v must be 4-D [batch, heads, seq, head_dim]");
-    return Wrap(info.Env(), Attention(q, k, TensorArg(info, 2), OptionalTensorArg(info, 3), DoubleArg(info, 4)));
+    return Wrap(info.Env(), Attention(q, k, TensorArg(info, 2), OptionalTensorArg(info, 3), DoubleArg(info, 4),
+                                          info.Length() > 5 ? IntArg(info, 5) : 0));
   });
 
   // ---- sampling and ordering ----

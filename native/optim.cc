@@ -1,5 +1,7 @@
 // Optimizer update rules (one native call per parameter group and step) and gradient clipping.
 // The arithmetic follows torch.optim's single-tensor implementations so that runs match PyTorch.
+#include <torch/version.h>
+
 #include <cmath>
 
 #include "common.h"
@@ -91,6 +93,41 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
 
+  // fusedAdamwStep(params, expAvg, expAvgSq, steps[], lr, beta1, beta2, eps, weightDecay): libtorch's multi-tensor
+  // fused AdamW kernel (torch.optim.AdamW(fused=True)), one launch for every parameter of a device and dtype. CUDA
+  // tensors from PyTorch 2.0, CPU tensors from 2.4; the caller checks fusedAdamwSupport() first.
+  Export(env, exports, "fusedAdamwStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    at::NoGradGuard noGrad;
+    auto params = TensorListArg(info, 0);
+    auto m = TensorListArg(info, 1);
+    auto v = TensorListArg(info, 2);
+    auto steps = DoubleListArg(info, 3);
+    double lr = DoubleArg(info, 4), beta1 = DoubleArg(info, 5), beta2 = DoubleArg(info, 6), eps = DoubleArg(info, 7);
+    double wd = DoubleArg(info, 8);
+    CheckSameLength(params.size(), m.size(), "adamw exp_avg");
+    CheckSameLength(params.size(), v.size(), "adamw exp_avg_sq");
+    CheckSameLength(params.size(), steps.size(), "adamw steps");
+#if TORCH_VERSION_MAJOR >= 2
+    std::vector<at::Tensor> ps, gs, ms, vs, ss;
+    for (size_t i = 0; i < params.size(); i++) {
+      at::Tensor g = params[i].grad();
+      if (!g.defined()) continue;
+      ps.push_back(params[i]);
+      gs.push_back(g);
+      ms.push_back(m[i]);
+      vs.push_back(v[i]);
+      // The kernel reads each parameter's step count (already incremented, as torch.optim does before the call).
+      ss.push_back(at::full({}, steps[i], at::TensorOptions().dtype(at::kFloat).device(params[i].device())));
+    }
+    if (ps.empty()) return info.Env().Undefined();
+    std::vector<at::Tensor> none;
+    at::_fused_adamw_(ps, gs, ms, vs, none, ss, lr, beta1, beta2, wd, eps, /*amsgrad=*/false, /*maximize=*/false);
+    return info.Env().Undefined();
+#else
+    throw ArgError(std::string("fused AdamW needs libtorch 2.0 or newer; this addon was built against libtorch ") + TORCH_VERSION);
+#endif
+  });
+
   // sgdStep(params, buffers|nulls, fresh[], lr, momentum, dampening, weightDecay, nesterov)
   Export(env, exports, "sgdStep", [](const Napi::CallbackInfo& info) {
     at::NoGradGuard noGrad;
@@ -153,8 +190,10 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
     return info.Env().Undefined();
   });
 
-  // clipGradNorm(params, maxNorm, normType) -> total norm before clipping (as torch.nn.utils.clip_grad_norm_)
-  Export(env, exports, "clipGradNorm", [](const Napi::CallbackInfo& info) {
+  // clipGradNorm(params, maxNorm, normType, asTensor?) -> total norm before clipping (as
+  // torch.nn.utils.clip_grad_norm_): a number, or with asTensor a float32 0-d tensor on the gradients' device, which
+  // leaves the device's queue running (no wait for the norm).
+  Export(env, exports, "clipGradNorm", [](const Napi::CallbackInfo& info) -> Napi::Value {
     at::NoGradGuard noGrad;
     auto params = TensorListArg(info, 0);
     double maxNorm = DoubleArg(info, 1);
@@ -162,7 +201,8 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
     std::vector<at::Tensor> grads;
     for (auto& p : params)
       if (p.grad().defined()) grads.push_back(p.grad());
-    if (grads.empty()) return Napi::Number::New(info.Env(), 0.0);
+    const bool asTensor = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
+    if (grads.empty()) return asTensor ? Wrap(info.Env(), at::zeros({}, at::kFloat)) : Napi::Number::New(info.Env(), 0.0);
     std::vector<at::Tensor> norms;
     norms.reserve(grads.size());
     at::Tensor total;
@@ -175,6 +215,7 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
     }
     at::Tensor coef = at::clamp(maxNorm / (total + 1e-6), c10::nullopt, 1.0);
     for (auto& g : grads) g.mul_(coef.to(g.device()).to(g.scalar_type()));
+    if (asTensor) return Wrap(info.Env(), total);
     return Napi::Number::New(info.Env(), total.item<double>());
   });
 }

@@ -93,7 +93,7 @@ async function main() {
     'dist.cc': dist.ok ? ['-DBFPO_WITH_GLOO=1', '-DUSE_C10D_GLOO=1', ...dist.includeDirs.map((d) => `-isystem${d}`)]
       : [`-DBFPO_DIST_MISSING=${JSON.stringify(dist.reason)}`],
   };
-  const libs = ['-ltorch', '-ltorch_cpu', '-lc10'];
+  const libs = ['-ltorch', '-ltorch_cpu', '-lc10', '-ldl'];
   // libtorch_cuda registers the CUDA backend from its static initialisers: it must be linked even though no
   // symbol of ours refers to it, hence --no-as-needed.
   if (lt.cuda) libs.unshift('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');

@@ -62,11 +62,19 @@ function fromFolder(dir, source) {
 
 function fromPython() {
   const python = process.env.PYTHON || 'python3';
+  // torch.utils.cpp_extension knows the include and library folders; when it cannot be imported (it wants a
+  // compiler toolchain setup on some systems) the folders are derived from the package's own layout.
   const code = [
-    'import json, os, torch, torch.utils.cpp_extension as c',
-    'print(json.dumps({"include": c.include_paths(), "lib": c.library_paths(),',
-    ' "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "version": torch.__version__,',
-    ' "root": os.path.dirname(torch.__file__)}))',
+    'import json, os, torch',
+    'root = os.path.dirname(torch.__file__)',
+    'try:',
+    '    import torch.utils.cpp_extension as c',
+    '    inc, lib = c.include_paths(), c.library_paths()',
+    'except Exception:',
+    '    inc = [os.path.join(root, "include"), os.path.join(root, "include", "torch", "csrc", "api", "include")]',
+    '    lib = [os.path.join(root, "lib")]',
+    'print(json.dumps({"include": inc, "lib": lib, "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI),',
+    ' "version": torch.__version__, "root": root, "cuda": torch.version.cuda}))',
   ].join('\n');
   let out;
   try {
@@ -75,10 +83,15 @@ function fromPython() {
     throw new Error(`LIBTORCH_USE_PYTORCH=1 but \`${python} -c "import torch"\` failed: ${String(err.stderr || err.message).trim()}`);
   }
   const info = JSON.parse(out.trim().split('\n').pop());
-  const libDirs = info.lib;
+  const includeDirs = info.include.filter((d) => existsSync(d));
+  if (!includeDirs.some((d) => existsSync(join(d, 'ATen/ATen.h')))) {
+    throw new Error(`PyTorch ${info.version} at ${info.root} has no C++ headers (include/ATen/ATen.h); install a full PyTorch wheel, not a headerless build`);
+  }
+  const libDirs = info.lib.filter((d) => existsSync(d));
   return {
-    source: `PyTorch ${info.version} (${python})`, includeDirs: info.include, libDirs,
-    cxx11Abi: info.abi, cuda: hasCudaLib(libDirs), version: info.version,
+    // The version without its local tag (2.5.1+cu124 -> 2.5.1), as the other sources report it.
+    source: `PyTorch ${info.version}${info.cuda ? ` (CUDA ${info.cuda})` : ''} (${python})`, includeDirs, libDirs,
+    cxx11Abi: info.abi, cuda: hasCudaLib(libDirs), version: String(info.version).split('+')[0],
   };
 }
 

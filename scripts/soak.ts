@@ -34,7 +34,9 @@ const lastStep = (): number => {
 const timer = setInterval(() => {
   try {
     const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-    const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+    const vm = /VmRSS:\s+(\d+)/.exec(status);
+    if (!vm) return; // the child has exited (a zombie has no resident memory to sample)
+    const rss = Number(vm[1]) / 1024;
     samples.push({ t: (Date.now() - started) / 1000, rssMiB: rss, fds: readdirSync(`/proc/${child.pid}/fd`).length, step: lastStep() });
   } catch { /* the child is gone */ }
 }, 1000);

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addonPath, packageRoot } from '../tensor/native.js';
-import { buildInfo, cuda, detectBlas, getNumThreads } from '../tensor/runtime.js';
+import { buildInfo, cuda, detectBlas, fastPaths, getNumThreads } from '../tensor/runtime.js';
 import { bf16Probe, describeBf16Probe, matmulSpeed } from '../train/bf16-probe.js';
 
 export { matmulSpeed };
@@ -32,12 +32,29 @@ export function environmentReport(): [string, string][] {
     ['libtorch', `${bi.torchVersion} from ${lt.source ?? 'unknown'}${lt.libDirs ? ` (${lt.libDirs.join(', ')})` : ''}`],
     ['addon', addonPath()],
     ['BLAS', detectBlas()],
-    ['CUDA', cuda.isAvailable() ? `available, ${cuda.deviceCount()} device(s)` : `not available${lt.cuda ? ' (libtorch has CUDA but no device was found)' : ' (CPU build of libtorch)'}`],
+    ['CUDA', cudaLine()],
+    ['fast paths', fastPathLine()],
     ['threads', `${getNumThreads()} (set BFPO_NUM_THREADS to change)`],
     ['parallel', bi.parallel.split('\n').filter((l) => /OpenMP|MKL|backend/i.test(l)).map((l) => l.trim()).join('; ') || 'unknown'],
     ['matmul 256', `float32 ${f32.toFixed(1)} GFLOP/s, bfloat16 ${bf16.toFixed(1)} GFLOP/s (bf16 is ${(bf16 / f32).toFixed(2)}x float32${bf16 < f32 / 2 ? ': this CPU has no fast bf16, prefer float32 here' : ''})`],
     ['bf16', probe],
   ];
+}
+
+/** The CUDA line: devices and their memory, or why there is none. */
+function cudaLine(): string {
+  if (!cuda.isBuilt()) return 'not available (the addon is built against a CPU-only libtorch; docs/gpu.md tells how to build against a CUDA PyTorch)';
+  if (!cuda.isAvailable()) return 'not available (libtorch has CUDA but no device is visible; check nvidia-smi and CUDA_VISIBLE_DEVICES)';
+  const n = cuda.deviceCount();
+  const mem = Array.from({ length: n }, (_, i) => cuda.memoryInfo(i)).map((m, i) => `cuda:${i}${m ? ` ${(m.total / 2 ** 30).toFixed(1)} GiB (${(m.free / 2 ** 30).toFixed(1)} free)` : ''}`);
+  return `available, ${n} device(s): ${mem.join(', ')}; device: auto picks cuda:0`;
+}
+
+/** Which fast paths this libtorch has (docs/gpu.md). */
+function fastPathLine(): string {
+  const f = fastPaths();
+  const yes = (b: boolean): string => (b ? 'yes' : 'no');
+  return `sdpa attention ${yes(f.sdpa)}, fused AdamW on CUDA ${yes(f.fusedAdamwCuda)}, on CPU ${yes(f.fusedAdamwCpu)} (libtorch 2.0+ / 2.4+)`;
 }
 
 /** Prints the environment report. @example bfpo env */

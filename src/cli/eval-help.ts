@@ -46,7 +46,7 @@ Options:
   --recipe FILE         a YAML eval recipe (keys: models, tasks, protocol, data_dir, judge_input, judge, toxicity, out, dtype, device, limit, batch_size, max_new_tokens,
                         temperature, top_p, seed, timeout_ms, retries, concurrency, rate); flags override it
   --dtype D             dtype of local models: float32 (default on cpu), bfloat16, float16 (cuda)
-  --device D            cpu (default) or cuda
+  --device D            auto (default: the first CUDA device when there is one, else cpu), cpu, cuda, cuda:N
   --limit N             only the first N samples of each task
   --batch-size N        prompts generated per batch (default 8)
   --max-new-tokens N    generation length for safety and benign prompts (default 256; overrides a protocol's)

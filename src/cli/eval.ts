@@ -1,6 +1,7 @@
 // `bfpo eval`: argument parsing for the evaluation (flags or a YAML eval recipe); the work is in src/eval.
 import { parseOptions } from './options.js';
-import type { Device, DType } from '../tensor/dtype.js';
+import type { DType } from '../tensor/dtype.js';
+import { checkDeviceSetting, resolveDevice } from '../tensor/device.js';
 import { expected } from '../errors.js';
 import { loadEvalModel, loadYesNoScorer } from '../eval/adapter.js';
 import { checkJudgeInput, checkProtocol, evaluate, loadEvalRecipe, type EvalConfig, type EvaluateHooks } from '../eval/evaluate.js';
@@ -70,7 +71,8 @@ export async function evalCommand(argv: string[], hooks: Partial<EvaluateHooks> 
     process.stdout.write(`Usage: ${EVAL_USAGE}\n\n${EVAL_HELP}`);
     return;
   }
-  const load = { ...(config.dtype ? { dtype: config.dtype as DType } : {}), ...(config.device ? { device: config.device as Device } : {}) };
+  const device = resolveDevice(checkDeviceSetting(config.device ?? 'auto', '--device'), '--device');
+  const load = { ...(config.dtype ? { dtype: config.dtype as DType } : {}), device };
   const { results, files } = await evaluate(config, {
     loadModel: (s) => loadEvalModel(s, load), loadYesNoScorer: (p) => loadYesNoScorer(p, load), progress: terminalProgress(), ...hooks,
   });

@@ -3,7 +3,8 @@ import { parseOptions } from './options.js';
 import { generate } from '../models/generate.js';
 import { loadPretrained } from '../models/pretrained.js';
 import { tidy } from '../tensor/index.js';
-import { checkDevice, type DType } from '../tensor/dtype.js';
+import type { DType } from '../tensor/dtype.js';
+import { checkDeviceSetting, resolveDevice } from '../tensor/device.js';
 import { ArgumentError, expected } from '../errors.js';
 import type { ChatMessage } from '../io/chat-template.js';
 import { CONTENT_SPECIAL_TOKENS, type ContentSpecialTokens } from '../io/content-guard.js';
@@ -25,7 +26,8 @@ export const GENERATE_HELP = [
   '  --top-p P, --top-k K    nucleus and top-k filtering when sampling',
   '  --seed S                makes sampling repeatable (default 0)',
   '  --stop TEXT             ends the answer at this text (repeatable)',
-  '  --dtype float32|bfloat16, --device cpu|cuda',
+  '  --dtype float32|bfloat16',
+  '  --device D              auto (default: the first CUDA device when there is one, else cpu), cpu, cuda, cuda:N',
 ].join('\n');
 
 function num(v: string | undefined, name: string, check: (n: number) => boolean, what: string): number | undefined {
@@ -58,7 +60,7 @@ export async function generateCommand(argv: string[], out: (s: string) => void =
     throw expected(CONTENT_SPECIAL_TOKENS.map((m) => JSON.stringify(m)).join(' or '), '--content-special-tokens', contentMode);
   }
   const { model, tokenizer } = loadPretrained(values.model, {
-    dtype: values.dtype as DType | undefined, base: values.base, device: values.device ? checkDevice(values.device, '--device') : undefined,
+    dtype: values.dtype as DType | undefined, base: values.base, device: resolveDevice(checkDeviceSetting(values.device ?? 'auto', '--device'), '--device'),
   });
   try {
     if (!tokenizer) throw new ArgumentError(`${values.model} has no tokenizer (tokenizer.json or GGUF tokenizer metadata); bfpo generate needs one`);

@@ -1,6 +1,6 @@
 // Tokenized examples → padded batches as plain typed arrays (row-major), ready for one forward pass.
 // Preference batches stack chosen rows first, then rejected rows: [2B, T], so one concatenated forward serves both.
-import { Tensor, tensor } from '../tensor/index.js';
+import { Tensor, tensor, type Device } from '../tensor/index.js';
 import type { TokenizedPair } from './tokenize.js';
 import type { TokenizedSft } from './tokenize-sft.js';
 import type { ExampleSource } from './types.js';
@@ -111,16 +111,23 @@ export function pairLength(p: TokenizedPair): number {
  * const t = batchTensors(batch); // t.inputIds: [2B, T] int64
  * try { ... } finally { for (const x of Object.values(t)) x.dispose(); }
  */
-export function batchTensors(b: TokenBatch | PairBatch): { inputIds: Tensor; attentionMask: Tensor; labels: Tensor; isChosenSafe?: Tensor; isRejectedSafe?: Tensor } {
+export function batchTensors(b: TokenBatch | PairBatch, device: Device = 'cpu'): { inputIds: Tensor; attentionMask: Tensor; labels: Tensor; isChosenSafe?: Tensor; isRejectedSafe?: Tensor } {
   const shape = [...b.shape];
   const out: { inputIds: Tensor; attentionMask: Tensor; labels: Tensor; isChosenSafe?: Tensor; isRejectedSafe?: Tensor } = {
-    inputIds: tensor(b.inputIds, { shape, dtype: 'int64' }),
-    attentionMask: tensor(b.attentionMask, { shape, dtype: 'int64' }),
-    labels: tensor(b.labels, { shape, dtype: 'int64' }),
+    inputIds: tensor(b.inputIds, { shape, dtype: 'int64', device }),
+    attentionMask: tensor(b.attentionMask, { shape, dtype: 'int64', device }),
+    labels: tensor(b.labels, { shape, dtype: 'int64', device }),
   };
   if ('isChosenSafe' in b) {
-    out.isChosenSafe = tensor(b.isChosenSafe, { shape: [b.pairs], dtype: 'float32' }); // [B]
-    out.isRejectedSafe = tensor(b.isRejectedSafe, { shape: [b.pairs], dtype: 'float32' }); // [B]
+    out.isChosenSafe = tensor(b.isChosenSafe, { shape: [b.pairs], dtype: 'float32', device }); // [B]
+    out.isRejectedSafe = tensor(b.isRejectedSafe, { shape: [b.pairs], dtype: 'float32', device }); // [B]
   }
   return out;
+}
+
+/** Real (non-padding) tokens of a collated batch, counted on the host. */
+export function hostTokens(b: TokenBatch | PairBatch): number {
+  let n = 0;
+  for (const m of b.attentionMask) if (m !== 0n) n++;
+  return n;
 }

@@ -6,7 +6,7 @@ export {
 } from './config.js';
 export {
   LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP, type ForwardOptions, type ForwardOutput,
-  type CheckpointedOptions, type HeadExtras,
+  type CheckpointedOptions, type HeadExtras, type AttentionImplementation, checkAttentionImplementation,
 } from './llama.js';
 export { KVCache } from './kv-cache.js';
 export { RotaryEmbedding, ropeInverseFrequencies } from './rope.js';

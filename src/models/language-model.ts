@@ -3,7 +3,7 @@
 import type { Module } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { ModelConfig } from './config.js';
-import type { CheckpointedOptions, ForwardOptions, ForwardOutput, HeadExtras } from './llama.js';
+import type { AttentionImplementation, CheckpointedOptions, ForwardOptions, ForwardOutput, HeadExtras } from './llama.js';
 
 /**
  * A decoder-only language model: a Module (parameters, state dict, dtype/device moves, dispose) with its parsed
@@ -13,6 +13,8 @@ export interface LanguageModel extends Module {
   readonly config: ModelConfig;
   /** The output projection's weight [vocab, hidden] (the embedding table when tied). */
   readonly outputWeight: Tensor;
+  /** The attention kernel, for models that offer a choice ('auto' takes libtorch's fused kernel where it exists). */
+  attention?: AttentionImplementation;
   /** logits [b, s, v] (or [n, v] for `rows`) from `inputIds` [b, s] int64. */
   forward(inputIds: Tensor, opts?: ForwardOptions): ForwardOutput;
   /** Whether the training and log-prob steps hand it padding-free batches (forward `groups`); optional. */

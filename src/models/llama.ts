@@ -11,13 +11,29 @@ import { RMSNorm } from '../nn/rms-norm.js';
 import { arange } from '../tensor/creation.js';
 import { ArgumentError, expected } from '../errors.js';
 import { noGrad } from '../tensor/autograd.js';
-import { buildInfo, getRngState, setRngState } from '../tensor/runtime.js';
-import { applyRotaryEmbedding, cat, linear, scaledDotProductAttention } from '../tensor/functional.js';
+import { buildInfo, fastPaths, getRngState, setRngState } from '../tensor/runtime.js';
+import { type AttentionKernel, applyRotaryEmbedding, cat, linear, scaledDotProductAttention } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type ModelConfig, layerWindow, parseConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { RotaryEmbedding } from './rope.js';
+
+/** The attention kernel of a model (HF's attn_implementation): 'sdpa', 'eager', or 'auto' (sdpa where libtorch has it). */
+export type AttentionImplementation = AttentionKernel;
+
+/**
+ * `value` when it names an attention implementation this libtorch can run; 'sdpa' needs libtorch 2.0 or newer.
+ * @example model.attention = checkAttentionImplementation(settings.attention, 'attn_implementation');
+ */
+export function checkAttentionImplementation(value: unknown, name = 'attention'): AttentionImplementation {
+  if (value !== 'auto' && value !== 'eager' && value !== 'sdpa') throw expected("one of auto, eager, sdpa", name, value);
+  if (value === 'sdpa' && !fastPaths().sdpa) {
+    throw new ArgumentError(`${name} sdpa needs libtorch 2.0 or newer (scaled_dot_product_attention); this addon was built against libtorch ` +
+      `${buildInfo().torchVersion}. Use auto or eager, or rebuild against a PyTorch 2.x package (docs/gpu.md)`);
+  }
+  return value;
+}
 
 /** Options of `LlamaForCausalLM.forward`. */
 export interface ForwardOptions {
@@ -95,6 +111,7 @@ interface LayerContext {
   blockedWindow: Tensor | null; // the same with the sliding window applied, for layers that use one
   groups: AttentionGroup[] | null; // a padding-free input: attention runs group by group
   cache: KVCache | null;
+  kernel: AttentionKernel;
 }
 
 /** Grouped-query attention with rotary positions (HF's LlamaAttention). */
@@ -134,9 +151,9 @@ export class LlamaAttention extends Module {
     // softmax runs in float32, as in HF's eager attention.
     const scale = 1 / Math.sqrt(hd);
     const heads = ctx.groups === null
-      ? scaledDotProductAttention(q, k, v, { blocked, scale }) // [b, nh, s, hd]
+      ? scaledDotProductAttention(q, k, v, { blocked, scale, kernel: ctx.kernel }) // [b, nh, s, hd]
       : cat(ctx.groups.map((g) => scaledDotProductAttention(q.narrow(2, g.start, g.length), k.narrow(2, g.start, g.length), v.narrow(2, g.start, g.length),
-        { blocked: window !== null && g.blockedWindow ? g.blockedWindow : g.blocked, scale })), 2); // [1, nh, T, hd]
+        { blocked: window !== null && g.blockedWindow ? g.blockedWindow : g.blocked, scale, kernel: ctx.kernel })), 2); // [1, nh, T, hd]
     const out = heads.transpose(1, 2).reshape(b, s, nh * hd); // [b, s, nh * hd]
     return this.oProj.forward(out); // [b, s, h]
   }
@@ -213,6 +230,8 @@ export class LlamaForCausalLM extends Module {
   model: LlamaModel;
   lmHead: Linear | null; // null when tied: the head reuses model.embed_tokens.weight
   readonly rotary: RotaryEmbedding;
+  /** The attention kernel every layer uses (see AttentionImplementation); set it any time between calls. */
+  attention: AttentionImplementation = 'auto';
   /**
    * Whether training and log-prob passes may hand this model padding-free batches (`groups`): on by default, off
    * with the recipe key `padding_free: false`. The forward accepts `groups` either way.
@@ -297,11 +316,13 @@ export class LlamaForCausalLM extends Module {
     return tidy(() => {
       const ctx = this.layerContext(inputIds, opts, null);
       const layers = [...this.model.layers];
-      // Each layer's input [b, s, h] and the CPU random state it started from, so dropout (LoRA) replays exactly.
+      // Each layer's input [b, s, h] and the random state (of the model's device, whose generator dropout draws
+      // from) it started from, so dropout (LoRA) replays exactly.
+      const device = this.outputWeight.device;
       const saved: { input: Tensor; rng: Tensor }[] = [];
       let hidden = noGrad(() => this.model.embedTokens.forward(inputIds)); // [b, s, h]
       for (const layer of layers) {
-        saved.push({ input: hidden, rng: getRngState() });
+        saved.push({ input: hidden, rng: getRngState(device) });
         const x = hidden;
         hidden = noGrad(() => this.runLayer(layer, x, ctx)); // [b, s, h]
       }
@@ -314,13 +335,13 @@ export class LlamaForCausalLM extends Module {
         (scale === 1 ? loss : loss.mul(scale)).backward();
         return v;
       });
-      const after = getRngState();
+      const after = getRngState(device);
       let grad = top.grad as Tensor; // [b, s, h] d(scaled loss)/d(last hidden state)
       top.dispose();
       for (let i = layers.length - 1; i >= 0; i--) {
         const { input, rng } = saved[i];
         input.requiresGrad_(true);
-        setRngState(rng);
+        setRngState(rng, device);
         const g = grad;
         tidy(() => this.runLayer(layers[i], input, ctx).backward(g));
         grad.dispose();
@@ -328,7 +349,7 @@ export class LlamaForCausalLM extends Module {
         input.dispose();
         rng.dispose();
       }
-      setRngState(after);
+      setRngState(after, device);
       const g = grad;
       if (this.model.embedTokens.weight.requiresGrad) tidy(() => this.model.embedTokens.forward(inputIds).backward(g));
       return value;
@@ -387,7 +408,7 @@ export class LlamaForCausalLM extends Module {
       if (this.config.slidingWindow !== null && opts.groups.some((g) => g.blockedWindow === null)) {
         throw new ArgumentError('This model uses a sliding window: every attention group needs blockedWindow');
       }
-      return { cos, sin, blocked: null, blockedWindow: null, groups: opts.groups, cache };
+      return { cos, sin, blocked: null, blockedWindow: null, groups: opts.groups, cache, kernel: this.attention };
     }
 
     const queryPos = arange(past, t, 1, { device }).unsqueeze(1); // [s, 1] slot index of each query
@@ -397,7 +418,7 @@ export class LlamaForCausalLM extends Module {
     const window = this.config.slidingWindow;
     // A window of w lets query i see keys i-w+1 .. i (HF: kv_idx > q_idx - sliding_window), by slot index.
     const blockedWindow = window === null ? null : blocked.logicalOr(keyPos.le(queryPos.sub(window))); // [b, 1, s, t]
-    return { cos, sin, blocked, blockedWindow, groups: null, cache };
+    return { cos, sin, blocked, blockedWindow, groups: null, cache, kernel: this.attention };
   }
 
   /** HF's rule: with a mask, position = (number of real tokens so far) - 1, and 1 on padding; else count on. */

@@ -13,10 +13,11 @@ import { type TensorCheck, tensorsReader } from '../io/safetensors.js';
 import { SAFETENSORS_INDEX, shardedFiles } from '../io/safetensors-shards.js';
 import { type Tokenizer, generationConfig, loadTokenizer, tokenizerFiles } from '../io/tokenizer.js';
 import { type DType, type Device, checkDevice, isFloatingDtype } from '../tensor/dtype.js';
+import { type AttentionImplementation, checkAttentionImplementation } from './llama.js';
 import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { LanguageModel } from './language-model.js';
-import type { ModelConfig } from './config.js';
+import { ConfigError, type ModelConfig } from './config.js';
 import { adapterWeightsFile, isAdapterFolder, mergeAdapterWeights, readAdapterConfig } from './peft-adapter.js';
 import { familyOf, familyOfConfig, ggufArchs } from './registry.js';
 
@@ -27,6 +28,8 @@ export interface PretrainedOptions {
    */
   dtype?: DType | 'auto';
   device?: Device;
+  /** The attention kernel of the model (see AttentionImplementation); default auto. */
+  attention?: AttentionImplementation;
   /** The hub revision (branch, tag or commit) when `path` is a repo id read from the Hugging Face cache. Default main. */
   revision?: string;
   /** The base model of a PEFT adapter folder, instead of its adapter_config.json's base_model_name_or_path. */
@@ -54,6 +57,25 @@ function pickDtype(requested: DType | 'auto' | undefined, config: Record<string,
 function emptyModel(config: Record<string, unknown>, dtype: DType, device: Device): LanguageModel {
   const family = familyOf(config);
   return family.create(family.parseConfig(config), { dtype, device, init: 'empty' });
+}
+
+/** The GGUF metadata key each bounded config key of a Llama-family model comes from (`{arch}` is its architecture). */
+const GGUF_SOURCE_KEYS: Record<string, string> = {
+  vocab_size: 'tokenizer.ggml.tokens', hidden_size: '{arch}.embedding_length', intermediate_size: '{arch}.feed_forward_length',
+  num_hidden_layers: '{arch}.block_count', num_attention_heads: '{arch}.attention.head_count', num_key_value_heads: '{arch}.attention.head_count_kv',
+  head_dim: '{arch}.attention.key_length', max_position_embeddings: '{arch}.context_length',
+};
+
+/** `emptyModel` for the config read from a GGUF header; a refused size names the GGUF field it came from. */
+function ggufModel(path: string, config: Record<string, unknown>, dtype: DType, device: Device): LanguageModel {
+  try {
+    return emptyModel(config, dtype, device);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    const key = /config key (\w+)/.exec(err.message)?.[1];
+    const arch = ggufArchs().find((a) => a.modelType === config.model_type)?.name ?? 'llama';
+    throw new FormatError(path, `the header describes a model bfpo refuses: ${err.message}`, key ? GGUF_SOURCE_KEYS[key]?.replace('{arch}', arch) : undefined);
+  }
 }
 
 /**
@@ -117,6 +139,7 @@ export function loadPretrainedAsync(path: string, opts: PretrainedOptions = {}):
 function* pretrainedReader(path: string, opts: PretrainedOptions, caller: string): ByteReader<Pretrained> {
   if (typeof path !== 'string' || path === '') throw expected('a folder or .gguf path', caller, path);
   const device = checkDevice(opts.device ?? 'cpu');
+  const attention = checkAttentionImplementation(opts.attention ?? 'auto', 'attention');
   path = locate(path, opts.revision);
   if (statSync(path).isDirectory() && isAdapterFolder(path)) {
     const adapter = readAdapterConfig(path);
@@ -135,10 +158,12 @@ function* pretrainedReader(path: string, opts: PretrainedOptions, caller: string
     }
     const tokenizer = existsSync(join(path, 'tokenizer.json')) ? loadTokenizer(path) : base.tokenizer;
     const model = fill(base.model, base.weights);
+    if ('attention' in model) model.attention = attention;
     return { model, tokenizer, config: model.config };
   }
   const { model, weights, tokenizer } = yield* weightsReader(path, opts.dtype, device);
   fill(model, weights);
+  if ('attention' in model) model.attention = attention;
   return { model, tokenizer, config: model.config };
 }
 
@@ -159,7 +184,7 @@ function* weightsReader(path: string, requested: DType | 'auto' | undefined, dev
       if (!path.endsWith('.gguf')) throw new FormatError(path, 'is a file but not a .gguf model; give a Hugging Face folder or a .gguf file');
       const dtype = pickDtype(requested, {});
       const checkFor = (config: Record<string, unknown>): TensorCheck => {
-        model = emptyModel(config, dtype, device);
+        model = ggufModel(path, config, dtype, device);
         return weightCheck(model, `the model configuration in ${path}'s header`);
       };
       const { weights, tokenizer } = yield* ggufToHfReader(path, { archs: ggufArchs(), dtype, device, checkFor });

@@ -1,6 +1,7 @@
 // Adam and AdamW (Kingma & Ba 2015; Loshchilov & Hutter 2019), matching torch.optim.Adam/AdamW.
 import { expected } from '../errors.js';
 import { native } from '../tensor/native.js';
+import { fastPaths } from '../tensor/runtime.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { Optimizer, type ParamGroup } from './optimizer.js';
 
@@ -11,8 +12,16 @@ export interface AdamOptions {
   weightDecay: number;
 }
 
+/** Where libtorch has its fused AdamW kernel: CUDA tensors from 2.0, CPU tensors from 2.4 (see fastPaths()). */
+export function fusedAdamwAvailable(device: string): boolean {
+  const f = fastPaths();
+  return device === 'cpu' ? f.fusedAdamwCpu : f.fusedAdamwCuda;
+}
+
 abstract class AdamBase extends Optimizer<AdamOptions> {
   protected abstract readonly decoupled: boolean;
+  /** Use libtorch's fused multi-tensor kernel where it exists (AdamW only). */
+  protected fused = false;
 
   protected override checkHyper(h: AdamOptions, where: string): void {
     super.checkHyper(h, where);
@@ -41,8 +50,30 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
         steps.push(s.step);
       }
       if (params.length === 0) continue;
+      if (this.fused && this.decoupled) {
+        this.fusedStep(g, params, m, v, steps);
+        continue;
+      }
       native.adamStep(params.map((p) => p.handle), m.map((t) => t.handle), v.map((t) => t.handle), steps, g.lr,
         g.betas[0], g.betas[1], g.eps, g.weightDecay, this.decoupled);
+    }
+  }
+
+  /**
+   * One fused update per (device, dtype) group of parameters where libtorch has the kernel; the rest take the
+   * plain update (the two agree to rounding).
+   */
+  private fusedStep(g: ParamGroup<AdamOptions> & AdamOptions, params: Tensor[], m: Tensor[], v: Tensor[], steps: number[]): void {
+    const groups = new Map<string, number[]>();
+    params.forEach((p, i) => {
+      const key = fusedAdamwAvailable(p.device) ? `${p.device}|${p.dtype}` : 'plain';
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
+    for (const [key, idx] of groups) {
+      const args = [idx.map((i) => params[i].handle), idx.map((i) => m[i].handle), idx.map((i) => v[i].handle), idx.map((i) => steps[i]), g.lr,
+        g.betas[0], g.betas[1], g.eps, g.weightDecay] as const;
+      if (key === 'plain') native.adamStep(...args, true);
+      else native.fusedAdamwStep(...args);
     }
   }
 }
@@ -61,7 +92,13 @@ export class Adam extends AdamBase {
  */
 export class AdamW extends AdamBase {
   protected readonly decoupled = true;
-  constructor(params: Tensor[] | ParamGroup<AdamOptions>[], opts: Partial<AdamOptions> = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, ...opts });
+  /**
+   * `fused: true` uses libtorch's fused kernel (torch.optim.AdamW(fused=True)) for parameters on a device where
+   * this libtorch has it (CUDA from 2.0, CPU from 2.4) and the plain update elsewhere.
+   */
+  constructor(params: Tensor[] | ParamGroup<AdamOptions>[], opts: Partial<AdamOptions> & { fused?: boolean } = {}) {
+    const { fused = false, ...rest } = opts;
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, ...rest });
+    this.fused = fused;
   }
 }

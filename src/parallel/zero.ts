@@ -5,7 +5,7 @@
 import { ArgumentError } from '../errors.js';
 import { Optimizer, type OptimizerStateDict, type ParamState } from '../optim/optimizer.js';
 import { full, zerosLike } from '../tensor/creation.js';
-import { clipGradNorm_, noGrad } from '../tensor/autograd.js';
+import { clipGradNormTensor_, noGrad } from '../tensor/autograd.js';
 import { stack } from '../tensor/functional.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -70,10 +70,11 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
   /**
    * Clips the global gradient norm as clip_grad_norm_ does on fp32 masters: every rank holds every averaged
    * gradient, so each computes the same norm (over fp32 copies of the bf16 gradients); the coefficient is applied
-   * when the owned gradients move onto their masters. Returns the norm before clipping.
+   * when the owned gradients move onto their masters. Returns the norm before clipping (a float32 0-d tensor the
+   * caller disposes), as clipGradNormTensor_ does.
    */
-  clipGradNorm_(maxNorm: number): number {
-    if (!this.#ownsMasters) return clipGradNorm_(this.#params, maxNorm);
+  clipGradNormTensor_(maxNorm: number): Tensor {
+    if (!this.#ownsMasters) return clipGradNormTensor_(this.#params, maxNorm);
     const total = tidy(() => {
       const norms: Tensor[] = [];
       for (const p of this.#params) {
@@ -84,12 +85,10 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
       }
       return norms.length === 0 ? null : keep(stack(norms).norm(2));
     });
-    if (total === null) return 0;
+    if (total === null) return keep(full([], 0, { dtype: 'float32' }));
     this.#clipCoef?.dispose();
     this.#clipCoef = keep(tidy(() => full([], maxNorm, { dtype: 'float32' }).div(total.add(1e-6)).clamp(null, 1)));
-    const value = total.item();
-    total.dispose();
-    return value;
+    return total;
   }
 
   get #params(): Tensor[] { return this.groups[0]!.params; }

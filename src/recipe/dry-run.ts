@@ -8,7 +8,10 @@ import { assertSameRun, CheckpointDamagedError, checkpointProblem, lastIntactChe
 import { ArgumentError } from '../errors.js';
 import { FormatError } from '../io/errors.js';
 import { inspectRecipeData } from './inspect-data.js';
-import { estimateMemory, formatMemoryEstimate, optimizerStates, type MemoryEstimate } from './memory-estimate.js';
+import { estimateMemory, formatMemoryEstimate, gib, optimizerStates, type MemoryEstimate } from './memory-estimate.js';
+import { totalmem } from 'node:os';
+import { CudaUnavailableError, resolveDevice } from '../tensor/device.js';
+import { cuda, fastPaths } from '../tensor/runtime.js';
 import { RECIPE_KEYS } from './recipe-keys.js';
 import type { RunSettings } from './settings.js';
 
@@ -39,8 +42,39 @@ export function checkResume(s: RunSettings, note: (text: string) => void): strin
   return dir;
 }
 
+/** Where a dry run's estimate applies: the device the run would use, whether it can here, and what it holds. */
+export interface DryRunDevice {
+  /** The device the run would compute on ('cuda' when CUDA was asked for but cannot be used here). */
+  device: string;
+  /** Why the requested CUDA device cannot be used on this machine, or null. */
+  unusable: string | null;
+  /** Bytes the device holds (RAM for the CPU, the GPU's memory), or null when unknown. */
+  capacityBytes: number | null;
+  /** Attention runs through a fused kernel that stores no [S, S] probabilities (sdpa on CUDA). */
+  fusedAttention: boolean;
+}
+
+/** The device a run's settings resolve to on this machine, without failing when CUDA is missing here. */
+export function dryRunDevice(s: RunSettings): DryRunDevice {
+  let device: string;
+  let unusable: string | null = null;
+  try {
+    device = resolveDevice(s.device, 'device');
+  } catch (e) {
+    if (!(e instanceof CudaUnavailableError)) throw e;
+    device = s.device;
+    unusable = e.message;
+  }
+  const onCuda = device.startsWith('cuda');
+  const memory = onCuda && !unusable ? cuda.memoryInfo(Number(device.split(':')[1] ?? 0)) : null;
+  const capacityBytes = !onCuda ? totalmem() : memory ? memory.total : null;
+  // auto and sdpa take the fused kernel where libtorch has it; a GPU machine is assumed to have a 2.x libtorch.
+  const fusedAttention = onCuda && (s.model.attention === 'sdpa' || (s.model.attention === 'auto' && (unusable !== null || fastPaths().sdpa)));
+  return { device, unusable, capacityBytes, fusedAttention };
+}
+
 /** The memory estimate of a run from its model folder's config.json (the weights are not read). */
-export function runMemoryEstimate(s: RunSettings): MemoryEstimate {
+export function runMemoryEstimate(s: RunSettings, o: { fusedAttention?: boolean } = {}): MemoryEstimate {
   const file = join(s.model.path, 'config.json');
   if (!existsSync(file)) throw new FormatError(file, 'is needed for the memory estimate and was not found');
   let raw: unknown;
@@ -65,7 +99,26 @@ export function runMemoryEstimate(s: RunSettings): MemoryEstimate {
     sequences,
     seqLen: preference ? s.tokenize.maxLength : s.tokenize.maxSeqLength,
     gradientCheckpointing: c.gradientCheckpointing ?? false,
+    fusedAttention: o.fusedAttention ?? false,
   });
+}
+
+/** The device lines of the estimate: where it runs, the settings that shape the estimate, and whether it fits. */
+function deviceLines(s: RunSettings, d: DryRunDevice, e: MemoryEstimate): string[] {
+  const c = s.trainer;
+  const shape = [
+    `gradient_checkpointing ${c.gradientCheckpointing ? 'on' : 'off'}`,
+    s.lora ? `LoRA r=${s.lora.r} on ${s.lora.targetModules.join(', ')}` : 'no LoRA',
+    `reference ${s.task === 'preference' ? s.reference.strategy : 'none'}`,
+    `attention ${d.fusedAttention ? 'fused (sdpa: no [S, S] probabilities kept)' : 'eager (probabilities kept)'}`,
+  ];
+  const out = [`device: ${d.device}${s.device === 'auto' ? ' (device: auto)' : ''}; ${shape.join(', ')}`];
+  if (d.unusable) out.push(`note: ${d.unusable}`);
+  if (d.capacityBytes !== null) {
+    const verdict = e.totalBytes <= d.capacityBytes ? 'fits in' : 'EXCEEDS';
+    out.push(`estimated peak ${gib(e.totalBytes)} ${verdict} the ${gib(d.capacityBytes)} of ${d.device.startsWith('cuda') ? d.device : 'RAM'}`);
+  }
+  return out;
 }
 
 /**
@@ -75,7 +128,8 @@ export function runMemoryEstimate(s: RunSettings): MemoryEstimate {
  */
 export async function dryRun(s: RunSettings, note: (text: string) => void): Promise<string> {
   const resume = checkResume(s, note);
-  const estimate = runMemoryEstimate(s);
+  const where = dryRunDevice(s);
+  const estimate = runMemoryEstimate(s, { fusedAttention: where.fusedAttention });
   const { summary } = await inspectRecipeData(s, null);
   return [
     '# Resolved recipe',
@@ -85,7 +139,8 @@ export async function dryRun(s: RunSettings, note: (text: string) => void): Prom
     ...summary.map((l) => `# ${l}`),
     resume ? `# Would resume from ${resume}` : '# Would start from step 0 (no checkpoint in output_dir)',
     '',
-    '# Memory estimate (see docs/training.md)',
+    '# Memory estimate per device (see docs/training.md and docs/gpu.md)',
+    ...deviceLines(s, where, estimate).map((l) => `# ${l}`),
     ...formatMemoryEstimate(estimate).map((l) => `# ${l}`),
     '',
   ].join('\n');

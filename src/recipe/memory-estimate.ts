@@ -53,6 +53,11 @@ export interface MemoryEstimateInput {
   /** Tokens per sequence (max_length, or max_seq_length for SFT). */
   seqLen: number;
   gradientCheckpointing: boolean;
+  /**
+   * Attention through a fused kernel (scaled_dot_product_attention's flash / memory-efficient kernels on CUDA),
+   * which never stores the [S, S] probabilities; default false (the eager products keep them for backward).
+   */
+  fusedAttention?: boolean;
 }
 
 /** One term of the estimate. */
@@ -78,7 +83,7 @@ export function optimizerStates(optim: string, momentum: number): number {
  * - reference (copy): parameters × weightBytes again;
  * - activations, elements per token of one decoder layer a = 4·H + (nh + 2·nkv)·hd + nh·hd + 3·I + nh·S
  *   (two norms' inputs and outputs, q/k/v, the attention output, gate/up/product of the MLP, and the attention
- *   probabilities over S positions); without checkpointing B·S·L·a elements, with it B·S·L·H (each layer's input)
+ *   probabilities over S positions, left out with fusedAttention); without checkpointing B·S·L·a elements, with it B·S·L·H (each layer's input)
  *   plus B·S·a (one layer recomputed); elements take weightBytes; plus the logits B·S·V twice (logits and their
  *   log-softmax) in float32. B = sequences, S = seqLen, L layers, H hidden, I intermediate, V vocabulary.
  * It leaves out the allocator's slack, libtorch's workspace and temporary buffers, so a real run needs somewhat more.
@@ -102,7 +107,7 @@ export function estimateMemory(x: MemoryEstimateInput): MemoryEstimate {
   const stateBytes = lora || x.masterWeights ? 4 : x.weightBytes;
   const h = c.hiddenSize, L = c.numHiddenLayers, S = x.seqLen, B = x.sequences;
   const perToken = 4 * h + (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim + c.numAttentionHeads * c.headDim +
-    3 * c.intermediateSize + c.numAttentionHeads * S;
+    3 * c.intermediateSize + (x.fusedAttention ? 0 : c.numAttentionHeads * S);
   const layerElems = x.gradientCheckpointing ? B * S * L * h + B * S * perToken : B * S * L * perToken;
   const terms: MemoryTerm[] = [
     { name: 'weights', bytes: parameters * x.weightBytes + adapters * 4 },

@@ -6,6 +6,7 @@ import { DEFAULT_LOSS, lossNames, LOSSES } from '../losses/registry.js';
 import { OPTIMIZERS, OPTIM_NAMES, type OptimizerSpec, type OptimName } from '../train/optimizers.js';
 import { SCHEDULES, SCHEDULE_TYPES, type ScheduleType } from '../train/schedule.js';
 import { REPORT_TO_VALUES } from './report-to.js';
+import { DEVICE_SETTING_PATTERN } from '../tensor/device.js';
 
 /** The value types a key can hold. */
 export type KeyType =
@@ -25,6 +26,8 @@ export interface KeySpec {
   doc: string;
   /** Another name of this key; both are accepted, giving both is an error. */
   aliasOf?: string;
+  /** A 'string' key's form: a regular expression source its values must match, and how messages describe it. */
+  pattern?: { source: string; describe: string };
 }
 
 const k = (key: string, type: KeyType, group: KeyGroup, dflt: unknown, doc: string, extra: Partial<KeySpec> = {}): KeySpec =>
@@ -69,7 +72,8 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('lora_target_modules', 'string-list', 'model', null, 'Linear layers that get LoRA adapters (null: q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).', { nullable: true }),
   k('lora_save', 'enum', 'model', 'adapter', 'How the final LoRA model is saved: adapter (PEFT layout: adapter_model.safetensors + adapter_config.json) or merged (a full model folder).', { values: ['adapter', 'merged'] }),
   k('model_revision', 'string', 'model', 'main', 'The branch, tag or commit of a model_name_or_path repo id read from the Hugging Face cache (HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub); never downloaded.'),
-  k('use_flash_attention_2', 'boolean', 'accepted', false, NO_EFFECT + ' Attention uses libtorch kernels.'),
+  k('attn_implementation', 'enum', 'model', 'auto', 'Attention kernel: sdpa is libtorch\'s scaled_dot_product_attention (flash / memory-efficient kernels on CUDA; libtorch 2.0 or newer), eager the plain products with a float32 softmax; auto takes sdpa when this libtorch has it, else eager.', { values: ['auto', 'eager', 'sdpa'] }),
+  k('use_flash_attention_2', 'boolean', 'accepted', false, NO_EFFECT + ' Attention uses libtorch kernels (see attn_implementation).'),
   k('trust_remote_code', 'boolean', 'accepted', false, NO_EFFECT + ' No remote code is ever run.'),
   // ------------------------------------------------------------------------------------------------ data
   k('dataset_mixer', 'mixer', 'data', null, 'Datasets (local folders or files) and the fraction of each train split to take.', { nullable: true }),
@@ -108,7 +112,8 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('adam_epsilon', 'number', 'training', 1e-8, 'Epsilon of the update\'s denominator.' + optimReaders('adam_epsilon')),
   k('momentum', 'number', 'training', 0, 'Momentum.' + optimReaders('momentum')),
   k('max_grad_norm', 'number', 'training', 1, 'Clip the global gradient norm to this; 0 disables clipping.'),
-  k('bf16', 'boolean-auto', 'training', 'auto', 'Compute in bfloat16 with fp32 master weights (loss, log-softmax and metrics stay float32). auto: where a bfloat16 matrix product runs >= 1.3x as fast as a float32 one (measured once per machine, cached; `bfpo env` shows it) and torch_dtype is null; true/false force it.'),
+  k('device', 'string', 'training', 'auto', 'Where the run computes: auto (the first CUDA device when this libtorch has CUDA and a GPU is visible, else the CPU), cpu, cuda or cuda:N. Parameters, optimizer state, the reference model or its log-prob tables, batches and the random generator live there; a CUDA device that cannot be used stops the run at once, saying why (docs/gpu.md).', { pattern: { source: DEVICE_SETTING_PATTERN, describe: 'one of auto, cpu, cuda, cuda:N (N a device index)' } }),
+  k('bf16', 'boolean-auto', 'training', 'auto', 'Compute in bfloat16 with fp32 master weights (loss, log-softmax and metrics stay float32). auto: where a bfloat16 matrix product runs >= 1.3x as fast as a float32 one (measured once per machine, cached; `bfpo env` shows it; on a CUDA device timed on the device) and torch_dtype is null; true/false force it.'),
   k('sharding', 'enum', 'training', 'none', 'With several ranks (--nproc_per_node): none keeps the optimizer state on every rank; optimizer splits it over the ranks (ZeRO-1: each rank updates its slice, then the parameters are broadcast); full (parameter sharding) is refused on CPU (Gloo has no reduce-scatter in libtorch 1.13). No effect in one process.', { values: ['none', 'optimizer', 'full'] }),
   k('fp16', 'boolean', 'training', false, 'float16 mixed precision is not supported; true is refused (use bf16).'),
   k('gradient_checkpointing', 'boolean', 'training', false, 'Keep only each decoder layer\'s input and recompute the layer in the backward pass: activation memory of one layer instead of all, for about one more forward per step.'),
@@ -200,7 +205,7 @@ export function describeType(s: KeySpec): string {
     case 'boolean': return 'true or false';
     case 'boolean-auto': return 'true, false or auto';
     case 'object': return 'a mapping';
-    default: return 'a string';
+    default: return s.pattern ? s.pattern.describe : 'a string';
   }
 }
 

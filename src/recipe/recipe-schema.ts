@@ -7,7 +7,7 @@ type Schema = Record<string, unknown>;
 function typeSchema(s: KeySpec): Schema {
   const values = s.values?.filter((v): v is string => v !== null);
   switch (s.type) {
-    case 'string': return { type: 'string' };
+    case 'string': return s.pattern ? { type: 'string', pattern: s.pattern.source } : { type: 'string' };
     case 'number': return { type: 'number' };
     case 'integer': return { type: 'integer' };
     case 'boolean': return { type: 'boolean' };

@@ -93,7 +93,7 @@ export function checkValue(s: KeySpec, value: unknown, where: string): unknown {
       break;
     }
     case 'string':
-      if (typeof value === 'string' || typeof value === 'number') return String(value);
+      if ((typeof value === 'string' || typeof value === 'number') && (!s.pattern || new RegExp(s.pattern.source).test(String(value)))) return String(value);
       break;
     case 'enum':
       if (s.values?.includes(value as string)) return value;

@@ -33,6 +33,8 @@ import { cachedTokenized } from './data-cache.js';
 import { mixOptions } from './data-settings.js';
 import { hfModelStore, loraModelStore } from './hf-model.js';
 import type { RunSettings } from './settings.js';
+import type { Device } from '../tensor/dtype.js';
+import { resolveDevice } from '../tensor/device.js';
 
 const note = (text: string): void => { process.stderr.write(`bfpo: ${text}\n`); };
 
@@ -70,7 +72,8 @@ export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; 
 export type RankSplit = { rank: number; worldSize: number };
 
 /** Mixes, tokenizes and batches a preference run's data (main, test and buffer), logging counts and warnings. */
-export async function preferenceData(s: RunSettings, tok: TextTokenizer, split?: RankSplit): Promise<PreferenceData> {
+export async function preferenceData(s: RunSettings, tok: TextTokenizer, o: { split?: RankSplit; device?: Device } = {}): Promise<PreferenceData> {
+  const { split, device = 'cpu' } = o;
   const { main, buffer } = s.data;
   const data = await preparePreferenceData({
     main: { ...mixOptions(main, 'preference'), onHashProgress: phaseFeed('hashing data files (bytes)') },
@@ -87,9 +90,9 @@ export async function preferenceData(s: RunSettings, tok: TextTokenizer, split?:
   const batchSize = s.batch.train * (split?.worldSize ?? 1);
   const groupByLength = s.batch.groupByLength;
   return {
-    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength, split }),
-    eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
-    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength, split }) : undefined,
+    train: new PairPlanSource(data.train, { batchSize, seed, padTokenId: pad, groupByLength, split, device }),
+    eval: data.test.length > 0 ? new PairPlanSource(data.test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false, device }) : undefined,
+    buffer: buffer ? new PairPlanSource(data.bufferTrain, { batchSize, seed: seed + 1, padTokenId: pad, groupByLength, split, device }) : undefined,
     files: data.files,
   };
 }
@@ -104,8 +107,8 @@ function paddingFree<M extends LanguageModel>(s: RunSettings, model: M): M {
  * Reference log-probs of every source, from the cache or computed once with the starting model; with `group`, the
  * batches are split over its ranks and merged into the same table, which rank 0 stores.
  */
-function precomputedTables(s: RunSettings, data: PreferenceData, group?: ProcessGroup): Partial<Record<DataRole, LogpsTable>> {
-  const ref = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype }).model);
+function precomputedTables(s: RunSettings, data: PreferenceData, device: Device, group?: ProcessGroup): Partial<Record<DataRole, LogpsTable>> {
+  const ref = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
   try {
     const checksum = modelChecksum(ref);
     const dir = s.reference.cacheDir;
@@ -137,13 +140,13 @@ function precomputedTables(s: RunSettings, data: PreferenceData, group?: Process
   }
 }
 
-function reference(s: RunSettings, model: LanguageModel, data: PreferenceData): { strategy: ReferenceStrategy; dispose(): void } {
+function reference(s: RunSettings, model: LanguageModel, data: PreferenceData, device: Device): { strategy: ReferenceStrategy; dispose(): void } {
   const averageLogps = s.loss?.averageLogps ?? false;
   const kind = s.reference.strategy;
   note(`reference: ${kind}`);
-  if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(s, data)), dispose: () => undefined };
+  if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(s, data, device)), dispose: () => undefined };
   if (kind === 'adapter') return { strategy: adapterReference(model, { averageLogps }), dispose: () => undefined };
-  const copy = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype }).model);
+  const copy = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
   return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
 }
 
@@ -151,7 +154,8 @@ function reference(s: RunSettings, model: LanguageModel, data: PreferenceData): 
 export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
 
 /** Mixes and tokenizes (or packs, with `packing`) an SFT run's data, logging counts and warnings. */
-export async function sftData(s: RunSettings, tok: TextTokenizer, split?: RankSplit): Promise<SftData> {
+export async function sftData(s: RunSettings, tok: TextTokenizer, o: { split?: RankSplit; device?: Device } = {}): Promise<SftData> {
+  const { split, device = 'cpu' } = o;
   const opts = { maxLength: s.tokenize.maxSeqLength, mode: s.tokenize.mode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
@@ -177,8 +181,8 @@ export async function sftData(s: RunSettings, tok: TextTokenizer, split?: RankSp
   if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(s.data.main.mixer)} yields no training ${s.tokenize.packing ? `blocks of max_seq_length ${s.tokenize.maxSeqLength} tokens` : 'conversations'}`);
   const seed = s.trainer.seed;
   return {
-    train: new SftPlanSource(train, { batchSize: s.batch.train * (split?.worldSize ?? 1), seed, padTokenId: pad, groupByLength: s.batch.groupByLength, split }),
-    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false }) : undefined,
+    train: new SftPlanSource(train, { batchSize: s.batch.train * (split?.worldSize ?? 1), seed, padTokenId: pad, groupByLength: s.batch.groupByLength, split, device }),
+    eval: test.length > 0 ? new SftPlanSource(test, { batchSize: s.batch.eval, seed, padTokenId: pad, shuffle: false, device }) : undefined,
     files: mix.files,
   };
 }
@@ -207,12 +211,15 @@ function describeModel(model: LanguageModel, selected: string[] | null): void {
  * do_train is false (only an evaluation ran).
  */
 export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promise<TrainResult | null> {
+  // First, so that a device that cannot be used stops the run before anything is read.
+  const device = resolveDevice(s.device, 'device');
   for (const n of s.notes) note(n);
+  note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
   const tok = textTokenizer(tokenizer, s.model.chatTemplate);
   const config = { ...s.trainer };
-  const model = paddingFree(s, (await loadPretrainedAsync(s.model.path, { dtype: s.model.dtype })).model);
+  const model = paddingFree(s, (await loadPretrainedAsync(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention })).model);
   // The template the model is trained with is saved with it (tokenizer_config.json, and from there GGUF).
   const chatTemplate = s.model.chatTemplate ?? (tokenizer.hasOwnChatTemplate ? null : ZEPHYR_CHAT_TEMPLATE);
   if (!s.model.chatTemplate) {
@@ -230,15 +237,15 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
     let t: TrainingTask;
     waitFor('others');
     if (s.task === 'sft') {
-      const data = await sftData(s, tok, split);
+      const data = await sftData(s, tok, { split, device });
       config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
       const loss = s.loss;
       if (!loss) throw new BfpoError('A preference run needs its loss settings (resolveSettings with task preference)');
-      const data = await preferenceData(s, tok, split);
+      const data = await preferenceData(s, tok, { split, device });
       config.runConfig = { ...config.runConfig, data_files: data.files };
-      const ref = reference(s, model, data);
+      const ref = reference(s, model, data, device);
       release = ref.dispose;
       t = {
         kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: s.originalMetrics,
@@ -279,11 +286,13 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
 
 /** `bfpo logps`: fills the reference log-prob cache for a recipe's data (with `group`, split over its ranks). */
 export async function runLogpsCache(s: RunSettings, group?: ProcessGroup): Promise<void> {
+  const device = resolveDevice(s.device, 'device');
+  note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
   // Rank 0 tokenizes first; the others then read its tokenized cache.
   if (group && group.rank !== 0) group.barrier();
-  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate));
+  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), { device });
   if (group && group.rank === 0) group.barrier();
-  precomputedTables(s, data, group);
+  precomputedTables(s, data, device, group);
 }

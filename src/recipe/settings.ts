@@ -8,6 +8,8 @@ import { checkPreferenceOptions, type LossType } from '../losses/preference.js';
 import { lossNames } from '../losses/registry.js';
 import { CONTENT_SPECIAL_TOKENS, type ContentSpecialTokens } from '../io/content-guard.js';
 import type { DType } from '../tensor/dtype.js';
+import { checkDeviceSetting, type DeviceSetting } from '../tensor/device.js';
+import type { AttentionImplementation } from '../models/llama.js';
 import type { TrainerConfig } from '../train/trainer.js';
 import { dataSettings, type DataSettings } from './data-settings.js';
 import { KEY_INDEX } from './recipe-keys.js';
@@ -34,6 +36,8 @@ export interface ModelSettings {
   chatTemplate: string | null;
   /** How special-token strings inside message content tokenize (content_special_tokens). */
   contentSpecialTokens: ContentSpecialTokens;
+  /** attn_implementation: the attention kernel (auto: sdpa when libtorch has it). */
+  attention: AttentionImplementation;
 }
 
 export interface TokenizeSettings {
@@ -86,6 +90,8 @@ export interface RunSettings {
   originalMetrics: boolean;
   /** false: evaluate the starting model only. */
   doTrain: boolean;
+  /** device: where the run computes (auto is resolved when the run starts, see resolveDevice). */
+  device: DeviceSetting;
   /** Keys given a value that has no effect here, one line each for the console. */
   notes: string[];
   /** The recipe these settings were resolved from (its values go into the model card). */
@@ -178,11 +184,12 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
     task,
     model: {
       path,
-      dtype: resolveBf16(v.booleanOrAuto('bf16'), v.oneOfOrNull('torch_dtype', TORCH_DTYPES)) ? 'bfloat16' : v.oneOfOrNull('torch_dtype', TORCH_DTYPES) ?? 'float32',
+      dtype: resolveBf16(v.booleanOrAuto('bf16'), v.oneOfOrNull('torch_dtype', TORCH_DTYPES), checkDeviceSetting(v.string('device'), 'device')) ? 'bfloat16' : v.oneOfOrNull('torch_dtype', TORCH_DTYPES) ?? 'float32',
       revision: v.string('model_revision'),
       tokenizerPath: v.stringOrNull('tokenizer_name_or_path') ?? path,
       chatTemplate: v.stringOrNull('chat_template'),
       contentSpecialTokens: v.oneOf('content_special_tokens', CONTENT_SPECIAL_TOKENS),
+      attention: v.oneOf('attn_implementation', ['auto', 'eager', 'sdpa']),
     },
     data: dataSettings(v),
     tokenize: {
@@ -205,6 +212,7 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
     paddingFree: v.boolean('padding_free'),
     originalMetrics: v.boolean('original_metrics'),
     doTrain: v.boolean('do_train'),
+    device: checkDeviceSetting(v.string('device'), 'device'),
     notes: notes(v),
     recipe,
   };

@@ -3,6 +3,7 @@ import type { TrainerConfig } from '../train/trainer.js';
 import { OPTIM_NAMES } from '../train/optimizers.js';
 import { SCHEDULE_TYPES } from '../train/schedule.js';
 import { resolveBf16 } from '../train/bf16-probe.js';
+import { checkDeviceSetting } from '../tensor/device.js';
 import { RECIPE_KEYS } from './recipe-keys.js';
 import type { Recipe } from './recipe.js';
 import type { RecipeValues } from './values.js';
@@ -18,6 +19,9 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   'data_files',
   // Checkpointing changes memory and time, not the gradients: a run may resume with it switched on or off.
   'gradient_checkpointing', 'gradient_checkpointing_kwargs',
+  // Where a run computes and which attention kernel it uses change rounding, not the training: a checkpoint written
+  // on a GPU resumes on the CPU and the reverse.
+  'device', 'attn_implementation',
   // Padding-free batches give the padded batches' gradients to float tolerance.
   'padding_free',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
@@ -64,7 +68,7 @@ export function trainerConfig(v: RecipeValues, outputDir: string): TrainerConfig
     saveSteps: v.number('save_steps'),
     saveTotalLimit: v.numberOrNull('save_total_limit'),
     seed: v.number('seed'),
-    bf16: resolveBf16(v.booleanOrAuto('bf16'), v.oneOfOrNull('torch_dtype', TORCH_DTYPES)),
+    bf16: resolveBf16(v.booleanOrAuto('bf16'), v.oneOfOrNull('torch_dtype', TORCH_DTYPES), checkDeviceSetting(v.string('device'), 'device')),
     gradientCheckpointing: v.boolean('gradient_checkpointing'),
     selectedLayers: v.boolean('use_selective') ? v.strings('selected_layers') : null,
     reportTo: report.includes('all') ? ['tensorboard'] : report,

@@ -1,7 +1,7 @@
 // Autograd switches and gradient utilities.
 import { expected } from '../errors.js';
 import { native } from './native.js';
-import type { Tensor } from './tensor.js';
+import { type Tensor, wrap } from './tensor.js';
 
 /**
  * Runs `fn` with gradient recording off (like `with torch.no_grad()`); `fn` must be synchronous.
@@ -51,4 +51,15 @@ export function clipGradNorm_(params: Tensor[], maxNorm: number, normType = 2): 
   if (!(maxNorm > 0)) throw expected('a positive number', 'maxNorm', maxNorm);
   if (!(normType > 0)) throw expected('a positive number or Infinity', 'normType', normType);
   return native.clipGradNorm(params.map((p) => p.handle), maxNorm, normType);
+}
+
+/**
+ * `clipGradNorm_` returning the norm as a float32 0-d tensor on the gradients' device instead of a number, so the
+ * caller can read it together with other values (one wait for the device instead of one per value).
+ * @example const norm = clipGradNormTensor_(params, 1.0); const [n] = readScalars([['norm', norm]]);
+ */
+export function clipGradNormTensor_(params: Tensor[], maxNorm: number, normType = 2): Tensor {
+  if (!(maxNorm > 0)) throw expected('a positive number', 'maxNorm', maxNorm);
+  if (!(normType > 0)) throw expected('a positive number or Infinity', 'normType', normType);
+  return wrap(native.clipGradNorm(params.map((p) => p.handle), maxNorm, normType, true));
 }

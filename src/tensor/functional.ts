@@ -75,20 +75,28 @@ export function applyRotaryEmbedding(x: Tensor, cos: Tensor, sin: Tensor): Tenso
   return wrap(native.rotary(x.handle, cos.handle, sin.handle));
 }
 
+/** Which kernel computes attention: 'sdpa' (libtorch's scaled_dot_product_attention, 2.0+), 'eager' (plain products), or 'auto'. */
+export type AttentionKernel = 'auto' | 'eager' | 'sdpa';
+const KERNELS: Record<AttentionKernel, number> = { auto: 0, eager: 1, sdpa: 2 };
+
 /**
  * Scaled dot-product attention with grouped key/value heads: `q` [b, nh, s, hd], `k` and `v` [b, nkv, t, hd] with
  * nh a multiple of nkv (query head j reads key/value head floor(j / (nh / nkv))). `blocked` (bool, broadcastable
- * to [b, 1, s, t]) marks the pairs a query may not attend to; a query that may attend to nothing gets a uniform
- * (meaningless) row instead of NaN. Softmax runs in float32. Returns [b, nh, s, hd].
+ * to [b, 1, s, t]) marks the pairs a query may not attend to; a query that may attend to nothing gets a meaningless
+ * row instead of NaN. `kernel` 'eager' multiplies plainly with a float32 softmax; 'sdpa' calls libtorch's
+ * scaled_dot_product_attention (flash / memory-efficient kernels on CUDA; libtorch 2.0 or newer, see fastPaths());
+ * 'auto' (the default) takes sdpa where it exists. Returns [b, nh, s, hd].
  *
  * @example
  * const out = scaledDotProductAttention(q, k, v, { blocked: causalMask, scale: 1 / Math.sqrt(hd) });
  */
 export function scaledDotProductAttention(
-  q: Tensor, k: Tensor, v: Tensor, { blocked = null, scale }: { blocked?: Tensor | null; scale?: number } = {},
+  q: Tensor, k: Tensor, v: Tensor, { blocked = null, scale, kernel = 'auto' }: { blocked?: Tensor | null; scale?: number; kernel?: AttentionKernel } = {},
 ): Tensor {
   const hd = q.shape[q.ndim - 1];
   const s = scale ?? 1 / Math.sqrt(hd);
   if (!(typeof s === 'number' && Number.isFinite(s) && s > 0)) throw expected('a positive number', 'attention scale', scale);
-  return wrap(native.attention(q.handle, k.handle, v.handle, blocked ? blocked.handle : null, s));
+  const code = KERNELS[kernel];
+  if (code === undefined) throw expected("'auto', 'eager' or 'sdpa'", 'attention kernel', kernel);
+  return wrap(native.attention(q.handle, k.handle, v.handle, blocked ? blocked.handle : null, s, code));
 }

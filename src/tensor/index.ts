@@ -10,8 +10,9 @@ export {
   cat, stack, where, matmul, bmm, softmax, logSoftmax, allclose, equal,
   linear, embedding, dropout, rmsNorm, crossEntropy, applyRotaryEmbedding, scaledDotProductAttention,
 } from './functional.js';
-export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clipGradNorm_ } from './autograd.js';
+export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clipGradNorm_, clipGradNormTensor_ } from './autograd.js';
 export { tidy, keep, scope } from './scope.js';
 export {
-  setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, cuda, memoryStats, buildInfo, detectBlas,
+  setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, cuda, fastPaths, memoryStats, buildInfo, detectBlas,
 } from './runtime.js';
+export { type DeviceSetting, DEVICE_SETTING_PATTERN, CudaUnavailableError, checkDeviceSetting, resolveDevice } from './device.js';

@@ -60,13 +60,16 @@ export interface Native {
   exitInferenceMode(guard: unknown): void;
   isInferenceMode(): boolean;
   manualSeed(seed: number): void;
-  getRngState(): H;
-  setRngState(h: H): void;
+  getRngState(device?: string): H;
+  setRngState(h: H, device?: string): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaManualSeedAll(seed: number): void;
+  cudaCompiled(): boolean;
+  cudaMemoryInfo(index: number): { free: number; total: number } | null;
+  fastPaths(): { sdpa: boolean; fusedAdamwCuda: boolean; fusedAdamwCpu: boolean };
   cudaSynchronize(): void;
   unary(op: number, h: H): H;
   binary(op: number, a: Operand, b: Operand): H;
@@ -92,7 +95,9 @@ export interface Native {
   crossEntropy(logits: H, target: H, ignoreIndex: number, reduction: number, labelSmoothing: number): H;
   rmsNorm(x: H, w: H, eps: number): H;
   rotary(x: H, cos: H, sin: H): H;
-  attention(q: H, k: H, v: H, blocked: H | null, scale: number): H;
+  attention(q: H, k: H, v: H, blocked: H | null, scale: number, impl: number): H;
+  profileStart(file: string): void;
+  profileStop(): void;
   topk(h: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H];
   sort(h: H, dim: number, descending: boolean): [H, H];
   multinomial(h: H, n: number, replacement: boolean): H;
@@ -126,9 +131,11 @@ export interface Native {
   nonzero(h: H): H;
   indexCopy_(h: H, dim: number, index: H, src: H): void;
   adamStep(params: H[], m: H[], v: H[], steps: number[], lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean): void;
+  fusedAdamwStep(params: H[], m: H[], v: H[], steps: number[], lr: number, b1: number, b2: number, eps: number, wd: number): void;
   sgdStep(params: H[], bufs: (H | null)[], fresh: number[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean): void;
   rmspropStep(params: H[], sq: H[], gavg: (H | null)[], mbuf: (H | null)[], lr: number, alpha: number, eps: number, wd: number, momentum: number, centered: boolean): void;
   clipGradNorm(params: H[], maxNorm: number, normType: number): number;
+  clipGradNorm(params: H[], maxNorm: number, normType: number, asTensor: true): H;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

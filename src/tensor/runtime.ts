@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { expected } from '../errors.js';
 import { afterAddonLoad, native } from './native.js';
+import { type Device, checkDevice } from './dtype.js';
 import { Tensor, wrap } from './tensor.js';
 
 /** Sets the number of threads libtorch uses for intra-op parallelism. */
@@ -18,19 +19,37 @@ export function manualSeed(seed: number): void {
   native.manualSeed(seed);
 }
 
-/** The CPU generator's state, as a uint8 tensor (to save with a checkpoint). */
-export const getRngState = (): Tensor => wrap(native.getRngState());
-/** Restores a state from `getRngState()`. */
-export function setRngState(state: Tensor): void {
-  native.setRngState(state.handle);
+/**
+ * The state of the CPU generator, or of a CUDA device's generator when `device` names one, as a uint8 tensor on
+ * the CPU (to save with a checkpoint).
+ */
+export const getRngState = (device: Device = 'cpu'): Tensor => wrap(device === 'cpu' ? native.getRngState() : native.getRngState(checkDevice(device)));
+/** Restores a state from `getRngState(device)` into the same device's generator. */
+export function setRngState(state: Tensor, device: Device = 'cpu'): void {
+  if (device === 'cpu') native.setRngState(state.handle);
+  else native.setRngState(state.handle, checkDevice(device));
 }
 
 /** CUDA queries. */
 export const cuda = {
+  /** A device is visible to this libtorch (it has CUDA and the driver sees at least one GPU). */
   isAvailable: (): boolean => native.cudaIsAvailable(),
   deviceCount: (): number => native.cudaDeviceCount(),
+  /** The addon was linked against libtorch's CUDA libraries (false for a CPU-only libtorch such as Debian's). */
+  isBuilt: (): boolean => native.cudaCompiled(),
   synchronize: (): void => native.cudaSynchronize(),
+  /**
+   * Free and total bytes of CUDA device `index` as the driver sees them (memory libtorch caches counts as used), or
+   * null where no CUDA runtime is loaded.
+   */
+  memoryInfo: (index = 0): { free: number; total: number } | null => native.cudaMemoryInfo(index),
 };
+
+/**
+ * The fast paths this libtorch has: `sdpa` (at::scaled_dot_product_attention, libtorch 2.0+), fused AdamW on CUDA
+ * (2.0+) and on CPU (2.4+). The plain paths are used where these are false.
+ */
+export const fastPaths = (): { sdpa: boolean; fusedAdamwCuda: boolean; fusedAdamwCpu: boolean } => native.fastPaths();
 
 /** Live native tensors and the host bytes they own (for leak checks). */
 export const memoryStats = (): { liveTensors: number; hostBytes: number } => native.stats();

@@ -6,8 +6,9 @@ import { cpus, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { randn } from '../tensor/creation.js';
-import type { DType } from '../tensor/dtype.js';
-import { buildInfo, getNumThreads } from '../tensor/runtime.js';
+import type { Device, DType } from '../tensor/dtype.js';
+import { type DeviceSetting, resolveDevice } from '../tensor/device.js';
+import { buildInfo, cuda, getNumThreads } from '../tensor/runtime.js';
 
 /** bf16: auto trains in bfloat16 when its matrix products run at least this many times as fast as float32's. */
 export const BF16_MIN_SPEEDUP = 1.3;
@@ -136,10 +137,54 @@ export function forgetBf16Probe(): void {
  * except that an explicit `torch_dtype` is kept (auto then means false).
  * @example resolveBf16('auto', null) // true on a CPU whose bfloat16 products are >= 1.3x float32's
  */
-export function resolveBf16(setting: boolean | 'auto', torchDtype: string | null): boolean {
+export function resolveBf16(setting: boolean | 'auto', torchDtype: string | null, device: DeviceSetting = 'cpu'): boolean {
   if (setting !== 'auto') return setting;
   if (torchDtype !== null) return false;
-  return bf16Probe().useBf16;
+  let target: Device = 'cpu';
+  try {
+    target = resolveDevice(device, 'device');
+  } catch {
+    // A CUDA device that cannot be used here: the run stops at its start with the reason; decide as for the CPU.
+  }
+  return target === 'cpu' ? bf16Probe().useBf16 : cudaBf16Probe(target).useBf16;
+}
+
+const cudaMemo = new Map<string, { float32: number; bfloat16: number; useBf16: boolean }>();
+
+/**
+ * Whether bfloat16 pays on a CUDA device: float32 and bfloat16 2048 x 2048 products timed there (the device waited
+ * for), once per process; GPUs with bfloat16 tensor cores run it several times as fast, older ones emulate it.
+ */
+export function cudaBf16Probe(device: Device): { float32: number; bfloat16: number; useBf16: boolean } {
+  const hit = cudaMemo.get(device);
+  if (hit) return hit;
+  const forced = process.env[BF16_AUTO_ENV];
+  if (forced === 'float32' || forced === 'bfloat16') return { float32: NaN, bfloat16: NaN, useBf16: forced === 'bfloat16' };
+  const speed = (dtype: DType): number => {
+    const n = 2048;
+    const a = randn([n, n], { dtype, device });
+    const b = randn([n, n], { dtype, device });
+    try {
+      a.matmul(b).dispose();
+      cuda.synchronize();
+      let best = Infinity;
+      for (let i = 0; i < 5; i++) {
+        const t0 = process.hrtime.bigint();
+        a.matmul(b).dispose();
+        cuda.synchronize();
+        best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+      }
+      return (2 * n ** 3) / Math.max(best, 1e-9) / 1e9;
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  };
+  const float32 = speed('float32');
+  const bfloat16 = speed('bfloat16');
+  const out = { float32, bfloat16, useBf16: bfloat16 / float32 >= BF16_MIN_SPEEDUP };
+  cudaMemo.set(device, out);
+  return out;
 }
 
 /** One line for `bfpo env`: the probe and what bf16: auto chooses. */

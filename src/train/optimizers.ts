@@ -37,6 +37,11 @@ const adamW: OptimizerSpec['make'] = (params, s) =>
 export const OPTIMIZERS = {
   adamw_torch: { doc: 'AdamW (decoupled weight decay)', reads: ADAM_KEYS, make: adamW },
   adamw: { doc: 'AdamW (decoupled weight decay)', reads: ADAM_KEYS, aliasOf: 'adamw_torch', make: adamW },
+  adamw_torch_fused: {
+    doc: 'AdamW through libtorch\'s fused multi-tensor kernel where this libtorch has it (CUDA with libtorch 2.0+, CPU with 2.4+), the plain AdamW update elsewhere',
+    reads: ADAM_KEYS,
+    make: (params, s) => new AdamW(params, { lr: s.learningRate, betas: [s.adamBeta1, s.adamBeta2], eps: s.adamEpsilon, weightDecay: s.weightDecay, fused: true }) as unknown as AnyOptimizer,
+  },
   adam: {
     doc: 'Adam (L2 weight decay added to the gradient)',
     reads: ADAM_KEYS,

@@ -2,7 +2,8 @@
 // collated on demand, so a source restarts at any (epoch, batch) position without replaying the data.
 import { createHash } from 'node:crypto';
 import { BatchPlan } from '../data/batch-plan.js';
-import { batchTensors, collatePairs, collateSft, pairLength } from '../data/collate.js';
+import { batchTensors, collatePairs, collateSft, hostTokens, pairLength } from '../data/collate.js';
+import type { Device } from '../tensor/dtype.js';
 import type { TokenizedPair } from '../data/tokenize.js';
 import type { TokenizedSft } from '../data/tokenize-sft.js';
 import type { BatchSource, PreferenceBatch, SftBatch, SourcePosition } from './types.js';
@@ -20,6 +21,8 @@ export interface PlanSourceOptions {
    * (a rank whose slice is empty gets the batch's first item with weight 0).
    */
   split?: { rank: number; worldSize: number };
+  /** Where the batch tensors are created (default cpu): the training device, so no step copies them there. */
+  device?: Device;
 }
 
 /** sha256 over every sequence's ids and label boundary: the data AND tokenization fingerprint. */
@@ -84,8 +87,9 @@ export class PairPlanSource extends PlanSource<TokenizedPair, PreferenceBatch> {
     return fingerprintOf(this.items.flatMap((p) => [p.chosen.ids, p.chosen.promptLength, p.rejected.ids, p.rejected.promptLength, p.isChosenSafe, p.isRejectedSafe]));
   }
   protected collate(indices: number[]): PreferenceBatch {
-    const t = batchTensors(collatePairs(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId }));
-    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels, isChosenSafe: t.isChosenSafe!, isRejectedSafe: t.isRejectedSafe!, indices };
+    const c = collatePairs(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId });
+    const t = batchTensors(c, this.opts.device);
+    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels, isChosenSafe: t.isChosenSafe!, isRejectedSafe: t.isRejectedSafe!, indices, tokens: hostTokens(c) };
   }
 }
 
@@ -107,7 +111,8 @@ export class SftPlanSource extends PlanSource<TokenizedSft, SftBatch> {
     return n;
   }
   protected collate(indices: number[]): SftBatch {
-    const t = batchTensors(collateSft(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId }));
-    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels };
+    const c = collateSft(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId });
+    const t = batchTensors(c, this.opts.device);
+    return { inputIds: t.inputIds, attentionMask: t.attentionMask, labels: t.labels, tokens: hostTokens(c) };
   }
 }

@@ -135,8 +135,9 @@ export function precomputedReference(tables: Partial<Record<DataRole, LogpsTable
           throw new BfpoError(`The reference log-prob cache has no entry for pair ${idx} of the ${which} data; delete the cache file to recompute it`);
         }
       });
-      const shape = [batch.indices.length];
-      return { chosen: fromBuffer(c, { dtype: 'float32', shape }), rejected: fromBuffer(r, { dtype: 'float32', shape }) };
+      // On the batch's device, so the loss never mixes devices.
+      const o = { dtype: 'float32' as const, shape: [batch.indices.length], device: batch.inputIds.device };
+      return { chosen: fromBuffer(c, o), rejected: fromBuffer(r, o) };
     },
   };
 }

@@ -2,12 +2,13 @@
 // and the task's loss head (preference pairs through one concatenated forward, or SFT cross entropy).
 import { IGNORE_INDEX } from '../data/collate.js';
 import { rowLogps, scoredPositions, type ScoredPositions } from '../losses/logps.js';
-import { preferenceMetrics } from '../losses/metrics.js';
+import { dropEmptyGroups, preferenceMetricTensors, readScalars } from '../losses/metrics.js';
+import { LOSS_KEY } from './step-reads.js';
 import { preferenceLoss } from '../losses/preference.js';
 import { noGrad } from '../tensor/autograd.js';
 import { ArgumentError } from '../errors.js';
 import { crossEntropy } from '../tensor/functional.js';
-import { tidy } from '../tensor/scope.js';
+import { keep, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { disposePacked, packFor, type PackedInput } from './pack-pairs.js';
 import type {
@@ -66,6 +67,7 @@ export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: St
   }
   const run = checkpointedPass(model);
   let metrics: Record<string, number> = {};
+  let pending: [string, Tensor][] | undefined;
   const pos = scoredPositions(batch.labels);
   let packed: PackedInput | null = null;
   try {
@@ -73,13 +75,15 @@ export function runStep<B extends StepBatch>(model: CausalLM, batch: B, head: St
     const headFn = (logits: Tensor, extras: { logitsMean?: Tensor }): Tensor => {
       const out = head({ logits, ...extras }, batch, pos);
       metrics = out.metrics;
+      // Unread values outlive the model's scope; the caller reads and frees them.
+      pending = out.pending?.map(([k, t]) => [k, keep(t)]);
       return out.loss;
     };
     const scale = o.lossScale ?? 1;
     const loss = packed
       ? run(packed.inputIds, headFn, { positionIds: packed.positionIds, groups: packed.groups, rows: packed.rows, rowWeights: packed.rowWeights, lossScale: scale })
       : run(batch.inputIds, headFn, { attentionMask: batch.attentionMask, lossScale: scale, rows: pos.rows });
-    return { loss, metrics };
+    return pending ? { loss, metrics, pending } : { loss, metrics };
   } finally {
     disposePacked(packed);
     pos.rows.dispose();
@@ -100,7 +104,7 @@ function checkpointedPass(model: CausalLM): NonNullable<CausalLM['forwardBackwar
  * The preference head: chosen rows [0, B) and rejected rows [B, 2B) of one concatenated forward; `source` selects the
  * reference table when log-probs are precomputed.
  */
-export function preferenceHead(reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole): StepHead<PreferenceBatch> {
+export function preferenceHead(reference: ReferenceStrategy, o: PreferenceStepOptions, source: DataRole, defer = false): StepHead<PreferenceBatch> {
   return (out, batch, pos) => {
     const { logps, logitsMean } = rowLogps(out, batch.labels, pos, o.averageLogps ?? false); // [2B] each
     const b = batch.isChosenSafe.shape[0];
@@ -115,12 +119,16 @@ export function preferenceHead(reference: ReferenceStrategy, o: PreferenceStepOp
     const result = preferenceLoss(o.lossType, inputs, o);
     const loss = result.losses.mean();
     // Padded: every row has the same length, so the mean of the rows' means is the mean over all their logits.
-    // Padding-free: the mean of each row's mean over its real tokens.
-    const metrics = noGrad(() => preferenceMetrics(result, inputs, {
-      chosenLogitsMean: logitsMean.narrow(0, 0, b).mean().item(),
-      rejectedLogitsMean: logitsMean.narrow(0, b, b).mean().item(),
-    }));
-    return { loss, metrics };
+    // Padding-free: the mean of each row's mean over its real tokens. The metrics and the loss's value come to the
+    // host in one transfer.
+    const values = noGrad((): [string, Tensor][] => [
+      ...preferenceMetricTensors(result, inputs, { chosenLogitsMean: logitsMean.narrow(0, 0, b).mean(), rejectedLogitsMean: logitsMean.narrow(0, b, b).mean() }),
+      [LOSS_KEY, loss.detach()],
+    ]);
+    // Deferred: the caller reads them later, with the rest of its step (see StepReads).
+    if (defer) return { loss, metrics: {}, pending: values };
+    const { [LOSS_KEY]: lossValue, ...metrics } = dropEmptyGroups(readScalars(values));
+    return { loss, metrics, lossValue };
   };
 }
 
@@ -146,10 +154,10 @@ export interface TaskSteps {
  * The steps of a training task: the one place that tells an SFT task from a preference task.
  * @example const steps = taskSteps(task); const out = runStep(model, batch, steps.head('eval'));
  */
-export function taskSteps(task: TrainingTask): TaskSteps {
+export function taskSteps(task: TrainingTask, o: { deferReads?: boolean } = {}): TaskSteps {
   if (task.kind === 'sft') return { head: () => sftHead as StepHead<StepBatch>, buffer: null };
   const { reference, loss, buffer } = task;
-  return { head: (role) => preferenceHead(reference, loss, role) as StepHead<StepBatch>, buffer: buffer ?? null };
+  return { head: (role) => preferenceHead(reference, loss, role, o.deferReads ?? false) as StepHead<StepBatch>, buffer: buffer ?? null };
 }
 
 /**

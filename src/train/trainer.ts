@@ -3,12 +3,13 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { type PendingFile, pendingFile, writeFiles, writeFilesAsync } from '../io/atomic.js';
 import { join } from 'node:path';
-import { clipGradNorm_ } from '../tensor/autograd.js';
+import { clipGradNormTensor_ } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
 import { ArgumentError, BfpoError, expected } from '../errors.js';
 import { getRngState, manualSeed, setRngState } from '../tensor/runtime.js';
 import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import type { Device } from '../tensor/dtype.js';
 import {
   assertSameRun, checkpointProblem, lastIntactCheckpoint, removeStaleFolders, saveCheckpoint, saveCheckpointAsync, writeJson,
   CheckpointDamagedError, CheckpointWriteError, RUN_CONFIG, TRAINER_STATE,
@@ -26,6 +27,7 @@ import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type Source
 import { MetricAverager, runEvaluation } from './evaluate.js';
 import { stepMetricRecords } from './step-metrics.js';
 import type { AgreedStop, TrainParallel } from '../parallel/data-parallel.js';
+import { StepReads } from './step-reads.js';
 
 export type { TrainingTask } from './types.js';
 export type { LogRecord } from './logger.js';
@@ -244,7 +246,7 @@ function* trainLoop(
       const problem = checkpointProblem(resumeDir);
       if (problem) throw new CheckpointDamagedError(`${resumeDir} is damaged: ${problem}; resume from an earlier checkpoint`);
       assertSameRun(resumeDir, c.runConfig, c.resumeIgnoredKeys);
-      Object.assign(state, restore(resumeDir, store, opt, masters));
+      Object.assign(state, restore(resumeDir, store, opt, masters, deviceOf(params)));
     } else {
       manualSeed(c.seed);
     }
@@ -282,8 +284,8 @@ function* trainLoop(
       }
       const limit = { totalLimit: c.saveTotalLimit };
       const dir = io === 'async'
-        ? yield* settle(saveCheckpointAsync(c.outputDir, state.step, (d) => writeCheckpointAsync(d, state, store, opt, masters, c.runConfig), limit))
-        : saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig), limit);
+        ? yield* settle(saveCheckpointAsync(c.outputDir, state.step, (d) => writeCheckpointAsync(d, state, store, opt, masters, c.runConfig, deviceOf(params)), limit))
+        : saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig, deviceOf(params)), limit);
       log.checkpoint(dir, state.step);
       hooks.onSave?.(dir);
       return dir;
@@ -310,7 +312,7 @@ function* trainLoop(
     const started = Date.now();
     const startStep = state.step;
     let tokensSinceStart = 0;
-    const steps = taskSteps(task);
+    const steps = taskSteps(task, { deferReads: true });
     task.train.seek(state.position);
     steps.buffer?.seek(state.bufferPosition ?? { epoch: 0, batch: 0 });
     while (state.step < totalSteps) {
@@ -323,34 +325,48 @@ function* trainLoop(
       const n = Math.min(accum, task.train.length - pos.batch);
       model.train?.(true);
       const lr = c.learningRate * lrMultiplier(c.lrSchedulerType, state.step, schedule);
-      let failure: string | null = null;
-      let stepTokens = 0;
-      for (let i = 0; i < n; i++) {
-        const stop = () => describeStop(state, c, lastSaved);
-        const originalMetrics = task.kind === 'preference' && task.originalMetrics === true;
-        try {
-          stepTokens += microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false, originalMetrics }, averager, stop);
-        } catch (err) {
-          // With ranks, a diverged loss is agreed on below, so that every rank stops at this step.
-          if (!(par && err instanceof TrainingDivergedError)) throw err;
-          failure = err.message;
-          for (let k = i + 1; k < n; k++) { const b = task.train.next(); if (b) disposeBatch(b); }
-          break;
+      // The micro-batches' losses and metrics stay on the device until the step ends, then come over in one read
+      // with the gradient norm (StepReads); a loss that is not finite stops the run before the update.
+      const reads = new StepReads();
+      const originalMetrics = task.kind === 'preference' && task.originalMetrics === true;
+      const readStep = (normTensor: Tensor | null): number | null => {
+        const { steps: values, extra } = reads.read(normTensor ? [['grad_norm', normTensor]] : []);
+        for (const v of values) {
+          const total = v.main.loss + (v.buffer?.loss ?? 0);
+          if (!Number.isFinite(total)) throw new TrainingDivergedError(`The loss became ${total} ${describeStop(state, c, lastSaved)}`);
+          for (const record of stepMetricRecords(v.main.metrics, v.buffer, v.main.loss, originalMetrics)) averager.add(record);
         }
-      }
+        return normTensor ? extra.grad_norm : null;
+      };
+      let norm: number | null;
       let agreedStop: AgreedStop | null = null;
-      if (par) {
-        const a = par.reduceGradients(params, { failure, stop: stop.requested() ?? (hooks.signal?.aborted ? 'abort' : null), tokens: stepTokens });
-        if (a.failure !== null) {
-          opt.zeroGrad();
-          throw new TrainingDivergedError(`${a.failure} (rank ${a.failedRanks.join(', ')} of ${par.worldSize})`);
+      try {
+        let stepTokens = 0;
+        for (let i = 0; i < n; i++) stepTokens += microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, reads);
+        if (par) {
+          // With ranks, this rank's losses are read before the gradients are reduced, so that a diverged loss on any
+          // rank is agreed on and every rank stops at this step.
+          let failure: string | null = null;
+          try {
+            readStep(null);
+          } catch (err) {
+            if (!(err instanceof TrainingDivergedError)) throw err;
+            failure = err.message;
+          }
+          const a = par.reduceGradients(params, { failure, stop: stop.requested() ?? (hooks.signal?.aborted ? 'abort' : null), tokens: stepTokens });
+          if (a.failure !== null) {
+            opt.zeroGrad();
+            throw new TrainingDivergedError(`${a.failure} (rank ${a.failedRanks.join(', ')} of ${par.worldSize})`);
+          }
+          agreedStop = a.stop;
+          stepTokens = a.tokens;
         }
-        agreedStop = a.stop;
-        stepTokens = a.tokens;
+        state.tokensSeen += stepTokens;
+        tokensSinceStart += stepTokens;
+        norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm, readStep);
+      } finally {
+        reads.dispose();
       }
-      state.tokensSeen += stepTokens;
-      tokensSinceStart += stepTokens;
-      const norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm);
       if (norm !== null) {
         if (!Number.isFinite(norm)) throw new TrainingDivergedError(`The gradient norm became ${norm} ${describeStop(state, c, lastSaved)}`);
         averager.add({ grad_norm: norm });
@@ -426,12 +442,26 @@ function stepPlan(task: TrainingTask, c: TrainerConfig) {
   return { accum, stepsPerEpoch, totalSteps, schedule };
 }
 
-/** fp32 gradients onto the masters (bf16), clipping, one update at `lr`, and the rounded copy back. Returns the norm. */
-function optimizerStep(opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number): number | null {
+/**
+ * fp32 gradients onto the masters (bf16), clipping, the step's values read (`read` gets the norm tensor and returns
+ * its value; it throws to stop before the update), one update at `lr`, and the rounded copy back. Returns the norm.
+ */
+function optimizerStep(
+  opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number, read: (norm: Tensor | null) => number | null,
+): number | null {
   masters?.gradsToMaster();
   // A sharded optimizer clips itself (the gradients it steps may not be `params`' own).
-  const clip = (opt as { clipGradNorm_?: (max: number) => number }).clipGradNorm_;
-  const norm = maxGradNorm > 0 ? (clip ? clip.call(opt, maxGradNorm) : clipGradNorm_(params, maxGradNorm)) : null;
+  const clip = (opt as { clipGradNormTensor_?: (max: number) => Tensor }).clipGradNormTensor_;
+  const normTensor = maxGradNorm > 0 ? (clip ? clip.call(opt, maxGradNorm) : clipGradNormTensor_(params, maxGradNorm)) : null;
+  let norm: number | null;
+  try {
+    norm = read(normTensor);
+  } catch (err) {
+    opt.zeroGrad();
+    throw err;
+  } finally {
+    normTensor?.dispose();
+  }
   if (norm !== null && !Number.isFinite(norm)) {
     opt.zeroGrad();
     return norm;
@@ -447,10 +477,10 @@ function optimizerStep(opt: AnyOptimizer, masters: MasterWeights | null, params:
 /**
  * One micro-batch (plus its buffer batch) through the step runner; the loss is scaled by 1/n for accumulation.
  * Plain: the batch's and the buffer's losses are summed and run ONE backward. Checkpointed: each ran its own.
+ * Their losses and metrics are held in `reads`, unread. Returns the batch's real tokens.
  */
 function microStep(
-  model: CausalLM, source: BatchSource<StepBatch>, steps: TaskSteps, o: { n: number; checkpointed: boolean; originalMetrics: boolean },
-  avg: MetricAverager, where: () => string,
+  model: CausalLM, source: BatchSource<StepBatch>, steps: TaskSteps, o: { n: number; checkpointed: boolean }, reads: StepReads,
 ): number {
   const batch = source.next();
   if (batch === null) throw new BfpoError('The training data ended before its announced length');
@@ -462,21 +492,14 @@ function microStep(
     const run = { checkpointed: o.checkpointed, lossScale: weight / o.n };
     const out = runStep(model, batch, steps.head('train'), run);
     let total: Tensor | number = out.loss;
-    const mainLoss = lossValue(out.loss);
-    let extra: { metrics: Record<string, number>; loss: number } | null = null;
+    let b: ReturnType<typeof runStep> | null = null;
     if (steps.buffer) {
       buffer = nextCycling(steps.buffer);
       tokens += batchTokens(buffer);
-      const b = runStep(model, buffer, steps.head('buffer'), run);
-      extra = { metrics: b.metrics, loss: lossValue(b.loss) };
-      total = sumLosses(out.loss, b.loss);
+      b = runStep(model, buffer, steps.head('buffer'), run);
     }
-    const value = lossValue(total);
-    if (!Number.isFinite(value)) {
-      if (typeof total !== 'number') total.dispose();
-      throw new TrainingDivergedError(`The loss became ${value} ${where()}`);
-    }
-    for (const record of stepMetricRecords(out.metrics, extra, mainLoss, o.originalMetrics)) avg.add(record);
+    reads.add(out, b);
+    if (b) total = sumLosses(out.loss, b.loss);
     if (typeof total !== 'number') {
       const graph = total;
       tidy(() => (weight === 1 ? graph.div(o.n) : graph.mul(weight / o.n)).backward());
@@ -489,13 +512,27 @@ function microStep(
   }
 }
 
-function lossValue(loss: Tensor | number): number {
-  return typeof loss === 'number' ? loss : loss.item();
+/** The CUDA generator's state in a checkpoint of a run on a GPU (the CPU's is rng_state.bin). */
+const CUDA_RNG_FILE = 'rng_state_cuda.bin';
+
+/** The device the trained parameters live on. */
+function deviceOf(params: Tensor[]): Device {
+  return params[0]?.device ?? 'cpu';
+}
+
+function rngBytesOf(device: Device): Buffer {
+  const rng = getRngState(device);
+  try {
+    return rng.toBuffer();
+  } finally {
+    rng.dispose();
+  }
 }
 
 /** The batch's loss plus the buffer's: numbers (backward done) add; tensors add into one graph and are freed. */
 function sumLosses(a: Tensor | number, b: Tensor | number): Tensor | number {
-  if (typeof a === 'number' || typeof b === 'number') return lossValue(a) + lossValue(b);
+  // Checkpointed steps ran their backward already: nothing is left to add (their values are in the step's reads).
+  if (typeof a === 'number' || typeof b === 'number') return 0;
   const sum = tidy(() => a.add(b));
   a.dispose();
   b.dispose();
@@ -519,27 +556,29 @@ function describeStop(s: LoopState, c: TrainerConfig, lastSaved: string | null):
   return `${where}${keep} Lower learning_rate${c.maxGradNorm > 0 ? '' : ', set max_grad_norm (e.g. 1.0)'} or check the data.`;
 }
 
-function writeCheckpoint(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): void {
-  const files = checkpointStateFiles(dir, s, opt, masters, runConfig);
+function writeCheckpoint(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): void {
+  const files = checkpointStateFiles(dir, s, opt, masters, runConfig, device);
   store.save(dir);
   writeFiles(files);
 }
 
 /** `writeCheckpoint` through node:fs/promises (and the store's `saveAsync` when it has one). */
-async function writeCheckpointAsync(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): Promise<void> {
+async function writeCheckpointAsync(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): Promise<void> {
   // Taken before the first await, so nothing the event loop runs meanwhile (e.g. random numbers) leaks in.
-  const files = checkpointStateFiles(dir, s, opt, masters, runConfig);
+  const files = checkpointStateFiles(dir, s, opt, masters, runConfig, device);
   if (store.saveAsync) await store.saveAsync(dir);
   else store.save(dir);
   await writeFilesAsync(files);
 }
 
-/** A checkpoint's files besides the model: optimizer, fp32 masters, RNG, run config, and the trainer state last. */
-function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>): PendingFile[] {
-  const rng = getRngState();
-  const rngBytes = rng.toBuffer();
-  rng.dispose();
+/**
+ * A checkpoint's files besides the model: optimizer, fp32 masters, RNG (the CPU's, and the CUDA device's when the
+ * model is there), run config, and the trainer state last.
+ */
+function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): PendingFile[] {
+  const rngBytes = rngBytesOf('cpu');
   return [
+    ...(device === 'cpu' ? [] : [pendingFile(join(dir, CUDA_RNG_FILE), rngBytesOf(device))]),
     ...optimizerFiles(opt, join(dir, 'optimizer')),
     ...(masters ? tensorFiles(join(dir, 'master_weights'), new Map(masters.master.map((t, i) => [String(i), t]))) : []),
     pendingFile(join(dir, 'rng_state.bin'), rngBytes),
@@ -550,7 +589,7 @@ function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, mast
   ];
 }
 
-function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null): LoopState {
+function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, device: Device): LoopState {
   const saved = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8'));
   store.load(dir);
   if (masters) {
@@ -563,5 +602,13 @@ function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: Mas
   const rng = fromBuffer(rngBytes, { dtype: 'uint8', shape: [rngBytes.length] });
   setRngState(rng);
   rng.dispose();
+  // A checkpoint written on the CPU has no device generator state: the device keeps its seeded one.
+  const cudaRng = join(dir, CUDA_RNG_FILE);
+  if (device !== 'cpu' && existsSync(cudaRng)) {
+    const bytes = readFileSync(cudaRng);
+    const t = fromBuffer(bytes, { dtype: 'uint8', shape: [bytes.length] });
+    setRngState(t, device);
+    t.dispose();
+  }
   return { step: saved.global_step, position: saved.position, bufferPosition: saved.buffer_position ?? null, tokensSeen: saved.tokens_seen ?? 0 };
 }

@@ -59,6 +59,8 @@ export interface PreferenceBatch {
   referenceRejectedLogps?: Tensor;
   /** This rank's share of the global batch times the world size (data parallel; 1 when absent). */
   weight?: number;
+  /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
+  tokens?: number;
 }
 
 /** A supervised batch: labels are -100 where no loss is taken (prompt turns, padding). */
@@ -68,6 +70,8 @@ export interface SftBatch {
   labels: Tensor; // [B, seq] int64
   /** This rank's share of the global batch times the world size (data parallel; 1 when absent). */
   weight?: number;
+  /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
+  tokens?: number;
 }
 
 /** Where a batch source stands: the epoch (which fixes the shuffle) and the next batch within it. */
@@ -112,12 +116,21 @@ export interface PreferenceStepOptions extends PreferenceOptions {
 export interface StepOutput {
   loss: Tensor; // [] scalar
   metrics: Record<string, number>;
+  /** The loss's value when the head already read it (with the metrics, in one transfer). */
+  lossValue?: number;
+  /**
+   * Deferred heads: the metrics and the loss (key '\u0000loss') as unread, detached 0-d tensors, which the caller
+   * reads (in one transfer with the rest of its step, see StepReads) and frees; `metrics` is then empty.
+   */
+  pending?: [string, Tensor][];
 }
 
 /** A step whose backward already ran (gradient checkpointing): the loss value and the metrics. */
 export interface BackwardStepOutput {
   loss: number;
   metrics: Record<string, number>;
+  /** As in StepOutput: unread metrics of a deferred head, for the caller to read and free. */
+  pending?: [string, Tensor][];
 }
 
 /** What the loop trains on: preference pairs (with reference and optional buffer) or SFT conversations. */
@@ -135,5 +148,6 @@ export function disposeBatch(b: PreferenceBatch | SftBatch): void {
 
 /** Real (non-padding) tokens in a batch. */
 export function batchTokens(b: PreferenceBatch | SftBatch): number {
+  if (b.tokens !== undefined) return b.tokens;
   return tidy(() => b.attentionMask.sum().item());
 }

@@ -10,7 +10,7 @@ import { ConfigError, parseConfig } from 'bfpo/models';
 import { FormatError, loadShardedSafetensors, loadTokenizer, readShardIndex } from 'bfpo/io';
 import { CONFIG_LIMITS } from '../../src/models/config.js';
 import { tmpDir } from './tmp-dir.js';
-import { rng } from './rng.js';
+import { mutateJson, rng } from './rng.js';
 
 const N = Number(process.env.BFPO_FUZZ_ITERATIONS) || 300;
 const fixtures = new URL('../fixtures/io/', import.meta.url).pathname;
@@ -109,7 +109,8 @@ test(`${N} seeded mutations of a shard index load or throw FormatError naming th
   for (let i = 0; i < N; i++) {
     const bytes = Buffer.from(text);
     for (let h = 0; h < 1 + Math.floor(rand() * 4); h++) bytes[Math.floor(rand() * bytes.length)] = './\\0123456789[]{}",:-.e'.charCodeAt(Math.floor(rand() * 23));
-    writeFileSync(index, i % 5 === 0 ? bytes.subarray(0, Math.floor(rand() * bytes.length)) : bytes);
+    // Every other case keeps the JSON valid and mutates its structure instead of its bytes.
+    writeFileSync(index, i % 2 === 1 ? JSON.stringify(mutateJson(JSON.parse(text), rand)) : i % 5 === 0 ? bytes.subarray(0, Math.floor(rand() * bytes.length)) : bytes);
     try {
       const w = loadShardedSafetensors(dir);
       for (const t of w.values()) t.dispose();
@@ -123,9 +124,12 @@ test(`${N} seeded mutations of a shard index load or throw FormatError naming th
   assert.ok(outcome.refused > N / 3, JSON.stringify(outcome));
 });
 
-for (const kind of ['wordlevel', 'unigram']) {
+const TOKENIZERS: [string, string][] = [
+  ['wordlevel', join(fixtures, 'wordlevel')], ['unigram', join(fixtures, 'unigram')], ['wordpiece', join(fixtures, 'wordpiece')],
+  ['byte-level BPE with a chat template', new URL('../../recipes/tiny/model/', import.meta.url).pathname],
+];
+for (const [kind, src] of TOKENIZERS) {
   test(`${N} seeded mutations of a ${kind} tokenizer.json and tokenizer_config.json load or throw bfpo's error naming the file`, () => {
-    const src = join(fixtures, kind);
     const files = ['tokenizer.json', 'tokenizer_config.json'];
     const texts = files.map((f) => readFileSync(join(src, f)));
     const dir = tmpDir('bfpo-tokfuzz-');
@@ -135,14 +139,16 @@ for (const kind of ['wordlevel', 'unigram']) {
       const which = i % 4 === 3 ? 1 : 0;
       files.forEach((f, j) => writeFileSync(join(dir, f), texts[j]!));
       const bytes = Buffer.from(texts[which]!);
-      if (i % 5 === 0) writeFileSync(join(dir, files[which]!), bytes.subarray(0, Math.floor(rand() * bytes.length)));
+      // Byte flips and truncations test the JSON reading; structural mutations (valid JSON) test what is read from it.
+      if (i % 2 === 1) writeFileSync(join(dir, files[which]!), JSON.stringify(mutateJson(JSON.parse(bytes.toString('utf8')), rand)));
+      else if (i % 5 === 0) writeFileSync(join(dir, files[which]!), bytes.subarray(0, Math.floor(rand() * bytes.length)));
       else {
         for (let h = 0; h < 1 + Math.floor(rand() * 4); h++) bytes[Math.floor(rand() * bytes.length)] = '0123456789[]{}",:-.e'.charCodeAt(Math.floor(rand() * 20));
         writeFileSync(join(dir, files[which]!), bytes);
       }
       try {
         const tok = loadTokenizer(dir);
-        tok.decode(tok.encode('hello world'));
+        tok.decode(tok.encode('hello world </s> <|im_end|>'));
         if (tok.eosToken !== undefined) tok.applyChatTemplate([{ role: 'user', content: 'hi </s>' }], { addGenerationPrompt: true, tokenize: true });
         outcome.loaded++;
       } catch (err) {

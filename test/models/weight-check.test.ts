@@ -112,16 +112,37 @@ test("sharded folders are checked per tensor across shards, before that shard's 
   assert.throws(() => loadPretrained(dir), refuses(dir, JSON.stringify(name), last, 'int64'));
 });
 
+const ggufSource = new URL('../fixtures/io/llama-2-tiny-random.gguf', import.meta.url).pathname;
+/** The GGUF fixture rewritten with some numeric metadata values changed. */
+function ggufWith(values: Record<string, number>): string {
+  const g = readGguf(ggufSource);
+  const metadata = { ...g.metadata };
+  for (const [k, v] of Object.entries(values)) metadata[k] = { ...metadata[k]!, value: v } as (typeof metadata)[string];
+  const out = join(tmpDir('bfpo-wcheck-'), 'model.gguf');
+  writeGguf(out, { metadata, tensors: Object.fromEntries(g.tensors.map((t) => [t.name, { type: t.type, shape: t.shape, data: readGgufTensorBytes(g, t.name) }])) });
+  return out;
+}
+
+test('a GGUF header asking for absurd sizes is refused before the model is allocated, naming the GGUF field', () => {
+  for (const [key, value] of [['llama.block_count', 1e6], ['llama.embedding_length', 2 ** 31], ['llama.context_length', 2 ** 31],
+    ['llama.attention.head_count', 1e5], ['llama.feed_forward_length', 2 ** 31]] as const) {
+    const out = ggufWith({ [key]: value });
+    assert.throws(() => loadPretrained(out), refuses(out, JSON.stringify(key), String(value), 'refuses'), key);
+  }
+  // A tensor whose dimensions claim 10^12 rows (the vocabulary when the file has no token list) is larger than the file.
+  const out = ggufWith({});
+  const bytes = readFileSync(out);
+  const at = bytes.indexOf(Buffer.from('token_embd.weight')) + 'token_embd.weight'.length;
+  assert.equal(bytes.readUInt32LE(at), 2);
+  bytes.writeBigUInt64LE(10n ** 12n, at + 4 + 8);
+  writeFileSync(out, bytes);
+  assert.throws(() => loadPretrained(out), refuses(out, '"token_embd.weight"', /outside the file|larger than the file/));
+});
+
 test('a GGUF file whose tensors disagree with its own header metadata is refused naming the tensor', () => {
-  const src = new URL('../fixtures/io/llama-2-tiny-random.gguf', import.meta.url).pathname;
-  const g = readGguf(src);
-  const ffn = g.metadata['llama.feed_forward_length']!;
-  const out = join(tmpDir('bfpo-wcheck-'), 'bad.gguf');
-  writeGguf(out, {
-    metadata: { ...g.metadata, 'llama.feed_forward_length': { ...ffn, value: Number(ffn.value) * 2 } as typeof ffn },
-    tensors: Object.fromEntries(g.tensors.map((t) => [t.name, { type: t.type, shape: t.shape, data: readGgufTensorBytes(g, t.name) }])),
-  });
-  assert.throws(() => loadPretrained(out), refuses(out, 'mlp', 'shape disagrees', "header"));
+  const src = ggufSource;
+  const out = ggufWith({ 'llama.feed_forward_length': Number(readGguf(src).metadata['llama.feed_forward_length']!.value) * 2 });
+  assert.throws(() => loadPretrained(out), refuses(out, 'mlp', 'shape disagrees', 'header'));
   const ok = loadPretrained(src);
   assert.equal(ok.config.numHiddenLayers, 1);
   ok.model.dispose();

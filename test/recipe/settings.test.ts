@@ -52,7 +52,7 @@ per_device_train_batch_size: 2
 test('a full recipe resolves to the typed settings, with defaults, the LoRA target default and the loss parameters', () => {
   const s = withYaml(FULL, (file) => resolveSettings(loadRecipe(file), 'preference'));
   assert.equal(s.task, 'preference');
-  assert.deepEqual(s.model, { path: 'models/sft', revision: 'main', dtype: 'bfloat16', tokenizerPath: 'tokenizers/t', chatTemplate: null, contentSpecialTokens: 'text' });
+  assert.deepEqual(s.model, { path: 'models/sft', revision: 'main', dtype: 'bfloat16', tokenizerPath: 'tokenizers/t', chatTemplate: null, contentSpecialTokens: 'text', attention: 'auto' });
   assert.deepEqual(s.data, {
     main: { mixer: { 'data/pku': 0.5, 'data/extra': 1 }, splits: ['train'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
     buffer: { mixer: { 'data/uf': 1 }, splits: ['train', 'test'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
@@ -64,6 +64,7 @@ test('a full recipe resolves to the typed settings, with defaults, the LoRA targ
   assert.match(s.reference.cacheDir, /bfpo[/\\]reference-logps$/);
   assert.deepEqual(s.lora, { r: 8, alpha: 32, dropout: 0.05, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], save: 'adapter' });
   assert.equal(s.doTrain, true);
+  assert.equal(s.device, 'auto', 'device defaults to auto');
   assert.equal(s.trainer.outputDir, 'out/run');
   assert.equal(s.trainer.learningRate, 5e-7);
   assert.equal(s.trainer.lrSchedulerType, 'cosine');

@@ -166,3 +166,23 @@ test('the packed layout: one prompt per pair, answers after it, no padding slots
   });
   disposeBatch(batch);
 });
+
+test('padding_free: true by default; false in a recipe turns it off; the key does not change the run identity', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadRecipe } = await import('../../src/recipe/recipe.js');
+  const { resolveSettings } = await import('../../src/recipe/settings.js');
+  const dir = mkdtempSync(join(tmpdir(), 'bfpo-pf-'));
+  try {
+    const file = join(dir, 'r.yaml');
+    writeFileSync(file, 'model_name_or_path: m\noutput_dir: o\ndataset_mixer: {d: 1.0}\nbf16: false\n');
+    assert.equal(resolveSettings(loadRecipe(file), 'preference').paddingFree, true);
+    const off = resolveSettings(loadRecipe(file, ['--padding_free=false']), 'preference');
+    assert.equal(off.paddingFree, false);
+    assert.ok(!('padding_free' in off.trainer.runConfig), 'resuming may switch it');
+    assert.equal(new LlamaForCausalLM(parseConfig({ architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 11, hidden_size: 8, intermediate_size: 8, num_hidden_layers: 1, num_attention_heads: 2 }), { init: 'empty' }).paddingFree, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

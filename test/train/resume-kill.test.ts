@@ -2,29 +2,21 @@
 // same weights as an uninterrupted run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { prng } from './tiny.js';
+import { type ChildExit, runChild } from './child-run.js';
 
-const child = fileURLToPath(new URL('./kill-child.ts', import.meta.url));
+const child = new URL('./kill-child.ts', import.meta.url);
 
 /**
  * Runs the child; when `kill` is given, kills it `kill.delayMs` after it starts saving checkpoint `kill.step` (inside
  * the save or in the step after it). Resolves its exit.
  */
-function run(dir: string, kill?: { step: number; delayMs: number }): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--conditions=bfpo-source', '--import', 'tsx', child, dir], {
-      stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, BFPO_NUM_THREADS: '1' },
-    });
-    p.stdout.on('data', (d: Buffer) => {
-      if (kill && new RegExp(`saving tmp-checkpoint-${kill.step}\\b`).test(d.toString())) setTimeout(() => p.kill('SIGKILL'), kill.delayMs);
-    });
-    p.on('error', reject);
-    p.on('exit', (code, signal) => resolve({ code, signal }));
+function run(dir: string, kill?: { step: number; delayMs: number }): Promise<ChildExit> {
+  return runChild(child, [dir], (chunk, p) => {
+    if (kill && new RegExp(`saving tmp-checkpoint-${kill.step}\\b`).test(chunk)) setTimeout(() => p.kill('SIGKILL'), kill.delayMs);
   });
 }
 
@@ -40,7 +32,8 @@ test('SIGKILL at random moments, then resume: the final weights equal an uninter
       assert.equal(r.signal, 'SIGKILL', 'the child was killed before it finished');
       kills += 1;
     }
-    assert.equal((await run(killed)).code, 0);
+    const last = await run(killed);
+    assert.equal(last.code, 0, last.err);
     assert.equal(kills, 3);
     for (const f of ['model.bin', 'model.json']) {
       assert.ok(readFileSync(join(killed, f)).equals(readFileSync(join(clean, f))), `${f} is identical`);

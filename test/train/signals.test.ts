@@ -2,40 +2,26 @@
 // a second one exits at once. Resuming afterwards ends with bitwise the weights of an uninterrupted run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { checkpointProblem, listCheckpoints } from '../../src/train/checkpoint.js';
 import { LOCK_FILE } from '../../src/train/lock.js';
 import { prng } from './tiny.js';
+import { type ChildExit, runChild } from './child-run.js';
 
-const child = fileURLToPath(new URL('./signal-child.ts', import.meta.url));
-
-interface Exit { code: number | null; signal: NodeJS.Signals | null; out: string; err: string }
+const child = new URL('./signal-child.ts', import.meta.url);
 
 /** Runs the child; sends `signals` (one after another, `gapMs` apart) once it has fetched `afterBatches` batches. */
-function run(dir: string, send?: { afterBatches: number; signals: NodeJS.Signals[]; gapMs: number }): Promise<Exit> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--conditions=bfpo-source', '--import', 'tsx', child, dir], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BFPO_NUM_THREADS: '1' },
-    });
-    let out = '';
-    let err = '';
-    let batches = 0;
-    let sent = false;
-    p.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      batches += (d.toString().match(/^batch$/gm) ?? []).length;
-      if (send && !sent && batches >= send.afterBatches) {
-        sent = true;
-        send.signals.forEach((s, i) => setTimeout(() => p.kill(s), i * send.gapMs));
-      }
-    });
-    p.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    p.on('error', reject);
-    p.on('exit', (code, signal) => resolve({ code, signal, out, err }));
+function run(dir: string, send?: { afterBatches: number; signals: NodeJS.Signals[]; gapMs: number }): Promise<ChildExit> {
+  let batches = 0;
+  let sent = false;
+  return runChild(child, [dir], (chunk, p) => {
+    batches += (chunk.match(/^batch$/gm) ?? []).length;
+    if (send && !sent && batches >= send.afterBatches) {
+      sent = true;
+      send.signals.forEach((s, i) => setTimeout(() => p.kill(s), i * send.gapMs));
+    }
   });
 }
 
