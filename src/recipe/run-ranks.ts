@@ -8,6 +8,7 @@ import type { TrainHooks, TrainResult } from '../train/trainer.js';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RecipeValues } from './values.js';
+import { resolveDevice } from '../tensor/device.js';
 import type { RunSettings } from './settings.js';
 
 /** The recipe's `sharding` key, checked. */
@@ -36,11 +37,17 @@ export function joinGroup(env: RankEnv): ProcessGroup {
   });
 }
 
+/** A rank on a CUDA machine computes on the device of its LOCAL_RANK (`device: cuda` or `auto`). */
+export function rankDevice(env: RankEnv, s: RunSettings): RunSettings {
+  if (s.device !== 'auto' && s.device !== 'cuda') return s;
+  return resolveDevice(s.device, 'device').startsWith('cuda') ? { ...s, device: `cuda:${env.localRank}` as RunSettings['device'] } : s;
+}
+
 /** `bfpo logps` as one rank: the batches split over the ranks, the merged table stored by rank 0. */
 export async function logpsAsRank(env: RankEnv, s: RunSettings, run: (s: RunSettings, group: ProcessGroup) => Promise<void>): Promise<void> {
   const group = joinGroup(env);
   try {
-    await asRank({ isMain: group.rank === 0 }, () => run(s, group));
+    await asRank({ isMain: group.rank === 0 }, () => run(rankDevice(env, s), group));
   } finally {
     group.destroy();
   }
@@ -64,7 +71,7 @@ export async function runTrainingAsRank(
 ): Promise<TrainResult | null> {
   const par = joinRanks(env, s);
   // The world size shapes the global batch (and so the data order and the steps): a checkpoint resumes only with the same.
-  const settings: RunSettings = { ...s, trainer: { ...s.trainer, runConfig: { ...s.trainer.runConfig, world_size: env.worldSize } } };
+  const settings: RunSettings = { ...rankDevice(env, s), trainer: { ...s.trainer, runConfig: { ...s.trainer.runConfig, world_size: env.worldSize } } };
   try {
     const result = await asRank(par, () => run(settings, { parallel: par }));
     if (par.isMain && result && !result.alreadyComplete) writeCommStats(s.trainer.outputDir, par, result.globalStep - stepOf(result.resumedFrom));
