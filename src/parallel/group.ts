@@ -73,9 +73,10 @@ export interface CommStats {
   allgatherBytes: number;
 }
 
-function bytesOf(ts: readonly Tensor[]): number {
+/** Bytes of `ts` as the collectives send them (`bf16As`: 2, or 4 where bfloat16 is summed as float32). */
+function bytesOf(ts: readonly Tensor[], bf16As = 2): number {
   let b = 0;
-  for (const t of ts) b += t.numel() * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bfloat16' || t.dtype === 'float16' ? 2 : t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : 4);
+  for (const t of ts) b += t.numel() * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bfloat16' ? bf16As : t.dtype === 'float16' ? 2 : t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : 4);
   return b;
 }
 
@@ -143,7 +144,7 @@ export class ProcessGroup {
     const t0 = performance.now();
     const n = this.#run('allreduce', (id) => dist.distAllreduce(id, tensors.map((t) => t.handle), o.average ?? false, o.bucketBytes ?? 25 * 2 ** 20));
     this.stats.allreduceCalls += n;
-    this.stats.allreduceBytes += bytesOf(tensors);
+    this.stats.allreduceBytes += bytesOf(tensors, 4);
     this.stats.allreduceMs += performance.now() - t0;
     return n;
   }

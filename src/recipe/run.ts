@@ -12,13 +12,16 @@ import type { TextTokenizer } from '../data/tokenizer.js';
 import { ChatTemplate, ZEPHYR_CHAT_TEMPLATE } from '../io/chat-template.js';
 import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
-import { ArgumentError, BfpoError } from '../errors.js';
+import { BfpoError } from '../errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
 import {
-  adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,
+  adapterReference, cachedReferenceLogps, computeReferenceLogps, frozenReference, modelChecksum, precomputedReference,
   type DataRole, type LogpsTable, type ReferenceStrategy,
 } from '../train/reference.js';
 import { runEvaluation } from '../train/evaluate.js';
+import type { ProcessGroup } from '../parallel/group.js';
+import { mergeTables, RankBatches } from '../parallel/split-work.js';
+import { disposeBatch, type BatchSource, type PreferenceBatch } from '../train/types.js';
 import { signalExitCode } from '../train/signals.js';
 import { phaseProgress, type PhaseProgress } from '../train/progress.js';
 import { trainAsync, type ModelStore, type TrainHooks, type TrainingTask, type TrainResult } from '../train/trainer.js';
@@ -69,7 +72,8 @@ export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; 
 export type RankSplit = { rank: number; worldSize: number };
 
 /** Mixes, tokenizes and batches a preference run's data (main, test and buffer), logging counts and warnings. */
-export async function preferenceData(s: RunSettings, tok: TextTokenizer, split?: RankSplit, device: Device = 'cpu'): Promise<PreferenceData> {
+export async function preferenceData(s: RunSettings, tok: TextTokenizer, o: { split?: RankSplit; device?: Device } = {}): Promise<PreferenceData> {
+  const { split, device = 'cpu' } = o;
   const { main, buffer } = s.data;
   const data = await preparePreferenceData({
     main: { ...mixOptions(main, 'preference'), onHashProgress: phaseFeed('hashing data files (bytes)') },
@@ -99,8 +103,11 @@ function paddingFree<M extends LanguageModel>(s: RunSettings, model: M): M {
   return model;
 }
 
-/** Reference log-probs of every source, from the cache or computed once with the starting model. */
-function precomputedTables(s: RunSettings, data: PreferenceData, device: Device): Partial<Record<DataRole, LogpsTable>> {
+/**
+ * Reference log-probs of every source, from the cache or computed once with the starting model; with `group`, the
+ * batches are split over its ranks and merged into the same table, which rank 0 stores.
+ */
+function precomputedTables(s: RunSettings, data: PreferenceData, device: Device, group?: ProcessGroup): Partial<Record<DataRole, LogpsTable>> {
   const ref = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
   try {
     const checksum = modelChecksum(ref);
@@ -114,8 +121,13 @@ function precomputedTables(s: RunSettings, data: PreferenceData, device: Device)
       const phase = phaseProgress(`reference pass (${role})`, source.length);
       let table: LogpsTable, hit: boolean, key: string;
       try {
-        ({ table, hit, key } = cachedReferenceLogps(ref, source, dir, settings,
-          { checksum, averageLogps: s.loss?.averageLogps ?? false, onBatch: (done) => phase.update(done) }));
+        const averageLogps = s.loss?.averageLogps ?? false;
+        const onBatch = (done: number): void => phase.update(done);
+        const split = group && group.worldSize > 1 ? {
+          compute: (src: BatchSource<PreferenceBatch>) => mergeTables(group, computeReferenceLogps(ref, new RankBatches(src, group.rank, group.worldSize, disposeBatch), { averageLogps, onBatch })),
+          store: group.rank === 0,
+        } : {};
+        ({ table, hit, key } = cachedReferenceLogps(ref, source, dir, settings, { checksum, averageLogps, onBatch, ...split }));
       } finally {
         phase.stop();
       }
@@ -142,7 +154,8 @@ function reference(s: RunSettings, model: LanguageModel, data: PreferenceData, d
 export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
 
 /** Mixes and tokenizes (or packs, with `packing`) an SFT run's data, logging counts and warnings. */
-export async function sftData(s: RunSettings, tok: TextTokenizer, split?: RankSplit, device: Device = 'cpu'): Promise<SftData> {
+export async function sftData(s: RunSettings, tok: TextTokenizer, o: { split?: RankSplit; device?: Device } = {}): Promise<SftData> {
+  const { split, device = 'cpu' } = o;
   const opts = { maxLength: s.tokenize.maxSeqLength, mode: s.tokenize.mode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
   const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
@@ -193,24 +206,13 @@ function describeModel(model: LanguageModel, selected: string[] | null): void {
 }
 
 /**
- * The device of a run: the recipe's, resolved on this machine. Ranks of a multi-process run compute on the CPU (their
- * gradients are reduced through Gloo on the host): auto means cpu there, and an explicit CUDA device is refused.
- */
-function rankDevice(s: RunSettings, ranks: boolean): Device {
-  if (!ranks) return resolveDevice(s.device, 'device');
-  if (s.device === 'auto' || s.device === 'cpu') return 'cpu';
-  throw new ArgumentError(`device is ${s.device}, but multi-process training (--nproc_per_node > 1) runs its ranks on the CPU; ` +
-    'train on one GPU with a single process (no --nproc_per_node), or set device: cpu for the ranks (docs/gpu.md)');
-}
-
-/**
  * `bfpo sft` / `bfpo train`: everything the resolved settings describe, then the training loop (which hands the
  * event loop back between steps; `hooks` follow and stop it). Resolves with the run's result, or null when
  * do_train is false (only an evaluation ran).
  */
 export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promise<TrainResult | null> {
   // First, so that a device that cannot be used stops the run before anything is read.
-  const device = rankDevice(s, hooks.parallel !== undefined);
+  const device = resolveDevice(s.device, 'device');
   for (const n of s.notes) note(n);
   note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
@@ -235,13 +237,13 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
     let t: TrainingTask;
     waitFor('others');
     if (s.task === 'sft') {
-      const data = await sftData(s, tok, split, device);
+      const data = await sftData(s, tok, { split, device });
       config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
       const loss = s.loss;
       if (!loss) throw new BfpoError('A preference run needs its loss settings (resolveSettings with task preference)');
-      const data = await preferenceData(s, tok, split, device);
+      const data = await preferenceData(s, tok, { split, device });
       config.runConfig = { ...config.runConfig, data_files: data.files };
       const ref = reference(s, model, data, device);
       release = ref.dispose;
@@ -282,12 +284,15 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
   }
 }
 
-/** `bfpo logps`: fills the reference log-prob cache for a recipe's data. */
-export async function runLogpsCache(s: RunSettings): Promise<void> {
+/** `bfpo logps`: fills the reference log-prob cache for a recipe's data (with `group`, split over its ranks). */
+export async function runLogpsCache(s: RunSettings, group?: ProcessGroup): Promise<void> {
   const device = resolveDevice(s.device, 'device');
   note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
-  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), undefined, device);
-  precomputedTables(s, data, device);
+  // Rank 0 tokenizes first; the others then read its tokenized cache.
+  if (group && group.rank !== 0) group.barrier();
+  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), { device });
+  if (group && group.rank === 0) group.barrier();
+  precomputedTables(s, data, device, group);
 }

@@ -26,8 +26,8 @@ import { readTensors, tensorFiles } from './tensor-store.js';
 import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type SourcePosition, type TrainingTask } from './types.js';
 import { MetricAverager, runEvaluation } from './evaluate.js';
 import { stepMetricRecords } from './step-metrics.js';
-import { StepReads } from './step-reads.js';
 import type { AgreedStop, TrainParallel } from '../parallel/data-parallel.js';
+import { StepReads } from './step-reads.js';
 
 export type { TrainingTask } from './types.js';
 export type { LogRecord } from './logger.js';
@@ -221,11 +221,13 @@ function* trainLoop(
   if (c.bf16 && params.some((p) => p.dtype !== 'bfloat16')) {
     throw new ArgumentError('bf16 needs the model in bfloat16 (load it with torch_dtype: bfloat16)');
   }
-  const masters = c.bf16 ? new MasterWeights(params) : null;
-  const optimParams = masters ? masters.params() : params;
   const par = hooks.parallel ?? null;
   const main = par === null || par.isMain;
-  const opt = par ? par.optimizer(optimParams, (ps) => makeOptimizer(ps, c)) : makeOptimizer(optimParams, c);
+  // With optimizer sharding over ranks, the sharded optimizer keeps the fp32 masters of its own shard.
+  const shardedMasters = c.bf16 && par !== null && par.shardsMasterWeights;
+  const masters = c.bf16 && !shardedMasters ? new MasterWeights(params) : null;
+  const optimParams = masters ? masters.params() : params;
+  const opt = par ? par.optimizer(optimParams, (ps) => makeOptimizer(ps, c), { masterWeights: shardedMasters }) : makeOptimizer(optimParams, c);
   let logger: TrainLogger | null = null;
   let lock: RunLock | null = null;
   let stop: StopWatch | null = null;
@@ -324,30 +326,33 @@ function* trainLoop(
       model.train?.(true);
       const lr = c.learningRate * lrMultiplier(c.lrSchedulerType, state.step, schedule);
       // The micro-batches' losses and metrics stay on the device until the step ends, then come over in one read
-      // with the gradient norm (StepReads); a loss that is not finite stops the run before the update. With ranks,
-      // each rank reads its values before the gradients are reduced, so that all agree on a diverged loss.
+      // with the gradient norm (StepReads); a loss that is not finite stops the run before the update.
       const reads = new StepReads();
       const originalMetrics = task.kind === 'preference' && task.originalMetrics === true;
-      let failure: string | null = null;
-      const take = (values: ReturnType<StepReads['read']>['steps']): void => {
+      const readStep = (normTensor: Tensor | null): number | null => {
+        const { steps: values, extra } = reads.read(normTensor ? [['grad_norm', normTensor]] : []);
         for (const v of values) {
           const total = v.main.loss + (v.buffer?.loss ?? 0);
-          if (!Number.isFinite(total)) {
-            failure ??= `The loss became ${total} ${describeStop(state, c, lastSaved)}`;
-            continue;
-          }
+          if (!Number.isFinite(total)) throw new TrainingDivergedError(`The loss became ${total} ${describeStop(state, c, lastSaved)}`);
           for (const record of stepMetricRecords(v.main.metrics, v.buffer, v.main.loss, originalMetrics)) averager.add(record);
         }
+        return normTensor ? extra.grad_norm : null;
       };
-      let stepTokens = 0;
-      let agreedStop: AgreedStop | null = null;
       let norm: number | null;
+      let agreedStop: AgreedStop | null = null;
       try {
-        for (let i = 0; i < n; i++) {
-          stepTokens += microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, reads);
-        }
+        let stepTokens = 0;
+        for (let i = 0; i < n; i++) stepTokens += microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, reads);
         if (par) {
-          take(reads.read().steps);
+          // With ranks, this rank's losses are read before the gradients are reduced, so that a diverged loss on any
+          // rank is agreed on and every rank stops at this step.
+          let failure: string | null = null;
+          try {
+            readStep(null);
+          } catch (err) {
+            if (!(err instanceof TrainingDivergedError)) throw err;
+            failure = err.message;
+          }
           const a = par.reduceGradients(params, { failure, stop: stop.requested() ?? (hooks.signal?.aborted ? 'abort' : null), tokens: stepTokens });
           if (a.failure !== null) {
             opt.zeroGrad();
@@ -358,12 +363,7 @@ function* trainLoop(
         }
         state.tokensSeen += stepTokens;
         tokensSinceStart += stepTokens;
-        norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm, (normTensor) => {
-          const { steps: values, extra } = reads.read(normTensor ? [['grad_norm', normTensor]] : []);
-          take(values);
-          if (failure !== null) throw new TrainingDivergedError(failure);
-          return normTensor ? extra.grad_norm : null;
-        });
+        norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm, readStep);
       } finally {
         reads.dispose();
       }
@@ -450,7 +450,9 @@ function optimizerStep(
   opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number, read: (norm: Tensor | null) => number | null,
 ): number | null {
   masters?.gradsToMaster();
-  const normTensor = maxGradNorm > 0 ? clipGradNormTensor_(params, maxGradNorm) : null;
+  // A sharded optimizer clips itself (the gradients it steps may not be `params`' own).
+  const clip = (opt as { clipGradNormTensor_?: (max: number) => Tensor }).clipGradNormTensor_;
+  const normTensor = maxGradNorm > 0 ? (clip ? clip.call(opt, maxGradNorm) : clipGradNormTensor_(params, maxGradNorm)) : null;
   let norm: number | null;
   try {
     norm = read(normTensor);

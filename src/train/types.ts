@@ -57,10 +57,10 @@ export interface PreferenceBatch {
   /** Reference log-probs carried in the batch (precomputed strategy); [B] each. */
   referenceChosenLogps?: Tensor;
   referenceRejectedLogps?: Tensor;
-  /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
-  tokens?: number;
   /** This rank's share of the global batch times the world size (data parallel; 1 when absent). */
   weight?: number;
+  /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
+  tokens?: number;
 }
 
 /** A supervised batch: labels are -100 where no loss is taken (prompt turns, padding). */
@@ -68,10 +68,10 @@ export interface SftBatch {
   inputIds: Tensor; // [B, seq] int64
   attentionMask: Tensor; // [B, seq]
   labels: Tensor; // [B, seq] int64
-  /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
-  tokens?: number;
   /** This rank's share of the global batch times the world size (data parallel; 1 when absent). */
   weight?: number;
+  /** Real (non-padding) tokens, counted when the batch was collated (saves a device read per step). */
+  tokens?: number;
 }
 
 /** Where a batch source stands: the epoch (which fixes the shuffle) and the next batch within it. */
