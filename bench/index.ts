@@ -14,6 +14,9 @@ async function dataRows(): Promise<BenchRow[]> {
     { name: `tokenize ${r.tokenizedPairs} pairs (${r.tokensPerPair.toFixed(0)} tokens/pair), 1 thread`, unit: 'rows/s', ours: r.tokenizeRowsPerSecOneThread },
     { name: `tokenize ${r.tokenizedPairs} pairs, ${r.workers} workers`, unit: 'rows/s', ours: r.tokenizeRowsPerSecWorkers },
     { name: 'padding ratio, length-bucketed batches of 8 (random order)', unit: 'ratio', ours: r.paddingRatioBucketed, note: `random: ${r.paddingRatioRandom.toFixed(3)}` },
+    { name: `render ${r.encode.texts} prompt + answer texts through the Zephyr chat template`, unit: 'texts/s', ours: r.encode.templateTextsPerSec },
+    { name: `encode those texts (${r.encode.tokens} tokens), bfpo's JavaScript BPE, 1 thread`, unit: 'tokens/s', ours: r.encode.jsTokensPerSec },
+    { name: `encode those texts, Hugging Face's Rust binding (npm tokenizers, encodeBatch, its own threads)`, unit: 'tokens/s', ours: r.encode.rustTokensPerSec ?? NaN, note: r.encode.identical === null ? 'not installed' : r.encode.identical ? 'ids identical to the JavaScript BPE on every text' : 'ids DIFFER from the JavaScript BPE' },
   ];
 }
 
