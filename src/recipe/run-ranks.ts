@@ -31,7 +31,7 @@ export function joinRanks(env: RankEnv, s: RunSettings): DataParallel {
 export function joinGroup(env: RankEnv): ProcessGroup {
   assertBackendAvailable(env.backend);
   return ProcessGroup.init({
-    masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: env.timeoutMs,
+    masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: env.timeoutMs, storeTimeoutMs: env.initTimeoutMs,
     backend: env.backend, externalStore: env.agentStore, prefix: `bfpo/${env.restart}/`,
     iface: process.env.GLOO_SOCKET_IFNAME || undefined,
   });
