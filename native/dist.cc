@@ -66,7 +66,8 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     return o;
   }));
 #ifdef BFPO_WITH_GLOO
-  // distInit(host, port, rank, size, timeoutMs, isServer, prefix, device: 'iface:NAME' | 'host:NAME' | '') -> id
+  // distInit(host, port, rank, size, timeoutMs, isServer, prefix, device: 'iface:NAME' | 'host:NAME' | '', storeTimeoutMs) -> id
+  // timeoutMs bounds each collective; storeTimeoutMs the connection to the store and each wait for a key.
   Export(env, exports, "distInit", [](const Napi::CallbackInfo& info) -> Napi::Value {
     std::string host = StringArg(info, 0);
     int64_t port = IntArg(info, 1);
@@ -76,6 +77,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     bool isServer = BoolArg(info, 5);
     std::string prefix = StringArg(info, 6);
     std::string device = StringArg(info, 7);
+    int64_t storeTimeoutMs = info.Length() > 8 ? IntArg(info, 8) : timeoutMs;
     if (port < 1 || port > 65535) throw ArgError("port must be in 1..65535, not " + std::to_string(port));
     if (size < 1 || rank < 0 || rank >= size) throw ArgError("rank " + std::to_string(rank) + " is outside world size " + std::to_string(size));
     c10d::TCPStoreOptions so;
@@ -83,7 +85,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     so.isServer = isServer;
     so.numWorkers = static_cast<std::size_t>(size);
     so.waitWorkers = false;
-    so.timeout = std::chrono::milliseconds(timeoutMs);
+    so.timeout = std::chrono::milliseconds(storeTimeoutMs);
     auto tcp = c10::make_intrusive<c10d::TCPStore>(host, so);
     c10::intrusive_ptr<c10d::Store> store = tcp;
     if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);

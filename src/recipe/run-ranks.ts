@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RecipeValues } from './values.js';
 import { resolveDevice } from '../tensor/device.js';
+import { cuda } from '../tensor/runtime.js';
 import type { RunSettings } from './settings.js';
 
 /** The recipe's `sharding` key, checked. */
@@ -31,16 +32,20 @@ export function joinRanks(env: RankEnv, s: RunSettings): DataParallel {
 export function joinGroup(env: RankEnv): ProcessGroup {
   assertBackendAvailable(env.backend);
   return ProcessGroup.init({
-    masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: env.timeoutMs,
+    masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: env.timeoutMs, storeTimeoutMs: env.initTimeoutMs,
     backend: env.backend, externalStore: env.agentStore, prefix: `bfpo/${env.restart}/`,
     iface: process.env.GLOO_SOCKET_IFNAME || undefined,
   });
 }
 
-/** A rank on a CUDA machine computes on the device of its LOCAL_RANK (`device: cuda` or `auto`). */
+/**
+ * A rank on a CUDA machine computes on the device of its LOCAL_RANK (`device: cuda` or `auto`; ranks share the
+ * devices round-robin when there are more ranks than devices).
+ */
 export function rankDevice(env: RankEnv, s: RunSettings): RunSettings {
   if (s.device !== 'auto' && s.device !== 'cuda') return s;
-  return resolveDevice(s.device, 'device').startsWith('cuda') ? { ...s, device: `cuda:${env.localRank}` as RunSettings['device'] } : s;
+  if (!resolveDevice(s.device, 'device').startsWith('cuda')) return s;
+  return { ...s, device: `cuda:${env.localRank % Math.max(1, cuda.deviceCount())}` as RunSettings['device'] };
 }
 
 /** `bfpo logps` as one rank: the batches split over the ranks, the merged table stored by rank 0. */
