@@ -1,20 +1,13 @@
 // `npm run bench`: every benchmark section, or those named on the command line (e.g. `npm run bench -- engine`).
 import { buildInfo, detectBlas, getNumThreads } from 'bfpo';
-import { benchData } from './data.js';
-import { benchDistributed } from './distributed.js';
-import { benchEngine } from './engine.js';
-import { benchEval } from './eval.js';
-import { benchLlamaCpp } from './llamacpp.js';
-import { benchModels } from './models.js';
-import { benchTrain } from './train.js';
-import { benchProfile } from './profile.js';
-import { benchTrainCuda } from './train-cuda.js';
+// Sections load when they run, so a machine that has only the production packages (a GPU machine unpacked from
+// .device/, see docs/gpu.md) runs the sections it can.
 import { checkDeviceSetting, resolveDevice } from '../src/tensor/device.js';
 import type { Device } from 'bfpo';
 import { pythonWithTorch, printTable, type BenchRow } from './util.js';
 
 async function dataRows(): Promise<BenchRow[]> {
-  const r = await benchData();
+  const r = await (await import('./data.js')).benchData();
   return [
     { name: `read + adapt ${r.pairs} PKU-SafeRLHF pairs, Parquet`, unit: 'rows/s', ours: r.readParquetRowsPerSec },
     { name: `read + adapt ${r.pairs} PKU-SafeRLHF pairs, JSONL`, unit: 'rows/s', ours: r.readJsonlRowsPerSec },
@@ -28,21 +21,21 @@ async function dataRows(): Promise<BenchRow[]> {
 }
 
 async function modelRows(): Promise<BenchRow[]> {
-  return (await benchModels()).flatMap((r) => [
+  return (await (await import('./models.js')).benchModels()).flatMap((r) => [
     { name: `${r.name} prefill, batch ${r.batch} x ${r.promptTokens}`, unit: 'tokens/s', ours: r.prefillTokensPerSecond },
     { name: `${r.name} greedy decode, batch ${r.batch}, ${r.newTokens} new`, unit: 'tokens/s', ours: r.decodeTokensPerSecond },
   ]);
 }
 
 const sections: Record<string, () => Promise<BenchRow[]>> = {
-  engine: benchEngine,
+  engine: async () => (await import('./engine.js')).benchEngine(),
   models: modelRows,
-  llamacpp: benchLlamaCpp,
+  llamacpp: async () => (await import('./llamacpp.js')).benchLlamaCpp(),
   data: dataRows,
-  train: benchTrain,
-  eval: benchEval,
-  distributed: benchDistributed,
-  profile: benchProfile,
+  train: async () => (await import('./train.js')).benchTrain(),
+  eval: async () => (await import('./eval.js')).benchEval(),
+  distributed: async () => (await import('./distributed.js')).benchDistributed(),
+  profile: async () => (await import('./profile.js')).benchProfile(),
 };
 
 // --device D (or --device=D): where the train section runs; cuda / cuda:N runs the GPU training benchmark.
@@ -57,7 +50,7 @@ try {
   console.error(`npm run bench: ${(e as Error).message}`);
   process.exit(2);
 }
-if (device !== 'cpu') sections.train = () => benchTrainCuda(device);
+if (device !== 'cpu') sections.train = async () => (await import('./train-cuda.js')).benchTrainCuda(device);
 for (const name of wanted) {
   if (!sections[name]) {
     console.error(`Unknown benchmark section '${name}'; choose from ${Object.keys(sections).join(', ')}`);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>  // at::GradMode, at::NoGradGuard (not pulled in by ATen.h in libtorch 2.x)
 #include <napi.h>
 
 #include <deque>

@@ -42,11 +42,6 @@ std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
   return std::vector<uint8_t>(b.Data(), b.Data() + b.Length());
 }
 
-void CheckCpuContiguous(const at::Tensor& t, const char* what) {
-  if (!t.device().is_cpu()) throw ArgError(std::string(what) + ": the Gloo backend takes CPU tensors");
-  if (!t.is_contiguous()) throw ArgError(std::string(what) + ": the tensor must be contiguous");
-}
-
 // Waits for `work`; its failure (a peer that died, a timeout) surfaces as the exception of the guard.
 template <typename W>
 void Wait(W& work) {
@@ -71,7 +66,8 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     return o;
   }));
 #ifdef BFPO_WITH_GLOO
-  // distInit(host, port, rank, size, timeoutMs, isServer, prefix, device: 'iface:NAME' | 'host:NAME' | '') -> id
+  // distInit(host, port, rank, size, timeoutMs, isServer, prefix, device: 'iface:NAME' | 'host:NAME' | '', storeTimeoutMs) -> id
+  // timeoutMs bounds each collective; storeTimeoutMs the connection to the store and each wait for a key.
   Export(env, exports, "distInit", [](const Napi::CallbackInfo& info) -> Napi::Value {
     std::string host = StringArg(info, 0);
     int64_t port = IntArg(info, 1);
@@ -81,6 +77,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     bool isServer = BoolArg(info, 5);
     std::string prefix = StringArg(info, 6);
     std::string device = StringArg(info, 7);
+    int64_t storeTimeoutMs = info.Length() > 8 ? IntArg(info, 8) : timeoutMs;
     if (port < 1 || port > 65535) throw ArgError("port must be in 1..65535, not " + std::to_string(port));
     if (size < 1 || rank < 0 || rank >= size) throw ArgError("rank " + std::to_string(rank) + " is outside world size " + std::to_string(size));
     c10d::TCPStoreOptions so;
@@ -88,7 +85,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     so.isServer = isServer;
     so.numWorkers = static_cast<std::size_t>(size);
     so.waitWorkers = false;
-    so.timeout = std::chrono::milliseconds(timeoutMs);
+    so.timeout = std::chrono::milliseconds(storeTimeoutMs);
     auto tcp = c10::make_intrusive<c10d::TCPStore>(host, so);
     c10::intrusive_ptr<c10d::Store> store = tcp;
     if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
@@ -125,14 +122,18 @@ void InitDist(Napi::Env env, Napi::Object exports) {
       int64_t bytes = 0;
       while (j < ts.size() && ts[j].scalar_type() == ts[i].scalar_type() &&
              (j == i || bytes + ts[j].numel() * static_cast<int64_t>(ts[j].element_size()) <= bucketBytes)) {
-        if (!ts[j].device().is_cpu()) throw ArgError("distAllreduce: the Gloo backend takes CPU tensors");
         bytes += ts[j].numel() * static_cast<int64_t>(ts[j].element_size());
         j++;
       }
       std::vector<at::Tensor> flat;
       flat.reserve(j - i);
       for (size_t k = i; k < j; k++) flat.push_back(ts[k].reshape({-1}));
-      std::vector<at::Tensor> buf{j - i == 1 && ts[i].is_contiguous() ? flat[0] : at::cat(flat)};
+      // Gloo reduces host memory: tensors on an accelerator are staged through one host buffer. Gloo has no
+      // bfloat16 in libtorch 1.13: a bfloat16 bucket is summed as float32 and rounded back once (one bucket of
+      // float32 at a time, not a float32 copy of every gradient).
+      bool widen = ts[i].scalar_type() == at::kBFloat16;
+      bool inPlace = j - i == 1 && ts[i].is_contiguous() && ts[i].device().is_cpu() && !widen;
+      std::vector<at::Tensor> buf{inPlace ? flat[0] : at::cat(flat).to(at::kCPU).to(widen ? at::kFloat : ts[i].scalar_type())};
       c10d::AllreduceOptions o;
       o.reduceOp = c10d::ReduceOp::SUM;
       auto work = g.pg->allreduce(buf, o);
@@ -142,8 +143,8 @@ void InitDist(Napi::Env env, Napi::Object exports) {
         if (at::isIntegralType(buf[0].scalar_type(), /*includeBool=*/true)) buf[0].div_(g.size, "trunc");
         else buf[0].div_(g.size);
       }
-      // A single contiguous tensor was reduced in place through its flat view; a bucket is copied back.
-      if (!(j - i == 1 && ts[i].is_contiguous())) {
+      // A single contiguous host tensor was reduced in place through its flat view; a bucket is copied back.
+      if (!inPlace) {
         int64_t off = 0;
         for (size_t k = i; k < j; k++) {
           int64_t n = ts[k].numel();
@@ -165,16 +166,15 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     size_t i = 0;
     while (i < ts.size()) {
       size_t j = i;
-      while (j < ts.size() && ts[j].scalar_type() == ts[i].scalar_type()) {
-        if (!ts[j].device().is_cpu()) throw ArgError("distBroadcast: the Gloo backend takes CPU tensors");
-        j++;
-      }
+      while (j < ts.size() && ts[j].scalar_type() == ts[i].scalar_type()) j++;
       std::vector<at::Tensor> flat;
       for (size_t k = i; k < j; k++) flat.push_back(ts[k].reshape({-1}));
-      std::vector<at::Tensor> buf{at::cat(flat)};
+      std::vector<at::Tensor> buf{at::cat(flat).to(at::kCPU)};
+      // Gloo has no bfloat16 in libtorch 1.13: a broadcast copies bits, so bfloat16 travels as bytes.
+      std::vector<at::Tensor> wire{buf[0].scalar_type() == at::kBFloat16 ? buf[0].view(at::kByte) : buf[0]};
       c10d::BroadcastOptions o;
       o.rootRank = root;
-      auto work = g.pg->broadcast(buf, o);
+      auto work = g.pg->broadcast(wire, o);
       Wait(work);
       if (g.rank != root) {
         int64_t off = 0;
@@ -192,14 +192,21 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "distAllgather", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Group& g = GroupArg(info, 0);
     at::NoGradGuard noGrad;
-    at::Tensor input = TensorArg(info, 1).contiguous();
-    CheckCpuContiguous(input, "distAllgather");
+    at::Tensor original = TensorArg(info, 1);
+    at::Tensor input = original.to(at::kCPU).contiguous();
+    if (input.scalar_type() == at::kBFloat16) input = input.reshape({-1}).view(at::kByte);  // bits only, as for broadcast
     std::vector<at::Tensor> inputs{input};
     std::vector<std::vector<at::Tensor>> outputs(1);
     for (int r = 0; r < g.size; r++) outputs[0].push_back(at::empty_like(input));
     auto work = g.pg->allgather(outputs, inputs, c10d::AllgatherOptions());
     Wait(work);
-    return Wrap(info.Env(), at::stack(outputs[0], 0));
+    at::Tensor out = at::stack(outputs[0], 0);
+    if (original.scalar_type() == at::kBFloat16) {
+      std::vector<int64_t> shape{g.size};
+      for (auto d : original.sizes()) shape.push_back(d);
+      out = out.view(at::kBFloat16).reshape(shape);
+    }
+    return Wrap(info.Env(), out.to(original.device()));
   });
   Export(env, exports, "distBarrier", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Group& g = GroupArg(info, 0);

@@ -55,6 +55,7 @@ async function pool(tasks, jobs) {
  * (Debian ships Gloo's headers apart, in libgloo-dev; PyTorch's own packages include them).
  */
 function distributedSupport(lt) {
+  if (process.env.BFPO_BUILD_WITHOUT_DIST === '1') return { ok: false, reason: 'left out by BFPO_BUILD_WITHOUT_DIST=1 at build time' };
   const c10d = lt.includeDirs.some((d) => existsSync(join(d, 'torch/csrc/distributed/c10d/ProcessGroupGloo.hpp')));
   const glooDirs = [...lt.includeDirs, '/usr/include', '/usr/local/include'].filter((d) => existsSync(join(d, 'gloo/config.h')));
   if (!c10d) return { ok: false, reason: 'this libtorch has no c10d headers (torch/csrc/distributed/c10d/ProcessGroupGloo.hpp)' };

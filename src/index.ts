@@ -21,6 +21,7 @@ export {
   noGrad, enableGrad, isGradEnabled, inferenceMode,
   tidy, keep, scope,
   setNumThreads, getNumThreads, manualSeed, cuda, memoryStats, buildInfo, detectBlas,
+  fastPaths, resolveDevice, CudaUnavailableError, type DeviceSetting,
 } from './tensor/index.js';
 
 // Models and tokenizers: loading, saving, generation, GGUF conversion

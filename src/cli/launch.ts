@@ -14,13 +14,15 @@ export interface LaunchFlags {
   masterAddr: string | null;
   masterPort: number | null;
   backend: string | null;
-  /** Seconds the rendezvous and each collective may wait. */
+  /** Seconds each collective may wait. */
   timeout: number | null;
+  /** Seconds joining the group may take. */
+  initTimeout: number | null;
 }
 
 const FLAGS: Record<string, keyof LaunchFlags> = {
   nproc_per_node: 'nprocPerNode', nnodes: 'nnodes', node_rank: 'nodeRank', master_addr: 'masterAddr',
-  master_port: 'masterPort', dist_backend: 'backend', dist_timeout: 'timeout',
+  master_port: 'masterPort', dist_backend: 'backend', dist_timeout: 'timeout', dist_init_timeout: 'initTimeout',
 };
 
 /** Help lines of the launcher's flags (for `bfpo train --help`). */
@@ -29,12 +31,13 @@ export const LAUNCH_HELP = [
   '  --nproc_per_node=N   start N ranks on this machine (also set by torchrun: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT)',
   '  --nnodes=M --node_rank=I --master_addr=HOST --master_port=PORT   one launcher per machine for M machines',
   '  --dist_backend=gloo|nccl   the collective backend (default gloo on CPU)',
-  '  --dist_timeout=SECONDS     how long the rendezvous and each collective may wait (default 1800)',
+  '  --dist_timeout=SECONDS     how long each collective may wait (default 1800)',
+  '  --dist_init_timeout=SECONDS  how long joining the group may take (default 300)',
 ].join('\n');
 
 /** Splits the launcher's flags (`--flag=value` or `--flag value`, `-` or `_` inside) from the other arguments. */
 export function takeLaunchFlags(args: string[]): { flags: LaunchFlags; rest: string[] } {
-  const flags: LaunchFlags = { nprocPerNode: null, nnodes: 1, nodeRank: 0, masterAddr: null, masterPort: null, backend: null, timeout: null };
+  const flags: LaunchFlags = { nprocPerNode: null, nnodes: 1, nodeRank: 0, masterAddr: null, masterPort: null, backend: null, timeout: null, initTimeout: null };
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const m = /^--([a-z_-]+)(?:=(.*))?$/.exec(args[i]!);
@@ -52,8 +55,8 @@ export function takeLaunchFlags(args: string[]): { flags: LaunchFlags; rest: str
     }
     const n = Number(value);
     const min = field === 'nodeRank' ? 0 : 1;
-    const ok = field === 'timeout' ? n > 0 : Number.isInteger(n) && n >= min && (field !== 'masterPort' || n <= 65535);
-    if (!ok) throw new ArgumentError(`--${m[1]} must be ${field === 'timeout' ? 'a number of seconds > 0' : field === 'masterPort' ? 'a port number (1..65535)' : `an integer >= ${min}`} but is ${JSON.stringify(value)}`);
+    const ok = field === 'timeout' || field === 'initTimeout' ? n > 0 : Number.isInteger(n) && n >= min && (field !== 'masterPort' || n <= 65535);
+    if (!ok) throw new ArgumentError(`--${m[1]} must be ${field === 'timeout' || field === 'initTimeout' ? 'a number of seconds > 0' : field === 'masterPort' ? 'a port number (1..65535)' : `an integer >= ${min}`} but is ${JSON.stringify(value)}`);
     (flags as unknown as Record<string, number>)[field] = n;
   }
   if (flags.nodeRank >= flags.nnodes) throw new ArgumentError(`--node_rank must be in 0..${flags.nnodes - 1} for --nnodes=${flags.nnodes} but is ${flags.nodeRank}`);
@@ -124,6 +127,7 @@ export async function launchRanks(command: string, args: string[], flags: Launch
         };
         if (flags.backend) env.BFPO_DIST_BACKEND = flags.backend;
         if (flags.timeout !== null) env.BFPO_DIST_TIMEOUT = String(flags.timeout);
+        if (flags.initTimeout !== null) env.BFPO_DIST_INIT_TIMEOUT = String(flags.initTimeout);
         const proc = spawn(process.execPath, [...process.execArgv, process.argv[1]!, command, ...args], { env, stdio: 'inherit' });
         const child = { rank, proc, done: false };
         children.push(child);

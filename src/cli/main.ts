@@ -72,11 +72,12 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'logps', summary: 'Compute and cache the reference log-probs of a preference recipe\'s data',
-    usage: 'bfpo logps [RECIPE.yaml] [--model_name_or_path=DIR] [--dataset_mixer={DATA: 1.0}] [--key=value ...]',
+    usage: 'bfpo logps [RECIPE.yaml] [--model_name_or_path=DIR] [--dataset_mixer={DATA: 1.0}] [--key=value ...] [--nproc_per_node=N]',
     help: () => 'Runs the starting model over the training, buffer and test data once and stores the log-probs in\n' +
       'reference_cache_dir, keyed by the model checksum, the data and the tokenization settings. A later\n' +
       '`bfpo train` with reference_strategy: precomputed finds them there (also on another machine, when the\n' +
-      'cache folder is copied). Shorthands: --model=DIR for --model_name_or_path, --data=PATH for a one-dataset mixer.',
+      'cache folder is copied). Shorthands: --model=DIR for --model_name_or_path, --data=PATH for a one-dataset mixer.\n' +
+      'With --nproc_per_node=N the batches are split over N ranks and merged into the table one process writes.\n\n' + LAUNCH_HELP,
     run: async (args) => (await import('./run-training.js')).runLogps(args),
   },
   {

@@ -36,7 +36,22 @@ export async function runFromArgs(task: 'sft' | 'preference', args: string[]): P
 }
 
 export async function runLogps(args: string[]): Promise<void> {
-  const settings = prepareLogpsRecipe(args);
+  const { flags, rest } = takeLaunchFlags(args);
+  const settings = prepareLogpsRecipe(rest);
+  if (wantsLaunch(flags)) {
+    const { assertBackendAvailable } = await import('../parallel/group.js');
+    assertBackendAvailable(flags.backend === 'nccl' ? 'nccl' : 'gloo');
+    const code = await launchRanks('logps', rest, flags, say);
+    if (code !== 0) process.exitCode = code;
+    return;
+  }
+  const { rankEnv } = await import('../parallel/env.js');
+  const env = rankEnv();
   const { runLogpsCache } = await import('../recipe/run.js');
+  if (env) {
+    const { logpsAsRank } = await import('../recipe/run-ranks.js');
+    await logpsAsRank(env, settings, runLogpsCache);
+    return;
+  }
   await runLogpsCache(settings);
 }

@@ -35,8 +35,13 @@ export interface TrainParallel {
   readonly worldSize: number;
   /** The rank that logs and writes (rank 0). */
   readonly isMain: boolean;
-  /** The optimizer over `params`: `make(params)` as is, or sharded over the ranks. */
-  optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O): O;
+  /**
+   * The optimizer over `params`: `make(params)` as is, or sharded over the ranks; with `masterWeights` (bf16
+   * parameters and {@link shardsMasterWeights}) it also keeps the fp32 masters of its shard, and clips.
+   */
+  optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O, o?: { masterWeights?: boolean }): O;
+  /** Whether bf16 training's fp32 master weights are split over the ranks (by the optimizer) rather than kept whole. */
+  readonly shardsMasterWeights: boolean;
   /** Rank 0's value on every rank (e.g. the checkpoint to resume from). */
   agree(key: string, value: string | null): string | null;
   /** Copies rank 0's weights into every rank (so all ranks start from the same point). */
@@ -83,9 +88,11 @@ export class DataParallel implements TrainParallel {
   get worldSize(): number { return this.group.worldSize; }
   get isMain(): boolean { return this.group.rank === 0; }
 
-  optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O): O {
+  get shardsMasterWeights(): boolean { return this.sharding === 'optimizer' && this.worldSize > 1; }
+
+  optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O, o: { masterWeights?: boolean } = {}): O {
     if (this.sharding === 'none' || this.worldSize === 1) return make(params);
-    return new ShardedOptimizer(this.group, params, make) as unknown as O;
+    return new ShardedOptimizer(this.group, params, make, o) as unknown as O;
   }
 
   agree(key: string, value: string | null): string | null {
@@ -101,10 +108,8 @@ export class DataParallel implements TrainParallel {
   reduceGradients(params: Tensor[], local: { failure: string | null; stop: AgreedStop | null; tokens: number }): StepAgreement {
     const W = this.worldSize;
     if (local.failure !== null) this.group.storeSet(`failure/${this.rank}`, local.failure);
-    // Handles on the gradients (they alias the parameters' .grad, so reducing them in place updates those);
-    // gradients narrower than float32 (bfloat16) are reduced as float32 copies and written back.
+    // Handles on the gradients (they alias the parameters' .grad, so reducing them in place updates those).
     const grads: Tensor[] = [];
-    const narrow: [Tensor, Tensor][] = [];
     for (const p of params) {
       let g = p.grad;
       if (!g || local.failure !== null) {
@@ -112,12 +117,6 @@ export class DataParallel implements TrainParallel {
         g?.dispose();
         g = keep(tidy(() => zerosLike(p)));
         p.grad = g;
-      }
-      if (g.dtype !== 'float32' && g.dtype !== 'float64') {
-        const wide = keep(tidy(() => g!.to('float32')));
-        g.dispose();
-        narrow.push([p, wide]);
-        g = wide;
       }
       grads.push(g);
     }
@@ -131,10 +130,10 @@ export class DataParallel implements TrainParallel {
     try {
       if (W > 1) {
         this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
+        // bfloat16 is summed as float32 (4 bytes on the wire).
         for (const g of grads) this.gradientBytes += g.numel() * (g.dtype === 'float64' ? 8 : 4);
         this.group.allreduce([status]);
       }
-      for (const [p, wide] of narrow) p.grad = tidy(() => wide.to(p.dtype));
       const v = status.toArray() as number[];
       const failedRanks = v.slice(0, W).flatMap((x, r) => (x > 0 ? [r] : []));
       const failure = failedRanks.length === 0 ? null

@@ -12,8 +12,10 @@ export interface RankEnv {
   masterPort: number;
   /** The collective backend (BFPO_DIST_BACKEND; default gloo: the CPU backend). */
   backend: Backend;
-  /** How long the rendezvous and each collective may wait (BFPO_DIST_TIMEOUT seconds; default 1800). */
+  /** How long each collective may wait (BFPO_DIST_TIMEOUT seconds; default 1800). */
   timeoutMs: number;
+  /** How long joining the group (and each wait for a store key) may take (BFPO_DIST_INIT_TIMEOUT; default 300, at most timeoutMs). */
+  initTimeoutMs: number;
   /** torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE): rank 0 connects to it instead of hosting one. */
   agentStore: boolean;
   /** Distinguishes the keys of a restarted run on torchrun's store (TORCHELASTIC_RESTART_COUNT). */
@@ -45,12 +47,14 @@ export function rankEnv(env: NodeJS.ProcessEnv = process.env): RankEnv | null {
   if (backend !== 'gloo' && backend !== 'nccl') throw new ArgumentError(`BFPO_DIST_BACKEND must be one of gloo, nccl but is ${JSON.stringify(env.BFPO_DIST_BACKEND)}`);
   const timeout = env.BFPO_DIST_TIMEOUT === undefined ? 1800 : Number(env.BFPO_DIST_TIMEOUT);
   if (!(timeout > 0)) throw new ArgumentError(`BFPO_DIST_TIMEOUT must be a number of seconds > 0 but is ${JSON.stringify(env.BFPO_DIST_TIMEOUT)}`);
+  const init = env.BFPO_DIST_INIT_TIMEOUT === undefined ? Math.min(300, timeout) : Number(env.BFPO_DIST_INIT_TIMEOUT);
+  if (!(init > 0)) throw new ArgumentError(`BFPO_DIST_INIT_TIMEOUT must be a number of seconds > 0 but is ${JSON.stringify(env.BFPO_DIST_INIT_TIMEOUT)}`);
   return {
     rank, worldSize,
     localRank: env.LOCAL_RANK === undefined ? rank : int(env, 'LOCAL_RANK', 0),
     masterAddr: env.MASTER_ADDR!,
     masterPort: int(env, 'MASTER_PORT', 1, 65535),
-    backend, timeoutMs: timeout * 1000,
+    backend, timeoutMs: timeout * 1000, initTimeoutMs: init * 1000,
     agentStore: /^(1|true)$/i.test(env.TORCHELASTIC_USE_AGENT_STORE ?? ''),
     restart: env.TORCHELASTIC_RESTART_COUNT === undefined ? 0 : int(env, 'TORCHELASTIC_RESTART_COUNT', 0),
   };

@@ -12,7 +12,7 @@ export type Backend = 'gloo' | 'nccl';
 
 interface DistNative {
   distInfo(): { gloo: boolean; nccl: boolean; reason: string };
-  distInit(host: string, port: number, rank: number, size: number, timeoutMs: number, isServer: boolean, prefix: string, device: string): number;
+  distInit(host: string, port: number, rank: number, size: number, timeoutMs: number, isServer: boolean, prefix: string, device: string, storeTimeoutMs: number): number;
   distDestroy(id: number): void;
   distAllreduce(id: number, ts: Handle[], average: boolean, bucketBytes: number): number;
   distBroadcast(id: number, ts: Handle[], root: number): void;
@@ -51,8 +51,10 @@ export interface GroupOptions {
   masterPort: number;
   rank: number;
   worldSize: number;
-  /** How long the rendezvous and each collective may wait, in milliseconds. */
+  /** How long each collective may wait, in milliseconds. */
   timeoutMs: number;
+  /** How long joining (reaching the store) and each wait for a store key may take (default `timeoutMs`). */
+  storeTimeoutMs?: number;
   backend?: Backend;
   /** Keys of this group in the store start with this (several groups on one store). */
   prefix?: string;
@@ -73,9 +75,10 @@ export interface CommStats {
   allgatherBytes: number;
 }
 
-function bytesOf(ts: readonly Tensor[]): number {
+/** Bytes of `ts` as the collectives send them (`bf16As`: 2, or 4 where bfloat16 is summed as float32). */
+function bytesOf(ts: readonly Tensor[], bf16As = 2): number {
   let b = 0;
-  for (const t of ts) b += t.numel() * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bfloat16' || t.dtype === 'float16' ? 2 : t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : 4);
+  for (const t of ts) b += t.numel() * (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bfloat16' ? bf16As : t.dtype === 'float16' ? 2 : t.dtype === 'uint8' || t.dtype === 'bool' ? 1 : 4);
   return b;
 }
 
@@ -106,12 +109,13 @@ export class ProcessGroup {
     const device = o.iface ? `iface:${o.iface}` : o.hostname ? `host:${o.hostname}` : '';
     let id: number;
     try {
-      id = dist.distInit(o.masterAddr, o.masterPort, o.rank, o.worldSize, Math.round(o.timeoutMs), o.rank === 0 && !o.externalStore, o.prefix ?? '', device);
+      id = dist.distInit(o.masterAddr, o.masterPort, o.rank, o.worldSize, Math.round(o.timeoutMs), o.rank === 0 && !o.externalStore, o.prefix ?? '', device,
+        Math.round(o.storeTimeoutMs ?? o.timeoutMs));
     } catch (err) {
       const msg = (err as Error).message;
       const hint = o.rank === 0
-        ? `rank 0 hosts the store on port ${o.masterPort}: is the port free, and did all ${o.worldSize} ranks start within ${o.timeoutMs / 1000} s?`
-        : `is MASTER_ADDR/MASTER_PORT (${where}) the address of rank 0, reachable from here, and did rank 0 start within ${o.timeoutMs / 1000} s?`;
+        ? `rank 0 hosts the store on port ${o.masterPort}: is the port free, and did all ${o.worldSize} ranks start within ${(o.storeTimeoutMs ?? o.timeoutMs) / 1000} s?`
+        : `is MASTER_ADDR/MASTER_PORT (${where}) the address of rank 0, reachable from here, and did rank 0 start within ${(o.storeTimeoutMs ?? o.timeoutMs) / 1000} s?`;
       throw new DistributedError(`Rank ${o.rank} of ${o.worldSize} could not join the process group at ${where}: ${firstLine(msg)}; ${hint}`);
     }
     return new ProcessGroup(id, o.rank, o.worldSize, backend, where);
@@ -143,7 +147,7 @@ export class ProcessGroup {
     const t0 = performance.now();
     const n = this.#run('allreduce', (id) => dist.distAllreduce(id, tensors.map((t) => t.handle), o.average ?? false, o.bucketBytes ?? 25 * 2 ** 20));
     this.stats.allreduceCalls += n;
-    this.stats.allreduceBytes += bytesOf(tensors);
+    this.stats.allreduceBytes += bytesOf(tensors, 4);
     this.stats.allreduceMs += performance.now() - t0;
     return n;
   }

@@ -4,7 +4,9 @@
 // checkpoints have one format whatever the world size, and loading takes each rank's slice of it (re-sharding).
 import { ArgumentError } from '../errors.js';
 import { Optimizer, type OptimizerStateDict, type ParamState } from '../optim/optimizer.js';
-import { zerosLike } from '../tensor/creation.js';
+import { full, zerosLike } from '../tensor/creation.js';
+import { clipGradNormTensor_, noGrad } from '../tensor/autograd.js';
+import { stack } from '../tensor/functional.js';
 import { keep, tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { ProcessGroup } from './group.js';
@@ -28,15 +30,23 @@ export function partitionParams(sizes: readonly number[], worldSize: number): nu
   return owner;
 }
 
-/** An optimizer whose state is split over the ranks of `group` (see the file comment). */
+/**
+ * An optimizer whose state is split over the ranks of `group` (see the file comment). With `masterWeights` (bf16
+ * parameters), the fp32 master copies are part of the split state too: each rank keeps the masters of the
+ * parameters it owns, steps them, rounds them into its bf16 parameters and broadcasts those.
+ */
 export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
   readonly owner: number[];
   readonly #group: ProcessGroup;
   readonly #inner: Optimizer<H> | null;
   readonly #ownedIndex: number[];
+  /** fp32 masters of the owned parameters (masterWeights), by parameter index. */
+  readonly #masters = new Map<number, Tensor>();
+  #clipCoef: Tensor | null = null;
+  #ownsMasters = false;
   #gathered: Tensor[] = [];
 
-  constructor(group: ProcessGroup, params: Tensor[], make: (params: Tensor[]) => Optimizer<H>) {
+  constructor(group: ProcessGroup, params: Tensor[], make: (params: Tensor[]) => Optimizer<H>, o: { masterWeights?: boolean } = {}) {
     // The hyper-parameters come from the optimizer over all parameters (it allocates no state until a step).
     const template = make(params);
     if (template.groups.length !== 1) throw new ArgumentError('sharding: optimizer supports optimizers with one parameter group');
@@ -46,7 +56,39 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
     this.#group = group;
     this.owner = partitionParams(params.map((p) => p.numel()), group.worldSize);
     this.#ownedIndex = params.flatMap((_, i) => (this.owner[i] === group.rank ? [i] : []));
-    this.#inner = this.#ownedIndex.length > 0 ? make(this.#ownedIndex.map((i) => params[i]!)) : null;
+    this.#ownsMasters = o.masterWeights === true;
+    if (o.masterWeights) {
+      for (const i of this.#ownedIndex) this.#masters.set(i, noGrad(() => keep(params[i]!.to('float32'))).requiresGrad_(true));
+    }
+    const stepped = this.#ownedIndex.map((i) => this.#masters.get(i) ?? params[i]!);
+    this.#inner = this.#ownedIndex.length > 0 ? make(stepped) : null;
+  }
+
+  /** Whether this optimizer keeps the fp32 master weights (the trainer then keeps none). */
+  get ownsMasterWeights(): boolean { return this.#ownsMasters; }
+
+  /**
+   * Clips the global gradient norm as clip_grad_norm_ does on fp32 masters: every rank holds every averaged
+   * gradient, so each computes the same norm (over fp32 copies of the bf16 gradients); the coefficient is applied
+   * when the owned gradients move onto their masters. Returns the norm before clipping (a float32 0-d tensor the
+   * caller disposes), as clipGradNormTensor_ does.
+   */
+  clipGradNormTensor_(maxNorm: number): Tensor {
+    if (!this.#ownsMasters) return clipGradNormTensor_(this.#params, maxNorm);
+    const total = tidy(() => {
+      const norms: Tensor[] = [];
+      for (const p of this.#params) {
+        const g = p.grad;
+        if (g === null) continue;
+        norms.push(g.to('float32').norm(2));
+        g.dispose();
+      }
+      return norms.length === 0 ? null : keep(stack(norms).norm(2));
+    });
+    if (total === null) return keep(full([], 0, { dtype: 'float32' }));
+    this.#clipCoef?.dispose();
+    this.#clipCoef = keep(tidy(() => full([], maxNorm, { dtype: 'float32' }).div(total.add(1e-6)).clamp(null, 1)));
+    return total;
   }
 
   get #params(): Tensor[] { return this.groups[0]!.params; }
@@ -57,11 +99,26 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
   }
 
   step(): void {
+    if (this.#ownsMasters) {
+      // The owned bf16 gradients, as fp32 (clipped), onto their masters.
+      for (const [i, m] of this.#masters) {
+        const g = this.#params[i]!.grad;
+        if (g === null) continue;
+        const g32 = tidy(() => (this.#clipCoef ? g.to('float32').mul(this.#clipCoef) : g.to('float32')));
+        m.grad = g32;
+        g32.dispose();
+        g.dispose();
+      }
+    }
+    this.#clipCoef?.dispose();
+    this.#clipCoef = null;
     if (this.#inner) {
       const { params: _p, ...hyper } = this.groups[0]!;
       Object.assign(this.#inner.groups[0]!, hyper);
       this.#inner.step();
+      this.#inner.zeroGrad();
     }
+    if (this.#ownsMasters) noGrad(() => { for (const [i, m] of this.#masters) this.#params[i]!.copy_(m); });
     // Each owner's updated parameters to every rank (one broadcast per rank, flattened).
     for (let r = 0; r < this.#group.worldSize; r++) {
       this.#group.broadcast(this.#params.filter((_, i) => this.owner[i] === r), r);
@@ -81,8 +138,8 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
       // The owner describes its state (which tensors, the numbers) through the store; the tensors follow by broadcast.
       const key = `zero/state/${r}/${this.#gatherCount}`;
       if (r === this.#group.rank) {
-        const desc = owned.map((_, k) => {
-          const s = local[k];
+        const desc = owned.map((i, k) => {
+          const s = this.#withMaster(i, local[k] ?? null);
           if (!s) return null;
           return Object.fromEntries(Object.entries(s).map(([name, v]) => [name, v instanceof Tensor ? { tensor: true } : v]));
         });
@@ -98,10 +155,11 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
           if (typeof v === 'number') { entry[name] = v; continue; }
           let t: Tensor;
           if (r === this.#group.rank) {
-            t = local[k]![name] as Tensor;
+            t = this.#withMaster(i, local[k] ?? null)![name] as Tensor;
             if (t.shape.join() !== params[i]!.shape.join()) throw new ArgumentError(`sharding: optimizer cannot gather state '${name}' of a shape other than its parameter's`);
           } else {
-            t = keep(tidy(() => zerosLike(params[i]!)));
+            // Received values take the owner's dtype: optimizer state (and masters) are fp32.
+            t = keep(tidy(() => zerosLike(params[i]!).to(this.#ownsMasters ? 'float32' : params[i]!.dtype)));
             this.#gathered.push(t);
           }
           entry[name] = t;
@@ -118,6 +176,12 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
 
   #gatherCount = 0;
 
+  /** A parameter's state with its fp32 master (key 'master') when this optimizer keeps masters. */
+  #withMaster(i: number, s: ParamState | null): ParamState | null {
+    const m = this.#masters.get(i);
+    return m ? { ...(s ?? {}), master: m } : s;
+  }
+
   /** Takes this rank's slice of a full state dict (from any world size, or an unsharded run). */
   override loadStateDict(sd: OptimizerStateDict<H>): void {
     const n = this.#params.length;
@@ -126,15 +190,23 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
     }
     const { paramCount: _c, ...hyper } = sd.groups[0]!;
     Object.assign(this.groups[0]!, hyper);
-    this.#inner?.loadStateDict({
-      groups: [{ ...(hyper as unknown as H), paramCount: this.#ownedIndex.length }],
-      state: this.#ownedIndex.map((i) => sd.state[i] ?? null),
+    const state = this.#ownedIndex.map((i) => {
+      const s = sd.state[i] ?? null;
+      if (!s || !('master' in s)) return s;
+      const { master, ...rest } = s;
+      const m = this.#masters.get(i);
+      if (m && master instanceof Tensor) noGrad(() => m.copy_(master));
+      return Object.keys(rest).length > 0 ? rest : null;
     });
+    this.#inner?.loadStateDict({ groups: [{ ...(hyper as unknown as H), paramCount: this.#ownedIndex.length }], state });
   }
 
   override dispose(): void {
     for (const t of this.#gathered) t.dispose();
     this.#gathered = [];
+    for (const m of this.#masters.values()) m.dispose();
+    this.#masters.clear();
+    this.#clipCoef?.dispose();
     this.#inner?.dispose();
     super.dispose();
   }

@@ -8,6 +8,8 @@ import type { TrainHooks, TrainResult } from '../train/trainer.js';
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RecipeValues } from './values.js';
+import { resolveDevice } from '../tensor/device.js';
+import { cuda } from '../tensor/runtime.js';
 import type { RunSettings } from './settings.js';
 
 /** The recipe's `sharding` key, checked. */
@@ -23,17 +25,41 @@ export function shardingOf(s: RunSettings): (typeof SHARDING_VALUES)[number] {
 /** Joins the group of `env` (its timeout bounds the wait for the others) and returns the strategy. */
 export function joinRanks(env: RankEnv, s: RunSettings): DataParallel {
   const sharding = shardingOf(s);
+  return new DataParallel(joinGroup(env), { sharding });
+}
+
+/** The process group of `env`. */
+export function joinGroup(env: RankEnv): ProcessGroup {
   assertBackendAvailable(env.backend);
-  const group = ProcessGroup.init({
-    masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: env.timeoutMs,
+  return ProcessGroup.init({
+    masterAddr: env.masterAddr, masterPort: env.masterPort, rank: env.rank, worldSize: env.worldSize, timeoutMs: env.timeoutMs, storeTimeoutMs: env.initTimeoutMs,
     backend: env.backend, externalStore: env.agentStore, prefix: `bfpo/${env.restart}/`,
     iface: process.env.GLOO_SOCKET_IFNAME || undefined,
   });
-  return new DataParallel(group, { sharding });
+}
+
+/**
+ * A rank on a CUDA machine computes on the device of its LOCAL_RANK (`device: cuda` or `auto`; ranks share the
+ * devices round-robin when there are more ranks than devices).
+ */
+export function rankDevice(env: RankEnv, s: RunSettings): RunSettings {
+  if (s.device !== 'auto' && s.device !== 'cuda') return s;
+  if (!resolveDevice(s.device, 'device').startsWith('cuda')) return s;
+  return { ...s, device: `cuda:${env.localRank % Math.max(1, cuda.deviceCount())}` as RunSettings['device'] };
+}
+
+/** `bfpo logps` as one rank: the batches split over the ranks, the merged table stored by rank 0. */
+export async function logpsAsRank(env: RankEnv, s: RunSettings, run: (s: RunSettings, group: ProcessGroup) => Promise<void>): Promise<void> {
+  const group = joinGroup(env);
+  try {
+    await asRank({ isMain: group.rank === 0 }, () => run(rankDevice(env, s), group));
+  } finally {
+    group.destroy();
+  }
 }
 
 /** Runs `body` with this rank's stderr silenced unless it is rank 0 (errors are thrown, and printed afterwards). */
-export async function asRank<T>(par: TrainParallel, body: () => Promise<T>): Promise<T> {
+export async function asRank<T>(par: Pick<TrainParallel, 'isMain'>, body: () => Promise<T>): Promise<T> {
   if (par.isMain) return body();
   const write = process.stderr.write;
   process.stderr.write = (() => true) as typeof process.stderr.write;
@@ -49,8 +75,10 @@ export async function runTrainingAsRank(
   env: RankEnv, s: RunSettings, run: (s: RunSettings, hooks: TrainHooks) => Promise<TrainResult | null>,
 ): Promise<TrainResult | null> {
   const par = joinRanks(env, s);
+  // The world size shapes the global batch (and so the data order and the steps): a checkpoint resumes only with the same.
+  const settings: RunSettings = { ...rankDevice(env, s), trainer: { ...s.trainer, runConfig: { ...s.trainer.runConfig, world_size: env.worldSize } } };
   try {
-    const result = await asRank(par, () => run(s, { parallel: par }));
+    const result = await asRank(par, () => run(settings, { parallel: par }));
     if (par.isMain && result && !result.alreadyComplete) writeCommStats(s.trainer.outputDir, par, result.globalStep - stepOf(result.resumedFrom));
     return result;
   } finally {

@@ -15,10 +15,13 @@ import { applyLora } from '../nn/lora.js';
 import { BfpoError } from '../errors.js';
 import { PairPlanSource, SftPlanSource } from '../train/plan-source.js';
 import {
-  adapterReference, cachedReferenceLogps, frozenReference, modelChecksum, precomputedReference,
+  adapterReference, cachedReferenceLogps, computeReferenceLogps, frozenReference, modelChecksum, precomputedReference,
   type DataRole, type LogpsTable, type ReferenceStrategy,
 } from '../train/reference.js';
 import { runEvaluation } from '../train/evaluate.js';
+import type { ProcessGroup } from '../parallel/group.js';
+import { mergeTables, RankBatches } from '../parallel/split-work.js';
+import { disposeBatch, type BatchSource, type PreferenceBatch } from '../train/types.js';
 import { signalExitCode } from '../train/signals.js';
 import { phaseProgress, type PhaseProgress } from '../train/progress.js';
 import { trainAsync, type ModelStore, type TrainHooks, type TrainingTask, type TrainResult } from '../train/trainer.js';
@@ -100,8 +103,11 @@ function paddingFree<M extends LanguageModel>(s: RunSettings, model: M): M {
   return model;
 }
 
-/** Reference log-probs of every source, from the cache or computed once with the starting model. */
-function precomputedTables(s: RunSettings, data: PreferenceData, device: Device): Partial<Record<DataRole, LogpsTable>> {
+/**
+ * Reference log-probs of every source, from the cache or computed once with the starting model; with `group`, the
+ * batches are split over its ranks and merged into the same table, which rank 0 stores.
+ */
+function precomputedTables(s: RunSettings, data: PreferenceData, device: Device, group?: ProcessGroup): Partial<Record<DataRole, LogpsTable>> {
   const ref = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
   try {
     const checksum = modelChecksum(ref);
@@ -115,8 +121,13 @@ function precomputedTables(s: RunSettings, data: PreferenceData, device: Device)
       const phase = phaseProgress(`reference pass (${role})`, source.length);
       let table: LogpsTable, hit: boolean, key: string;
       try {
-        ({ table, hit, key } = cachedReferenceLogps(ref, source, dir, settings,
-          { checksum, averageLogps: s.loss?.averageLogps ?? false, onBatch: (done) => phase.update(done) }));
+        const averageLogps = s.loss?.averageLogps ?? false;
+        const onBatch = (done: number): void => phase.update(done);
+        const split = group && group.worldSize > 1 ? {
+          compute: (src: BatchSource<PreferenceBatch>) => mergeTables(group, computeReferenceLogps(ref, new RankBatches(src, group.rank, group.worldSize, disposeBatch), { averageLogps, onBatch })),
+          store: group.rank === 0,
+        } : {};
+        ({ table, hit, key } = cachedReferenceLogps(ref, source, dir, settings, { checksum, averageLogps, onBatch, ...split }));
       } finally {
         phase.stop();
       }
@@ -273,12 +284,15 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
   }
 }
 
-/** `bfpo logps`: fills the reference log-prob cache for a recipe's data. */
-export async function runLogpsCache(s: RunSettings): Promise<void> {
+/** `bfpo logps`: fills the reference log-prob cache for a recipe's data (with `group`, split over its ranks). */
+export async function runLogpsCache(s: RunSettings, group?: ProcessGroup): Promise<void> {
   const device = resolveDevice(s.device, 'device');
   note(`device: ${device}${s.device === 'auto' ? ' (device: auto)' : ''}`);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
+  // Rank 0 tokenizes first; the others then read its tokenized cache.
+  if (group && group.rank !== 0) group.barrier();
   const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), { device });
-  precomputedTables(s, data, device);
+  if (group && group.rank === 0) group.barrier();
+  precomputedTables(s, data, device, group);
 }

@@ -24,8 +24,6 @@ export const RESUME_IGNORED_KEYS: readonly string[] = [
   'device', 'attn_implementation',
   // Padding-free batches give the padded batches' gradients to float tolerance.
   'padding_free',
-  // Where the optimizer state lives across ranks; the update is the same.
-  'sharding',
   ...RECIPE_KEYS.filter((s) => s.group === 'accepted').map((s) => s.key),
 ];
 

@@ -48,6 +48,8 @@ abstract class PlanSource<I, B> implements BatchSource<B> {
   seek(p: SourcePosition): void { this.#pos = { ...p }; }
   protected abstract computeFingerprint(): string;
   protected abstract collate(indices: number[]): B;
+  /** What the loss averages over in a batch of these items (pairs; SFT overrides it with target tokens). */
+  protected lossUnits(indices: number[]): number { return indices.length; }
   /** The item indices of one batch, as training (or evaluation, unshuffled) reads them. */
   batchIndices(epoch: number, batch: number): number[] {
     return this.opts.shuffle === false
@@ -67,7 +69,8 @@ abstract class PlanSource<I, B> implements BatchSource<B> {
     const n = indices.length;
     const mine = indices.slice(Math.floor((split.rank * n) / split.worldSize), Math.floor(((split.rank + 1) * n) / split.worldSize));
     const batch = this.collate(mine.length > 0 ? mine : indices.slice(0, 1));
-    (batch as { weight?: number }).weight = (mine.length * split.worldSize) / n;
+    const all = this.lossUnits(indices);
+    (batch as { weight?: number }).weight = all > 0 ? (this.lossUnits(mine) * split.worldSize) / all : mine.length > 0 ? 1 : 0;
     return batch;
   }
 }
@@ -97,6 +100,15 @@ export class SftPlanSource extends PlanSource<TokenizedSft, SftBatch> {
   }
   protected computeFingerprint(): string {
     return fingerprintOf(this.items.flatMap((s) => [s.ids, Int32Array.from(s.learn)]));
+  }
+  /** The loss is the mean over target tokens: positions after the first whose token is learned. */
+  protected override lossUnits(indices: number[]): number {
+    let n = 0;
+    for (const i of indices) {
+      const learn = this.items[i]!.learn;
+      for (let t = 1; t < learn.length; t++) if (learn[t] === 1) n++;
+    }
+    return n;
   }
   protected collate(indices: number[]): SftBatch {
     const c = collateSft(indices.map((i) => this.items[i]), { padTokenId: this.opts.padTokenId });

@@ -148,13 +148,19 @@ export function precomputedReference(tables: Partial<Record<DataRole, LogpsTable
  */
 export function cachedReferenceLogps(
   model: CausalLM, source: BatchSource<PreferenceBatch>, dir: string, settings: Record<string, unknown>,
-  opts: { averageLogps?: boolean; checksum?: string; onBatch?: (done: number, total: number) => void } = {},
+  opts: {
+    averageLogps?: boolean; checksum?: string; onBatch?: (done: number, total: number) => void;
+    /** Computes the table instead of one pass here (e.g. split over ranks and merged). */
+    compute?: (source: BatchSource<PreferenceBatch>) => LogpsTable;
+    /** Write a computed table into the cache (default true; false on ranks other than the writing one). */
+    store?: boolean;
+  } = {},
 ): { table: LogpsTable; hit: boolean; key: string } {
   const checksum = opts.checksum ?? modelChecksum(model);
   const key = referenceCacheKey(checksum, source.fingerprint, { ...settings, averageLogps: opts.averageLogps ?? false });
   const cached = readCachedLogps(dir, key);
   if (cached) return { table: cached, hit: true, key };
-  const table = computeReferenceLogps(model, source, opts);
-  writeCachedLogps(dir, key, table, { checksum, fingerprint: source.fingerprint, settings });
+  const table = opts.compute ? opts.compute(source) : computeReferenceLogps(model, source, opts);
+  if (opts.store !== false) writeCachedLogps(dir, key, table, { checksum, fingerprint: source.fingerprint, settings });
   return { table, hit: false, key };
 }

@@ -221,11 +221,13 @@ function* trainLoop(
   if (c.bf16 && params.some((p) => p.dtype !== 'bfloat16')) {
     throw new ArgumentError('bf16 needs the model in bfloat16 (load it with torch_dtype: bfloat16)');
   }
-  const masters = c.bf16 ? new MasterWeights(params) : null;
-  const optimParams = masters ? masters.params() : params;
   const par = hooks.parallel ?? null;
   const main = par === null || par.isMain;
-  const opt = par ? par.optimizer(optimParams, (ps) => makeOptimizer(ps, c)) : makeOptimizer(optimParams, c);
+  // With optimizer sharding over ranks, the sharded optimizer keeps the fp32 masters of its own shard.
+  const shardedMasters = c.bf16 && par !== null && par.shardsMasterWeights;
+  const masters = c.bf16 && !shardedMasters ? new MasterWeights(params) : null;
+  const optimParams = masters ? masters.params() : params;
+  const opt = par ? par.optimizer(optimParams, (ps) => makeOptimizer(ps, c), { masterWeights: shardedMasters }) : makeOptimizer(optimParams, c);
   let logger: TrainLogger | null = null;
   let lock: RunLock | null = null;
   let stop: StopWatch | null = null;
@@ -448,7 +450,9 @@ function optimizerStep(
   opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number, read: (norm: Tensor | null) => number | null,
 ): number | null {
   masters?.gradsToMaster();
-  const normTensor = maxGradNorm > 0 ? clipGradNormTensor_(params, maxGradNorm) : null;
+  // A sharded optimizer clips itself (the gradients it steps may not be `params`' own).
+  const clip = (opt as { clipGradNormTensor_?: (max: number) => Tensor }).clipGradNormTensor_;
+  const normTensor = maxGradNorm > 0 ? (clip ? clip.call(opt, maxGradNorm) : clipGradNormTensor_(params, maxGradNorm)) : null;
   let norm: number | null;
   try {
     norm = read(normTensor);

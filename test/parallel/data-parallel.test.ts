@@ -96,6 +96,36 @@ test('sharding: optimizer (ZeRO-1) ends with the weights of the unsharded run', 
   assert.equal(z.stats.broadcast_bytes, 4 * trainable() * (6 + 1) + 2 * (2 * 4 * trainable()));
 });
 
+test('bf16 with sharding: optimizer (fp32 masters split too) ends with the unsharded weights, and resumes to them', { skip }, async () => {
+  const bf16 = ['--per_device_train_batch_size=2', '--bf16=true'];
+  await ranks('bf16-none', bf16);
+  const z = await ranks('bf16-zero', [...bf16, '--sharding=optimizer']);
+  assert.equal(maxDiff(join(dir, 'bf16-none'), join(dir, 'bf16-zero')), 0, 'the same bf16 weights');
+  assert.ok(existsSync(join(dir, 'bf16-none', 'checkpoint-3', 'master_weights.bin')));
+  assert.ok(!existsSync(join(dir, 'bf16-zero', 'checkpoint-3', 'master_weights.bin')), 'the masters are in the optimizer state');
+  // bf16 gradients are summed as float32 (Gloo has no bfloat16); the owners broadcast bf16 parameters (2 bytes each).
+  assert.equal(z.stats.gradient_bytes_per_step, 4 * trainable());
+  assert.ok(z.stats.broadcast_bytes >= 2 * trainable() * 6);
+  // Resume from checkpoint-3: the fp32 masters come back from the gathered optimizer state.
+  for (const f of ['checkpoint-6', 'train_results.json', 'model.safetensors']) rmSync(join(dir, 'bf16-zero', f), { recursive: true });
+  const again = await ranks('bf16-zero', [...bf16, '--sharding=optimizer']);
+  assert.match(again.err, /Resuming from .*checkpoint-3 at step 3 of 6/);
+  assert.equal(maxDiff(join(dir, 'bf16-none'), join(dir, 'bf16-zero')), 0, 'the resumed run ends with the same weights');
+});
+
+test('bfpo sft on 2 ranks × batch 2 ends with the weights of 1 process × batch 4 (token-weighted slices)', { skip }, async () => {
+  // Random (not length-bucketed) batches, so the two slices hold different numbers of target tokens: the slices'
+  // token means must be weighted by their token counts to give the global batch's token mean.
+  const sft = ['--dataset_mixer={test/fixtures/data/ultrachat: 1.0}', '--dataset_splits=train_sft,test_sft', '--use_buffer=false',
+    '--max_seq_length=2048', '--reference_strategy=copy', '--group_by_length=false'];
+  const one = await runMain(['sft', ...common, `--output_dir=${join(dir, 'sft-one')}`, ...sft, '--per_device_train_batch_size=4'], root);
+  assert.equal(one.code, undefined, one.err);
+  const two = await finished(bfpo(['sft', ...common, `--output_dir=${join(dir, 'sft-two')}`, ...sft, '--per_device_train_batch_size=2', '--nproc_per_node=2']));
+  assert.equal(two.code, 0, two.err);
+  const d = maxDiff(join(dir, 'sft-one'), join(dir, 'sft-two'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+});
+
 test('sharding: full is refused with the reason; a bad launcher flag names the flag', async () => {
   const r = await runMain(['train', ...common, `--output_dir=${join(dir, 'full')}`, '--nproc_per_node=2', '--sharding=full'], root);
   assert.equal(r.code, 1);

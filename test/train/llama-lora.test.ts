@@ -67,3 +67,28 @@ test('selective training on the Llama trains exactly the down_proj weights', () 
     else assert.deepEqual(after.get(name), values, name);
   }
 });
+
+test('LoRA on a bfloat16 base with bf16: the base stays bit-identical, the adapters train through fp32 masters, with checkpointing too', () => {
+  const run = (checkpointing: boolean): { before: Map<string, number[]>; after: Map<string, number[]> } => {
+    const m = llama(4).to('bfloat16');
+    applyLora(m, { r: 4, alpha: 8, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] });
+    noGrad(() => tidy(() => { for (const [n, p] of m.namedParameters()) if (n.includes('lora_B')) p.add_(0.05); }));
+    const before = snapshot(m);
+    try {
+      train(m, { kind: 'preference', train: new PairSource(makePairs(16, 3), 4, false), reference: adapterReference(m), loss: { lossType: 'bfpo', beta: 0.5 } },
+        testConfig(tmp(), { bf16: true, learningRate: 0.05, numTrainEpochs: 3, maxGradNorm: 1, gradientCheckpointing: checkpointing }), noStore);
+      for (const [n, p] of m.namedParameters()) assert.equal(p.dtype, 'bfloat16', `${n} stays bfloat16`);
+      return { before, after: snapshot(m) };
+    } finally {
+      m.dispose();
+    }
+  };
+  const plain = run(false);
+  const changed = (n: string): boolean => plain.after.get(n)!.some((x, i) => x !== plain.before.get(n)![i]);
+  for (const n of plain.before.keys()) assert.equal(changed(n), n.includes('lora_'), `${n} ${n.includes('lora_') ? 'trains' : 'is frozen'}`);
+  const ckpt = run(true);
+  for (const [n, v] of plain.after) {
+    const d = v.reduce((mx, x, i) => Math.max(mx, Math.abs(x - ckpt.after.get(n)![i])), 0);
+    assert.ok(d <= 1e-2, `${n}: checkpointing changes the bfloat16 result by ${d}`);
+  }
+});
