@@ -12,6 +12,7 @@ export {
 } from './functional.js';
 export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clipGradNorm_, clipGradNormTensor_ } from './autograd.js';
 export { tidy, keep, scope } from './scope.js';
+export { profileOps, selfTimes, type OpTime } from './profile.js';
 export {
   setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, cuda, fastPaths, memoryStats, buildInfo, detectBlas,
 } from './runtime.js';
