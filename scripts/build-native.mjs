@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { findLibtorch, installAdvice } from './find-libtorch.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const force = process.argv.includes('--force');
+// --compile-only: compile every source into a scratch folder and stop before linking (checks that the sources build
+// against a libtorch that cannot be linked or loaded here, e.g. LIBTORCH=<an unpacked newer libtorch>).
+const compileOnly = process.argv.includes('--compile-only');
+const force = process.argv.includes('--force') || compileOnly;
 const quiet = process.argv.includes('--quiet');
 const log = (...a) => { if (!quiet) console.error('[bfpo build]', ...a); };
 
@@ -101,7 +104,7 @@ async function main() {
 
   const srcDir = join(root, 'native');
   const outDir = join(root, 'build');
-  const objDir = join(outDir, 'obj');
+  const objDir = compileOnly ? join(outDir, `compile-check-${lt.version ?? 'unknown'}`) : join(outDir, 'obj');
   mkdirSync(objDir, { recursive: true });
   mkdirSync(join(outDir, 'Release'), { recursive: true });
 
@@ -130,6 +133,10 @@ async function main() {
   }
   const jobs = Number(process.env.BFPO_BUILD_JOBS) || availableParallelism();
   await pool(tasks, jobs);
+  if (compileOnly) {
+    log(`compiled all ${sources.length} sources against libtorch ${lt.version ?? '?'} (${lt.source}); not linked (--compile-only)`);
+    return;
+  }
 
   const target = join(outDir, 'Release', 'bfpo.node');
   const infoFile = join(outDir, 'libtorch.json');

@@ -75,8 +75,11 @@ export async function runTrainingAsRank(
   env: RankEnv, s: RunSettings, run: (s: RunSettings, hooks: TrainHooks) => Promise<TrainResult | null>,
 ): Promise<TrainResult | null> {
   const par = joinRanks(env, s);
-  // The world size shapes the global batch (and so the data order and the steps): a checkpoint resumes only with the same.
-  const settings: RunSettings = { ...rankDevice(env, s), trainer: { ...s.trainer, runConfig: { ...s.trainer.runConfig, world_size: env.worldSize } } };
+  // The run's identity records the global batch under per_device_train_batch_size, as one process with that batch
+  // would: the data order and the steps depend on it, not on how it is split, so a checkpoint resumes at any world
+  // size (one process included) that forms the same global batch, and is refused, naming the key, otherwise.
+  const runConfig = { ...s.trainer.runConfig, per_device_train_batch_size: s.batch.train * env.worldSize };
+  const settings: RunSettings = { ...rankDevice(env, s), trainer: { ...s.trainer, runConfig } };
   try {
     const result = await asRank(par, () => run(settings, { parallel: par }));
     if (par.isMain && result && !result.alreadyComplete) writeCommStats(s.trainer.outputDir, par, result.globalStep - stepOf(result.resumedFrom));

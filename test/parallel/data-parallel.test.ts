@@ -96,6 +96,20 @@ test('sharding: optimizer (ZeRO-1) ends with the weights of the unsharded run', 
   assert.equal(z.stats.broadcast_bytes, 4 * trainable() * (6 + 1) + 2 * (2 * 4 * trainable()));
 });
 
+test('a checkpoint of 2 ranks × batch 2 resumes in 1 process × batch 4 (the same global batch) to the same weights', { skip }, async () => {
+  if (!existsSync(join(dir, 'one'))) await single('one', ['--per_device_train_batch_size=4']);
+  await ranks('moved', ['--per_device_train_batch_size=2']);
+  for (const f of ['checkpoint-6', 'train_results.json', 'model.safetensors']) rmSync(join(dir, 'moved', f), { recursive: true });
+  const r = await runMain(['train', ...common, `--output_dir=${join(dir, 'moved')}`, '--per_device_train_batch_size=4'], root);
+  assert.equal(r.code, undefined, r.err);
+  assert.match(r.err, /Resuming from .*checkpoint-3 at step 3 of 6/);
+  const d = maxDiff(join(dir, 'one'), join(dir, 'moved'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  const other = await runMain(['train', ...common, `--output_dir=${join(dir, 'moved')}`, '--per_device_train_batch_size=2'], root);
+  assert.equal(other.code, 1);
+  assert.match(other.err, /per_device_train_batch_size: 4 there, 2 now/);
+});
+
 test('bf16 with sharding: optimizer (fp32 masters split too) ends with the unsharded weights, and resumes to them', { skip }, async () => {
   const bf16 = ['--per_device_train_batch_size=2', '--bf16=true'];
   await ranks('bf16-none', bf16);
