@@ -12,6 +12,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
 #endif
 
 namespace bfpo {
@@ -86,6 +87,11 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     so.numWorkers = static_cast<std::size_t>(size);
     so.waitWorkers = false;
     so.timeout = std::chrono::milliseconds(storeTimeoutMs);
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    // libtorch 2.4+ defaults to the libuv store backend, which builds without libuv (Debian's) refuse; the classic
+    // backend exists in every version.
+    so.useLibUV = false;
+#endif
     auto tcp = c10::make_intrusive<c10d::TCPStore>(host, so);
     c10::intrusive_ptr<c10d::Store> store = tcp;
     if (!prefix.empty()) store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);

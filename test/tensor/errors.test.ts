@@ -81,7 +81,8 @@ describe('wrong dtypes', () => {
     fails(() => crossEntropy(randn([3, 4]), randn([3])), TorchError, 'crossEntropy(float32[3,4], float32[3]');
   });
   test('an op without a kernel for the dtype', () => {
-    fails(() => randn([3], { dtype: 'float16' }).silu(), TorchError, 'silu(float16[3])', "not implemented for 'Half'");
+    // int64: libtorch 1.13 and 2.x both lack it (2.x added a float16 CPU kernel).
+    fails(() => ones([3], { dtype: 'int64' }).silu(), TorchError, 'silu(int64[3])', "not implemented for 'Long'");
   });
   test('in-place op whose result cannot be cast back', () => {
     fails(() => ones([2], { dtype: 'int64' }).mul_(1.5), TorchError, 'mul_(int64[2], 1.5)', "can't be cast");

@@ -3,11 +3,24 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor, tidy } from 'bfpo';
+import { buildInfo } from 'bfpo/tensor';
 import { fixture, runCase } from './op-cases.js';
+
+/**
+ * Cases whose PyTorch 1.13 result is not what libtorch 2.x computes (the kernel changed, not bfpo): they are checked
+ * when the addon runs on the fixture's major version and skipped, with the reason, on another.
+ */
+const CHANGED_IN_2X: Record<string, string> = {
+  'silu float16': 'libtorch 2.x has a float16 CPU SiLU kernel (1.13 refuses the dtype)',
+  'gelu tanh bfloat16': 'libtorch 2.x computes the bfloat16 tanh GELU in float32 and rounds once (1.13 underflows one value to -0)',
+};
+const major = (v: string) => v.split('.')[0];
+const running = buildInfo().torchVersion;
 
 describe(`Tensor ops against PyTorch ${fixture.torch}`, () => {
   for (const c of fixture.cases) {
-    test(c.name, () => {
+    const changed = major(running) !== major(fixture.torch) ? CHANGED_IN_2X[c.name] : undefined;
+    test(c.name, changed ? { skip: `libtorch ${running}: ${changed}` } : {}, () => {
       tidy(() => runCase(c));
     });
   }
