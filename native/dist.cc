@@ -52,6 +52,16 @@ void Wait(W& work) {
 }  // namespace
 #endif
 
+// Copies a flat buffer (the concatenation of ts[i..j) flattened) back into those tensors.
+static void CopyFromFlat(std::vector<at::Tensor>& ts, size_t i, size_t j, const at::Tensor& flat) {
+  int64_t off = 0;
+  for (size_t k = i; k < j; k++) {
+    int64_t n = ts[k].numel();
+    ts[k].copy_(flat.narrow(0, off, n).view(ts[k].sizes()));
+    off += n;
+  }
+}
+
 void InitDist(Napi::Env env, Napi::Object exports) {
   // { available, reason } of this build.
   exports.Set("distInfo", Napi::Function::New(env, [](const Napi::CallbackInfo& info) -> Napi::Value {
@@ -150,14 +160,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
         else buf[0].div_(g.size);
       }
       // A single contiguous host tensor was reduced in place through its flat view; a bucket is copied back.
-      if (!inPlace) {
-        int64_t off = 0;
-        for (size_t k = i; k < j; k++) {
-          int64_t n = ts[k].numel();
-          ts[k].copy_(buf[0].narrow(0, off, n).view(ts[k].sizes()));
-          off += n;
-        }
-      }
+      if (!inPlace) CopyFromFlat(ts, i, j, buf[0]);
       i = j;
     }
     return Napi::Number::New(info.Env(), static_cast<double>(collectives));
@@ -182,14 +185,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
       o.rootRank = root;
       auto work = g.pg->broadcast(wire, o);
       Wait(work);
-      if (g.rank != root) {
-        int64_t off = 0;
-        for (size_t k = i; k < j; k++) {
-          int64_t n = ts[k].numel();
-          ts[k].copy_(buf[0].narrow(0, off, n).view(ts[k].sizes()));
-          off += n;
-        }
-      }
+      if (g.rank != root) CopyFromFlat(ts, i, j, buf[0]);
       i = j;
     }
     return info.Env().Undefined();

@@ -56,21 +56,35 @@ static void FusedAdam(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Ten
        root2, epsf, step);
 }
 
+// The arguments adamStep and fusedAdamwStep share: (params, expAvg, expAvgSq, steps[], lr, beta1, beta2, eps,
+// weightDecay), the lists checked for equal length (`name` starts their error messages).
+struct AdamArgs {
+  std::vector<at::Tensor> params, m, v;
+  std::vector<double> steps;
+  double lr, beta1, beta2, eps, wd;
+};
+
+static AdamArgs ReadAdamArgs(const Napi::CallbackInfo& info, const std::string& name) {
+  AdamArgs a{TensorListArg(info, 0), TensorListArg(info, 1), TensorListArg(info, 2), DoubleListArg(info, 3),
+             DoubleArg(info, 4), DoubleArg(info, 5), DoubleArg(info, 6), DoubleArg(info, 7), DoubleArg(info, 8)};
+  CheckSameLength(a.params.size(), a.m.size(), (name + " exp_avg").c_str());
+  CheckSameLength(a.params.size(), a.v.size(), (name + " exp_avg_sq").c_str());
+  CheckSameLength(a.params.size(), a.steps.size(), (name + " steps").c_str());
+  return a;
+}
+
 void InitOptim(Napi::Env env, Napi::Object exports) {
   // adamStep(params, expAvg, expAvgSq, steps[], lr, beta1, beta2, eps, weightDecay, decoupled)
   // `steps` holds each parameter's step count after this update (PyTorch counts steps per parameter).
   Export(env, exports, "adamStep", [](const Napi::CallbackInfo& info) {
     at::NoGradGuard noGrad;
-    auto params = TensorListArg(info, 0);
-    auto m = TensorListArg(info, 1);
-    auto v = TensorListArg(info, 2);
-    auto steps = DoubleListArg(info, 3);
-    double lr = DoubleArg(info, 4), beta1 = DoubleArg(info, 5), beta2 = DoubleArg(info, 6), eps = DoubleArg(info, 7);
-    double wd = DoubleArg(info, 8);
+    AdamArgs a = ReadAdamArgs(info, "adam");
+    auto& params = a.params;
+    auto& m = a.m;
+    auto& v = a.v;
+    auto& steps = a.steps;
+    double lr = a.lr, beta1 = a.beta1, beta2 = a.beta2, eps = a.eps, wd = a.wd;
     bool decoupled = BoolArg(info, 9);
-    CheckSameLength(params.size(), m.size(), "adam exp_avg");
-    CheckSameLength(params.size(), v.size(), "adam exp_avg_sq");
-    CheckSameLength(params.size(), steps.size(), "adam steps");
     for (size_t i = 0; i < params.size(); i++) {
       at::Tensor& p = params[i];
       at::Tensor grad = p.grad();
@@ -98,15 +112,12 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
   // tensors from PyTorch 2.0, CPU tensors from 2.4; the caller checks fusedAdamwSupport() first.
   Export(env, exports, "fusedAdamwStep", [](const Napi::CallbackInfo& info) -> Napi::Value {
     at::NoGradGuard noGrad;
-    auto params = TensorListArg(info, 0);
-    auto m = TensorListArg(info, 1);
-    auto v = TensorListArg(info, 2);
-    auto steps = DoubleListArg(info, 3);
-    double lr = DoubleArg(info, 4), beta1 = DoubleArg(info, 5), beta2 = DoubleArg(info, 6), eps = DoubleArg(info, 7);
-    double wd = DoubleArg(info, 8);
-    CheckSameLength(params.size(), m.size(), "adamw exp_avg");
-    CheckSameLength(params.size(), v.size(), "adamw exp_avg_sq");
-    CheckSameLength(params.size(), steps.size(), "adamw steps");
+    AdamArgs a = ReadAdamArgs(info, "adamw");
+    auto& params = a.params;
+    auto& m = a.m;
+    auto& v = a.v;
+    auto& steps = a.steps;
+    double lr = a.lr, beta1 = a.beta1, beta2 = a.beta2, eps = a.eps, wd = a.wd;
 #if TORCH_VERSION_MAJOR >= 2
     std::vector<at::Tensor> ps, gs, ms, vs, ss;
     for (size_t i = 0; i < params.size(); i++) {
