@@ -6,6 +6,9 @@
 #include <torch/version.h>
 
 #include <dlfcn.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <link.h>
 
 #include <cstring>
@@ -436,6 +439,16 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     o.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(d->liveHandles)));
     o.Set("hostBytes", Napi::Number::New(info.Env(), static_cast<double>(d->liveBytes)));
     return o;
+  });
+  // Gives the C allocator's free memory back to the system (glibc: malloc_trim, which also releases the free pages
+  // inside the heap, not only at its top). Returns false where the C library offers no such call.
+  Export(env, exports, "releaseFreeHostMemory", [](const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+    return Napi::Boolean::New(info.Env(), true);
+#else
+    return Napi::Boolean::New(info.Env(), false);
+#endif
   });
   Export(env, exports, "buildInfo", [](const Napi::CallbackInfo& info) {
     auto o = Napi::Object::New(info.Env());

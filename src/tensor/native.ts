@@ -21,6 +21,7 @@ export interface Native {
   isDisposed(h: H): boolean;
   setData(h: H, src: H): void;
   stats(): { liveTensors: number; hostBytes: number };
+  releaseFreeHostMemory(): boolean;
   buildInfo(): { torchVersion: string; config: string; parallel: string };
   /** SIGINT/SIGTERM handlers that count signals (a second one exits at once); see train/signals.ts. */
   installStopSignals(): void;

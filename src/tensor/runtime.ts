@@ -54,6 +54,14 @@ export const fastPaths = (): { sdpa: boolean; fusedAdamwCuda: boolean; fusedAdam
 /** Live native tensors and the host bytes they own (for leak checks). */
 export const memoryStats = (): { liveTensors: number; hostBytes: number } => native.stats();
 
+/**
+ * Hands the C allocator's free memory back to the system (glibc's malloc_trim, which also releases free pages in
+ * the middle of the heap). Tensors of ever-changing sizes (padding-free batches, evaluation batches) leave holes in
+ * glibc's heap that it keeps resident; long runs call this at logging, evaluation and checkpoint steps so their
+ * resident memory stays flat. Returns false where the C library has no such call (nothing is done there).
+ */
+export const releaseFreeHostMemory = (): boolean => native.releaseFreeHostMemory();
+
 /** libtorch's version and build configuration. */
 export const buildInfo = (): { torchVersion: string; config: string; parallel: string } => native.buildInfo();
 
