@@ -14,7 +14,7 @@ import { frozenReference } from '../../src/train/reference.js';
 import { preferenceStep, preferenceStepCheckpointed, sftStep, sftStepCheckpointed } from '../../src/train/steps.js';
 import { selectTrainable, train } from '../../src/train/trainer.js';
 import { disposeBatch, type CausalLM } from '../../src/train/types.js';
-import { PairSource, SftSource, TinyLM, makePairs } from './tiny.js';
+import { PairSource, SftSource, TinyLM, makePairs, takeGrads } from './tiny.js';
 import { testConfig } from './config.js';
 
 const dirs: string[] = [];
@@ -44,18 +44,6 @@ function llama(seed: number, v: Variant): LlamaForCausalLM {
   return m;
 }
 
-/** Every trainable parameter's gradient (zeros when none), then clears them. */
-function takeGrads(m: CausalLM): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [n, p] of m.namedParameters()) {
-    if (!p.requiresGrad) continue;
-    const g = p.grad;
-    out.set(n, g ? (g.toTypedArray() as Float32Array).slice() : new Float32Array(p.numel()));
-    g?.dispose();
-    p.grad = null;
-  }
-  return out;
-}
 
 function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
   assert.deepEqual([...a.keys()], [...b.keys()]);

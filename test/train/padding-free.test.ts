@@ -12,7 +12,7 @@ import { frozenReference } from '../../src/train/reference.js';
 import { packBatch } from '../../src/train/pack-pairs.js';
 import { preferenceStep, preferenceStepCheckpointed, sftStep } from '../../src/train/steps.js';
 import { disposeBatch, type PreferenceBatch } from '../../src/train/types.js';
-import { PairSource, SftSource, makePairs, type Pair } from './tiny.js';
+import { PairSource, SftSource, makePairs, takeGrads, type Pair } from './tiny.js';
 
 // Float32 sums in another order: the packed path multiplies other matrix shapes.
 const TOL = 2e-5;
@@ -33,18 +33,6 @@ function pairs(): Pair[] {
   list.push({ prompt: [3, 4, 5], chosen: [6, 7], rejected: [6, 7, 8, 9], sc: 1, sr: 0 });
   list.push({ prompt: [2], chosen: [9, 9, 1, 2], rejected: [9, 9, 3], sc: 0, sr: 1 });
   return list;
-}
-
-function grads(m: LlamaForCausalLM): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const [n, p] of m.namedParameters()) {
-    if (!p.requiresGrad) continue;
-    const g = p.grad;
-    out.set(n, g ? (g.toTypedArray() as Float32Array).slice() : new Float32Array(p.numel()));
-    g?.dispose();
-    p.grad = null;
-  }
-  return out;
 }
 
 function assertClose(a: Map<string, Float32Array>, b: Map<string, Float32Array>, what: string): void {
@@ -70,13 +58,13 @@ function prefStep(m: LlamaForCausalLM, batch: PreferenceBatch, paddingFree: bool
   const ref = { name: 'fixed', logps: () => ({ chosen: tensor([-9, -8, -7, -6, -5, -4, -3], { dtype: 'float32' }).narrow(0, 0, batch.indices.length), rejected: tensor([-4, -5, -6, -7, -8, -9, -10], { dtype: 'float32' }).narrow(0, 0, batch.indices.length) }) };
   if (checkpointed) {
     const { loss, metrics } = preferenceStepCheckpointed(m, batch, ref, LOSS, 'train', 1);
-    return { loss, metrics, grads: grads(m) };
+    return { loss, metrics, grads: takeGrads(m) };
   }
   const { loss, metrics } = preferenceStep(m, batch, ref, LOSS);
   const v = loss.item();
   tidy(() => loss.backward());
   loss.dispose();
-  return { loss: v, metrics, grads: grads(m) };
+  return { loss: v, metrics, grads: takeGrads(m) };
 }
 
 for (const [name, extra] of [
@@ -134,7 +122,7 @@ test('a padding-free SFT step (each row its own group) equals the padded one', (
     const v = loss.item();
     tidy(() => loss.backward());
     loss.dispose();
-    return { v, g: grads(m) };
+    return { v, g: takeGrads(m) };
   };
   const a = run(false);
   const b = run(true);

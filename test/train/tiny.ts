@@ -126,3 +126,16 @@ export class SftSource extends ListSource<Pair, SftBatch> {
   }
 }
 
+
+/** Every trainable parameter's gradient as a float32 copy (zeros where there is none), then clears the gradients. */
+export function takeGrads(m: CausalLM): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  for (const [n, p] of m.namedParameters()) {
+    if (!p.requiresGrad) continue;
+    const g = p.grad;
+    out.set(n, g ? (g.toTypedArray() as Float32Array).slice() : new Float32Array(p.numel()));
+    g?.dispose();
+    p.grad = null;
+  }
+  return out;
+}
