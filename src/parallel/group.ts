@@ -1,5 +1,7 @@
 // A process group on libtorch's distributed library (c10d): the TCPStore rendezvous and Gloo collectives on CPU
 // tensors. The collectives block until every rank took part; a peer that died or a timeout raises DistributedError.
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { BfpoError, ArgumentError } from '../errors.js';
 import { native, type Handle } from '../tensor/native.js';
 import { wrap, type Tensor } from '../tensor/tensor.js';
@@ -93,6 +95,8 @@ function bytesOf(ts: readonly Tensor[], bf16As = 2): number {
 export class ProcessGroup {
   readonly stats: CommStats = { allreduceCalls: 0, allreduceBytes: 0, allreduceMs: 0, broadcastBytes: 0, broadcastMs: 0, allgatherBytes: 0 };
   #id: number | null;
+  /** Every rank's machine and process id, exchanged when the group is made, to name a rank that died. */
+  #peers: { host: string; pid: number }[] = [];
 
   private constructor(id: number, readonly rank: number, readonly worldSize: number, readonly backend: Backend, readonly where: string) {
     this.#id = id;
@@ -118,7 +122,43 @@ export class ProcessGroup {
         : `is MASTER_ADDR/MASTER_PORT (${where}) the address of rank 0, reachable from here, and did rank 0 start within ${(o.storeTimeoutMs ?? o.timeoutMs) / 1000} s?`;
       throw new DistributedError(`Rank ${o.rank} of ${o.worldSize} could not join the process group at ${where}: ${firstLine(msg)}; ${hint}`);
     }
-    return new ProcessGroup(id, o.rank, o.worldSize, backend, where);
+    const g = new ProcessGroup(id, o.rank, o.worldSize, backend, where);
+    g.#exchangePeers();
+    return g;
+  }
+
+  #exchangePeers(): void {
+    this.storeSet(`bfpo/peer/${this.rank}`, JSON.stringify({ host: hostname(), pid: process.pid }));
+    this.#peers = Array.from({ length: this.worldSize }, (_, r) => JSON.parse(this.storeGet(`bfpo/peer/${r}`).toString()) as { host: string; pid: number });
+  }
+
+  /**
+   * The ranks on this machine whose process is gone (or a zombie), looked for during up to `waitMs`: a rank killed
+   * by a signal closes its connections a moment before it becomes a zombie.
+   */
+  #deadPeers(waitMs = 2000): number[] {
+    const here = hostname();
+    const gone = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === 'ESRCH';
+      }
+      try {
+        // /proc/PID/stat: "pid (comm) STATE ..."; Z and X are a process that has exited.
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return /^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+      } catch {
+        return false;
+      }
+    };
+    const local = this.#peers.map((p, r) => ({ ...p, r })).filter((p) => p.r !== this.rank && p.host === here);
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const dead = local.filter((p) => gone(p.pid)).map((p) => p.r);
+      if (dead.length > 0 || Date.now() >= deadline || local.length === 0) return dead;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+    }
   }
 
   get isOpen(): boolean { return this.#id !== null; }
@@ -134,8 +174,11 @@ export class ProcessGroup {
       return f(id);
     } catch (err) {
       if (err instanceof ArgumentError) throw err;
-      throw new DistributedError(`${op} failed on rank ${this.rank} of ${this.worldSize}: ${firstLine((err as Error).message)}. ` +
-        'Another rank probably stopped (crashed, was killed, or timed out); see its output');
+      const dead = this.#peers.length ? this.#deadPeers() : [];
+      const why = dead.length
+        ? `${dead.map((r) => `rank ${r} (pid ${this.#peers[r]!.pid})`).join(', ')} on this machine ${dead.length > 1 ? 'are' : 'is'} no longer running (crashed or killed); see ${dead.length > 1 ? 'their' : 'its'} output`
+        : 'Another rank probably stopped (crashed, was killed, or timed out); see its output';
+      throw new DistributedError(`${op} failed on rank ${this.rank} of ${this.worldSize}: ${firstLine((err as Error).message)}. ${why}`);
     }
   }
 

@@ -32,12 +32,13 @@ test('allreduce (sum and average, in buckets), broadcast, allgather, barrier and
   }
 });
 
-test('a rank killed with SIGKILL makes the collective of the others fail at once with a message', { skip: !haveGloo && 'built without Gloo' }, async () => {
+test('a rank killed with SIGKILL makes the collective of the others fail at once with a message naming it', { skip: !haveGloo && 'built without Gloo' }, async () => {
   const [r0, r1] = await ranks(2, { DIE_RANK: '1' });
   assert.equal(r1!.signal, 'SIGKILL');
   const last = JSON.parse(r0!.out.trim().split('\n').pop()!);
   assert.equal(last.name, 'DistributedError');
-  assert.match(last.error, /^allreduce failed on rank 0 of 2: .*(Connection closed by peer|Connection reset|Broken pipe).*Another rank probably stopped/);
+  assert.match(last.error, /^allreduce failed on rank 0 of 2: .*(Connection closed by peer|Connection reset|Broken pipe).*\. rank 1 \(pid \d+\) on this machine is no longer running/);
+  assert.equal(Number(/rank 1 \(pid (\d+)\)/.exec(last.error)![1]), r1!.pid, 'the pid of the killed rank');
   assert.ok(r0!.seconds < 15, `rank 0 stopped after ${r0!.seconds} s`);
 });
 

@@ -18,7 +18,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-export interface Finished { code: number | null; signal: NodeJS.Signals | null; out: string; err: string; seconds: number }
+export interface Finished { code: number | null; signal: NodeJS.Signals | null; out: string; err: string; seconds: number; pid: number | undefined }
 
 /** Waits for `proc`, collecting its output; `onErr` sees stderr as it arrives. */
 export function finished(proc: ChildProcess, onErr?: (text: string) => void): Promise<Finished> {
@@ -27,7 +27,7 @@ export function finished(proc: ChildProcess, onErr?: (text: string) => void): Pr
   let err = '';
   proc.stdout?.on('data', (d) => { out += d; });
   proc.stderr?.on('data', (d) => { err += d; onErr?.(err); });
-  return new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal, out, err, seconds: (Date.now() - t0) / 1000 })));
+  return new Promise((resolve) => proc.on('close', (code, signal) => resolve({ code, signal, out, err, seconds: (Date.now() - t0) / 1000, pid: proc.pid })));
 }
 
 /** A TypeScript file of the tests run as its own process (the sources, through tsx). */
