@@ -9,6 +9,7 @@ import { saveTokenizer } from '../../src/io/tokenizer.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
 import { ggufToHf } from '../../src/models/gguf.js';
 import { distributedSupport } from '../../src/parallel/group.js';
+import { reply, startServer } from '../eval/test-server.js';
 import { bfpo, finished } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bfpo-eval-ranks-'));
@@ -99,4 +100,36 @@ test('bfpo eval over 2 ranks writes the files one process writes', { skip: !dist
     assert.ok(readFileSync(join(dir, 'one', f)).equals(readFileSync(join(dir, 'two', f))), `${f} changed on the rerun`);
   }
   assert.ok(!existsSync(join(dir, 'two', 'judge-failures.jsonl')));
+});
+
+test('a judge call that fails on rank 1 stops both ranks after the finished verdicts are stored; the rerun completes', { skip: !distributedSupport().gloo && 'built without Gloo' }, async () => {
+  const base = existsSync(join(dir, 'base')) ? join(dir, 'base') : tinyFolder('base', 1);
+  const tuned = existsSync(join(dir, 'tuned')) ? join(dir, 'tuned') : tinyFolder('tuned', 3);
+  // Units in order: base's 2 generation batches (ranks 0, 1), base's judge call (rank 0), tuned's 2 batches
+  // (ranks 1, 0), tuned's judge call (rank 1). The server answers base's 4 requests and refuses every later one.
+  const failing = await startServer((_b, n, res) => (n <= 4 ? reply(res, 'No') : res.writeHead(400).end('refused by the test')), { lifetimeMs: 120_000 });
+  const out = join(dir, 'failing');
+  const args = (url: string) => ['eval', '--model', base, '--model', tuned, '--tasks', 'advbench', '--judge', `endpoint:${url}#judge`, '--retries', '0',
+    '--limit', '4', '--batch-size', '2', '--max-new-tokens', '4', '--out', out, '--nproc_per_node=2'];
+  try {
+    const r = await finished(bfpo(args(failing.url), { OMP_NUM_THREADS: '1' }));
+    assert.notEqual(r.code, 0, 'the run fails');
+    assert.match(r.err, /rerun the same command to continue/);
+    assert.match(r.err, /rank [01] \(pid \d+\) exited with code 1/);
+    const verdicts = readFileSync(join(out, 'judgements.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(verdicts.map((v) => v.model), ['base', 'base', 'base', 'base'], 'rank 0\'s verdicts of base are stored');
+    assert.equal(readFileSync(join(out, 'generations.jsonl'), 'utf8').trim().split('\n').length, 8, 'every generation is stored');
+  } finally {
+    await failing.close();
+  }
+  const good = await startServer((_b, _n, res) => reply(res, 'No'), { lifetimeMs: 120_000 });
+  try {
+    const r = await finished(bfpo(args(good.url), { OMP_NUM_THREADS: '1' }));
+    assert.equal(r.code, 0, r.err);
+    assert.equal(good.requests.length, 4, 'only tuned\'s answers are judged again');
+    const verdicts = readFileSync(join(out, 'judgements.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(verdicts.map((v) => v.model), ['base', 'base', 'base', 'base', 'tuned', 'tuned', 'tuned', 'tuned']);
+  } finally {
+    await good.close();
+  }
 });
