@@ -7,7 +7,7 @@ import { TASK_HELP } from '../eval/tasks/spec.js';
 const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => (k.length < 28 ? `  ${k.padEnd(28)}${v}` : `  ${k}\n${' '.repeat(30)}${v}`)).join('\n');
 
 /** The usage line of `bfpo eval`. */
-export const EVAL_USAGE = 'bfpo eval --model PATH [--model PATH ...] (--tasks LIST | --protocol bfpo-paper --data-dir DIR) --judge SPEC --out DIR [options]  |  bfpo eval RECIPE.yaml [options]';
+export const EVAL_USAGE = 'bfpo eval --model PATH [--model PATH ...] (--tasks LIST | --protocol bfpo-paper --data-dir DIR) --judge SPEC --out DIR [options]  |  bfpo eval RECIPE.yaml [options]  (either with --nproc_per_node=N)';
 
 /** The help text of `bfpo eval` after its usage line: what it does, the built-in tasks and judges, the options. */
 export const EVAL_HELP = `Generates answers to harmful prompts (temperature 0.7, top-p 0.95, seeded, batched), judges them, scores

@@ -9,6 +9,13 @@ import { markdownTable } from '../eval/report.js';
 import { parseToxicityScorerSpec } from '../eval/judges/toxicity.js';
 import { terminalProgress } from '../eval/progress.js';
 import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
+import { LAUNCH_HELP, launchRanks, takeLaunchFlags, wantsLaunch } from './launch.js';
+import { rankEnv } from '../parallel/env.js';
+import { assertBackendAvailable } from '../parallel/group.js';
+import { asRank, joinGroup } from '../recipe/run-ranks.js';
+import { groupSplit, type EvalSplit } from '../eval/rank-split.js';
+import { cuda } from '../tensor/runtime.js';
+import type { Device } from '../tensor/dtype.js';
 
 function num(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -66,15 +73,36 @@ export function parseEvalArgs(argv: string[]): EvalConfig | 'help' {
  * @example await evalCommand(['--model', 'runs/bfpo', '--tasks', 'advbench', '--judge', 'refusal', '--out', 'eval-out']);
  */
 export async function evalCommand(argv: string[], hooks: Partial<EvaluateHooks> = {}): Promise<void> {
-  const config = parseEvalArgs(argv);
+  const { flags, rest } = takeLaunchFlags(argv);
+  const config = parseEvalArgs(rest);
   if (config === 'help') {
-    process.stdout.write(`Usage: ${EVAL_USAGE}\n\n${EVAL_HELP}`);
+    process.stdout.write(`Usage: ${EVAL_USAGE}\n\n${EVAL_HELP}\n\n${LAUNCH_HELP.replace('(data parallel; ', '(the evaluation split over them; ')}\n`);
     return;
   }
-  const device = resolveDevice(checkDeviceSetting(config.device ?? 'auto', '--device'), '--device');
+  if (wantsLaunch(flags)) {
+    assertBackendAvailable(flags.backend === 'nccl' ? 'nccl' : 'gloo');
+    const code = await launchRanks('eval', rest, flags, (t) => process.stderr.write(`bfpo: ${t}\n`));
+    if (code !== 0) process.exitCode = code;
+    return;
+  }
+  const env = rankEnv();
+  let device = resolveDevice(checkDeviceSetting(config.device ?? 'auto', '--device'), '--device');
+  // A rank on a CUDA machine evaluates on the device of its LOCAL_RANK (round robin when ranks outnumber devices).
+  if (env && device.startsWith('cuda') && !/^cuda:\d+$/.test(config.device ?? '')) device = `cuda:${env.localRank % Math.max(1, cuda.deviceCount())}` as Device;
   const load = { ...(config.dtype ? { dtype: config.dtype as DType } : {}), device };
-  const { results, files } = await evaluate(config, {
-    loadModel: (s) => loadEvalModel(s, load), loadYesNoScorer: (p) => loadYesNoScorer(p, load), progress: terminalProgress(), ...hooks,
+  const run = (split?: EvalSplit) => evaluate(config, {
+    loadModel: (s) => loadEvalModel(s, load), loadYesNoScorer: (p) => loadYesNoScorer(p, load), progress: terminalProgress(), ...(split ? { split } : {}), ...hooks,
   });
-  process.stdout.write(`${markdownTable(results)}\nWrote ${Object.values(files).join(', ')}\n`);
+  if (!env) {
+    const { results, files } = await run();
+    process.stdout.write(`${markdownTable(results)}\nWrote ${Object.values(files).join(', ')}\n`);
+    return;
+  }
+  const group = joinGroup(env);
+  try {
+    const { results, files } = await asRank({ isMain: group.rank === 0 }, () => run(groupSplit(group)));
+    if (group.rank === 0) process.stdout.write(`${markdownTable(results)}\nWrote ${Object.values(files).join(', ')}\n`);
+  } finally {
+    group.destroy();
+  }
 }

@@ -82,7 +82,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'eval', summary: 'Evaluate harmlessness and helpfulness of models; results table, scatter plot and HTML report',
-    usage: EVAL_USAGE, help: () => EVAL_HELP,
+    usage: EVAL_USAGE, help: () => `${EVAL_HELP}\n\nWith --nproc_per_node=N the generation batches, judge calls and scoring calls are split over N ranks;\nrank 0 writes the files one process writes.\n\n${LAUNCH_HELP}`,
     run: async (args) => (await import('./eval.js')).evalCommand(args),
   },
   {

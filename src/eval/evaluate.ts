@@ -1,6 +1,6 @@
 // One evaluation from a configuration (command-line flags or a YAML eval recipe): load tasks and judge, run, report.
 import { readFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { expected } from '../errors.js';
 import { TaskDataError } from './errors.js';
@@ -10,7 +10,8 @@ import { silentProgress, type Progress } from './progress.js';
 import { writeReport, type ReportFiles } from './report.js';
 import { openStores, runEval, SAFETY_SAMPLING, type EvalModel, type ModelSource } from './runner.js';
 import { summarize, type EvalResults } from './summary.js';
-import { recordRun } from './manifest.js';
+import { recordRun, shapeOf } from './manifest.js';
+import type { EvalSplit } from './rank-split.js';
 import { bfpoPaperHelpfulnessTasks, bfpoPaperTasks } from './tasks/bfpo-paper.js';
 import { loadTask, taskSpecFrom, type TaskSpec } from './tasks/spec.js';
 import type { JudgeInput, Task } from './tasks/types.js';
@@ -59,6 +60,8 @@ export interface EvaluateHooks {
   loadModel: (source: ModelSource) => Promise<EvalModel>;
   loadYesNoScorer?: (path: string) => Promise<YesNoScorer>;
   progress?: Progress;
+  /** This process is one rank of several (see runner's `split`): the work is shared, rank 0 writes the report. */
+  split?: EvalSplit;
 }
 
 /** Names models by folder name (or the NAME in `NAME=PATH`), adding `-2`, `-3` to repeats. */
@@ -151,7 +154,8 @@ export function loadEvalRecipe(file: string): EvalConfig {
 }
 
 /**
- * Runs an evaluation and writes its report into `config.out`.
+ * Runs an evaluation and writes its report into `config.out`. With `hooks.split` every rank calls it; rank 0
+ * writes the folder, and the other ranks return the same results and the paths of rank 0's report.
  *
  * @example const { results, files } = await evaluate(config, { loadModel: loadEvalModel, loadYesNoScorer });
  */
@@ -179,10 +183,21 @@ export async function evaluate(config: EvalConfig, hooks: EvaluateHooks): Promis
     ...(config.seed !== undefined ? { seed: config.seed } : {}),
   };
   const progress = hooks.progress ?? silentProgress;
+  const split = hooks.split;
+  if (split && split.rank !== 0) {
+    // Another rank: it does its share of the work; rank 0 writes the manifest, the stores and the report.
+    try {
+      const stores = await runEval({ models, load: hooks.loadModel, tasks, judge, toxicity, outDir: config.out, sampling, batchSize: config.batch_size, progress, split });
+      return { results: { ...summarize(models, tasks.map(shapeOf), stores, judge.name, toxicity?.name), sampling: { ...SAFETY_SAMPLING, ...sampling } },
+        files: { results: join(config.out, 'results.json'), markdown: join(config.out, 'results.md'), html: join(config.out, 'index.html') } };
+    } finally {
+      progress.close();
+    }
+  }
   // The report covers every model and task stored in the folder, this run's first.
   const manifest = recordRun(config.out, models, tasks);
   try {
-    const stores = await runEval({ models, load: hooks.loadModel, tasks, judge, toxicity, outDir: config.out, sampling, batchSize: config.batch_size, progress });
+    const stores = await runEval({ models, load: hooks.loadModel, tasks, judge, toxicity, outDir: config.out, sampling, batchSize: config.batch_size, progress, split });
     const results = { ...summarize(manifest.models, manifest.tasks, stores, judge.name, toxicity?.name), sampling: { ...SAFETY_SAMPLING, ...sampling } };
     return { results, files: await writeReport(results, config.out) };
   } catch (err) {

@@ -24,7 +24,8 @@ export interface Manifest {
   tasks: TaskShape[];
 }
 
-const shapeOf = (t: Task): TaskShape => ({
+/** What the manifest records of a task. */
+export const shapeOf = (t: Task): TaskShape => ({
   name: t.name, kind: t.kind, samples: t.samples.map((s) => ({ id: s.id })),
   ...(t.kind === 'multiple-choice' || t.kind === 'generation' ? { metric: t.metric, ...(t.scoring ? { scoring: t.scoring } : {}) } : {}),
   ...(t.kind === 'safety' && t.judgeInput ? { judgeInput: t.judgeInput } : {}),

@@ -1,11 +1,13 @@
 // Runs every task on every model: generates, judges and scores only what the output folder does not hold yet,
 // writing each finished batch at once, then summarises and writes the report.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expected } from '../errors.js';
 import { JudgeIncompleteError, StaleResultsError } from './errors.js';
 import { bfpoPaperJudgeItem } from './judges/harmbench-prompt.js';
 import { refusalJudge } from './judges/refusal.js';
 import { silentProgress, type Progress } from './progress.js';
+import { PartialUnit, runUnits, type EvalSplit } from './rank-split.js';
 import { JsonlStore, type StoredRecord } from './store.js';
 import { choicePairs, mc2Score, multipleChoiceOutcome } from './tasks/multiple-choice.js';
 import { exactMatch, extractAnswer } from './tasks/exact-match.js';
@@ -51,6 +53,11 @@ export interface RunEvalOptions {
   /** Questions scored per call for multiple choice (default 8). */
   scoreBatchSize?: number;
   progress?: Progress;
+  /**
+   * This process is one rank of several: generation batches, judge calls and scoring calls are dealt over the ranks,
+   * and every rank stores all ranks' records in the order one process would; only rank 0 writes the files.
+   */
+  split?: EvalSplit;
 }
 
 export interface GenerationRecord extends StoredRecord {
@@ -88,13 +95,27 @@ export interface EvalStores {
   failures: JsonlStore<JudgeFailureRecord>;
 }
 
-/** Opens (or creates) the JSONL stores of `outDir`. */
-export function openStores(outDir: string): EvalStores {
+const STORE_FILES = { generations: 'generations.jsonl', judgements: 'judgements.jsonl', scores: 'scores.jsonl', failures: 'judge-failures.jsonl' } as const;
+
+/**
+ * Opens (or creates) the JSONL stores of `outDir`. With a split, rank 0 opens the files and the other ranks hold
+ * in-memory copies of rank 0's records (sent through the group, so they need not see the folder), which they
+ * never write.
+ */
+export function openStores(outDir: string, split?: EvalSplit): EvalStores {
+  let texts: Partial<Record<keyof typeof STORE_FILES, string>> = {};
+  if (split && split.worldSize > 1) {
+    const read = (f: string): string => (existsSync(join(outDir, f)) ? readFileSync(join(outDir, f), 'utf8') : '');
+    const mine = split.rank === 0 ? JSON.stringify(Object.fromEntries(Object.entries(STORE_FILES).map(([k, f]) => [k, read(f)]))) : null;
+    const shared = JSON.parse(split.share(mine)) as typeof texts;
+    if (split.rank !== 0) texts = shared;
+  }
+  const path = (k: keyof typeof STORE_FILES) => join(outDir, STORE_FILES[k]);
   return {
-    generations: new JsonlStore<GenerationRecord>(join(outDir, 'generations.jsonl')),
-    judgements: new JsonlStore<JudgementRecord>(join(outDir, 'judgements.jsonl'), (r) => judgementKey(r.judge, r.judgeInput)),
-    scores: new JsonlStore(join(outDir, 'scores.jsonl')),
-    failures: new JsonlStore<JudgeFailureRecord>(join(outDir, 'judge-failures.jsonl'), (r) => `${r.judge}|${r.time}`),
+    generations: new JsonlStore<GenerationRecord>(path('generations'), undefined, texts.generations),
+    judgements: new JsonlStore<JudgementRecord>(path('judgements'), (r) => judgementKey(r.judge, r.judgeInput), texts.judgements),
+    scores: new JsonlStore(path('scores'), undefined, texts.scores),
+    failures: new JsonlStore<JudgeFailureRecord>(path('failures'), (r) => `${r.judge}|${r.time}`, texts.failures),
   };
 }
 
@@ -168,17 +189,21 @@ async function generateMissing(model: string, gen: { chat?: ChatModel; completer
   const todo = all.filter((s) => !stores.generations.has(model, task.name, s.id)).length;
   if (todo === 0) return;
   const bar = progress.bar(`${model} ${task.name} generate`, all.length, all.length - todo);
-  // Batches are fixed slices of the whole task with their own seed, so a resumed run samples what a fresh run would.
+  // Batches are fixed slices of the whole task with their own seed, so a resumed run samples what a fresh run would,
+  // and a batch gives the same answers on whichever rank runs it.
+  const units: { chunk: number; missing: Prompted[] }[] = [];
   for (let start = 0, chunk = 0; start < all.length; start += batch, chunk++) {
     const missing = all.slice(start, start + batch).filter((s) => !stores.generations.has(model, task.name, s.id));
-    if (missing.length === 0) continue;
+    if (missing.length > 0) units.push({ chunk, missing });
+  }
+  await runUnits(o.split, units, async ({ chunk, missing }) => {
     const seeded = { ...settings, seed: settings.seed + chunk };
     const texts = plainText(task)
       ? await gen.completer!.complete(missing.map((s) => s.prompt), seeded)
       : await gen.chat!.generate(missing.map((s) => [{ role: 'user' as const, content: s.prompt }]), seeded);
-    stores.generations.append(...missing.map((s, i) => ({ model, task: task.name, id: s.id, prompt: s.prompt, generation: texts[i], settings: seeded, baseSeed: settings.seed })));
     bar.increment(missing.length);
-  }
+    return missing.map((s, i): GenerationRecord => ({ model, task: task.name, id: s.id, prompt: s.prompt, generation: texts[i], settings: seeded, baseSeed: settings.seed }));
+  }, (records) => stores.generations.append(...records));
   bar.stop();
 }
 
@@ -190,14 +215,37 @@ async function judgeMissing(model: string, task: Task, judge: Judge, o: RunEvalO
   if (todo.length === 0) return;
   const bar = progress.bar(`${model} ${task.name} judge`, samples.length, samples.length - todo.length);
   const size = o.judgeBatchSize ?? 16;
+  type Sample = (typeof todo)[number];
+  const itemsOf = (part: Sample[]): JudgeItem[] => part.map((s) => {
+    const generation = stores.generations.get(model, task.name, s.id)!.generation;
+    return paper ? bfpoPaperJudgeItem((s as SafetySample).reference ?? s.prompt, generation) : { behavior: s.behavior, context: s.prompt, generation };
+  });
+  const record = (s: Sample, v: Judgement): JudgementRecord =>
+    ({ model, task: task.name, id: s.id, judge: judge.name, ...(paper ? { judgeInput: 'bfpo-paper' as const } : {}), ...v });
+  if (o.split && o.split.worldSize > 1) {
+    const parts: Sample[][] = [];
+    for (let i = 0; i < todo.length; i += size) parts.push(todo.slice(i, i + size));
+    await runUnits(o.split, parts, async (part) => {
+      try {
+        const verdicts = await judge.judge(itemsOf(part));
+        bar.increment(part.length);
+        return part.map((s, k) => record(s, verdicts[k]));
+      } catch (err) {
+        if (!(err instanceof JudgeIncompleteError)) throw err;
+        const kept = part.flatMap((s, k) => (err.partial[k] ? [record(s, err.partial[k] as Judgement)] : []));
+        const failed = err.failures.filter((f) => part[f.index]).map((f) => `model "${model}", task "${task.name}", sample "${part[f.index].id}"`);
+        throw new PartialUnit(kept, new JudgeIncompleteError(
+          `${err.message}.${failed.length ? ` Failed: ${failed.join('; ')}.` : ''} The judgements that finished are kept in ${stores.judgements.path}; rerun the same command to continue.`,
+          err.partial, err.cause, err.failures,
+        ));
+      }
+    }, (records) => stores.judgements.append(...records));
+    bar.stop();
+    return;
+  }
   for (let i = 0; i < todo.length; i += size) {
     const part = todo.slice(i, i + size);
-    const items: JudgeItem[] = part.map((s) => {
-      const generation = stores.generations.get(model, task.name, s.id)!.generation;
-      return paper ? bfpoPaperJudgeItem((s as SafetySample).reference ?? s.prompt, generation) : { behavior: s.behavior, context: s.prompt, generation };
-    });
-    const record = (s: (typeof part)[number], v: Judgement): JudgementRecord =>
-      ({ model, task: task.name, id: s.id, judge: judge.name, ...(paper ? { judgeInput: 'bfpo-paper' as const } : {}), ...v });
+    const items = itemsOf(part);
     try {
       const verdicts = await judge.judge(items);
       stores.judgements.append(...part.map((s, k) => record(s, verdicts[k])));
@@ -226,17 +274,18 @@ async function scoreMultipleChoice(model: string, scorer: LogLikelihoodScorer, t
   if (todo.length === 0) return;
   const bar = progress.bar(`${model} ${task.name} score`, task.samples.length, task.samples.length - todo.length);
   const size = o.scoreBatchSize ?? 8;
-  for (let i = 0; i < todo.length; i += size) {
-    const part = todo.slice(i, i + size);
+  const parts: (typeof todo)[] = [];
+  for (let i = 0; i < todo.length; i += size) parts.push(todo.slice(i, i + size));
+  await runUnits(o.split, parts, async (part) => {
     const scores = await scorer.score(part.flatMap((s) => choicePairs(s, task.delimiter)));
     let k = 0;
-    stores.scores.append(...part.map((s) => {
+    bar.increment(part.length);
+    return part.map((s): StoredRecord => {
       const out = multipleChoiceOutcome(s.choices, s.gold, scores.slice(k, (k += s.choices.length)));
       const extra = task.scoring === 'mc2' ? { mc2: mc2Score(out.logprobs, s.labels!) } : task.scoring === 'crows-pairs' ? crowsPairsScore(out.logprobs) : {};
       return { model, task: task.name, id: s.id, gold: s.gold, ...out, ...extra };
-    }));
-    bar.increment(part.length);
-  }
+    });
+  }, (records) => stores.scores.append(...records));
   bar.stop();
 }
 
@@ -298,7 +347,7 @@ export async function runEval(o: RunEvalOptions): Promise<EvalStores> {
   }
   const toxicityTask = o.tasks.find((t) => t.kind === 'toxicity');
   if (toxicityTask && !o.toxicity) throw expected('a toxicity scorer (--toxicity)', `task ${toxicityTask.name}`, undefined);
-  const stores = openStores(o.outDir);
+  const stores = openStores(o.outDir, o.split);
   const refusal = o.judge.name === 'refusal' ? o.judge : refusalJudge();
   const progress = o.progress ?? silentProgress;
   // Stale answers stop the run before anything is generated, judged or scored.

@@ -35,10 +35,16 @@ export interface StoredRecord {
  */
 export class JsonlStore<T extends StoredRecord = StoredRecord> {
   private readonly records = new Map<string, T>();
-  /** Extra key fields beyond model, task and id (e.g. the judge's name). */
-  constructor(readonly path: string, private readonly extraKey: (r: T) => string = () => '') {
-    if (!existsSync(path)) return;
-    const lines = readFileSync(path, 'utf8').split('\n');
+  /** Records appended are only remembered, never written (a copy of another process's store). */
+  readonly inMemory: boolean;
+  /**
+   * Extra key fields beyond model, task and id (e.g. the judge's name). With `text`, the records are read from it
+   * instead of the file, and the store never writes (`inMemory`).
+   */
+  constructor(readonly path: string, private readonly extraKey: (r: T) => string = () => '', text?: string) {
+    this.inMemory = text !== undefined;
+    if (text === undefined && !existsSync(path)) return;
+    const lines = (text ?? readFileSync(path, 'utf8')).split('\n');
     for (const line of lines) {
       if (line.trim() === '') continue;
       try {
@@ -65,6 +71,10 @@ export class JsonlStore<T extends StoredRecord = StoredRecord> {
   /** Writes records, one line each, and remembers them. */
   append(...records: T[]): void {
     if (records.length === 0) return;
+    if (this.inMemory) {
+      for (const r of records) this.records.set(this.key(r.model, r.task, r.id, this.extraKey(r)), r);
+      return;
+    }
     mkdirSync(dirname(this.path), { recursive: true });
     // A file that ends without a newline was cut mid-line; start on a fresh line so the new record stays readable.
     const prefix = endsMidLine(this.path) ? '\n' : '';

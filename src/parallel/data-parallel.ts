@@ -44,6 +44,8 @@ export interface TrainParallel {
   readonly shardsMasterWeights: boolean;
   /** Rank 0's value on every rank (e.g. the checkpoint to resume from). */
   agree(key: string, value: string | null): string | null;
+  /** Every rank's `value`, in rank order, once all ranks gave theirs (a barrier, then the store). */
+  gather(key: string, value: string): string[];
   /** Copies rank 0's weights into every rank (so all ranks start from the same point). */
   syncWeights(params: Tensor[]): void;
   /**
@@ -100,6 +102,16 @@ export class DataParallel implements TrainParallel {
     if (this.isMain) this.group.storeSet(k, JSON.stringify(value));
     return JSON.parse(String(this.group.storeGet(k))) as string | null;
   }
+
+  gather(key: string, value: string): string[] {
+    const k = `gather/${this.#gatherCount++}/${key}/`;
+    this.group.storeSet(k + this.rank, value);
+    // The barrier waits with the collective timeout (a rank still writing its part), the reads then find every key.
+    this.group.barrier();
+    return Array.from({ length: this.worldSize }, (_, r) => (r === this.rank ? value : String(this.group.storeGet(k + r))));
+  }
+
+  #gatherCount = 0;
 
   syncWeights(params: Tensor[]): void {
     if (this.worldSize > 1) this.group.broadcast(params, 0);

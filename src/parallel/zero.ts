@@ -1,7 +1,8 @@
 // Optimizer-state sharding (ZeRO stage 1): every rank holds the full gradients (after the all-reduce) but keeps and
 // updates the optimizer state of only the parameters it owns; after its update each owner broadcasts its parameters,
-// so all ranks end the step with the same weights. The state dict is the unsharded one (gathered on demand), so
-// checkpoints have one format whatever the world size, and loading takes each rank's slice of it (re-sharding).
+// so all ranks end the step with the same weights. `stateDict` is the unsharded state (gathered on demand, one format
+// whatever the world size); `ownedStateDict` is the rank's own part, which a sharded checkpoint stores per rank.
+// Loading takes each rank's slice of a full state dict (re-sharding).
 import { ArgumentError } from '../errors.js';
 import { Optimizer, type OptimizerStateDict, type ParamState } from '../optim/optimizer.js';
 import { full, zerosLike } from '../tensor/creation.js';
@@ -123,6 +124,21 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
     for (let r = 0; r < this.#group.worldSize; r++) {
       this.#group.broadcast(this.#params.filter((_, i) => this.owner[i] === r), r);
     }
+  }
+
+  /** The indices (into the parameter list) of the parameters this rank owns, in order. */
+  get ownedIndices(): readonly number[] { return this.#ownedIndex; }
+
+  /**
+   * This rank's part of the state, without communication: an entry (with its fp32 master, key 'master', when this
+   * optimizer keeps masters) for each owned parameter, null for the others. What a sharded checkpoint stores.
+   */
+  ownedStateDict(): OptimizerStateDict<H> {
+    const local = this.#inner?.stateDict().state ?? [];
+    const state: (ParamState | null)[] = this.#params.map(() => null);
+    this.#ownedIndex.forEach((i, k) => { state[i] = this.#withMaster(i, local[k] ?? null); });
+    const groups = this.groups.map(({ params: ps, ...h }) => ({ ...(h as unknown as H), paramCount: ps.length }));
+    return { groups, state };
   }
 
   /** The full (unsharded) state: a collective, every rank must call it at the same point. */

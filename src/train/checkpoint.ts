@@ -10,6 +10,8 @@ import { BfpoError } from '../errors.js';
 
 export const TRAINER_STATE = 'trainer_state.json';
 export const RUN_CONFIG = 'run_config.json';
+/** The manifest of a checkpoint whose optimizer state is stored as one shard per rank (see optimizer-shards.ts). */
+export const SHARD_MANIFEST = 'optimizer_shards.json';
 const CHECKPOINT = /^checkpoint-(\d+)$/;
 
 /** Raised when an output folder holds checkpoints of a run whose configuration differs from this one. */
@@ -34,6 +36,11 @@ function sha256File(path: string): string {
     closeSync(fd);
   }
   return hash.digest('hex');
+}
+
+/** Size and SHA-256 of one file. */
+export function fileChecksum(path: string): FileChecksum {
+  return { bytes: statSync(path).size, sha256: sha256File(path) };
 }
 
 /** Size and SHA-256 of every file under `dir` except the trainer state, keyed by relative path. */
@@ -84,12 +91,53 @@ export function checkpointProblem(dir: string): string | null {
   } catch (err) {
     return `${TRAINER_STATE} is unreadable (${(err as Error).message})`;
   }
-  for (const [name, want] of Object.entries(state.files ?? {})) {
+  const checked = new Map<string, FileChecksum>();
+  const check = (name: string, want: FileChecksum): string | null => {
     const p = join(dir, name);
     if (!existsSync(p)) return `${name} is missing`;
     const bytes = statSync(p).size;
     if (bytes !== want.bytes) return `${name} has ${bytes} bytes, ${want.bytes} were written`;
-    if (sha256File(p) !== want.sha256) return `${name} has changed since it was written (SHA-256 differs)`;
+    const got = checked.get(name) ?? { bytes, sha256: sha256File(p) };
+    checked.set(name, got);
+    if (got.sha256 !== want.sha256) return `${name} has changed since it was written (SHA-256 differs)`;
+    return null;
+  };
+  for (const [name, want] of Object.entries(state.files ?? {})) {
+    const problem = check(name, want);
+    if (problem) return problem;
+  }
+  return existsSync(join(dir, SHARD_MANIFEST)) ? shardManifestProblem(dir, check) : null;
+}
+
+/**
+ * What is wrong with a sharded checkpoint's manifest: unreadable, not one shard per rank of its world size, the
+ * parameters not split into disjoint shards covering them all, or a shard file missing or not the one its rank
+ * wrote (the checksums the rank computed). Null when it is complete.
+ */
+function shardManifestProblem(dir: string, check: (name: string, want: FileChecksum) => string | null): string | null {
+  let m: { world_size?: unknown; param_count?: unknown; shards?: { rank: number; params: number[]; files: Record<string, FileChecksum> }[] };
+  try {
+    m = JSON.parse(readFileSync(join(dir, SHARD_MANIFEST), 'utf8'));
+  } catch (err) {
+    return `${SHARD_MANIFEST} is unreadable (${(err as Error).message})`;
+  }
+  const world = m.world_size;
+  const count = m.param_count;
+  if (!Number.isInteger(world) || (world as number) < 1 || !Number.isInteger(count) || !Array.isArray(m.shards)) {
+    return `${SHARD_MANIFEST} lacks world_size, param_count or shards`;
+  }
+  const ranks = m.shards.map((s) => s.rank).sort((a, b) => a - b);
+  if (ranks.length !== world || ranks.some((r, i) => r !== i)) return `${SHARD_MANIFEST} lists the shards of ranks [${ranks.join(', ')}], not one for each of ${world} ranks`;
+  const seen = new Array<number>(count as number).fill(0);
+  for (const sh of m.shards) for (const i of sh.params) if (Number.isInteger(i) && i >= 0 && i < seen.length) seen[i]!++; else return `${SHARD_MANIFEST}: rank ${sh.rank}'s shard holds parameter ${i}, outside 0..${seen.length - 1}`;
+  const bad = seen.findIndex((n) => n !== 1);
+  if (bad >= 0) return `${SHARD_MANIFEST}: parameter ${bad} is held by ${seen[bad]} shards, not 1`;
+  for (const sh of m.shards) {
+    for (const [name, want] of Object.entries(sh.files ?? {})) {
+      const problem = check(name, want);
+      if (problem) return `rank ${sh.rank}'s optimizer shard: ${problem}`;
+    }
+    if (Object.keys(sh.files ?? {}).length === 0) return `${SHARD_MANIFEST} lists no files for rank ${sh.rank}'s shard`;
   }
   return null;
 }

@@ -1,8 +1,8 @@
 // The optimizers a recipe's `optim` key names (a registry: constructor and the keys each reads); their state to and from disk.
-import { expected } from '../errors.js';
+import { BfpoError, expected } from '../errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Adam, AdamW, RMSprop, SGD, type Optimizer, type OptimizerStateDict, type ParamState } from '../optim/index.js';
-import { readTensors, tensorFiles } from './tensor-store.js';
+import { readSomeTensors, readTensors, tensorFiles } from './tensor-store.js';
 import { readFileSync } from 'node:fs';
 import { type PendingFile, pendingFile, writeFiles } from '../io/atomic.js';
 
@@ -79,7 +79,11 @@ export function saveOptimizer(opt: AnyOptimizer, base: string): void {
 
 /** The files of `saveOptimizer`, still to be written (see io/atomic.ts). */
 export function optimizerFiles(opt: AnyOptimizer, base: string): PendingFile[] {
-  const sd = opt.stateDict();
+  return stateDictFiles(opt.stateDict(), base);
+}
+
+/** The files of a state dict (`<base>.json` and `<base>-tensors.{bin,json}`); entries that are null stay null. */
+export function stateDictFiles(sd: OptimizerStateDict<{ lr: number }>, base: string): PendingFile[] {
   const tensors = new Map<string, Tensor>();
   const state = sd.state.map((s, i) => {
     if (!s) return null;
@@ -95,12 +99,45 @@ export function optimizerFiles(opt: AnyOptimizer, base: string): PendingFile[] {
   return [...tensorFiles(`${base}-tensors`, tensors), pendingFile(`${base}.json`, JSON.stringify({ groups: sd.groups, state }))];
 }
 
+/** What `<base>.json` of `stateDictFiles` holds. */
+interface StateDictJson {
+  groups: OptimizerStateDict<{ lr: number }>['groups'];
+  state: (Record<string, number | { tensor: string }> | null)[];
+}
+
+/**
+ * The state of the parameters `indices` from the files of `stateDictFiles` (the others' entries are left out of
+ * the result); only their tensors are read from `<base>-tensors.bin`. The caller disposes the tensors.
+ */
+export function readStateEntries(base: string, indices: Iterable<number>): { groups: StateDictJson['groups']; paramCount: number; entries: Map<number, ParamState | null> } {
+  let json: StateDictJson;
+  try {
+    json = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as StateDictJson;
+  } catch (e) {
+    throw new BfpoError(`Cannot read the optimizer state ${base}.json: ${(e as Error).message}`);
+  }
+  const wanted = new Set(indices);
+  const names = new Set<string>();
+  for (const i of wanted) for (const v of Object.values(json.state[i] ?? {})) if (typeof v !== 'number') names.add(v.tensor);
+  const tensors = readSomeTensors(`${base}-tensors`, (n) => names.has(n));
+  const entries = new Map<number, ParamState | null>();
+  for (const i of wanted) {
+    const s = json.state[i];
+    if (!s) { entries.set(i, null); continue; }
+    const out: ParamState = {};
+    for (const [k, v] of Object.entries(s)) {
+      const t = typeof v === 'number' ? v : tensors.get(v.tensor);
+      if (t === undefined) throw new BfpoError(`${base}-tensors.json has no tensor ${(v as { tensor: string }).tensor}`);
+      out[k] = t;
+    }
+    entries.set(i, out);
+  }
+  return { groups: json.groups, paramCount: json.state.length, entries };
+}
+
 /** Restores what `saveOptimizer` wrote into an optimizer over the same parameters. */
 export function loadOptimizer(opt: AnyOptimizer, base: string): void {
-  const json = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as {
-    groups: OptimizerStateDict<{ lr: number }>['groups'];
-    state: (Record<string, number | { tensor: string }> | null)[];
-  };
+  const json = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as StateDictJson;
   const tensors = readTensors(`${base}-tensors`);
   try {
     const state = json.state.map((s) => {

@@ -17,12 +17,13 @@ import {
 import { lockOutputDir, type RunLock } from './lock.js';
 import { watchStopSignals, type StopWatch } from './signals.js';
 import { TrainLogger, type LogRecord } from './logger.js';
-import { loadOptimizer, makeOptimizer, optimizerFiles, type AnyOptimizer, type OptimSettings } from './optimizers.js';
+import { makeOptimizer, optimizerFiles, type AnyOptimizer, type OptimSettings } from './optimizers.js';
+import { isShardable, restoreOptimizer, writeOwnShard, writeShardManifest, type ShardableOptimizer, type ShardRecord } from './optimizer-shards.js';
 import { freezeExcept } from '../nn/freeze.js';
 import { MasterWeights } from './precision.js';
 import { lrMultiplier, warmupStepsOf, type ScheduleType } from './schedule.js';
 import { runStep, taskSteps, type StepBatch, type TaskSteps } from './steps.js';
-import { readTensors, tensorFiles } from './tensor-store.js';
+import { tensorFiles } from './tensor-store.js';
 import { batchTokens, disposeBatch, type BatchSource, type CausalLM, type SourcePosition, type TrainingTask } from './types.js';
 import { MetricAverager, runEvaluation } from './evaluate.js';
 import { stepMetricRecords } from './step-metrics.js';
@@ -217,7 +218,9 @@ function* trainLoop(
   if (c.gradientCheckpointing && !model.forwardBackwardCheckpointed) {
     throw new ArgumentError('gradient_checkpointing needs a model with forwardBackwardCheckpointed (LlamaForCausalLM has it)');
   }
-  const params = selectTrainable(model, c.selectedLayers).map(([, p]) => p);
+  const named = selectTrainable(model, c.selectedLayers);
+  const params = named.map(([, p]) => p);
+  const paramNames = named.map(([n]) => n);
   if (c.bf16 && params.some((p) => p.dtype !== 'bfloat16')) {
     throw new ArgumentError('bf16 needs the model in bfloat16 (load it with torch_dtype: bfloat16)');
   }
@@ -246,7 +249,7 @@ function* trainLoop(
       const problem = checkpointProblem(resumeDir);
       if (problem) throw new CheckpointDamagedError(`${resumeDir} is damaged: ${problem}; resume from an earlier checkpoint`);
       assertSameRun(resumeDir, c.runConfig, c.resumeIgnoredKeys);
-      Object.assign(state, restore(resumeDir, store, opt, masters, deviceOf(params)));
+      Object.assign(state, restore(resumeDir, store, opt, masters, deviceOf(params), paramNames));
     } else {
       manualSeed(c.seed);
     }
@@ -277,15 +280,20 @@ function* trainLoop(
     for (const n of notes) log.info(n);
     if (c.runName) log.info(`run ${c.runName}`);
     if (resumeDir) log.info(`Resuming from ${resumeDir} at step ${state.step} of ${totalSteps}`);
+    // With sharding: optimizer over ranks, each rank writes its own optimizer shard into the checkpoint folder.
+    const shards = par !== null && par.worldSize > 1 && isShardable(opt) ? { par, opt } : null;
     const saveNow = function* (): Generator<LoopYield, string, unknown> {
       if (!main) {
-        opt.stateDict(); // rank 0 writes; a sharded optimizer gathers its state to it in this collective
+        if (shards) writeShardsTogether(shards.par, shards.opt, null, paramNames);
+        else opt.stateDict(); // rank 0 writes; a sharded optimizer gathers its state to it in this collective
         return join(c.outputDir, `checkpoint-${state.step}`);
       }
       const limit = { totalLimit: c.saveTotalLimit };
+      const withOptimizer = shards === null;
+      const own = (d: string): void => { if (shards) writeShardsTogether(shards.par, shards.opt, d, paramNames); };
       const dir = io === 'async'
-        ? yield* settle(saveCheckpointAsync(c.outputDir, state.step, (d) => writeCheckpointAsync(d, state, store, opt, masters, c.runConfig, deviceOf(params)), limit))
-        : saveCheckpoint(c.outputDir, state.step, (d) => writeCheckpoint(d, state, store, opt, masters, c.runConfig, deviceOf(params)), limit);
+        ? yield* settle(saveCheckpointAsync(c.outputDir, state.step, (d) => (own(d), writeCheckpointAsync(d, state, store, withOptimizer ? opt : null, masters, c.runConfig, deviceOf(params))), limit))
+        : saveCheckpoint(c.outputDir, state.step, (d) => (own(d), writeCheckpoint(d, state, store, withOptimizer ? opt : null, masters, c.runConfig, deviceOf(params))), limit);
       log.checkpoint(dir, state.step);
       hooks.onSave?.(dir);
       releaseFreeHostMemory();
@@ -561,14 +569,37 @@ function describeStop(s: LoopState, c: TrainerConfig, lastSaved: string | null):
   return `${where}${keep} Lower learning_rate${c.maxGradNorm > 0 ? '' : ', set max_grad_norm (e.g. 1.0)'} or check the data.`;
 }
 
-function writeCheckpoint(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): void {
+/**
+ * The ranks' part of a sharded checkpoint: rank 0 passes the folder it writes (`dir`; null on the others), every
+ * rank writes its optimizer shard there, and once all have, rank 0 writes the manifest (then the rest of the
+ * checkpoint, the trainer state last). A rank that failed to write makes every rank fail with its message, so no
+ * checkpoint without all its shards is placed.
+ */
+function writeShardsTogether(par: TrainParallel, opt: ShardableOptimizer, dir: string | null, paramNames: string[]): void {
+  const folder = par.agree('checkpoint-folder', dir);
+  if (folder === null) throw new CheckpointWriteError('Rank 0 gave no checkpoint folder to write the optimizer shards into');
+  let mine: string;
+  try {
+    mine = JSON.stringify({ ok: writeOwnShard(folder, par.rank, par.worldSize, opt) });
+  } catch (err) {
+    mine = JSON.stringify({ error: `${(err as Error).message}` });
+  }
+  const all = par.gather('checkpoint-shards', mine).map((t) => JSON.parse(t) as { ok?: ShardRecord; error?: string });
+  const failed = all.flatMap((x, r) => (x.error !== undefined ? [`rank ${r}: ${x.error}`] : []));
+  if (failed.length > 0) {
+    throw new CheckpointWriteError(`Writing the optimizer shards of ${folder} failed (${failed.join('; ')}); the previous checkpoint is kept. Fix the cause and rerun the same command to resume.`);
+  }
+  if (dir !== null) writeShardManifest(dir, paramNames, all.map((x) => x.ok!));
+}
+
+function writeCheckpoint(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer | null, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): void {
   const files = checkpointStateFiles(dir, s, opt, masters, runConfig, device);
   store.save(dir);
   writeFiles(files);
 }
 
 /** `writeCheckpoint` through node:fs/promises (and the store's `saveAsync` when it has one). */
-async function writeCheckpointAsync(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): Promise<void> {
+async function writeCheckpointAsync(dir: string, s: LoopState, store: ModelStore, opt: AnyOptimizer | null, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): Promise<void> {
   // Taken before the first await, so nothing the event loop runs meanwhile (e.g. random numbers) leaks in.
   const files = checkpointStateFiles(dir, s, opt, masters, runConfig, device);
   if (store.saveAsync) await store.saveAsync(dir);
@@ -577,14 +608,14 @@ async function writeCheckpointAsync(dir: string, s: LoopState, store: ModelStore
 }
 
 /**
- * A checkpoint's files besides the model: optimizer, fp32 masters, RNG (the CPU's, and the CUDA device's when the
- * model is there), run config, and the trainer state last.
+ * A checkpoint's files besides the model: optimizer (null: written as shards by the ranks), fp32 masters, RNG (the
+ * CPU's, and the CUDA device's when the model is there), run config, and the trainer state last.
  */
-function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): PendingFile[] {
+function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer | null, masters: MasterWeights | null, runConfig: Record<string, unknown>, device: Device): PendingFile[] {
   const rngBytes = rngBytesOf('cpu');
   return [
     ...(device === 'cpu' ? [] : [pendingFile(join(dir, CUDA_RNG_FILE), rngBytesOf(device))]),
-    ...optimizerFiles(opt, join(dir, 'optimizer')),
+    ...(opt ? optimizerFiles(opt, join(dir, 'optimizer')) : []),
     ...(masters ? tensorFiles(join(dir, 'master_weights'), new Map(masters.master.map((t, i) => [String(i), t]))) : []),
     pendingFile(join(dir, 'rng_state.bin'), rngBytes),
     pendingFile(join(dir, RUN_CONFIG), JSON.stringify(runConfig, null, 2)),
@@ -594,15 +625,10 @@ function checkpointStateFiles(dir: string, s: LoopState, opt: AnyOptimizer, mast
   ];
 }
 
-function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, device: Device): LoopState {
+function restore(dir: string, store: ModelStore, opt: AnyOptimizer, masters: MasterWeights | null, device: Device, paramNames: string[]): LoopState {
   const saved = JSON.parse(readFileSync(join(dir, TRAINER_STATE), 'utf8'));
   store.load(dir);
-  if (masters) {
-    const t = readTensors(join(dir, 'master_weights'));
-    masters.load(masters.master.map((_, i) => t.get(String(i)) as Tensor));
-    for (const v of t.values()) v.dispose();
-  }
-  loadOptimizer(opt, join(dir, 'optimizer'));
+  restoreOptimizer(dir, opt, masters, paramNames);
   const rngBytes = readFileSync(join(dir, 'rng_state.bin'));
   const rng = fromBuffer(rngBytes, { dtype: 'uint8', shape: [rngBytes.length] });
   setRngState(rng);
