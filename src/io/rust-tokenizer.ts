@@ -80,7 +80,7 @@ const describeDifference = (text: string): string => JSON.stringify(text.length 
 export interface BatchEncoderOptions {
   /** Default `auto`; the environment variable {@link BACKEND_ENV} overrides it. */
   backend?: TokenizerBackend;
-  /** How many of the run's first texts are also encoded by the JavaScript tokenizer and compared (default 2048). */
+  /** How many of the run's first texts are also encoded by the JavaScript tokenizer and compared (default 1024). */
   checkTexts?: number;
   /** Receives a line when the Rust library gives different ids and encoding switches to JavaScript. */
   log?: (line: string) => void;
@@ -144,7 +144,7 @@ export async function batchEncoder(tok: Tokenizer, opts: BatchEncoderOptions = {
   if (!TOKENIZER_BACKENDS.includes(backend)) {
     throw expected(`one of ${TOKENIZER_BACKENDS.join(', ')}`, fromEnv ? `the environment variable ${BACKEND_ENV}` : 'tokenizer_backend', backend);
   }
-  const checkTexts = opts.checkTexts ?? 2048;
+  const checkTexts = opts.checkTexts ?? 1024;
   if (!Number.isInteger(checkTexts) || checkTexts < 0) throw expected('a non-negative integer', 'checkTexts', checkTexts);
   const chosen = fromEnv ? `${BACKEND_ENV}=${backend}` : `tokenizer_backend: ${backend}`;
   if (backend === 'js') return jsEncoder(tok, chosen);
@@ -171,18 +171,20 @@ export async function batchEncoder(tok: Tokenizer, opts: BatchEncoderOptions = {
     get description() { return current === 'rust' ? rustLine : `tokenizing with bfpo's JavaScript tokenizer (the Rust library gave other ids)`; },
     async encodeBatch(texts) {
       if (current === 'js') return texts.map((t) => tok.encode(t, { addSpecialTokens: false }));
-      const ids = await rust.encode(texts);
-      const n = Math.min(texts.length, checkTexts - checked);
+      const pending = rust.encode(texts);
+      // The texts still to compare are encoded here while the Rust library encodes on its own threads.
+      const n = Math.max(0, Math.min(texts.length, checkTexts - checked));
+      const js = texts.slice(0, n).map((t) => tok.encode(t, { addSpecialTokens: false }));
+      const ids = await pending;
       for (let i = 0; i < n; i++) {
-        const js = tok.encode(texts[i]!, { addSpecialTokens: false });
-        if (sameIds(ids[i]!, js)) continue;
+        if (sameIds(ids[i]!, js[i]!)) continue;
         const why = `the Rust library gave other ids than bfpo's JavaScript tokenizer on the text ${describeDifference(texts[i]!)}`;
         if (backend === 'rust') throw new BfpoError(`${chosen}: ${why}; use tokenizer_backend: auto or js`);
         current = 'js';
         opts.log?.(`${why}; tokenizing with the JavaScript tokenizer from here on`);
         return texts.map((t) => tok.encode(t, { addSpecialTokens: false }));
       }
-      checked += Math.max(0, n);
+      checked += n;
       return ids;
     },
   };

@@ -106,7 +106,8 @@ for (const f of FAMILIES) {
     for (const content of ['text', 'special'] as ContentSpecialTokens[]) {
       const tok = load(f, content);
       const logs: string[] = [];
-      const rust = await batchEncoder(tok, { backend: 'rust', log: (l) => logs.push(l) });
+      // checkTexts 0: every id below comes from the Rust library, none from a comparison with the JavaScript tokenizer.
+      const rust = await batchEncoder(tok, { backend: 'rust', checkTexts: 0, log: (l) => logs.push(l) });
       assert.equal(rust.backend, 'rust', rust.description);
       for (const mode of ['clean', 'trl-0.7'] as TokenizeMode[]) {
         const opts = { maxLength: 160, maxPromptLength: 64, mode };
@@ -122,7 +123,7 @@ for (const f of FAMILIES) {
       const packedRust = await packSftBatched(sft, tok, { blockSize: 64 }, rust);
       assert.ok(packedJs.blocks.length > 10);
       assert.ok(prepared('sft-packed', { train: packedRust.blocks }).equals(prepared('sft-packed', { train: packedJs.blocks })), `${content}: packed blocks differ`);
-      // Every text was checked against the JavaScript tokenizer on the way (fewer than 2048), and none differed.
+      // Still the Rust library, and no switch was logged.
       assert.equal(rust.backend, 'rust');
       assert.deepEqual(logs, []);
     }
