@@ -32,7 +32,7 @@ export interface EncodeComparison {
   tokens: number;
   templateTextsPerSec: number;
   jsTokensPerSec: number;
-  /** null where the `tokenizers` package (a devDependency) is not installed. */
+  /** null where the `tokenizers` package (an optional dependency) is not installed. */
   rustTokensPerSec: number | null;
   /** Whether every text got the same ids from both. */
   identical: boolean | null;

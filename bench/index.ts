@@ -32,6 +32,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   models: modelRows,
   llamacpp: async () => (await import('./llamacpp.js')).benchLlamaCpp(),
   data: dataRows,
+  prepare: async () => (await import('./prepare.js')).benchPrepare(),
   train: async () => (await import('./train.js')).benchTrain(),
   eval: async () => (await import('./eval.js')).benchEval(),
   distributed: async () => (await import('./distributed.js')).benchDistributed(),

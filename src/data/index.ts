@@ -17,12 +17,13 @@ export {
   mixDatasets, checkMixerFraction, describeCount, datasetPath, testIsTrainWarning, type MixOptions, type Mixture, type MixCount,
 } from './mixer.js';
 export { Prng } from './prng.js';
-export type { TextTokenizer } from './tokenizer.js';
+export { runSteps, type TextTokenizer, type BatchTextEncoder, type EncodeSteps } from './tokenizer.js';
+export { runStepsBatched, type BatchedStepsOptions } from './encode-batched.js';
 export {
-  tokenizePair, checkTokenizeOptions, type TokenizeMode, type TokenizeOptions, type TokenizedPair, type TokenizedSequence,
+  tokenizePair, pairSteps, checkTokenizeOptions, type TokenizeMode, type TokenizeOptions, type TokenizedPair, type TokenizedSequence,
 } from './tokenize.js';
-export { tokenizeSft, type TokenizedSft } from './tokenize-sft.js';
-export { packSft, packedConversationIds, type PackedSft, type PackedSftBlock } from './pack-sft.js';
+export { tokenizeSft, sftSteps, type TokenizedSft, type SftTokenizeOptions } from './tokenize-sft.js';
+export { packSft, packSftBatched, packedConversationIds, packedConversationSteps, type PackedSft, type PackedSftBlock } from './pack-sft.js';
 export { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
 export { BatchPlan, type BatchPlanOptions, type BatchPosition } from './batch-plan.js';
 export { BatchLoader, pairLoader, sftLoader, type LoaderOptions, type Positioned } from './loader.js';

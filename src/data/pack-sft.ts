@@ -2,7 +2,8 @@
 // are concatenated in data order and cut into blocks of exactly `blockSize` tokens, each with the loss on every token.
 import { expected } from '../errors.js';
 import type { TokenizedSft } from './tokenize-sft.js';
-import type { TextTokenizer } from './tokenizer.js';
+import { runStepsBatched } from './encode-batched.js';
+import { runSteps, type BatchTextEncoder, type EncodeSteps, type TextTokenizer } from './tokenizer.js';
 import type { ExampleSource, SftExample } from './types.js';
 
 /** A packed block: `source` is its first conversation; `sources` every conversation whose tokens it holds, in order. */
@@ -24,9 +25,13 @@ export interface PackedSft {
  * template's text of the whole conversation (no generation prompt), then EOS.
  */
 export function packedConversationIds(ex: SftExample, tok: TextTokenizer): number[] {
-  const text = tok.applyChatTemplate(ex.messages, { addGenerationPrompt: false });
-  const ids = tok.encode(text, { addSpecialTokens: false });
-  return [...(tok.bosTokenId !== null ? [tok.bosTokenId] : []), ...ids, tok.eosTokenId];
+  return runSteps(packedConversationSteps(ex, tok), tok);
+}
+
+/** The steps of {@link packedConversationIds} (see `EncodeSteps`), for batch encoders. */
+export function* packedConversationSteps(ex: SftExample, tok: TextTokenizer): EncodeSteps<number[]> {
+  const [ids] = yield [tok.applyChatTemplate(ex.messages, { addGenerationPrompt: false })];
+  return [...(tok.bosTokenId !== null ? [tok.bosTokenId] : []), ...ids!, tok.eosTokenId];
 }
 
 /**
@@ -38,15 +43,31 @@ export function packedConversationIds(ex: SftExample, tok: TextTokenizer): numbe
  * blocks[0].ids.length // 2048; blocks[0].learn is all ones
  */
 export function packSft(examples: readonly SftExample[], tok: TextTokenizer, opts: { blockSize: number }): PackedSft {
-  const size = opts.blockSize;
+  checkBlockSize(opts.blockSize);
+  return packIds(examples, examples.map((ex) => packedConversationIds(ex, tok)), opts);
+}
+
+/** {@link packSft} with the conversations' texts encoded by `encoder` in groups (the same blocks). */
+export async function packSftBatched(examples: readonly SftExample[], tok: TextTokenizer, opts: { blockSize: number }, encoder: BatchTextEncoder,
+  progress?: (done: number, total: number) => void): Promise<PackedSft> {
+  checkBlockSize(opts.blockSize);
+  return packIds(examples, await runStepsBatched(examples, (ex) => packedConversationSteps(ex, tok), encoder, { onProgress: progress }), opts);
+}
+
+function checkBlockSize(size: number): void {
   if (!Number.isInteger(size) || size < 2) throw expected('an integer ≥ 2', 'blockSize', size);
+}
+
+/** Cuts the conversations' ids (`all[i]` of `examples[i]`), concatenated in order, into blocks. */
+function packIds(examples: readonly SftExample[], all: number[][], opts: { blockSize: number }): PackedSft {
+  const size = opts.blockSize;
   const blocks: PackedSftBlock[] = [];
   let buf = new Int32Array(size);
   let fill = 0;
   let sources: ExampleSource[] = [];
   let tokens = 0;
-  for (const ex of examples) {
-    const ids = packedConversationIds(ex, tok);
+  for (const [i, ex] of examples.entries()) {
+    const ids = all[i]!;
     tokens += ids.length;
     let at = 0;
     while (at < ids.length) {

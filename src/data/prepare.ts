@@ -5,7 +5,7 @@ import type { DataFileHash } from './file-hash.js';
 import { describeCount, mixDatasets, type MixCount, type MixOptions } from './mixer.js';
 import { tokenizePairs, type TokenizePairsOptions } from './tokenize-parallel.js';
 import type { TokenizedPair } from './tokenize.js';
-import type { TextTokenizer } from './tokenizer.js';
+import type { BatchTextEncoder, TextTokenizer } from './tokenizer.js';
 
 /** Options of {@link preparePreferenceData}. */
 export interface PreparePreferenceOptions {
@@ -14,6 +14,11 @@ export interface PreparePreferenceOptions {
   buffer?: MixOptions<'preference'>;
   tokenizer: TextTokenizer;
   tokenize: TokenizePairsOptions;
+  /**
+   * Builds the batch encoder that encodes the pairs' texts (see `TokenizePairsOptions.encoder`); called once, only
+   * when the pairs are tokenized (not when `tokenized` finds them cached).
+   */
+  encoder?: () => Promise<BatchTextEncoder>;
   /** Receives one line per dataset split and the skip report. */
   log?: (line: string) => void;
   /**
@@ -58,12 +63,11 @@ export async function preparePreferenceData(opts: PreparePreferenceOptions): Pro
   for (const c of counts) opts.log?.(describeCount(c));
   for (const w of warnings) opts.log?.(`warning: ${w}`);
   if (report.skipped > 0) opts.log?.(report.toString());
-  const tok = (examples: typeof main.train) => tokenizePairs(examples, opts.tokenizer, opts.tokenize);
-  const compute = async (): Promise<PairSplits> => ({
-    train: await tok(main.train),
-    test: await tok(main.test),
-    bufferTrain: buffer ? await tok(buffer.train) : [],
-  });
+  const compute = async (): Promise<PairSplits> => {
+    const encoder = await opts.encoder?.();
+    const tok = (examples: typeof main.train) => tokenizePairs(examples, opts.tokenizer, encoder ? { ...opts.tokenize, encoder } : opts.tokenize);
+    return { train: await tok(main.train), test: await tok(main.test), bufferTrain: buffer ? await tok(buffer.train) : [] };
+  };
   const files = [...main.files, ...(buffer?.files ?? [])];
   const splits = opts.tokenized ? await opts.tokenized(files, compute) : await compute();
   return { train: splits.train, test: splits.test, bufferTrain: splits.bufferTrain, counts, report, files, warnings };

@@ -4,8 +4,9 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { BfpoError, expected } from '../errors.js';
-import { tokenizePair, checkTokenizeOptions, type TokenizeOptions, type TokenizedPair } from './tokenize.js';
-import type { TextTokenizer } from './tokenizer.js';
+import { pairSteps, tokenizePair, checkTokenizeOptions, type TokenizeOptions, type TokenizedPair } from './tokenize.js';
+import { runStepsBatched } from './encode-batched.js';
+import type { BatchTextEncoder, TextTokenizer } from './tokenizer.js';
 import type { PreferenceExample } from './types.js';
 
 /** Starts a tokenization worker; from TypeScript sources (tests, benchmarks) the worker first registers tsx. */
@@ -19,7 +20,7 @@ function startWorker(workerData: unknown): Worker {
 export interface TokenizePairsOptions extends TokenizeOptions {
   /**
    * Worker threads: a count, 0 for this thread, or 'auto' (default): one per core but one when a
-   * `tokenizerModule` is given and there are at least 500 pairs, else this thread.
+   * `tokenizerModule` is given, there is no `encoder` and there are at least 500 pairs, else this thread.
    */
   workers?: number | 'auto';
   /**
@@ -27,7 +28,12 @@ export interface TokenizePairsOptions extends TokenizeOptions {
    * worker (tokenizers cannot be sent between threads), and the JSON-serialisable `args` it takes.
    */
   tokenizerModule?: { url: string; args?: unknown };
-  /** Pairs per message to a worker (default 256). */
+  /**
+   * On this thread: encodes the texts of groups of `chunkSize` pairs at once with this encoder (e.g. Hugging Face's
+   * Rust library), rendering the next group's chat templates meanwhile. It must give `encode`'s ids.
+   */
+  encoder?: BatchTextEncoder;
+  /** Pairs per message to a worker (default 256), or per group given to the `encoder` (default 512). */
   chunkSize?: number;
   /** Called as pairs finish (after each chunk on workers, every 256 pairs on this thread), e.g. for a progress bar. */
   onProgress?: (done: number, total: number) => void;
@@ -43,10 +49,11 @@ export interface TokenizePairsOptions extends TokenizeOptions {
 export async function tokenizePairs(examples: PreferenceExample[], tokenizer: TextTokenizer | null, opts: TokenizePairsOptions): Promise<TokenizedPair[]> {
   checkTokenizeOptions(opts);
   const asked = opts.workers ?? 'auto';
-  const workers = asked === 'auto' ? (opts.tokenizerModule && examples.length >= 500 ? Math.max(1, availableParallelism() - 1) : 0) : asked;
+  const workers = asked === 'auto' ? (opts.tokenizerModule && !opts.encoder && examples.length >= 500 ? Math.max(1, availableParallelism() - 1) : 0) : asked;
   if (!Number.isInteger(workers) || workers < 0) throw expected("a non-negative integer or 'auto'", 'workers', asked);
   if (workers === 0 || examples.length === 0) {
     if (!tokenizer) throw expected('a tokenizer when workers is 0', 'tokenizer', tokenizer);
+    if (opts.encoder) return runStepsBatched(examples, (ex) => pairSteps(ex, tokenizer, opts), opts.encoder, { chunkSize: opts.chunkSize, onProgress: opts.onProgress });
     return examples.map((ex, i) => {
       const pair = tokenizePair(ex, tokenizer, opts);
       if (opts.onProgress && ((i + 1) % 256 === 0 || i + 1 === examples.length)) opts.onProgress(i + 1, examples.length);

@@ -2,7 +2,7 @@
 // (content through the end-of-turn token); `trl-0.7` learns every token of the rendered conversation, as the original's SFT did.
 import { ArgumentError } from '../errors.js';
 import type { TokenizeMode } from './tokenize.js';
-import type { TextTokenizer } from './tokenizer.js';
+import { runSteps, type EncodeSteps, type TextTokenizer } from './tokenizer.js';
 import type { ExampleSource, SftExample } from './types.js';
 
 /** A tokenized conversation: `learn[i]` is 1 where position i carries a label. */
@@ -17,18 +17,16 @@ function tokenBoundary(full: number[], prefixIds: number[]): number {
   return prefixIds.every((t, i) => full[i] === t) ? prefixIds.length : prefixIds.length - 1;
 }
 
-/**
- * Tokenizes a conversation for SFT, truncated to `maxLength` keeping its start.
- *
- * @example
- * const { ids, learn } = tokenizeSft(example, tok, { maxLength: 2048 });
- */
-export function tokenizeSft(ex: SftExample, tok: TextTokenizer, opts: { maxLength: number; mode?: TokenizeMode; eotTokenId?: number }): TokenizedSft {
+/** Options of {@link tokenizeSft}. */
+export interface SftTokenizeOptions { maxLength: number; mode?: TokenizeMode; eotTokenId?: number }
+
+/** The steps of one conversation (see `EncodeSteps`): {@link tokenizeSft} runs them with `tok.encode`. */
+export function* sftSteps(ex: SftExample, tok: TextTokenizer, opts: SftTokenizeOptions): EncodeSteps<TokenizedSft> {
   const text = tok.applyChatTemplate(ex.messages, { addGenerationPrompt: false });
-  let ids = tok.encode(text, { addSpecialTokens: false });
-  const learn = new Uint8Array(ids.length);
-  if ((opts.mode ?? 'clean') === 'trl-0.7') learn.fill(1);
-  else {
+  const clean = (opts.mode ?? 'clean') !== 'trl-0.7';
+  // Each assistant turn: the text before it (with the generation prompt) and the text through it.
+  const turns: { first: boolean; before: string; through: string }[] = [];
+  if (clean) {
     for (let i = 0; i < ex.messages.length; i++) {
       if (ex.messages[i]!.role !== 'assistant') continue;
       const before = tok.applyChatTemplate(ex.messages.slice(0, i), { addGenerationPrompt: true });
@@ -36,12 +34,20 @@ export function tokenizeSft(ex: SftExample, tok: TextTokenizer, opts: { maxLengt
       if (!text.startsWith(through) || !through.startsWith(before)) {
         throw new ArgumentError('The chat template does not render conversations prefix by prefix; use mode "trl-0.7" with this template');
       }
-      const a = i === 0 ? 0 : tokenBoundary(ids, tok.encode(before, { addSpecialTokens: false }));
-      let b = tokenBoundary(ids, tok.encode(through, { addSpecialTokens: false }));
-      const eot = ids.lastIndexOf(opts.eotTokenId ?? tok.eosTokenId, b - 1);
-      if (eot >= a) b = eot + 1; // the turn ends at its end-of-turn token; template text after it is not learned
-      learn.fill(1, a, b);
+      turns.push({ first: i === 0, before, through });
     }
+  }
+  const [encoded, ...turnIds] = yield [text, ...turns.flatMap((t) => (t.first ? [t.through] : [t.before, t.through]))];
+  let ids = encoded!;
+  const learn = new Uint8Array(ids.length);
+  if (!clean) learn.fill(1);
+  let at = 0;
+  for (const t of turns) {
+    const a = t.first ? 0 : tokenBoundary(ids, turnIds[at++]!);
+    let b = tokenBoundary(ids, turnIds[at++]!);
+    const eot = ids.lastIndexOf(opts.eotTokenId ?? tok.eosTokenId, b - 1);
+    if (eot >= a) b = eot + 1; // the turn ends at its end-of-turn token; template text after it is not learned
+    learn.fill(1, a, b);
   }
   let learnOut = learn;
   if (tok.bosTokenId !== null && ids[0] !== tok.bosTokenId) {
@@ -52,4 +58,14 @@ export function tokenizeSft(ex: SftExample, tok: TextTokenizer, opts: { maxLengt
   }
   const n = Math.min(ids.length, opts.maxLength);
   return { ids: Int32Array.from(ids.slice(0, n)), learn: learnOut.slice(0, n), source: ex.source };
+}
+
+/**
+ * Tokenizes a conversation for SFT, truncated to `maxLength` keeping its start.
+ *
+ * @example
+ * const { ids, learn } = tokenizeSft(example, tok, { maxLength: 2048 });
+ */
+export function tokenizeSft(ex: SftExample, tok: TextTokenizer, opts: SftTokenizeOptions): TokenizedSft {
+  return runSteps(sftSteps(ex, tok, opts), tok);
 }

@@ -2,7 +2,7 @@
 // `clean` (prompt with the generation prompt, answer + one end-of-turn token, no duplicate BOS/EOS) and
 // `trl-0.7` (the original's exact sequences: header inside the completion, BOS prepended, EOS appended twice).
 import { ArgumentError, expected } from '../errors.js';
-import type { TextTokenizer } from './tokenizer.js';
+import { runSteps, type EncodeSteps, type TextTokenizer } from './tokenizer.js';
 import type { ExampleSource, Message, PreferenceExample } from './types.js';
 
 /** `clean` (default) or `trl-0.7` (reproduces the original's token sequences, quirks included). */
@@ -71,19 +71,22 @@ function sequence(p: { prompt: number[]; answer: number[] }): TokenizedSequence 
   return { ids, promptLength: p.prompt.length };
 }
 
+type Parts = { prompt: number[]; answer: number[] };
+
 /** trl 0.7.7: enc(prompt + answer) split at len(enc(prompt)), moved one left when the last prompt token merged. */
-function trlSplit(tok: TextTokenizer, promptText: string, promptIds: number[], answerText: string): { prompt: number[]; answer: number[] } {
-  const full = tok.encode(promptText + answerText, { addSpecialTokens: false });
+function trlSplit(full: number[], promptIds: number[]): Parts {
   let start = promptIds.length;
   if (!sameStart(full, promptIds)) start -= 1;
   return { prompt: full.slice(0, start), answer: full.slice(start) };
 }
 
-function tokenizeTrl(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOptions): [{ prompt: number[]; answer: number[] }, { prompt: number[]; answer: number[] }] {
+function* trlSteps(ex: PreferenceExample, tok: TextTokenizer): EncodeSteps<[Parts, Parts]> {
   const promptText = tok.applyChatTemplate(ex.prompt, { addGenerationPrompt: false });
-  const promptIds = tok.encode(promptText, { addSpecialTokens: false });
-  const c = trlSplit(tok, promptText, promptIds, tok.applyChatTemplate(ex.chosen, { addGenerationPrompt: false }));
-  const r = trlSplit(tok, promptText, promptIds, tok.applyChatTemplate(ex.rejected, { addGenerationPrompt: false }));
+  const chosenText = promptText + tok.applyChatTemplate(ex.chosen, { addGenerationPrompt: false });
+  const rejectedText = promptText + tok.applyChatTemplate(ex.rejected, { addGenerationPrompt: false });
+  const [promptIds, chosenIds, rejectedIds] = yield [promptText, chosenText, rejectedText];
+  const c = trlSplit(chosenIds!, promptIds!);
+  const r = trlSplit(rejectedIds!, promptIds!);
   const diff = c.prompt.reduce((n, t, i) => n + (t !== r.prompt[i] ? 1 : 0), 0);
   if (diff > 1 || Math.abs(c.prompt.length - r.prompt.length) > 1) {
     throw new ArgumentError(`${ex.source.dataset}, row ${ex.source.row}: chosen and rejected prompt tokens differ by more than one token`);
@@ -98,33 +101,45 @@ function tokenizeTrl(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOp
 /** Counts of `clean`-mode pairs whose answer had to be encoded on its own because a token merged across the boundary. */
 export const boundaryStats = { reencoded: 0 };
 
-function cleanAnswer(tok: TextTokenizer, promptText: string, promptIds: number[], prompt: Message[], answer: Message[], eot: number): number[] {
+/** The whole conversation's text; its answer part is what follows the prompt text. */
+function cleanText(tok: TextTokenizer, promptText: string, prompt: Message[], answer: Message[]): string {
   const fullText = tok.applyChatTemplate([...prompt, ...answer], { addGenerationPrompt: false });
   if (!fullText.startsWith(promptText)) {
     throw new ArgumentError('The chat template renders the prompt with its generation prompt differently from the start of the whole conversation; use mode "trl-0.7" with this template');
   }
-  const answerText = fullText.slice(promptText.length);
-  const full = tok.encode(fullText, { addSpecialTokens: false });
-  let ids: number[];
-  if (sameStart(full, promptIds)) ids = full.slice(promptIds.length);
-  else {
-    boundaryStats.reencoded += 1;
-    ids = tok.encode(answerText, { addSpecialTokens: false });
-  }
+  return fullText;
+}
+
+/** The answer ids through their last end-of-turn token, or with one appended when they have none. */
+function endAtTurn(ids: number[], eot: number): number[] {
   const end = ids.lastIndexOf(eot);
   if (end >= 0) ids.length = end + 1; // drop what the template writes after the end-of-turn token (a newline)
   else ids.push(eot);
   return ids;
 }
 
-function tokenizeClean(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOptions): [{ prompt: number[]; answer: number[] }, { prompt: number[]; answer: number[] }] {
+function* cleanSteps(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOptions): EncodeSteps<[Parts, Parts]> {
   const promptText = tok.applyChatTemplate(ex.prompt, { addGenerationPrompt: true });
-  const promptIds = tok.encode(promptText, { addSpecialTokens: false });
+  const texts = [cleanText(tok, promptText, ex.prompt, ex.chosen), cleanText(tok, promptText, ex.prompt, ex.rejected)];
+  const [promptIds, ...full] = yield [promptText, ...texts];
   const eot = opts.eotTokenId ?? tok.eosTokenId;
-  const chosen = cleanAnswer(tok, promptText, promptIds, ex.prompt, ex.chosen, eot);
-  const rejected = cleanAnswer(tok, promptText, promptIds, ex.prompt, ex.rejected, eot);
-  const prompt = tok.bosTokenId !== null && promptIds[0] !== tok.bosTokenId ? [tok.bosTokenId, ...promptIds] : promptIds;
-  return [{ prompt, answer: chosen }, { prompt: [...prompt], answer: rejected }];
+  // When a token merged across the prompt/answer boundary, the answer is encoded on its own.
+  const merged = [0, 1].filter((k) => !sameStart(full[k]!, promptIds!));
+  boundaryStats.reencoded += merged.length;
+  const alone = merged.length > 0 ? yield merged.map((k) => texts[k]!.slice(promptText.length)) : [];
+  const answers = [0, 1].map((k) => endAtTurn(merged.includes(k) ? alone[merged.indexOf(k)]! : full[k]!.slice(promptIds!.length), eot));
+  const prompt = tok.bosTokenId !== null && promptIds![0] !== tok.bosTokenId ? [tok.bosTokenId, ...promptIds!] : promptIds!;
+  return [{ prompt, answer: answers[0]! }, { prompt: [...prompt], answer: answers[1]! }];
+}
+
+/**
+ * The steps of one pair: yields the texts it needs encoded (without the tokenizer's own special tokens), receives
+ * their ids, and returns the pair. {@link tokenizePair} runs it with `tok.encode`; batch encoders run many at once.
+ */
+export function* pairSteps(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOptions): EncodeSteps<TokenizedPair> {
+  const [c, r] = (opts.mode ?? 'clean') === 'trl-0.7' ? yield* trlSteps(ex, tok) : yield* cleanSteps(ex, tok, opts);
+  truncate([c, r], opts);
+  return { chosen: sequence(c), rejected: sequence(r), isChosenSafe: ex.isChosenSafe, isRejectedSafe: ex.isRejectedSafe, source: ex.source };
 }
 
 /**
@@ -136,7 +151,5 @@ function tokenizeClean(ex: PreferenceExample, tok: TextTokenizer, opts: Tokenize
  */
 export function tokenizePair(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOptions): TokenizedPair {
   checkTokenizeOptions(opts);
-  const [c, r] = (opts.mode ?? 'clean') === 'trl-0.7' ? tokenizeTrl(ex, tok, opts) : tokenizeClean(ex, tok, opts);
-  truncate([c, r], opts);
-  return { chosen: sequence(c), rejected: sequence(r), isChosenSafe: ex.isChosenSafe, isRejectedSafe: ex.isRejectedSafe, source: ex.source };
+  return runSteps(pairSteps(ex, tok, opts), tok);
 }

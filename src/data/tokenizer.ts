@@ -22,3 +22,25 @@ export interface TextTokenizer {
   /** Optional: token ids back to text, used for reports and docs. */
   decode?(ids: ArrayLike<number>): string;
 }
+
+/**
+ * Many texts to ids at once, each as `encode(text, { addSpecialTokens: false })` gives it, in order (e.g. Hugging
+ * Face's Rust library through the io layer's `batchEncoder`).
+ */
+export interface BatchTextEncoder {
+  encodeBatch(texts: string[]): Promise<number[][]>;
+}
+
+/**
+ * Tokenization as a generator: it yields the texts it needs encoded (without the tokenizer's own special tokens),
+ * receives their ids in the same order, possibly yields again, and returns its result. Rendering happens between
+ * yields, so a batch encoder can encode one group's texts while the next group renders.
+ */
+export type EncodeSteps<T> = Generator<string[], T, number[][]>;
+
+/** Runs `steps` with `tok.encode`, one text at a time. */
+export function runSteps<T>(steps: EncodeSteps<T>, tok: TextTokenizer): T {
+  let at = steps.next();
+  while (!at.done) at = steps.next(at.value.map((t) => tok.encode(t, { addSpecialTokens: false })));
+  return at.value;
+}

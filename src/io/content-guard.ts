@@ -65,12 +65,22 @@ export class ContentGuard {
    * post-processor adds (BOS) when special tokens are asked for.
    */
   encode(text: string, around: { prefix: number[]; suffix: number[] } | null): number[] {
-    const alias = (k: number): string => `\uE002${this.#nonce}-${k}\uE003`;
-    if (text.includes(`\uE002${this.#nonce}`)) throw new BfpoError('Text contains the tokenizer\'s internal special-token alias; refusing to encode it');
-    let marked = this.#find ? text.replace(this.#find, (s) => alias(this.#index.get(s)!)) : text;
-    marked = marked.replace(ESCAPE_RE, (m, k: string) => this.specials[Number(k)] ?? m);
-    const ids = this.#plainTokenizer(alias).encode(marked, { add_special_tokens: false }).ids;
+    const ids = this.#plainTokenizer().encode(this.mark(text), { add_special_tokens: false }).ids;
     return around ? [...around.prefix, ...ids, ...around.suffix] : ids;
+  }
+
+  /**
+   * `text` as the plain tokenizer (see {@link plainJson}) must see it: the raw special-token strings (the
+   * template's markup) become their private aliases, escaped content the strings it stands for.
+   */
+  mark(text: string): string {
+    if (text.includes(`\uE002${this.#nonce}`)) throw new BfpoError('Text contains the tokenizer\'s internal special-token alias; refusing to encode it');
+    const marked = this.#find ? text.replace(this.#find, (s) => this.#alias(this.#index.get(s)!)) : text;
+    return marked.replace(ESCAPE_RE, (m, k: string) => this.specials[Number(k)] ?? m);
+  }
+
+  #alias(k: number): string {
+    return `\uE002${this.#nonce}-${k}\uE003`;
   }
 
   /**
@@ -78,24 +88,35 @@ export class ContentGuard {
    * ids and flags under the alias, and model vocabulary entries with a special token's string are renamed too, so
    * plain text can never produce a special id.
    */
-  #plainTokenizer(alias: (k: number) => string): HfTokenizer {
+  #plainTokenizer(): HfTokenizer {
     if (this.#plain) return this.#plain;
-    const rename = (s: string): string => (this.#index.has(s) ? alias(this.#index.get(s)!) : s);
-    const added = Array.isArray(this.#json.added_tokens) ? (this.#json.added_tokens as Json[]) : [];
-    const model = { ...(this.#json.model as Json) };
+    const options = Object.fromEntries(Object.entries(this.#options).map(([k, v]) => [k, typeof v === 'string' ? this.#rename(v) : v]));
+    this.#plain = new HfTokenizer(this.plainJson(this.#json), options);
+    return this.#plain;
+  }
+
+  #rename(s: string): string {
+    return this.#index.has(s) ? this.#alias(this.#index.get(s)!) : s;
+  }
+
+  /**
+   * `json` (this tokenizer.json, or another form of it with the same vocabulary and added tokens) with each special
+   * token reachable only through its alias, and no post-processor: text marked by {@link mark} encodes with it.
+   */
+  plainJson(json: Json): Json {
+    const rename = (s: string): string => this.#rename(s);
+    const added = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
+    const model = { ...(json.model as Json) };
     if (typeof model.unk_token === 'string') model.unk_token = rename(model.unk_token);
     if (Array.isArray(model.vocab)) model.vocab = (model.vocab as [string, number][]).map(([p, score]) => [rename(p), score]);
     else if (model.vocab && typeof model.vocab === 'object') {
       model.vocab = Object.fromEntries(Object.entries(model.vocab as Json).map(([p, id]) => [rename(p), id]));
     }
-    const json: Json = {
-      ...this.#json,
+    return {
+      ...json,
       model,
       post_processor: null,
       added_tokens: added.map((a) => (typeof a.content === 'string' && this.#index.has(a.content) ? { ...a, content: rename(a.content) } : a)),
     };
-    const options = Object.fromEntries(Object.entries(this.#options).map(([k, v]) => [k, typeof v === 'string' ? rename(v) : v]));
-    this.#plain = new HfTokenizer(json, options);
-    return this.#plain;
   }
 }

@@ -12,8 +12,10 @@ export { type HfFolder, PICKLE_ADVICE, findHfFolder, loadHfWeights, loadHfWeight
 export { type ChatMessage, type TemplateTokens, ChatTemplate, ChatTemplateError, ZEPHYR_CHAT_TEMPLATE } from './chat-template.js';
 export {
   type TokenizerConfig, type EncodeOptions as TokenizerEncodeOptions, type TokenizerOptions, type ApplyChatTemplateOptions, Tokenizer, loadTokenizer, saveTokenizer, generationConfig, missingTemplateWarning,
+  type NativeEncodingSpec,
 } from './tokenizer.js';
 export { type ContentSpecialTokens, CONTENT_SPECIAL_TOKENS } from './content-guard.js';
+export { type BatchEncoder, type BatchEncoderOptions, type TokenizerBackend, TOKENIZER_BACKENDS, BACKEND_ENV, batchEncoder, rustBinding } from './rust-tokenizer.js';
 export {
   type GgufFile, type GgufValue, type GgufScalarType, type GgufTensorInfo, type GgufTensorData, type GgmlType,
   readGguf, readGgufTensor, readGgufTensorBytes, writeGguf,

@@ -92,6 +92,16 @@ export function withMetaspaceSplit(json: Json): Json {
   return { ...json, pre_tokenizer: { type: 'Split', pattern: { Regex: '▁+[^▁]*|[^▁]+' }, behavior: 'Isolated', invert: false } };
 }
 
+/** How to encode like `Tokenizer.encode(text, { addSpecialTokens: false })` with another library (see `nativeEncodingSpec`). */
+export interface NativeEncodingSpec {
+  /** tokenizer.json for texts without escaped content: the file as written, Llama-2-style texts split at `▁` runs. */
+  json: Json;
+  /** tokenizer.json for marked texts: special tokens reachable only through private aliases. */
+  plainJson(): Json;
+  /** The text to encode with `plainJson` when `text` holds escaped content, else null (encode `text` with `json`). */
+  mark(text: string): string | null;
+}
+
 /** Options of `Tokenizer.encode`. */
 export interface EncodeOptions {
   /** Add the tokens the post-processor adds (BOS for Llama). Default true, as in transformers. */
@@ -145,6 +155,7 @@ export class Tokenizer {
   readonly #size: number;
   readonly #guard: ContentGuard;
   #around: { prefix: number[]; suffix: number[] } | undefined;
+  readonly #nativeJson: Json;
 
   constructor(tokenizerJson: Json, config: TokenizerConfig = {}, source = 'tokenizer.json', options: TokenizerOptions = {}) {
     this.source = source;
@@ -178,8 +189,11 @@ export class Tokenizer {
     if ((config.add_bos_token !== undefined || config.add_eos_token !== undefined) && (!pp || pp.type === 'TemplateProcessing')) {
       json = withBosEos(json, this.bosToken, this.eosToken, config.add_bos_token === true, config.add_eos_token === true, vocabId);
     }
-    json.pre_tokenizer = patchPreTokenizer(json.pre_tokenizer);
     json = withMetaspaceSplit(json);
+    // The same tokenizer for the Rust library: what the JS library needs patched stays as written; truncation and
+    // padding, which only the Rust library applies, are off (encode returns every token, unpadded).
+    this.#nativeJson = { ...json, truncation: null, padding: null };
+    json.pre_tokenizer = patchPreTokenizer(json.pre_tokenizer);
     if (model.type === 'WordLevel') json = { ...json, model: { ...model, type: undefined } };
     const hfOptions = { ...config, bos_token: this.bosToken, eos_token: this.eosToken, pad_token: this.padToken, unk_token: this.unkToken };
     try {
@@ -240,6 +254,20 @@ export class Tokenizer {
       if (err instanceof FormatError) throw err;
       throw new FormatError(this.source, `cannot encode text: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * What another implementation of this tokenizer (Hugging Face's Rust library) needs to give the ids of
+   * `encode(text, { addSpecialTokens: false })`: `json`, the tokenizer.json to load for text without escaped content;
+   * `plainJson`, the one for the text `mark(text)` returns when the text has escaped content (`mark` returns null
+   * when it has none). See {@link NativeEncodingSpec}.
+   */
+  nativeEncodingSpec(): NativeEncodingSpec {
+    return {
+      json: this.#nativeJson,
+      plainJson: () => this.#guard.plainJson(this.#nativeJson),
+      mark: (text) => (this.#guard.hasEscapes(text) ? this.#guard.mark(text) : null),
+    };
   }
 
   /** What the post-processor puts before and after a text's tokens (BOS for Llama), found on a probe text. */

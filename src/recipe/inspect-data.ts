@@ -3,7 +3,7 @@
 import { dumpJsonLines, preferenceDumpRow, sftDumpRow } from '../data/dump.js';
 import { loadTokenizer } from '../io/tokenizer.js';
 import { RecipeError } from './recipe.js';
-import { preferenceData, sftData, textTokenizer } from './run.js';
+import { dataEncoder, preferenceData, sftData, textTokenizer } from './run.js';
 import type { RunSettings } from './settings.js';
 
 /** Which rows to dump: the first `rows` of `split` in training order. */
@@ -33,7 +33,7 @@ export async function inspectRecipeData(settings: RunSettings, request: DumpRequ
   const tok = textTokenizer(tokenizer, settings.model.chatTemplate);
   const summary: string[] = [];
   if (settings.task === 'preference') {
-    const data = await preferenceData(settings, tok);
+    const data = await preferenceData(settings, tok, { encoder: dataEncoder(settings, tokenizer) });
     const sources = { train: data.train, test: data.eval, buffer: data.buffer };
     for (const [name, s] of Object.entries(sources)) if (s) summary.push(`${name}: ${s.items.length} pairs in ${s.length} batches`);
     if (!request) return { summary, dump: '' };
@@ -42,7 +42,7 @@ export async function inspectRecipeData(settings: RunSettings, request: DumpRequ
     return { summary, dump: dumpJsonLines(s.items, s.itemOrder(0), request.rows, preferenceDumpRow) };
   }
   if (request?.split === 'buffer') throw new RecipeError('--split buffer applies to preference recipes (bfpo train); SFT has no buffer');
-  const data = await sftData(settings, tok);
+  const data = await sftData(settings, tok, { encoder: dataEncoder(settings, tokenizer) });
   const what = settings.tokenize.packing ? 'packed blocks' : 'conversations';
   const sources = { train: data.train, test: data.eval };
   for (const [name, s] of Object.entries(sources)) if (s) summary.push(`${name}: ${s.items.length} ${what} in ${s.length} batches`);

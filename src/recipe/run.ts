@@ -5,10 +5,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DataFileHash } from '../data/file-hash.js';
 import { describeCount, mixDatasets } from '../data/mixer.js';
-import { packSft } from '../data/pack-sft.js';
+import { runStepsBatched } from '../data/encode-batched.js';
+import { packSft, packSftBatched } from '../data/pack-sft.js';
 import { preparePreferenceData } from '../data/prepare.js';
-import { tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
-import type { TextTokenizer } from '../data/tokenizer.js';
+import { sftSteps, tokenizeSft, type TokenizedSft } from '../data/tokenize-sft.js';
+import type { BatchTextEncoder, TextTokenizer } from '../data/tokenizer.js';
+import type { SftExample } from '../data/types.js';
+import { batchEncoder, type BatchEncoder } from '../io/rust-tokenizer.js';
 import { ChatTemplate, ZEPHYR_CHAT_TEMPLATE } from '../io/chat-template.js';
 import type { LanguageModel } from '../models/language-model.js';
 import { applyLora } from '../nn/lora.js';
@@ -50,6 +53,18 @@ export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): Text
   };
 }
 
+/** Builds a run's batch encoder when first called (so not on a tokenized-cache hit), and logs which implementation encodes. */
+export type EncoderFactory = () => Promise<BatchTextEncoder>;
+
+/**
+ * The encoder factory of a run: Hugging Face's Rust tokenizers library where it gives bfpo's ids, else bfpo's
+ * JavaScript tokenizer (tokenizer_backend, BFPO_TOKENIZER_BACKEND); the choice is logged when it is made.
+ */
+export function dataEncoder(s: RunSettings, tokenizer: Tokenizer): EncoderFactory {
+  let built: Promise<BatchEncoder> | undefined;
+  return () => (built ??= batchEncoder(tokenizer, { backend: s.tokenize.backend, log: note }).then((e) => { note(e.description); return e; }));
+}
+
 /** A progress callback that shows phase `label`; a new display starts whenever the count starts over. */
 function phaseFeed(label: string): (done: number, total: number) => void {
   let phase: PhaseProgress | null = null;
@@ -71,8 +86,11 @@ export interface PreferenceData { train: PairPlanSource; eval?: PairPlanSource; 
 /** A data-parallel rank's place: its sources batch the global batch (per-device size times the ranks) and slice it. */
 export type RankSplit = { rank: number; worldSize: number };
 
+/** Where a run's data goes and how it is encoded: without `encoder`, with `tok.encode` one text at a time. */
+export interface DataOptions { split?: RankSplit; device?: Device; encoder?: EncoderFactory }
+
 /** Mixes, tokenizes and batches a preference run's data (main, test and buffer), logging counts and warnings. */
-export async function preferenceData(s: RunSettings, tok: TextTokenizer, o: { split?: RankSplit; device?: Device } = {}): Promise<PreferenceData> {
+export async function preferenceData(s: RunSettings, tok: TextTokenizer, o: DataOptions = {}): Promise<PreferenceData> {
   const { split, device = 'cpu' } = o;
   const { main, buffer } = s.data;
   const data = await preparePreferenceData({
@@ -80,6 +98,7 @@ export async function preferenceData(s: RunSettings, tok: TextTokenizer, o: { sp
     ...(buffer ? { buffer: { ...mixOptions(buffer, 'preference'), onHashProgress: phaseFeed('hashing buffer data files (bytes)') } } : {}),
     tokenizer: tok,
     tokenize: { maxLength: s.tokenize.maxLength, maxPromptLength: s.tokenize.maxPromptLength, mode: s.tokenize.mode, workers: 0, onProgress: phaseFeed('tokenizing pairs') },
+    encoder: o.encoder,
     log: note,
     tokenized: (files, compute) => cachedTokenized(s, 'pairs', files, compute, note),
   });
@@ -154,30 +173,35 @@ function reference(s: RunSettings, model: LanguageModel, data: PreferenceData, d
 export interface SftData { train: SftPlanSource; eval?: SftPlanSource; files: DataFileHash[] }
 
 /** Mixes and tokenizes (or packs, with `packing`) an SFT run's data, logging counts and warnings. */
-export async function sftData(s: RunSettings, tok: TextTokenizer, o: { split?: RankSplit; device?: Device } = {}): Promise<SftData> {
+export async function sftData(s: RunSettings, tok: TextTokenizer, o: DataOptions = {}): Promise<SftData> {
   const { split, device = 'cpu' } = o;
   const opts = { maxLength: s.tokenize.maxSeqLength, mode: s.tokenize.mode };
   const pad = tok.padTokenId ?? tok.eosTokenId;
-  const all = (xs: Parameters<typeof tokenizeSft>[0][], split: string): TokenizedSft[] => {
+  const all = async (xs: SftExample[], split: string): Promise<TokenizedSft[]> => {
+    const encoder = await o.encoder?.();
     if (s.tokenize.packing) {
-      const packed = packSft(xs, tok, { blockSize: s.tokenize.maxSeqLength });
+      const size = { blockSize: s.tokenize.maxSeqLength };
+      const packed = encoder ? await packSftBatched(xs, tok, size, encoder, phaseFeed(`tokenizing ${split} conversations`)) : packSft(xs, tok, size);
       note(`packed ${split}: ${xs.length} conversations, ${packed.tokens} tokens -> ${packed.blocks.length} blocks of ${s.tokenize.maxSeqLength} (${packed.droppedTokens} tokens after the last block dropped)`);
       return packed.blocks;
     }
     const progress = phaseFeed(`tokenizing ${split} conversations`);
-    return xs.map((ex, i) => {
-      const t = tokenizeSft(ex, tok, opts);
-      if ((i + 1) % 256 === 0 || i + 1 === xs.length) progress(i + 1, xs.length);
-      if (!s.tokenize.assistantOnlyLoss) t.learn.fill(1);
-      return t;
-    });
+    const out = encoder
+      ? await runStepsBatched(xs, (ex) => sftSteps(ex, tok, opts), encoder, { onProgress: progress })
+      : xs.map((ex, i) => {
+        const t = tokenizeSft(ex, tok, opts);
+        if ((i + 1) % 256 === 0 || i + 1 === xs.length) progress(i + 1, xs.length);
+        return t;
+      });
+    if (!s.tokenize.assistantOnlyLoss) for (const t of out) t.learn.fill(1);
+    return out;
   };
   const mix = await mixDatasets({ ...mixOptions(s.data.main, 'sft'), onHashProgress: phaseFeed('hashing data files (bytes)') });
   for (const c of mix.counts) note(describeCount(c));
   for (const w of mix.warnings) note(`warning: ${w}`);
   if (mix.report.skipped > 0) note(mix.report.toString());
   const { train, test } = await cachedTokenized(s, s.tokenize.packing ? 'sft-packed' : 'sft', mix.files,
-    async () => ({ train: all(mix.train, 'train'), test: all(mix.test, 'test') }), note);
+    async () => ({ train: await all(mix.train, 'train'), test: await all(mix.test, 'test') }), note);
   if (train.length === 0) throw new BfpoError(`dataset_mixer ${JSON.stringify(s.data.main.mixer)} yields no training ${s.tokenize.packing ? `blocks of max_seq_length ${s.tokenize.maxSeqLength} tokens` : 'conversations'}`);
   const seed = s.trainer.seed;
   return {
@@ -237,13 +261,13 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
     let t: TrainingTask;
     waitFor('others');
     if (s.task === 'sft') {
-      const data = await sftData(s, tok, { split, device });
+      const data = await sftData(s, tok, { split, device, encoder: dataEncoder(s, tokenizer) });
       config.runConfig = { ...config.runConfig, data_files: data.files };
       t = { kind: 'sft', train: data.train, eval: data.eval };
     } else {
       const loss = s.loss;
       if (!loss) throw new BfpoError('A preference run needs its loss settings (resolveSettings with task preference)');
-      const data = await preferenceData(s, tok, { split, device });
+      const data = await preferenceData(s, tok, { split, device, encoder: dataEncoder(s, tokenizer) });
       config.runConfig = { ...config.runConfig, data_files: data.files };
       const ref = reference(s, model, data, device);
       release = ref.dispose;
@@ -292,7 +316,7 @@ export async function runLogpsCache(s: RunSettings, group?: ProcessGroup): Promi
   tokenizer.contentSpecialTokens = s.model.contentSpecialTokens;
   // Rank 0 tokenizes first; the others then read its tokenized cache.
   if (group && group.rank !== 0) group.barrier();
-  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), { device });
+  const data = await preferenceData(s, textTokenizer(tokenizer, s.model.chatTemplate), { device, encoder: dataEncoder(s, tokenizer) });
   if (group && group.rank === 0) group.barrier();
   precomputedTables(s, data, device, group);
 }

@@ -7,6 +7,7 @@ import type { TokenizeMode } from '../data/tokenize.js';
 import { checkPreferenceOptions, type LossType } from '../losses/preference.js';
 import { lossNames } from '../losses/registry.js';
 import { CONTENT_SPECIAL_TOKENS, type ContentSpecialTokens } from '../io/content-guard.js';
+import { TOKENIZER_BACKENDS, type TokenizerBackend } from '../io/rust-tokenizer.js';
 import type { DType } from '../tensor/dtype.js';
 import { checkDeviceSetting, type DeviceSetting } from '../tensor/device.js';
 import type { AttentionImplementation } from '../models/llama.js';
@@ -50,6 +51,8 @@ export interface TokenizeSettings {
   assistantOnlyLoss: boolean;
   /** SFT: pack conversations into blocks of maxSeqLength tokens (the loss on every token). */
   packing: boolean;
+  /** tokenizer_backend: which implementation encodes the data (the ids are the same). */
+  backend: TokenizerBackend;
 }
 
 export interface LossSettings {
@@ -199,6 +202,7 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
       maxSeqLength: v.number('max_seq_length'),
       assistantOnlyLoss: v.boolean('assistant_only_loss'),
       packing: v.boolean('packing'),
+      backend: v.oneOf('tokenizer_backend', TOKENIZER_BACKENDS),
     },
     tokenizedCache: {
       enabled: v.boolean('tokenized_cache'),

