@@ -232,8 +232,8 @@ export class DataParallel implements TrainParallel {
   }
 }
 
-/** Why `sharding: full` is refused on this build. */
+/** Why `sharding: full` is refused. */
 export function fullShardingUnavailable(): string {
-  return 'sharding: full (parameter sharding, ZeRO-3/FSDP) needs a reduce-scatter collective, which the Gloo backend of ' +
-    'libtorch 1.13 does not have; use sharding: optimizer (ZeRO-1: optimizer state split over the ranks) or none';
+  return 'sharding: full (parameter sharding, ZeRO-3/FSDP: each layer gathered from its owners before its forward and ' +
+    'backward) is not implemented yet; use sharding: optimizer (ZeRO-2: optimizer state and gradients split over the ranks) or none';
 }
