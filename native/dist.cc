@@ -190,6 +190,57 @@ void InitDist(Napi::Env env, Napi::Object exports) {
     }
     return info.Env().Undefined();
   });
+  // distReduceScatter(id, tensors, counts, average) -> this rank's piece of the sum (or mean) over the ranks of the
+  // concatenation of `tensors` flattened, where rank r's piece is the next counts[r] elements (so sum(counts) is the
+  // total). libtorch 1.13's ProcessGroupGloo::reduce_scatter throws ("does not support reduce_scatter"), so it is
+  // built from c10d's alltoall_base with per-rank split sizes: each rank sends rank r the elements of r's piece and
+  // adds the W pieces it receives, in rank order (the bytes on the wire of a ring reduce-scatter). Gloo's all-to-all
+  // has no bfloat16: bfloat16 travels and is summed as float32, and the piece is rounded back once.
+  Export(env, exports, "distReduceScatter", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    at::NoGradGuard noGrad;
+    std::vector<at::Tensor> ts = TensorListArg(info, 1);
+    if (!info[2].IsArray()) throw ArgError("counts must be an array of " + std::to_string(g.size) + " element counts");
+    auto arr = info[2].As<Napi::Array>();
+    if (static_cast<int>(arr.Length()) != g.size) {
+      throw ArgError("counts has " + std::to_string(arr.Length()) + " entries; the group has " + std::to_string(g.size) + " ranks");
+    }
+    std::vector<int64_t> counts;
+    int64_t total = 0;
+    for (uint32_t r = 0; r < arr.Length(); r++) {
+      Napi::Value v = arr[r];
+      if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0) throw ArgError("counts[" + std::to_string(r) + "] must be a count >= 0");
+      counts.push_back(v.As<Napi::Number>().Int64Value());
+      total += counts.back();
+    }
+    bool average = BoolArg(info, 3);
+    if (ts.empty()) throw ArgError("reduce-scatter needs at least one tensor");
+    int64_t numel = 0;
+    std::vector<at::Tensor> flat;
+    for (auto& t : ts) {
+      if (t.scalar_type() != ts[0].scalar_type()) throw ArgError("reduce-scatter needs tensors of one dtype");
+      numel += t.numel();
+      flat.push_back(t.reshape({-1}));
+    }
+    if (numel != total) {
+      throw ArgError("the tensors hold " + std::to_string(numel) + " elements but counts sum to " + std::to_string(total));
+    }
+    auto dtype = ts[0].scalar_type();
+    auto wire = dtype == at::kBFloat16 ? at::kFloat : dtype;
+    at::Tensor input = at::cat(flat).to(at::kCPU).to(wire).contiguous();
+    int64_t mine = counts[g.rank];
+    at::Tensor output = at::empty({mine * g.size}, input.options());
+    std::vector<int64_t> outCounts(g.size, mine);
+    auto work = g.pg->alltoall_base(output, input, outCounts, counts, c10d::AllToAllOptions());
+    Wait(work);
+    at::Tensor piece = output.narrow(0, 0, mine).clone();
+    for (int r = 1; r < g.size; r++) piece.add_(output.narrow(0, r * mine, mine));
+    if (average) {
+      if (at::isIntegralType(piece.scalar_type(), /*includeBool=*/true)) piece.div_(g.size, "trunc");
+      else piece.div_(g.size);
+    }
+    return Wrap(info.Env(), piece.to(dtype).to(ts[0].device()));
+  });
   // Every rank's `input` (same shape on all ranks), stacked: [size, ...input.shape].
   Export(env, exports, "distAllgather", [](const Napi::CallbackInfo& info) -> Napi::Value {
     Group& g = GroupArg(info, 0);

@@ -1,6 +1,7 @@
 // Data parallelism for the training loop: each rank computes the gradients of its slice of the global batch, the
-// gradients are averaged over the ranks once per optimizer step (bucketed all-reduce), and every decision the loop
-// takes from per-rank facts (a diverged loss, a stop signal) is agreed in a collective, so all ranks take it together.
+// gradients are averaged over the ranks once per optimizer step (bucketed all-reduce; with sharding, a bucketed
+// reduce-scatter that leaves each rank only the gradients it owns), and every decision the loop takes from per-rank
+// facts (a diverged loss, a stop signal) is agreed in a collective, so all ranks take it together.
 import { ArgumentError } from '../errors.js';
 import { zerosLike } from '../tensor/creation.js';
 import { keep, tidy } from '../tensor/scope.js';
@@ -8,9 +9,12 @@ import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { ProcessGroup } from './group.js';
+import { noGrad } from '../tensor/autograd.js';
 import { ShardedOptimizer } from './zero.js';
 
-/** How optimizer state is distributed: replicated on every rank, or each rank keeping a slice (ZeRO-1). */
+const elementBytes = (t: Tensor): number => (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bfloat16' || t.dtype === 'float16' ? 2 : 4);
+
+/** How training state is distributed: replicated on every rank, or each rank keeping a slice of the optimizer state and gradients (ZeRO-2). */
 export type Sharding = 'none' | 'optimizer' | 'full';
 export const SHARDING_VALUES: readonly Sharding[] = ['none', 'optimizer', 'full'];
 
@@ -76,8 +80,17 @@ export class DataParallel implements TrainParallel {
   readonly sharding: Sharding;
   readonly bucketBytes: number;
   #agreeCount = 0;
-  /** Bytes of gradients all-reduced so far (the payload; the ring moves about 2(W-1)/W of it per rank each way). */
+  /**
+   * Bytes of gradients reduced so far (the payload: all-reduced, or with sharding reduce-scattered; a ring all-reduce
+   * moves about 2(W-1)/W of it per rank each way, a reduce-scatter (W-1)/W).
+   */
   gradientBytes = 0;
+  /** The most gradient elements this rank held after a step's gradient reduction (with sharding: only its own). */
+  heldGradientElements = 0;
+  #zero: ShardedOptimizer<{ lr: number }> | null = null;
+
+  /** Elements of the parameters each rank owns (keeps optimizer state and gradients for); null without sharding. */
+  ownedElementsPerRank: number[] | null = null;
   #metricRound = 0;
 
   constructor(readonly group: ProcessGroup, o: DataParallelOptions = {}) {
@@ -94,7 +107,11 @@ export class DataParallel implements TrainParallel {
 
   optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O, o: { masterWeights?: boolean } = {}): O {
     if (this.sharding === 'none' || this.worldSize === 1) return make(params);
-    return new ShardedOptimizer(this.group, params, make, o) as unknown as O;
+    const z = new ShardedOptimizer(this.group, params, make, o);
+    this.#zero = z as unknown as ShardedOptimizer<{ lr: number }>;
+    this.ownedElementsPerRank = new Array<number>(this.worldSize).fill(0);
+    params.forEach((p, i) => { this.ownedElementsPerRank![z.owner[i]!]! += p.numel(); });
+    return z as unknown as O;
   }
 
   agree(key: string, value: string | null): string | null {
@@ -141,11 +158,18 @@ export class DataParallel implements TrainParallel {
     const status = tensor(flags, { dtype: 'float64' });
     try {
       if (W > 1) {
-        this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
+        if (this.#zero) this.#reduceScatterGradients(params, grads, this.#zero);
+        else this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
         // bfloat16 is summed as float32 (4 bytes on the wire).
         for (const g of grads) this.gradientBytes += g.numel() * (g.dtype === 'float64' ? 8 : 4);
         this.group.allreduce([status]);
       }
+      let held = 0;
+      for (const p of params) {
+        const g = p.grad;
+        if (g) { held += g.numel(); g.dispose(); }
+      }
+      this.heldGradientElements = Math.max(this.heldGradientElements, held);
       const v = status.toArray() as number[];
       const failedRanks = v.slice(0, W).flatMap((x, r) => (x > 0 ? [r] : []));
       const failure = failedRanks.length === 0 ? null
@@ -156,6 +180,48 @@ export class DataParallel implements TrainParallel {
       status.dispose();
       for (const g of grads) g.dispose();
     }
+  }
+
+  /**
+   * ZeRO-2: the gradients, in the optimizer's owner-major layout, reduce-scattered (averaged) in buckets of at most
+   * `bucketBytes`, so each rank receives only the averaged gradients of the parameters it owns; it writes them into
+   * those parameters' gradients and frees the gradients of the others.
+   */
+  #reduceScatterGradients(params: Tensor[], grads: Tensor[], zero: ShardedOptimizer<{ lr: number }>): void {
+    if (zero.owner.length !== params.length) throw new ArgumentError(`sharding: optimizer reduces the gradients of the ${zero.owner.length} parameters it optimizes, not ${params.length}`);
+    const order = zero.layout;
+    let k = 0;
+    while (k < order.length) {
+      // One bucket: consecutive parameters (owner-major) of one dtype, up to bucketBytes (at least one).
+      const bucket: number[] = [order[k]!];
+      let bytes = grads[order[k]!]!.numel() * elementBytes(grads[order[k]!]!);
+      k++;
+      while (k < order.length && grads[order[k]!]!.dtype === grads[bucket[0]!]!.dtype) {
+        const b = grads[order[k]!]!.numel() * elementBytes(grads[order[k]!]!);
+        if (bytes + b > this.bucketBytes) break;
+        bucket.push(order[k]!);
+        bytes += b;
+        k++;
+      }
+      const counts = new Array<number>(this.worldSize).fill(0);
+      for (const i of bucket) counts[zero.owner[i]!]! += grads[i]!.numel();
+      const piece = this.group.reduceScatter(bucket.map((i) => grads[i]!), counts, { average: true });
+      try {
+        let off = 0;
+        noGrad(() => {
+          for (const i of bucket) {
+            if (zero.owner[i] !== this.rank) continue;
+            const n = grads[i]!.numel();
+            tidy(() => { grads[i]!.copy_(piece.narrow(0, off, n).view(grads[i]!.shape)); });
+            off += n;
+          }
+        });
+      } finally {
+        piece.dispose();
+      }
+    }
+    // The gradients of parameters other ranks own are not needed any more.
+    for (const [i, p] of params.entries()) if (zero.owner[i] !== this.rank) p.grad = null;
   }
 
   reduceMetrics(m: Record<string, number>): Record<string, number> {
@@ -178,8 +244,8 @@ export class DataParallel implements TrainParallel {
   }
 }
 
-/** Why `sharding: full` is refused on this build. */
+/** Why `sharding: full` is refused. */
 export function fullShardingUnavailable(): string {
-  return 'sharding: full (parameter sharding, ZeRO-3/FSDP) needs a reduce-scatter collective, which the Gloo backend of ' +
-    'libtorch 1.13 does not have; use sharding: optimizer (ZeRO-1: optimizer state split over the ranks) or none';
+  return 'sharding: full (parameter sharding, ZeRO-3/FSDP: each layer gathered from its owners before its forward and ' +
+    'backward) is not implemented yet; use sharding: optimizer (ZeRO-2: optimizer state and gradients split over the ranks) or none';
 }

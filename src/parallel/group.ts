@@ -19,6 +19,7 @@ interface DistNative {
   distAllreduce(id: number, ts: Handle[], average: boolean, bucketBytes: number): number;
   distBroadcast(id: number, ts: Handle[], root: number): void;
   distAllgather(id: number, t: Handle): Handle;
+  distReduceScatter(id: number, ts: Handle[], counts: number[], average: boolean): Handle;
   distBarrier(id: number): void;
   distStoreSet(id: number, key: string, value: Buffer): void;
   distStoreGet(id: number, key: string): Buffer;
@@ -75,6 +76,19 @@ export interface CommStats {
   broadcastBytes: number;
   broadcastMs: number;
   allgatherBytes: number;
+  reduceScatterCalls: number;
+  /** The payload reduce-scattered (each call's input on this rank: the whole flat buffer). */
+  reduceScatterBytes: number;
+  /** What this rank sent to the others (the payload less its own piece). */
+  reduceScatterSentBytes: number;
+  reduceScatterMs: number;
+}
+
+function emptyStats(): CommStats {
+  return {
+    allreduceCalls: 0, allreduceBytes: 0, allreduceMs: 0, broadcastBytes: 0, broadcastMs: 0, allgatherBytes: 0,
+    reduceScatterCalls: 0, reduceScatterBytes: 0, reduceScatterSentBytes: 0, reduceScatterMs: 0,
+  };
 }
 
 /** Bytes of `ts` as the collectives send them (`bf16As`: 2, or 4 where bfloat16 is summed as float32). */
@@ -93,7 +107,7 @@ function bytesOf(ts: readonly Tensor[], bf16As = 2): number {
  * g.destroy();
  */
 export class ProcessGroup {
-  readonly stats: CommStats = { allreduceCalls: 0, allreduceBytes: 0, allreduceMs: 0, broadcastBytes: 0, broadcastMs: 0, allgatherBytes: 0 };
+  readonly stats: CommStats = emptyStats();
   #id: number | null;
   /** Every rank's machine and process id, exchanged when the group is made, to name a rank that died. */
   #peers: { host: string; pid: number }[] = [];
@@ -211,6 +225,31 @@ export class ProcessGroup {
     return out;
   }
 
+  /**
+   * Reduce-scatter: the sum (or mean) over the ranks of the concatenation of `tensors` (flattened, one dtype), of
+   * which this rank receives only its piece, a new 1-D tensor of `counts[rank]` elements; rank r's piece is the next
+   * `counts[r]` elements after the pieces of ranks 0..r-1. Built from c10d's all-to-all (Gloo in libtorch 1.13 has no
+   * reduce-scatter); the W received pieces are added in rank order. bfloat16 is summed as float32.
+   *
+   * @example
+   * // 2 ranks, 5 elements: rank 0 gets the sum of elements 0..2, rank 1 of elements 3..4
+   * const mine = g.reduceScatter([flat], [3, 2]);
+   */
+  reduceScatter(tensors: readonly Tensor[], counts: readonly number[], o: { average?: boolean } = {}): Tensor {
+    if (counts.length !== this.worldSize || counts.some((c) => !Number.isInteger(c) || c < 0)) {
+      throw new ArgumentError(`Expected ${this.worldSize} element counts (integers >= 0, one per rank) for counts but received ${JSON.stringify(counts)}`);
+    }
+    const t0 = performance.now();
+    const out = wrap(this.#run('reduce-scatter', (id) => dist.distReduceScatter(id, tensors.map((t) => t.handle), [...counts], o.average ?? false)));
+    const payload = bytesOf(tensors, 4);
+    const total = counts.reduce((a, c) => a + c, 0);
+    this.stats.reduceScatterCalls += 1;
+    this.stats.reduceScatterBytes += payload;
+    this.stats.reduceScatterSentBytes += total === 0 ? 0 : (payload / total) * (total - counts[this.rank]!);
+    this.stats.reduceScatterMs += performance.now() - t0;
+    return out;
+  }
+
   /** Returns when every rank reached it. */
   barrier(): void {
     this.#run('barrier', (id) => dist.distBarrier(id));
@@ -235,7 +274,7 @@ export class ProcessGroup {
   }
 
   resetStats(): void {
-    Object.assign(this.stats, { allreduceCalls: 0, allreduceBytes: 0, allreduceMs: 0, broadcastBytes: 0, broadcastMs: 0, allgatherBytes: 0 });
+    Object.assign(this.stats, emptyStats());
   }
 
   /** Leaves the group (rank 0 also closes the store). */

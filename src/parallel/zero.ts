@@ -1,8 +1,9 @@
-// Optimizer-state sharding (ZeRO stage 1): every rank holds the full gradients (after the all-reduce) but keeps and
-// updates the optimizer state of only the parameters it owns; after its update each owner broadcasts its parameters,
-// so all ranks end the step with the same weights. `stateDict` is the unsharded state (gathered on demand, one format
-// whatever the world size); `ownedStateDict` is the rank's own part, which a sharded checkpoint stores per rank.
-// Loading takes each rank's slice of a full state dict (re-sharding).
+// Optimizer and gradient sharding (ZeRO stages 1 and 2): each rank owns whole parameters, keeps the optimizer state
+// (and with bf16 the fp32 masters) of only those, and receives by reduce-scatter only their averaged gradients
+// (the gradients are laid out by owner, so each owner's region of the flat buffer is contiguous); after its update
+// each owner broadcasts its parameters, so all ranks end the step with the same weights. `stateDict` is the
+// unsharded state (gathered on demand, one format whatever the world size); `ownedStateDict` is the rank's own part,
+// which a sharded checkpoint stores per rank. Loading takes each rank's slice of a full state dict (re-sharding).
 import { ArgumentError } from '../errors.js';
 import { Optimizer, type OptimizerStateDict, type ParamState } from '../optim/optimizer.js';
 import { full, zerosLike } from '../tensor/creation.js';
@@ -69,26 +70,51 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
   get ownsMasterWeights(): boolean { return this.#ownsMasters; }
 
   /**
-   * Clips the global gradient norm as clip_grad_norm_ does on fp32 masters: every rank holds every averaged
-   * gradient, so each computes the same norm (over fp32 copies of the bf16 gradients); the coefficient is applied
-   * when the owned gradients move onto their masters. Returns the norm before clipping (a float32 0-d tensor the
-   * caller disposes), as clipGradNormTensor_ does.
+   * The parameter indices in the order of the reduce-scattered flat buffer: by owner (rank 0's parameters first),
+   * then by index, so each owner's piece is one contiguous region.
+   */
+  get layout(): number[] {
+    return this.#params.map((_, i) => i).sort((a, b) => this.owner[a]! - this.owner[b]! || a - b);
+  }
+
+  /**
+   * Clips the global gradient norm as clip_grad_norm_ does: each rank holds only its owned gradients (after the
+   * reduce-scatter), so each computes the float32 norm of each owned gradient, the vector of all parameters'
+   * norms (zeros elsewhere) is summed over the ranks (one all-reduce of 4 bytes per parameter tensor; adding zeros
+   * is exact), and every rank takes the norm of that vector, the same number an unsharded run computes from the
+   * same per-parameter norms. With masters the coefficient is applied when the owned gradients move onto their
+   * masters, otherwise to the owned gradients now. Returns the norm before clipping (a float32 0-d tensor the caller
+   * disposes), as clipGradNormTensor_ does.
    */
   clipGradNormTensor_(maxNorm: number): Tensor {
-    if (!this.#ownsMasters) return clipGradNormTensor_(this.#params, maxNorm);
-    const total = tidy(() => {
-      const norms: Tensor[] = [];
-      for (const p of this.#params) {
+    if (this.#group.worldSize === 1) return clipGradNormTensor_(this.#params, maxNorm);
+    const perParam = tidy(() => {
+      const norms = this.#params.map((p) => {
         const g = p.grad;
-        if (g === null) continue;
-        norms.push(g.to('float32').norm(2));
+        if (g === null) return full([], 0, { dtype: 'float32', device: p.device });
+        const n = g.to('float32').norm(2);
         g.dispose();
-      }
-      return norms.length === 0 ? null : keep(stack(norms).norm(2));
+        return n;
+      });
+      return keep(stack(norms));
     });
-    if (total === null) return keep(full([], 0, { dtype: 'float32' }));
+    this.#group.allreduce([perParam]);
+    const total = keep(tidy(() => perParam.norm(2)));
+    perParam.dispose();
     this.#clipCoef?.dispose();
     this.#clipCoef = keep(tidy(() => full([], maxNorm, { dtype: 'float32' }).div(total.add(1e-6)).clamp(null, 1)));
+    if (!this.#ownsMasters) {
+      noGrad(() => {
+        for (const i of this.#ownedIndex) {
+          const g = this.#params[i]!.grad;
+          if (g === null) continue;
+          tidy(() => { g.mul_(this.#clipCoef!.to(g.dtype)); });
+          g.dispose();
+        }
+      });
+      this.#clipCoef.dispose();
+      this.#clipCoef = null;
+    }
     return total;
   }
 

@@ -5,7 +5,7 @@ import type { RankEnv } from '../parallel/env.js';
 import { assertBackendAvailable, ProcessGroup } from '../parallel/group.js';
 import { ArgumentError } from '../errors.js';
 import type { TrainHooks, TrainResult } from '../train/trainer.js';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { RecipeValues } from './values.js';
 import { resolveDevice } from '../tensor/device.js';
@@ -96,17 +96,25 @@ function stepOf(checkpoint: string | null): number {
 
 /**
  * `comm_stats.json` in the output folder: what rank 0 sent through the collectives in this run's steps (gradient
- * all-reduce, the small agreement and metric reductions, parameter broadcasts), in all and per optimizer step.
+ * all-reduce or reduce-scatter, the small agreement and metric reductions, parameter broadcasts), in all and per
+ * optimizer step, and how many parameter and gradient elements each rank keeps.
  */
 function writeCommStats(outputDir: string, par: DataParallel, steps: number): void {
   const st = par.group.stats;
   const per = (x: number): number => (steps > 0 ? x / steps : 0);
-  writeFileSync(join(outputDir, 'comm_stats.json'), `${JSON.stringify({
+  const file = join(outputDir, 'comm_stats.json');
+  writeFileSync(`${file}.tmp`, `${JSON.stringify({
     world_size: par.worldSize, backend: par.group.backend, sharding: par.sharding, steps,
     allreduce_calls: st.allreduceCalls, allreduce_bytes: st.allreduceBytes, allreduce_seconds: st.allreduceMs / 1000,
     broadcast_bytes: st.broadcastBytes, broadcast_seconds: st.broadcastMs / 1000,
+    reduce_scatter_calls: st.reduceScatterCalls, reduce_scatter_bytes: st.reduceScatterBytes,
+    reduce_scatter_sent_bytes: st.reduceScatterSentBytes, reduce_scatter_seconds: st.reduceScatterMs / 1000,
     gradient_bytes: par.gradientBytes, gradient_bytes_per_step: per(par.gradientBytes),
     allreduce_bytes_per_step: per(st.allreduceBytes), broadcast_bytes_per_step: per(st.broadcastBytes),
+    reduce_scatter_bytes_per_step: per(st.reduceScatterBytes), reduce_scatter_sent_bytes_per_step: per(st.reduceScatterSentBytes),
     allreduce_seconds_per_step: per(st.allreduceMs / 1000), allreduce_calls_per_step: per(st.allreduceCalls),
+    reduce_scatter_calls_per_step: per(st.reduceScatterCalls), reduce_scatter_seconds_per_step: per(st.reduceScatterMs / 1000),
+    owned_elements_per_rank: par.ownedElementsPerRank, gradient_elements_held: par.heldGradientElements,
   }, null, 2)}\n`);
+  renameSync(`${file}.tmp`, file);
 }

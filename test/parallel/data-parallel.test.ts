@@ -1,5 +1,5 @@
 // Data-parallel training with Gloo on the tiny recipe: 2 ranks × batch 2 end with the weights of 1 rank × batch 4,
-// with gradient accumulation too, with the optimizer state sharded (ZeRO-1), and after a rank is killed and the
+// with gradient accumulation too, with the optimizer state and gradients sharded (ZeRO-2), and after a rank is killed and the
 // run resumed; communication happens once per optimizer step.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -85,15 +85,27 @@ test('with gradient accumulation: no communication on the non-final micro-steps,
   assert.equal(two.stats.gradient_bytes_per_step, 4 * trainable());
 });
 
-test('sharding: optimizer (ZeRO-1) ends with the weights of the unsharded run', { skip }, async () => {
+test('sharding: optimizer (ZeRO-2) ends with the weights of the unsharded run; each rank keeps only its gradients', { skip }, async () => {
   if (!existsSync(join(dir, 'one'))) await single('one', ['--per_device_train_batch_size=4']);
   const z = await ranks('zero', ['--per_device_train_batch_size=2', '--sharding=optimizer']);
   const d = maxDiff(join(dir, 'one'), join(dir, 'zero'));
   assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  const P = trainable();
   assert.equal(z.stats.sharding, 'optimizer');
+  // The gradients are reduce-scattered, not all-reduced: the whole float32 payload goes in, and rank 0 sends all but
+  // its own piece; it then holds the gradients of only the parameters it owns.
+  const owned = z.stats.owned_elements_per_rank as number[];
+  assert.equal(owned.length, 2);
+  assert.equal(owned[0] + owned[1], P);
+  assert.ok(owned[0] > 0 && owned[0] < P && owned[1] > 0);
+  assert.equal(z.stats.gradient_bytes_per_step, 4 * P);
+  assert.equal(z.stats.reduce_scatter_bytes_per_step, 4 * P);
+  assert.equal(z.stats.reduce_scatter_sent_bytes_per_step, 4 * (P - owned[0]));
+  assert.equal(z.stats.gradient_elements_held, owned[0]);
+  assert.ok(z.stats.allreduce_bytes_per_step < 4 * P / 50, `all-reduce carries no gradients (${z.stats.allreduce_bytes_per_step} bytes/step)`);
   // Each rank broadcasts the parameters it owns after its update: one model's worth of bytes per step, plus the
   // start; checkpoints gather nothing (each rank writes its own optimizer shard).
-  assert.equal(z.stats.broadcast_bytes, 4 * trainable() * (6 + 1));
+  assert.equal(z.stats.broadcast_bytes, 4 * P * (6 + 1));
 });
 
 test('a checkpoint of 2 ranks × batch 2 resumes in 1 process × batch 4 (the same global batch) to the same weights', { skip }, async () => {
@@ -117,8 +129,12 @@ test('bf16 with sharding: optimizer (fp32 masters split too) ends with the unsha
   assert.equal(maxDiff(join(dir, 'bf16-none'), join(dir, 'bf16-zero')), 0, 'the same bf16 weights');
   assert.ok(existsSync(join(dir, 'bf16-none', 'checkpoint-3', 'master_weights.bin')));
   assert.ok(!existsSync(join(dir, 'bf16-zero', 'checkpoint-3', 'master_weights.bin')), 'the masters are in the optimizer state');
-  // bf16 gradients are summed as float32 (Gloo has no bfloat16); the owners broadcast bf16 parameters (2 bytes each).
+  // bf16 gradients are reduce-scattered as float32 (Gloo has no bfloat16); the owners broadcast bf16 parameters (2
+  // bytes each). With two ranks each averaged gradient is (a + b) / 2 in float32 rounded once, as in the all-reduce,
+  // and the clipping norm comes from the same per-parameter norms, so the weights are equal bit for bit.
   assert.equal(z.stats.gradient_bytes_per_step, 4 * trainable());
+  assert.equal(z.stats.reduce_scatter_bytes_per_step, 4 * trainable());
+  assert.equal(z.stats.gradient_elements_held, z.stats.owned_elements_per_rank[0]);
   assert.ok(z.stats.broadcast_bytes >= 2 * trainable() * 6);
   // Resume from checkpoint-3: the fp32 masters come back from the ranks' optimizer shards.
   for (const f of ['checkpoint-6', 'train_results.json', 'model.safetensors']) rmSync(join(dir, 'bf16-zero', f), { recursive: true });
@@ -143,7 +159,7 @@ test('bfpo sft on 2 ranks × batch 2 ends with the weights of 1 process × batch
 test('sharding: full is refused with the reason; a bad launcher flag names the flag', async () => {
   const r = await runMain(['train', ...common, `--output_dir=${join(dir, 'full')}`, '--nproc_per_node=2', '--sharding=full'], root);
   assert.equal(r.code, 1);
-  assert.match(r.err, /sharding: full .* needs a reduce-scatter collective, which the Gloo backend of libtorch 1\.13 does not have; use sharding: optimizer/);
+  assert.match(r.err, /sharding: full \(parameter sharding, ZeRO-3\/FSDP.*\) is not implemented yet; use sharding: optimizer \(ZeRO-2/);
   const bad = await runMain(['train', ...common, `--output_dir=${join(dir, 'bad')}`, '--nproc_per_node=zero'], root);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /--nproc_per_node must be an integer >= 1 but is "zero"/);
