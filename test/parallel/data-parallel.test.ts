@@ -65,13 +65,16 @@ function compare(a: string, b: string): { worst: number; equal: number } {
   }
 }
 
+/** `common` without the keys `extra` sets. */
+const base = (extra: string[]): string[] => common.filter((a) => !extra.some((e) => a.startsWith('--') && e.split('=')[0] === a.split('=')[0]));
+
 async function single(out: string, extra: string[]): Promise<void> {
-  const r = await runMain(['train', ...common, `--output_dir=${join(dir, out)}`, ...extra], root);
+  const r = await runMain(['train', ...base(extra), `--output_dir=${join(dir, out)}`, ...extra], root);
   assert.equal(r.code, undefined, r.err);
 }
 
 async function ranks(out: string, extra: string[]) {
-  const r = await finished(bfpo(['train', ...common, `--output_dir=${join(dir, out)}`, '--nproc_per_node=2', ...extra]));
+  const r = await finished(bfpo(['train', ...base(extra), `--output_dir=${join(dir, out)}`, '--nproc_per_node=2', ...extra]));
   assert.equal(r.code, 0, r.err);
   return { ...r, stats: JSON.parse(readFileSync(join(dir, out, 'comm_stats.json'), 'utf8')) };
 }
@@ -183,11 +186,18 @@ test('bfpo sft on 2 ranks × batch 2 ends with the weights of 1 process × batch
 });
 
 test('sharding: full (ZeRO-3) ends with the weights of the unsharded run; between layers a rank holds its own parameters and one gathered layer', { skip }, async () => {
-  const ckpt = ['--gradient_checkpointing=true'];
+  // Evaluation at step 3 and at the end: rank 0 evaluates with every parameter gathered.
+  const ckpt = ['--gradient_checkpointing=true', '--do_eval=true', '--evaluation_strategy=steps', '--eval_steps=3'];
   await single('one-ckpt', ['--per_device_train_batch_size=4', ...ckpt]);
   const f = await ranks('full', ['--per_device_train_batch_size=2', '--sharding=full', ...ckpt]);
   const d = maxDiff(join(dir, 'one-ckpt'), join(dir, 'full'));
   assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  const evals = (out: string): number[] => readFileSync(join(dir, out, 'log.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l)).filter((r) => 'eval_loss' in r).map((r) => r.eval_loss as number);
+  const [e1, ef] = [evals('one-ckpt'), evals('full')];
+  assert.equal(ef.length, 2);
+  assert.equal(e1.length, 2);
+  for (const [i, v] of ef.entries()) assert.ok(Math.abs(v - e1[i]!) <= 1e-4 * Math.max(1, Math.abs(e1[i]!)), `eval_loss ${v} vs ${e1[i]}`);
   assert.equal(f.stats.sharding, 'full');
   // What rank 0 holds at most during a pass, from the names and the partition: its own parameters, the others'
   // parameters outside the layers (gathered for the whole pass), and the others' parameters of one layer.
@@ -211,9 +221,9 @@ test('sharding: full (ZeRO-3) ends with the weights of the unsharded run; betwee
   assert.equal(f.stats.reduce_scatter_calls_per_step, 2 * (layers.length + 1));
   const layerElems = P - named.reduce((a, [name, n]) => a + (layerOf(name) === -1 ? n : 0), 0);
   const perStep = 2 * 4 * (P - layerElems + 2 * layerElems);
-  // Besides: the start (4P), and at each checkpoint (steps 3 and 6) every parameter (4P) and AdamW's moments (8P),
-  // and the final gather (4P).
-  assert.equal(f.stats.broadcast_bytes, 6 * perStep + 4 * P + 2 * (4 * P + 8 * P) + 4 * P);
+  // Besides: the start (4P), at each checkpoint (steps 3 and 6) every parameter (4P) and AdamW's moments (8P), at
+  // each evaluation (steps 3 and 6) every parameter (4P), and the final gather (4P).
+  assert.equal(f.stats.broadcast_bytes, 6 * perStep + 4 * P + 2 * (4 * P + 8 * P) + 2 * 4 * P + 4 * P);
 });
 
 test('sharding: full with gradient accumulation (gradients reduce-scattered in every micro-step, summed by their owners) ends with the unsharded weights', { skip }, async () => {
