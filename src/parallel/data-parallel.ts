@@ -10,7 +10,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { ProcessGroup } from './group.js';
 import { noGrad } from '../tensor/autograd.js';
-import { ShardedOptimizer } from './zero.js';
+import { partitionParams, ShardedOptimizer } from './zero.js';
 import { ParameterShards, type HookableModel } from './full-shard.js';
 
 const elementBytes = (t: Tensor): number => (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bfloat16' || t.dtype === 'float16' ? 2 : 4);
@@ -68,7 +68,9 @@ export interface TrainParallel {
    */
   readonly shardsParameters: boolean;
   shardModel(model: unknown, named: [string, Tensor][]): void;
-  gatherParameters(): void;
+  /** Parameter sharding: splits a frozen reference model (loaded whole on every rank) the same way. */
+  shardReference(model: unknown, named: [string, Tensor][]): void;
+  gatherParameters(o?: { withReference?: boolean }): void;
   releaseParameters(): void;
   /** Bytes and time of the collectives so far. */
   readonly group: ProcessGroup;
@@ -100,6 +102,7 @@ export class DataParallel implements TrainParallel {
   heldGradientElements = 0;
   #zero: ShardedOptimizer<{ lr: number }> | null = null;
   #shards: ParameterShards | null = null;
+  #referenceShards: ParameterShards | null = null;
 
   /** Elements of the parameters each rank owns (keeps optimizer state and gradients for); null without sharding. */
   ownedElementsPerRank: number[] | null = null;
@@ -121,20 +124,37 @@ export class DataParallel implements TrainParallel {
   /** The parameter shards of `sharding: full` (null otherwise, or before `shardModel`). */
   get parameterShards(): ParameterShards | null { return this.#shards; }
 
+  /** The frozen reference model's shards (`sharding: full` with a live reference copy). */
+  get referenceShards(): ParameterShards | null { return this.#referenceShards; }
+
   shardModel(model: unknown, named: [string, Tensor][]): void {
     if (!this.shardsParameters) return;
     if (!this.#zero) throw new ArgumentError('sharding: full needs the optimizer made (DataParallel.optimizer) before the model is sharded');
-    if (typeof model !== 'object' || model === null || !('layerHooks' in model)) {
-      throw new ArgumentError('sharding: full needs a model with per-layer hooks (layerHooks: LlamaForCausalLM has them)');
-    }
     const shards = new ParameterShards(this.group, named, this.#zero.owner);
-    shards.attach(model as HookableModel);
+    shards.attach(hookable(model));
     this.#shards = shards;
   }
 
-  gatherParameters(): void { this.#shards?.gatherAll(); }
+  shardReference(model: unknown, named: [string, Tensor][]): void {
+    if (!this.shardsParameters) return;
+    const shards = new ParameterShards(this.group, named, partitionParams(named.map(([, p]) => p.numel()), this.worldSize));
+    shards.attach(hookable(model));
+    // Every rank loaded the same weights: each keeps only its own at once.
+    shards.releaseAll();
+    this.#referenceShards = shards;
+  }
 
-  releaseParameters(): void { this.#shards?.releaseAll(); }
+  // Rank 0 writes the model, and evaluates (with the reference), alone: every parameter it needs is gathered first,
+  // and the layer hooks do nothing meanwhile.
+  gatherParameters(o: { withReference?: boolean } = {}): void {
+    this.#shards?.gatherAll();
+    if (o.withReference) this.#referenceShards?.gatherAll();
+  }
+
+  releaseParameters(): void {
+    this.#shards?.releaseAll();
+    this.#referenceShards?.releaseAll();
+  }
 
   optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O, o: { masterWeights?: boolean } = {}): O {
     if (this.sharding === 'none' || this.worldSize === 1) return make(params);
@@ -275,8 +295,10 @@ export class DataParallel implements TrainParallel {
   }
 }
 
-/** Why `sharding: full` is refused. */
-export function fullShardingUnavailable(): string {
-  return 'sharding: full (parameter sharding, ZeRO-3/FSDP: each layer gathered from its owners before its forward and ' +
-    'backward) is not implemented yet; use sharding: optimizer (ZeRO-2: optimizer state and gradients split over the ranks) or none';
+/** `model` as a model with per-layer hooks, or an error saying `sharding: full` needs them. */
+function hookable(model: unknown): HookableModel {
+  if (typeof model !== 'object' || model === null || !('layerHooks' in model)) {
+    throw new ArgumentError('sharding: full needs a model with per-layer hooks (layerHooks: LlamaForCausalLM has them)');
+  }
+  return model as HookableModel;
 }

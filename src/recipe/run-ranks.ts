@@ -22,8 +22,8 @@ export function shardingOf(s: RunSettings): (typeof SHARDING_VALUES)[number] {
     if (!s.trainer.gradientCheckpointing) {
       throw new ArgumentError('sharding: full needs gradient_checkpointing: true (each layer is gathered again and recomputed in the backward pass)');
     }
-    if (s.task === 'preference' && s.reference.strategy !== 'precomputed') {
-      throw new ArgumentError(`sharding: full needs reference_strategy: precomputed, not ${s.reference.strategy} (a live reference model is not sharded)`);
+    if (s.task === 'preference' && s.reference.strategy === 'adapter') {
+      throw new ArgumentError('sharding: full needs reference_strategy copy or precomputed, not adapter (the reference pass would run inside the policy\'s sharded pass)');
     }
   }
   return sharding;
@@ -123,6 +123,7 @@ function writeCommStats(outputDir: string, par: DataParallel, steps: number): vo
     reduce_scatter_calls_per_step: per(st.reduceScatterCalls), reduce_scatter_seconds_per_step: per(st.reduceScatterMs / 1000),
     owned_elements_per_rank: par.ownedElementsPerRank, gradient_elements_held: par.heldGradientElements,
     parameter_elements_held_max: par.parameterShards?.maxHeldElements ?? null,
+    reference_elements_held_max: par.referenceShards?.maxHeldElements ?? null,
   }, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }

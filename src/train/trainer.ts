@@ -313,13 +313,13 @@ function* trainLoop(
       lastEvalStep = state.step;
       // Rank 0 evaluates alone: with parameter sharding every rank first gathers all parameters (a collective).
       if (!main) {
-        par?.gatherParameters();
+        par?.gatherParameters({ withReference: true });
         par?.releaseParameters();
         return;
       }
       const phase = log.evaluation(task.eval.length);
       let m: Record<string, number>;
-      par?.gatherParameters();
+      par?.gatherParameters({ withReference: true });
       try {
         m = runEvaluation(model, task, (done) => phase.update(done));
       } finally {

@@ -65,6 +65,12 @@ function compare(a: string, b: string): { worst: number; equal: number } {
   }
 }
 
+/** The eval_loss values of a run's log, in order. */
+function evalLosses(out: string): number[] {
+  return readFileSync(join(dir, out, 'log.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l)).filter((r) => 'eval_loss' in r).map((r) => r.eval_loss as number);
+}
+
 /** `common` without the keys `extra` sets. */
 const base = (extra: string[]): string[] => common.filter((a) => !extra.some((e) => a.startsWith('--') && e.split('=')[0] === a.split('=')[0]));
 
@@ -192,9 +198,7 @@ test('sharding: full (ZeRO-3) ends with the weights of the unsharded run; betwee
   const f = await ranks('full', ['--per_device_train_batch_size=2', '--sharding=full', ...ckpt]);
   const d = maxDiff(join(dir, 'one-ckpt'), join(dir, 'full'));
   assert.ok(d <= 1e-5, `max |Δw| ${d}`);
-  const evals = (out: string): number[] => readFileSync(join(dir, out, 'log.jsonl'), 'utf8').trim().split('\n')
-    .map((l) => JSON.parse(l)).filter((r) => 'eval_loss' in r).map((r) => r.eval_loss as number);
-  const [e1, ef] = [evals('one-ckpt'), evals('full')];
+  const [e1, ef] = [evalLosses('one-ckpt'), evalLosses('full')];
   assert.equal(ef.length, 2);
   assert.equal(e1.length, 2);
   for (const [i, v] of ef.entries()) assert.ok(Math.abs(v - e1[i]!) <= 1e-4 * Math.max(1, Math.abs(e1[i]!)), `eval_loss ${v} vs ${e1[i]}`);
@@ -248,14 +252,36 @@ test('bf16 with sharding: full ends near the unsharded bf16 weights (gradients a
   assert.ok(!existsSync(join(dir, 'bf16-full', 'checkpoint-3', 'master_weights.bin')), 'the fp32 masters are in the sharded optimizer state');
 });
 
-test('sharding: full needs gradient_checkpointing and a precomputed reference; a bad launcher flag names the flag', async () => {
+test('sharding: full with a live reference copy (sharded too) ends with the unsharded weights', { skip }, async () => {
+  // Evaluated at the end: rank 0 evaluates with the policy and the reference gathered.
+  const copy = ['--gradient_checkpointing=true', '--reference_strategy=copy', '--do_eval=true', '--evaluation_strategy=steps', '--eval_steps=6'];
+  await single('one-copy', ['--per_device_train_batch_size=4', ...copy]);
+  const f = await ranks('full-copy', ['--per_device_train_batch_size=2', '--sharding=full', ...copy]);
+  const d = maxDiff(join(dir, 'one-copy'), join(dir, 'full-copy'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  const [e1, ef] = [evalLosses('one-copy'), evalLosses('full-copy')];
+  assert.equal(ef.length, 1);
+  assert.ok(Math.abs(ef[0]! - e1[0]!) <= 1e-4 * Math.max(1, Math.abs(e1[0]!)), `eval_loss ${ef[0]} vs ${e1[0]}`);
+  // The reference has the policy's shapes, so the same partition and the same peak: its own parameters, the
+  // others' outside the layers and the others' of one layer.
+  const m = loadPretrained(join(root, 'recipes/tiny/model'), { dtype: 'float32' }).model;
+  const named = m.namedParameters().map(([n, p]) => [n, p.numel()] as const);
+  m.dispose();
+  const owner = partitionParams(named.map(([, n]) => n), 2);
+  const held = (pick: (i: number, layer: number) => boolean): number => named.reduce((a, [name, n], i) => a + (pick(i, layerOf(name)) ? n : 0), 0);
+  const peak = held((i) => owner[i] === 0) + held((i, l) => owner[i] !== 0 && l === -1) + Math.max(held((i, l) => owner[i] !== 0 && l === 0), held((i, l) => owner[i] !== 0 && l === 1));
+  assert.equal(f.stats.reference_elements_held_max, peak);
+  assert.ok(peak < trainable());
+});
+
+test('sharding: full needs gradient_checkpointing and no adapter reference; a bad launcher flag names the flag', async () => {
   const r = await runMain(['train', ...common, `--output_dir=${join(dir, 'full-bad')}`, '--nproc_per_node=2', '--sharding=full'], root);
   assert.equal(r.code, 1);
   assert.match(r.err, /sharding: full needs gradient_checkpointing: true \(each layer is gathered again and recomputed in the backward pass\)/);
-  const copy = await runMain(['train', ...common, `--output_dir=${join(dir, 'full-bad')}`, '--nproc_per_node=2', '--sharding=full',
-    '--gradient_checkpointing=true', '--reference_strategy=copy'], root);
-  assert.equal(copy.code, 1);
-  assert.match(copy.err, /sharding: full needs reference_strategy: precomputed, not copy \(a live reference model is not sharded\)/);
+  const adapter = await runMain(['train', ...common, `--output_dir=${join(dir, 'full-bad')}`, '--nproc_per_node=2', '--sharding=full',
+    '--gradient_checkpointing=true', '--use_peft=true', '--reference_strategy=adapter'], root);
+  assert.equal(adapter.code, 1);
+  assert.match(adapter.err, /sharding: full needs reference_strategy copy or precomputed, not adapter/);
   const bad = await runMain(['train', ...common, `--output_dir=${join(dir, 'bad')}`, '--nproc_per_node=zero'], root);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /--nproc_per_node must be an integer >= 1 but is "zero"/);
