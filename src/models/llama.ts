@@ -103,6 +103,21 @@ export interface HeadExtras {
   logitsMean?: Tensor;
 }
 
+/**
+ * Called around each decoder layer (index i) and around the parameters outside the layers (embeddings, final norm,
+ * lm_head: index -1) by `forward` and `forwardBackwardCheckpointed`, so parameters that live elsewhere (sharded over
+ * ranks) can be brought in right before they are used and let go right after. -1 brackets the whole call:
+ * `beforeForward(-1)` first, then `afterForward(-1)` (forward) or `afterBackward(-1)` (forward and backward) last.
+ * In the checkpointed pass each layer runs forward (beforeForward/afterForward) and later its recompute and backward
+ * (beforeBackward/afterBackward).
+ */
+export interface LayerHooks {
+  beforeForward(layer: number): void;
+  afterForward(layer: number): void;
+  beforeBackward(layer: number): void;
+  afterBackward(layer: number): void;
+}
+
 /** What every layer of one forward call shares: rotary tables and attention masks. */
 interface LayerContext {
   cos: Tensor; // [b, 1, s, hd]
@@ -237,6 +252,8 @@ export class LlamaForCausalLM extends Module {
    * with the recipe key `padding_free: false`. The forward accepts `groups` either way.
    */
   paddingFree = true;
+  /** Called around each layer's use (see LayerHooks); null: the parameters are always here. */
+  layerHooks: LayerHooks | null = null;
 
   constructor(config: ModelConfig | Record<string, unknown>, opts: ModuleOptions = {}) {
     super();
@@ -271,11 +288,15 @@ export class LlamaForCausalLM extends Module {
     this.checkInputs(inputIds);
     const cache = opts.cache ?? null;
     if (opts.rows !== undefined && opts.logitsToKeep !== undefined) throw new ArgumentError('Give rows or logitsToKeep to forward, not both');
+    const hooks = this.layerHooks;
+    hooks?.beforeForward(-1);
     const out = tidy(() => {
       const ctx = this.layerContext(inputIds, opts, cache);
       let hidden = this.model.embedTokens.forward(inputIds); // [b, s, h]
-      for (const layer of this.model.layers) {
+      for (const [i, layer] of [...this.model.layers].entries()) {
+        hooks?.beforeForward(i);
         const next = this.runLayer(layer, hidden, ctx); // [b, s, h]
+        hooks?.afterForward(i);
         hidden.dispose();
         hidden = next;
       }
@@ -283,6 +304,7 @@ export class LlamaForCausalLM extends Module {
       if (keep !== undefined && keep < hidden.shape[1]) hidden = hidden.narrow(1, hidden.shape[1] - keep, keep); // [b, keep, h]
       return this.head(this.model.norm.forward(hidden), opts.rows, opts.rowWeights); // [b, s, h] normed
     });
+    hooks?.afterForward(-1);
     return { ...out, cache };
   }
 
@@ -313,7 +335,9 @@ export class LlamaForCausalLM extends Module {
     this.checkInputs(inputIds);
     const scale = opts.lossScale ?? 1;
     if (!Number.isFinite(scale)) throw expected('a finite number', 'lossScale', scale);
-    return tidy(() => {
+    const hooks = this.layerHooks;
+    hooks?.beforeForward(-1);
+    const value = tidy(() => {
       const ctx = this.layerContext(inputIds, opts, null);
       const layers = [...this.model.layers];
       // Each layer's input [b, s, h] and the random state (of the model's device, whose generator dropout draws
@@ -321,10 +345,12 @@ export class LlamaForCausalLM extends Module {
       const device = this.outputWeight.device;
       const saved: { input: Tensor; rng: Tensor }[] = [];
       let hidden = noGrad(() => this.model.embedTokens.forward(inputIds)); // [b, s, h]
-      for (const layer of layers) {
+      for (const [i, layer] of layers.entries()) {
         saved.push({ input: hidden, rng: getRngState(device) });
         const x = hidden;
+        hooks?.beforeForward(i);
         hidden = noGrad(() => this.runLayer(layer, x, ctx)); // [b, s, h]
+        hooks?.afterForward(i);
       }
       const top = hidden.requiresGrad_(true); // a leaf: the head's backward stops here
       const value = tidy(() => {
@@ -343,7 +369,9 @@ export class LlamaForCausalLM extends Module {
         input.requiresGrad_(true);
         setRngState(rng, device);
         const g = grad;
+        hooks?.beforeBackward(i);
         tidy(() => this.runLayer(layers[i], input, ctx).backward(g));
+        hooks?.afterBackward(i);
         grad.dispose();
         grad = input.grad as Tensor; // [b, s, h]
         input.dispose();
@@ -354,6 +382,8 @@ export class LlamaForCausalLM extends Module {
       if (this.model.embedTokens.weight.requiresGrad) tidy(() => this.model.embedTokens.forward(inputIds).backward(g));
       return value;
     });
+    hooks?.afterBackward(-1);
+    return value;
   }
 
   /** Rejects inputs `forward` cannot run. */

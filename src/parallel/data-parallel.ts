@@ -10,11 +10,15 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { ProcessGroup } from './group.js';
 import { noGrad } from '../tensor/autograd.js';
-import { ShardedOptimizer } from './zero.js';
+import { partitionParams, ShardedOptimizer } from './zero.js';
+import { ParameterShards, type HookableModel } from './full-shard.js';
 
 const elementBytes = (t: Tensor): number => (t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'bfloat16' || t.dtype === 'float16' ? 2 : 4);
 
-/** How training state is distributed: replicated on every rank, or each rank keeping a slice of the optimizer state and gradients (ZeRO-2). */
+/**
+ * How training state is distributed: replicated on every rank (none), each rank keeping a slice of the optimizer
+ * state and gradients (optimizer: ZeRO-2), or of the parameters too (full: ZeRO-3 / FSDP).
+ */
 export type Sharding = 'none' | 'optimizer' | 'full';
 export const SHARDING_VALUES: readonly Sharding[] = ['none', 'optimizer', 'full'];
 
@@ -59,6 +63,17 @@ export interface TrainParallel {
   reduceGradients(params: Tensor[], local: { failure: string | null; stop: AgreedStop | null; tokens: number }): StepAgreement;
   /** Averages logged metrics over the ranks (every rank calls it at the same steps). */
   reduceMetrics(m: Record<string, number>): Record<string, number>;
+  /**
+   * Parameter sharding: whether each rank keeps only its own parameters; then `shardModel` installs the per-layer
+   * gathering (after `optimizer`, before `syncWeights`), and `gatherParameters`/`releaseParameters` (collectives)
+   * bring every parameter in around evaluation and saving.
+   */
+  readonly shardsParameters: boolean;
+  shardModel(model: unknown, named: [string, Tensor][]): void;
+  /** Parameter sharding: splits a frozen reference model (loaded whole on every rank) the same way. */
+  shardReference(model: unknown, named: [string, Tensor][]): void;
+  gatherParameters(o?: { withReference?: boolean }): void;
+  releaseParameters(): void;
   /** Bytes and time of the collectives so far. */
   readonly group: ProcessGroup;
 }
@@ -88,6 +103,8 @@ export class DataParallel implements TrainParallel {
   /** The most gradient elements this rank held after a step's gradient reduction (with sharding: only its own). */
   heldGradientElements = 0;
   #zero: ShardedOptimizer<{ lr: number }> | null = null;
+  #shards: ParameterShards | null = null;
+  #referenceShards: ParameterShards | null = null;
 
   /** Elements of the parameters each rank owns (keeps optimizer state and gradients for); null without sharding. */
   ownedElementsPerRank: number[] | null = null;
@@ -95,7 +112,6 @@ export class DataParallel implements TrainParallel {
 
   constructor(readonly group: ProcessGroup, o: DataParallelOptions = {}) {
     this.sharding = o.sharding ?? 'none';
-    if (this.sharding === 'full') throw new ArgumentError(fullShardingUnavailable());
     this.bucketBytes = o.bucketBytes ?? 25 * 2 ** 20;
   }
 
@@ -103,11 +119,48 @@ export class DataParallel implements TrainParallel {
   get worldSize(): number { return this.group.worldSize; }
   get isMain(): boolean { return this.group.rank === 0; }
 
-  get shardsMasterWeights(): boolean { return this.sharding === 'optimizer' && this.worldSize > 1; }
+  get shardsMasterWeights(): boolean { return this.sharding !== 'none' && this.worldSize > 1; }
+
+  get shardsParameters(): boolean { return this.sharding === 'full' && this.worldSize > 1; }
+
+  /** The parameter shards of `sharding: full` (null otherwise, or before `shardModel`). */
+  get parameterShards(): ParameterShards | null { return this.#shards; }
+
+  /** The frozen reference model's shards (`sharding: full` with a live reference copy). */
+  get referenceShards(): ParameterShards | null { return this.#referenceShards; }
+
+  shardModel(model: unknown, named: [string, Tensor][]): void {
+    if (!this.shardsParameters) return;
+    if (!this.#zero) throw new ArgumentError('sharding: full needs the optimizer made (DataParallel.optimizer) before the model is sharded');
+    const shards = new ParameterShards(this.group, named, this.#zero.owner);
+    shards.attach(hookable(model));
+    this.#shards = shards;
+  }
+
+  shardReference(model: unknown, named: [string, Tensor][]): void {
+    if (!this.shardsParameters) return;
+    const shards = new ParameterShards(this.group, named, partitionParams(named.map(([, p]) => p.numel()), this.worldSize));
+    shards.attach(hookable(model));
+    // Every rank loaded the same weights: each keeps only its own at once.
+    shards.releaseAll();
+    this.#referenceShards = shards;
+  }
+
+  // Rank 0 writes the model, and evaluates (with the reference), alone: every parameter it needs is gathered first,
+  // and the layer hooks do nothing meanwhile.
+  gatherParameters(o: { withReference?: boolean } = {}): void {
+    this.#shards?.gatherAll();
+    if (o.withReference) this.#referenceShards?.gatherAll();
+  }
+
+  releaseParameters(): void {
+    this.#shards?.releaseAll();
+    this.#referenceShards?.releaseAll();
+  }
 
   optimizer<O extends Optimizer<{ lr: number }>>(params: Tensor[], make: (params: Tensor[]) => O, o: { masterWeights?: boolean } = {}): O {
     if (this.sharding === 'none' || this.worldSize === 1) return make(params);
-    const z = new ShardedOptimizer(this.group, params, make, o);
+    const z = new ShardedOptimizer(this.group, params, make, { ...o, shardedParameters: this.sharding === 'full' });
     this.#zero = z as unknown as ShardedOptimizer<{ lr: number }>;
     this.ownedElementsPerRank = new Array<number>(this.worldSize).fill(0);
     params.forEach((p, i) => { this.ownedElementsPerRank![z.owner[i]!]! += p.numel(); });
@@ -132,6 +185,8 @@ export class DataParallel implements TrainParallel {
 
   syncWeights(params: Tensor[]): void {
     if (this.worldSize > 1) this.group.broadcast(params, 0);
+    // Every rank now has rank 0's weights: keep only this rank's own.
+    this.#shards?.releaseAll();
   }
 
   reduceGradients(params: Tensor[], local: { failure: string | null; stop: AgreedStop | null; tokens: number }): StepAgreement {
@@ -139,7 +194,11 @@ export class DataParallel implements TrainParallel {
     if (local.failure !== null) this.group.storeSet(`failure/${this.rank}`, local.failure);
     // Handles on the gradients (they alias the parameters' .grad, so reducing them in place updates those).
     const grads: Tensor[] = [];
-    for (const p of params) {
+    // With parameter sharding the gradients were reduce-scattered layer by layer during the backward pass: each rank
+    // has (and zero-fills) only its own.
+    const shards = this.#shards;
+    for (const [i, p] of params.entries()) {
+      if (shards && this.#zero!.owner[i] !== this.rank) continue;
       let g = p.grad;
       if (!g || local.failure !== null) {
         // A rank without a gradient (an unused parameter, or a diverged step) contributes zeros.
@@ -158,10 +217,14 @@ export class DataParallel implements TrainParallel {
     const status = tensor(flags, { dtype: 'float64' });
     try {
       if (W > 1) {
-        if (this.#zero) this.#reduceScatterGradients(params, grads, this.#zero);
-        else this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
-        // bfloat16 is summed as float32 (4 bytes on the wire).
-        for (const g of grads) this.gradientBytes += g.numel() * (g.dtype === 'float64' ? 8 : 4);
+        if (shards) {
+          this.gradientBytes = shards.gradientBytes;
+        } else {
+          if (this.#zero) this.#reduceScatterGradients(params, grads, this.#zero);
+          else this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
+          // bfloat16 is summed as float32 (4 bytes on the wire).
+          for (const g of grads) this.gradientBytes += g.numel() * (g.dtype === 'float64' ? 8 : 4);
+        }
         this.group.allreduce([status]);
       }
       let held = 0;
@@ -244,8 +307,10 @@ export class DataParallel implements TrainParallel {
   }
 }
 
-/** Why `sharding: full` is refused. */
-export function fullShardingUnavailable(): string {
-  return 'sharding: full (parameter sharding, ZeRO-3/FSDP: each layer gathered from its owners before its forward and ' +
-    'backward) is not implemented yet; use sharding: optimizer (ZeRO-2: optimizer state and gradients split over the ranks) or none';
+/** `model` as a model with per-layer hooks, or an error saying `sharding: full` needs them. */
+function hookable(model: unknown): HookableModel {
+  if (typeof model !== 'object' || model === null || !('layerHooks' in model)) {
+    throw new ArgumentError('sharding: full needs a model with per-layer hooks (layerHooks: LlamaForCausalLM has them)');
+  }
+  return model as HookableModel;
 }

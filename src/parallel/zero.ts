@@ -48,7 +48,11 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
   #ownsMasters = false;
   #gathered: Tensor[] = [];
 
-  constructor(group: ProcessGroup, params: Tensor[], make: (params: Tensor[]) => Optimizer<H>, o: { masterWeights?: boolean } = {}) {
+  /** Parameter sharding: other ranks' parameters are not kept here, so nothing is broadcast after the update. */
+  readonly #shardedParameters: boolean;
+  readonly #shapes: number[][];
+
+  constructor(group: ProcessGroup, params: Tensor[], make: (params: Tensor[]) => Optimizer<H>, o: { masterWeights?: boolean; shardedParameters?: boolean } = {}) {
     // The hyper-parameters come from the optimizer over all parameters (it allocates no state until a step).
     const template = make(params);
     if (template.groups.length !== 1) throw new ArgumentError('sharding: optimizer supports optimizers with one parameter group');
@@ -56,6 +60,8 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
     template.dispose();
     super(params, hyper as unknown as H);
     this.#group = group;
+    this.#shardedParameters = o.shardedParameters === true;
+    this.#shapes = params.map((p) => [...p.shape]);
     this.owner = partitionParams(params.map((p) => p.numel()), group.worldSize);
     this.#ownedIndex = params.flatMap((_, i) => (this.owner[i] === group.rank ? [i] : []));
     this.#ownsMasters = o.masterWeights === true;
@@ -146,8 +152,9 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
       this.#inner.zeroGrad();
     }
     if (this.#ownsMasters) noGrad(() => { for (const [i, m] of this.#masters) this.#params[i]!.copy_(m); });
-    // Each owner's updated parameters to every rank (one broadcast per rank, flattened).
-    for (let r = 0; r < this.#group.worldSize; r++) {
+    // Each owner's updated parameters to every rank (one broadcast per rank, flattened); with parameter sharding the
+    // others gather them when they need them.
+    for (let r = 0; r < this.#group.worldSize && !this.#shardedParameters; r++) {
       this.#group.broadcast(this.#params.filter((_, i) => this.owner[i] === r), r);
     }
   }
@@ -201,7 +208,7 @@ export class ShardedOptimizer<H extends Hyper> extends Optimizer<H> {
             if (t.shape.join() !== params[i]!.shape.join()) throw new ArgumentError(`sharding: optimizer cannot gather state '${name}' of a shape other than its parameter's`);
           } else {
             // Received values take the owner's dtype: optimizer state (and masters) are fp32.
-            t = keep(tidy(() => zerosLike(params[i]!).to(this.#ownsMasters ? 'float32' : params[i]!.dtype)));
+            t = keep(full(this.#shapes[i]!, 0, { dtype: this.#ownsMasters ? 'float32' : params[i]!.dtype, device: params[i]!.device }));
             this.#gathered.push(t);
           }
           entry[name] = t;

@@ -1,6 +1,6 @@
 // A recipe run as one rank of several: joins the process group the launch variables describe, trains with the
 // data-parallel strategy, and leaves the group. Ranks other than 0 keep quiet: rank 0 speaks for the run.
-import { DataParallel, fullShardingUnavailable, SHARDING_VALUES, type TrainParallel } from '../parallel/data-parallel.js';
+import { DataParallel, SHARDING_VALUES, type TrainParallel } from '../parallel/data-parallel.js';
 import type { RankEnv } from '../parallel/env.js';
 import { assertBackendAvailable, ProcessGroup } from '../parallel/group.js';
 import { ArgumentError } from '../errors.js';
@@ -15,9 +15,16 @@ import type { RunSettings } from './settings.js';
 /** The recipe's `sharding` key, checked. */
 export function shardingOf(s: RunSettings): (typeof SHARDING_VALUES)[number] {
   const sharding = new RecipeValues(s.recipe).oneOf('sharding', SHARDING_VALUES);
-  if (sharding === 'full') throw new ArgumentError(fullShardingUnavailable());
-  if (sharding === 'optimizer' && !['adamw_torch', 'adamw', 'adam'].includes(s.trainer.optim)) {
-    throw new ArgumentError(`sharding: optimizer supports optim adamw_torch, adamw and adam, not ${s.trainer.optim}`);
+  if (sharding !== 'none' && !['adamw_torch', 'adamw', 'adam'].includes(s.trainer.optim)) {
+    throw new ArgumentError(`sharding: ${sharding} supports optim adamw_torch, adamw and adam, not ${s.trainer.optim}`);
+  }
+  if (sharding === 'full') {
+    if (!s.trainer.gradientCheckpointing) {
+      throw new ArgumentError('sharding: full needs gradient_checkpointing: true (each layer is gathered again and recomputed in the backward pass)');
+    }
+    if (s.task === 'preference' && s.reference.strategy === 'adapter') {
+      throw new ArgumentError('sharding: full needs reference_strategy copy or precomputed, not adapter (the reference pass would run inside the policy\'s sharded pass)');
+    }
   }
   return sharding;
 }
@@ -115,6 +122,8 @@ function writeCommStats(outputDir: string, par: DataParallel, steps: number): vo
     allreduce_seconds_per_step: per(st.allreduceMs / 1000), allreduce_calls_per_step: per(st.allreduceCalls),
     reduce_scatter_calls_per_step: per(st.reduceScatterCalls), reduce_scatter_seconds_per_step: per(st.reduceScatterMs / 1000),
     owned_elements_per_rank: par.ownedElementsPerRank, gradient_elements_held: par.heldGradientElements,
+    parameter_elements_held_max: par.parameterShards?.maxHeldElements ?? null,
+    reference_elements_held_max: par.referenceShards?.maxHeldElements ?? null,
   }, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }

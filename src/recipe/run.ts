@@ -23,6 +23,7 @@ import {
 } from '../train/reference.js';
 import { runEvaluation } from '../train/evaluate.js';
 import type { ProcessGroup } from '../parallel/group.js';
+import type { TrainParallel } from '../parallel/data-parallel.js';
 import { mergeTables, RankBatches } from '../parallel/split-work.js';
 import { disposeBatch, type BatchSource, type PreferenceBatch } from '../train/types.js';
 import { signalExitCode } from '../train/signals.js';
@@ -159,14 +160,17 @@ function precomputedTables(s: RunSettings, data: PreferenceData, device: Device,
   }
 }
 
-function reference(s: RunSettings, model: LanguageModel, data: PreferenceData, device: Device): { strategy: ReferenceStrategy; dispose(): void } {
+function reference(s: RunSettings, model: LanguageModel, data: PreferenceData, device: Device, par?: TrainParallel): { strategy: ReferenceStrategy; dispose(): void } {
   const averageLogps = s.loss?.averageLogps ?? false;
   const kind = s.reference.strategy;
   note(`reference: ${kind}`);
   if (kind === 'precomputed') return { strategy: precomputedReference(precomputedTables(s, data, device)), dispose: () => undefined };
   if (kind === 'adapter') return { strategy: adapterReference(model, { averageLogps }), dispose: () => undefined };
   const copy = paddingFree(s, loadPretrained(s.model.path, { dtype: s.model.dtype, device, attention: s.model.attention }).model);
-  return { strategy: frozenReference(copy, { averageLogps }), dispose: () => copy.dispose() };
+  const strategy = frozenReference(copy, { averageLogps });
+  // With parameter sharding the reference is split over the ranks too, gathered layer by layer as it runs.
+  par?.shardReference(copy, copy.namedParameters());
+  return { strategy, dispose: () => copy.dispose() };
 }
 
 /** An SFT run's batch sources, and every data file read. */
@@ -269,7 +273,7 @@ export async function runTraining(s: RunSettings, hooks: TrainHooks = {}): Promi
       if (!loss) throw new BfpoError('A preference run needs its loss settings (resolveSettings with task preference)');
       const data = await preferenceData(s, tok, { split, device, encoder: dataEncoder(s, tokenizer) });
       config.runConfig = { ...config.runConfig, data_files: data.files };
-      const ref = reference(s, model, data, device);
+      const ref = reference(s, model, data, device, par);
       release = ref.dispose;
       t = {
         kind: 'preference', train: data.train, buffer: data.buffer, eval: data.eval, reference: ref.strategy, originalMetrics: s.originalMetrics,

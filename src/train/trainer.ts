@@ -230,7 +230,12 @@ function* trainLoop(
   const shardedMasters = c.bf16 && par !== null && par.shardsMasterWeights;
   const masters = c.bf16 && !shardedMasters ? new MasterWeights(params) : null;
   const optimParams = masters ? masters.params() : params;
+  if (par?.shardsParameters && !c.gradientCheckpointing) {
+    throw new ArgumentError('sharding: full needs gradient_checkpointing: true (each layer is gathered again and recomputed in the backward pass)');
+  }
   const opt = par ? par.optimizer(optimParams, (ps) => makeOptimizer(ps, c), { masterWeights: shardedMasters }) : makeOptimizer(optimParams, c);
+  // Parameter sharding: the layers gather their parameters around their use from here on (released at syncWeights).
+  par?.shardModel(model, named);
   let logger: TrainLogger | null = null;
   let lock: RunLock | null = null;
   let stop: StopWatch | null = null;
@@ -283,6 +288,15 @@ function* trainLoop(
     // With sharding: optimizer over ranks, each rank writes its own optimizer shard into the checkpoint folder.
     const shards = par !== null && par.worldSize > 1 && isShardable(opt) ? { par, opt } : null;
     const saveNow = function* (): Generator<LoopYield, string, unknown> {
+      // With parameter sharding every rank gathers all parameters (a collective), so rank 0 can write them.
+      par?.gatherParameters();
+      try {
+        return yield* saveGathered();
+      } finally {
+        par?.releaseParameters();
+      }
+    };
+    const saveGathered = function* (): Generator<LoopYield, string, unknown> {
       if (!main) {
         if (shards) writeShardsTogether(shards.par, shards.opt, null, paramNames);
         else opt.stateDict(); // rank 0 writes; a sharded optimizer gathers its state to it in this collective
@@ -303,14 +317,22 @@ function* trainLoop(
     stop = watchStopSignals();
     let lastEvalStep = -1;
     const evaluate = (): void => {
-      if (!task.eval || lastEvalStep === state.step || !main) return;
+      if (!task.eval || lastEvalStep === state.step) return;
       lastEvalStep = state.step;
+      // Rank 0 evaluates alone: with parameter sharding every rank first gathers all parameters (a collective).
+      if (!main) {
+        par?.gatherParameters({ withReference: true });
+        par?.releaseParameters();
+        return;
+      }
       const phase = log.evaluation(task.eval.length);
       let m: Record<string, number>;
+      par?.gatherParameters({ withReference: true });
       try {
         m = runEvaluation(model, task, (done) => phase.update(done));
       } finally {
         phase.stop();
+        par?.releaseParameters();
       }
       result.lastEval = m;
       const record = log.log(state.step, m, { epoch: state.step / stepsPerEpoch });
@@ -421,6 +443,8 @@ function* trainLoop(
       yield;
     }
     if (c.evalStrategy !== 'no' || c.evalAtEnd) evaluate();
+    // The model ends whole on every rank (with parameter sharding, gathered once more).
+    par?.gatherParameters();
     if (!main) return result;
     try {
       const saveFinalAsync = store.saveFinal ? store.saveFinalAsync : store.saveAsync;

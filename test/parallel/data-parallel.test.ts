@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { distributedSupport } from '../../src/parallel/group.js';
+import { layerOf } from '../../src/parallel/full-shard.js';
+import { partitionParams } from '../../src/parallel/zero.js';
 import { loadPretrained } from '../../src/models/pretrained.js';
 import { runMain } from '../cli/run-main.js';
 import { bfpo, finished, root } from './helpers.js';
@@ -39,13 +41,46 @@ function maxDiff(a: string, b: string): number {
   }
 }
 
+/** The largest |difference| between two model folders' weights, and the share of weights that are equal. */
+function compare(a: string, b: string): { worst: number; equal: number } {
+  const ma = loadPretrained(a, { dtype: 'float32' }).model;
+  const mb = loadPretrained(b, { dtype: 'float32' }).model;
+  try {
+    const pb = new Map(mb.namedParameters());
+    let worst = 0;
+    let same = 0;
+    let all = 0;
+    for (const [name, p] of ma.namedParameters()) {
+      const d = p.sub(pb.get(name)!).abs();
+      const [mx, eq] = [d.max(), d.eq(0).sum()];
+      worst = Math.max(worst, mx.item());
+      same += eq.item();
+      all += p.numel();
+      for (const t of [d, mx, eq]) t.dispose();
+    }
+    return { worst, equal: same / all };
+  } finally {
+    ma.dispose();
+    mb.dispose();
+  }
+}
+
+/** The eval_loss values of a run's log, in order. */
+function evalLosses(out: string): number[] {
+  return readFileSync(join(dir, out, 'log.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l)).filter((r) => 'eval_loss' in r).map((r) => r.eval_loss as number);
+}
+
+/** `common` without the keys `extra` sets. */
+const base = (extra: string[]): string[] => common.filter((a) => !extra.some((e) => a.startsWith('--') && e.split('=')[0] === a.split('=')[0]));
+
 async function single(out: string, extra: string[]): Promise<void> {
-  const r = await runMain(['train', ...common, `--output_dir=${join(dir, out)}`, ...extra], root);
+  const r = await runMain(['train', ...base(extra), `--output_dir=${join(dir, out)}`, ...extra], root);
   assert.equal(r.code, undefined, r.err);
 }
 
 async function ranks(out: string, extra: string[]) {
-  const r = await finished(bfpo(['train', ...common, `--output_dir=${join(dir, out)}`, '--nproc_per_node=2', ...extra]));
+  const r = await finished(bfpo(['train', ...base(extra), `--output_dir=${join(dir, out)}`, '--nproc_per_node=2', ...extra]));
   assert.equal(r.code, 0, r.err);
   return { ...r, stats: JSON.parse(readFileSync(join(dir, out, 'comm_stats.json'), 'utf8')) };
 }
@@ -156,10 +191,97 @@ test('bfpo sft on 2 ranks × batch 2 ends with the weights of 1 process × batch
   assert.ok(d <= 1e-5, `max |Δw| ${d}`);
 });
 
-test('sharding: full is refused with the reason; a bad launcher flag names the flag', async () => {
-  const r = await runMain(['train', ...common, `--output_dir=${join(dir, 'full')}`, '--nproc_per_node=2', '--sharding=full'], root);
+test('sharding: full (ZeRO-3) ends with the weights of the unsharded run; between layers a rank holds its own parameters and one gathered layer', { skip }, async () => {
+  // Evaluation at step 3 and at the end: rank 0 evaluates with every parameter gathered.
+  const ckpt = ['--gradient_checkpointing=true', '--do_eval=true', '--evaluation_strategy=steps', '--eval_steps=3'];
+  await single('one-ckpt', ['--per_device_train_batch_size=4', ...ckpt]);
+  const f = await ranks('full', ['--per_device_train_batch_size=2', '--sharding=full', ...ckpt]);
+  const d = maxDiff(join(dir, 'one-ckpt'), join(dir, 'full'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  const [e1, ef] = [evalLosses('one-ckpt'), evalLosses('full')];
+  assert.equal(ef.length, 2);
+  assert.equal(e1.length, 2);
+  for (const [i, v] of ef.entries()) assert.ok(Math.abs(v - e1[i]!) <= 1e-4 * Math.max(1, Math.abs(e1[i]!)), `eval_loss ${v} vs ${e1[i]}`);
+  assert.equal(f.stats.sharding, 'full');
+  // What rank 0 holds at most during a pass, from the names and the partition: its own parameters, the others'
+  // parameters outside the layers (gathered for the whole pass), and the others' parameters of one layer.
+  const m = loadPretrained(join(root, 'recipes/tiny/model'), { dtype: 'float32' }).model;
+  const named = m.namedParameters().map(([n, p]) => [n, p.numel()] as const);
+  m.dispose();
+  const P = named.reduce((a, [, n]) => a + n, 0);
+  const owner = partitionParams(named.map(([, n]) => n), 2);
+  const others = (layer: number): number => named.reduce((a, [name, n], i) => a + (owner[i] !== 0 && layerOf(name) === layer ? n : 0), 0);
+  const own = named.reduce((a, [, n], i) => a + (owner[i] === 0 ? n : 0), 0);
+  const layers = [...new Set(named.map(([name]) => layerOf(name)).filter((l) => l >= 0))];
+  assert.equal(layers.length, 2);
+  const peak = own + others(-1) + Math.max(...layers.map(others));
+  assert.equal(f.stats.parameter_elements_held_max, peak);
+  assert.ok(peak < P, `${peak} of ${P}`);
+  assert.deepEqual(f.stats.owned_elements_per_rank, [own, P - own]);
+  assert.equal(f.stats.gradient_elements_held, own);
+  // Each pass (the batch and the buffer batch) reduce-scatters every gradient once (one collective per layer and one
+  // for the rest), and gathers the outer parameters once and each layer twice (forward, then recompute).
+  assert.equal(f.stats.reduce_scatter_bytes_per_step, 2 * 4 * P);
+  assert.equal(f.stats.reduce_scatter_calls_per_step, 2 * (layers.length + 1));
+  const layerElems = P - named.reduce((a, [name, n]) => a + (layerOf(name) === -1 ? n : 0), 0);
+  const perStep = 2 * 4 * (P - layerElems + 2 * layerElems);
+  // Besides: the start (4P), at each checkpoint (steps 3 and 6) every parameter (4P) and AdamW's moments (8P), at
+  // each evaluation (steps 3 and 6) every parameter (4P), and the final gather (4P).
+  assert.equal(f.stats.broadcast_bytes, 6 * perStep + 4 * P + 2 * (4 * P + 8 * P) + 2 * 4 * P + 4 * P);
+});
+
+test('sharding: full with gradient accumulation (gradients reduce-scattered in every micro-step, summed by their owners) ends with the unsharded weights', { skip }, async () => {
+  if (!existsSync(join(dir, 'one-accum'))) await single('one-accum', ['--per_device_train_batch_size=2', '--gradient_accumulation_steps=2']);
+  const f = await ranks('full-accum', ['--per_device_train_batch_size=1', '--gradient_accumulation_steps=2', '--sharding=full', '--gradient_checkpointing=true']);
+  const d = maxDiff(join(dir, 'one-accum'), join(dir, 'full-accum'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.equal(f.stats.reduce_scatter_bytes_per_step, 2 * 2 * 4 * trainable(), '2 micro-steps × (batch + buffer) × 4P');
+});
+
+test('bf16 with sharding: full ends near the unsharded bf16 weights (gradients are rounded to bf16 once per pass)', { skip }, async () => {
+  const bf16 = ['--per_device_train_batch_size=2', '--bf16=true', '--gradient_checkpointing=true'];
+  if (!existsSync(join(dir, 'bf16-none'))) await ranks('bf16-none', ['--per_device_train_batch_size=2', '--bf16=true']);
+  await ranks('bf16-full', [...bf16, '--sharding=full']);
+  // Unsharded, each rank adds the batch's and the buffer's bf16 gradients, then the sum is averaged over the ranks and
+  // rounded once; with full, each pass's gradients are averaged and rounded, then added by the owner. The rounding
+  // differs in the last bit of some gradients, and AdamW (whose update is about lr whatever the gradient's size)
+  // turns that into at most 2 × lr per step: 6 steps × 2 × 3e-3. Most weights stay equal.
+  const { worst, equal } = compare(join(dir, 'bf16-none'), join(dir, 'bf16-full'));
+  assert.ok(worst <= 6 * 2 * 3e-3, `max |Δw| ${worst}`);
+  assert.ok(equal >= 0.5, `${equal} of the weights are equal`);
+  assert.ok(!existsSync(join(dir, 'bf16-full', 'checkpoint-3', 'master_weights.bin')), 'the fp32 masters are in the sharded optimizer state');
+});
+
+test('sharding: full with a live reference copy (sharded too) ends with the unsharded weights', { skip }, async () => {
+  // Evaluated at the end: rank 0 evaluates with the policy and the reference gathered.
+  const copy = ['--gradient_checkpointing=true', '--reference_strategy=copy', '--do_eval=true', '--evaluation_strategy=steps', '--eval_steps=6'];
+  await single('one-copy', ['--per_device_train_batch_size=4', ...copy]);
+  const f = await ranks('full-copy', ['--per_device_train_batch_size=2', '--sharding=full', ...copy]);
+  const d = maxDiff(join(dir, 'one-copy'), join(dir, 'full-copy'));
+  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  const [e1, ef] = [evalLosses('one-copy'), evalLosses('full-copy')];
+  assert.equal(ef.length, 1);
+  assert.ok(Math.abs(ef[0]! - e1[0]!) <= 1e-4 * Math.max(1, Math.abs(e1[0]!)), `eval_loss ${ef[0]} vs ${e1[0]}`);
+  // The reference has the policy's shapes, so the same partition and the same peak: its own parameters, the
+  // others' outside the layers and the others' of one layer.
+  const m = loadPretrained(join(root, 'recipes/tiny/model'), { dtype: 'float32' }).model;
+  const named = m.namedParameters().map(([n, p]) => [n, p.numel()] as const);
+  m.dispose();
+  const owner = partitionParams(named.map(([, n]) => n), 2);
+  const held = (pick: (i: number, layer: number) => boolean): number => named.reduce((a, [name, n], i) => a + (pick(i, layerOf(name)) ? n : 0), 0);
+  const peak = held((i) => owner[i] === 0) + held((i, l) => owner[i] !== 0 && l === -1) + Math.max(held((i, l) => owner[i] !== 0 && l === 0), held((i, l) => owner[i] !== 0 && l === 1));
+  assert.equal(f.stats.reference_elements_held_max, peak);
+  assert.ok(peak < trainable());
+});
+
+test('sharding: full needs gradient_checkpointing and no adapter reference; a bad launcher flag names the flag', async () => {
+  const r = await runMain(['train', ...common, `--output_dir=${join(dir, 'full-bad')}`, '--nproc_per_node=2', '--sharding=full'], root);
   assert.equal(r.code, 1);
-  assert.match(r.err, /sharding: full \(parameter sharding, ZeRO-3\/FSDP.*\) is not implemented yet; use sharding: optimizer \(ZeRO-2/);
+  assert.match(r.err, /sharding: full needs gradient_checkpointing: true \(each layer is gathered again and recomputed in the backward pass\)/);
+  const adapter = await runMain(['train', ...common, `--output_dir=${join(dir, 'full-bad')}`, '--nproc_per_node=2', '--sharding=full',
+    '--gradient_checkpointing=true', '--use_peft=true', '--reference_strategy=adapter'], root);
+  assert.equal(adapter.code, 1);
+  assert.match(adapter.err, /sharding: full needs reference_strategy copy or precomputed, not adapter/);
   const bad = await runMain(['train', ...common, `--output_dir=${join(dir, 'bad')}`, '--nproc_per_node=zero'], root);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /--nproc_per_node must be an integer >= 1 but is "zero"/);
@@ -181,14 +303,15 @@ function rankPid(launcher: number, rank: number): number | null {
   return null;
 }
 
-test('a rank killed with SIGKILL stops the run within seconds naming the rank; the rerun resumes to the same weights', { skip }, async () => {
+for (const sharding of ['optimizer', 'full']) {
+test(`sharding: ${sharding}: a rank killed with SIGKILL stops the run within seconds naming the rank; the rerun resumes to the same weights`, { skip }, async () => {
   if (!existsSync(join(dir, 'one'))) await single('one', ['--per_device_train_batch_size=4']);
-  const args = ['train', ...common.filter((a) => !a.startsWith('--save_steps')), `--output_dir=${join(dir, 'killed')}`, '--nproc_per_node=2', '--per_device_train_batch_size=2',
-    '--save_steps=1', '--sharding=optimizer'];
+  const args = ['train', ...common.filter((a) => !a.startsWith('--save_steps')), `--output_dir=${join(dir, `killed-${sharding}`)}`, '--nproc_per_node=2', '--per_device_train_batch_size=2',
+    '--save_steps=1', `--sharding=${sharding}`, ...(sharding === 'full' ? ['--gradient_checkpointing=true'] : [])];
   const proc = bfpo(args);
   let killedAt = 0;
   const r = await finished(proc, (err) => {
-    if (killedAt === 0 && err.includes(`checkpoint saved: ${join(dir, 'killed', 'checkpoint-2')}`)) {
+    if (killedAt === 0 && err.includes(`checkpoint saved: ${join(dir, `killed-${sharding}`, 'checkpoint-2')}`)) {
       const pid = rankPid(proc.pid!, 1);
       if (pid !== null) { process.kill(pid, 'SIGKILL'); killedAt = Date.now(); }
     }
@@ -197,11 +320,12 @@ test('a rank killed with SIGKILL stops the run within seconds naming the rank; t
   assert.notEqual(r.code, 0);
   assert.match(r.err, /bfpo: rank 1 \(pid \d+\) was killed by SIGKILL; stopping the other ranks/);
   assert.ok((Date.now() - killedAt) / 1000 < 20, 'the other rank stopped within the bound');
-  assert.ok(!existsSync(join(dir, 'killed', 'train_results.json')), 'the run did not finish');
+  assert.ok(!existsSync(join(dir, `killed-${sharding}`, 'train_results.json')), 'the run did not finish');
 
   const again = await finished(bfpo(args));
   assert.equal(again.code, 0, again.err);
   assert.match(again.err, /Resuming from .*checkpoint-\d at step \d of 6/);
-  const d = maxDiff(join(dir, 'one'), join(dir, 'killed'));
+  const d = maxDiff(join(dir, 'one'), join(dir, `killed-${sharding}`));
   assert.ok(d <= 1e-5, `max |Δw| ${d}`);
 });
+}
