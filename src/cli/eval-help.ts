@@ -2,6 +2,7 @@
 import { JUDGE_HELP } from '../eval/judges/spec.js';
 import { toxicityScorerHelp } from '../eval/judges/toxicity.js';
 import { TASK_HELP } from '../eval/tasks/spec.js';
+import { LAUNCH_HELP } from './launch.js';
 
 // A key too long for the column gets its own line, the description below it.
 const table = (rows: readonly [string, string][]) => rows.map(([k, v]) => (k.length < 28 ? `  ${k.padEnd(28)}${v}` : `  ${k}\n${' '.repeat(30)}${v}`)).join('\n');
@@ -60,3 +61,7 @@ Options:
   -h, --help            this text
 `;
 
+
+/** The help text's part on several processes (the launcher's flags). */
+export const EVAL_RANKS_HELP = 'With --nproc_per_node=N the generation batches, judge calls and scoring calls are split over N ranks;\n' +
+  'rank 0 writes the files one process writes (docs/distributed.md, "Evaluation on several ranks").\n\n' + LAUNCH_HELP;

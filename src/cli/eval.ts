@@ -8,8 +8,8 @@ import { checkJudgeInput, checkProtocol, evaluate, loadEvalRecipe, type EvalConf
 import { markdownTable } from '../eval/report.js';
 import { parseToxicityScorerSpec } from '../eval/judges/toxicity.js';
 import { terminalProgress } from '../eval/progress.js';
-import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
-import { LAUNCH_HELP, launchRanks, takeLaunchFlags, wantsLaunch } from './launch.js';
+import { EVAL_HELP, EVAL_RANKS_HELP, EVAL_USAGE } from './eval-help.js';
+import { launchRanks, takeLaunchFlags, wantsLaunch } from './launch.js';
 import { rankEnv } from '../parallel/env.js';
 import { assertBackendAvailable } from '../parallel/group.js';
 import { asRank, joinGroup } from '../recipe/run-ranks.js';
@@ -76,7 +76,7 @@ export async function evalCommand(argv: string[], hooks: Partial<EvaluateHooks> 
   const { flags, rest } = takeLaunchFlags(argv);
   const config = parseEvalArgs(rest);
   if (config === 'help') {
-    process.stdout.write(`Usage: ${EVAL_USAGE}\n\n${EVAL_HELP}\n\n${LAUNCH_HELP.replace('(data parallel; ', '(the evaluation split over them; ')}\n`);
+    process.stdout.write(`Usage: ${EVAL_USAGE}\n\n${EVAL_HELP.trimEnd()}\n\n${EVAL_RANKS_HELP}\n`);
     return;
   }
   if (wantsLaunch(flags)) {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ArgumentError, BfpoError } from '../errors.js';
 import { DEMO_HELP } from '../demo/args.js';
 import { KEY_SECTIONS, RECIPE_KEYS, describeType, keySection, showDefault, type KeySpec } from '../recipe/recipe-keys.js';
-import { EVAL_HELP, EVAL_USAGE } from './eval-help.js';
+import { EVAL_HELP, EVAL_RANKS_HELP, EVAL_USAGE } from './eval-help.js';
 import { GENERATE_HELP, GENERATE_USAGE } from './generate.js';
 import { CONVERT_HELP, CONVERT_USAGE } from './convert.js';
 import { MERGE_HELP, MERGE_USAGE } from './merge.js';
@@ -82,7 +82,7 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'eval', summary: 'Evaluate harmlessness and helpfulness of models; results table, scatter plot and HTML report',
-    usage: EVAL_USAGE, help: () => `${EVAL_HELP}\n\nWith --nproc_per_node=N the generation batches, judge calls and scoring calls are split over N ranks;\nrank 0 writes the files one process writes.\n\n${LAUNCH_HELP}`,
+    usage: EVAL_USAGE, help: () => `${EVAL_HELP.trimEnd()}\n\n${EVAL_RANKS_HELP}`,
     run: async (args) => (await import('./eval.js')).evalCommand(args),
   },
   {

@@ -37,6 +37,7 @@ export {
   TOXICITY_THRESHOLD, type ToxicityScorer, type ToxicityScorerSpec, type ToxicityScorerContext,
 } from './judges/toxicity.js';
 export { JsonlStore } from './store.js';
+export { groupSplit, runUnits, EvalRankError, type EvalSplit } from './rank-split.js';
 export { terminalProgress, silentProgress, type Progress } from './progress.js';
 export { runEval, openStores, settingsFor, checkStoredGenerations, judgementKey, SAFETY_SAMPLING, type EvalModel, type ModelSource, type RunEvalOptions } from './runner.js';
 export { summarize, type EvalResults, type ModelResult, type TaskResult } from './summary.js';

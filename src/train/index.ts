@@ -16,8 +16,9 @@ export { makeOptimizer, OPTIMIZERS, OPTIM_NAMES, type OptimName, type OptimSetti
 export { MasterWeights } from './precision.js';
 export {
   listCheckpoints, lastCheckpoint, lastIntactCheckpoint, saveCheckpoint, assertSameRun, configDifferences, checksumFiles, checkpointProblem,
-  CheckpointMismatchError, CheckpointWriteError, CheckpointDamagedError, type FileChecksum,
+  CheckpointMismatchError, CheckpointWriteError, CheckpointDamagedError, SHARD_MANIFEST, type FileChecksum,
 } from './checkpoint.js';
+export { restoreOptimizer, shardBase, type ShardManifest, type ShardRecord } from './optimizer-shards.js';
 export { lockOutputDir, RunLockedError, LOCK_FILE, type RunLock } from './lock.js';
 export { watchStopSignals, signalExitCode, type StopWatch } from './signals.js';
 export { TrainLogger } from './logger.js';
