@@ -25,7 +25,9 @@ export function shardingOf(s: RunSettings): (typeof SHARDING_VALUES)[number] {
 /** Joins the group of `env` (its timeout bounds the wait for the others) and returns the strategy. */
 export function joinRanks(env: RankEnv, s: RunSettings): DataParallel {
   const sharding = shardingOf(s);
-  return new DataParallel(joinGroup(env), { sharding });
+  const capMb = new RecipeValues(s.recipe).number('ddp_bucket_cap_mb');
+  if (!(capMb > 0) || !Number.isFinite(capMb)) throw new ArgumentError(`ddp_bucket_cap_mb must be a number of MiB > 0, not ${capMb}`);
+  return new DataParallel(joinGroup(env), { sharding, bucketBytes: Math.max(1, Math.round(capMb * 2 ** 20)) });
 }
 
 /** The process group of `env`. */
@@ -85,6 +87,7 @@ export async function runTrainingAsRank(
     if (par.isMain && result && !result.alreadyComplete) writeCommStats(s.trainer.outputDir, par, result.globalStep - stepOf(result.resumedFrom));
     return result;
   } finally {
+    par.dispose();
     par.group.destroy();
   }
 }
@@ -115,6 +118,8 @@ function writeCommStats(outputDir: string, par: DataParallel, steps: number): vo
     allreduce_seconds_per_step: per(st.allreduceMs / 1000), allreduce_calls_per_step: per(st.allreduceCalls),
     reduce_scatter_calls_per_step: per(st.reduceScatterCalls), reduce_scatter_seconds_per_step: per(st.reduceScatterMs / 1000),
     owned_elements_per_rank: par.ownedElementsPerRank, gradient_elements_held: par.heldGradientElements,
+    // Gradient buckets whose all-reduce started during the backward pass, of all the buckets the overlap reduced.
+    overlap_buckets_early: par.overlapStats.launchedEarly, overlap_buckets: par.overlapStats.buckets,
   }, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }
