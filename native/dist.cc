@@ -12,7 +12,12 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/function_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/version.h>
+
+#include <mutex>
 #endif
 
 namespace bfpo {
@@ -47,6 +52,142 @@ std::vector<uint8_t> BytesArg(const Napi::CallbackInfo& info, size_t i) {
 template <typename W>
 void Wait(W& work) {
   work->wait();
+}
+
+// Gradient all-reduce overlapped with the backward pass. The trainable parameters are grouped into buckets (in
+// reverse order: the last layers' gradients are ready first); a post-hook on each parameter's gradient accumulator
+// marks it ready once its gradient is final for this backward, and the bucket whose parameters are all ready is
+// flattened and all-reduced asynchronously (Gloo runs it on its own threads while the backward goes on). `Finish`
+// launches what never became ready (unused parameters count as zeros), waits, and copies the sums back into the
+// gradients. A parameter whose accumulator runs twice while armed (several backward calls) invalidates the early
+// launches: `Finish` then waits for them, discards them and reduces every bucket again from the final gradients.
+struct Overlap {
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  int size = 1;
+  std::vector<at::Tensor> params;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // keep the accumulators, and so the hooks, alive
+  std::vector<std::vector<size_t>> buckets;
+  std::vector<size_t> bucketOf;
+  std::vector<int64_t> pending;
+  std::vector<bool> ready;
+  std::vector<at::Tensor> bufs;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+  std::vector<int64_t> order;  // buckets in launch order
+  int64_t launchedEarly = 0;
+  bool armed = false;
+  bool invalid = false;
+  std::string error;
+  std::mutex mu;
+
+  at::Tensor Flatten(size_t b) {
+    std::vector<at::Tensor> flat;
+    for (size_t k : buckets[b]) {
+      const at::Tensor& p = params[k];
+      const at::Tensor& g = p.grad();
+      flat.push_back(g.defined() ? g.reshape({-1}) : at::zeros({p.numel()}, p.options()));
+    }
+    auto dtype = params[buckets[b][0]].scalar_type();
+    // Gloo has no bfloat16 in libtorch 1.13: a bfloat16 bucket is summed as float32, as in distAllreduce.
+    return at::cat(flat).to(at::kCPU).to(dtype == at::kBFloat16 ? at::kFloat : dtype).contiguous();
+  }
+
+  void Launch(size_t b) {
+    bufs[b] = Flatten(b);
+    std::vector<at::Tensor> buf{bufs[b]};
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    works[b] = pg->allreduce(buf, o);
+    order.push_back(static_cast<int64_t>(b));
+  }
+
+  // Called by the accumulator of parameter k after it wrote this backward's gradient.
+  void Ready(size_t k) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!armed || invalid) return;
+    if (ready[k]) {
+      invalid = true;
+      return;
+    }
+    ready[k] = true;
+    size_t b = bucketOf[k];
+    if (--pending[b] == 0) {
+      try {
+        at::NoGradGuard noGrad;
+        Launch(b);
+        launchedEarly++;
+      } catch (const std::exception& e) {
+        if (error.empty()) error = e.what();
+        invalid = true;
+      }
+    }
+  }
+
+  void Start() {
+    std::lock_guard<std::mutex> lock(mu);
+    for (size_t b = 0; b < buckets.size(); b++) pending[b] = static_cast<int64_t>(buckets[b].size());
+    std::fill(ready.begin(), ready.end(), false);
+    for (auto& w : works) w.reset();
+    for (auto& t : bufs) t = at::Tensor();
+    order.clear();
+    launchedEarly = 0;
+    invalid = false;
+    error.clear();
+    armed = true;
+  }
+
+  // Returns {collectives, launched during the backward}.
+  std::pair<int64_t, int64_t> Finish(bool average) {
+    std::lock_guard<std::mutex> lock(mu);
+    armed = false;
+    at::NoGradGuard noGrad;
+    if (invalid) {
+      for (auto& w : works) if (w) w->wait();  // every rank launched the same buckets; their sums are discarded
+      for (auto& w : works) w.reset();
+      order.clear();
+      launchedEarly = 0;
+      if (!error.empty()) throw std::runtime_error(error);
+    }
+    for (size_t b = 0; b < buckets.size(); b++) if (!works[b]) Launch(b);
+    int64_t collectives = 0;
+    for (int64_t b : order) {
+      works[b]->wait();
+      collectives++;
+      at::Tensor sum = bufs[b];
+      if (average) sum.div_(size);
+      int64_t off = 0;
+      for (size_t k : buckets[b]) {
+        at::Tensor& p = params[k];
+        int64_t n = p.numel();
+        at::Tensor piece = sum.narrow(0, off, n).view(p.sizes());
+        if (p.grad().defined()) p.mutable_grad().copy_(piece);
+        else p.mutable_grad() = piece.to(p.scalar_type()).to(p.device()).clone();
+        off += n;
+      }
+      bufs[b] = at::Tensor();
+      works[b].reset();
+    }
+    return {collectives, launchedEarly};
+  }
+};
+
+struct ReadyHook : torch::autograd::FunctionPostHook {
+  std::shared_ptr<Overlap> ov;
+  size_t k;
+  ReadyHook(std::shared_ptr<Overlap> o, size_t i) : ov(std::move(o)), k(i) {}
+  torch::autograd::variable_list operator()(const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) override {
+    ov->Ready(k);
+    return outputs;
+  }
+};
+
+std::unordered_map<int64_t, std::shared_ptr<Overlap>> g_overlaps;
+int64_t g_nextOverlap = 1;
+
+std::shared_ptr<Overlap> OverlapArg(const Napi::CallbackInfo& info, size_t i) {
+  int64_t id = IntArg(info, i);
+  auto it = g_overlaps.find(id);
+  if (it == g_overlaps.end()) throw ArgError("gradient overlap " + std::to_string(id) + " is not open (released or never created)");
+  return it->second;
 }
 
 }  // namespace
@@ -164,6 +305,83 @@ void InitDist(Napi::Env env, Napi::Object exports) {
       i = j;
     }
     return Napi::Number::New(info.Env(), static_cast<double>(collectives));
+  });
+  // distOverlapCreate(id, params, bucketBytes) -> overlap id: hooks on the parameters' gradient accumulators (see Overlap).
+  Export(env, exports, "distOverlapCreate", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    Group& g = GroupArg(info, 0);
+    std::vector<at::Tensor> ps = TensorListArg(info, 1);
+    int64_t bucketBytes = IntArg(info, 2);
+    auto ov = std::make_shared<Overlap>();
+    ov->pg = g.pg;
+    ov->size = g.size;
+    ov->params = ps;
+    ov->bucketOf.assign(ps.size(), 0);
+    ov->ready.assign(ps.size(), false);
+    for (size_t k = 0; k < ps.size(); k++) {
+      if (!ps[k].requires_grad() || !ps[k].is_leaf()) throw ArgError("parameter " + std::to_string(k) + " is not a leaf that requires grad");
+    }
+    // Buckets in reverse parameter order, one dtype each, up to bucketBytes (at least one parameter).
+    size_t k = ps.size();
+    while (k > 0) {
+      std::vector<size_t> b;
+      int64_t bytes = 0;
+      auto dtype = ps[k - 1].scalar_type();
+      while (k > 0 && ps[k - 1].scalar_type() == dtype &&
+             (b.empty() || bytes + ps[k - 1].numel() * static_cast<int64_t>(ps[k - 1].element_size()) <= bucketBytes)) {
+        bytes += ps[k - 1].numel() * static_cast<int64_t>(ps[k - 1].element_size());
+        b.push_back(k - 1);
+        k--;
+      }
+      for (size_t i : b) ov->bucketOf[i] = ov->buckets.size();
+      ov->buckets.push_back(std::move(b));
+    }
+    ov->pending.assign(ov->buckets.size(), 0);
+    ov->bufs.assign(ov->buckets.size(), at::Tensor());
+    ov->works.assign(ov->buckets.size(), c10::intrusive_ptr<c10d::Work>());
+    for (size_t i = 0; i < ps.size(); i++) {
+      auto acc = torch::autograd::impl::grad_accumulator(ps[i]);
+      acc->add_post_hook(std::make_unique<ReadyHook>(ov, i));
+      ov->accumulators.push_back(std::move(acc));
+    }
+    int64_t id = g_nextOverlap++;
+    g_overlaps[id] = ov;
+    return Napi::Number::New(info.Env(), static_cast<double>(id));
+  });
+  // Arms the hooks for the next backward pass.
+  Export(env, exports, "distOverlapStart", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    OverlapArg(info, 0)->Start();
+    return info.Env().Undefined();
+  });
+  // distOverlapFinish(id, average) -> [collectives, launched during the backward]
+  Export(env, exports, "distOverlapFinish", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    auto r = OverlapArg(info, 0)->Finish(BoolArg(info, 1));
+    auto a = Napi::Array::New(info.Env(), 2);
+    a.Set(0u, Napi::Number::New(info.Env(), static_cast<double>(r.first)));
+    a.Set(1u, Napi::Number::New(info.Env(), static_cast<double>(r.second)));
+    return a;
+  });
+  // Disarms and forgets the overlap (the hooks stay on the accumulators, inert).
+  Export(env, exports, "distOverlapRelease", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    int64_t id = IntArg(info, 0);
+    auto it = g_overlaps.find(id);
+    if (it != g_overlaps.end()) {
+      {
+        std::lock_guard<std::mutex> lock(it->second->mu);
+        it->second->armed = false;
+        for (auto& w : it->second->works) {
+          try {
+            if (w) w->wait();
+          } catch (const std::exception&) {
+            // a peer that died: nothing is left to copy back
+          }
+        }
+        it->second->works.clear();
+        it->second->works.assign(it->second->buckets.size(), c10::intrusive_ptr<c10d::Work>());
+        it->second->accumulators.clear();
+      }
+      g_overlaps.erase(it);
+    }
+    return info.Env().Undefined();
   });
   // `tensors` of rank `root` copied into every rank's tensors (flattened into one buffer per dtype run).
   Export(env, exports, "distBroadcast", [](const Napi::CallbackInfo& info) -> Napi::Value {

@@ -8,7 +8,7 @@ import { keep, tidy } from '../tensor/scope.js';
 import { tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import type { ProcessGroup } from './group.js';
+import type { GradientOverlap, ProcessGroup } from './group.js';
 import { noGrad } from '../tensor/autograd.js';
 import { partitionParams, ShardedOptimizer } from './zero.js';
 import { ParameterShards, type HookableModel } from './full-shard.js';
@@ -57,6 +57,12 @@ export interface TrainParallel {
   /** Copies rank 0's weights into every rank (so all ranks start from the same point). */
   syncWeights(params: Tensor[]): void;
   /**
+   * Called before the single backward pass of an optimizer step's last micro-step: the gradients' all-reduce then
+   * starts, bucket by bucket, during that backward pass (not with sharding, and not when the step runs several
+   * backward passes, e.g. with gradient checkpointing: those are reduced after the backward as before).
+   */
+  prepareFinalBackward?(params: Tensor[]): void;
+  /**
    * Averages the gradients of `params` over the ranks (missing gradients count as zeros) and agrees on the step's
    * outcome. Called once per optimizer step, after the last accumulation micro-step.
    */
@@ -82,6 +88,11 @@ export interface DataParallelOptions {
   sharding?: Sharding;
   /** Largest all-reduce bucket in bytes (default 25 MiB, as PyTorch's DDP). */
   bucketBytes?: number;
+  /**
+   * All-reduce each bucket of gradients during the backward pass, as soon as its gradients are written (default
+   * true; `BFPO_OVERLAP_GRAD_REDUCE=0` turns it off). Without sharding only.
+   */
+  overlap?: boolean;
 }
 
 /**
@@ -109,10 +120,37 @@ export class DataParallel implements TrainParallel {
   /** Elements of the parameters each rank owns (keeps optimizer state and gradients for); null without sharding. */
   ownedElementsPerRank: number[] | null = null;
   #metricRound = 0;
+  readonly overlap: boolean;
+  #overlap: GradientOverlap | null = null;
+  #armed = false;
 
   constructor(readonly group: ProcessGroup, o: DataParallelOptions = {}) {
     this.sharding = o.sharding ?? 'none';
     this.bucketBytes = o.bucketBytes ?? 25 * 2 ** 20;
+    this.overlap = o.overlap ?? process.env.BFPO_OVERLAP_GRAD_REDUCE !== '0';
+  }
+
+  /** Buckets of gradients whose all-reduce started during a backward pass, and all buckets reduced by the overlap. */
+  get overlapStats(): { launchedEarly: number; buckets: number } {
+    return { launchedEarly: this.#overlap?.launchedEarly ?? 0, buckets: this.#overlap?.buckets ?? 0 };
+  }
+
+  prepareFinalBackward(params: Tensor[]): void {
+    if (!this.overlap || this.sharding !== 'none' || this.worldSize === 1 || params.length === 0) return;
+    if (this.#overlap && (this.#overlap.params.length !== params.length || this.#overlap.params.some((p, i) => p !== params[i]))) {
+      this.#overlap.release();
+      this.#overlap = null;
+    }
+    this.#overlap ??= this.group.overlapGradients(params, this.bucketBytes);
+    this.#overlap.start();
+    this.#armed = true;
+  }
+
+  /** Releases the backward-pass hooks. */
+  dispose(): void {
+    this.#overlap?.release();
+    this.#overlap = null;
+    this.#armed = false;
   }
 
   get rank(): number { return this.group.rank; }
@@ -192,6 +230,11 @@ export class DataParallel implements TrainParallel {
   reduceGradients(params: Tensor[], local: { failure: string | null; stop: AgreedStop | null; tokens: number }): StepAgreement {
     const W = this.worldSize;
     if (local.failure !== null) this.group.storeSet(`failure/${this.rank}`, local.failure);
+    // With the overlap armed, the buckets not yet reduced go now, and the means are written into the gradients
+    // (every rank reduces the same buckets, also one whose loss failed: its step is abandoned below).
+    const overlapped = this.#armed && W > 1;
+    this.#armed = false;
+    if (overlapped) this.#overlap!.finish({ average: true });
     // Handles on the gradients (they alias the parameters' .grad, so reducing them in place updates those).
     const grads: Tensor[] = [];
     // With parameter sharding the gradients were reduce-scattered layer by layer during the backward pass: each rank
@@ -221,7 +264,7 @@ export class DataParallel implements TrainParallel {
           this.gradientBytes = shards.gradientBytes;
         } else {
           if (this.#zero) this.#reduceScatterGradients(params, grads, this.#zero);
-          else this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
+          else if (!overlapped) this.group.allreduce(grads, { average: true, bucketBytes: this.bucketBytes });
           // bfloat16 is summed as float32 (4 bytes on the wire).
           for (const g of grads) this.gradientBytes += g.numel() * (g.dtype === 'float64' ? 8 : 4);
         }

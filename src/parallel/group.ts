@@ -21,6 +21,10 @@ interface DistNative {
   distAllgather(id: number, t: Handle): Handle;
   distReduceScatter(id: number, ts: Handle[], counts: number[], average: boolean): Handle;
   distBarrier(id: number): void;
+  distOverlapCreate(id: number, params: Handle[], bucketBytes: number): number;
+  distOverlapStart(overlap: number): void;
+  distOverlapFinish(overlap: number, average: boolean): [number, number];
+  distOverlapRelease(overlap: number): void;
   distStoreSet(id: number, key: string, value: Buffer): void;
   distStoreGet(id: number, key: string): Buffer;
   distStoreAdd(id: number, key: string, delta: number): number;
@@ -209,6 +213,16 @@ export class ProcessGroup {
     return n;
   }
 
+  /**
+   * Prepares the gradient all-reduce of `params` to overlap with backward passes: the parameters are grouped into
+   * buckets of at most `bucketBytes` in reverse order, and once armed ({@link GradientOverlap.start}) each bucket is
+   * all-reduced, on Gloo's threads, as soon as the backward pass has written all its gradients.
+   */
+  overlapGradients(params: readonly Tensor[], bucketBytes = 25 * 2 ** 20): GradientOverlap {
+    const id = this.#run('gradient overlap', (g) => dist.distOverlapCreate(g, params.map((p) => p.handle), bucketBytes));
+    return new GradientOverlap(this, id, params, (op, f) => this.#run(op, () => f()));
+  }
+
   /** Copies `tensors` of rank `root` into the same tensors of every other rank (in place). */
   broadcast(tensors: readonly Tensor[], root = 0): void {
     if (tensors.length === 0) return;
@@ -281,6 +295,55 @@ export class ProcessGroup {
   destroy(): void {
     if (this.#id === null) return;
     dist.distDestroy(this.#id);
+    this.#id = null;
+  }
+}
+
+/**
+ * A gradient all-reduce that runs during the backward pass (see {@link ProcessGroup.overlapGradients}). `start()`
+ * before the backward pass whose gradients are to be reduced; `finish()` after it reduces what was not reduced yet
+ * (parameters without a gradient count as zeros), waits for all of it and writes the sums (or means) into the
+ * gradients. Several backward passes between them are handled (the early reductions are then redone).
+ */
+export class GradientOverlap {
+  #id: number | null;
+  /** Buckets whose all-reduce started during the backward pass, over all `finish` calls. */
+  launchedEarly = 0;
+  /** Buckets reduced, over all `finish` calls. */
+  buckets = 0;
+
+  constructor(
+    private readonly group: ProcessGroup, id: number, readonly params: readonly Tensor[],
+    private readonly run: <T>(op: string, f: () => T) => T,
+  ) {
+    this.#id = id;
+  }
+
+  #handle(): number {
+    if (this.#id === null) throw new DistributedError('the gradient overlap was released');
+    return this.#id;
+  }
+
+  start(): void {
+    dist.distOverlapStart(this.#handle());
+  }
+
+  finish(o: { average?: boolean } = {}): { collectives: number; launchedEarly: number } {
+    const t0 = performance.now();
+    const [collectives, early] = this.run('allreduce', () => dist.distOverlapFinish(this.#handle(), o.average ?? false));
+    const stats = this.group.stats;
+    stats.allreduceCalls += collectives;
+    stats.allreduceBytes += bytesOf(this.params, 4);
+    // Only the wait after the backward pass: the communication the overlap did not hide.
+    stats.allreduceMs += performance.now() - t0;
+    this.launchedEarly += early;
+    this.buckets += collectives;
+    return { collectives, launchedEarly: early };
+  }
+
+  release(): void {
+    if (this.#id === null) return;
+    dist.distOverlapRelease(this.#id);
     this.#id = null;
   }
 }

@@ -32,7 +32,9 @@ export function shardingOf(s: RunSettings): (typeof SHARDING_VALUES)[number] {
 /** Joins the group of `env` (its timeout bounds the wait for the others) and returns the strategy. */
 export function joinRanks(env: RankEnv, s: RunSettings): DataParallel {
   const sharding = shardingOf(s);
-  return new DataParallel(joinGroup(env), { sharding });
+  const capMb = new RecipeValues(s.recipe).number('ddp_bucket_cap_mb');
+  if (!(capMb > 0) || !Number.isFinite(capMb)) throw new ArgumentError(`ddp_bucket_cap_mb must be a number of MiB > 0, not ${capMb}`);
+  return new DataParallel(joinGroup(env), { sharding, bucketBytes: Math.max(1, Math.round(capMb * 2 ** 20)) });
 }
 
 /** The process group of `env`. */
@@ -92,6 +94,7 @@ export async function runTrainingAsRank(
     if (par.isMain && result && !result.alreadyComplete) writeCommStats(s.trainer.outputDir, par, result.globalStep - stepOf(result.resumedFrom));
     return result;
   } finally {
+    par.dispose();
     par.group.destroy();
   }
 }
@@ -124,6 +127,8 @@ function writeCommStats(outputDir: string, par: DataParallel, steps: number): vo
     owned_elements_per_rank: par.ownedElementsPerRank, gradient_elements_held: par.heldGradientElements,
     parameter_elements_held_max: par.parameterShards?.maxHeldElements ?? null,
     reference_elements_held_max: par.referenceShards?.maxHeldElements ?? null,
+    // Gradient buckets whose all-reduce started during the backward pass, of all the buckets the overlap reduced.
+    overlap_buckets_early: par.overlapStats.launchedEarly, overlap_buckets: par.overlapStats.buckets,
   }, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);
 }

@@ -374,7 +374,11 @@ function* trainLoop(
       let agreedStop: AgreedStop | null = null;
       try {
         let stepTokens = 0;
-        for (let i = 0; i < n; i++) stepTokens += microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, reads);
+        for (let i = 0; i < n; i++) {
+          // The last micro-step's single backward pass starts the gradients' all-reduce as they are written.
+          if (par && i === n - 1 && !c.gradientCheckpointing) par.prepareFinalBackward?.(params);
+          stepTokens += microStep(model, task.train, steps, { n, checkpointed: c.gradientCheckpointing ?? false }, reads);
+        }
         if (par) {
           // With ranks, this rank's losses are read before the gradients are reduced, so that a diverged loss on any
           // rank is agreed on and every rank stops at this step.

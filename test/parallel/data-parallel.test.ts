@@ -79,8 +79,8 @@ async function single(out: string, extra: string[]): Promise<void> {
   assert.equal(r.code, undefined, r.err);
 }
 
-async function ranks(out: string, extra: string[]) {
-  const r = await finished(bfpo(['train', ...base(extra), `--output_dir=${join(dir, out)}`, '--nproc_per_node=2', ...extra]));
+async function ranks(out: string, extra: string[], env: NodeJS.ProcessEnv = {}) {
+  const r = await finished(bfpo(['train', ...base(extra), `--output_dir=${join(dir, out)}`, '--nproc_per_node=2', ...extra], env));
   assert.equal(r.code, 0, r.err);
   return { ...r, stats: JSON.parse(readFileSync(join(dir, out, 'comm_stats.json'), 'utf8')) };
 }
@@ -101,6 +101,9 @@ test('2 ranks × batch 2 (Gloo) end with the weights of 1 rank × batch 4; gradi
   // One float32 gradient payload per optimizer step; the calls: the gradient bucket, the step agreement, the metrics.
   assert.equal(two.stats.gradient_bytes_per_step, 4 * trainable());
   assert.equal(two.stats.allreduce_calls_per_step, 3);
+  // The gradient bucket's all-reduce started during each step's backward pass (every parameter got its gradient).
+  assert.equal(two.stats.overlap_buckets, 6);
+  assert.equal(two.stats.overlap_buckets_early, 6);
   assert.match(two.err, /^epoch \S+ \| step 6\/6 \| loss/m);
   assert.equal(two.err.match(/^epoch \S+ \| step 6\/6/gm)?.length, 1, 'only rank 0 logs');
   const log = readFileSync(join(dir, 'two', 'log.jsonl'), 'utf8').trim().split('\n');
@@ -109,6 +112,23 @@ test('2 ranks × batch 2 (Gloo) end with the weights of 1 rank × batch 4; gradi
   const [l2, l1] = [JSON.parse(log.at(-1)!), JSON.parse(logOne.at(-1)!)];
   assert.ok(Math.abs(l2.loss - l1.loss) <= 1e-4 * Math.max(1, Math.abs(l1.loss)), `loss ${l2.loss} vs ${l1.loss}`);
   assert.equal(l2.tokens, l1.tokens, 'tokens are counted over all ranks');
+});
+
+test('gradients all-reduced bucket by bucket during the backward pass give the weights of the reduction after it', { skip }, async () => {
+  if (!existsSync(join(dir, 'one'))) await single('one', ['--per_device_train_batch_size=4']);
+  // 64 KiB buckets: the tiny model's 467 KiB of gradients make several, most of which start while backward runs.
+  const cap = ['--per_device_train_batch_size=2', '--ddp_bucket_cap_mb=0.0625'];
+  const early = await ranks('two-overlap', cap);
+  const late = await ranks('two-after', cap, { BFPO_OVERLAP_GRAD_REDUCE: '0' });
+  assert.equal(maxDiff(join(dir, 'two-overlap'), join(dir, 'two-after')), 0, 'the same sums, bit for bit');
+  assert.ok(maxDiff(join(dir, 'one'), join(dir, 'two-overlap')) <= 1e-5);
+  const buckets = early.stats.overlap_buckets / 6;
+  assert.ok(Number.isInteger(buckets) && buckets >= 4, `${buckets} buckets per step`);
+  assert.equal(early.stats.overlap_buckets_early, early.stats.overlap_buckets, 'every bucket started during the backward pass');
+  assert.equal(early.stats.allreduce_calls_per_step, buckets + 2);
+  assert.equal(late.stats.overlap_buckets, 0);
+  assert.ok(late.stats.allreduce_calls_per_step >= 6, 'several buckets after the backward pass too');
+  assert.equal(early.stats.gradient_bytes_per_step, 4 * trainable());
 });
 
 test('with gradient accumulation: no communication on the non-final micro-steps, same weights as one process', { skip }, async () => {
