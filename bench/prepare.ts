@@ -59,7 +59,7 @@ function benchRows(n: number, words: WordSource, vocab: string[]): Record<string
   return rows.map((r) => ({ ...r, prompt: redo(r.prompt as string), response_0: redo(r.response_0 as string), response_1: redo(r.response_1 as string) }));
 }
 
-function writeInputs(dir: string, pairs: number, words: WordSource): string {
+export function writeInputs(dir: string, pairs: number, words: WordSource): string {
   const model = join(dir, 'model');
   mkdirSync(model);
   const require = createRequire(import.meta.url);
@@ -84,7 +84,7 @@ function writeInputs(dir: string, pairs: number, words: WordSource): string {
 }
 
 /** One `bfpo prepare`-equivalent run with a fresh cache folder (or the given one); tokens prepared = chosen + rejected ids. */
-async function prepareRun(recipe: string, backend: string, cacheDir: string): Promise<{ wall: number; cpu: number; tokens: number; pairs: number; log: string[] }> {
+export async function prepareRun(recipe: string, backend: string, cacheDir: string): Promise<{ wall: number; cpu: number; tokens: number; pairs: number; log: string[] }> {
   const log: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((s: string) => { log.push(String(s).trim()); return true; }) as typeof process.stderr.write;
