@@ -4,7 +4,8 @@
 // once with Hugging Face's Rust library, then a second run that reads the cache. Then where the time goes, and the
 // ways to use both cores on the same pairs (one thread, worker threads, the Rust library's own threads).
 //
-// Run: npm run bench -- prepare   (BFPO_BENCH_PREP_PAIRS, default 4000; rows as in bench/train-realistic.ts)
+// Run: npm run bench -- prepare   (BFPO_BENCH_PREP_PAIRS, default 4000; BFPO_BENCH_PREP_WORDS, default zipf,common;
+// rows with the lengths of bench/train-realistic.ts)
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import { mixOptions } from '../src/recipe/data-settings.js';
 import { prepareDataRecipe } from '../src/recipe/prepare.js';
 import { dataEncoder, preferenceData, textTokenizer } from '../src/recipe/run.js';
 import { ZEPHYR_TEMPLATE } from '../test/data/zephyr-tokenizer.js';
-import { realisticRows } from './train-realistic.js';
+import { REAL_SIZES, realisticRows } from './train-realistic.js';
 import type { BenchRow } from './util.js';
 
 const LENGTHS = { maxLength: 1024, maxPromptLength: 512 };
@@ -35,7 +36,30 @@ async function measure<T>(fn: () => Promise<T>): Promise<{ value: T; wall: numbe
   return { value, wall, cpu: (c.user + c.system) / 1e6 };
 }
 
-function writeInputs(dir: string, pairs: number): string {
+/**
+ * Which words fill the rows: `common`, the 100-word list of bench/train-realistic.ts (every word repeats, so a
+ * tokenizer's word cache answers nearly every lookup), or `zipf`: words of one to three pieces of the Mistral
+ * vocabulary, drawn with Zipf's law from about 10,000 pieces (tens of thousands of distinct words, as in real text).
+ */
+export type WordSource = 'common' | 'zipf';
+
+/** The rows of bench/train-realistic.ts (same lengths in words) with their words drawn from `words`. */
+function benchRows(n: number, words: WordSource, vocab: string[]): Record<string, unknown>[] {
+  const rows = realisticRows(n, 11);
+  if (words === 'common') return rows;
+  let s = 99;
+  const rnd = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
+  const piece = (): string => vocab[Math.min(vocab.length - 1, Math.floor(Math.exp(rnd() * Math.log(vocab.length + 1)) - 1))]!;
+  const word = (): string => {
+    const r = rnd();
+    const w = r < 0.7 ? piece() : r < 0.93 ? piece() + piece() : piece() + piece() + piece();
+    return rnd() < 0.05 ? w[0]!.toUpperCase() + w.slice(1) : w;
+  };
+  const redo = (t: string): string => t.replace(/[A-Za-z]+/g, word);
+  return rows.map((r) => ({ ...r, prompt: redo(r.prompt as string), response_0: redo(r.response_0 as string), response_1: redo(r.response_1 as string) }));
+}
+
+export function writeInputs(dir: string, pairs: number, words: WordSource): string {
   const model = join(dir, 'model');
   mkdirSync(model);
   const require = createRequire(import.meta.url);
@@ -43,9 +67,13 @@ function writeInputs(dir: string, pairs: number): string {
   writeFileSync(join(model, 'tokenizer.json'), readFileSync(join(src, 'tokenizer.json')));
   const config = { ...JSON.parse(readFileSync(join(src, 'tokenizer_config.json'), 'utf8')), chat_template: ZEPHYR_TEMPLATE };
   writeFileSync(join(model, 'tokenizer_config.json'), JSON.stringify(config));
+  // prepare reads only the tokenizer; the folder must still look like a model folder.
+  writeFileSync(join(model, 'config.json'), JSON.stringify({ model_type: 'llama', architectures: ['LlamaForCausalLM'], ...REAL_SIZES['5m'] }));
   const data = join(dir, 'PKU-SafeRLHF');
   mkdirSync(data);
-  const rows = realisticRows(pairs, 11);
+  const vocab = Object.keys((JSON.parse(readFileSync(join(src, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab)
+    .filter((w) => /^▁[a-z]{2,}$/.test(w)).map((w) => w.slice(1));
+  const rows = benchRows(pairs, words, vocab);
   const names = Object.keys(rows[0]!);
   parquetWriteFile({ filename: join(data, 'train-00000-of-00001.parquet'), rowGroupSize: 10_000,
     columnData: names.map((name) => ({ name, data: rows.map((r) => (typeof r[name] === 'number' ? BigInt(r[name] as number) : r[name])) })) as never });
@@ -56,7 +84,7 @@ function writeInputs(dir: string, pairs: number): string {
 }
 
 /** One `bfpo prepare`-equivalent run with a fresh cache folder (or the given one); tokens prepared = chosen + rejected ids. */
-async function prepareRun(recipe: string, backend: string, cacheDir: string): Promise<{ wall: number; cpu: number; tokens: number; pairs: number; log: string[] }> {
+export async function prepareRun(recipe: string, backend: string, cacheDir: string): Promise<{ wall: number; cpu: number; tokens: number; pairs: number; log: string[] }> {
   const log: string[] = [];
   const write = process.stderr.write.bind(process.stderr);
   process.stderr.write = ((s: string) => { log.push(String(s).trim()); return true; }) as typeof process.stderr.write;
@@ -75,12 +103,21 @@ async function prepareRun(recipe: string, backend: string, cacheDir: string): Pr
 
 /** Runs the benchmark and returns its rows (also printed by bench/index.ts). */
 export async function benchPrepare(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  for (const words of (process.env.BFPO_BENCH_PREP_WORDS ?? 'zipf,common').split(',') as WordSource[]) {
+    if (words !== 'zipf' && words !== 'common') throw new Error(`BFPO_BENCH_PREP_WORDS: expected zipf and/or common, got ${words}`);
+    rows.push(...await benchWords(words));
+  }
+  return rows;
+}
+
+async function benchWords(words: WordSource): Promise<BenchRow[]> {
   const n = Number(process.env.BFPO_BENCH_PREP_PAIRS ?? 4000);
   const dir = mkdtempSync(join(tmpdir(), 'bfpo-bench-prepare-'));
   const rows: BenchRow[] = [];
   const perToken = (r: { wall: number; cpu: number; tokens: number }): string => `${(r.tokens / r.cpu / 1000).toFixed(0)}k tokens per CPU-second, ${r.wall.toFixed(2)} s`;
   try {
-    const recipe = writeInputs(dir, n);
+    const recipe = writeInputs(dir, n, words);
     // Warm-up (module loading, JIT) on the Rust path, then the measured runs, each with an empty cache.
     await prepareRun(recipe, 'rust', join(dir, 'warm'));
     const js = await prepareRun(recipe, 'js', join(dir, 'c-js'));
@@ -90,11 +127,11 @@ export async function benchPrepare(): Promise<BenchRow[]> {
     if (readFileSync(join(dir, 'c-js', readdir(join(dir, 'c-js')))).compare(readFileSync(join(dir, 'c-rust', readdir(join(dir, 'c-rust'))))) !== 0) {
       throw new Error('the JavaScript and the Rust path stored different tokenized data');
     }
-    const what = `${rust.pairs} pairs, ${(rust.tokens / rust.pairs).toFixed(0)} tokens/pair`;
+    const what = `${words} words, ${rust.pairs} pairs, ${(rust.tokens / rust.pairs).toFixed(0)} tokens/pair`;
     rows.push({ name: `prepare end to end (${what}), JavaScript tokenizer`, unit: 'tokens/s', ours: js.tokens / js.wall, note: perToken(js) });
     rows.push({ name: `prepare end to end (${what}), Rust tokenizers (auto)`, unit: 'tokens/s', ours: rust.tokens / rust.wall, note: `${perToken(rust)}; identical cache file` });
     rows.push({ name: 'prepare again, tokenized data read from the cache', unit: 's', ours: hit.wall, note: `${(hit.tokens / hit.wall / 1e6).toFixed(1)}M tokens/s` });
-    rows.push(...await breakdown(recipe));
+    rows.push(...await breakdown(recipe, words));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -105,7 +142,7 @@ export async function benchPrepare(): Promise<BenchRow[]> {
 const readdir = (d: string): string => readdirSync(d).find((f) => f.endsWith('.bin'))!;
 
 /** Where the time of the Rust path goes, and the ways to use both cores, on the same pairs. */
-async function breakdown(recipe: string): Promise<BenchRow[]> {
+async function breakdown(recipe: string, words: WordSource): Promise<BenchRow[]> {
   const s = prepareDataRecipe('preference', [recipe]);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
   const tok = textTokenizer(tokenizer, null);
@@ -119,7 +156,8 @@ async function breakdown(recipe: string): Promise<BenchRow[]> {
     }
     return texts.length;
   });
-  const rust = await batchEncoder(tokenizer, { backend: 'rust', checkTexts: 0 });
+  const build = await measure(() => batchEncoder(tokenizer, { backend: 'rust', checkTexts: 0 }));
+  const rust = build.value;
   const encRust = await measure(() => rust.encodeBatch(texts));
   const encoded = encRust.value.reduce((n, x) => n + x.length, 0);
   const encJs = await measure(async () => texts.map((t) => tokenizer.encode(t, { addSpecialTokens: false })));
@@ -135,11 +173,12 @@ async function breakdown(recipe: string): Promise<BenchRow[]> {
   const rate = (what: string, unit: string, count: number, r: { wall: number; cpu: number }, note = ''): BenchRow =>
     ({ name: what, unit, ours: count / r.wall, note: `${r.wall.toFixed(2)} s wall, ${r.cpu.toFixed(2)} s CPU${note}` });
   return [
-    rate(`  part: hash + read + adapt + mix ${examples.length} rows (Parquet)`, 'rows/s', examples.length, read),
-    rate(`  part: render ${texts.length} chat-template texts (prompt, prompt + chosen, prompt + rejected)`, 'tokens/s', encoded, render, `; ${encoded} tokens encoded for ${tokens} prepared`),
-    rate('  part: encode those texts, Rust tokenizers (encodeBatch)', 'tokens/s', encoded, encRust),
-    rate('  part: encode those texts, JavaScript tokenizer', 'tokens/s', encoded, encJs),
-    rate('  part: write the tokenized-data cache', 'tokens/s', tokens, store),
-    ...Object.entries(ways).map(([name, r]) => rate(`  tokenize the pairs: ${name}`, 'tokens/s', tokens, r)),
+    rate(`  ${words}: hash + read + adapt + mix ${examples.length} rows (Parquet)`, 'rows/s', examples.length, read),
+    rate(`  ${words}: render ${texts.length} chat-template texts (prompt, prompt + chosen, prompt + rejected)`, 'tokens/s', encoded, render, `; ${encoded} tokens encoded for ${tokens} prepared`),
+    { name: `  ${words}: build the Rust encoder (tokenizer.json into the Rust library, probe corpus compared)`, unit: 's', ours: build.wall, note: `${build.cpu.toFixed(2)} s CPU` },
+    rate(`  ${words}: encode those texts, Rust tokenizers (encodeBatch)`, 'tokens/s', encoded, encRust),
+    rate(`  ${words}: encode those texts, JavaScript tokenizer`, 'tokens/s', encoded, encJs),
+    rate(`  ${words}: write the tokenized-data cache`, 'tokens/s', tokens, store),
+    ...Object.entries(ways).map(([name, r]) => rate(`  ${words}: tokenize the pairs, ${name}`, 'tokens/s', tokens, r)),
   ];
 }
