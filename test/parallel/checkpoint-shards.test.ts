@@ -15,7 +15,7 @@ import { MasterWeights } from '../../src/train/precision.js';
 import { makeOptimizer } from '../../src/train/optimizers.js';
 import { restoreOptimizer } from '../../src/train/optimizer-shards.js';
 import { runMain } from '../cli/run-main.js';
-import { bfpo, finished, root } from './helpers.js';
+import { bfpo, finished, maxDiff, root } from './helpers.js';
 
 const skip = !distributedSupport().gloo && 'built without Gloo';
 const dir = mkdtempSync(join(tmpdir(), 'bfpo-shards-'));
@@ -24,23 +24,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const common = ['recipes/tiny-cpu.yaml', `--reference_cache_dir=${join(dir, 'cache')}`, '--max_steps=6', '--logging_steps=1',
   '--do_eval=false', '--evaluation_strategy=no', '--disable_tqdm=true', '--save_steps=3', '--sharding=optimizer'];
 
-function maxDiff(a: string, b: string): number {
-  const ma = loadPretrained(a, { dtype: 'float32' }).model;
-  const mb = loadPretrained(b, { dtype: 'float32' }).model;
-  try {
-    const pb = new Map(mb.namedParameters());
-    let worst = 0;
-    for (const [name, p] of ma.namedParameters()) {
-      const d = p.sub(pb.get(name)!).abs().max();
-      worst = Math.max(worst, d.item());
-      d.dispose();
-    }
-    return worst;
-  } finally {
-    ma.dispose();
-    mb.dispose();
-  }
-}
 
 async function single(out: string, extra: string[] = []) {
   const r = await runMain(['train', ...common, `--output_dir=${join(dir, out)}`, '--per_device_train_batch_size=4', ...extra], root);

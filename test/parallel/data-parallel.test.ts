@@ -12,7 +12,7 @@ import { layerOf } from '../../src/parallel/full-shard.js';
 import { partitionParams } from '../../src/parallel/zero.js';
 import { loadPretrained } from '../../src/models/pretrained.js';
 import { runMain } from '../cli/run-main.js';
-import { bfpo, finished, root } from './helpers.js';
+import { bfpo, finished, maxDiff, root } from './helpers.js';
 
 const haveGloo = distributedSupport().gloo;
 const skip = !haveGloo && 'built without Gloo';
@@ -22,24 +22,6 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const common = ['recipes/tiny-cpu.yaml', `--reference_cache_dir=${join(dir, 'cache')}`, '--max_steps=6', '--logging_steps=1',
   '--do_eval=false', '--evaluation_strategy=no', '--disable_tqdm=true', '--save_steps=3'];
 
-/** The largest |difference| between the weights of two model folders. */
-function maxDiff(a: string, b: string): number {
-  const ma = loadPretrained(a, { dtype: 'float32' }).model;
-  const mb = loadPretrained(b, { dtype: 'float32' }).model;
-  try {
-    const pb = new Map(mb.namedParameters());
-    let worst = 0;
-    for (const [name, p] of ma.namedParameters()) {
-      const d = p.sub(pb.get(name)!).abs().max();
-      worst = Math.max(worst, d.item());
-      d.dispose();
-    }
-    return worst;
-  } finally {
-    ma.dispose();
-    mb.dispose();
-  }
-}
 
 /** The largest |difference| between two model folders' weights, and the share of weights that are equal. */
 function compare(a: string, b: string): { worst: number; equal: number } {

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { loadPretrained } from '../../src/models/pretrained.js';
 
 export const root = new URL('../../', import.meta.url).pathname;
 const NODE_ARGS = ['--conditions=bfpo-source', '--import', 'tsx'];
@@ -38,4 +39,23 @@ export function runTs(file: string, args: string[], env: NodeJS.ProcessEnv = {})
 /** `bfpo ARGS` from the sources, in the repository root. */
 export function bfpo(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return runTs('test/parallel/bfpo-cli.ts', args, env);
+}
+
+/** The largest |difference| between the weights of two model folders (loaded as float32). */
+export function maxDiff(a: string, b: string): number {
+  const ma = loadPretrained(a, { dtype: 'float32' }).model;
+  const mb = loadPretrained(b, { dtype: 'float32' }).model;
+  try {
+    const pb = new Map(mb.namedParameters());
+    let worst = 0;
+    for (const [name, p] of ma.namedParameters()) {
+      const d = p.sub(pb.get(name)!).abs().max();
+      worst = Math.max(worst, d.item());
+      d.dispose();
+    }
+    return worst;
+  } finally {
+    ma.dispose();
+    mb.dispose();
+  }
 }
