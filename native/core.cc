@@ -16,6 +16,8 @@
 
 #include "common.h"
 
+namespace bfpo { std::pair<size_t, size_t> ReleaseIdleHostBlocks(); }  // alloc.cc
+
 namespace bfpo {
 
 AddonData* Data(Napi::Env env) { return env.GetInstanceData<AddonData>(); }
@@ -442,7 +444,9 @@ void InitCore(Napi::Env env, Napi::Object exports) {
   });
   // Gives the C allocator's free memory back to the system (glibc: malloc_trim, which also releases the free pages
   // inside the heap, not only at its top). Returns false where the C library offers no such call.
+  // Also returns the host allocator's idle large blocks (alloc.cc).
   Export(env, exports, "releaseFreeHostMemory", [](const Napi::CallbackInfo& info) {
+    ReleaseIdleHostBlocks();
 #if defined(__GLIBC__)
     malloc_trim(0);
     return Napi::Boolean::New(info.Env(), true);
@@ -719,9 +723,12 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 namespace bfpo { void InitSignals(Napi::Env env, Napi::Object exports); }  // signals.cc
 namespace bfpo { void InitDist(Napi::Env env, Napi::Object exports); }  // dist.cc
 namespace bfpo { void InitProfile(Napi::Env env, Napi::Object exports); }  // profile.cc
+namespace bfpo { bool InstallHostAllocator(); }  // alloc.cc
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new bfpo::AddonData());
+  static const bool hostAllocator = bfpo::InstallHostAllocator();  // once per process, before any tensor is made
+  exports.Set("hostAllocator", Napi::String::New(env, hostAllocator ? "bfpo" : "system"));
   bfpo::InitCore(env, exports);
   bfpo::InitOps(env, exports);
   bfpo::InitShape(env, exports);

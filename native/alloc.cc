@@ -1,0 +1,145 @@
+// The host allocator for CPU tensors. Blocks from 128 KiB on are mappings of their own, rounded up to a size class
+// (four classes per power of two) and kept for reuse when their tensor is freed; smaller blocks come from the C
+// allocator as before. Why: with glibc, tensors whose sizes change from step to step (padding-free batches,
+// evaluation batches) come from its heap once its adaptive mmap threshold has risen, and fragment it, so a long
+// run's resident memory creeps up; a fixed low threshold avoids that but maps and faults every large block afresh
+// (several times slower on small models). Reused mappings cost neither. Free blocks are returned to the system when
+// they exceed the large blocks in use (at least 256 MiB) and at every `releaseFreeHostMemory()`.
+// BFPO_HOST_ALLOCATOR=system keeps libtorch's own allocator.
+#include "common.h"
+
+#include <c10/core/CPUAllocator.h>
+#include <torch/version.h>
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace bfpo {
+namespace {
+
+constexpr size_t kLarge = 128 * 1024;
+constexpr size_t kPage = 4096;
+constexpr size_t kMinCachedCap = 256u << 20;
+
+size_t SizeClass(size_t n) {
+  size_t p = 1;
+  while ((p << 1) <= n) p <<= 1;  // the largest power of two <= n
+  size_t step = p / 4 < kPage ? kPage : p / 4;
+  return (n + step - 1) / step * step;
+}
+
+struct Pool {
+  std::mutex mu;
+  std::unordered_map<void*, size_t> live;     // a large block in use -> its class
+  std::map<size_t, std::vector<void*>> idle;  // class -> free large blocks
+  size_t liveBytes = 0;
+  size_t idleBytes = 0;
+
+  void ReleaseIdleLocked() {
+    for (auto& [size, blocks] : idle) {
+      for (void* p : blocks) munmap(p, size);
+    }
+    idle.clear();
+    idleBytes = 0;
+  }
+};
+
+Pool& ThePool() {
+  static Pool* pool = new Pool();  // never destroyed: tensors may be freed during exit
+  return *pool;
+}
+
+void Free(void* p) {
+  if (!p) return;
+  Pool& pool = ThePool();
+  std::lock_guard<std::mutex> lock(pool.mu);
+  auto it = pool.live.find(p);
+  if (it == pool.live.end()) {
+    std::free(p);
+    return;
+  }
+  size_t size = it->second;
+  pool.live.erase(it);
+  pool.liveBytes -= size;
+  pool.idle[size].push_back(p);
+  pool.idleBytes += size;
+  size_t cap = pool.liveBytes > kMinCachedCap ? pool.liveBytes : kMinCachedCap;
+  if (pool.idleBytes > cap) pool.ReleaseIdleLocked();
+}
+
+at::DataPtr Allocate(size_t n) {
+  if (n == 0) return at::DataPtr(nullptr, nullptr, &Free, at::Device(at::DeviceType::CPU));
+  if (n < kLarge) {
+    void* p = nullptr;
+    if (posix_memalign(&p, 64, n) != 0 || !p) throw std::bad_alloc();
+    return at::DataPtr(p, p, &Free, at::Device(at::DeviceType::CPU));
+  }
+  size_t size = SizeClass(n);
+  Pool& pool = ThePool();
+  void* p = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pool.mu);
+    auto it = pool.idle.find(size);
+    if (it != pool.idle.end() && !it->second.empty()) {
+      p = it->second.back();
+      it->second.pop_back();
+      pool.idleBytes -= size;
+    }
+  }
+  if (!p) {
+    p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      // Out of address space or memory: give back what is idle and try once more.
+      {
+        std::lock_guard<std::mutex> lock(pool.mu);
+        pool.ReleaseIdleLocked();
+      }
+      p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) throw std::bad_alloc();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(pool.mu);
+    pool.live.emplace(p, size);
+    pool.liveBytes += size;
+  }
+  return at::DataPtr(p, p, &Free, at::Device(at::DeviceType::CPU));
+}
+
+struct HostAllocator final : at::Allocator {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  at::DataPtr allocate(size_t n) override { return Allocate(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { std::memcpy(dest, src, count); }
+#else
+  at::DataPtr allocate(size_t n) const override { return Allocate(n); }
+#endif
+  at::DeleterFnPtr raw_deleter() const override { return &Free; }
+};
+
+}  // namespace
+
+// Installs the allocator unless BFPO_HOST_ALLOCATOR=system. Returns whether it is installed.
+bool InstallHostAllocator() {
+  const char* choice = std::getenv("BFPO_HOST_ALLOCATOR");
+  if (choice && std::strcmp(choice, "system") == 0) return false;
+  static HostAllocator* allocator = new HostAllocator();
+  c10::SetCPUAllocator(allocator, /*priority=*/100);
+  return true;
+}
+
+// Returns the idle large blocks to the system; {idle bytes released, large bytes in use}.
+std::pair<size_t, size_t> ReleaseIdleHostBlocks() {
+  Pool& pool = ThePool();
+  std::lock_guard<std::mutex> lock(pool.mu);
+  size_t released = pool.idleBytes;
+  pool.ReleaseIdleLocked();
+  return {released, pool.liveBytes};
+}
+
+}  // namespace bfpo
