@@ -12,7 +12,9 @@ export async function runFromArgs(task: 'sft' | 'preference', args: string[]): P
   const settings = prepareRecipe(task, rest.filter((a) => !isDry(a)));
   if (rest.some(isDry)) {
     const { dryRun } = await import('../recipe/dry-run.js');
-    process.stdout.write(await dryRun(settings, (t) => process.stderr.write(`bfpo: ${t}\n`)));
+    // The estimate is per rank: the ranks the launch flags (or a launcher's WORLD_SIZE) ask for.
+    const ranks = flags.nprocPerNode !== null ? flags.nprocPerNode * flags.nnodes : Number(process.env.WORLD_SIZE ?? 1) || 1;
+    process.stdout.write(await dryRun(settings, (t) => process.stderr.write(`bfpo: ${t}\n`), { ranks }));
     return;
   }
   if (wantsLaunch(flags)) {

@@ -13,6 +13,8 @@ import { totalmem } from 'node:os';
 import { CudaUnavailableError, resolveDevice } from '../tensor/device.js';
 import { cuda, fastPaths } from '../tensor/runtime.js';
 import { RECIPE_KEYS } from './recipe-keys.js';
+import { RecipeValues } from './values.js';
+import { SHARDING_VALUES } from '../parallel/data-parallel.js';
 import type { RunSettings } from './settings.js';
 
 /** The recipe with every key that has an effect at its value (given or default), the paths as resolved. */
@@ -74,7 +76,7 @@ export function dryRunDevice(s: RunSettings): DryRunDevice {
 }
 
 /** The memory estimate of a run from its model folder's config.json (the weights are not read). */
-export function runMemoryEstimate(s: RunSettings, o: { fusedAttention?: boolean } = {}): MemoryEstimate {
+export function runMemoryEstimate(s: RunSettings, o: { fusedAttention?: boolean; ranks?: number } = {}): MemoryEstimate {
   const file = join(s.model.path, 'config.json');
   if (!existsSync(file)) throw new FormatError(file, 'is needed for the memory estimate and was not found');
   let raw: unknown;
@@ -100,17 +102,20 @@ export function runMemoryEstimate(s: RunSettings, o: { fusedAttention?: boolean 
     seqLen: preference ? s.tokenize.maxLength : s.tokenize.maxSeqLength,
     gradientCheckpointing: c.gradientCheckpointing ?? false,
     fusedAttention: o.fusedAttention ?? false,
+    ranks: o.ranks ?? 1,
+    sharding: new RecipeValues(s.recipe).oneOf('sharding', SHARDING_VALUES),
   });
 }
 
 /** The device lines of the estimate: where it runs, the settings that shape the estimate, and whether it fits. */
-function deviceLines(s: RunSettings, d: DryRunDevice, e: MemoryEstimate): string[] {
+function deviceLines(s: RunSettings, d: DryRunDevice, e: MemoryEstimate, ranks = 1): string[] {
   const c = s.trainer;
   const shape = [
     `gradient_checkpointing ${c.gradientCheckpointing ? 'on' : 'off'}`,
     s.lora ? `LoRA r=${s.lora.r} on ${s.lora.targetModules.join(', ')}` : 'no LoRA',
     `reference ${s.task === 'preference' ? s.reference.strategy : 'none'}`,
     `attention ${d.fusedAttention ? 'fused (sdpa: no [S, S] probabilities kept)' : 'eager (probabilities kept)'}`,
+    ...(ranks > 1 ? [`${ranks} ranks, sharding ${new RecipeValues(s.recipe).oneOf('sharding', SHARDING_VALUES)} (per rank)`] : []),
   ];
   const out = [`device: ${d.device}${s.device === 'auto' ? ' (device: auto)' : ''}; ${shape.join(', ')}`];
   if (d.unusable) out.push(`note: ${d.unusable}`);
@@ -126,10 +131,11 @@ function deviceLines(s: RunSettings, d: DryRunDevice, e: MemoryEstimate): string
  * estimate (config.json only), then the data (loaded, mixed and tokenized as training would). Returns the report:
  * the resolved recipe as YAML, the data counts and the estimate. Writes nothing to output_dir.
  */
-export async function dryRun(s: RunSettings, note: (text: string) => void): Promise<string> {
+export async function dryRun(s: RunSettings, note: (text: string) => void, o: { ranks?: number } = {}): Promise<string> {
   const resume = checkResume(s, note);
   const where = dryRunDevice(s);
-  const estimate = runMemoryEstimate(s, { fusedAttention: where.fusedAttention });
+  const ranks = o.ranks ?? 1;
+  const estimate = runMemoryEstimate(s, { fusedAttention: where.fusedAttention, ranks });
   const { summary } = await inspectRecipeData(s, null);
   return [
     '# Resolved recipe',
@@ -140,7 +146,7 @@ export async function dryRun(s: RunSettings, note: (text: string) => void): Prom
     resume ? `# Would resume from ${resume}` : '# Would start from step 0 (no checkpoint in output_dir)',
     '',
     '# Memory estimate per device (see docs/training.md and docs/gpu.md)',
-    ...deviceLines(s, where, estimate).map((l) => `# ${l}`),
+    ...deviceLines(s, where, estimate, ranks).map((l) => `# ${l}`),
     ...formatMemoryEstimate(estimate).map((l) => `# ${l}`),
     '',
   ].join('\n');

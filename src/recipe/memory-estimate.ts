@@ -58,6 +58,9 @@ export interface MemoryEstimateInput {
    * which never stores the [S, S] probabilities; default false (the eager products keep them for backward).
    */
   fusedAttention?: boolean;
+  /** Ranks the run is split over (default 1) and what each keeps (`sharding` recipe key, default none). */
+  ranks?: number;
+  sharding?: 'none' | 'optimizer' | 'full';
 }
 
 /** One term of the estimate. */
@@ -105,16 +108,29 @@ export function estimateMemory(x: MemoryEstimateInput): MemoryEstimate {
   const lora = t.kind === 'lora';
   const gradBytes = lora ? 4 : x.weightBytes;
   const stateBytes = lora || x.masterWeights ? 4 : x.weightBytes;
+  // Per rank, with sharding over N ranks (what the implementation keeps; docs/distributed.md): `optimizer` splits
+  // the optimizer states and fp32 masters (the gradients exist whole during the backward pass); `full` splits the
+  // weights (each rank holds its share, plus the others' parameters outside the layers and of one layer while it
+  // runs), the gradients (its share, plus one layer's being reduced) and the reference copy the same way.
+  const N = Math.max(1, x.ranks ?? 1);
+  const sharding = N > 1 ? x.sharding ?? 'none' : 'none';
+  const split = sharding === 'none' ? 1 : N;
+  const layerSize = (l: number): number => shapes.filter((p) => p.name.startsWith(`model.layers.${l}.`)).reduce((a, p) => a + p.numel, 0);
+  const oneLayer = c.numHiddenLayers > 0 ? layerSize(0) : 0;
+  const outer = parameters - oneLayer * c.numHiddenLayers;
+  const heldParams = sharding === 'full' ? parameters / N + ((outer + oneLayer) * (N - 1)) / N : parameters;
+  const trainableShare = trainable === parameters ? 1 : trainable / Math.max(parameters, 1);
+  const heldGrads = sharding === 'full' ? trainable / N + oneLayer * trainableShare : trainable;
   const h = c.hiddenSize, L = c.numHiddenLayers, S = x.seqLen, B = x.sequences;
   const perToken = 4 * h + (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim + c.numAttentionHeads * c.headDim +
     3 * c.intermediateSize + (x.fusedAttention ? 0 : c.numAttentionHeads * S);
   const layerElems = x.gradientCheckpointing ? B * S * L * h + B * S * perToken : B * S * L * perToken;
   const terms: MemoryTerm[] = [
-    { name: 'weights', bytes: parameters * x.weightBytes + adapters * 4 },
-    { name: 'gradients', bytes: trainable * gradBytes },
-    { name: 'master weights', bytes: x.masterWeights && !lora ? trainable * 4 : 0 },
-    { name: 'optimizer states', bytes: trainable * x.optimizerStates * stateBytes },
-    { name: 'reference copy', bytes: x.reference === 'copy' ? parameters * x.weightBytes : 0 },
+    { name: 'weights', bytes: heldParams * x.weightBytes + (adapters * 4) / (sharding === 'full' ? N : 1) },
+    { name: 'gradients', bytes: heldGrads * gradBytes },
+    { name: 'master weights', bytes: x.masterWeights && !lora ? (trainable * 4) / split : 0 },
+    { name: 'optimizer states', bytes: (trainable * x.optimizerStates * stateBytes) / split },
+    { name: 'reference copy', bytes: x.reference === 'copy' ? heldParams * x.weightBytes : 0 },
     { name: 'activations', bytes: layerElems * x.weightBytes + 2 * B * S * c.vocabSize * 4 },
   ];
   return { terms, totalBytes: terms.reduce((s, e) => s + e.bytes, 0), parameters, trainableParameters: trainable };

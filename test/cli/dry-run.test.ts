@@ -74,3 +74,15 @@ test('--dry-run reports a checkpoint of another run in output_dir before reading
   assert.match(ok.out, new RegExp(`^# Would resume from ${ckpt}$`, 'm'));
   rmSync(out, { recursive: true });
 });
+
+test('--dry-run with --nproc_per_node estimates per rank: sharding: optimizer splits the optimizer states', async () => {
+  const one = await dry(['train', ...args]);
+  const two = await dry(['train', ...args, '--nproc_per_node=2', '--sharding=optimizer']);
+  assert.equal(one.code, undefined, one.err);
+  assert.equal(two.code, undefined, two.err);
+  assert.match(two.out, /# .*2 ranks, sharding optimizer \(per rank\)/);
+  assert.doesNotMatch(one.out, /ranks, sharding/);
+  const states = (text: string): number => Number(/# optimizer states\s+\S+ GiB \(([\d.]+) MiB\)/.exec(text)![1]);
+  assert.ok(Math.abs(states(two.out) - states(one.out) / 2) <= 0.01, `${states(two.out)} vs ${states(one.out)} MiB`);
+  assert.ok(!existsSync(join(out, 'comm_stats.json')));
+});

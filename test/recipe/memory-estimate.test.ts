@@ -66,3 +66,43 @@ test('optimizer states per parameter: AdamW 2, SGD 1 with momentum and 0 without
   assert.equal(optimizerStates('rmsprop', 0), 1);
   assert.equal(optimizerStates('rmsprop', 0.9), 2);
 });
+
+test('per rank with sharding: Zephyr-7B full BFPO in bf16 with a frozen reference copy on 4 ranks', () => {
+  // Mistral-7B's shape (docs/distributed.md): P = 7,241,732,096; outside the layers 2 × 32000 × 4096 + 4096
+  // (embeddings, lm_head, final norm); one layer 218,112,000.
+  const config = parseConfig({
+    architectures: ['MistralForCausalLM'], model_type: 'mistral', vocab_size: 32000, hidden_size: 4096, intermediate_size: 14336,
+    num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, max_position_embeddings: 32768, rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
+  });
+  const P = 7_241_732_096;
+  const outer = 2 * 32000 * 4096 + 4096;
+  const layer = 218_112_000;
+  const base: MemoryEstimateInput = {
+    config, weightBytes: 2, masterWeights: true, trainable: { kind: 'all' }, optimizerStates: 2, reference: 'copy',
+    sequences: 2, seqLen: 1024, gradientCheckpointing: true,
+  };
+  const term = (x: MemoryEstimateInput, name: string): number => estimateMemory(x).terms.find((t) => t.name === name)!.bytes;
+  const none = { ...base, ranks: 4, sharding: 'none' as const };
+  assert.equal(term(none, 'weights'), 2 * P);
+  assert.equal(term(none, 'optimizer states'), 8 * P);
+  // optimizer: masters and moments split 4 ways; weights, gradients (whole during the backward pass) and reference not.
+  const opt = { ...base, ranks: 4, sharding: 'optimizer' as const };
+  assert.equal(term(opt, 'weights'), 2 * P);
+  assert.equal(term(opt, 'gradients'), 2 * P);
+  assert.equal(term(opt, 'master weights'), P);
+  assert.equal(term(opt, 'optimizer states'), 2 * P);
+  assert.equal(term(opt, 'reference copy'), 2 * P);
+  // The docs' table: 7 bytes per parameter for the policy, 2 for the reference, 60.7 GiB in all before activations.
+  assert.equal(((term(opt, 'weights') + term(opt, 'gradients') + term(opt, 'master weights') + term(opt, 'optimizer states') + term(opt, 'reference copy')) / 2 ** 30).toFixed(1), '60.7');
+  // full: a quarter of everything, plus the others' parameters outside the layers and of one layer while it runs.
+  const full = { ...base, ranks: 4, sharding: 'full' as const };
+  const held = P / 4 + ((outer + layer) * 3) / 4;
+  assert.equal(term(full, 'weights'), 2 * held);
+  assert.equal(term(full, 'reference copy'), 2 * held);
+  assert.equal(term(full, 'gradients'), 2 * (P / 4 + layer));
+  assert.equal(term(full, 'master weights'), P);
+  assert.equal(term(full, 'optimizer states'), 2 * P);
+  // One rank: sharding changes nothing.
+  assert.deepEqual(estimateMemory({ ...base, ranks: 1, sharding: 'full' }), estimateMemory(base));
+});
