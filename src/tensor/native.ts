@@ -22,6 +22,7 @@ export interface Native {
   setData(h: H, src: H): void;
   stats(): { liveTensors: number; hostBytes: number };
   releaseFreeHostMemory(): boolean;
+  hostAllocator: 'bfpo' | 'system';
   buildInfo(): { torchVersion: string; config: string; parallel: string };
   /** SIGINT/SIGTERM handlers that count signals (a second one exits at once); see train/signals.ts. */
   installStopSignals(): void;

@@ -62,6 +62,13 @@ export const memoryStats = (): { liveTensors: number; hostBytes: number } => nat
  */
 export const releaseFreeHostMemory = (): boolean => native.releaseFreeHostMemory();
 
+/**
+ * Which allocator CPU tensors use: 'bfpo' (blocks from 128 KiB on are mappings of their own, rounded to a size class
+ * and kept for reuse; idle ones go back to the system at `releaseFreeHostMemory()`), or 'system' (libtorch's own, on
+ * the C allocator), chosen with BFPO_HOST_ALLOCATOR=system before the addon loads.
+ */
+export const hostAllocator = (): 'bfpo' | 'system' => native.hostAllocator;
+
 /** libtorch's version and build configuration. */
 export const buildInfo = (): { torchVersion: string; config: string; parallel: string } => native.buildInfo();
 
