@@ -13,6 +13,8 @@
 
 #include <sys/mman.h>
 
+#include <cerrno>
+
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -75,9 +77,11 @@ void Free(void* p) {
 
 at::DataPtr Allocate(size_t n) {
   if (n == 0) return at::DataPtr(nullptr, nullptr, &Free, at::Device(at::DeviceType::CPU));
+  // No machine has 2^60 bytes; refusing here also keeps the size-class arithmetic below from overflowing.
+  TORCH_CHECK(n <= (size_t(1) << 60), "bfpo host allocator: can't allocate memory: you tried to allocate ", n, " bytes");
   if (n < kLarge) {
     void* p = nullptr;
-    if (posix_memalign(&p, 64, n) != 0 || !p) throw std::bad_alloc();
+    TORCH_CHECK(posix_memalign(&p, 64, n) == 0 && p, "bfpo host allocator: can't allocate memory: you tried to allocate ", n, " bytes");
     return at::DataPtr(p, p, &Free, at::Device(at::DeviceType::CPU));
   }
   size_t size = SizeClass(n);
@@ -101,7 +105,8 @@ at::DataPtr Allocate(size_t n) {
         pool.ReleaseIdleLocked();
       }
       p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (p == MAP_FAILED) throw std::bad_alloc();
+      TORCH_CHECK(p != MAP_FAILED, "bfpo host allocator: can't allocate memory: you tried to allocate ", n, " bytes (",
+                  std::strerror(errno), ")");
     }
   }
   {
