@@ -98,8 +98,11 @@ export function nativeBpeTables(json: Json): NativeBpeTables | { reason: string 
   };
 }
 
-/** A UTF-16 surrogate without its other half. */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/**
+ * A UTF-16 surrogate without its other half: such text has no UTF-8 form, so native code (this encoder, the Rust
+ * library) would see U+FFFD in its place; these texts go to the JavaScript tokenizer.
+ */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** Encodes many texts on native threads; `ids[offsets[t] .. offsets[t + 1])` are text t's ids. */
 export interface NativeBpe {

@@ -4,7 +4,7 @@
 // difference switches to the JavaScript tokenizer for good.
 import { createRequire } from 'node:module';
 import { BfpoError, expected } from '../errors.js';
-import { nativeEncoder } from './native-tokenizer.js';
+import { LONE_SURROGATE, nativeEncoder } from './native-tokenizer.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /**
@@ -113,12 +113,16 @@ function rustEncoder(tok: Tokenizer): { encode(texts: string[]): Promise<number[
   }
   let plain: RustTokenizer | null = null;
   const encode = async (texts: string[]): Promise<number[][]> => {
-    const marked = texts.map((t) => spec.mark(t));
+    const out: number[][] = new Array(texts.length);
+    const marked = texts.map((t, i) => {
+      if (!LONE_SURROGATE.test(t)) return spec.mark(t);
+      out[i] = tok.encode(t, { addSpecialTokens: false });
+      return undefined;
+    });
     const plainAt: number[] = [];
     const mainTexts: string[] = [];
     const mainAt: number[] = [];
-    marked.forEach((m, i) => { if (m === null) { mainTexts.push(texts[i]!); mainAt.push(i); } else plainAt.push(i); });
-    const out: number[][] = new Array(texts.length);
+    marked.forEach((m, i) => { if (m === null) { mainTexts.push(texts[i]!); mainAt.push(i); } else if (m !== undefined) plainAt.push(i); });
     const jobs: Promise<void>[] = [];
     if (mainTexts.length > 0) {
       jobs.push(main.encodeBatch(mainTexts, { addSpecialTokens: false }).then((enc) => { enc.forEach((e, j) => { out[mainAt[j]!] = e.getIds(); }); }));

