@@ -95,6 +95,11 @@ export class ContentGuard {
     return this.#plain;
   }
 
+  /** The private alias of a special-token string (what {@link plainJson} names it), other strings unchanged. */
+  alias(s: string): string {
+    return this.#rename(s);
+  }
+
   #rename(s: string): string {
     return this.#index.has(s) ? this.#alias(this.#index.get(s)!) : s;
   }

@@ -75,7 +75,9 @@ export function nativeBpeTables(json: Json): NativeBpeTables | { reason: string 
     const b = pair && ids.get(pair[1]);
     const c = pair && ids.get(pair[0] + pair[1]);
     if (a === undefined || b === undefined || c === undefined || a === null || b === null || c === null) return not(`the merge ${JSON.stringify(m)}`);
-    merges.set([a, b, c], r * 3);
+    merges[r * 3] = a;
+    merges[r * 3 + 1] = b;
+    merges[r * 3 + 2] = c;
   }
   const addedTokens = Array.isArray(json.added_tokens) ? (json.added_tokens as Json[]) : [];
   const added: string[] = [];
@@ -103,6 +105,23 @@ export function nativeBpeTables(json: Json): NativeBpeTables | { reason: string 
  * library) would see U+FFFD in its place; these texts go to the JavaScript tokenizer.
  */
 export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The tables of `plainJson` (special tokens reachable only through private aliases) derived from those of the
+ * file itself: the same ids and merges, with every token string renamed by `alias`. A merge that involves a
+ * renamed token cannot be written in the renamed file, so such a vocabulary is not covered.
+ */
+export function aliasedTables(t: NativeBpeTables, alias: (token: string) => string): NativeBpeTables | { reason: string } {
+  const vocab = t.vocab.map(alias);
+  const renamed = new Set<number>();
+  vocab.forEach((v, id) => { if (v !== t.vocab[id]) renamed.add(id); });
+  if (renamed.size > 0) {
+    for (let i = 0; i < t.merges.length; i++) {
+      if (renamed.has(t.merges[i]!)) return { reason: `bfpo's native encoder does not cover the merge into or of the special token ${JSON.stringify(t.vocab[t.merges[i]!])}` };
+    }
+  }
+  return { ...t, vocab, added: t.added.map(alias) };
+}
 
 /** Encodes many texts on native threads; `ids[offsets[t] .. offsets[t + 1])` are text t's ids. */
 export interface NativeBpe {
@@ -144,7 +163,7 @@ export function nativeEncoder(tok: Tokenizer): { encode(texts: string[]): Promis
     if (plainAt.length > 0) {
       // Texts with escaped content go through the tables of the file whose special tokens have private aliases.
       if (plain === null) {
-        const t = nativeBpeTables(spec.plainJson());
+        const t = aliasedTables(tables, spec.alias);
         plain = 'reason' in t ? t : nativeBpe(t);
       }
       if ('reason' in plain) for (const i of plainAt) out[i] = tok.encode(texts[i]!, { addSpecialTokens: false });

@@ -199,6 +199,7 @@ export async function batchEncoder(tok: Tokenizer, opts: BatchEncoderOptions = {
   if (backend === 'js') return jsEncoder(tok, chosen);
   const reasons: string[] = [];
   let probe: { texts: string[]; ids: number[][] } | null = null;
+  let escapedProbe: string[] = [];
   for (const name of backend === 'auto' ? (['native', 'rust'] as const) : [backend]) {
     const c = candidate(tok, name);
     const refuse = (reason: string): void => {
@@ -207,7 +208,12 @@ export async function batchEncoder(tok: Tokenizer, opts: BatchEncoderOptions = {
     };
     if ('reason' in c) { refuse(c.reason); continue; }
     if (!probe) {
-      const texts = probeTexts(tok);
+      // Probe texts with escaped content are compared when the run first encodes such content (building the
+      // JavaScript tokenizer's copy for escaped text costs more than the rest of the probe; most data has none).
+      const all = probeTexts(tok);
+      const spec = tok.nativeEncodingSpec();
+      escapedProbe = all.filter((t) => spec.mark(t) !== null);
+      const texts = all.filter((t) => spec.mark(t) === null);
       probe = { texts, ids: texts.map((t) => tok.encode(t, { addSpecialTokens: false })) };
     }
     let got: ArrayLike<number>[];
@@ -219,32 +225,50 @@ export async function batchEncoder(tok: Tokenizer, opts: BatchEncoderOptions = {
     }
     const bad = probe.texts.findIndex((_, i) => !sameIds(got[i]!, probe!.ids[i]!));
     if (bad >= 0) { refuse(`${c.who} gives other ids than bfpo's on the probe text ${describeDifference(probe.texts[bad]!)}`); continue; }
-    return checkedEncoder(tok, c, checkTexts, backend !== 'auto' ? chosen : null, opts.log);
+    return checkedEncoder(tok, c, checkTexts, escapedProbe, backend !== 'auto' ? chosen : null, opts.log);
   }
   return jsEncoder(tok, reasons.join('; '));
 }
 
-/** `c` as the batch encoder, its first `checkTexts` texts compared; `strict` (the option that required it) makes a difference an error. */
-function checkedEncoder(tok: Tokenizer, c: Candidate, checkTexts: number, strict: string | null, log?: (line: string) => void): BatchEncoder {
+/**
+ * `c` as the batch encoder, its first `checkTexts` texts compared, and the probe texts with escaped content
+ * (`escapedProbe`) compared before the first batch that has escaped content; `strict` (the option that required
+ * it) makes a difference an error.
+ */
+function checkedEncoder(tok: Tokenizer, c: Candidate, checkTexts: number, escapedProbe: string[], strict: string | null, log?: (line: string) => void): BatchEncoder {
   let checked = 0;
   let current: 'native' | 'rust' | 'js' = c.name;
+  const spec = tok.nativeEncodingSpec();
+  let escapedPending = escapedProbe.length > 0;
+  const jsIds = (texts: string[]): number[][] => texts.map((t) => tok.encode(t, { addSpecialTokens: false }));
+  /** The index of the first text whose ids differ, or -1. */
+  const firstDifference = (got: ArrayLike<number>[], want: number[][]): number => want.findIndex((w, i) => !sameIds(got[i]!, w));
+  const differs = (text: string): number[][] | null => {
+    const why = `${c.who} gave other ids than bfpo's JavaScript tokenizer on the text ${describeDifference(text)}`;
+    if (strict) throw new BfpoError(`${strict}: ${why}; use tokenizer_backend: auto or js`);
+    current = 'js';
+    log?.(`${why}; tokenizing with the JavaScript tokenizer from here on`);
+    return null;
+  };
   return {
     get backend() { return current; },
     get description() { return current !== 'js' ? c.line(checkTexts) : `tokenizing with bfpo's JavaScript tokenizer (${c.who} gave other ids)`; },
     async encodeBatch(texts) {
-      if (current === 'js') return texts.map((t) => tok.encode(t, { addSpecialTokens: false }));
+      if (current !== 'js' && escapedPending && texts.some((t) => spec.mark(t) !== null)) {
+        escapedPending = false;
+        const bad = firstDifference(await c.encode(escapedProbe), jsIds(escapedProbe));
+        if (bad >= 0) differs(escapedProbe[bad]!);
+      }
+      if (current === 'js') return jsIds(texts);
       const pending = c.encode(texts);
       // The texts still to compare are encoded here while the other implementation encodes on its own threads.
       const n = Math.max(0, Math.min(texts.length, checkTexts - checked));
-      const js = texts.slice(0, n).map((t) => tok.encode(t, { addSpecialTokens: false }));
+      const js = jsIds(texts.slice(0, n));
       const ids = await pending;
-      for (let i = 0; i < n; i++) {
-        if (sameIds(ids[i]!, js[i]!)) continue;
-        const why = `${c.who} gave other ids than bfpo's JavaScript tokenizer on the text ${describeDifference(texts[i]!)}`;
-        if (strict) throw new BfpoError(`${strict}: ${why}; use tokenizer_backend: auto or js`);
-        current = 'js';
-        log?.(`${why}; tokenizing with the JavaScript tokenizer from here on`);
-        return texts.map((t) => tok.encode(t, { addSpecialTokens: false }));
+      const bad = firstDifference(ids, js);
+      if (bad >= 0) {
+        differs(texts[bad]!);
+        return jsIds(texts);
       }
       checked += n;
       return ids.map(plainIds);

@@ -100,6 +100,8 @@ export interface NativeEncodingSpec {
   plainJson(): Json;
   /** The text to encode with `plainJson` when `text` holds escaped content, else null (encode `text` with `json`). */
   mark(text: string): string | null;
+  /** The name `plainJson` gives a token string: a special token's private alias, any other string itself. */
+  alias(token: string): string;
 }
 
 /** Options of `Tokenizer.encode`. */
@@ -267,6 +269,7 @@ export class Tokenizer {
       json: this.#nativeJson,
       plainJson: () => this.#guard.plainJson(this.#nativeJson),
       mark: (text) => (this.#guard.hasEscapes(text) ? this.#guard.mark(text) : null),
+      alias: (token) => this.#guard.alias(token),
     };
   }
 

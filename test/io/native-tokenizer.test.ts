@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Tokenizer, ZEPHYR_CHAT_TEMPLATE, nativeBpe, nativeBpeTables } from 'bfpo/io';
-import { nativeEncoder } from '../../src/io/native-tokenizer.js';
+import { aliasedTables, nativeEncoder } from '../../src/io/native-tokenizer.js';
 import { batchEncoder } from '../../src/io/rust-tokenizer.js';
 
 const require = createRequire(import.meta.url);
@@ -115,6 +115,11 @@ test('through the tokenizer: lone surrogates and escaped special-token strings g
   // The content's </s> stays text; the template's markup gives the special id.
   const eos = tok.eosTokenId;
   assert.equal(Array.from(got[3]!).filter((id) => id === eos).length, 2);
+  // The tables for escaped content, derived from the file's own, are those of the renamed file.
+  const spec = tok.nativeEncodingSpec();
+  const derived = aliasedTables(nativeBpeTables(spec.json) as never, spec.alias);
+  assert.deepEqual(derived, nativeBpeTables(spec.plainJson()));
+  assert.notDeepEqual((derived as { added: string[] }).added, (nativeBpeTables(spec.json) as { added: string[] }).added);
   // The Rust path likewise (it, too, would see U+FFFD for a lone surrogate).
   const rust = await batchEncoder(tok, { backend: 'rust', checkTexts: 0 });
   assert.deepEqual(await rust.encodeBatch(texts), texts.map((t) => tok.encode(t, { addSpecialTokens: false })));

@@ -115,3 +115,44 @@ for (const [backend, who] of [['native', "bfpo's native encoder"], ['rust', 'the
     });
   });
 }
+
+/** The test tokenizer whose tables for escaped content (only) have two special tokens' aliases swapped. */
+function tamperedEscapes(a: string, b: string): Tokenizer {
+  const base = zephyrTokenizer() as unknown as Tokenizer;
+  const tok = new Tokenizer(base.tokenizerJson, base.tokenizerConfig, base.source);
+  const spec = tok.nativeEncodingSpec();
+  const [aliasA, aliasB] = [spec.alias(a), spec.alias(b)];
+  const swap = (s: string): string => (s === aliasA ? aliasB : s === aliasB ? aliasA : s);
+  const plainJson = (): Record<string, unknown> => {
+    const json = spec.plainJson();
+    const model = json.model as { vocab: Record<string, number> };
+    const vocab = Object.fromEntries(Object.entries(model.vocab).map(([t, id]) => [swap(t), id]));
+    const added = (json.added_tokens as { content: string }[]).map((t) => ({ ...t, content: swap(t.content) }));
+    return { ...json, model: { ...model, vocab }, added_tokens: added };
+  };
+  const changed: NativeEncodingSpec = { ...spec, alias: (s) => swap(spec.alias(s)), plainJson };
+  return Object.assign(tok, { nativeEncodingSpec: () => changed });
+}
+
+test('a difference only in escaped content is found at the first batch that has such content', async () => {
+  await withEnv(undefined, async () => {
+    const tok = tamperedEscapes('<s>', '</s>');
+    const plain = 'the weather of the day';
+    const escaped = tok.applyChatTemplate([{ role: 'user', content: 'the </s> of' }], { addGenerationPrompt: true }) as string;
+    assert.notEqual(tok.nativeEncodingSpec().mark(escaped), null);
+    const want = (t: string): number[] => tok.encode(t, { addSpecialTokens: false });
+    for (const [backend, who] of [['native', "bfpo's native encoder"], ['rust', 'the Rust library']] as const) {
+      // checkTexts 0: only the escaped probe texts can find the difference.
+      const strict = await batchEncoder(tok, { backend, checkTexts: 0 });
+      assert.deepEqual(await strict.encodeBatch([plain]), [want(plain)]);
+      await assert.rejects(strict.encodeBatch([plain, escaped]), new RegExp(`^BfpoError: tokenizer_backend: ${backend}: ${who} gave other ids than bfpo's JavaScript tokenizer on the text ".*"; use tokenizer_backend: auto or js$`));
+    }
+    const logs: string[] = [];
+    const auto = await batchEncoder(tok, { checkTexts: 0, log: (l) => logs.push(l) });
+    assert.equal(auto.backend, 'native');
+    assert.deepEqual(await auto.encodeBatch([plain]), [want(plain)]);
+    assert.deepEqual(await auto.encodeBatch([escaped, plain]), [want(escaped), want(plain)]);
+    assert.equal(auto.backend, 'js');
+    assert.equal(logs.length, 1);
+  });
+});
