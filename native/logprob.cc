@@ -16,25 +16,26 @@
 #include "common.h"
 
 // The row loops are compiled for AVX-512 and AVX2+FMA as well as the baseline, and the loader picks the widest
-// this CPU runs (GCC function multiversioning).
+// this CPU runs (GCC function multiversioning). Their reductions are `omp simd` loops (-fopenmp-simd: vectorised,
+// in float32 lanes, without OpenMP's runtime and without fast-math).
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define BFPO_ROW_KERNEL __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"), noinline))
 #else
 #define BFPO_ROW_KERNEL __attribute__((noinline))
 #endif
+// Everything a row kernel calls is inlined into it, so each clone runs its own code, not the baseline's.
+#define BFPO_INLINE inline __attribute__((always_inline))
 
 namespace bfpo {
 namespace {
 
-constexpr int kLanes = 16;  // independent accumulators, so the reductions vectorise without reassociation flags
-
-inline float Bits2Float(uint32_t b) { float f; std::memcpy(&f, &b, 4); return f; }
-inline uint32_t Float2Bits(float f) { uint32_t b; std::memcpy(&b, &f, 4); return b; }
+BFPO_INLINE float Bits2Float(uint32_t b) { float f; std::memcpy(&f, &b, 4); return f; }
+BFPO_INLINE uint32_t Float2Bits(float f) { uint32_t b; std::memcpy(&b, &f, 4); return b; }
 
 // exp(x) for x <= 0 (larger x is clamped to 88), in plain arithmetic the compiler vectorises: x = n ln2 + r,
 // |r| <= ln2 / 2, exp(r) by Cephes' expf polynomial (about 1 ulp), 2^n built in the exponent bits. Below -87.3
 // (where exp(x) is under float32's smallest normal) the result is 0; NaN stays NaN.
-inline float Exp(float x) {
+BFPO_INLINE float Exp(float x) {
   const float flushed = x < -87.3f ? 1.0f : 0.0f;
   float c = x < -87.3f ? -87.3f : x;
   c = c > 88.0f ? 88.0f : c;
@@ -55,12 +56,12 @@ inline float Exp(float x) {
 }
 
 // Loads element j of a row as float32: float32 as is, bfloat16 (its raw 16 bits) shifted into a float's high half.
-inline float Load(const float* x, int64_t j) { return x[j]; }
-inline float Load(const uint16_t* x, int64_t j) { return Bits2Float(static_cast<uint32_t>(x[j]) << 16); }
+BFPO_INLINE float Load(const float* x, int64_t j) { return x[j]; }
+BFPO_INLINE float Load(const uint16_t* x, int64_t j) { return Bits2Float(static_cast<uint32_t>(x[j]) << 16); }
 
-inline void Store(float* y, int64_t j, float v) { y[j] = v; }
+BFPO_INLINE void Store(float* y, int64_t j, float v) { y[j] = v; }
 // float32 to bfloat16, rounding to nearest even, NaN kept as a quiet NaN: c10::BFloat16's own conversion.
-inline void Store(uint16_t* y, int64_t j, float v) {
+BFPO_INLINE void Store(uint16_t* y, int64_t j, float v) {
   const uint32_t b = Float2Bits(v);
   const uint32_t rounded = (b + (((b >> 16) & 1u) + 0x7FFFu)) >> 16;
   y[j] = v != v ? static_cast<uint16_t>(0x7FC0u) : static_cast<uint16_t>(rounded);
@@ -69,19 +70,13 @@ inline void Store(uint16_t* y, int64_t j, float v) {
 // The row's maximum m (0 when it is not finite) and log(sum(exp(x - m))), accumulated in float32. They are kept
 // apart, as log_softmax keeps them: (x - m) - log(sum) loses nothing to a large m, where x - (m + log(sum)) would.
 template <typename T>
-inline void RowLogSumExp(const T* x, int64_t v, float* shiftOut, float* logSumOut) {
-  float m[kLanes];
-  for (int k = 0; k < kLanes; k++) m[k] = -INFINITY;
-  const int64_t whole = v / kLanes * kLanes;
-  for (int64_t j = 0; j < whole; j += kLanes) {
-    for (int k = 0; k < kLanes; k++) {
-      const float a = Load(x, j + k);
-      m[k] = a > m[k] ? a : m[k];
-    }
-  }
+BFPO_INLINE void RowLogSumExp(const T* x, int64_t v, float* shiftOut, float* logSumOut) {
   float mx = -INFINITY;
-  for (int64_t j = whole; j < v; j++) mx = Load(x, j) > mx ? Load(x, j) : mx;
-  for (int k = 0; k < kLanes; k++) mx = m[k] > mx ? m[k] : mx;
+#pragma omp simd reduction(max : mx)
+  for (int64_t j = 0; j < v; j++) {
+    const float a = Load(x, j);
+    mx = a > mx ? a : mx;
+  }
   if (mx == INFINITY) {  // log_softmax of a row holding +inf is not finite either
     *shiftOut = INFINITY;
     *logSumOut = 0.0f;
@@ -89,20 +84,16 @@ inline void RowLogSumExp(const T* x, int64_t v, float* shiftOut, float* logSumOu
   }
   // A row of -inf is shifted by 0, so its logsumexp is -inf, as the maths gives.
   const float shift = std::isfinite(mx) ? mx : 0.0f;
-  float s[kLanes] = {};
-  for (int64_t j = 0; j < whole; j += kLanes) {
-    for (int k = 0; k < kLanes; k++) s[k] += Exp(Load(x, j + k) - shift);
-  }
   float sum = 0.0f;
-  for (int64_t j = whole; j < v; j++) sum += Exp(Load(x, j) - shift);
-  for (int k = 0; k < kLanes; k++) sum += s[k];
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < v; j++) sum += Exp(Load(x, j) - shift);
   *shiftOut = shift;
   *logSumOut = std::log(sum);
 }
 
 // out[i] = (x[i, t_i] - m_i) - logsum_i; m and logsum are kept for the backward.
 template <typename T>
-inline void ForwardRows(const T* x, const int64_t* t, float* out, float* shift, float* logSum, int64_t begin, int64_t end, int64_t v) {
+BFPO_INLINE void ForwardRows(const T* x, const int64_t* t, float* out, float* shift, float* logSum, int64_t begin, int64_t end, int64_t v) {
   for (int64_t i = begin; i < end; i++) {
     const T* row = x + i * v;
     RowLogSumExp(row, v, shift + i, logSum + i);
@@ -112,7 +103,7 @@ inline void ForwardRows(const T* x, const int64_t* t, float* out, float* shift, 
 
 // grad[i, j] = g[i] * ((j == t[i]) - exp((x[i, j] - m_i) - logsum_i)), written once.
 template <typename T>
-inline void BackwardRows(const T* x, const int64_t* t, const float* shift, const float* logSum, const float* g, T* gx, int64_t begin, int64_t end, int64_t v) {
+BFPO_INLINE void BackwardRows(const T* x, const int64_t* t, const float* shift, const float* logSum, const float* g, T* gx, int64_t begin, int64_t end, int64_t v) {
   for (int64_t i = begin; i < end; i++) {
     const T* row = x + i * v;
     T* out = gx + i * v;
