@@ -67,51 +67,107 @@ BFPO_INLINE void Store(uint16_t* y, int64_t j, float v) {
   y[j] = v != v ? static_cast<uint16_t>(0x7FC0u) : static_cast<uint16_t>(rounded);
 }
 
-// The row's maximum m (0 when it is not finite) and log(sum(exp(x - m))), accumulated in float32. They are kept
-// apart, as log_softmax keeps them: (x - m) - log(sum) loses nothing to a large m, where x - (m + log(sum)) would.
-template <typename T>
-BFPO_INLINE void RowLogSumExp(const T* x, int64_t v, float* shiftOut, float* logSumOut) {
-  float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-  for (int64_t j = 0; j < v; j++) {
-    const float a = Load(x, j);
-    mx = a > mx ? a : mx;
+// The loops over float32 values. bfloat16 rows are widened into a float32 block on the stack first (a cheap,
+// vectorised shift), so both dtypes run these same loops at the full vector width.
+constexpr int64_t kBlock = 1024;
+
+BFPO_INLINE void Widen(const uint16_t* x, int64_t n, float* out) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; j++) out[j] = Load(x, j);
+}
+BFPO_INLINE void Narrow(const float* x, int64_t n, uint16_t* out) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; j++) Store(out, j, x[j]);
+}
+
+// max(m, x[0..n)), over four quarters at once: four independent maxima, not one long chain of compares.
+BFPO_INLINE float MaxOf(const float* x, int64_t n, float m0) {
+  const int64_t q = n / 4;
+  float m1 = -INFINITY, m2 = -INFINITY, m3 = -INFINITY;
+#pragma omp simd reduction(max : m0, m1, m2, m3)
+  for (int64_t j = 0; j < q; j++) {
+    m0 = x[j] > m0 ? x[j] : m0;
+    m1 = x[j + q] > m1 ? x[j + q] : m1;
+    m2 = x[j + 2 * q] > m2 ? x[j + 2 * q] : m2;
+    m3 = x[j + 3 * q] > m3 ? x[j + 3 * q] : m3;
   }
-  if (mx == INFINITY) {  // log_softmax of a row holding +inf is not finite either
-    *shiftOut = INFINITY;
-    *logSumOut = 0.0f;
-    return;
-  }
-  // A row of -inf is shifted by 0, so its logsumexp is -inf, as the maths gives.
-  const float shift = std::isfinite(mx) ? mx : 0.0f;
+  for (int64_t j = 4 * q; j < n; j++) m0 = x[j] > m0 ? x[j] : m0;
+  m0 = m1 > m0 ? m1 : m0;
+  m2 = m3 > m2 ? m3 : m2;
+  return m2 > m0 ? m2 : m0;
+}
+
+BFPO_INLINE float SumExp(const float* x, int64_t n, float shift) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-  for (int64_t j = 0; j < v; j++) sum += Exp(Load(x, j) - shift);
-  *shiftOut = shift;
+  for (int64_t j = 0; j < n; j++) sum += Exp(x[j] - shift);
+  return sum;
+}
+
+// out[j] = -g * exp((x[j] - m) - logSum)
+BFPO_INLINE void NegGradOf(const float* x, int64_t n, float m, float logSum, float g, float* out) {
+#pragma omp simd
+  for (int64_t j = 0; j < n; j++) out[j] = -g * Exp((x[j] - m) - logSum);
+}
+
+// The row's maximum (0 when it is not finite) is the shift m; log(sum(exp(x - m))) is the log-sum. They are kept
+// apart, as log_softmax keeps them: (x - m) - logSum loses nothing to a large m, where x - (m + logSum) would.
+BFPO_INLINE float ShiftOf(float mx) { return std::isfinite(mx) ? mx : 0.0f; }  // a row of -inf: its lse is -inf
+
+BFPO_INLINE void RowStats(const float* x, int64_t v, float* shiftOut, float* logSumOut) {
+  const float mx = MaxOf(x, v, -INFINITY);
+  const float shift = ShiftOf(mx);
+  *shiftOut = mx == INFINITY ? INFINITY : shift;  // log_softmax of a row holding +inf is not finite either
+  *logSumOut = std::log(SumExp(x, v, shift));
+}
+BFPO_INLINE void RowStats(const uint16_t* x, int64_t v, float* shiftOut, float* logSumOut) {
+  alignas(64) float buf[kBlock];
+  float mx = -INFINITY;
+  for (int64_t c = 0; c < v; c += kBlock) {
+    const int64_t n = std::min(kBlock, v - c);
+    Widen(x + c, n, buf);
+    mx = MaxOf(buf, n, mx);
+  }
+  const float shift = ShiftOf(mx);
+  float sum = 0.0f;
+  for (int64_t c = 0; c < v; c += kBlock) {
+    const int64_t n = std::min(kBlock, v - c);
+    Widen(x + c, n, buf);
+    sum += SumExp(buf, n, shift);
+  }
+  *shiftOut = mx == INFINITY ? INFINITY : shift;
   *logSumOut = std::log(sum);
 }
 
-// out[i] = (x[i, t_i] - m_i) - logsum_i; m and logsum are kept for the backward.
+// out[i] = (x[i, t_i] - m_i) - logSum_i; m and logSum are kept for the backward.
 template <typename T>
 BFPO_INLINE void ForwardRows(const T* x, const int64_t* t, float* out, float* shift, float* logSum, int64_t begin, int64_t end, int64_t v) {
   for (int64_t i = begin; i < end; i++) {
     const T* row = x + i * v;
-    RowLogSumExp(row, v, shift + i, logSum + i);
+    RowStats(row, v, shift + i, logSum + i);
     out[i] = (Load(row, t[i]) - shift[i]) - logSum[i];
   }
 }
 
-// grad[i, j] = g[i] * ((j == t[i]) - exp((x[i, j] - m_i) - logsum_i)), written once.
+// grad[i, j] = g[i] * ((j == t[i]) - exp((x[i, j] - m_i) - logSum_i)), written once.
+BFPO_INLINE void RowGrad(const float* row, int64_t v, float m, float l, float g, float* out) { NegGradOf(row, v, m, l, g, out); }
+BFPO_INLINE void RowGrad(const uint16_t* row, int64_t v, float m, float l, float g, uint16_t* out) {
+  alignas(64) float in[kBlock];
+  alignas(64) float grad[kBlock];
+  for (int64_t c = 0; c < v; c += kBlock) {
+    const int64_t n = std::min(kBlock, v - c);
+    Widen(row + c, n, in);
+    NegGradOf(in, n, m, l, g, grad);
+    Narrow(grad, n, out + c);
+  }
+}
 template <typename T>
 BFPO_INLINE void BackwardRows(const T* x, const int64_t* t, const float* shift, const float* logSum, const float* g, T* gx, int64_t begin, int64_t end, int64_t v) {
   for (int64_t i = begin; i < end; i++) {
     const T* row = x + i * v;
     T* out = gx + i * v;
-    const float gi = g[i];
-    const float mi = shift[i];
-    const float li = logSum[i];
-    for (int64_t j = 0; j < v; j++) Store(out, j, -gi * Exp((Load(row, j) - mi) - li));
-    Store(out, t[i], gi - gi * Exp((Load(row, t[i]) - mi) - li));
+    RowGrad(row, v, shift[i], logSum[i], g[i], out);
+    Store(out, t[i], g[i] - g[i] * Exp((Load(row, t[i]) - shift[i]) - logSum[i]));
   }
 }
 
