@@ -1,10 +1,11 @@
 // tokenLogProbs(logits [n, V], targets [n]) -> [n]: log_softmax(logits)[i, targets[i]] in one fused op with its own
 // backward. On the CPU, for float32 and bfloat16 logits, each row is read in its own dtype (no float32 copy of the
-// matrix): one pass for the max, one for the sum of exponentials (from cache), both accumulated in float32; only
-// each row's max and log-sum [2, n] are kept for the backward, which writes
-// grad[i, j] = g[i] * ((j == t_i) - exp(x[i, j] - lse_i)) once, in the logits' dtype. Other dtypes and devices
-// compose libtorch's log_softmax and gather (float32 at least).
+// matrix; a bfloat16 row is widened 1024 values at a time into a block on the stack): one pass for the max, one for
+// the sum of exponentials (from cache), both accumulated in float32; only each row's max and log-sum [2, n] are kept
+// for the backward, which writes grad[i, j] = g[i] * ((j == t_i) - exp(x[i, j] - lse_i)) once, in the logits' dtype.
+// Other dtypes and devices compose libtorch's log_softmax and gather (float32 at least).
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
@@ -45,7 +46,7 @@ BFPO_INLINE float Exp(float x) {
   r = r - n * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3333519073e-3f;
+  p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
@@ -238,6 +239,7 @@ std::pair<at::Tensor, at::Tensor> ForwardKernel(const at::Tensor& x, const at::T
 }
 
 at::Tensor BackwardKernel(const at::Tensor& x, const at::Tensor& targets, const at::Tensor& stats, const at::Tensor& grad) {
+  RECORD_FUNCTION("bfpo::token_log_probs_backward", std::vector<c10::IValue>({x, grad}));
   const int64_t n = x.size(0), v = x.size(1);
   at::Tensor gx = at::empty_like(x, at::MemoryFormat::Contiguous);
   at::Tensor g = grad.to(at::kFloat).contiguous();
@@ -276,6 +278,7 @@ struct TokenLogProbsFn : public torch::autograd::Function<TokenLogProbsFn> {
 
 // The op: fused on CPU float32/bfloat16, libtorch's log_softmax + gather elsewhere (float32 at least, float64 kept).
 at::Tensor TokenLogProbs(const at::Tensor& logits, const at::Tensor& targets) {
+  RECORD_FUNCTION("bfpo::token_log_probs", std::vector<c10::IValue>({logits, targets}));  // named in profiles
   CheckArgs(logits, targets);
   if (!Fused(logits)) {
     const at::Tensor x = logits.scalar_type() == at::kDouble ? logits : logits.to(at::kFloat);
