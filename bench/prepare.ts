@@ -1,7 +1,8 @@
 // Data preparation end to end, as `bfpo prepare` / `bfpo train` do it before the first step: load the tokenizer,
 // hash and read a Parquet file of PKU-SafeRLHF-shaped rows, adapt and mix them, render the Zephyr chat template,
 // tokenize (Mistral vocabulary), batch, and write the tokenized-data cache. Once with bfpo's JavaScript tokenizer,
-// once with Hugging Face's Rust library, then a second run that reads the cache. Then where the time goes, and the
+// once with Hugging Face's Rust library, once with bfpo's native encoder (what auto picks for this vocabulary), then
+// a second run that reads the cache. Then where the time goes, and the
 // ways to use both cores on the same pairs (one thread, worker threads, the Rust library's own threads).
 //
 // Run: npm run bench -- prepare   (BFPO_BENCH_PREP_PAIRS, default 4000; BFPO_BENCH_PREP_WORDS, default zipf,common;
@@ -118,18 +119,22 @@ async function benchWords(words: WordSource): Promise<BenchRow[]> {
   const perToken = (r: { wall: number; cpu: number; tokens: number }): string => `${(r.tokens / r.cpu / 1000).toFixed(0)}k tokens per CPU-second, ${r.wall.toFixed(2)} s`;
   try {
     const recipe = writeInputs(dir, n, words);
-    // Warm-up (module loading, JIT) on the Rust path, then the measured runs, each with an empty cache.
-    await prepareRun(recipe, 'rust', join(dir, 'warm'));
+    // Warm-up (module loading, JIT), then the measured runs, each with an empty cache.
+    await prepareRun(recipe, 'native', join(dir, 'warm'));
     const js = await prepareRun(recipe, 'js', join(dir, 'c-js'));
     const rust = await prepareRun(recipe, 'rust', join(dir, 'c-rust'));
-    const hit = await prepareRun(recipe, 'rust', join(dir, 'c-rust'));
+    const nat = await prepareRun(recipe, 'auto', join(dir, 'c-native'));
+    if (!nat.log.some((l) => l.includes("tokenizing with bfpo's native encoder"))) throw new Error(`auto did not pick the native encoder: ${nat.log.join(' | ')}`);
+    const hit = await prepareRun(recipe, 'auto', join(dir, 'c-native'));
     if (!hit.log.some((l) => l.includes('read from the cache'))) throw new Error(`the second run did not read the cache: ${hit.log.join(' | ')}`);
-    if (readFileSync(join(dir, 'c-js', readdir(join(dir, 'c-js')))).compare(readFileSync(join(dir, 'c-rust', readdir(join(dir, 'c-rust'))))) !== 0) {
-      throw new Error('the JavaScript and the Rust path stored different tokenized data');
+    const stored = (d: string): Buffer => readFileSync(join(dir, d, readdir(join(dir, d))));
+    if (stored('c-js').compare(stored('c-rust')) !== 0 || stored('c-js').compare(stored('c-native')) !== 0) {
+      throw new Error('the JavaScript, the Rust and the native path stored different tokenized data');
     }
     const what = `${words} words, ${rust.pairs} pairs, ${(rust.tokens / rust.pairs).toFixed(0)} tokens/pair`;
     rows.push({ name: `prepare end to end (${what}), JavaScript tokenizer`, unit: 'tokens/s', ours: js.tokens / js.wall, note: perToken(js) });
-    rows.push({ name: `prepare end to end (${what}), Rust tokenizers (auto)`, unit: 'tokens/s', ours: rust.tokens / rust.wall, note: `${perToken(rust)}; identical cache file` });
+    rows.push({ name: `prepare end to end (${what}), Rust tokenizers`, unit: 'tokens/s', ours: rust.tokens / rust.wall, note: `${perToken(rust)}; identical cache file` });
+    rows.push({ name: `prepare end to end (${what}), bfpo's native encoder (auto)`, unit: 'tokens/s', ours: nat.tokens / nat.wall, note: `${perToken(nat)}; identical cache file` });
     rows.push({ name: 'prepare again, tokenized data read from the cache', unit: 's', ours: hit.wall, note: `${(hit.tokens / hit.wall / 1e6).toFixed(1)}M tokens/s` });
     rows.push(...await breakdown(recipe, words));
   } finally {
@@ -141,7 +146,7 @@ async function benchWords(words: WordSource): Promise<BenchRow[]> {
 /** The binary file of the one cache entry in `d`. */
 const readdir = (d: string): string => readdirSync(d).find((f) => f.endsWith('.bin'))!;
 
-/** Where the time of the Rust path goes, and the ways to use both cores, on the same pairs. */
+/** Where the time of the native and the Rust path goes, and the ways to use both cores, on the same pairs. */
 async function breakdown(recipe: string, words: WordSource): Promise<BenchRow[]> {
   const s = prepareDataRecipe('preference', [recipe]);
   const tokenizer = loadTokenizer(s.model.tokenizerPath);
@@ -160,12 +165,17 @@ async function breakdown(recipe: string, words: WordSource): Promise<BenchRow[]>
   const rust = build.value;
   const encRust = await measure(() => rust.encodeBatch(texts));
   const encoded = encRust.value.reduce((n, x) => n + x.length, 0);
+  const buildNative = await measure(() => batchEncoder(tokenizer, { backend: 'native', checkTexts: 0 }));
+  const nat = buildNative.value;
+  const encNative = await measure(() => nat.encodeBatch(texts));
   const encJs = await measure(async () => texts.map((t) => tokenizer.encode(t, { addSpecialTokens: false })));
   const ways = {
     'JavaScript, this thread': await measure(() => tokenizePairs(examples, tok, { ...LENGTHS, workers: 0 })),
     'JavaScript, 2 worker threads': await measure(() => tokenizePairs(examples, null, { ...LENGTHS, workers: 2, tokenizerModule: { url: new URL('../test/data/zephyr-tokenizer-module.ts', import.meta.url).href } })),
     'Rust, one batch after all templates (no overlap)': await measure(() => tokenizePairs(examples, tok, { ...LENGTHS, encoder: rust, chunkSize: examples.length })),
     'Rust, groups of 512 pairs, templates render while the previous group encodes': await measure(() => tokenizePairs(examples, tok, { ...LENGTHS, encoder: rust })),
+    'native, one batch after all templates (no overlap)': await measure(() => tokenizePairs(examples, tok, { ...LENGTHS, encoder: nat, chunkSize: examples.length })),
+    'native, groups of 512 pairs, templates render while the previous group encodes': await measure(() => tokenizePairs(examples, tok, { ...LENGTHS, encoder: nat })),
   };
   const tokens = ways['JavaScript, this thread'].value.reduce((n, p) => n + p.chosen.ids.length + p.rejected.ids.length, 0);
   const store = await measure(async () => writeTokenizedCache(mkdtempSync(join(tmpdir(), 'bfpo-bench-store-')), 'k', 'pairs', { train: ways['JavaScript, this thread'].value }));
@@ -177,6 +187,8 @@ async function breakdown(recipe: string, words: WordSource): Promise<BenchRow[]>
     rate(`  ${words}: render ${texts.length} chat-template texts (prompt, prompt + chosen, prompt + rejected)`, 'tokens/s', encoded, render, `; ${encoded} tokens encoded for ${tokens} prepared`),
     { name: `  ${words}: build the Rust encoder (tokenizer.json into the Rust library, probe corpus compared)`, unit: 's', ours: build.wall, note: `${build.cpu.toFixed(2)} s CPU` },
     rate(`  ${words}: encode those texts, Rust tokenizers (encodeBatch)`, 'tokens/s', encoded, encRust),
+    { name: `  ${words}: build the native encoder (tables from tokenizer.json, probe corpus compared)`, unit: 's', ours: buildNative.wall, note: `${buildNative.cpu.toFixed(2)} s CPU` },
+    rate(`  ${words}: encode those texts, bfpo's native encoder`, 'tokens/s', encoded, encNative),
     rate(`  ${words}: encode those texts, JavaScript tokenizer`, 'tokens/s', encoded, encJs),
     rate(`  ${words}: write the tokenized-data cache`, 'tokens/s', tokens, store),
     ...Object.entries(ways).map(([name, r]) => rate(`  ${words}: tokenize the pairs, ${name}`, 'tokens/s', tokens, r)),

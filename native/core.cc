@@ -723,6 +723,7 @@ void InitCore(Napi::Env env, Napi::Object exports) {
 namespace bfpo { void InitSignals(Napi::Env env, Napi::Object exports); }  // signals.cc
 namespace bfpo { void InitDist(Napi::Env env, Napi::Object exports); }  // dist.cc
 namespace bfpo { void InitProfile(Napi::Env env, Napi::Object exports); }  // profile.cc
+namespace bfpo { void InitBpe(Napi::Env env, Napi::Object exports); }  // bpe.cc
 namespace bfpo { void InitLogprob(Napi::Env env, Napi::Object exports); }  // logprob.cc
 namespace bfpo { bool InstallHostAllocator(); }  // alloc.cc
 
@@ -737,6 +738,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   bfpo::InitSignals(env, exports);
   bfpo::InitDist(env, exports);
   bfpo::InitProfile(env, exports);
+  bfpo::InitBpe(env, exports);
   bfpo::InitLogprob(env, exports);
   return exports;
 }

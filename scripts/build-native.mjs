@@ -93,6 +93,7 @@ async function main() {
   // dist.cc gets the c10d/Gloo switches when their headers exist, else the reason they are missing.
   const fileFlags = {
     'optim.cc': ['-O3', '-fno-math-errno'],
+    'bpe.cc': ['-O3'],
     'logprob.cc': ['-O3', '-fno-math-errno', '-fopenmp-simd'],
     'dist.cc': dist.ok ? ['-DBFPO_WITH_GLOO=1', '-DUSE_C10D_GLOO=1', ...dist.includeDirs.map((d) => `-isystem${d}`)]
       : [`-DBFPO_DIST_MISSING=${JSON.stringify(dist.reason)}`],

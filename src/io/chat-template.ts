@@ -75,8 +75,11 @@ export interface TemplateTokens {
 export class ChatTemplate {
   readonly source: string;
   readonly #template: Template;
+  /** The special-token variables the source mentions (found once, not per rendering). */
+  readonly #uses: readonly (keyof TemplateTokens)[];
   constructor(source: string, readonly origin: string) {
     this.source = source;
+    this.#uses = (['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const).filter((name) => new RegExp(`\\b${name}\\b`).test(source));
     try {
       this.#template = new Template(source);
     } catch (err) {
@@ -86,9 +89,7 @@ export class ChatTemplate {
 
   /** Names of special-token variables (bos_token, ...) that the template mentions but `tokens` lacks. */
   missingTokens(tokens: TemplateTokens): string[] {
-    return (['bos_token', 'eos_token', 'pad_token', 'unk_token'] as const).filter(
-      (name) => new RegExp(`\\b${name}\\b`).test(this.source) && typeof tokens[name] !== 'string',
-    );
+    return this.#uses.filter((name) => typeof tokens[name] !== 'string');
   }
 
   /** Renders the conversation; extra variables (e.g. `tools`, `date_string`) pass through to the template. */

@@ -16,6 +16,7 @@ export {
 } from './tokenizer.js';
 export { type ContentSpecialTokens, CONTENT_SPECIAL_TOKENS } from './content-guard.js';
 export { type BatchEncoder, type BatchEncoderOptions, type TokenizerBackend, TOKENIZER_BACKENDS, BACKEND_ENV, batchEncoder, rustBinding } from './rust-tokenizer.js';
+export { type NativeBpe, type NativeBpeTables, nativeBpe, nativeBpeTables } from './native-tokenizer.js';
 export {
   type GgufFile, type GgufValue, type GgufScalarType, type GgufTensorInfo, type GgufTensorData, type GgmlType,
   readGguf, readGgufTensor, readGgufTensorBytes, writeGguf,

@@ -1,15 +1,20 @@
-// Batch encoding with Hugging Face's Rust tokenizers library (the optional npm package `tokenizers`) where it gives
-// exactly bfpo's ids, else with bfpo's JavaScript tokenizer: ids are compared on a probe corpus when the encoder is
-// built and on the first texts of a run, and any difference switches to the JavaScript tokenizer for good.
+// Batch encoding for data preparation: bfpo's native encoder (native/bpe.cc) or Hugging Face's Rust tokenizers
+// library (the optional npm package `tokenizers`) where it gives exactly bfpo's ids, else bfpo's JavaScript
+// tokenizer. Ids are compared on a probe corpus when the encoder is built and on the first texts of a run, and any
+// difference switches to the JavaScript tokenizer for good.
 import { createRequire } from 'node:module';
 import { BfpoError, expected } from '../errors.js';
+import { LONE_SURROGATE, nativeEncoder } from './native-tokenizer.js';
 import type { Tokenizer } from './tokenizer.js';
 
-/** Which implementation encodes: `auto` (Rust where available and identical), `rust` (required), `js`. */
-export type TokenizerBackend = 'auto' | 'rust' | 'js';
+/**
+ * Which implementation encodes: `auto` (bfpo's native encoder, else the Rust library, where it covers the tokenizer
+ * and gives identical ids; else JavaScript), `native` or `rust` (required), `js`.
+ */
+export type TokenizerBackend = 'auto' | 'native' | 'rust' | 'js';
 
 /** The values {@link TokenizerBackend} accepts, for option checks. */
-export const TOKENIZER_BACKENDS: readonly TokenizerBackend[] = ['auto', 'rust', 'js'];
+export const TOKENIZER_BACKENDS: readonly TokenizerBackend[] = ['auto', 'native', 'rust', 'js'];
 
 /** The environment variable that overrides the backend a recipe or caller chose (e.g. `BFPO_TOKENIZER_BACKEND=js`). */
 export const BACKEND_ENV = 'BFPO_TOKENIZER_BACKEND';
@@ -17,8 +22,8 @@ export const BACKEND_ENV = 'BFPO_TOKENIZER_BACKEND';
 /** Many texts to ids, as `Tokenizer.encode(text, { addSpecialTokens: false })` gives them, in order. */
 export interface BatchEncoder {
   encodeBatch(texts: string[]): Promise<number[][]>;
-  /** `rust` or `js`: the implementation that encodes now (a Rust encoder that found a difference reports `js`). */
-  readonly backend: 'rust' | 'js';
+  /** The implementation that encodes now (one that found a difference reports `js`). */
+  readonly backend: 'native' | 'rust' | 'js';
   /** One line for the log: which implementation encodes, and why. */
   readonly description: string;
 }
@@ -108,12 +113,16 @@ function rustEncoder(tok: Tokenizer): { encode(texts: string[]): Promise<number[
   }
   let plain: RustTokenizer | null = null;
   const encode = async (texts: string[]): Promise<number[][]> => {
-    const marked = texts.map((t) => spec.mark(t));
+    const out: number[][] = new Array(texts.length);
+    const marked = texts.map((t, i) => {
+      if (!LONE_SURROGATE.test(t)) return spec.mark(t);
+      out[i] = tok.encode(t, { addSpecialTokens: false });
+      return undefined;
+    });
     const plainAt: number[] = [];
     const mainTexts: string[] = [];
     const mainAt: number[] = [];
-    marked.forEach((m, i) => { if (m === null) { mainTexts.push(texts[i]!); mainAt.push(i); } else plainAt.push(i); });
-    const out: number[][] = new Array(texts.length);
+    marked.forEach((m, i) => { if (m === null) { mainTexts.push(texts[i]!); mainAt.push(i); } else if (m !== undefined) plainAt.push(i); });
     const jobs: Promise<void>[] = [];
     if (mainTexts.length > 0) {
       jobs.push(main.encodeBatch(mainTexts, { addSpecialTokens: false }).then((enc) => { enc.forEach((e, j) => { out[mainAt[j]!] = e.getIds(); }); }));
@@ -128,10 +137,50 @@ function rustEncoder(tok: Tokenizer): { encode(texts: string[]): Promise<number[
   return { encode, version: b.version };
 }
 
+/** An implementation that may encode instead of the JavaScript tokenizer, with the words its messages use. */
+interface Candidate {
+  name: 'native' | 'rust';
+  encode(texts: string[]): Promise<ArrayLike<number>[]>;
+  /** "the Rust library" / "bfpo's native encoder": what gave other ids. */
+  who: string;
+  /** What `tokenizer_backend: <name>` needs, for the error when it cannot be had. */
+  needs: string;
+  /** The log line while it encodes. */
+  line: (checkTexts: number) => string;
+}
+
+function candidate(tok: Tokenizer, name: 'native' | 'rust'): Candidate | { reason: string; needs: string } {
+  if (name === 'native') {
+    const needs = "bfpo's native encoder";
+    const enc = nativeEncoder(tok);
+    if ('reason' in enc) return { reason: enc.reason, needs };
+    return {
+      name, encode: enc.encode, who: "bfpo's native encoder", needs,
+      line: (n) => `tokenizing with bfpo's native encoder (identical ids to bfpo's JavaScript tokenizer on a probe corpus; the first ${n} texts are compared too)`,
+    };
+  }
+  const needs = 'the Rust tokenizers library';
+  const rust = rustEncoder(tok);
+  if ('reason' in rust) return { reason: rust.reason, needs };
+  return {
+    name, encode: rust.encode, who: 'the Rust library', needs,
+    line: (n) => `tokenizing with Hugging Face's Rust tokenizers ${rust.version} (identical ids to bfpo's JavaScript tokenizer on a probe corpus; the first ${n} texts are compared too)`,
+  };
+}
+
+/** `ids` as a plain array (the native encoder returns typed-array views). */
+const plainIds = (ids: ArrayLike<number>): number[] => {
+  if (Array.isArray(ids)) return ids as number[];
+  const out: number[] = new Array(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
+  return out;
+};
+
 /**
- * A batch encoder for `tok`: the Rust library where it loads and gives the JavaScript tokenizer's ids on a probe
- * corpus and on the first `checkTexts` texts it encodes; else, or with backend `js`, the JavaScript tokenizer.
- * With backend `rust`, a Rust library that is missing or differs is an error instead.
+ * A batch encoder for `tok`: with backend `auto`, bfpo's native encoder, else the Rust library, the first of them
+ * that covers the tokenizer and gives the JavaScript tokenizer's ids on a probe corpus and on the first `checkTexts`
+ * texts it encodes; else, or with backend `js`, the JavaScript tokenizer. With backend `native` or `rust`, that
+ * implementation is required: one that is missing or differs is an error instead.
  *
  * @example
  * const enc = await batchEncoder(loadTokenizer('models/zephyr'));
@@ -148,45 +197,57 @@ export async function batchEncoder(tok: Tokenizer, opts: BatchEncoderOptions = {
   if (!Number.isInteger(checkTexts) || checkTexts < 0) throw expected('a non-negative integer', 'checkTexts', checkTexts);
   const chosen = fromEnv ? `${BACKEND_ENV}=${backend}` : `tokenizer_backend: ${backend}`;
   if (backend === 'js') return jsEncoder(tok, chosen);
-  const refuse = (reason: string): BatchEncoder => {
-    if (backend === 'rust') throw new BfpoError(`${chosen} needs the Rust tokenizers library, but ${reason}; use tokenizer_backend: auto or js`);
-    return jsEncoder(tok, reason);
-  };
-  const rust = rustEncoder(tok);
-  if ('reason' in rust) return refuse(rust.reason);
-  const probe = probeTexts(tok);
-  let probeIds: number[][];
-  try {
-    probeIds = await rust.encode(probe);
-  } catch (e) {
-    return refuse(`the Rust library fails on ${tok.source}: ${(e as Error).message}`);
+  const reasons: string[] = [];
+  let probe: { texts: string[]; ids: number[][] } | null = null;
+  for (const name of backend === 'auto' ? (['native', 'rust'] as const) : [backend]) {
+    const c = candidate(tok, name);
+    const refuse = (reason: string): void => {
+      if (backend !== 'auto') throw new BfpoError(`${chosen} needs ${c.needs}, but ${reason}; use tokenizer_backend: auto or js`);
+      reasons.push(reason);
+    };
+    if ('reason' in c) { refuse(c.reason); continue; }
+    if (!probe) {
+      const texts = probeTexts(tok);
+      probe = { texts, ids: texts.map((t) => tok.encode(t, { addSpecialTokens: false })) };
+    }
+    let got: ArrayLike<number>[];
+    try {
+      got = await c.encode(probe.texts);
+    } catch (e) {
+      refuse(`${c.who} fails on ${tok.source}: ${(e as Error).message}`);
+      continue;
+    }
+    const bad = probe.texts.findIndex((_, i) => !sameIds(got[i]!, probe!.ids[i]!));
+    if (bad >= 0) { refuse(`${c.who} gives other ids than bfpo's on the probe text ${describeDifference(probe.texts[bad]!)}`); continue; }
+    return checkedEncoder(tok, c, checkTexts, backend !== 'auto' ? chosen : null, opts.log);
   }
-  const bad = probe.findIndex((t, i) => !sameIds(probeIds[i]!, tok.encode(t, { addSpecialTokens: false })));
-  if (bad >= 0) return refuse(`the Rust library gives other ids than bfpo's on the probe text ${describeDifference(probe[bad]!)}`);
+  return jsEncoder(tok, reasons.join('; '));
+}
+
+/** `c` as the batch encoder, its first `checkTexts` texts compared; `strict` (the option that required it) makes a difference an error. */
+function checkedEncoder(tok: Tokenizer, c: Candidate, checkTexts: number, strict: string | null, log?: (line: string) => void): BatchEncoder {
   let checked = 0;
-  let current: 'rust' | 'js' = 'rust';
-  const rustLine = `tokenizing with Hugging Face's Rust tokenizers ${rust.version} (identical ids to bfpo's JavaScript tokenizer on a probe corpus; the first ${checkTexts} texts are compared too)`;
-  const encoder: BatchEncoder = {
+  let current: 'native' | 'rust' | 'js' = c.name;
+  return {
     get backend() { return current; },
-    get description() { return current === 'rust' ? rustLine : `tokenizing with bfpo's JavaScript tokenizer (the Rust library gave other ids)`; },
+    get description() { return current !== 'js' ? c.line(checkTexts) : `tokenizing with bfpo's JavaScript tokenizer (${c.who} gave other ids)`; },
     async encodeBatch(texts) {
       if (current === 'js') return texts.map((t) => tok.encode(t, { addSpecialTokens: false }));
-      const pending = rust.encode(texts);
-      // The texts still to compare are encoded here while the Rust library encodes on its own threads.
+      const pending = c.encode(texts);
+      // The texts still to compare are encoded here while the other implementation encodes on its own threads.
       const n = Math.max(0, Math.min(texts.length, checkTexts - checked));
       const js = texts.slice(0, n).map((t) => tok.encode(t, { addSpecialTokens: false }));
       const ids = await pending;
       for (let i = 0; i < n; i++) {
         if (sameIds(ids[i]!, js[i]!)) continue;
-        const why = `the Rust library gave other ids than bfpo's JavaScript tokenizer on the text ${describeDifference(texts[i]!)}`;
-        if (backend === 'rust') throw new BfpoError(`${chosen}: ${why}; use tokenizer_backend: auto or js`);
+        const why = `${c.who} gave other ids than bfpo's JavaScript tokenizer on the text ${describeDifference(texts[i]!)}`;
+        if (strict) throw new BfpoError(`${strict}: ${why}; use tokenizer_backend: auto or js`);
         current = 'js';
-        opts.log?.(`${why}; tokenizing with the JavaScript tokenizer from here on`);
+        log?.(`${why}; tokenizing with the JavaScript tokenizer from here on`);
         return texts.map((t) => tok.encode(t, { addSpecialTokens: false }));
       }
       checked += n;
-      return ids;
+      return ids.map(plainIds);
     },
   };
-  return encoder;
 }

@@ -58,8 +58,8 @@ export function textTokenizer(tok: Tokenizer, chatTemplate: string | null): Text
 export type EncoderFactory = () => Promise<BatchTextEncoder>;
 
 /**
- * The encoder factory of a run: Hugging Face's Rust tokenizers library where it gives bfpo's ids, else bfpo's
- * JavaScript tokenizer (tokenizer_backend, BFPO_TOKENIZER_BACKEND); the choice is logged when it is made.
+ * The encoder factory of a run: bfpo's native encoder or Hugging Face's Rust tokenizers library where it gives
+ * bfpo's ids, else bfpo's JavaScript tokenizer (tokenizer_backend, BFPO_TOKENIZER_BACKEND); the choice is logged when it is made.
  */
 export function dataEncoder(s: RunSettings, tokenizer: Tokenizer): EncoderFactory {
   let built: Promise<BatchEncoder> | undefined;

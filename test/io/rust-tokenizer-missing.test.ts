@@ -1,5 +1,6 @@
 // Where the optional `tokenizers` package cannot be loaded (not installed, no binary for the platform), data is
-// encoded by the JavaScript tokenizer with the reason in the log line, and `tokenizer_backend: rust` is an error.
+// encoded by bfpo's native encoder where it covers the tokenizer, else by the JavaScript tokenizer with the reasons
+// in the log line, and `tokenizer_backend: rust` is an error.
 // Own file: the test runner starts each file in its own process, so hiding the package here hides it from no other test.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,16 +12,23 @@ const resolve = (Module as unknown as { _resolveFilename: (request: string, ...r
   return resolve.call(this, request, ...rest);
 };
 
-test('without the Rust package: auto encodes with JavaScript and says why; rust is refused', async () => {
-  const { batchEncoder, rustBinding } = await import('bfpo/io');
+test('without the Rust package: auto encodes natively or with JavaScript and says why; rust is refused', async () => {
+  const { batchEncoder, rustBinding, Tokenizer } = await import('bfpo/io');
   const { zephyrTokenizer } = await import('../data/zephyr-tokenizer.js');
+  const { readFileSync } = await import('node:fs');
   delete process.env.BFPO_TOKENIZER_BACKEND;
-  assert.deepEqual(rustBinding(), { reason: 'the optional package "tokenizers" cannot be loaded (Cannot find module \'tokenizers\')' });
+  const missing = 'the optional package "tokenizers" cannot be loaded (Cannot find module \'tokenizers\')';
+  assert.deepEqual(rustBinding(), { reason: missing });
   const tok = zephyrTokenizer() as never;
   const enc = await batchEncoder(tok);
-  assert.equal(enc.backend, 'js');
-  assert.equal(enc.description, 'tokenizing with bfpo\'s JavaScript tokenizer (the optional package "tokenizers" cannot be loaded (Cannot find module \'tokenizers\'))');
+  assert.equal(enc.backend, 'native');
   assert.deepEqual(await enc.encodeBatch(['Hello world']), [(tok as { encode(t: string, o: object): number[] }).encode('Hello world', { addSpecialTokens: false })]);
   await assert.rejects(batchEncoder(tok, { backend: 'rust' }),
     /tokenizer_backend: rust needs the Rust tokenizers library, but the optional package "tokenizers" cannot be loaded .*; use tokenizer_backend: auto or js/);
+  // A byte-level tokenizer, which the native encoder does not cover: JavaScript, with both reasons.
+  const dir = new URL('../../recipes/tiny/model/', import.meta.url).pathname;
+  const byteLevel = new Tokenizer(JSON.parse(readFileSync(`${dir}tokenizer.json`, 'utf8')), JSON.parse(readFileSync(`${dir}tokenizer_config.json`, 'utf8')));
+  const js = await batchEncoder(byteLevel);
+  assert.equal(js.backend, 'js');
+  assert.match(js.description, /^tokenizing with bfpo's JavaScript tokenizer \(bfpo's native encoder does not cover the normalizer .*; the optional package "tokenizers" cannot be loaded \(Cannot find module 'tokenizers'\)\)$/);
 });

@@ -1,13 +1,14 @@
-// Choosing the implementation that encodes data: the Rust library only while it gives the JavaScript tokenizer's
-// ids (a probe corpus when built, the run's first texts after), the JavaScript tokenizer where it differs or is
-// forced (tokenizer_backend, BFPO_TOKENIZER_BACKEND), and clear errors where `rust` is required but cannot be had.
+// Choosing the implementation that encodes data: bfpo's native encoder, then the Rust library, each only while it
+// gives the JavaScript tokenizer's ids (a probe corpus when built, the run's first texts after), the JavaScript
+// tokenizer where they differ or it is forced (tokenizer_backend, BFPO_TOKENIZER_BACKEND), and clear errors where
+// `native` or `rust` is required but cannot be had.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tokenizer, batchEncoder, BACKEND_ENV, type NativeEncodingSpec } from 'bfpo/io';
 import { tokenizePairs, type PreferenceExample } from 'bfpo/data';
 import { zephyrTokenizer } from '../data/zephyr-tokenizer.js';
 
-/** The test tokenizer whose Rust form has the ids of two vocabulary entries swapped (what a differing library does). */
+/** The test tokenizer whose native and Rust form has the ids of two vocabulary entries swapped (what a differing library does). */
 function tampered(a: string, b: string): Tokenizer {
   const base = zephyrTokenizer() as unknown as Tokenizer;
   const tok = new Tokenizer(base.tokenizerJson, base.tokenizerConfig, base.source);
@@ -34,14 +35,19 @@ async function withEnv<T>(value: string | undefined, fn: () => Promise<T>): Prom
   try { return await fn(); } finally { if (saved === undefined) delete process.env[BACKEND_ENV]; else process.env[BACKEND_ENV] = saved; }
 }
 
-test('auto uses the Rust library when it gives the same ids, and says so', async () => {
+test('auto uses bfpo\'s native encoder, rust the Rust library, when they give the same ids, and says so', async () => {
   await withEnv(undefined, async () => {
     const tok = zephyrTokenizer() as unknown as Tokenizer;
-    const enc = await batchEncoder(tok);
-    assert.equal(enc.backend, 'rust');
-    assert.match(enc.description, /^tokenizing with Hugging Face's Rust tokenizers \d+\.\d+\.\d+ \(identical ids/);
     const vocab = (tok.tokenizerJson.model as { vocab: Record<string, number> }).vocab;
-    assert.deepEqual(await enc.encodeBatch(['Hello world', '', 'Hello']), [[vocab['▁Hello'], vocab['▁world']], [], [vocab['▁Hello']]]);
+    const auto = await batchEncoder(tok);
+    assert.equal(auto.backend, 'native');
+    assert.match(auto.description, /^tokenizing with bfpo's native encoder \(identical ids/);
+    const rust = await batchEncoder(tok, { backend: 'rust' });
+    assert.equal(rust.backend, 'rust');
+    assert.match(rust.description, /^tokenizing with Hugging Face's Rust tokenizers \d+\.\d+\.\d+ \(identical ids/);
+    for (const enc of [auto, rust]) {
+      assert.deepEqual(await enc.encodeBatch(['Hello world', '', 'Hello']), [[vocab['▁Hello'], vocab['▁world']], [], [vocab['▁Hello']]]);
+    }
   });
 });
 
@@ -52,7 +58,7 @@ test('tokenizer_backend js and BFPO_TOKENIZER_BACKEND=js force the JavaScript to
     assert.equal(js.backend, 'js');
     assert.equal(js.description, "tokenizing with bfpo's JavaScript tokenizer (tokenizer_backend: js)");
     assert.deepEqual(await js.encodeBatch(['Hello world']), [tok.encode('Hello world', { addSpecialTokens: false })]);
-    await assert.rejects(batchEncoder(tok, { backend: 'fast' as never }), /Expected one of auto, rust, js for tokenizer_backend but received "fast"/);
+    await assert.rejects(batchEncoder(tok, { backend: 'fast' as never }), /Expected one of auto, native, rust, js for tokenizer_backend but received "fast"/);
     await assert.rejects(batchEncoder(tok, { checkTexts: -1 }), /Expected a non-negative integer for checkTexts but received -1/);
   });
   await withEnv('js', async () => {
@@ -60,42 +66,52 @@ test('tokenizer_backend js and BFPO_TOKENIZER_BACKEND=js force the JavaScript to
     assert.equal(forced.backend, 'js');
     assert.match(forced.description, /\(BFPO_TOKENIZER_BACKEND=js\)/);
   });
+  await withEnv('native', async () => {
+    assert.equal((await batchEncoder(tok, { backend: 'rust' })).backend, 'native');
+  });
   await withEnv('python', async () => {
-    await assert.rejects(batchEncoder(tok), /Expected one of auto, rust, js for the environment variable BFPO_TOKENIZER_BACKEND but received "python"/);
+    await assert.rejects(batchEncoder(tok), /Expected one of auto, native, rust, js for the environment variable BFPO_TOKENIZER_BACKEND but received "python"/);
   });
 });
 
-test('a Rust tokenizer that differs on the probe corpus is not used (auto), or is an error (rust)', async () => {
+test('encoders that differ on the probe corpus are not used (auto), or are an error (native, rust)', async () => {
   await withEnv(undefined, async () => {
     const tok = tampered('▁the', '▁of');
     const enc = await batchEncoder(tok);
     assert.equal(enc.backend, 'js');
-    assert.match(enc.description, /^tokenizing with bfpo's JavaScript tokenizer \(the Rust library gives other ids than bfpo's on the probe text ".+"\)$/);
+    assert.match(enc.description, /^tokenizing with bfpo's JavaScript tokenizer \(bfpo's native encoder gives other ids than bfpo's on the probe text ".+"; the Rust library gives other ids than bfpo's on the probe text ".+"\)$/);
     await assert.rejects(batchEncoder(tok, { backend: 'rust' }), /tokenizer_backend: rust needs the Rust tokenizers library, but the Rust library gives other ids than bfpo's on the probe text/);
+    await assert.rejects(batchEncoder(tok, { backend: 'native' }), /tokenizer_backend: native needs bfpo's native encoder, but bfpo's native encoder gives other ids than bfpo's on the probe text/);
   });
 });
 
-test('a difference in the run\'s first texts switches to the JavaScript tokenizer for good, with the same pairs as the JavaScript path', async () => {
-  await withEnv(undefined, async () => {
-    const tok = tampered('▁dream', '▁models');
-    const examples = [...Array.from({ length: 30 }, (_, i) => example(i, 'the weather')), example(30, 'a dream'), example(31, 'the weather')];
-    const want = await tokenizePairs(examples, tok, lengths);
-    const logs: string[] = [];
-    const enc = await batchEncoder(tok, { log: (l) => logs.push(l) });
-    assert.equal(enc.backend, 'rust');
-    const got = await tokenizePairs(examples, tok, { ...lengths, encoder: enc, chunkSize: 8 });
-    assert.deepEqual(ids(got), ids(want));
-    assert.equal(enc.backend, 'js');
-    assert.equal(enc.description, "tokenizing with bfpo's JavaScript tokenizer (the Rust library gave other ids)");
-    assert.equal(logs.length, 1);
-    assert.match(logs[0]!, /^the Rust library gave other ids than bfpo's JavaScript tokenizer on the text ".*dream.*"; tokenizing with the JavaScript tokenizer from here on$/s);
-    // Required Rust: the same difference is an error.
-    const strict = await batchEncoder(tok, { backend: 'rust' });
-    await assert.rejects(tokenizePairs(examples, tok, { ...lengths, encoder: strict }), /tokenizer_backend: rust: the Rust library gave other ids than bfpo's JavaScript tokenizer on the text/);
-    // Past the texts it compares, the encoder trusts the Rust library (checkTexts: 0 compares none).
-    const trusting = await batchEncoder(tok, { checkTexts: 0 });
-    const unchecked = await tokenizePairs(examples, tok, { ...lengths, encoder: trusting });
-    assert.notDeepEqual(ids(unchecked), ids(want));
-    assert.equal(trusting.backend, 'rust');
+for (const [backend, who] of [['native', "bfpo's native encoder"], ['rust', 'the Rust library']] as const) {
+  test(`${backend}: a difference in the run's first texts switches to the JavaScript tokenizer for good (auto) or is an error (required)`, async () => {
+    await withEnv(undefined, async () => {
+      const tok = tampered('▁dream', '▁models');
+      const examples = [...Array.from({ length: 30 }, (_, i) => example(i, 'the weather')), example(30, 'a dream'), example(31, 'the weather')];
+      const want = await tokenizePairs(examples, tok, lengths);
+      // auto (the native encoder here; the switching code is the same for both): the probe corpus has neither word,
+      // so the tampered encoder passes it, and the run's texts find the difference.
+      if (backend === 'native') {
+        const logs: string[] = [];
+        const enc = await batchEncoder(tok, { log: (l) => logs.push(l) });
+        assert.equal(enc.backend, backend);
+        const got = await tokenizePairs(examples, tok, { ...lengths, encoder: enc, chunkSize: 8 });
+        assert.deepEqual(ids(got), ids(want));
+        assert.equal(enc.backend, 'js');
+        assert.equal(enc.description, `tokenizing with bfpo's JavaScript tokenizer (${who} gave other ids)`);
+        assert.equal(logs.length, 1);
+        assert.match(logs[0]!, new RegExp(`^${who} gave other ids than bfpo's JavaScript tokenizer on the text ".*dream.*"; tokenizing with the JavaScript tokenizer from here on$`, 's'));
+      }
+      // Required: the same difference is an error.
+      const strict = await batchEncoder(tok, { backend });
+      await assert.rejects(tokenizePairs(examples, tok, { ...lengths, encoder: strict }), new RegExp(`tokenizer_backend: ${backend}: ${who} gave other ids than bfpo's JavaScript tokenizer on the text`));
+      // Past the texts it compares, the encoder trusts the other implementation (checkTexts: 0 compares none).
+      const trusting = await batchEncoder(tok, { checkTexts: 0, backend });
+      const unchecked = await tokenizePairs(examples, tok, { ...lengths, encoder: trusting });
+      assert.notDeepEqual(ids(unchecked), ids(want));
+      assert.equal(trusting.backend, backend);
+    });
   });
-});
+}
