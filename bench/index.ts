@@ -37,6 +37,7 @@ const sections: Record<string, () => Promise<BenchRow[]>> = {
   eval: async () => (await import('./eval.js')).benchEval(),
   distributed: async () => (await import('./distributed.js')).benchDistributed(),
   profile: async () => (await import('./profile.js')).benchProfile(),
+  logprobs: async () => (await import('./logprobs.js')).benchLogprobs(),
 };
 
 // --device D (or --device=D): where the train section runs; cuda / cuda:N runs the GPU training benchmark.

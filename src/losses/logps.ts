@@ -2,14 +2,14 @@
 import { expected } from '../errors.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { noGrad } from '../tensor/autograd.js';
-import { cat, full, onesLike, tidy, where, zeros } from '../tensor/index.js';
+import { cat, full, onesLike, tidy, tokenLogProbs, where, zeros } from '../tensor/index.js';
 import { IGNORE_INDEX } from '../data/collate.js';
 
 /**
  * Sum (or mean, with `average`) over completion tokens of log p(label_t | tokens < t).
  * `logits` [batch, seq, vocab] predict the NEXT token, so logits at t are scored against labels at t+1.
- * The log-softmax runs in float32 as one fused pass (about twice as fast, forward and backward, as a logsumexp
- * subtracted from the gathered logit) and only the label column is kept.
+ * The log-probs come from {@link tokenLogProbs}: one fused native op that reads the logits in their own dtype,
+ * accumulates in float32 and keeps only the label column (its backward writes the logits' gradient once).
  *
  * @example
  * const logps = sequenceLogps(model.forward(ids).logits, labels); // [batch]
@@ -21,13 +21,13 @@ export function sequenceLogps(logits: Tensor, labels: Tensor, { average = false 
     throw expected(`labels of shape [${b}, ${s}]`, 'labels', labels);
   }
   return tidy(() => {
-    const x = logits.dtype === 'float32' || logits.dtype === 'float64' ? logits : logits.float();
-    const next = x.narrow(1, 0, s - 1); // [batch, seq-1, vocab]
-    const target = labels.narrow(1, 1, s - 1); // [batch, seq-1]
-    const mask = target.ne(IGNORE_INDEX); // [batch, seq-1]
-    const safeTarget = where(mask, target, 0); // [batch, seq-1]
-    // One fused log-softmax (forward and backward are single vectorised passes), then the label column.
-    const tokenLogps = next.logSoftmax(2).gather(2, safeTarget.unsqueeze(2)).squeeze(2).mul(mask); // [batch, seq-1]
+    // Every position is scored against the next label (the last one against IGNORE_INDEX, masked out), so the logits
+    // go to the op as the [batch * seq, vocab] view they already are, without a copy of the first seq-1 positions.
+    const v = logits.shape[2];
+    const next = cat([labels.narrow(1, 1, s - 1), full([b, 1], IGNORE_INDEX, { dtype: labels.dtype, device: labels.device })], 1); // [batch, seq]
+    const mask = next.ne(IGNORE_INDEX); // [batch, seq]
+    const safeTarget = where(mask, next, 0); // [batch, seq]
+    const tokenLogps = tokenLogProbs(logits.reshape(b * s, v), safeTarget.flatten()).view(b, s).mul(mask); // [batch, seq]
     const total = tokenLogps.sum(1); // [batch]
     return average ? total.div(mask.sum(1).clamp(1, null)) : total;
   });
@@ -75,8 +75,7 @@ export function packedSequenceLogps(logits: Tensor, pos: ScoredPositions, { aver
   const n = pos.rows.shape[0];
   if (logits.ndim !== 2 || logits.shape[0] !== n) throw expected(`logits of shape [${n}, vocab] (one row per scored position)`, 'logits', logits);
   return tidy(() => {
-    const x = logits.dtype === 'float32' || logits.dtype === 'float64' ? logits : logits.float();
-    const tokenLogps = x.logSoftmax(1).gather(1, pos.targets.unsqueeze(1)).squeeze(1); // [n]
+    const tokenLogps = tokenLogProbs(logits, pos.targets); // [n] float32 (float64 for float64 logits)
     const zero = zeros([pos.batch], { dtype: tokenLogps.dtype, device: tokenLogps.device }); // [batch]
     const total = zero.scatterAdd(0, pos.sequence, tokenLogps); // [batch]
     if (!average) return total;

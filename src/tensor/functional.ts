@@ -50,6 +50,19 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   return wrap(native.rmsNorm(x.handle, weight.handle, eps));
 }
 
+/**
+ * The log-probability of each row's target token: `logSoftmax(logits.float(), 1).gather(1, targets[:, None])[:, 0]`
+ * as one op. `logits` [n, vocab] (float32 or bfloat16 run fused on the CPU: each row is read in its own dtype, with
+ * float32 max and logsumexp, and the backward writes the gradient once, in the logits' dtype), `targets` [n] int64
+ * in [0, vocab) (a target outside it is an error naming it). Returns [n] float32 (float64 for float64 logits).
+ * Other dtypes and devices compose libtorch's log_softmax and gather.
+ *
+ * @example const logps = tokenLogProbs(logits, targets); // [n]
+ */
+export function tokenLogProbs(logits: Tensor, targets: Tensor): Tensor {
+  return wrap(native.tokenLogProbs(logits.handle, targets.handle));
+}
+
 const REDUCTIONS = { none: 0, mean: 1, sum: 2 } as const;
 /**
  * Cross entropy of `logits` [N, C] (or [N, C, ...]) against class indices `target` [N], skipping `ignoreIndex`.

@@ -98,6 +98,8 @@ export interface Native {
   dropout(h: H, p: number, train: boolean): H;
   crossEntropy(logits: H, target: H, ignoreIndex: number, reduction: number, labelSmoothing: number): H;
   rmsNorm(x: H, w: H, eps: number): H;
+  /** log_softmax(logits [n, V])[i, targets[i]] -> [n] float32, fused on the CPU (native/logprob.cc). */
+  tokenLogProbs(logits: H, targets: H): H;
   rotary(x: H, cos: H, sin: H): H;
   attention(q: H, k: H, v: H, blocked: H | null, scale: number, impl: number): H;
   profileStart(file: string): void;
