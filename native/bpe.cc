@@ -6,6 +6,7 @@
 #include "common.h"
 
 #include <algorithm>
+#include <functional>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -20,6 +21,7 @@ constexpr char kMeta[] = "\xE2\x96\x81";  // U+2581, the SentencePiece space mar
 constexpr size_t kMetaLen = 3;
 constexpr size_t kCacheLimit = 1 << 20;  // words per cache before it is cleared
 constexpr size_t kMaxCachedWord = 256;   // longer words are encoded every time
+constexpr uint8_t kLetter = 1, kNumber = 2, kSpace = 4;  // character classes of byte-level pre-tokenizers
 
 // Word -> ids, open addressing over byte strings kept in one arena (no allocation per lookup).
 class WordCache {
@@ -109,6 +111,11 @@ struct Encoder {
   bool fuseUnk = false;
   bool ignoreMerges = false;
   bool metaspace = false;  // prepend `▁` to each text piece, spaces become `▁`, words start at `▁` runs
+  // Byte-level BPE: 0 off; else which pre-tokenizer pattern splits a piece into words (see SplitPattern).
+  int byteLevel = 0;
+  int32_t byteLevelIds[256];            // id of the character each byte stands for
+  std::string byteLevelChars[256];      // that character, UTF-8
+  std::vector<uint8_t> classes;         // per code point: kLetter | kNumber | kSpace (from JavaScript's regexes)
 
   std::mutex cacheLock;
   std::vector<std::unique_ptr<WordCache>> idle;  // caches not in use by a worker
@@ -128,7 +135,13 @@ struct Encoder {
   // BPE of one word (UTF-8 bytes), appended to `out`.
   void Word(const char* p, size_t n, std::vector<int32_t>& out) const {
     if (ignoreMerges) {
-      auto hit = vocab.find(std::string(p, n));
+      std::string whole;
+      if (byteLevel) {
+        for (size_t i = 0; i < n; i++) whole += byteLevelChars[static_cast<unsigned char>(p[i])];
+      } else {
+        whole.assign(p, n);
+      }
+      auto hit = vocab.find(whole);
       if (hit != vocab.end()) {
         out.push_back(hit->second);
         return;
@@ -141,7 +154,17 @@ struct Encoder {
     syms.reserve(n);
     bool lastUnk = false;
     std::string ch;
-    for (size_t i = 0; i < n;) {
+    for (size_t i = 0; byteLevel && i < n; i++) {
+      int32_t id = byteLevelIds[static_cast<unsigned char>(p[i])];
+      if (id >= 0) {
+        syms.push_back({id, 0, 0});
+        lastUnk = false;
+      } else if (unk >= 0 && !(fuseUnk && lastUnk)) {
+        syms.push_back({unk, 0, 0});
+        lastUnk = true;
+      }
+    }
+    for (size_t i = 0; !byteLevel && i < n;) {
       unsigned char c = static_cast<unsigned char>(p[i]);
       size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
       if (i + len > n) len = n - i;
@@ -211,6 +234,107 @@ struct Encoder {
     for (int32_t i = 0; i >= 0 && i < m; i = syms[i].next) out.push_back(syms[i].id);
   }
 
+  // The pre-tokenizer patterns of byte-level BPE files, matched by hand with the semantics of a backtracking regex
+  // engine (alternatives in order, greedy quantifiers):
+  //   1 GPT-2:   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+  //   2 Llama 3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+  //   3 Qwen 2:  as Llama 3 with \p{N} for \p{N}{1,3}
+  // Every character starts a match of some alternative, so the matches tile the text; `word(from, to)` gets each
+  // (byte offsets).
+  template <typename F>
+  void SplitPattern(const char* p, size_t n, F&& word) const {
+    // Code points with their byte offsets (offs has one more entry: the end).
+    thread_local std::vector<uint32_t> cps;
+    thread_local std::vector<uint32_t> offs;
+    cps.clear();
+    offs.clear();
+    for (size_t i = 0; i < n;) {
+      unsigned char c = static_cast<unsigned char>(p[i]);
+      size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+      if (i + len > n) len = n - i;
+      uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+      for (size_t k = 1; k < len; k++) cp = (cp << 6) | (static_cast<unsigned char>(p[i + k]) & 0x3F);
+      cps.push_back(cp);
+      offs.push_back(static_cast<uint32_t>(i));
+      i += len;
+    }
+    offs.push_back(static_cast<uint32_t>(n));
+    const size_t m = cps.size();
+    auto cls = [&](size_t k) -> uint8_t { return k < m && cps[k] < classes.size() ? classes[cps[k]] : 0; };
+    auto isL = [&](size_t k) { return k < m && (cls(k) & kLetter); };
+    auto isN = [&](size_t k) { return k < m && (cls(k) & kNumber); };
+    auto isS = [&](size_t k) { return k < m && (cls(k) & kSpace); };
+    auto isCrLf = [&](size_t k) { return k < m && (cps[k] == '\r' || cps[k] == '\n'); };
+    auto isOther = [&](size_t k) { return k < m && !(cls(k) & (kLetter | kNumber | kSpace)); };  // [^\s\p{L}\p{N}]
+    const bool caseless = byteLevel != 1;
+    auto is = [&](size_t k, char lower) {
+      if (k >= m) return false;
+      uint32_t c = cps[k];
+      if (c == static_cast<uint32_t>(lower) || (caseless && c == static_cast<uint32_t>(lower - 32))) return true;
+      return caseless && lower == 's' && c == 0x17F;  // the long s folds to s
+    };
+    size_t i = 0;
+    while (i < m) {
+      size_t end = i;  // exclusive, in code points
+      // Contractions.
+      if (cps[i] == '\'') {
+        if (is(i + 1, 's') || is(i + 1, 't') || is(i + 1, 'm') || is(i + 1, 'd')) end = i + 2;
+        else if ((is(i + 1, 'r') || is(i + 1, 'v')) && is(i + 2, 'e')) end = i + 3;
+        else if (is(i + 1, 'l') && is(i + 2, 'l')) end = i + 3;
+      }
+      if (end == i && byteLevel == 1) {
+        // GPT-2: ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`
+        size_t k = cps[i] == ' ' ? i + 1 : i;
+        for (int alt = 0; alt < 3 && end == i; alt++) {
+          auto in = alt == 0 ? std::function<bool(size_t)>(isL) : alt == 1 ? std::function<bool(size_t)>(isN) : std::function<bool(size_t)>(isOther);
+          size_t from = in(k) ? k : in(i) ? i : m + 1;  // the optional space, else without it
+          if (from > m) continue;
+          size_t j = from;
+          while (in(j)) j++;
+          end = j;
+        }
+      } else if (end == i) {
+        // [^\r\n\p{L}\p{N}]?\p{L}+
+        if (isL(i)) {
+          end = i + 1;
+        } else if (!isCrLf(i) && !isN(i) && isL(i + 1)) {
+          end = i + 2;
+        }
+        if (end != i) {
+          while (isL(end)) end++;
+        } else if (isN(i)) {
+          // \p{N}{1,3} or \p{N}
+          end = i + 1;
+          size_t most = byteLevel == 2 ? i + 3 : i + 1;
+          while (end < most && isN(end)) end++;
+        } else {
+          // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
+          size_t from = cps[i] == ' ' && isOther(i + 1) ? i + 1 : isOther(i) ? i : m + 1;
+          if (from <= m) {
+            end = from;
+            while (isOther(end)) end++;
+            while (isCrLf(end)) end++;
+          }
+        }
+      }
+      if (end == i) {
+        // Whitespace: `\s*[\r\n]+` (not GPT-2), `\s+(?!\S)`, `\s+`.
+        size_t w = i;
+        while (isS(w)) w++;
+        if (byteLevel != 1) {
+          size_t last = m + 1;
+          for (size_t k = i; k < w; k++)
+            if (isCrLf(k)) last = k;
+          if (last <= m) end = last + 1;
+        }
+        if (end == i && w > i) end = (w == m || w - i == 1) ? w : w - 1;
+        if (end == i) end = i + 1;  // not reached: every character matches an alternative
+      }
+      word(offs[i], offs[end]);
+      i = end;
+    }
+  }
+
   void CachedWord(const char* p, size_t n, WordCache& cache, std::vector<int32_t>& out) const {
     if (n > kMaxCachedWord) {
       Word(p, n, out);
@@ -230,6 +354,10 @@ struct Encoder {
   // A piece of text between added tokens: normalized, split into words, each word through BPE.
   void Piece(const char* p, size_t n, WordCache& cache, std::string& norm, std::vector<int32_t>& out) const {
     if (n == 0) return;
+    if (byteLevel) {
+      SplitPattern(p, n, [&](size_t from, size_t to) { CachedWord(p + from, to - from, cache, out); });
+      return;
+    }
     if (!metaspace) {
       CachedWord(p, n, cache, out);
       return;
@@ -357,7 +485,9 @@ std::shared_ptr<Encoder>& EncoderArg(const Napi::CallbackInfo& info, size_t i) {
 
 void InitBpe(Napi::Env env, Napi::Object exports) {
   // bpeCreate(vocab: string[], merges: Int32Array [a, b, merged]*, added: string[], addedIds: Int32Array,
-  //           unk: number, flags: { byteFallback, fuseUnk, ignoreMerges, metaspace }): an encoder handle.
+  //           unk: number, flags: { byteFallback, fuseUnk, ignoreMerges, metaspace, byteLevel },
+  //           classes?: Uint8Array): an encoder handle. byteLevel 1-3 picks a pre-tokenizer pattern (SplitPattern);
+  //           classes[cp] holds its character classes (kLetter | kNumber | kSpace) for every code point.
   // Merges come in rank order; ids are the vocabulary's (vocab[id] is the token, "" for ids without one).
   Export(env, exports, "bpeCreate", [](const Napi::CallbackInfo& info) {
     auto enc = std::make_shared<Encoder>();
@@ -400,6 +530,29 @@ void InitBpe(Napi::Env env, Napi::Object exports) {
     enc->fuseUnk = flag("fuseUnk");
     enc->ignoreMerges = flag("ignoreMerges");
     enc->metaspace = flag("metaspace");
+    enc->byteLevel = flags.Get("byteLevel").IsNumber() ? flags.Get("byteLevel").As<Napi::Number>().Int32Value() : 0;
+    if (enc->byteLevel < 0 || enc->byteLevel > 3) throw ArgError("bpeCreate: byteLevel must be 0 to 3");
+    if (enc->byteLevel) {
+      if (!info[6].IsTypedArray()) throw ArgError("bpeCreate: byte-level BPE needs the character classes (Uint8Array)");
+      auto classes = info[6].As<Napi::Uint8Array>();
+      enc->classes.assign(classes.Data(), classes.Data() + classes.ElementLength());
+      // GPT-2's byte-to-character table: printable Latin-1 bytes stand for themselves, the others for 256 + n.
+      int next = 0;
+      for (int b = 0; b < 256; b++) {
+        bool printable = (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        uint32_t cp = printable ? static_cast<uint32_t>(b) : 256u + static_cast<uint32_t>(next++);
+        std::string u;
+        if (cp < 0x80) {
+          u.push_back(static_cast<char>(cp));
+        } else {
+          u.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+          u.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+        }
+        enc->byteLevelChars[b] = u;
+        auto hit = enc->vocab.find(u);
+        enc->byteLevelIds[b] = hit == enc->vocab.end() ? -1 : hit->second;
+      }
+    }
     char name[8];
     for (int b = 0; b < 256; b++) {
       std::snprintf(name, sizeof(name), "<0x%02X>", b);

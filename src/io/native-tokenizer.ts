@@ -1,7 +1,8 @@
 // bfpo's native BPE encoder (native/bpe.cc) for data preparation: which tokenizer.json files it covers, and the
 // tables it is built from. It covers SentencePiece-style BPE (Llama 2, Mistral, Zephyr: spaces written as `▁`, byte
-// fallback) and BPE without normalizer or pre-tokenizer; everything else (byte-level BPE, Unigram, WordPiece,
-// other normalizers) is left to Hugging Face's Rust library or bfpo's JavaScript tokenizer. Its ids are compared
+// fallback), byte-level BPE with the GPT-2, Llama 3 or Qwen 2 pre-tokenizer (Qwen's NFC normalizer included), and
+// BPE without normalizer or pre-tokenizer; everything else (Unigram, WordPiece, other normalizers or patterns) is
+// left to Hugging Face's Rust library or bfpo's JavaScript tokenizer. Its ids are compared
 // with the JavaScript tokenizer's before it is used (see `batchEncoder`).
 import { availableParallelism } from 'node:os';
 import { native, type BpeHandle } from '../tensor/native.js';
@@ -16,7 +17,61 @@ export interface NativeBpeTables {
   added: string[];
   addedIds: Int32Array;
   unk: number;
-  flags: { byteFallback: boolean; fuseUnk: boolean; ignoreMerges: boolean; metaspace: boolean };
+  flags: { byteFallback: boolean; fuseUnk: boolean; ignoreMerges: boolean; metaspace: boolean; byteLevel: ByteLevelPattern };
+  /** Texts must be in Unicode normal form C (the file's normalizer is NFC): others go to the JavaScript tokenizer. */
+  nfc: boolean;
+}
+
+/** Byte-level pre-tokenizer patterns the native encoder implements: 0 none, 1 GPT-2, 2 Llama 3, 3 Qwen 2. */
+export type ByteLevelPattern = 0 | 1 | 2 | 3;
+
+const LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const QWEN2_SPLIT = LLAMA3_SPLIT.replace('\\p{N}{1,3}', '\\p{N}');
+
+/** Which byte-level pattern `pre` (a tokenizer.json pre_tokenizer) is, or 0. */
+function byteLevelPattern(pre: unknown): ByteLevelPattern {
+  const p = pre as Json | null;
+  const byteLevel = (b: unknown, regex: boolean): boolean => {
+    const x = b as Json | null;
+    return !!x && x.type === 'ByteLevel' && x.add_prefix_space === false && (x.use_regex ?? true) === regex;
+  };
+  if (byteLevel(p, true)) return 1;
+  if (p?.type !== 'Sequence' || !Array.isArray(p.pretokenizers) || p.pretokenizers.length !== 2) return 0;
+  const [split, last] = p.pretokenizers as Json[];
+  if (!byteLevel(last, false) || split?.type !== 'Split' || split.behavior !== 'Isolated' || split.invert !== false) return 0;
+  const regex = (split.pattern as Json | undefined)?.Regex;
+  return regex === LLAMA3_SPLIT ? 2 : regex === QWEN2_SPLIT ? 3 : 0;
+}
+
+let classTable: Uint8Array | undefined;
+/**
+ * Per code point, the classes the byte-level patterns use: 1 letter (\p{L}), 2 number (\p{N}), 4 white space (\s),
+ * from JavaScript's regular expressions (the Unicode version of this Node.js).
+ */
+export function characterClasses(): Uint8Array {
+  if (classTable) return classTable;
+  const table = new Uint8Array(0x110000);
+  // One string of every code point (surrogates as U+0000), scanned once per class.
+  const parts: string[] = [];
+  for (let from = 0; from < 0x110000; from += 0x1000) {
+    const cps = Array.from({ length: 0x1000 }, (_, k) => (from + k >= 0xd800 && from + k < 0xe000 ? 0 : from + k));
+    parts.push(String.fromCodePoint(...cps));
+  }
+  const all = parts.join('');
+  const cpAt = (index: number): number => (index < 0x10000 ? index : 0x10000 + (index - 0x10000) / 2);
+  for (const [re, bit] of [[/\p{L}+/gu, 1], [/\p{N}+/gu, 2], [/\s+/gu, 4]] as const) {
+    for (const m of all.matchAll(re)) {
+      const first = cpAt(m.index!);
+      const last = cpAt(m.index! + m[0].length - 1 - (m.index! + m[0].length - 1 >= 0x10000 ? 1 : 0));
+      for (let c = first; c <= last; c++) table[c]! |= bit;
+    }
+  }
+  // \s as the Unicode White_Space property (what the tokenizer libraries use): JavaScript's \s also has U+FEFF and
+  // lacks U+0085.
+  table[0xfeff]! &= ~4;
+  table[0x85]! |= 4;
+  classTable = table;
+  return table;
 }
 
 const LEGACY_METASPACE_NORMALIZER = JSON.stringify({
@@ -47,10 +102,15 @@ export function nativeBpeTables(json: Json): NativeBpeTables | { reason: string 
   if (model.continuing_subword_prefix || model.end_of_word_suffix) return not('subword prefixes or suffixes');
   const vocabJson = model.vocab;
   if (!vocabJson || typeof vocabJson !== 'object' || Array.isArray(vocabJson)) return not('a vocabulary that is not a token-to-id map');
-  let metaspace: boolean;
-  if (sameConfig(json.normalizer, LEGACY_METASPACE_NORMALIZER) && sameConfig(json.pre_tokenizer, METASPACE_SPLIT)) metaspace = true;
-  else if ((json.normalizer ?? null) === null && (json.pre_tokenizer ?? null) === null) metaspace = false;
-  else return not(`the normalizer ${JSON.stringify(json.normalizer)} with the pre-tokenizer ${JSON.stringify(json.pre_tokenizer)}`);
+  let metaspace = false;
+  let nfc = false;
+  const byteLevel = byteLevelPattern(json.pre_tokenizer);
+  const normalizer = json.normalizer ?? null;
+  if (sameConfig(normalizer, LEGACY_METASPACE_NORMALIZER) && sameConfig(json.pre_tokenizer, METASPACE_SPLIT)) metaspace = true;
+  else if (byteLevel !== 0 && (normalizer === null || sameConfig(normalizer, '{"type":"NFC"}'))) nfc = normalizer !== null;
+  else if (normalizer !== null || (json.pre_tokenizer ?? null) !== null) {
+    return not(`the normalizer ${JSON.stringify(json.normalizer)} with the pre-tokenizer ${JSON.stringify(json.pre_tokenizer)}`);
+  }
   const ids = new Map<string, number>();
   let size = 0;
   for (const [tok, id] of Object.entries(vocabJson as Json)) {
@@ -96,7 +156,8 @@ export function nativeBpeTables(json: Json): NativeBpeTables | { reason: string 
     added,
     addedIds: Int32Array.from(addedIds),
     unk: unkName === undefined ? -1 : ids.get(unkName) ?? -1,
-    flags: { byteFallback: model.byte_fallback === true, fuseUnk: model.fuse_unk === true, ignoreMerges: model.ignore_merges === true, metaspace },
+    flags: { byteFallback: model.byte_fallback === true, fuseUnk: model.fuse_unk === true, ignoreMerges: model.ignore_merges === true, metaspace, byteLevel },
+    nfc,
   };
 }
 
@@ -123,6 +184,9 @@ export function aliasedTables(t: NativeBpeTables, alias: (token: string) => stri
   return { ...t, vocab, added: t.added.map(alias) };
 }
 
+/** Whether `t` is in Unicode normal form C (ASCII always is). */
+const isNfc = (t: string): boolean => !/[^\0-\x7f]/.test(t) || t.normalize('NFC') === t;
+
 /** Encodes many texts on native threads; `ids[offsets[t] .. offsets[t + 1])` are text t's ids. */
 export interface NativeBpe {
   encode(texts: string[]): Promise<{ ids: Int32Array; offsets: Int32Array }>;
@@ -130,7 +194,8 @@ export interface NativeBpe {
 
 /** A native encoder from the tables (see {@link nativeBpeTables}); `threads` defaults to the machine's cores. */
 export function nativeBpe(tables: NativeBpeTables, threads = availableParallelism()): NativeBpe {
-  const handle: BpeHandle = native.bpeCreate(tables.vocab, tables.merges, tables.added, tables.addedIds, tables.unk, tables.flags);
+  const classes = tables.flags.byteLevel !== 0 ? characterClasses() : undefined;
+  const handle: BpeHandle = native.bpeCreate(tables.vocab, tables.merges, tables.added, tables.addedIds, tables.unk, tables.flags, classes);
   return { encode: (texts) => native.bpeEncode(handle, texts, threads) };
 }
 
@@ -148,8 +213,10 @@ export function nativeEncoder(tok: Tokenizer): { encode(texts: string[]): Promis
     Array.from({ length: offsets.length - 1 }, (_, t) => ids.subarray(offsets[t]!, offsets[t + 1]!));
   const encode = async (texts: string[]): Promise<ArrayLike<number>[]> => {
     // A lone UTF-16 surrogate has no UTF-8 form (it would reach the encoder as U+FFFD): such rare texts are
-    // encoded by the JavaScript tokenizer, as are texts with escaped content when the aliased tables are not covered.
-    const odd = texts.map((t) => LONE_SURROGATE.test(t));
+    // encoded by the JavaScript tokenizer, as are texts not in normal form C where the file normalizes to it (its
+    // normalizer runs on each piece between added tokens) and texts with escaped content when the aliased tables
+    // are not covered.
+    const odd = texts.map((t) => LONE_SURROGATE.test(t) || (tables.nfc && !isNfc(t)));
     const marked = texts.map((t, i) => (odd[i] ? null : spec.mark(t)));
     if (!odd.includes(true) && marked.every((m) => m === null)) return split(await main.encode(texts));
     const out: ArrayLike<number>[] = new Array(texts.length);

