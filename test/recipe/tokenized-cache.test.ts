@@ -60,8 +60,8 @@ for (const [what, extra] of [['preference pairs', []], ['SFT conversations', ['-
     assert.ok(stored, first.err);
     assert.ok(stored[1]!.startsWith(cache));
     assert.ok(first.dump.split('\n').length > 3);
-    // The first run tokenizes with the Rust library (the optional package is installed for tests) ...
-    assert.match(first.err, /tokenizing with Hugging Face's Rust tokenizers/);
+    // The first run tokenizes with bfpo's native encoder (the tiny model's byte-level BPE) ...
+    assert.match(first.err, /tokenizing with bfpo's native encoder/);
     const second = await prepare(extra);
     assert.equal(READ.exec(second.err)?.[1], stored[1], second.err);
     assert.equal(second.dump, first.dump);
@@ -70,6 +70,8 @@ for (const [what, extra] of [['preference pairs', []], ['SFT conversations', ['-
     // The implementation does not enter the key (both give the same ids): the JavaScript path reads the same entry.
     const js = await prepare([...extra, '--tokenizer_backend=js']);
     assert.equal(READ.exec(js.err)?.[1], stored[1], js.err);
+    const rust = await prepare([...extra, '--tokenizer_backend=rust']);
+    assert.equal(READ.exec(rust.err)?.[1], stored[1], rust.err);
     const testSplit = [await prepare(extra, 'test'), await prepare([...extra, '--tokenized_cache=false'], 'test')];
     assert.match(testSplit[0]!.err, READ);
     assert.doesNotMatch(testSplit[1]!.err, /tokenized data/);
