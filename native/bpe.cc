@@ -430,21 +430,35 @@ class EncodeWorker : public Napi::AsyncWorker {
   void Execute() override {
     std::atomic<size_t> nextText{0};
     constexpr size_t kStep = 8;
-    auto work = [this, &nextText]() {
-      auto cache = enc_->TakeCache();
-      std::string norm;
-      for (;;) {
-        size_t from = nextText.fetch_add(kStep);
-        if (from >= texts_.size()) break;
-        size_t to = std::min(texts_.size(), from + kStep);
-        for (size_t t = from; t < to; t++) enc_->Text(texts_[t], *cache, norm, ids_[t]);
+    std::mutex failLock;
+    std::string failure;
+    // A failure (out of memory) stops every thread and rejects the promise; nothing escapes a thread.
+    auto work = [this, &nextText, &failLock, &failure]() {
+      try {
+        auto cache = enc_->TakeCache();
+        std::string norm;
+        for (;;) {
+          size_t from = nextText.fetch_add(kStep);
+          if (from >= texts_.size()) break;
+          size_t to = std::min(texts_.size(), from + kStep);
+          for (size_t t = from; t < to; t++) enc_->Text(texts_[t], *cache, norm, ids_[t]);
+        }
+        enc_->GiveCache(std::move(cache));
+      } catch (const std::exception& e) {
+        nextText.store(texts_.size());
+        std::lock_guard<std::mutex> g(failLock);
+        if (failure.empty()) failure = std::string("bfpo's native encoder failed: ") + e.what();
       }
-      enc_->GiveCache(std::move(cache));
     };
     std::vector<std::thread> extra;
-    for (int k = 1; k < threads_; k++) extra.emplace_back(work);
+    try {
+      for (int k = 1; k < threads_; k++) extra.emplace_back(work);
+    } catch (const std::exception&) {
+      // No more threads to be had: the threads started, and this one, do the work.
+    }
     work();
     for (auto& t : extra) t.join();
+    if (!failure.empty()) SetError(failure);
   }
 
   void OnOK() override {
