@@ -3,8 +3,10 @@
 // allocator as before. Why: with glibc, tensors whose sizes change from step to step (padding-free batches,
 // evaluation batches) come from its heap once its adaptive mmap threshold has risen, and fragment it, so a long
 // run's resident memory creeps up; a fixed low threshold avoids that but maps and faults every large block afresh
-// (several times slower on small models). Reused mappings cost neither. Free blocks are returned to the system when
-// they exceed the large blocks in use (at least 256 MiB) and at every `releaseFreeHostMemory()`.
+// (several times slower on small models). Reused mappings cost neither. Free blocks are kept up to the most large
+// bytes in use at once since the last release (at least 256 MiB), so a training step's activations, freed at its
+// end, are there for the next step; beyond that the largest are returned to the system, and all of them at every
+// `releaseFreeHostMemory()` (log records, evaluations, checkpoints).
 // BFPO_HOST_ALLOCATOR=system keeps libtorch's own allocator.
 #include "common.h"
 
@@ -42,6 +44,7 @@ struct Pool {
   std::map<size_t, std::vector<void*>> idle;  // class -> free large blocks
   size_t liveBytes = 0;
   size_t idleBytes = 0;
+  size_t peakLive = 0;  // the most large bytes in use at once since the last full release
 
   void ReleaseIdleLocked() {
     for (auto& [size, blocks] : idle) {
@@ -49,6 +52,19 @@ struct Pool {
     }
     idle.clear();
     idleBytes = 0;
+    peakLive = liveBytes;
+  }
+
+  // Returns idle blocks to the system, largest first, until at most `keep` bytes stay idle.
+  void TrimIdleLocked(size_t keep) {
+    for (auto it = idle.rbegin(); it != idle.rend() && idleBytes > keep; ++it) {
+      auto& blocks = it->second;
+      while (!blocks.empty() && idleBytes > keep) {
+        munmap(blocks.back(), it->first);
+        blocks.pop_back();
+        idleBytes -= it->first;
+      }
+    }
   }
 };
 
@@ -71,8 +87,8 @@ void Free(void* p) {
   pool.liveBytes -= size;
   pool.idle[size].push_back(p);
   pool.idleBytes += size;
-  size_t cap = pool.liveBytes > kMinCachedCap ? pool.liveBytes : kMinCachedCap;
-  if (pool.idleBytes > cap) pool.ReleaseIdleLocked();
+  size_t cap = pool.peakLive > kMinCachedCap ? pool.peakLive : kMinCachedCap;
+  if (pool.idleBytes > cap) pool.TrimIdleLocked(cap);
 }
 
 at::DataPtr Allocate(size_t n) {
@@ -113,6 +129,7 @@ at::DataPtr Allocate(size_t n) {
     std::lock_guard<std::mutex> lock(pool.mu);
     pool.live.emplace(p, size);
     pool.liveBytes += size;
+    if (pool.liveBytes > pool.peakLive) pool.peakLive = pool.liveBytes;
   }
   return at::DataPtr(p, p, &Free, at::Device(at::DeviceType::CPU));
 }

@@ -300,4 +300,25 @@ describe('the host allocator', () => {
     const released = rssMiB();
     assert.ok(reused - released > 80, `resident memory ${reused.toFixed(1)} → ${released.toFixed(1)} MiB after the release`);
   });
+
+  test('keeps as many freed bytes as were in use at once: a step\'s activations are reused by the next step', { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
+    if (hostAllocator() !== 'bfpo') return;
+    releaseFreeHostMemory();
+    // 48 blocks of 6 MiB (288 MiB, more than the 256 MiB always kept), in use together, then all freed, as a
+    // step's activations are: they stay mapped, and the next "step" maps nothing new.
+    const step = (): number => {
+      const ts = Array.from({ length: 48 }, () => tidy(() => zeros([1572864]).add(1)));
+      const sum = ts.reduce((a, t) => a + t.sum().item(), 0);
+      ts.forEach((t) => t.dispose());
+      return sum;
+    };
+    assert.equal(step(), 48 * 1572864);
+    const after = rssMiB();
+    assert.equal(step(), 48 * 1572864);
+    const again = rssMiB();
+    assert.ok(Math.abs(again - after) < 24, `resident memory ${after.toFixed(1)} → ${again.toFixed(1)} MiB over a second step`);
+    // All of it was kept (an allocator that gives back what exceeds the bytes in use now would hold little).
+    releaseFreeHostMemory();
+    assert.ok(again - rssMiB() > 250, `resident memory ${again.toFixed(1)} → ${rssMiB().toFixed(1)} MiB after the release`);
+  });
 });
