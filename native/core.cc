@@ -724,6 +724,7 @@ namespace bfpo { void InitSignals(Napi::Env env, Napi::Object exports); }  // si
 namespace bfpo { void InitDist(Napi::Env env, Napi::Object exports); }  // dist.cc
 namespace bfpo { void InitProfile(Napi::Env env, Napi::Object exports); }  // profile.cc
 namespace bfpo { void InitBpe(Napi::Env env, Napi::Object exports); }  // bpe.cc
+namespace bfpo { void InitFused(Napi::Env env, Napi::Object exports); }  // fused.cc
 namespace bfpo { bool InstallHostAllocator(); }  // alloc.cc
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
@@ -738,6 +739,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   bfpo::InitDist(env, exports);
   bfpo::InitProfile(env, exports);
   bfpo::InitBpe(env, exports);
+  bfpo::InitFused(env, exports);
   return exports;
 }
 
