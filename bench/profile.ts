@@ -13,7 +13,8 @@ import type { BenchRow } from './util.js';
 export const KINDS: [string, RegExp][] = [
   ['matmul (mm, addmm, bmm, linear)', /^aten::(mm|addmm|bmm|baddbmm|matmul|linear|_mkldnn_matmul|mkldnn_matmul)$/],
   ['softmax / logsumexp', /softmax|logsumexp|token_log_probs/],
-  ['rms norm, silu, rotary, other elementwise', /^aten::(mul|add|sub|div|silu|silu_backward|neg|rsqrt|pow|exp|cos|sin|where|masked_fill|sigmoid|tanh|add_|mul_|div_|sub_|addcmul_|addcdiv_|sqrt|maximum|clamp)/],
+  // bfpo:: are the fused kernels of native/fused.cc (rms_norm, rotary, swiglu and their backward).
+  ['rms norm, silu, rotary, other elementwise', /^aten::(mul|add|sub|div|silu|silu_backward|neg|rsqrt|pow|exp|cos|sin|where|masked_fill|sigmoid|tanh|add_|mul_|div_|sub_|addcmul_|addcdiv_|sqrt|maximum|clamp)|^bfpo::/],
   ['dtype casts and copies (to, copy_, contiguous, clone, cat)', /^aten::(to|_to_copy|copy_|contiguous|clone|cat|_cat|stack)$/],
   ['reductions (sum, mean)', /^aten::(sum|mean|norm|linalg_vector_norm|max|amax)$/],
   ['mask build (comparisons, logical ops, arange)', /^aten::(gt|ge|lt|le|eq|ne|logical_or|logical_and|logical_not|arange|all|any|triu|tril)/],

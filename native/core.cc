@@ -725,6 +725,7 @@ namespace bfpo { void InitDist(Napi::Env env, Napi::Object exports); }  // dist.
 namespace bfpo { void InitProfile(Napi::Env env, Napi::Object exports); }  // profile.cc
 namespace bfpo { void InitBpe(Napi::Env env, Napi::Object exports); }  // bpe.cc
 namespace bfpo { void InitLogprob(Napi::Env env, Napi::Object exports); }  // logprob.cc
+namespace bfpo { void InitFused(Napi::Env env, Napi::Object exports); }  // fused.cc
 namespace bfpo { bool InstallHostAllocator(); }  // alloc.cc
 
 static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
@@ -740,6 +741,7 @@ static Napi::Object InitAll(Napi::Env env, Napi::Object exports) {
   bfpo::InitProfile(env, exports);
   bfpo::InitBpe(env, exports);
   bfpo::InitLogprob(env, exports);
+  bfpo::InitFused(env, exports);
   return exports;
 }
 

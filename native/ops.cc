@@ -355,23 +355,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
     return Wrap(info.Env(), at::cross_entropy_loss(TensorArg(info, 0), TensorArg(info, 1), {}, IntArg(info, 3),
                                                    IntArg(info, 2), DoubleArg(info, 4)));
   });
-  // rmsNorm(x, weight, eps): x * rsqrt(mean(x^2, -1) + eps) * weight, computed in float32 like HF Llama.
-  Export(env, exports, "rmsNorm", [](const Napi::CallbackInfo& info) {
-    const at::Tensor& x = TensorArg(info, 0);
-    const at::Tensor& w = TensorArg(info, 1);
-    double eps = DoubleArg(info, 2);
-    at::Tensor xf = x.to(at::kFloat);
-    at::Tensor y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
-    return Wrap(info.Env(), w * y.to(x.scalar_type()));
-  });
-
-  // rotary(x, cos, sin): x * cos + rotate_half(x) * sin, rotate_half([x1, x2]) = [-x2, x1] over the last dim.
-  Export(env, exports, "rotary", [](const Napi::CallbackInfo& info) {
-    const at::Tensor& x = TensorArg(info, 0);
-    const int64_t half = x.size(-1) / 2;
-    at::Tensor rotated = at::cat({x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)}, -1);
-    return Wrap(info.Env(), x * TensorArg(info, 1) + rotated * TensorArg(info, 2));
-  });
+  // rmsNorm, rotary and swiglu: fused.cc.
   // attention(q, k, v, blocked|null, scale, impl): grouped-query scaled dot-product attention (see Attention above).
   Export(env, exports, "attention", [](const Napi::CallbackInfo& info) {
     const at::Tensor& q = TensorArg(info, 0);

@@ -12,7 +12,7 @@ import { arange } from '../tensor/creation.js';
 import { ArgumentError, expected } from '../errors.js';
 import { noGrad } from '../tensor/autograd.js';
 import { buildInfo, fastPaths, getRngState, setRngState } from '../tensor/runtime.js';
-import { type AttentionKernel, applyRotaryEmbedding, cat, linear, scaledDotProductAttention } from '../tensor/functional.js';
+import { type AttentionKernel, applyRotaryEmbedding, cat, linear, scaledDotProductAttention, swiglu } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type ModelConfig, layerWindow, parseConfig } from './config.js';
@@ -189,7 +189,7 @@ export class LlamaMLP extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    const gated = this.gateProj.forward(x).silu().mul(this.upProj.forward(x)); // [b, s, intermediate]
+    const gated = swiglu(this.gateProj.forward(x), this.upProj.forward(x)); // silu(gate) * up: [b, s, intermediate]
     return this.downProj.forward(gated); // [b, s, h]
   }
 }

@@ -45,9 +45,19 @@ export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
   if (!(p >= 0 && p <= 1)) throw expected('a probability in [0, 1]', 'dropout p', p);
   return wrap(native.dropout(x.handle, p, training));
 }
-/** Root-mean-square normalisation over the last dim (in float32), times `weight`, as in Llama. */
+/**
+ * Root-mean-square normalisation over the last dim (in float32), times `weight`, as in Llama. On the CPU in
+ * float32 and bfloat16 one fused kernel computes it and its gradients (native/fused.cc); elsewhere aten ops do.
+ */
 export function rmsNorm(x: Tensor, weight: Tensor, eps = 1e-6): Tensor {
   return wrap(native.rmsNorm(x.handle, weight.handle, eps));
+}
+/**
+ * `silu(gate) * up`, the gated activation of a SwiGLU feed-forward block; `gate` and `up` have the same shape. On
+ * the CPU in float32 and bfloat16 one fused kernel computes it and its gradients; elsewhere aten ops do.
+ */
+export function swiglu(gate: Tensor, up: Tensor): Tensor {
+  return wrap(native.swiglu(gate.handle, up.handle));
 }
 
 /**
@@ -82,7 +92,8 @@ export function crossEntropy(
 
 /**
  * Rotary position embedding of `x` [..., headDim] with tables `cos`, `sin` (broadcastable to `x`):
- * `x * cos + rotate_half(x) * sin`, where rotate_half([x1, x2]) = [-x2, x1] (HF Llama's convention).
+ * `x * cos + rotate_half(x) * sin`, where rotate_half([x1, x2]) = [-x2, x1] (HF Llama's convention). On the CPU
+ * in float32 and bfloat16 (cos and sin without gradients) one fused kernel computes it and its gradient.
  */
 export function applyRotaryEmbedding(x: Tensor, cos: Tensor, sin: Tensor): Tensor {
   return wrap(native.rotary(x.handle, cos.handle, sin.handle));

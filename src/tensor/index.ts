@@ -8,7 +8,7 @@ export {
 } from './creation.js';
 export {
   cat, stack, where, matmul, bmm, softmax, logSoftmax, allclose, equal,
-  linear, embedding, dropout, rmsNorm, crossEntropy, tokenLogProbs, applyRotaryEmbedding, scaledDotProductAttention,
+  linear, embedding, dropout, rmsNorm, swiglu, crossEntropy, tokenLogProbs, applyRotaryEmbedding, scaledDotProductAttention,
 } from './functional.js';
 export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clipGradNorm_, clipGradNormTensor_ } from './autograd.js';
 export { tidy, keep, scope } from './scope.js';

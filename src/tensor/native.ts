@@ -97,10 +97,12 @@ export interface Native {
   embedding(w: H, ids: H): H;
   dropout(h: H, p: number, train: boolean): H;
   crossEntropy(logits: H, target: H, ignoreIndex: number, reduction: number, labelSmoothing: number): H;
-  rmsNorm(x: H, w: H, eps: number): H;
+  /** impl (native/fused.cc): 0 auto (fused on the CPU for float32/bfloat16), 1 composed aten ops, 2 fused or an error. */
+  rmsNorm(x: H, w: H, eps: number, impl?: number): H;
   /** log_softmax(logits [n, V])[i, targets[i]] -> [n] float32, fused on the CPU (native/logprob.cc). */
   tokenLogProbs(logits: H, targets: H): H;
-  rotary(x: H, cos: H, sin: H): H;
+  rotary(x: H, cos: H, sin: H, impl?: number): H;
+  swiglu(gate: H, up: H, impl?: number): H;
   attention(q: H, k: H, v: H, blocked: H | null, scale: number, impl: number): H;
   profileStart(file: string): void;
   /** bfpo's native BPE encoder (native/bpe.cc); the tables come from src/io/native-tokenizer.ts. */

@@ -1,0 +1,477 @@
+// Fused CPU kernels, each with its own autograd function, for the elementwise work of a transformer block:
+// RMSNorm, the rotary position embedding and SwiGLU (silu(gate) * up). Composed from aten ops these take many
+// passes over the activations with float32 temporaries (RMSNorm: cast, pow, mean, add, rsqrt, mul, cast, mul;
+// rotary: narrow, neg, cat, two muls and an add; SwiGLU: silu and mul), and as many more in backward. Here each is
+// one pass per direction over rows or elements (at::parallel_for), reading and writing the tensors' own dtype and
+// computing in float32.
+//
+// Rounding follows the composed ops, so results stay those of the aten path: RMSNorm rounds the normalised value
+// to x's dtype before the weight (as HF's LlamaRMSNorm) and the product to the promoted dtype; rotary rounds each
+// product and the sum to x's dtype, as the separate muls and add do. The float32 paths do exactly what aten does
+// elementwise (only the RMSNorm sum of squares is added in another order). SwiGLU's sigmoid uses the C library's
+// exp, so it can differ from aten's in the last bit of float32 (and, rarely, one bfloat16 ulp).
+//
+// The fused path takes float32 and bfloat16 CPU tensors; anything else (float16, float64, CUDA, a weight or table
+// that needs a gradient where the fused op gives none) takes the composed aten path, which stays reachable with
+// impl = 1 (0: auto, 2: fused or an error) for the tests.
+#include <ATen/Parallel.h>
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "common.h"
+
+namespace bfpo {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// ---- element types: float32 as float, bfloat16 as its raw 16 bits, both computed in float ----
+
+inline float Bf16Load(uint16_t b) {
+  uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// Round to nearest even, as c10::BFloat16 and aten's vectorised conversions do (NaN stays a NaN).
+inline uint16_t Bf16Store(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  return f != f ? static_cast<uint16_t>(0x7fc0) : static_cast<uint16_t>(rounded);
+}
+
+struct F32 {
+  using T = float;
+  static float Load(float v) { return v; }
+  static float Store(float v) { return v; }
+  static float Round(float v) { return v; }
+};
+
+struct BF16 {
+  using T = uint16_t;
+  static float Load(uint16_t v) { return Bf16Load(v); }
+  static uint16_t Store(float v) { return Bf16Store(v); }
+  static float Round(float v) { return Bf16Load(Bf16Store(v)); }
+};
+
+bool FusedDtype(at::ScalarType t) { return t == at::kFloat || t == at::kBFloat16; }
+
+// Calls fn with F32 or BF16 for t (one of FusedDtype).
+template <typename Fn>
+void Dispatch(at::ScalarType t, Fn&& fn) {
+  if (t == at::kFloat) {
+    fn(F32{});
+  } else if (t == at::kBFloat16) {
+    fn(BF16{});
+  } else {
+    throw ArgError("fused kernels take float32 or bfloat16, not " + DtypeName(t));
+  }
+}
+
+template <typename E>
+typename E::T* Ptr(const at::Tensor& t) {
+  return reinterpret_cast<typename E::T*>(t.data_ptr());
+}
+
+// Rows (or elements) per task so that one task touches about 32k values.
+int64_t Grain(int64_t width) { return std::max<int64_t>(1, 32768 / std::max<int64_t>(1, width)); }
+
+// ============================== RMSNorm ==============================
+
+// y = round_O(round_X(x * rstd) * w), rstd = 1 / sqrt(mean(x^2) + eps) per row, in float32.
+template <typename X, typename W, typename O>
+void RmsNormForwardKernel(const typename X::T* x, const typename W::T* w, typename O::T* y, float* rstd,
+                          int64_t rows, int64_t d, float eps) {
+  at::parallel_for(0, rows, Grain(d), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
+      const typename X::T* xr = x + r * d;
+      typename O::T* yr = y + r * d;
+      // Sixteen independent partial sums let the compiler vectorise without reassociating.
+      float acc[16] = {0};
+      int64_t i = 0;
+      for (; i + 16 <= d; i += 16) {
+        for (int j = 0; j < 16; j++) {
+          const float v = X::Load(xr[i + j]);
+          acc[j] += v * v;
+        }
+      }
+      float ss = 0;
+      for (int j = 0; j < 16; j++) ss += acc[j];
+      for (; i < d; i++) {
+        const float v = X::Load(xr[i]);
+        ss += v * v;
+      }
+      const float rs = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
+      rstd[r] = rs;
+      for (int64_t k = 0; k < d; k++) yr[k] = O::Store(X::Round(X::Load(xr[k]) * rs) * W::Load(w[k]));
+    }
+  });
+}
+
+// grad_x = rstd * (dn - xhat * mean(dn * xhat)) with xhat = x * rstd and dn = round_O(g * w) (the product's
+// gradient as the composed mul gives it); grad_w = sum over rows of round_O(g * round_X(xhat)), accumulated in float32
+// per chunk of rows and the chunks added in order (the result does not depend on the thread schedule).
+template <typename X, typename W, typename O>
+void RmsNormBackwardKernel(const typename O::T* g, const typename X::T* x, const typename W::T* w, const float* rstd,
+                           typename X::T* gx, typename W::T* gw, int64_t rows, int64_t d) {
+  const int64_t chunks = gw ? std::max<int64_t>(1, std::min<int64_t>(rows, at::get_num_threads())) : 1;
+  std::vector<float> partial(gw ? static_cast<size_t>(chunks * d) : 0, 0.0f);
+  const int64_t per = (rows + chunks - 1) / chunks;
+  auto body = [&](int64_t c, int64_t begin, int64_t end) {
+    float* pw = gw ? partial.data() + c * d : nullptr;
+    for (int64_t r = begin; r < end; r++) {
+      const typename X::T* xr = x + r * d;
+      const typename O::T* gr = g + r * d;
+      const float rs = rstd[r];
+      if (gx) {
+        float acc[16] = {0};
+        int64_t i = 0;
+        for (; i + 16 <= d; i += 16) {
+          for (int j = 0; j < 16; j++) {
+            const float dn = O::Round(O::Load(gr[i + j]) * W::Load(w[i + j]));
+            acc[j] += dn * (X::Load(xr[i + j]) * rs);
+          }
+        }
+        float dot = 0;
+        for (int j = 0; j < 16; j++) dot += acc[j];
+        for (; i < d; i++) dot += O::Round(O::Load(gr[i]) * W::Load(w[i])) * (X::Load(xr[i]) * rs);
+        const float mean = dot / static_cast<float>(d);
+        typename X::T* gxr = gx + r * d;
+        for (int64_t k = 0; k < d; k++) {
+          const float dn = O::Round(O::Load(gr[k]) * W::Load(w[k]));
+          const float xhat = X::Load(xr[k]) * rs;
+          gxr[k] = X::Store((dn - xhat * mean) * rs);
+        }
+      }
+      if (pw) {
+        for (int64_t k = 0; k < d; k++) pw[k] += O::Round(O::Load(gr[k]) * X::Round(X::Load(xr[k]) * rs));
+      }
+    }
+  };
+  if (gw) {
+    at::parallel_for(0, chunks, 1, [&](int64_t cb, int64_t ce) {
+      for (int64_t c = cb; c < ce; c++) body(c, std::min(rows, c * per), std::min(rows, (c + 1) * per));
+    });
+    for (int64_t k = 0; k < d; k++) {
+      float s = 0;
+      for (int64_t c = 0; c < chunks; c++) s += partial[c * d + k];
+      gw[k] = W::Store(s);
+    }
+  } else {
+    at::parallel_for(0, rows, Grain(d), [&](int64_t begin, int64_t end) { body(0, begin, end); });
+  }
+}
+
+template <typename Fn>
+void DispatchRms(at::ScalarType xt, at::ScalarType wt, Fn&& fn) {
+  Dispatch(xt, [&](auto xe) {
+    Dispatch(wt, [&](auto we) {
+      using X = decltype(xe);
+      using W = decltype(we);
+      if (xt == at::kBFloat16 && wt == at::kBFloat16) {
+        fn(X{}, W{}, BF16{});
+      } else {
+        fn(X{}, W{}, F32{});
+      }
+    });
+  });
+}
+
+struct RmsNormFn : public torch::autograd::Function<RmsNormFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& xIn, const at::Tensor& wIn, double eps) {
+    RECORD_FUNCTION("bfpo::rms_norm", c10::ArrayRef<const c10::IValue>{});
+    const at::Tensor x = xIn.contiguous();
+    const at::Tensor w = wIn.contiguous();
+    const int64_t d = x.size(-1);
+    const int64_t rows = d == 0 ? 0 : x.numel() / d;
+    const at::ScalarType ot = at::promote_types(x.scalar_type(), w.scalar_type());
+    at::Tensor y = at::empty(x.sizes(), x.options().dtype(ot));
+    at::Tensor rstd = at::empty({rows}, x.options().dtype(at::kFloat));
+    DispatchRms(x.scalar_type(), w.scalar_type(), [&](auto xe, auto we, auto oe) {
+      using X = decltype(xe);
+      using W = decltype(we);
+      using O = decltype(oe);
+      RmsNormForwardKernel<X, W, O>(Ptr<X>(x), Ptr<W>(w), Ptr<O>(y), rstd.data_ptr<float>(), rows, d,
+                                    static_cast<float>(eps));
+    });
+    ctx->save_for_backward({x, w, rstd});
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    RECORD_FUNCTION("bfpo::rms_norm_backward", c10::ArrayRef<const c10::IValue>{});
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& x = saved[0];
+    const at::Tensor& w = saved[1];
+    const at::Tensor& rstd = saved[2];
+    const at::ScalarType ot = at::promote_types(x.scalar_type(), w.scalar_type());
+    const at::Tensor g = grads[0].to(ot).contiguous();
+    const bool needX = ctx->needs_input_grad(0), needW = ctx->needs_input_grad(1);
+    at::Tensor gx = needX ? at::empty_like(x) : at::Tensor();
+    at::Tensor gw = needW ? at::empty_like(w) : at::Tensor();
+    if (needX || needW) {
+      const int64_t d = x.size(-1);
+      const int64_t rows = d == 0 ? 0 : x.numel() / d;
+      DispatchRms(x.scalar_type(), w.scalar_type(), [&](auto xe, auto we, auto oe) {
+        using X = decltype(xe);
+        using W = decltype(we);
+        using O = decltype(oe);
+        RmsNormBackwardKernel<X, W, O>(Ptr<O>(g), Ptr<X>(x), Ptr<W>(w), rstd.data_ptr<float>(),
+                                       needX ? Ptr<X>(gx) : nullptr, needW ? Ptr<W>(gw) : nullptr, rows, d);
+      });
+    }
+    return {gx, gw, at::Tensor()};
+  }
+};
+
+// HF's LlamaRMSNorm from aten ops: x * rsqrt(mean(x^2, -1) + eps) in float32, cast back to x's dtype, times w.
+at::Tensor RmsNormComposed(const at::Tensor& x, const at::Tensor& w, double eps) {
+  at::Tensor xf = x.to(at::kFloat);
+  at::Tensor y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
+  return w * y.to(x.scalar_type());
+}
+
+// Why the fused RMSNorm cannot take these inputs, or nullptr when it can.
+const char* RmsNormUnfusable(const at::Tensor& x, const at::Tensor& w) {
+  if (!x.device().is_cpu() || !w.device().is_cpu()) return "the tensors are not on the CPU";
+  if (!FusedDtype(x.scalar_type()) || !FusedDtype(w.scalar_type())) return "the dtypes are not float32 or bfloat16";
+  if (x.dim() < 1 || w.dim() != 1 || w.size(0) != x.size(-1)) return "the weight is not [x.size(-1)]";
+  return nullptr;
+}
+
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps, int64_t impl) {
+  if (impl == 1) return RmsNormComposed(x, w, eps);
+  const char* why = RmsNormUnfusable(x, w);
+  if (impl == 2 && why) throw ArgError(std::string("the fused rmsNorm cannot run: ") + why);
+  if (impl != 0 && impl != 2) throw ArgError("unknown rmsNorm implementation code " + std::to_string(impl));
+  return why ? RmsNormComposed(x, w, eps) : RmsNormFn::apply(x, w, eps);
+}
+
+// ============================== rotary ==============================
+
+// Offsets of each row (all dims but the last) of a tensor with the given sizes and strides.
+struct RowIndexer {
+  std::vector<int64_t> sizes;
+  std::vector<std::vector<int64_t>> strides;  // per operand
+  int64_t Offset(int64_t row, size_t op) const {
+    int64_t off = 0;
+    for (int64_t k = static_cast<int64_t>(sizes.size()) - 1; k >= 0; k--) {
+      const int64_t i = row % sizes[k];
+      row /= sizes[k];
+      off += i * strides[op][k];
+    }
+    return off;
+  }
+};
+
+RowIndexer MakeIndexer(const std::vector<at::Tensor>& ops) {
+  RowIndexer ix;
+  const at::Tensor& t0 = ops[0];
+  for (int64_t k = 0; k + 1 < t0.dim(); k++) ix.sizes.push_back(t0.size(k));
+  for (const at::Tensor& t : ops) {
+    std::vector<int64_t> s;
+    for (int64_t k = 0; k + 1 < t.dim(); k++) s.push_back(t.stride(k));
+    ix.strides.push_back(s);
+  }
+  return ix;
+}
+
+// out = x * cos + rotate_half(x) * sin with rotate_half([x1, x2]) = [-x2, x1]; with transpose, the backward:
+// gx = g * cos + rotate_half^T(g * sin), rotate_half^T([a1, a2]) = [a2, -a1], i.e. gx1 = g1 c1 + g2 s2 and
+// gx2 = g2 c2 - g1 s1. Each product and the sum are rounded to E's dtype as the composed ops do. x (and g), cos and
+// sin are strided over the leading dims (cos and sin expanded to x's shape), contiguous in the last; out is
+// contiguous.
+template <typename E, bool Backward>
+void RotaryKernel(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& out) {
+  const int64_t hd = x.size(-1), half = hd / 2;
+  const int64_t rows = hd == 0 ? 0 : x.numel() / hd;
+  const RowIndexer ix = MakeIndexer({x, cos, sin});
+  const typename E::T* xp = Ptr<E>(x);
+  const typename E::T* cp = Ptr<E>(cos);
+  const typename E::T* sp = Ptr<E>(sin);
+  typename E::T* op = Ptr<E>(out);
+  at::parallel_for(0, rows, Grain(hd), [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; r++) {
+      const typename E::T* xr = xp + ix.Offset(r, 0);
+      const typename E::T* cr = cp + ix.Offset(r, 1);
+      const typename E::T* sr = sp + ix.Offset(r, 2);
+      typename E::T* orow = op + r * hd;
+      for (int64_t i = 0; i < half; i++) {
+        const float a = E::Load(xr[i]), b = E::Load(xr[i + half]);
+        const float c1 = E::Load(cr[i]), c2 = E::Load(cr[i + half]);
+        const float s1 = E::Load(sr[i]), s2 = E::Load(sr[i + half]);
+        if (Backward) {
+          orow[i] = E::Store(E::Round(a * c1) + E::Round(b * s2));
+          orow[i + half] = E::Store(E::Round(b * c2) - E::Round(a * s1));
+        } else {
+          orow[i] = E::Store(E::Round(a * c1) - E::Round(b * s1));
+          orow[i + half] = E::Store(E::Round(b * c2) + E::Round(a * s2));
+        }
+      }
+    }
+  });
+}
+
+at::Tensor LastDimDense(const at::Tensor& t) { return t.size(-1) <= 1 || t.stride(-1) == 1 ? t : t.contiguous(); }
+
+template <bool Backward>
+at::Tensor RotaryRun(const at::Tensor& xIn, const at::Tensor& cosIn, const at::Tensor& sinIn) {
+  const at::Tensor x = LastDimDense(xIn);
+  const at::Tensor cos = LastDimDense(cosIn.expand(x.sizes()));
+  const at::Tensor sin = LastDimDense(sinIn.expand(x.sizes()));
+  at::Tensor out = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
+  Dispatch(x.scalar_type(), [&](auto e) { RotaryKernel<decltype(e), Backward>(x, cos, sin, out); });
+  return out;
+}
+
+struct RotaryFn : public torch::autograd::Function<RotaryFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+    RECORD_FUNCTION("bfpo::rotary", c10::ArrayRef<const c10::IValue>{});
+    ctx->save_for_backward({cos, sin});
+    return RotaryRun<false>(x, cos, sin);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    RECORD_FUNCTION("bfpo::rotary_backward", c10::ArrayRef<const c10::IValue>{});
+    auto saved = ctx->get_saved_variables();
+    if (!ctx->needs_input_grad(0)) return {at::Tensor(), at::Tensor(), at::Tensor()};
+    return {RotaryRun<true>(grads[0].to(saved[0].scalar_type()), saved[0], saved[1]), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor RotaryComposed(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  const int64_t half = x.size(-1) / 2;
+  at::Tensor rotated = at::cat({x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)}, -1);
+  return x * cos + rotated * sin;
+}
+
+const char* RotaryUnfusable(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
+  if (!x.device().is_cpu() || !cos.device().is_cpu() || !sin.device().is_cpu()) return "the tensors are not on the CPU";
+  if (!FusedDtype(x.scalar_type()) || cos.scalar_type() != x.scalar_type() || sin.scalar_type() != x.scalar_type()) {
+    return "x, cos and sin are not all float32 or all bfloat16";
+  }
+  if (x.dim() < 1 || x.size(-1) % 2 != 0) return "the last dim of x is not even";
+  if (at::GradMode::is_enabled() && (cos.requires_grad() || sin.requires_grad())) return "cos or sin needs a gradient";
+  if (cos.dim() > x.dim() || sin.dim() > x.dim() || at::infer_size(x.sizes(), cos.sizes()) != x.sizes() ||
+      at::infer_size(x.sizes(), sin.sizes()) != x.sizes()) {
+    return "cos and sin do not broadcast to x's shape";
+  }
+  return nullptr;
+}
+
+at::Tensor Rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t impl) {
+  if (impl == 1) return RotaryComposed(x, cos, sin);
+  if (impl != 0 && impl != 2) throw ArgError("unknown rotary implementation code " + std::to_string(impl));
+  const char* why = RotaryUnfusable(x, cos, sin);
+  if (impl == 2 && why) throw ArgError(std::string("the fused rotary cannot run: ") + why);
+  return why ? RotaryComposed(x, cos, sin) : RotaryFn::apply(x, cos, sin);
+}
+
+// ============================== SwiGLU ==============================
+
+inline float Sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
+// out = round(round(silu(g)) * u).
+template <typename E>
+void SwigluForwardKernel(const typename E::T* g, const typename E::T* u, typename E::T* out, int64_t n) {
+  at::parallel_for(0, n, 8192, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
+      const float gv = E::Load(g[i]);
+      out[i] = E::Store(E::Round(gv / (1.0f + std::exp(-gv))) * E::Load(u[i]));
+    }
+  });
+}
+
+// grad_u = round(go * round(silu(g))); grad_g = round(round(go * u) * sig * (1 + g (1 - sig))), as mul's and
+// silu's backward give them.
+template <typename E>
+void SwigluBackwardKernel(const typename E::T* go, const typename E::T* g, const typename E::T* u,
+                          typename E::T* gg, typename E::T* gu, int64_t n) {
+  at::parallel_for(0, n, 8192, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
+      const float gv = E::Load(g[i]), ov = E::Load(go[i]);
+      const float sig = Sigmoid(gv);
+      if (gu) gu[i] = E::Store(ov * E::Round(gv * sig));
+      if (gg) gg[i] = E::Store(E::Round(ov * E::Load(u[i])) * (sig * (1.0f + gv * (1.0f - sig))));
+    }
+  });
+}
+
+struct SwigluFn : public torch::autograd::Function<SwigluFn> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& gIn, const at::Tensor& uIn) {
+    RECORD_FUNCTION("bfpo::swiglu", c10::ArrayRef<const c10::IValue>{});
+    const at::Tensor g = gIn.contiguous();
+    const at::Tensor u = uIn.contiguous();
+    at::Tensor out = at::empty(g.sizes(), g.options().memory_format(at::MemoryFormat::Contiguous));
+    Dispatch(g.scalar_type(), [&](auto e) {
+      using E = decltype(e);
+      SwigluForwardKernel<E>(Ptr<E>(g), Ptr<E>(u), Ptr<E>(out), g.numel());
+    });
+    ctx->save_for_backward({g, u});
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    RECORD_FUNCTION("bfpo::swiglu_backward", c10::ArrayRef<const c10::IValue>{});
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& g = saved[0];
+    const at::Tensor& u = saved[1];
+    const bool needG = ctx->needs_input_grad(0), needU = ctx->needs_input_grad(1);
+    at::Tensor gg = needG ? at::empty_like(g) : at::Tensor();
+    at::Tensor gu = needU ? at::empty_like(u) : at::Tensor();
+    if (needG || needU) {
+      const at::Tensor go = grads[0].to(g.scalar_type()).contiguous();
+      Dispatch(g.scalar_type(), [&](auto e) {
+        using E = decltype(e);
+        SwigluBackwardKernel<E>(Ptr<E>(go), Ptr<E>(g), Ptr<E>(u), needG ? Ptr<E>(gg) : nullptr,
+                                needU ? Ptr<E>(gu) : nullptr, g.numel());
+      });
+    }
+    return {gg, gu};
+  }
+};
+
+at::Tensor SwigluComposed(const at::Tensor& g, const at::Tensor& u) { return at::silu(g) * u; }
+
+const char* SwigluUnfusable(const at::Tensor& g, const at::Tensor& u) {
+  if (!g.device().is_cpu() || !u.device().is_cpu()) return "the tensors are not on the CPU";
+  if (!FusedDtype(g.scalar_type()) || u.scalar_type() != g.scalar_type()) return "gate and up are not both float32 or both bfloat16";
+  if (g.sizes() != u.sizes()) return "gate and up differ in shape";
+  return nullptr;
+}
+
+at::Tensor Swiglu(const at::Tensor& g, const at::Tensor& u, int64_t impl) {
+  if (impl == 1) return SwigluComposed(g, u);
+  if (impl != 0 && impl != 2) throw ArgError("unknown swiglu implementation code " + std::to_string(impl));
+  const char* why = SwigluUnfusable(g, u);
+  if (impl == 2 && why) throw ArgError(std::string("the fused swiglu cannot run: ") + why);
+  return why ? SwigluComposed(g, u) : SwigluFn::apply(g, u);
+}
+
+int64_t ImplArg(const Napi::CallbackInfo& info, size_t i) { return OptionalIntArg(info, i).value_or(0); }
+
+}  // namespace
+
+void InitFused(Napi::Env env, Napi::Object exports) {
+  // rmsNorm(x, weight, eps, impl?): x * rsqrt(mean(x^2, -1) + eps) in float32, rounded to x's dtype, times weight
+  // (HF Llama's RMSNorm). impl: 0 auto (fused on the CPU for float32/bfloat16), 1 composed aten ops, 2 fused.
+  Export(env, exports, "rmsNorm", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), RmsNorm(TensorArg(info, 0), TensorArg(info, 1), DoubleArg(info, 2), ImplArg(info, 3)));
+  });
+  // rotary(x, cos, sin, impl?): x * cos + rotate_half(x) * sin, rotate_half([x1, x2]) = [-x2, x1] over the last dim.
+  Export(env, exports, "rotary", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), Rotary(TensorArg(info, 0), TensorArg(info, 1), TensorArg(info, 2), ImplArg(info, 3)));
+  });
+  // swiglu(gate, up, impl?): silu(gate) * up.
+  Export(env, exports, "swiglu", [](const Napi::CallbackInfo& info) {
+    return Wrap(info.Env(), Swiglu(TensorArg(info, 0), TensorArg(info, 1), ImplArg(info, 2)));
+  });
+}
+
+}  // namespace bfpo
