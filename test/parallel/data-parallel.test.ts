@@ -14,6 +14,14 @@ import { loadPretrained } from '../../src/models/pretrained.js';
 import { runMain } from '../cli/run-main.js';
 import { bfpo, finished, maxDiff, root } from './helpers.js';
 
+// How far a run split over ranks may end from the same run in one process: the two sum the same gradients in
+// another order (and matmuls of other shapes round differently), and Adam turns those float32 roundings into weight
+// differences. Measured on the tiny recipe: about 2e-6 with the composed log-softmax, 1.2e-5 to 1.7e-5 with the fused
+// token log-probs (whose exp rounds differently), and eval losses within 1.1e-4 relative. Bit-for-bit checks stay
+// bit for bit (the same sums in the same order).
+const W_TOL = 5e-5;
+const LOSS_TOL = 5e-4;
+
 const haveGloo = distributedSupport().gloo;
 const skip = !haveGloo && 'built without Gloo';
 const dir = mkdtempSync(join(tmpdir(), 'bfpo-dp-'));
@@ -78,7 +86,7 @@ test('2 ranks × batch 2 (Gloo) end with the weights of 1 rank × batch 4; gradi
   await single('one', ['--per_device_train_batch_size=4']);
   const two = await ranks('two', ['--per_device_train_batch_size=2']);
   const d = maxDiff(join(dir, 'one'), join(dir, 'two'));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
   assert.ok(d > 0 || d === 0);
   // One float32 gradient payload per optimizer step; the calls: the gradient bucket, the step agreement, the metrics.
   assert.equal(two.stats.gradient_bytes_per_step, 4 * trainable());
@@ -92,7 +100,7 @@ test('2 ranks × batch 2 (Gloo) end with the weights of 1 rank × batch 4; gradi
   const logOne = readFileSync(join(dir, 'one', 'log.jsonl'), 'utf8').trim().split('\n');
   assert.equal(log.length, logOne.length);
   const [l2, l1] = [JSON.parse(log.at(-1)!), JSON.parse(logOne.at(-1)!)];
-  assert.ok(Math.abs(l2.loss - l1.loss) <= 1e-4 * Math.max(1, Math.abs(l1.loss)), `loss ${l2.loss} vs ${l1.loss}`);
+  assert.ok(Math.abs(l2.loss - l1.loss) <= LOSS_TOL * Math.max(1, Math.abs(l1.loss)), `loss ${l2.loss} vs ${l1.loss}`);
   assert.equal(l2.tokens, l1.tokens, 'tokens are counted over all ranks');
 });
 
@@ -103,7 +111,7 @@ test('gradients all-reduced bucket by bucket during the backward pass give the w
   const early = await ranks('two-overlap', cap);
   const late = await ranks('two-after', cap, { BFPO_OVERLAP_GRAD_REDUCE: '0' });
   assert.equal(maxDiff(join(dir, 'two-overlap'), join(dir, 'two-after')), 0, 'the same sums, bit for bit');
-  assert.ok(maxDiff(join(dir, 'one'), join(dir, 'two-overlap')) <= 1e-5);
+  assert.ok(maxDiff(join(dir, 'one'), join(dir, 'two-overlap')) <= W_TOL);
   const buckets = early.stats.overlap_buckets / 6;
   assert.ok(Number.isInteger(buckets) && buckets >= 4, `${buckets} buckets per step`);
   assert.equal(early.stats.overlap_buckets_early, early.stats.overlap_buckets, 'every bucket started during the backward pass');
@@ -117,7 +125,7 @@ test('with gradient accumulation: no communication on the non-final micro-steps,
   await single('one-accum', ['--per_device_train_batch_size=2', '--gradient_accumulation_steps=2']);
   const two = await ranks('two-accum', ['--per_device_train_batch_size=1', '--gradient_accumulation_steps=2']);
   const d = maxDiff(join(dir, 'one-accum'), join(dir, 'two-accum'));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
   assert.equal(two.stats.allreduce_calls_per_step, 3, 'as many collectives per step as without accumulation');
   assert.equal(two.stats.gradient_bytes_per_step, 4 * trainable());
 });
@@ -126,7 +134,7 @@ test('sharding: optimizer (ZeRO-2) ends with the weights of the unsharded run; e
   if (!existsSync(join(dir, 'one'))) await single('one', ['--per_device_train_batch_size=4']);
   const z = await ranks('zero', ['--per_device_train_batch_size=2', '--sharding=optimizer']);
   const d = maxDiff(join(dir, 'one'), join(dir, 'zero'));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
   const P = trainable();
   assert.equal(z.stats.sharding, 'optimizer');
   // The gradients are reduce-scattered, not all-reduced: the whole float32 payload goes in, and rank 0 sends all but
@@ -153,7 +161,7 @@ test('a checkpoint of 2 ranks × batch 2 resumes in 1 process × batch 4 (the sa
   assert.equal(r.code, undefined, r.err);
   assert.match(r.err, /Resuming from .*checkpoint-3 at step 3 of 6/);
   const d = maxDiff(join(dir, 'one'), join(dir, 'moved'));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
   const other = await runMain(['train', ...common, `--output_dir=${join(dir, 'moved')}`, '--per_device_train_batch_size=2'], root);
   assert.equal(other.code, 1);
   assert.match(other.err, /per_device_train_batch_size: 4 there, 2 now/);
@@ -190,7 +198,7 @@ test('bfpo sft on 2 ranks × batch 2 ends with the weights of 1 process × batch
   const two = await finished(bfpo(['sft', ...common, `--output_dir=${join(dir, 'sft-two')}`, ...sft, '--per_device_train_batch_size=2', '--nproc_per_node=2']));
   assert.equal(two.code, 0, two.err);
   const d = maxDiff(join(dir, 'sft-one'), join(dir, 'sft-two'));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
 });
 
 test('sharding: full (ZeRO-3) ends with the weights of the unsharded run; between layers a rank holds its own parameters and one gathered layer', { skip }, async () => {
@@ -199,11 +207,11 @@ test('sharding: full (ZeRO-3) ends with the weights of the unsharded run; betwee
   await single('one-ckpt', ['--per_device_train_batch_size=4', ...ckpt]);
   const f = await ranks('full', ['--per_device_train_batch_size=2', '--sharding=full', ...ckpt]);
   const d = maxDiff(join(dir, 'one-ckpt'), join(dir, 'full'));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
   const [e1, ef] = [evalLosses('one-ckpt'), evalLosses('full')];
   assert.equal(ef.length, 2);
   assert.equal(e1.length, 2);
-  for (const [i, v] of ef.entries()) assert.ok(Math.abs(v - e1[i]!) <= 1e-4 * Math.max(1, Math.abs(e1[i]!)), `eval_loss ${v} vs ${e1[i]}`);
+  for (const [i, v] of ef.entries()) assert.ok(Math.abs(v - e1[i]!) <= LOSS_TOL * Math.max(1, Math.abs(e1[i]!)), `eval_loss ${v} vs ${e1[i]}`);
   assert.equal(f.stats.sharding, 'full');
   // What rank 0 holds at most during a pass, from the names and the partition: its own parameters, the others'
   // parameters outside the layers (gathered for the whole pass), and the others' parameters of one layer.
@@ -237,7 +245,7 @@ test('sharding: full with gradient accumulation (gradients reduce-scattered in e
   if (!existsSync(join(dir, 'one-accum'))) await single('one-accum', ['--per_device_train_batch_size=2', '--gradient_accumulation_steps=2']);
   const f = await ranks('full-accum', ['--per_device_train_batch_size=1', '--gradient_accumulation_steps=2', '--sharding=full', '--gradient_checkpointing=true']);
   const d = maxDiff(join(dir, 'one-accum'), join(dir, 'full-accum'));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
   assert.equal(f.stats.reduce_scatter_bytes_per_step, 2 * 2 * 4 * trainable(), '2 micro-steps × (batch + buffer) × 4P');
 });
 
@@ -261,10 +269,10 @@ test('sharding: full with a live reference copy (sharded too) ends with the unsh
   await single('one-copy', ['--per_device_train_batch_size=4', ...copy]);
   const f = await ranks('full-copy', ['--per_device_train_batch_size=2', '--sharding=full', ...copy]);
   const d = maxDiff(join(dir, 'one-copy'), join(dir, 'full-copy'));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
   const [e1, ef] = [evalLosses('one-copy'), evalLosses('full-copy')];
   assert.equal(ef.length, 1);
-  assert.ok(Math.abs(ef[0]! - e1[0]!) <= 1e-4 * Math.max(1, Math.abs(e1[0]!)), `eval_loss ${ef[0]} vs ${e1[0]}`);
+  assert.ok(Math.abs(ef[0]! - e1[0]!) <= LOSS_TOL * Math.max(1, Math.abs(e1[0]!)), `eval_loss ${ef[0]} vs ${e1[0]}`);
   // The reference has the policy's shapes, so the same partition and the same peak: its own parameters, the
   // others' outside the layers and the others' of one layer.
   const m = loadPretrained(join(root, 'recipes/tiny/model'), { dtype: 'float32' }).model;
@@ -329,6 +337,6 @@ test(`sharding: ${sharding}: a rank killed with SIGKILL stops the run within sec
   assert.equal(again.code, 0, again.err);
   assert.match(again.err, /Resuming from .*checkpoint-\d at step \d of 6/);
   const d = maxDiff(join(dir, 'one'), join(dir, `killed-${sharding}`));
-  assert.ok(d <= 1e-5, `max |Δw| ${d}`);
+  assert.ok(d <= W_TOL, `max |Δw| ${d}`);
 });
 }
