@@ -316,7 +316,8 @@ describe('the host allocator', () => {
     const after = rssMiB();
     assert.equal(step(), 48 * 1572864);
     const again = rssMiB();
-    assert.ok(Math.abs(again - after) < 24, `resident memory ${after.toFixed(1)} → ${again.toFixed(1)} MiB over a second step`);
+    // (Resident memory may also fall, as the JavaScript heap or other tests' memory is given back meanwhile.)
+    assert.ok(again - after < 24, `resident memory ${after.toFixed(1)} → ${again.toFixed(1)} MiB over a second step`);
     // All of it was kept (an allocator that gives back what exceeds the bytes in use now would hold little).
     releaseFreeHostMemory();
     assert.ok(again - rssMiB() > 250, `resident memory ${again.toFixed(1)} → ${rssMiB().toFixed(1)} MiB after the release`);
