@@ -10,7 +10,9 @@
 // max_length 512, max_prompt_length 128 (longer pairs are truncated as bfpo truncates them). Batch 8 pairs, lr 1e-5.
 //
 // Run: npm run bench -- train --real-pairs=128 --real-size=5m --real-dtypes=float32,bfloat16
-// (BFPO_BENCH_REAL_PAIRS / BFPO_BENCH_REAL_SIZE / BFPO_BENCH_REAL_DTYPES; --real-pairs=0 skips this part).
+// (BFPO_BENCH_REAL_PAIRS / BFPO_BENCH_REAL_SIZE / BFPO_BENCH_REAL_DTYPES; --real-pairs=0 skips this part;
+// --real-torch=no / BFPO_BENCH_REAL_TORCH=no times bfpo alone; BFPO_BENCH_VERBOSE=1 prints bfpo train's console;
+// BFPO_BENCH_REAL_KEEP=DIR writes the data, model and recipes to DIR and keeps them, to rerun or profile by hand).
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,7 +64,7 @@ export function realisticRows(n: number, seed = 7): Record<string, unknown>[] {
   }));
 }
 
-function settings(): { pairs: number; size: string; dtypes: ('float32' | 'bfloat16')[] } {
+function settings(): { pairs: number; size: string; dtypes: ('float32' | 'bfloat16')[]; torch: boolean } {
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const pairs = Number(arg('real-pairs') ?? process.env.BFPO_BENCH_REAL_PAIRS ?? 128);
   const size = (arg('real-size') ?? process.env.BFPO_BENCH_REAL_SIZE ?? '5m').toLowerCase();
@@ -71,7 +73,9 @@ function settings(): { pairs: number; size: string; dtypes: ('float32' | 'bfloat
   if (!(Number.isInteger(pairs) && pairs >= 0)) refuse(`--real-pairs must be a whole number ≥ 0, not ${arg('real-pairs')}`);
   if (!REAL_SIZES[size]) refuse(`Unknown realistic benchmark size '${size}'; choose from ${Object.keys(REAL_SIZES).join(', ')}`);
   for (const d of dtypes) if (d !== 'float32' && d !== 'bfloat16') refuse(`--real-dtypes takes float32 and/or bfloat16, not ${d}`);
-  return { pairs, size, dtypes: dtypes as ('float32' | 'bfloat16')[] };
+  const torch = (arg('real-torch') ?? process.env.BFPO_BENCH_REAL_TORCH ?? 'yes').toLowerCase();
+  if (torch !== 'yes' && torch !== 'no') refuse(`--real-torch takes yes or no, not ${torch}`);
+  return { pairs, size, dtypes: dtypes as ('float32' | 'bfloat16')[], torch: torch === 'yes' };
 }
 
 /** Matmul weights (embedding lookup excluded, lm_head included): the N of the 6N rule. */
@@ -117,18 +121,20 @@ function bfpoTrain(recipe: string): number {
     { encoding: 'utf8', cwd: ROOT, maxBuffer: 1 << 26, env: { ...process.env, BFPO_NUM_THREADS: String(getNumThreads()) } });
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`bfpo train failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  if (process.env.BFPO_BENCH_VERBOSE) console.error(r.stderr);
   return seconds;
 }
 
 /** The realistic rows of `npm run bench -- train`. */
 export async function benchTrainRealistic(): Promise<BenchRow[]> {
-  const { pairs, size, dtypes } = settings();
+  const { pairs, size, dtypes, torch: withTorch } = settings();
   if (pairs === 0) return [];
   const threads = getNumThreads();
-  const dir = mkdtempSync(join(tmpdir(), 'bfpo-bench-real-'));
+  const keep = process.env.BFPO_BENCH_REAL_KEEP;
+  const dir = keep ? (mkdirSync(keep, { recursive: true }), keep) : mkdtempSync(join(tmpdir(), 'bfpo-bench-real-'));
   const rows: BenchRow[] = [];
   try {
-    mkdirSync(join(dir, 'data'));
+    mkdirSync(join(dir, 'data'), { recursive: true });
     writeFileSync(join(dir, 'data', 'train.jsonl'), realisticRows(pairs).map((r) => JSON.stringify(r)).join('\n'));
     const config = { architectures: ['LlamaForCausalLM'], model_type: 'llama', max_position_embeddings: 1024, rms_norm_eps: 1e-5, tie_word_embeddings: false, bos_token_id: 1, eos_token_id: 2, ...REAL_SIZES[size] };
     manualSeed(0);
@@ -151,7 +157,7 @@ export async function benchTrainRealistic(): Promise<BenchRow[]> {
     const promptTokens = items.reduce((a, p) => a + p.pc, 0) / items.length;
     const answerTokens = items.reduce((a, p) => a + (p.c.length - p.pc) + (p.r.length - p.pr), 0) / (2 * items.length);
     const flops = 8 * n * tokens; // 6N for the policy's forward and backward, 2N for the reference copy's forward
-    const python = pythonWithTorch();
+    const python = withTorch ? pythonWithTorch() : null;
     for (const dtype of dtypes) {
       const peak = Math.max(matmulSpeed(dtype, 1024, 4), matmulSpeed(dtype, 1024, 4));
       const recipe = join(dir, `r-${dtype}.yaml`);
@@ -174,7 +180,7 @@ export async function benchTrainRealistic(): Promise<BenchRow[]> {
     }
     rows.push({ name: `realistic workload: ${pairs} pairs, ${(promptTokens).toFixed(0)} prompt + ${answerTokens.toFixed(0)} answer tokens on average, batch ${BATCH}, frozen reference copy, ${threads} threads; bfpo: group_by_length, padding_free, prompt shared; PyTorch: random batches padded to the longest row, autocast for bfloat16`, unit: '-', ours: NaN });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!keep) rmSync(dir, { recursive: true, force: true });
   }
   return rows;
 }

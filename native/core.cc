@@ -16,7 +16,7 @@
 
 #include "common.h"
 
-namespace bfpo { std::pair<size_t, size_t> ReleaseIdleHostBlocks(); }  // alloc.cc
+namespace bfpo { std::pair<size_t, size_t> ReleaseIdleHostBlocks(); std::pair<size_t, size_t> HostAllocatorCounters(); }  // alloc.cc
 
 namespace bfpo {
 
@@ -440,6 +440,9 @@ void InitCore(Napi::Env env, Napi::Object exports) {
     AddonData* d = Data(info.Env());
     o.Set("liveTensors", Napi::Number::New(info.Env(), static_cast<double>(d->liveHandles)));
     o.Set("hostBytes", Napi::Number::New(info.Env(), static_cast<double>(d->liveBytes)));
+    auto [mapped, reused] = HostAllocatorCounters();
+    o.Set("hostMappedBytes", Napi::Number::New(info.Env(), static_cast<double>(mapped)));
+    o.Set("hostReusedBlocks", Napi::Number::New(info.Env(), static_cast<double>(reused)));
     return o;
   });
   // Gives the C allocator's free memory back to the system (glibc: malloc_trim, which also releases the free pages

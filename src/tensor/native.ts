@@ -22,7 +22,7 @@ export interface Native {
   dispose(h: H): void;
   isDisposed(h: H): boolean;
   setData(h: H, src: H): void;
-  stats(): { liveTensors: number; hostBytes: number };
+  stats(): { liveTensors: number; hostBytes: number; hostMappedBytes: number; hostReusedBlocks: number };
   releaseFreeHostMemory(): boolean;
   hostAllocator: 'bfpo' | 'system';
   buildInfo(): { torchVersion: string; config: string; parallel: string };

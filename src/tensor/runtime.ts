@@ -51,8 +51,12 @@ export const cuda = {
  */
 export const fastPaths = (): { sdpa: boolean; fusedAdamwCuda: boolean; fusedAdamwCpu: boolean } => native.fastPaths();
 
-/** Live native tensors and the host bytes they own (for leak checks). */
-export const memoryStats = (): { liveTensors: number; hostBytes: number } => native.stats();
+/**
+ * Live native tensors and the host bytes they own (for leak checks); with the bfpo host allocator also the bytes it
+ * has freshly mapped since the start (`hostMappedBytes`: each one is a page fault's worth of work when first written)
+ * and how many requests it served from freed blocks (`hostReusedBlocks`); both stay 0 with BFPO_HOST_ALLOCATOR=system.
+ */
+export const memoryStats = (): { liveTensors: number; hostBytes: number; hostMappedBytes: number; hostReusedBlocks: number } => native.stats();
 
 /**
  * Hands the C allocator's free memory back to the system (glibc's malloc_trim, which also releases free pages in

@@ -322,4 +322,28 @@ describe('the host allocator', () => {
     releaseFreeHostMemory();
     assert.ok(again - rssMiB() > 250, `resident memory ${again.toFixed(1)} → ${rssMiB().toFixed(1)} MiB after the release`);
   });
+
+  test('serves a request from a freed block up to twice its size: a step of other lengths maps nothing new', () => {
+    if (hostAllocator() !== 'bfpo') return;
+    releaseFreeHostMemory();
+    // A padding-free step's activations change size with its tokens: 40 blocks of 6 MiB, freed, then 40 of 5 MiB and
+    // 40 of 3.5 MiB (other size classes, all within twice the size) take those blocks instead of new mappings.
+    const step = (n: number): number => {
+      const ts = Array.from({ length: 40 }, () => tidy(() => zeros([n]).add(1)));
+      const sum = ts.reduce((a, t) => a + t.sum().item(), 0);
+      ts.forEach((t) => t.dispose());
+      return sum;
+    };
+    assert.equal(step(1572864), 40 * 1572864);
+    const mapped = memoryStats().hostMappedBytes;
+    const reused = memoryStats().hostReusedBlocks;
+    assert.equal(step(1310720), 40 * 1310720, 'reused blocks hold what is written into them');
+    assert.equal(step(917504), 40 * 917504);
+    assert.equal(memoryStats().hostMappedBytes, mapped, 'smaller requests mapped new blocks');
+    assert.ok(memoryStats().hostReusedBlocks - reused >= 80, `${memoryStats().hostReusedBlocks - reused} requests reused a block`);
+    // A request of less than half a free block's size does not take it (that would keep twice its memory resident).
+    step(262144);
+    assert.ok(memoryStats().hostMappedBytes > mapped, '1 MiB requests were served from 6 MiB blocks');
+    releaseFreeHostMemory();
+  });
 });
