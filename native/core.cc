@@ -534,8 +534,15 @@ void InitCore(Napi::Env env, Napi::Object exports) {
       throw ArgError("shape holds " + std::to_string(numel) + " elements of " + DtypeName(dt) + " = " +
                      std::to_string(numel * ElementSize(dt)) + " bytes, but the byte range has " +
                      std::to_string(length));
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dt));
-    if (length) std::memcpy(t.data_ptr(), base + offset, static_cast<size_t>(length));
+    // Argument 6 (optional): the dtype to convert to while copying, with no intermediate tensor of the stored dtype.
+    at::ScalarType as = info.Length() > 6 && !info[6].IsUndefined() ? DtypeArg(info, 6) : dt;
+    at::Tensor t;
+    if (as != dt && numel > 0) {
+      t = at::from_blob(const_cast<uint8_t*>(base + offset), shape, at::TensorOptions().dtype(dt)).to(as, /*non_blocking=*/false, /*copy=*/true);
+    } else {
+      t = at::empty(shape, at::TensorOptions().dtype(as));
+      if (length) std::memcpy(t.data_ptr(), base + offset, static_cast<size_t>(length));
+    }
     at::Device dev = DeviceFromString(StringArg(info, 5));
     if (!dev.is_cpu()) t = t.to(dev);
     return Wrap(info.Env(), t);

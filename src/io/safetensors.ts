@@ -192,16 +192,19 @@ export interface LoadOptions {
 
 /** Makes a Tensor from raw bytes, converting floating dtypes to `opts.dtype` and moving it to `opts.device`. */
 export function tensorFromBytes(bytes: Uint8Array, dtype: DType, shape: number[], opts: LoadOptions = {}): Tensor {
-  let t = fromBuffer(bytes, { dtype, shape });
-  const convert = (next: Tensor): void => { t.dispose(); t = next; };
-  if (opts.dtype && isFloatingDtype(dtype) && opts.dtype !== dtype) convert(t.to(opts.dtype));
-  if (opts.device && opts.device !== 'cpu') convert(t.to(opts.device));
+  const as = opts.dtype && isFloatingDtype(dtype) && opts.dtype !== dtype ? opts.dtype : undefined;
+  let t = fromBuffer(bytes, { dtype, shape, as });
+  if (opts.device && opts.device !== 'cpu') {
+    const moved = t.to(opts.device);
+    t.dispose();
+    t = moved;
+  }
   return t;
 }
 
 /** The bytes of tensor `e` of the file open as `fd`, checked to be complete. */
-function* entryBytes(header: SafetensorsHeader, fd: number, e: SafetensorsEntry): ByteReader<Buffer> {
-  const buf = yield { fd, position: header.dataStart + e.begin, length: e.end - e.begin };
+function* entryBytes(header: SafetensorsHeader, fd: number, e: SafetensorsEntry, scratch = false): ByteReader<Buffer> {
+  const buf = yield { fd, position: header.dataStart + e.begin, length: e.end - e.begin, scratch };
   if (buf.byteLength !== e.end - e.begin) throw new FormatError(header.path, 'file ended while reading tensor bytes', e.name);
   return buf;
 }
@@ -232,7 +235,8 @@ export function* tensorsReader(files: TensorFileRead[], opts: LoadOptions = {}):
           return e;
         });
         if (opts.check) for (const e of entries) opts.check(f.path, e.name, TO_DTYPE[e.dtype], e.shape);
-        for (const e of entries) out.set(e.name, tensorFromBytes(yield* entryBytes(header, fd, e), TO_DTYPE[e.dtype], e.shape, opts));
+        // Each tensor's bytes are copied out before the next read: they may land in one reused buffer.
+        for (const e of entries) out.set(e.name, tensorFromBytes(yield* entryBytes(header, fd, e, true), TO_DTYPE[e.dtype], e.shape, opts));
       } finally {
         closeSync(fd);
       }

@@ -160,9 +160,10 @@ export function tensor(data: NestedArray | Typed, opts: CreateOptions & { shape?
 
 /**
  * Makes a tensor of `dtype` and `shape` from raw little-endian bytes in `buffer` starting at `byteOffset`
- * (one copy, into libtorch's memory). This is how checkpoints are loaded.
+ * (one copy, into libtorch's memory). This is how checkpoints are loaded. With `as`, the bytes (of `dtype`) are
+ * converted to that dtype as they are copied, with no intermediate tensor of `dtype`.
  */
-export function fromBuffer(buffer: ArrayBufferView | ArrayBuffer, opts: { dtype: DType; shape: number[]; byteOffset?: number; device?: Device }): Tensor {
+export function fromBuffer(buffer: ArrayBufferView | ArrayBuffer, opts: { dtype: DType; shape: number[]; byteOffset?: number; device?: Device; as?: DType }): Tensor {
   if (!(buffer instanceof ArrayBuffer || ArrayBuffer.isView(buffer))) throw expected('a Buffer, TypedArray or ArrayBuffer', 'fromBuffer(buffer)', buffer);
   const dtype = checkDtype(opts.dtype);
   const shape = checkShape(opts.shape, 'fromBuffer shape');
@@ -173,5 +174,6 @@ export function fromBuffer(buffer: ArrayBufferView | ArrayBuffer, opts: { dtype:
     throw expected(`a byte range inside the buffer of ${buffer.byteLength} bytes`, `fromBuffer ${dtype}[${shape.join(', ')}] (${length} bytes)`,
       `bytes [${byteOffset}, ${byteOffset + length})`);
   }
-  return wrap(native.fromBytes(buffer, byteOffset, length, shape, dtype, checkDevice(opts.device ?? 'cpu')));
+  const as = opts.as === undefined ? undefined : checkDtype(opts.as);
+  return wrap(native.fromBytes(buffer, byteOffset, length, shape, dtype, checkDevice(opts.device ?? 'cpu'), as));
 }

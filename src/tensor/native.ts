@@ -41,7 +41,8 @@ export interface Native {
   randint(shape: number[], dtype: Dt, device: string, low: number, high: number): H;
   arange(start: number, end: number, step: number, dtype: Dt, device: string): H;
   like(h: H, kind: number): H;
-  fromBytes(buf: ArrayBufferView | ArrayBuffer, byteOffset: number, byteLength: number, shape: number[], dtype: Dt, device: string): H;
+  /** `as`: the dtype to convert to while copying (no intermediate tensor of the stored dtype). */
+  fromBytes(buf: ArrayBufferView | ArrayBuffer, byteOffset: number, byteLength: number, shape: number[], dtype: Dt, device: string, as?: Dt): H;
   toBytes(h: H): Buffer;
   shape(h: H): number[];
   dtype(h: H): number;

@@ -13,6 +13,20 @@ function bytes(total: number, offset: number, write: (v: DataView) => void): Buf
 }
 
 describe('fromBuffer', () => {
+  test('as: converts while copying, bit for bit what a copy and then .to() gives, at unaligned offsets', () => {
+    // float32 values chosen to round differently to bfloat16 (ties to even, up, down), and a float16 overflow.
+    const vals = [1 + 2 ** -8, 1 + 3 * 2 ** -8, 1 + 2 ** -9, -3.3e38, 70000.5, Number.NaN, -0, 1e-40];
+    const buf = bytes(3 + 4 * vals.length, 3, (v) => vals.forEach((x, i) => v.setFloat32(4 * i, x, true)));
+    for (const as of ['bfloat16', 'float16', 'float64', 'float32'] as const) {
+      const direct = fromBuffer(buf, { dtype: 'float32', shape: [2, 4], byteOffset: 3, as });
+      const plain = fromBuffer(buf, { dtype: 'float32', shape: [2, 4], byteOffset: 3 });
+      const want = plain.to(as);
+      assert.equal(direct.dtype, as);
+      assert.deepEqual(direct.shape, [2, 4]);
+      assert.deepEqual(direct.toBuffer(), want.toBuffer(), as);
+      [direct, plain, want].forEach((t) => t.dispose());
+    }
+  });
   // For each dtype: values written at byte offset 3 (unaligned on purpose) and what toArray() must give.
   const cases: { dtype: DType; write: (v: DataView) => void; want: unknown[] }[] = [
     { dtype: 'float32', write: (v) => [1.5, -2.25, 1e-3].forEach((x, i) => v.setFloat32(4 * i, x, true)), want: [1.5, -2.25, Math.fround(1e-3)] },
