@@ -2,6 +2,7 @@
 // PKU-SafeRLHF-like lengths, cached reference log-probs) of the 50M and 120M benchmark Llamas, profiled with
 // libtorch's operator profiler, padded batches against padding-free ones, float32 and bfloat16.
 // Run: npm run bench -- profile [--profile-sizes=50m,120m] [--profile-dtypes=float32,bfloat16]
+// [--profile-layouts=padded,padding-free]
 import { manualSeed, tensor, tidy } from 'bfpo';
 import { LlamaForCausalLM, parseConfig } from 'bfpo/models';
 import { preferenceStep, type PreferenceBatch } from 'bfpo/train';
@@ -94,10 +95,12 @@ export async function benchProfile(): Promise<BenchRow[]> {
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const sizes = (arg('profile-sizes') ?? '50m,120m').split(',');
   const dtypes = (arg('profile-dtypes') ?? 'float32,bfloat16').split(',') as ('float32' | 'bfloat16')[];
+  const layouts = (arg('profile-layouts') ?? 'padded,padding-free').split(',');
+  for (const l of layouts) if (l !== 'padded' && l !== 'padding-free') throw new Error(`--profile-layouts takes padded and/or padding-free, not ${l}`);
   const rows: BenchRow[] = [];
   for (const size of sizes) {
     for (const dtype of dtypes) {
-      for (const pf of [false, true]) {
+      for (const pf of layouts.map((l) => l === 'padding-free')) {
         const { ops, wallMs, stepMs } = profileStep(size, dtype, pf);
         const label = `${size} ${dtype} ${pf ? 'padding-free' : 'padded'}`;
         console.error(`profile ${label}: step ${stepMs.toFixed(0)} ms unprofiled, ${wallMs.toFixed(0)} ms profiled`);

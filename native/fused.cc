@@ -8,8 +8,9 @@
 // Rounding follows the composed ops, so results stay those of the aten path: RMSNorm rounds the normalised value
 // to x's dtype before the weight (as HF's LlamaRMSNorm) and the product to the promoted dtype; rotary rounds each
 // product and the sum to x's dtype, as the separate muls and add do. The float32 paths do exactly what aten does
-// elementwise (only the RMSNorm sum of squares is added in another order). SwiGLU's sigmoid uses the C library's
-// exp, so it can differ from aten's in the last bit of float32 (and, rarely, one bfloat16 ulp).
+// elementwise (only the RMSNorm sum of squares is added in another order). SwiGLU's sigmoid uses a polynomial exp
+// (vecmath.h, about 1 ulp) in vectorised loops, so it can differ from aten's in the last bits of float32 (and,
+// rarely, one bfloat16 ulp).
 //
 // The fused path takes float32 and bfloat16 CPU tensors; anything else (float16, float64, CUDA, a weight or table
 // that needs a gradient where the fused op gives none) takes the composed aten path, which stays reachable with
@@ -20,8 +21,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "common.h"
+#include "vecmath.h"
 
 namespace bfpo {
 namespace {
@@ -31,19 +34,13 @@ using torch::autograd::variable_list;
 
 // ---- element types: float32 as float, bfloat16 as its raw 16 bits, both computed in float ----
 
-inline float Bf16Load(uint16_t b) {
-  uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-// Round to nearest even, as c10::BFloat16 and aten's vectorised conversions do (NaN stays a NaN).
+// bfloat16 as its raw bits, loaded into and stored from float32 with vecmath.h's conversions (round to nearest
+// even, as c10::BFloat16 and aten's vectorised conversions do; NaN stays a NaN).
+inline float Bf16Load(uint16_t b) { return Load(&b, 0); }
 inline uint16_t Bf16Store(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  const uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-  return f != f ? static_cast<uint16_t>(0x7fc0) : static_cast<uint16_t>(rounded);
+  uint16_t b;
+  Store(&b, 0, f);
+  return b;
 }
 
 struct F32 {
@@ -59,6 +56,18 @@ struct BF16 {
   static uint16_t Store(float v) { return Bf16Store(v); }
   static float Round(float v) { return Bf16Load(Bf16Store(v)); }
 };
+
+// v rounded to T's precision and back to float (float32: unchanged; bfloat16: nearest even).
+template <typename T>
+BFPO_INLINE float RoundTo(float v) {
+  if constexpr (std::is_same_v<T, float>) {
+    return v;
+  } else {
+    T b;
+    Store(&b, 0, v);
+    return Load(&b, 0);
+  }
+}
 
 bool FusedDtype(at::ScalarType t) { return t == at::kFloat || t == at::kBFloat16; }
 
@@ -375,31 +384,69 @@ at::Tensor Rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& 
 
 // ============================== SwiGLU ==============================
 
-inline float Sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
-
+// The element loops, over float32 or bfloat16 (raw bits) spans, one clone per CPU level (vecmath.h): vectorised
+// sigmoid with the polynomial exp instead of the C library's scalar expf.
 // out = round(round(silu(g)) * u).
-template <typename E>
-void SwigluForwardKernel(const typename E::T* g, const typename E::T* u, typename E::T* out, int64_t n) {
-  at::parallel_for(0, n, 8192, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) {
-      const float gv = E::Load(g[i]);
-      out[i] = E::Store(E::Round(gv / (1.0f + std::exp(-gv))) * E::Load(u[i]));
-    }
-  });
+template <typename T>
+BFPO_INLINE void SwigluForwardSpan(const T* g, const T* u, T* out, int64_t n) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; i++) {
+    const float gv = Load(g, i);
+    Store(out, i, RoundTo<T>(gv * Sigmoid(gv)) * Load(u, i));
+  }
 }
 
 // grad_u = round(go * round(silu(g))); grad_g = round(round(go * u) * sig * (1 + g (1 - sig))), as mul's and
 // silu's backward give them.
+template <typename T>
+BFPO_INLINE void SwigluBackwardSpan(const T* go, const T* g, const T* u, T* gg, T* gu, int64_t n) {
+  if (gu && gg) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+      const float gv = Load(g, i), ov = Load(go, i), sig = Sigmoid(gv);
+      Store(gu, i, ov * RoundTo<T>(gv * sig));
+      Store(gg, i, RoundTo<T>(ov * Load(u, i)) * (sig * (1.0f + gv * (1.0f - sig))));
+    }
+  } else if (gu) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+      const float gv = Load(g, i);
+      Store(gu, i, Load(go, i) * RoundTo<T>(gv * Sigmoid(gv)));
+    }
+  } else if (gg) {
+#pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+      const float gv = Load(g, i), sig = Sigmoid(gv);
+      Store(gg, i, RoundTo<T>(Load(go, i) * Load(u, i)) * (sig * (1.0f + gv * (1.0f - sig))));
+    }
+  }
+}
+
+BFPO_ROW_KERNEL void SwigluForwardF32(const float* g, const float* u, float* out, int64_t n) { SwigluForwardSpan(g, u, out, n); }
+BFPO_ROW_KERNEL void SwigluForwardBF16(const uint16_t* g, const uint16_t* u, uint16_t* out, int64_t n) { SwigluForwardSpan(g, u, out, n); }
+BFPO_ROW_KERNEL void SwigluBackwardF32(const float* go, const float* g, const float* u, float* gg, float* gu, int64_t n) {
+  SwigluBackwardSpan(go, g, u, gg, gu, n);
+}
+BFPO_ROW_KERNEL void SwigluBackwardBF16(const uint16_t* go, const uint16_t* g, const uint16_t* u, uint16_t* gg, uint16_t* gu, int64_t n) {
+  SwigluBackwardSpan(go, g, u, gg, gu, n);
+}
+
+template <typename E>
+void SwigluForwardKernel(const typename E::T* g, const typename E::T* u, typename E::T* out, int64_t n) {
+  at::parallel_for(0, n, 8192, [&](int64_t b, int64_t e) {
+    if constexpr (std::is_same_v<E, F32>) SwigluForwardF32(g + b, u + b, out + b, e - b);
+    else SwigluForwardBF16(g + b, u + b, out + b, e - b);
+  });
+}
+
 template <typename E>
 void SwigluBackwardKernel(const typename E::T* go, const typename E::T* g, const typename E::T* u,
                           typename E::T* gg, typename E::T* gu, int64_t n) {
-  at::parallel_for(0, n, 8192, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) {
-      const float gv = E::Load(g[i]), ov = E::Load(go[i]);
-      const float sig = Sigmoid(gv);
-      if (gu) gu[i] = E::Store(ov * E::Round(gv * sig));
-      if (gg) gg[i] = E::Store(E::Round(ov * E::Load(u[i])) * (sig * (1.0f + gv * (1.0f - sig))));
-    }
+  at::parallel_for(0, n, 8192, [&](int64_t b, int64_t e) {
+    typename E::T* ggb = gg ? gg + b : nullptr;
+    typename E::T* gub = gu ? gu + b : nullptr;
+    if constexpr (std::is_same_v<E, F32>) SwigluBackwardF32(go + b, g + b, u + b, ggb, gub, e - b);
+    else SwigluBackwardBF16(go + b, g + b, u + b, ggb, gub, e - b);
   });
 }
 

@@ -95,7 +95,7 @@ async function main() {
     'optim.cc': ['-O3', '-fno-math-errno'],
     'bpe.cc': ['-O3'],
     'logprob.cc': ['-O3', '-fno-math-errno', '-fopenmp-simd'],
-    'fused.cc': ['-O3', '-fno-math-errno'],
+    'fused.cc': ['-O3', '-fno-math-errno', '-fopenmp-simd'],
     'dist.cc': dist.ok ? ['-DBFPO_WITH_GLOO=1', '-DUSE_C10D_GLOO=1', ...dist.includeDirs.map((d) => `-isystem${d}`)]
       : [`-DBFPO_DIST_MISSING=${JSON.stringify(dist.reason)}`],
   };
