@@ -448,8 +448,9 @@ void InitCore(Napi::Env env, Napi::Object exports) {
   // Gives the C allocator's free memory back to the system (glibc: malloc_trim, which also releases the free pages
   // inside the heap, not only at its top). Returns false where the C library offers no such call.
   // Also returns the host allocator's idle large blocks (alloc.cc).
+  // With argument 0 true, the host allocator's idle blocks are kept (they are bounded by the peak in use).
   Export(env, exports, "releaseFreeHostMemory", [](const Napi::CallbackInfo& info) {
-    ReleaseIdleHostBlocks();
+    if (!(info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value())) ReleaseIdleHostBlocks();
 #if defined(__GLIBC__)
     malloc_trim(0);
     return Napi::Boolean::New(info.Env(), true);

@@ -23,7 +23,7 @@ export interface Native {
   isDisposed(h: H): boolean;
   setData(h: H, src: H): void;
   stats(): { liveTensors: number; hostBytes: number; hostMappedBytes: number; hostReusedBlocks: number };
-  releaseFreeHostMemory(): boolean;
+  releaseFreeHostMemory(keepIdleBlocks?: boolean): boolean;
   hostAllocator: 'bfpo' | 'system';
   buildInfo(): { torchVersion: string; config: string; parallel: string };
   /** SIGINT/SIGTERM handlers that count signals (a second one exits at once); see train/signals.ts. */

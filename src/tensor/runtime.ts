@@ -60,11 +60,13 @@ export const memoryStats = (): { liveTensors: number; hostBytes: number; hostMap
 
 /**
  * Hands the C allocator's free memory back to the system (glibc's malloc_trim, which also releases free pages in
- * the middle of the heap). Tensors of ever-changing sizes (padding-free batches, evaluation batches) leave holes in
- * glibc's heap that it keeps resident; long runs call this at logging, evaluation and checkpoint steps so their
- * resident memory stays flat. Returns false where the C library has no such call (nothing is done there).
+ * the middle of the heap), and the bfpo host allocator's idle large blocks unless `keepIdleBlocks`. Tensors of
+ * ever-changing sizes (padding-free batches, evaluation batches) leave holes in glibc's heap that it keeps resident;
+ * long runs call this at log records (keeping the idle blocks, which the next step reuses and which never exceed the
+ * peak in use), and after evaluations and checkpoints (all of it), so their resident memory stays flat. Returns
+ * false where the C library has no such call (then only the idle blocks are released).
  */
-export const releaseFreeHostMemory = (): boolean => native.releaseFreeHostMemory();
+export const releaseFreeHostMemory = (o: { keepIdleBlocks?: boolean } = {}): boolean => native.releaseFreeHostMemory(o.keepIdleBlocks === true);
 
 /**
  * Which allocator CPU tensors use: 'bfpo' (blocks from 128 KiB on are mappings of their own, rounded to a size class

@@ -105,6 +105,14 @@ export interface TrainResult {
   alreadyComplete?: boolean;
   /** What the run noticed on its way (damaged checkpoints skipped, a stale lock taken over); also shown on the console. */
   notes: string[];
+  /**
+   * Seconds this process spent in the training loop: from its first step to the end of its last one, reference
+   * log-probs, evaluations and checkpoints during training included; loading before it and the final model write
+   * after it excluded (train_results.json: `train_runtime`). 0 when nothing was trained.
+   */
+  trainRuntime?: number;
+  /** Tokens this process trained on in that time (summed over ranks). */
+  trainTokens?: number;
 }
 
 /** Why a run stopped before its last step. */
@@ -408,6 +416,8 @@ function* trainLoop(
         averager.add({ grad_norm: norm });
       }
       state.step += 1;
+      result.trainRuntime = (Date.now() - started) / 1000;
+      result.trainTokens = tokensSinceStart;
       state.position = task.train.position();
       if (steps.buffer) state.bufferPosition = steps.buffer.position();
       result.globalStep = state.step;
@@ -425,8 +435,9 @@ function* trainLoop(
         });
         hooks.onLog?.(record);
         // Batches of changing lengths fragment glibc's heap, which keeps the holes resident: a long run's memory
-        // would creep up by a few MiB per 1,000 steps. Returning the free pages at each record keeps it flat.
-        releaseFreeHostMemory();
+        // would creep up by a few MiB per 1,000 steps. Returning the free pages at each record keeps it flat. The
+        // host allocator's idle blocks stay: the next step reuses them (released, they would be faulted in again).
+        releaseFreeHostMemory({ keepIdleBlocks: true });
       }
       log.progress(state.step);
       if (c.evalStrategy === 'steps' && state.step % c.evalSteps === 0) evaluate();
@@ -461,7 +472,11 @@ function* trainLoop(
         `${lastSaved ? `The last checkpoint ${lastSaved} is intact; ` : ''}${(err as NodeJS.ErrnoException).code === 'ENOSPC' ? 'free disk space' : 'fix the cause'} ` +
         'and rerun the same command to write it again');
     }
-    writeJson(join(c.outputDir, 'train_results.json'), { run_name: c.runName ?? null, global_step: state.step, ...result.lastLog, ...result.lastEval });
+    const runtime = result.trainRuntime ?? 0;
+    const timing = runtime > 0 ? {
+      train_runtime: runtime, train_steps_per_second: (state.step - startStep) / runtime, train_tokens_per_second: (result.trainTokens ?? 0) / runtime,
+    } : {};
+    writeJson(join(c.outputDir, 'train_results.json'), { run_name: c.runName ?? null, global_step: state.step, ...timing, ...result.lastLog, ...result.lastEval });
     return result;
   } finally {
     stop?.dispose();

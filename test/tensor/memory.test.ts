@@ -340,6 +340,13 @@ describe('the host allocator', () => {
     assert.equal(step(1310720), 40 * 1310720, 'reused blocks hold what is written into them');
     assert.equal(step(917504), 40 * 917504);
     assert.equal(memoryStats().hostMappedBytes, mapped, 'smaller requests mapped new blocks');
+    // A log record's release keeps them too; a full release does not.
+    releaseFreeHostMemory({ keepIdleBlocks: true });
+    step(1572864);
+    assert.equal(memoryStats().hostMappedBytes, mapped, 'releaseFreeHostMemory({ keepIdleBlocks: true }) gave the blocks back');
+    releaseFreeHostMemory();
+    step(1572864);
+    assert.ok(memoryStats().hostMappedBytes >= mapped + 40 * 6 * 2 ** 20, 'releaseFreeHostMemory() kept the blocks');
     assert.ok(memoryStats().hostReusedBlocks - reused >= 80, `${memoryStats().hostReusedBlocks - reused} requests reused a block`);
     // A request of less than half a free block's size does not take it (that would keep twice its memory resident).
     step(262144);

@@ -238,8 +238,15 @@ test('the loop frees what it creates: live tensors after a run equal those befor
 test('logging_first_step adds a log after step 1; the run name reaches train_results.json', () => {
   const dir = tmp();
   const m = model(10);
+  const t0 = Date.now();
   train(m, prefTask(m, makePairs(8, 3), 1), testConfig(dir, { loggingSteps: 5, loggingFirstStep: true, runName: 'r1' }), rawStore(m));
+  const elapsed = Date.now() - t0;
   const steps = readFileSync(join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
   assert.deepEqual(steps, [1, 5, 8]);
-  assert.equal(JSON.parse(readFileSync(join(dir, 'train_results.json'), 'utf8')).run_name, 'r1');
+  const results = JSON.parse(readFileSync(join(dir, 'train_results.json'), 'utf8'));
+  assert.equal(results.run_name, 'r1');
+  // The training loop's time: positive, within the whole call's, and consistent with the rates written next to it.
+  assert.ok(results.train_runtime > 0 && results.train_runtime * 1000 <= elapsed, `train_runtime ${results.train_runtime} s, call ${elapsed} ms`);
+  assert.ok(Math.abs(results.train_steps_per_second * results.train_runtime - 8) < 1e-6, 'steps per second x runtime = 8 steps');
+  assert.ok(results.train_tokens_per_second > 0);
 });
