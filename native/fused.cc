@@ -93,32 +93,50 @@ int64_t Grain(int64_t width) { return std::max<int64_t>(1, 32768 / std::max<int6
 
 // ============================== RMSNorm ==============================
 
+// One row: y = round_O(round_X(x * rstd) * w); returns rstd. Sixteen independent partial sums let the compiler
+// vectorise the sum of squares without reassociating it (the same order on every CPU level).
+template <typename XT, typename WT, typename OT>
+BFPO_INLINE float RmsRow(const XT* xr, const WT* w, OT* yr, int64_t d, float eps) {
+  float acc[16] = {0};
+  int64_t i = 0;
+  for (; i + 16 <= d; i += 16) {
+#pragma omp simd
+    for (int j = 0; j < 16; j++) {
+      const float v = Load(xr, i + j);
+      acc[j] += v * v;
+    }
+  }
+  float ss = 0;
+  for (int j = 0; j < 16; j++) ss += acc[j];
+  for (; i < d; i++) {
+    const float v = Load(xr, i);
+    ss += v * v;
+  }
+  const float rs = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
+#pragma omp simd
+  for (int64_t k = 0; k < d; k++) Store(yr, k, RoundTo<XT>(Load(xr, k) * rs) * Load(w, k));
+  return rs;
+}
+BFPO_ROW_KERNEL float RmsNormRowForward(const float* x, const float* w, float* y, int64_t d, float eps) { return RmsRow(x, w, y, d, eps); }
+BFPO_ROW_KERNEL float RmsNormRowForward(const float* x, const uint16_t* w, float* y, int64_t d, float eps) { return RmsRow(x, w, y, d, eps); }
+BFPO_ROW_KERNEL float RmsNormRowForward(const uint16_t* x, const float* w, float* y, int64_t d, float eps) { return RmsRow(x, w, y, d, eps); }
+BFPO_ROW_KERNEL float RmsNormRowForward(const uint16_t* x, const uint16_t* w, uint16_t* y, int64_t d, float eps) { return RmsRow(x, w, y, d, eps); }
+
 // y = round_O(round_X(x * rstd) * w), rstd = 1 / sqrt(mean(x^2) + eps) per row, in float32.
 template <typename X, typename W, typename O>
 void RmsNormForwardKernel(const typename X::T* x, const typename W::T* w, typename O::T* y, float* rstd,
                           int64_t rows, int64_t d, float eps) {
   at::parallel_for(0, rows, Grain(d), [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; r++) {
-      const typename X::T* xr = x + r * d;
-      typename O::T* yr = y + r * d;
-      // Sixteen independent partial sums let the compiler vectorise without reassociating.
-      float acc[16] = {0};
-      int64_t i = 0;
-      for (; i + 16 <= d; i += 16) {
-        for (int j = 0; j < 16; j++) {
-          const float v = X::Load(xr[i + j]);
-          acc[j] += v * v;
-        }
+      using XT = typename X::T;
+      using WT = typename W::T;
+      using OT = typename O::T;
+      // DispatchRms makes O bfloat16 only when x and w both are; the other instantiations never run.
+      if constexpr (std::is_same_v<OT, uint16_t> != (std::is_same_v<XT, uint16_t> && std::is_same_v<WT, uint16_t>)) {
+        rstd[r] = RmsRow(x + r * d, w, y + r * d, d, eps);
+      } else {
+        rstd[r] = RmsNormRowForward(x + r * d, w, y + r * d, d, eps);
       }
-      float ss = 0;
-      for (int j = 0; j < 16; j++) ss += acc[j];
-      for (; i < d; i++) {
-        const float v = X::Load(xr[i]);
-        ss += v * v;
-      }
-      const float rs = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
-      rstd[r] = rs;
-      for (int64_t k = 0; k < d; k++) yr[k] = O::Store(X::Round(X::Load(xr[k]) * rs) * W::Load(w[k]));
     }
   });
 }
@@ -296,6 +314,31 @@ RowIndexer MakeIndexer(const std::vector<at::Tensor>& ops) {
 // gx2 = g2 c2 - g1 s1. Each product and the sum are rounded to E's dtype as the composed ops do. x (and g), cos and
 // sin are strided over the leading dims (cos and sin expanded to x's shape), contiguous in the last; out is
 // contiguous.
+template <typename T>
+BFPO_INLINE void RotaryRow(const T* xr, const T* cr, const T* sr, T* orow, int64_t half, bool backward) {
+  if (backward) {
+#pragma omp simd
+    for (int64_t i = 0; i < half; i++) {
+      const float a = Load(xr, i), b = Load(xr, i + half);
+      Store(orow, i, RoundTo<T>(a * Load(cr, i)) + RoundTo<T>(b * Load(sr, i + half)));
+      Store(orow, i + half, RoundTo<T>(b * Load(cr, i + half)) - RoundTo<T>(a * Load(sr, i)));
+    }
+  } else {
+#pragma omp simd
+    for (int64_t i = 0; i < half; i++) {
+      const float a = Load(xr, i), b = Load(xr, i + half);
+      Store(orow, i, RoundTo<T>(a * Load(cr, i)) - RoundTo<T>(b * Load(sr, i)));
+      Store(orow, i + half, RoundTo<T>(b * Load(cr, i + half)) + RoundTo<T>(a * Load(sr, i + half)));
+    }
+  }
+}
+BFPO_ROW_KERNEL void RotaryRowF32(const float* x, const float* c, const float* s, float* o, int64_t half, bool backward) {
+  RotaryRow(x, c, s, o, half, backward);
+}
+BFPO_ROW_KERNEL void RotaryRowBF16(const uint16_t* x, const uint16_t* c, const uint16_t* s, uint16_t* o, int64_t half, bool backward) {
+  RotaryRow(x, c, s, o, half, backward);
+}
+
 template <typename E, bool Backward>
 void RotaryKernel(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, const at::Tensor& out) {
   const int64_t hd = x.size(-1), half = hd / 2;
@@ -311,18 +354,8 @@ void RotaryKernel(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& 
       const typename E::T* cr = cp + ix.Offset(r, 1);
       const typename E::T* sr = sp + ix.Offset(r, 2);
       typename E::T* orow = op + r * hd;
-      for (int64_t i = 0; i < half; i++) {
-        const float a = E::Load(xr[i]), b = E::Load(xr[i + half]);
-        const float c1 = E::Load(cr[i]), c2 = E::Load(cr[i + half]);
-        const float s1 = E::Load(sr[i]), s2 = E::Load(sr[i + half]);
-        if (Backward) {
-          orow[i] = E::Store(E::Round(a * c1) + E::Round(b * s2));
-          orow[i + half] = E::Store(E::Round(b * c2) - E::Round(a * s1));
-        } else {
-          orow[i] = E::Store(E::Round(a * c1) - E::Round(b * s1));
-          orow[i + half] = E::Store(E::Round(b * c2) + E::Round(a * s2));
-        }
-      }
+      if constexpr (std::is_same_v<E, F32>) RotaryRowF32(xr, cr, sr, orow, half, Backward);
+      else RotaryRowBF16(xr, cr, sr, orow, half, Backward);
     }
   });
 }
