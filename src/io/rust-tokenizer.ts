@@ -85,7 +85,7 @@ const describeDifference = (text: string): string => JSON.stringify(text.length 
 export interface BatchEncoderOptions {
   /** Default `auto`; the environment variable {@link BACKEND_ENV} overrides it. */
   backend?: TokenizerBackend;
-  /** How many of the run's first texts are also encoded by the JavaScript tokenizer and compared (default 256). */
+  /** How many of the run's first texts are also encoded by the JavaScript tokenizer and compared (default 64). */
   checkTexts?: number;
   /** Receives a line when the Rust library gives different ids and encoding switches to JavaScript. */
   log?: (line: string) => void;
@@ -193,7 +193,7 @@ export async function batchEncoder(tok: Tokenizer, opts: BatchEncoderOptions = {
   if (!TOKENIZER_BACKENDS.includes(backend)) {
     throw expected(`one of ${TOKENIZER_BACKENDS.join(', ')}`, fromEnv ? `the environment variable ${BACKEND_ENV}` : 'tokenizer_backend', backend);
   }
-  const checkTexts = opts.checkTexts ?? 256;
+  const checkTexts = opts.checkTexts ?? 64;
   if (!Number.isInteger(checkTexts) || checkTexts < 0) throw expected('a non-negative integer', 'checkTexts', checkTexts);
   const chosen = fromEnv ? `${BACKEND_ENV}=${backend}` : `tokenizer_backend: ${backend}`;
   if (backend === 'js') return jsEncoder(tok, chosen);

@@ -63,7 +63,7 @@ export type EncoderFactory = () => Promise<BatchTextEncoder>;
  */
 export function dataEncoder(s: RunSettings, tokenizer: Tokenizer): EncoderFactory {
   let built: Promise<BatchEncoder> | undefined;
-  return () => (built ??= batchEncoder(tokenizer, { backend: s.tokenize.backend, log: note }).then((e) => { note(e.description); return e; }));
+  return () => (built ??= batchEncoder(tokenizer, { backend: s.tokenize.backend, checkTexts: s.tokenize.checkTexts, log: note }).then((e) => { note(e.description); return e; }));
 }
 
 /** A progress callback that shows phase `label`; a new display starts whenever the count starts over. */

@@ -53,6 +53,8 @@ export interface TokenizeSettings {
   packing: boolean;
   /** tokenizer_backend: which implementation encodes the data (the ids are the same). */
   backend: TokenizerBackend;
+  /** tokenizer_check_texts: how many of the run's first texts are compared with the JavaScript tokenizer's ids. */
+  checkTexts: number;
 }
 
 export interface LossSettings {
@@ -115,6 +117,7 @@ function checkCrossKeys(v: RecipeValues, task: RunTask): void {
   need(v, 'model_name_or_path', 'the model folder to start from');
   need(v, 'output_dir', 'where checkpoints and the final model go');
   if (!v.mixerOrNull('dataset_mixer')) throw new RecipeError('The recipe must set dataset_mixer (datasets and fractions, e.g. {data/PKU-SafeRLHF: 1.0})');
+  if (v.number('tokenizer_check_texts') < 0) throw new RecipeError(`tokenizer_check_texts must be 0 or more, not ${v.number('tokenizer_check_texts')}`);
   if (v.boolean('fp16')) throw new RecipeError('fp16 is not supported (float16 training needs loss scaling); set bf16: true instead');
   const useBuffer = v.boolean('use_buffer');
   if (useBuffer && !v.mixerOrNull('buffer_dataset_mixer')) throw new RecipeError('use_buffer is true but buffer_dataset_mixer is not set');
@@ -203,6 +206,7 @@ export function resolveSettings(recipe: Recipe, task: RunTask): RunSettings {
       assistantOnlyLoss: v.boolean('assistant_only_loss'),
       packing: v.boolean('packing'),
       backend: v.oneOf('tokenizer_backend', TOKENIZER_BACKENDS),
+      checkTexts: v.number('tokenizer_check_texts'),
     },
     tokenizedCache: {
       enabled: v.boolean('tokenized_cache'),

@@ -89,7 +89,8 @@ for (const [backend, who] of [['native', "bfpo's native encoder"], ['rust', 'the
   test(`${backend}: a difference in the run's first texts switches to the JavaScript tokenizer for good (auto) or is an error (required)`, async () => {
     await withEnv(undefined, async () => {
       const tok = tampered('▁dream', '▁models');
-      const examples = [...Array.from({ length: 30 }, (_, i) => example(i, 'the weather')), example(30, 'a dream'), example(31, 'the weather')];
+      // Pair 18's texts are the 55th to 57th: within the 64 compared by default.
+      const examples = [...Array.from({ length: 18 }, (_, i) => example(i, 'the weather')), example(18, 'a dream'), example(19, 'the weather')];
       const want = await tokenizePairs(examples, tok, lengths);
       // auto (the native encoder here; the switching code is the same for both): the probe corpus has neither word,
       // so the tampered encoder passes it, and the run's texts find the difference.
@@ -155,4 +156,16 @@ test('a difference only in escaped content is found at the first batch that has 
     assert.equal(auto.backend, 'js');
     assert.equal(logs.length, 1);
   });
+});
+
+test('tokenizer_check_texts reaches the encoder: the recipe value is how many texts are compared, and the log says so', async () => {
+  const { resolveSettings } = await import('../../src/recipe/settings.js');
+  const { loadRecipe } = await import('../../src/recipe/recipe.js');
+  const { dataEncoder } = await import('../../src/recipe/run.js');
+  const base = ['--model_name_or_path=m', '--output_dir=o', '--dataset_mixer={d: 1}'];
+  assert.equal(resolveSettings(loadRecipe(null, base), 'preference').tokenize.checkTexts, 64);
+  const s = resolveSettings(loadRecipe(null, [...base, '--tokenizer_check_texts=7', '--tokenizer_backend=native']), 'preference');
+  const enc = await dataEncoder(s, zephyrTokenizer() as unknown as Tokenizer)() as Awaited<ReturnType<typeof batchEncoder>>;
+  assert.equal(enc.backend, 'native');
+  assert.match(enc.description, /the first 7 texts are compared too/);
 });

@@ -57,7 +57,7 @@ test('a full recipe resolves to the typed settings, with defaults, the LoRA targ
     main: { mixer: { 'data/pku': 0.5, 'data/extra': 1 }, splits: ['train'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
     buffer: { mixer: { 'data/uf': 1 }, splits: ['train', 'test'], seed: 7, skipInvalid: false, testSplitSize: 0.1 },
   });
-  assert.deepEqual(s.tokenize, { mode: 'trl-0.7', maxLength: 256, maxPromptLength: 128, maxSeqLength: 2048, assistantOnlyLoss: true, packing: false, backend: 'auto' });
+  assert.deepEqual(s.tokenize, { mode: 'trl-0.7', maxLength: 256, maxPromptLength: 128, maxSeqLength: 2048, assistantOnlyLoss: true, packing: false, backend: 'auto', checkTexts: 64 });
   assert.deepEqual(s.batch, { train: 2, eval: 8, groupByLength: true });
   assert.deepEqual(s.loss, { type: 'bfpo', beta: 0.01, b1: 4, alpha: 0.25, labelSmoothing: 0, averageLogps: true });
   assert.equal(s.reference.strategy, 'adapter', 'use_peft without an explicit reference_strategy uses the adapter-disabled model');
@@ -103,6 +103,7 @@ test('every cross-key and loss error is raised from resolveSettings', () => {
   fails(['--model_name_or_path=m'], /The recipe must set output_dir/);
   fails(['--model_name_or_path=m', '--output_dir=o'], /must set dataset_mixer/);
   fails([...base, '--fp16=true'], /fp16 is not supported/);
+  fails([...base, '--tokenizer_check_texts=-1'], /tokenizer_check_texts must be 0 or more, not -1/);
   fails([...base, '--use_buffer=true'], /use_buffer is true but buffer_dataset_mixer is not set/);
   fails([...base, '--use_buffer=true', '--buffer_dataset_mixer={d: 1}'], /use_buffer applies to preference training/, 'sft');
   fails([...base, '--use_peft=true', '--use_selective=true'], /use_peft and use_selective both choose what trains/);
