@@ -1,12 +1,13 @@
 // Data preparation end to end, as `bfpo prepare` / `bfpo train` do it before the first step: load the tokenizer,
 // hash and read a Parquet file of PKU-SafeRLHF-shaped rows, adapt and mix them, render the Zephyr chat template,
 // tokenize (Mistral vocabulary), batch, and write the tokenized-data cache. Once with bfpo's JavaScript tokenizer,
-// once with Hugging Face's Rust library, once with bfpo's native encoder (what auto picks for this vocabulary), then
-// a second run that reads the cache. Then where the time goes, and the
+// once with Hugging Face's Rust library, once with bfpo's native encoder (what auto picks for this vocabulary), each
+// in a process of its own after a warm-up run there, then a second run that reads the cache. Then where the time goes, and the
 // ways to use both cores on the same pairs (one thread, worker threads, the Rust library's own threads).
 //
 // Run: npm run bench -- prepare   (BFPO_BENCH_PREP_PAIRS, default 4000; BFPO_BENCH_PREP_WORDS, default zipf,common;
 // rows with the lengths of bench/train-realistic.ts)
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -119,12 +120,13 @@ async function benchWords(words: WordSource): Promise<BenchRow[]> {
   const perToken = (r: { wall: number; cpu: number; tokens: number }): string => `${(r.tokens / r.cpu / 1000).toFixed(0)}k tokens per CPU-second, ${r.wall.toFixed(2)} s`;
   try {
     const recipe = writeInputs(dir, n, words);
-    // Warm-up (module loading, JIT), then the measured runs, each with an empty cache.
-    await prepareRun(recipe, 'native', join(dir, 'warm'));
-    const js = await prepareRun(recipe, 'js', join(dir, 'c-js'));
-    const rust = await prepareRun(recipe, 'rust', join(dir, 'c-rust'));
-    const nat = await prepareRun(recipe, 'auto', join(dir, 'c-native'));
+    // Each implementation in a process of its own (a warm-up run for module loading and JIT, then the measured run
+    // with an empty cache), so that none inherits another's heap; then a run that finds the cache.
+    const js = inChild(recipe, 'js', join(dir, 'c-js'));
+    const rust = inChild(recipe, 'rust', join(dir, 'c-rust'));
+    const nat = inChild(recipe, 'auto', join(dir, 'c-native'));
     if (!nat.log.some((l) => l.includes("tokenizing with bfpo's native encoder"))) throw new Error(`auto did not pick the native encoder: ${nat.log.join(' | ')}`);
+    await prepareRun(recipe, 'native', join(dir, 'warm'));
     const hit = await prepareRun(recipe, 'auto', join(dir, 'c-native'));
     if (!hit.log.some((l) => l.includes('read from the cache'))) throw new Error(`the second run did not read the cache: ${hit.log.join(' | ')}`);
     const stored = (d: string): Buffer => readFileSync(join(dir, d, readdir(join(dir, d))));
@@ -141,6 +143,16 @@ async function benchWords(words: WordSource): Promise<BenchRow[]> {
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
+}
+
+type RunResult = Awaited<ReturnType<typeof prepareRun>>;
+
+/** `prepareRun` in a child process of its own (bench/prepare-child.ts), after a warm-up run there. */
+function inChild(recipe: string, backend: string, cacheDir: string): RunResult {
+  const r = spawnSync(process.execPath, ['--conditions=bfpo-source', '--import', 'tsx', join(import.meta.dirname, 'prepare-child.ts'), recipe, backend, cacheDir],
+    { encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (r.status !== 0) throw new Error(`the ${backend} preparation failed (${r.status}): ${r.stderr.slice(-2000)}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as RunResult;
 }
 
 /** The binary file of the one cache entry in `d`. */
