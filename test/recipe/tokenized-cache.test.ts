@@ -175,3 +175,34 @@ test('the cache folder: tokenized_cache_dir, else $XDG_CACHE_HOME/bfpo/tokenized
     if (saved === undefined) delete process.env.XDG_CACHE_HOME; else process.env.XDG_CACHE_HOME = saved;
   }
 });
+
+test('the cache file round-trips records that cross its 4 MiB write blocks, two splits and two datasets', async () => {
+  const { readTokenizedCache, writeTokenizedCache } = await import('../../src/data/tokenized-cache.js');
+  const dir = mkdtempSync(join(tmpdir(), 'bfpo-cache-blocks-'));
+  try {
+    // 700k + 600k ids in the first pair: its rejected row crosses the first 1M-word block; then small pairs.
+    const seq = (n: number, seed: number, promptLength: number) => ({ ids: Int32Array.from({ length: n }, (_, i) => (i * 7919 + seed) % 32000), promptLength });
+    const pair = (n: number, m: number, i: number, dataset: string) => ({
+      chosen: seq(n, i, 3), rejected: seq(m, i + 1, 3), isChosenSafe: (i % 2) as 0 | 1, isRejectedSafe: 1 as const, source: { dataset, row: i },
+    });
+    const splits = {
+      train: [pair(700_000, 600_000, 0, 'a'), pair(5, 9, 1, 'b'), pair(1_048_576, 4, 2, 'a')],
+      test: [pair(12, 3, 3, 'b')],
+    };
+    const file = writeTokenizedCache(dir, 'k', 'pairs', splits);
+    assert.equal(statSync(file).size, 4 * (4 * 8 + 700_000 + 600_000 + 5 + 9 + 1_048_576 + 4 + 12 + 3));
+    const back = readTokenizedCache(dir, 'k', 'pairs');
+    assert.ok(back.splits, 'the entry was not read back');
+    for (const name of ['train', 'test'] as const) {
+      assert.equal(back.splits[name].length, splits[name].length);
+      back.splits[name].forEach((p, i) => {
+        const want = splits[name][i]!;
+        assert.deepEqual(p.chosen.ids, want.chosen.ids);
+        assert.deepEqual(p.rejected.ids, want.rejected.ids);
+        assert.deepEqual([p.chosen.promptLength, p.isChosenSafe, p.isRejectedSafe, p.source], [3, want.isChosenSafe, 1, want.source]);
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
