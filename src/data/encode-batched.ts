@@ -1,7 +1,7 @@
 // Runs many tokenization generators (EncodeSteps) with a batch encoder, in groups: while one group's texts are
 // encoded (the Rust library encodes on its own threads), this thread renders the next group's chat templates.
 import { expected } from '../errors.js';
-import type { BatchTextEncoder, EncodeSteps } from './tokenizer.js';
+import type { BatchTextEncoder, EncodeSteps, TokenIds } from './tokenizer.js';
 
 /** Options of {@link runStepsBatched}. */
 export interface BatchedStepsOptions {
@@ -12,7 +12,7 @@ export interface BatchedStepsOptions {
 }
 
 interface Waiting<T> { steps: EncodeSteps<T>; index: number; texts: string[] }
-interface Group<T> { waiting: Waiting<T>[]; ids: Promise<number[][]>; end: number }
+interface Group<T> { waiting: Waiting<T>[]; ids: Promise<TokenIds[]>; end: number }
 
 /**
  * The results of `steps(item)` for every item, in order, each generator's texts encoded by `encoder` together with
@@ -26,7 +26,7 @@ export async function runStepsBatched<X, T>(items: readonly X[], steps: (item: X
   const chunk = opts.chunkSize ?? 512;
   if (!Number.isInteger(chunk) || chunk < 1) throw expected('a positive integer', 'chunkSize', chunk);
   const out: T[] = new Array(items.length);
-  const encode = (waiting: Waiting<T>[]): Promise<number[][]> => {
+  const encode = (waiting: Waiting<T>[]): Promise<TokenIds[]> => {
     const texts = waiting.flatMap((w) => w.texts);
     const ids = texts.length > 0 ? encoder.encodeBatch(texts) : Promise.resolve([]);
     ids.catch(() => undefined); // awaited later; a failure surfaces there, not as an unhandled rejection

@@ -2,7 +2,7 @@
 // (content through the end-of-turn token); `trl-0.7` learns every token of the rendered conversation, as the original's SFT did.
 import { ArgumentError } from '../errors.js';
 import type { TokenizeMode } from './tokenize.js';
-import { runSteps, type EncodeSteps, type TextTokenizer } from './tokenizer.js';
+import { runSteps, type EncodeSteps, type TextTokenizer, type TokenIds } from './tokenizer.js';
 import type { ExampleSource, SftExample } from './types.js';
 
 /** A tokenized conversation: `learn[i]` is 1 where position i carries a label. */
@@ -13,8 +13,9 @@ export interface TokenizedSft {
 }
 
 /** Number of tokens of enc(text) that enc(prefix) covers (one fewer when the last prefix token merged). */
-function tokenBoundary(full: number[], prefixIds: number[]): number {
-  return prefixIds.every((t, i) => full[i] === t) ? prefixIds.length : prefixIds.length - 1;
+function tokenBoundary(full: TokenIds, prefixIds: TokenIds): number {
+  for (let i = 0; i < prefixIds.length; i++) if (full[i] !== prefixIds[i]) return prefixIds.length - 1;
+  return prefixIds.length;
 }
 
 /** Options of {@link tokenizeSft}. */
@@ -38,7 +39,7 @@ export function* sftSteps(ex: SftExample, tok: TextTokenizer, opts: SftTokenizeO
     }
   }
   const [encoded, ...turnIds] = yield [text, ...turns.flatMap((t) => (t.first ? [t.through] : [t.before, t.through]))];
-  let ids = encoded!;
+  let ids = Array.from(encoded!);
   const learn = new Uint8Array(ids.length);
   if (!clean) learn.fill(1);
   let at = 0;

@@ -2,7 +2,7 @@
 // `clean` (prompt with the generation prompt, answer + one end-of-turn token, no duplicate BOS/EOS) and
 // `trl-0.7` (the original's exact sequences: header inside the completion, BOS prepended, EOS appended twice).
 import { ArgumentError, expected } from '../errors.js';
-import { runSteps, type EncodeSteps, type TextTokenizer } from './tokenizer.js';
+import { runSteps, type EncodeSteps, type TextTokenizer, type TokenIds } from './tokenizer.js';
 import type { ExampleSource, Message, PreferenceExample } from './types.js';
 
 /** `clean` (default) or `trl-0.7` (reproduces the original's token sequences, quirks included). */
@@ -36,7 +36,11 @@ export interface TokenizedPair {
   source: ExampleSource;
 }
 
-const sameStart = (full: number[], prefix: number[]): boolean => prefix.every((t, i) => full[i] === t);
+const sameStart = (full: TokenIds, prefix: TokenIds): boolean => {
+  if (prefix.length > full.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (full[i] !== prefix[i]) return false;
+  return true;
+};
 
 /** Checks the length options once. */
 export function checkTokenizeOptions(opts: TokenizeOptions): void {
@@ -52,7 +56,7 @@ export function checkTokenizeOptions(opts: TokenizeOptions): void {
  * maxPromptLength (keeping its end by default); if that is still too long, answers are cut to
  * maxLength − maxPromptLength. `longer` is measured once, before any cut, as the original does.
  */
-function truncate(parts: { prompt: number[]; answer: number[] }[], opts: TokenizeOptions): void {
+function truncate(parts: Parts[], opts: TokenizeOptions): void {
   const longer = Math.max(...parts.map((p) => p.answer.length));
   for (const p of parts) {
     if (p.prompt.length + longer > opts.maxLength) {
@@ -64,23 +68,23 @@ function truncate(parts: { prompt: number[]; answer: number[] }[], opts: Tokeniz
   }
 }
 
-function sequence(p: { prompt: number[]; answer: number[] }): TokenizedSequence {
+function sequence(p: Parts): TokenizedSequence {
   const ids = new Int32Array(p.prompt.length + p.answer.length);
   ids.set(p.prompt);
   ids.set(p.answer, p.prompt.length);
   return { ids, promptLength: p.prompt.length };
 }
 
-type Parts = { prompt: number[]; answer: number[] };
+type Parts = { prompt: TokenIds; answer: TokenIds };
 
 /** trl 0.7.7: enc(prompt + answer) split at len(enc(prompt)), moved one left when the last prompt token merged. */
-function trlSplit(full: number[], promptIds: number[]): Parts {
+function trlSplit(full: TokenIds, promptIds: TokenIds): { prompt: number[]; answer: number[] } {
   let start = promptIds.length;
   if (!sameStart(full, promptIds)) start -= 1;
-  return { prompt: full.slice(0, start), answer: full.slice(start) };
+  return { prompt: Array.from(full.slice(0, start)), answer: Array.from(full.slice(start)) };
 }
 
-function* trlSteps(ex: PreferenceExample, tok: TextTokenizer): EncodeSteps<[Parts, Parts]> {
+function* trlSteps(ex: PreferenceExample, tok: TextTokenizer): EncodeSteps<[{ prompt: number[]; answer: number[] }, { prompt: number[]; answer: number[] }]> {
   const promptText = tok.applyChatTemplate(ex.prompt, { addGenerationPrompt: false });
   const chosenText = promptText + tok.applyChatTemplate(ex.chosen, { addGenerationPrompt: false });
   const rejectedText = promptText + tok.applyChatTemplate(ex.rejected, { addGenerationPrompt: false });
@@ -111,11 +115,14 @@ function cleanText(tok: TextTokenizer, promptText: string, prompt: Message[], an
 }
 
 /** The answer ids through their last end-of-turn token, or with one appended when they have none. */
-function endAtTurn(ids: number[], eot: number): number[] {
-  const end = ids.lastIndexOf(eot);
-  if (end >= 0) ids.length = end + 1; // drop what the template writes after the end-of-turn token (a newline)
-  else ids.push(eot);
-  return ids;
+function endAtTurn(ids: TokenIds, eot: number): Int32Array {
+  const a = ids instanceof Int32Array ? ids : Int32Array.from(ids);
+  const end = a.lastIndexOf(eot);
+  if (end >= 0) return a.subarray(0, end + 1); // drop what the template writes after the end-of-turn token (a newline)
+  const out = new Int32Array(a.length + 1);
+  out.set(a);
+  out[a.length] = eot;
+  return out;
 }
 
 function* cleanSteps(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOptions): EncodeSteps<[Parts, Parts]> {
@@ -129,7 +136,7 @@ function* cleanSteps(ex: PreferenceExample, tok: TextTokenizer, opts: TokenizeOp
   const alone = merged.length > 0 ? yield merged.map((k) => texts[k]!.slice(promptText.length)) : [];
   const answers = [0, 1].map((k) => endAtTurn(merged.includes(k) ? alone[merged.indexOf(k)]! : full[k]!.slice(promptIds!.length), eot));
   const prompt = tok.bosTokenId !== null && promptIds![0] !== tok.bosTokenId ? [tok.bosTokenId, ...promptIds!] : promptIds!;
-  return [{ prompt, answer: answers[0]! }, { prompt: [...prompt], answer: answers[1]! }];
+  return [{ prompt, answer: answers[0]! }, { prompt: prompt.slice(), answer: answers[1]! }];
 }
 
 /**

@@ -28,15 +28,18 @@ export interface TextTokenizer {
  * Face's Rust library through the io layer's `batchEncoder`).
  */
 export interface BatchTextEncoder {
-  encodeBatch(texts: string[]): Promise<number[][]>;
+  encodeBatch(texts: string[]): Promise<TokenIds[]>;
 }
+
+/** One text's ids: a plain array, or an Int32Array as the native encoder returns them (no copy into an array). */
+export type TokenIds = number[] | Int32Array;
 
 /**
  * Tokenization as a generator: it yields the texts it needs encoded (without the tokenizer's own special tokens),
  * receives their ids in the same order, possibly yields again, and returns its result. Rendering happens between
  * yields, so a batch encoder can encode one group's texts while the next group renders.
  */
-export type EncodeSteps<T> = Generator<string[], T, number[][]>;
+export type EncodeSteps<T> = Generator<string[], T, TokenIds[]>;
 
 /** Runs `steps` with `tok.encode`, one text at a time. */
 export function runSteps<T>(steps: EncodeSteps<T>, tok: TextTokenizer): T {

@@ -21,7 +21,8 @@ export const BACKEND_ENV = 'BFPO_TOKENIZER_BACKEND';
 
 /** Many texts to ids, as `Tokenizer.encode(text, { addSpecialTokens: false })` gives them, in order. */
 export interface BatchEncoder {
-  encodeBatch(texts: string[]): Promise<number[][]>;
+  /** One id list per text: a plain array, or an Int32Array view where the native encoder made it. */
+  encodeBatch(texts: string[]): Promise<(number[] | Int32Array)[]>;
   /** The implementation that encodes now (one that found a difference reports `js`). */
   readonly backend: 'native' | 'rust' | 'js';
   /** One line for the log: which implementation encodes, and why. */
@@ -168,13 +169,8 @@ function candidate(tok: Tokenizer, name: 'native' | 'rust'): Candidate | { reaso
   };
 }
 
-/** `ids` as a plain array (the native encoder returns typed-array views). */
-const plainIds = (ids: ArrayLike<number>): number[] => {
-  if (Array.isArray(ids)) return ids as number[];
-  const out: number[] = new Array(ids.length);
-  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
-  return out;
-};
+/** `ids` as they are if an array or the native encoder's Int32Array view (no copy), anything else copied into an array. */
+const tokenIds = (ids: ArrayLike<number>): number[] | Int32Array => (Array.isArray(ids) || ids instanceof Int32Array ? ids : Array.from(ids));
 
 /**
  * A batch encoder for `tok`: with backend `auto`, bfpo's native encoder, else the Rust library, the first of them
@@ -271,7 +267,7 @@ function checkedEncoder(tok: Tokenizer, c: Candidate, checkTexts: number, escape
         return jsIds(texts);
       }
       checked += n;
-      return ids.map(plainIds);
+      return ids.map(tokenIds);
     },
   };
 }

@@ -13,10 +13,10 @@ function charEncoder(): BatchTextEncoder & { batches: string[][] } {
 // Item n: encodes "n", and when n is odd also "n!" in a second round; returns the sum of all codes.
 function* steps(n: number): EncodeSteps<number> {
   const [a] = yield [String(n)];
-  let sum = a!.reduce((x, y) => x + y, 0);
+  let sum = Array.from(a!).reduce((x, y) => x + y, 0);
   if (n % 2 === 1) {
     const [b] = yield [`${n}!`];
-    sum += b!.reduce((x, y) => x + y, 0);
+    sum += Array.from(b!).reduce((x, y) => x + y, 0);
   }
   return sum;
 }
