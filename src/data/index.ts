@@ -17,7 +17,7 @@ export {
   mixDatasets, checkMixerFraction, describeCount, datasetPath, testIsTrainWarning, type MixOptions, type Mixture, type MixCount,
 } from './mixer.js';
 export { Prng } from './prng.js';
-export { runSteps, type TextTokenizer, type BatchTextEncoder, type EncodeSteps } from './tokenizer.js';
+export { runSteps, type TextTokenizer, type BatchTextEncoder, type EncodeSteps, type TokenIds } from './tokenizer.js';
 export { runStepsBatched, type BatchedStepsOptions } from './encode-batched.js';
 export {
   tokenizePair, pairSteps, checkTokenizeOptions, type TokenizeMode, type TokenizeOptions, type TokenizedPair, type TokenizedSequence,
