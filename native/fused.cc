@@ -43,20 +43,6 @@ inline uint16_t Bf16Store(float f) {
   return b;
 }
 
-struct F32 {
-  using T = float;
-  static float Load(float v) { return v; }
-  static float Store(float v) { return v; }
-  static float Round(float v) { return v; }
-};
-
-struct BF16 {
-  using T = uint16_t;
-  static float Load(uint16_t v) { return Bf16Load(v); }
-  static uint16_t Store(float v) { return Bf16Store(v); }
-  static float Round(float v) { return Bf16Load(Bf16Store(v)); }
-};
-
 // v rounded to T's precision and back to float (float32: unchanged; bfloat16: nearest even).
 template <typename T>
 BFPO_INLINE float RoundTo(float v) {
@@ -68,6 +54,20 @@ BFPO_INLINE float RoundTo(float v) {
     return Load(&b, 0);
   }
 }
+
+struct F32 {
+  using T = float;
+  static float Load(float v) { return v; }
+  static float Store(float v) { return v; }
+  static float Round(float v) { return v; }
+};
+
+struct BF16 {
+  using T = uint16_t;
+  static float Load(uint16_t v) { return Bf16Load(v); }
+  static uint16_t Store(float v) { return Bf16Store(v); }
+  static float Round(float v) { return RoundTo<uint16_t>(v); }
+};
 
 bool FusedDtype(at::ScalarType t) { return t == at::kFloat || t == at::kBFloat16; }
 

@@ -1,7 +1,7 @@
 // SFT conversations → token ids with a label boundary per assistant turn. `clean` learns only the assistant turns
 // (content through the end-of-turn token); `trl-0.7` learns every token of the rendered conversation, as the original's SFT did.
 import { ArgumentError } from '../errors.js';
-import type { TokenizeMode } from './tokenize.js';
+import { sameStart, type TokenizeMode } from './tokenize.js';
 import { runSteps, type EncodeSteps, type TextTokenizer, type TokenIds } from './tokenizer.js';
 import type { ExampleSource, SftExample } from './types.js';
 
@@ -14,8 +14,7 @@ export interface TokenizedSft {
 
 /** Number of tokens of enc(text) that enc(prefix) covers (one fewer when the last prefix token merged). */
 function tokenBoundary(full: TokenIds, prefixIds: TokenIds): number {
-  for (let i = 0; i < prefixIds.length; i++) if (full[i] !== prefixIds[i]) return prefixIds.length - 1;
-  return prefixIds.length;
+  return sameStart(full, prefixIds) ? prefixIds.length : prefixIds.length - 1;
 }
 
 /** Options of {@link tokenizeSft}. */

@@ -36,7 +36,8 @@ export interface TokenizedPair {
   source: ExampleSource;
 }
 
-const sameStart = (full: TokenIds, prefix: TokenIds): boolean => {
+/** Whether `full` starts with every id of `prefix`. */
+export const sameStart = (full: TokenIds, prefix: TokenIds): boolean => {
   if (prefix.length > full.length) return false;
   for (let i = 0; i < prefix.length; i++) if (full[i] !== prefix[i]) return false;
   return true;

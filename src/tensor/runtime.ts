@@ -64,7 +64,7 @@ export const memoryStats = (): { liveTensors: number; hostBytes: number; hostMap
  * ever-changing sizes (padding-free batches, evaluation batches) leave holes in glibc's heap that it keeps resident;
  * long runs call this at log records (keeping the idle blocks, which the next step reuses and which never exceed the
  * peak in use), and after evaluations and checkpoints (all of it), so their resident memory stays flat. Returns
- * false where the C library has no such call (then only the idle blocks are released).
+ * false where the C library has no such call (then only the idle blocks are released, unless kept).
  */
 export const releaseFreeHostMemory = (o: { keepIdleBlocks?: boolean } = {}): boolean => native.releaseFreeHostMemory(o.keepIdleBlocks === true);
 

@@ -108,7 +108,7 @@ export interface TrainResult {
   /**
    * Seconds this process spent in the training loop: from its first step to the end of its last one, reference
    * log-probs, evaluations and checkpoints during training included; loading before it and the final model write
-   * after it excluded (train_results.json: `train_runtime`). 0 when nothing was trained.
+   * after it excluded (train_results.json: `train_runtime`). Absent when this process trained no step.
    */
   trainRuntime?: number;
   /** Tokens this process trained on in that time (summed over ranks). */
@@ -416,13 +416,13 @@ function* trainLoop(
         averager.add({ grad_norm: norm });
       }
       state.step += 1;
-      result.trainRuntime = (Date.now() - started) / 1000;
-      result.trainTokens = tokensSinceStart;
       state.position = task.train.position();
       if (steps.buffer) state.bufferPosition = steps.buffer.position();
       result.globalStep = state.step;
 
       const elapsed = (Date.now() - started) / 1000;
+      result.trainRuntime = elapsed;
+      result.trainTokens = tokensSinceStart;
       const perStep = elapsed / (state.step - startStep);
       const tokensPerSecond = tokensSinceStart / Math.max(elapsed, 1e-9);
       if (state.step % c.loggingSteps === 0 || state.step === totalSteps || (c.loggingFirstStep && state.step === 1)) {
