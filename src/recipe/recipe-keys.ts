@@ -137,7 +137,7 @@ export const RECIPE_KEYS: readonly KeySpec[] = [
   k('logging_first_step', 'boolean', 'training', false, 'Also log after the first step.'),
   k('report_to', 'enum-list', 'training', ['tensorboard'], 'tensorboard writes event files under output_dir/runs (log.jsonl is always written); the other trackers of transformers are accepted with a warning saying what is logged instead and how to import it.', { values: REPORT_TO_VALUES }),
   k('disable_tqdm', 'boolean', 'training', false, 'No progress bar (it is also off when stderr is not a terminal).'),
-  k('save_strategy', 'enum', 'training', 'steps', 'When to save checkpoints (one is always saved at the end).', { values: ['no', 'steps', 'epoch'] }),
+  k('save_strategy', 'enum', 'training', 'steps', 'When to save checkpoints; steps and epoch also save one at the end, no saves one only when a signal stops the run (and at the end of a run resumed from it).', { values: ['no', 'steps', 'epoch'] }),
   k('save_steps', 'integer', 'training', 500, 'Save a checkpoint every this many optimizer steps.'),
   k('save_total_limit', 'integer', 'training', null, 'Keep only this many newest checkpoints.', { nullable: true }),
   k('resume_from_checkpoint', 'string', 'training', null, 'Resume from this checkpoint folder (default: the last one in output_dir).', { nullable: true }),

@@ -1,6 +1,6 @@
 // The one training loop for SFT and preference training: gradient accumulation, clipping, schedule, bf16 master
 // weights, buffer data, evaluation, logging, checkpoints and automatic resuming.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { type PendingFile, pendingFile, writeFiles, writeFilesAsync } from '../io/atomic.js';
 import { join } from 'node:path';
 import { clipGradNormTensor_ } from '../tensor/autograd.js';
@@ -11,7 +11,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Device } from '../tensor/dtype.js';
 import {
-  assertSameRun, checkpointProblem, lastIntactCheckpoint, removeStaleFolders, saveCheckpoint, saveCheckpointAsync, writeJson,
+  assertSameRun, checkpointProblem, configDifferences, lastIntactCheckpoint, removeStaleFolders, saveCheckpoint, saveCheckpointAsync, writeJson,
   CheckpointDamagedError, CheckpointWriteError, RUN_CONFIG, TRAINER_STATE,
 } from './checkpoint.js';
 import { lockOutputDir, type RunLock } from './lock.js';
@@ -267,16 +267,23 @@ function* trainLoop(
       manualSeed(c.seed);
     }
     par?.syncWeights(masters ? [...params, ...optimParams] : params);
-    if (main) writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
-    const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir, stoppedBy: null, lastCheckpoint: resumeDir, notes };
     const finalResults = join(c.outputDir, 'train_results.json');
-    const complete = resumeDir && state.step >= totalSteps && existsSync(finalResults);
+    // A run with save_strategy "no" ends without a checkpoint: its run_config.json and train_results.json mark it done.
+    const doneWithout = main && !resumeDir ? finishedWithoutCheckpoint(c, totalSteps) : null;
+    const complete = (resumeDir && state.step >= totalSteps && existsSync(finalResults)) || doneWithout !== null;
+    if (main && !complete) {
+      // From here the folder's results are this run's to write: a stale train_results.json would mark it done.
+      rmSync(finalResults, { force: true });
+      writeJson(join(c.outputDir, RUN_CONFIG), c.runConfig);
+    }
+    const result: TrainResult = { globalStep: state.step, lastLog: {}, lastEval: {}, resumedFrom: resumeDir, stoppedBy: null, lastCheckpoint: resumeDir, notes };
     if (par ? par.agree('complete', complete ? 'yes' : null) !== null : complete) {
       // A finished run: nothing to train, evaluate or log (no new TensorBoard file).
       const say = (t: string): void => { if (c.console !== 'none' && main) process.stderr.write(`${t}\n`); };
       for (const n of notes) say(n);
-      say(`already complete: ${c.outputDir} finished at step ${state.step} of ${totalSteps} (checkpoint ${resumeDir}); ` +
-        'nothing to do; choose another output_dir to train afresh');
+      if (doneWithout !== null) result.globalStep = doneWithout;
+      say(`already complete: ${c.outputDir} finished at step ${result.globalStep} of ${totalSteps} ` +
+        `(${resumeDir ? `checkpoint ${resumeDir}` : 'save_strategy no: no checkpoint'}); nothing to do; choose another output_dir to train afresh`);
       const saved = JSON.parse(readFileSync(finalResults, 'utf8')) as Record<string, unknown>;
       for (const [k, v] of Object.entries(saved)) {
         if (typeof v !== 'number' || k === 'global_step') continue;
@@ -443,7 +450,10 @@ function* trainLoop(
       if (c.evalStrategy === 'steps' && state.step % c.evalSteps === 0) evaluate();
       const finished = state.step === totalSteps;
       const epochDone = task.train.position().batch >= task.train.length;
-      if (finished || (c.saveStrategy === 'steps' && state.step % c.saveSteps === 0) || (c.saveStrategy === 'epoch' && epochDone)) {
+      // The end always gets a checkpoint, except with save_strategy "no" in a run that never wrote one (resumed, it
+      // does: the interrupted run's checkpoint must not stay the newest).
+      const endCheckpoint = finished && (c.saveStrategy !== 'no' || resumeDir !== null);
+      if (endCheckpoint || (c.saveStrategy === 'steps' && state.step % c.saveSteps === 0) || (c.saveStrategy === 'epoch' && epochDone)) {
         lastSaved = yield* saveNow();
       }
       result.lastCheckpoint = lastSaved;
@@ -485,6 +495,25 @@ function* trainLoop(
     masters?.dispose();
     opt.dispose();
   }
+}
+
+/**
+ * The final step of a finished run in `c.outputDir` that wrote no checkpoint (save_strategy "no"): its
+ * train_results.json reaches `totalSteps` and its run_config.json matches this run's; null otherwise.
+ */
+function finishedWithoutCheckpoint(c: TrainerConfig, totalSteps: number): number | null {
+  const read = (name: string): Record<string, unknown> | null => {
+    try {
+      return JSON.parse(readFileSync(join(c.outputDir, name), 'utf8')) as Record<string, unknown>;
+    } catch {
+      return null;
+    }
+  };
+  const results = read('train_results.json');
+  const saved = results ? read(RUN_CONFIG) : null;
+  if (!results || !saved || configDifferences(saved, c.runConfig, c.resumeIgnoredKeys).length > 0) return null;
+  const step = results.global_step;
+  return typeof step === 'number' && step >= totalSteps ? step : null;
 }
 
 /** Optimizer steps per epoch and in all, and the schedule's settings. */

@@ -101,6 +101,53 @@ test('starting a finished run again says "already complete" and writes no Tensor
   assert.equal(stepLines(again.err).length, 0);
 });
 
+test('save_strategy no: a run ends without a checkpoint; a rerun is complete, a changed recipe trains afresh', () => {
+  const dir = tmp();
+  const run = (learningRate: number) => {
+    manualSeed(1);
+    const m = new TinyLM(11, 8, 0, 'float32');
+    return captured(() => train(m, { kind: 'sft', train: new SftSource(makePairs(8, 1), 4) }, testConfig(dir, { console: 'lines', maxSteps: 2, learningRate }), rawStore(m)));
+  };
+  const first = run(0.05);
+  assert.deepEqual(readdirSync(dir).filter((f) => f.includes('checkpoint')), [], 'no checkpoint folder');
+  assert.doesNotMatch(first.err, /checkpoint saved/);
+  assert.equal(first.result.lastCheckpoint, null);
+  assert.ok(readdirSync(dir).includes('model.bin'), 'the final model is written');
+  const again = run(0.05);
+  assert.match(again.err, new RegExp(`already complete: ${dir} finished at step 2 of 2 \\(save_strategy no: no checkpoint\\)`));
+  assert.equal(again.result.alreadyComplete, true);
+  assert.equal(again.result.globalStep, 2);
+  assert.equal(again.result.lastLog.loss, first.result.lastLog.loss);
+  const changed = run(0.01);
+  assert.doesNotMatch(changed.err, /already complete/);
+  assert.equal(changed.result.alreadyComplete, undefined);
+  assert.deepEqual(stepLines(changed.err).map((l) => l.step), ['1/2', '2/2']);
+  assert.equal(JSON.parse(readFileSync(join(dir, 'run_config.json'), 'utf8')).learning_rate, 0.01);
+});
+
+test('save_strategy no: a stopped run leaves a checkpoint; its resumption ends with one, so a rerun is complete', async () => {
+  const dir = tmp();
+  const config = testConfig(dir, { console: 'none', maxSteps: 4 });
+  const run = async (stopAt: number | null) => {
+    manualSeed(1);
+    const m = new TinyLM(11, 8, 0, 'float32');
+    const ac = new AbortController();
+    const hooks = { signal: ac.signal, onLog: (x: { step: number }) => { if (x.step === stopAt) ac.abort(); } };
+    return trainAsync(m, { kind: 'sft', train: new SftSource(makePairs(8, 1), 2) }, config, rawStore(m), hooks);
+  };
+  const stopped = await run(2);
+  assert.equal(stopped.stoppedBy, 'abort');
+  assert.equal(stopped.lastCheckpoint, join(dir, 'checkpoint-2'));
+  assert.ok(!readdirSync(dir).includes('train_results.json'));
+  const resumed = await run(null);
+  assert.equal(resumed.resumedFrom, join(dir, 'checkpoint-2'));
+  assert.equal(resumed.globalStep, 4);
+  assert.equal(resumed.lastCheckpoint, join(dir, 'checkpoint-4'), 'the interrupted checkpoint is not left the newest');
+  const again = await run(null);
+  assert.equal(again.alreadyComplete, true);
+  assert.equal(again.resumedFrom, join(dir, 'checkpoint-4'));
+});
+
 test('trainAsync prints the same step and checkpoint lines, and "already complete" on a finished run', async () => {
   const dir = tmp();
   const config = testConfig(dir, { console: 'lines', maxSteps: 2, saveStrategy: 'steps', saveSteps: 1, reportTo: ['tensorboard'] });
