@@ -155,7 +155,7 @@ export async function benchTrainCuda(device: Device): Promise<BenchRow[]> {
     const est = estimateMemory({
       config: parseConfig(hfConfig(size)), weightBytes: 2, masterWeights: true, optimizerStates: 2, reference: 'precomputed',
       trainable: c.lora ? { kind: 'lora', r: 16, targets: LORA_TARGETS } : { kind: 'all' }, sequences: 2 * s.pairs, seqLen: s.seq,
-      gradientCheckpointing: false, fusedAttention: true,
+      gradientCheckpointing: false,
     });
     const info = cuda.memoryInfo(Number(device.split(':')[1] ?? 0));
     if (info && est.totalBytes > info.free) {

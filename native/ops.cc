@@ -1,5 +1,7 @@
 // Math ops in families (unary, binary, reductions, in-place), plus nn and sampling ops.
 // Each family takes an op index into a name table that TypeScript reads once at load time.
+#include <ATen/record_function.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/version.h>
 
 #include <limits>
@@ -187,19 +189,72 @@ static at::Scalar LowestOf(at::ScalarType t) {
 #endif
 bool HasSdpa() { return BFPO_HAS_SDPA; }
 
+// The scores of AttentionMath: [b, nkv, rep, s, t] in the inputs' dtype, masked, before the softmax.
+static at::Tensor AttentionScores(const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& blocked,
+                                  double scale, int64_t rep) {
+  const int64_t b = q.size(0), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
+  at::Tensor scores = at::matmul(q.reshape({b, nkv, rep * s, hd}), k.transpose(2, 3)).mul(scale).view({b, nkv, rep, s, t});
+  return blocked ? scores.masked_fill(blocked->unsqueeze(1), LowestOf(scores.scalar_type())) : scores;
+}
+
 // Attention as plain products: grouping the queries as [b, nkv, rep * s, hd] serves each key/value head to its rep
 // query heads without copying keys and values. Masked scores get the dtype's lowest value; softmax runs in float32
 // as in HF's eager attention.
 static at::Tensor AttentionMath(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const c10::optional<at::Tensor>& blocked, double scale, int64_t rep) {
   const int64_t b = q.size(0), nh = q.size(1), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
-  at::Tensor scores = at::matmul(q.reshape({b, nkv, rep * s, hd}), k.transpose(2, 3)).mul(scale).view({b, nkv, rep, s, t});
-  if (blocked) scores = scores.masked_fill(blocked->unsqueeze(1), LowestOf(scores.scalar_type()));
+  at::Tensor scores = AttentionScores(q, k, blocked, scale, rep);
   at::Tensor probs = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kDouble
                          ? at::softmax(scores, -1)
                          : at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
   return at::matmul(probs.view({b, nkv, rep * s, t}), v).view({b, nh, s, hd});
 }
+
+// AttentionMath for training: the same forward, but only q, k, v (and the mask) are kept for the backward pass,
+// which computes the scores and probabilities again. Eager autograd keeps the probabilities of every layer (in
+// float32 and again in the inputs' dtype: 6 bytes per head, query and key in bfloat16), which for long rows is most
+// of a step's activation memory; recomputing them costs one [s, t] product per layer. The gradients are those of
+// eager autograd through AttentionMath, step for step (same products, same float32 softmax backward, same casts).
+struct AttentionMathFn : public torch::autograd::Function<AttentionMathFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
+                            const at::Tensor& v, const c10::optional<at::Tensor>& blocked, double scale, int64_t rep) {
+    RECORD_FUNCTION("bfpo::attention", c10::ArrayRef<const c10::IValue>{});
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["rep"] = rep;
+    ctx->saved_data["blocked"] = blocked ? c10::IValue(*blocked) : c10::IValue();
+    ctx->save_for_backward({q, k, v});
+    return AttentionMath(q, k, v, blocked, scale, rep);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
+    RECORD_FUNCTION("bfpo::attention_backward", c10::ArrayRef<const c10::IValue>{});
+    auto saved = ctx->get_saved_variables();
+    const at::Tensor& q = saved[0];
+    const at::Tensor& k = saved[1];
+    const at::Tensor& v = saved[2];
+    const double scale = ctx->saved_data["scale"].toDouble();
+    const int64_t rep = ctx->saved_data["rep"].toInt();
+    const c10::IValue& m = ctx->saved_data["blocked"];
+    const c10::optional<at::Tensor> blocked = m.isTensor() ? c10::optional<at::Tensor>(m.toTensor()) : c10::nullopt;
+    const int64_t b = q.size(0), nh = q.size(1), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
+    const at::ScalarType dt = q.scalar_type();
+    const bool wide = dt == at::kFloat || dt == at::kDouble;
+    const at::Tensor scores = AttentionScores(q, k, blocked, scale, rep);
+    const at::Tensor p = wide ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat);  // [b, nkv, rep, s, t]
+    const at::Tensor used = (wide ? p : p.to(dt)).view({b, nkv, rep * s, t});                   // what met v
+    const at::Tensor go = grads[0].reshape({b, nkv, rep * s, hd});
+    at::Tensor gv = at::matmul(used.transpose(2, 3), go);                                         // [b, nkv, t, hd]
+    at::Tensor gp = at::matmul(go, v.transpose(2, 3)).view({b, nkv, rep, s, t});
+    if (!wide) gp = gp.to(p.scalar_type());
+    at::Tensor gs = at::_softmax_backward_data(gp, p, -1, p.scalar_type());
+    if (!wide) gs = gs.to(dt);
+    if (blocked) gs = gs.masked_fill(blocked->unsqueeze(1), 0);
+    gs = gs.mul(scale).view({b, nkv, rep * s, t});
+    at::Tensor gq = at::matmul(gs, k).view({b, nh, s, hd});                                     // [b, nh, s, hd]
+    at::Tensor gk = at::matmul(gs.transpose(2, 3), q.reshape({b, nkv, rep * s, hd}));            // [b, nkv, t, hd]
+    return {gq, gk, gv, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
 
 // libtorch's scaled_dot_product_attention (flash / memory-efficient kernels on CUDA). Rows that may attend to
 // nothing are opened up (their output is ignored) so that no NaN reaches the real positions.
@@ -234,7 +289,10 @@ static at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::
   const int64_t nh = q.size(1), nkv = k.size(1);
   if (nkv <= 0 || nh % nkv != 0) throw ArgError("the query heads must be a multiple of the key/value heads");
   const int64_t rep = nh / nkv;
-  if (impl == 1 || (impl == 0 && !BFPO_HAS_SDPA)) return AttentionMath(q, k, v, blocked, scale, rep);
+  if (impl == 1 || (impl == 0 && !BFPO_HAS_SDPA)) {
+    const bool training = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+    return training ? AttentionMathFn::apply(q, k, v, blocked, scale, rep) : AttentionMath(q, k, v, blocked, scale, rep);
+  }
   if (impl == 0 || impl == 2) return AttentionSdpa(q, k, v, blocked, scale, rep);
   throw ArgError("unknown attention implementation code " + std::to_string(impl));
 }

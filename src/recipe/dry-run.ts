@@ -52,7 +52,7 @@ export interface DryRunDevice {
   unusable: string | null;
   /** Bytes the device holds (RAM for the CPU, the GPU's memory), or null when unknown. */
   capacityBytes: number | null;
-  /** Attention runs through a fused kernel that stores no [S, S] probabilities (sdpa on CUDA). */
+  /** Attention runs through libtorch's fused kernel (sdpa on CUDA), else the eager products. */
   fusedAttention: boolean;
 }
 
@@ -76,7 +76,7 @@ export function dryRunDevice(s: RunSettings): DryRunDevice {
 }
 
 /** The memory estimate of a run from its model folder's config.json (the weights are not read). */
-export function runMemoryEstimate(s: RunSettings, o: { fusedAttention?: boolean; ranks?: number } = {}): MemoryEstimate {
+export function runMemoryEstimate(s: RunSettings, o: { ranks?: number } = {}): MemoryEstimate {
   const file = join(s.model.path, 'config.json');
   if (!existsSync(file)) throw new FormatError(file, 'is needed for the memory estimate and was not found');
   let raw: unknown;
@@ -101,7 +101,6 @@ export function runMemoryEstimate(s: RunSettings, o: { fusedAttention?: boolean;
     sequences,
     seqLen: preference ? s.tokenize.maxLength : s.tokenize.maxSeqLength,
     gradientCheckpointing: c.gradientCheckpointing ?? false,
-    fusedAttention: o.fusedAttention ?? false,
     ranks: o.ranks ?? 1,
     sharding: new RecipeValues(s.recipe).oneOf('sharding', SHARDING_VALUES),
   });
@@ -114,7 +113,7 @@ function deviceLines(s: RunSettings, d: DryRunDevice, e: MemoryEstimate, ranks =
     `gradient_checkpointing ${c.gradientCheckpointing ? 'on' : 'off'}`,
     s.lora ? `LoRA r=${s.lora.r} on ${s.lora.targetModules.join(', ')}` : 'no LoRA',
     `reference ${s.task === 'preference' ? s.reference.strategy : 'none'}`,
-    `attention ${d.fusedAttention ? 'fused (sdpa: no [S, S] probabilities kept)' : 'eager (probabilities kept)'}`,
+    `attention ${d.fusedAttention ? 'fused (sdpa)' : 'eager (probabilities computed again in the backward pass)'}`,
     ...(ranks > 1 ? [`${ranks} ranks, sharding ${new RecipeValues(s.recipe).oneOf('sharding', SHARDING_VALUES)} (per rank)`] : []),
   ];
   const out = [`device: ${d.device}${s.device === 'auto' ? ' (device: auto)' : ''}; ${shape.join(', ')}`];
@@ -135,7 +134,7 @@ export async function dryRun(s: RunSettings, note: (text: string) => void, o: { 
   const resume = checkResume(s, note);
   const where = dryRunDevice(s);
   const ranks = o.ranks ?? 1;
-  const estimate = runMemoryEstimate(s, { fusedAttention: where.fusedAttention, ranks });
+  const estimate = runMemoryEstimate(s, { ranks });
   const { summary } = await inspectRecipeData(s, null);
   return [
     '# Resolved recipe',

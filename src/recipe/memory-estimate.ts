@@ -53,11 +53,6 @@ export interface MemoryEstimateInput {
   /** Tokens per sequence (max_length, or max_seq_length for SFT). */
   seqLen: number;
   gradientCheckpointing: boolean;
-  /**
-   * Attention through a fused kernel (scaled_dot_product_attention's flash / memory-efficient kernels on CUDA),
-   * which never stores the [S, S] probabilities; default false (the eager products keep them for backward).
-   */
-  fusedAttention?: boolean;
   /** Ranks the run is split over (default 1) and what each keeps (`sharding` recipe key, default none). */
   ranks?: number;
   sharding?: 'none' | 'optimizer' | 'full';
@@ -84,9 +79,10 @@ export function optimizerStates(optim: string, momentum: number): number {
  * - optimizer states: trainable parameters × optimizerStates × 4 (states are float32 with master weights or LoRA,
  *   else in the weight dtype);
  * - reference (copy): parameters × weightBytes again;
- * - activations, elements per token of one decoder layer a = 4·H + (nh + 2·nkv)·hd + nh·hd + 3·I + nh·S
- *   (two norms' inputs and outputs, q/k/v, the attention output, gate/up/product of the MLP, and the attention
- *   probabilities over S positions, left out with fusedAttention); without checkpointing B·S·L·a elements, with it B·S·L·H (each layer's input)
+ * - activations, elements per token of one decoder layer a = 4·H + (nh + 2·nkv)·hd + nh·hd + 3·I
+ *   (two norms' inputs and outputs, q/k/v, the attention output, gate/up/product of the MLP; the [S, S] attention
+ *   probabilities are not kept: the sdpa kernels never store them and the eager kernel computes them again in the
+ *   backward pass, one layer at a time); without checkpointing B·S·L·a elements, with it B·S·L·H (each layer's input)
  *   plus B·S·a (one layer recomputed); elements take weightBytes; plus the logits B·S·V twice (logits and their
  *   log-softmax) in float32. B = sequences, S = seqLen, L layers, H hidden, I intermediate, V vocabulary.
  * It leaves out the allocator's slack, libtorch's workspace and temporary buffers, so a real run needs somewhat more.
@@ -123,7 +119,7 @@ export function estimateMemory(x: MemoryEstimateInput): MemoryEstimate {
   const heldGrads = sharding === 'full' ? trainable / N + oneLayer * trainableShare : trainable;
   const h = c.hiddenSize, L = c.numHiddenLayers, S = x.seqLen, B = x.sequences;
   const perToken = 4 * h + (c.numAttentionHeads + 2 * c.numKeyValueHeads) * c.headDim + c.numAttentionHeads * c.headDim +
-    3 * c.intermediateSize + (x.fusedAttention ? 0 : c.numAttentionHeads * S);
+    3 * c.intermediateSize;
   const layerElems = x.gradientCheckpointing ? B * S * L * h + B * S * perToken : B * S * L * perToken;
   const terms: MemoryTerm[] = [
     { name: 'weights', bytes: heldParams * x.weightBytes + (adapters * 4) / (sharding === 'full' ? N : 1) },

@@ -71,7 +71,7 @@ test('--dry-run prints the estimate for the device, with checkpointing and LoRA,
   const { prepareRecipe } = await import('../../src/recipe/prepare.js');
   const base = ['recipes/tiny-cpu.yaml', `--output_dir=${join(dir, 'dry')}`, `--reference_cache_dir=${join(dir, 'c2')}`];
   const cpu = await dryRun(prepareRecipe('preference', [...base, '--device=cpu']), () => undefined);
-  assert.match(cpu, /^# device: cpu; gradient_checkpointing off, no LoRA, reference precomputed, attention eager \(probabilities kept\)$/m);
+  assert.match(cpu, /^# device: cpu; gradient_checkpointing off, no LoRA, reference precomputed, attention eager \(probabilities computed again in the backward pass\)$/m);
   assert.match(cpu, /^# estimated peak .* fits in the .* of RAM$/m);
   const gpu = await dryRun(prepareRecipe('preference', [...base, '--device=cuda', '--use_peft=true', '--gradient_checkpointing=true', '--reference_strategy=adapter']), () => undefined);
   assert.match(gpu, /^# device: cuda; gradient_checkpointing on, LoRA r=16 on q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, reference adapter, attention fused/m);

@@ -11,15 +11,15 @@ const MISTRAL_7B = parseConfig({
   num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 8, max_position_embeddings: 32768, rms_norm_eps: 1e-5,
   rope_theta: 10000, tie_word_embeddings: false,
 });
-const step = (sequences: number, gradientCheckpointing: boolean, fusedAttention: boolean): MemoryEstimateInput => ({
+const step = (sequences: number, gradientCheckpointing: boolean): MemoryEstimateInput => ({
   config: MISTRAL_7B, weightBytes: 2, masterWeights: true, optimizerStates: 2, reference: 'adapter', seqLen: 1024,
   trainable: { kind: 'lora', r: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] },
-  sequences, gradientCheckpointing, fusedAttention,
+  sequences, gradientCheckpointing,
 });
 const doc = readFileSync(new URL('../../docs/gpu.md', import.meta.url), 'utf8');
 
 test('the parameter and adapter counts of docs/gpu.md', () => {
-  const e = estimateMemory(step(2, true, true));
+  const e = estimateMemory(step(2, true));
   assert.equal(e.parameters, 7_241_732_096);
   assert.equal(e.trainableParameters, 41_943_040);
   assert.ok(doc.includes('**7,241,732,096**') && doc.includes('**41,943,040**'));
@@ -28,23 +28,22 @@ test('the parameter and adapter counts of docs/gpu.md', () => {
 });
 
 test('every row of the table in docs/gpu.md is what the estimator gives', () => {
-  const rows: [number, string, boolean, boolean][] = [
-    [2, '2 (one pair)', true, true], [2, '2 (one pair)', false, false], [4, '4 (pair + buffer pair)', true, true],
-    [4, '4 (pair + buffer pair)', false, true], [4, '4 (pair + buffer pair)', false, false],
-    [16, '16 (4 pairs + 4 buffer pairs)', true, true], [16, '16 (4 pairs + 4 buffer pairs)', false, true],
+  const rows: [number, string, boolean][] = [
+    [2, '2 (one pair)', true], [2, '2 (one pair)', false], [4, '4 (pair + buffer pair)', true],
+    [4, '4 (pair + buffer pair)', false], [16, '16 (4 pairs + 4 buffer pairs)', true], [16, '16 (4 pairs + 4 buffer pairs)', false],
   ];
-  for (const [b, label, gc, fused] of rows) {
-    const e = estimateMemory(step(b, gc, fused));
+  for (const [b, label, gc] of rows) {
+    const e = estimateMemory(step(b, gc));
     const act = e.terms.find((t) => t.name === 'activations')!.bytes;
-    const row = `| ${label} | ${gc ? 'on' : 'off'} | ${fused ? 'fused (sdpa)' : 'eager'} | ${gib(act)} | ${gib(e.totalBytes)} |`;
+    const row = `| ${label} | ${gc ? 'on' : 'off'} | ${gib(act)} | ${gib(e.totalBytes)} |`;
     assert.ok(doc.includes(row), `docs/gpu.md lacks the row ${row}`);
   }
 });
 
 test('a LoRA BFPO step with its buffer pair at sequence 1024 fits an 80 GB GPU, with and without checkpointing', () => {
   for (const gc of [true, false]) {
-    const e = estimateMemory(step(4, gc, false));
+    const e = estimateMemory(step(4, gc));
     assert.ok(e.totalBytes < 80e9, `${gc ? 'with' : 'without'} checkpointing: ${gib(e.totalBytes)}`);
   }
-  assert.ok(estimateMemory(step(16, false, true)).totalBytes > 80e9, 'four pairs without checkpointing do not fit');
+  assert.ok(estimateMemory(step(16, false)).totalBytes > 80e9, 'four pairs without checkpointing do not fit');
 });

@@ -37,18 +37,19 @@ test('the memory estimate adds up the terms computed by hand for a small config'
     assert.equal(e.totalBytes, e.terms.reduce((s, t) => s + t.bytes, 0));
     return Object.fromEntries([...e.terms.map((t) => [t.name, t.bytes]), ['total', e.totalBytes], ['trainable', e.trainableParameters], ['parameters', e.parameters]]);
   };
-  // Activations: a = 4·4 + (2 + 2·1)·2 + 2·2 + 3·8 + 2·3 = 58 per token and layer; 2·3·1·58 = 348 elements × 4 bytes
-  // = 1392, plus logits 2 · 2·3·10 · 4 = 480: 1872.
+  // Activations: a = 4·4 + (2 + 2·1)·2 + 2·2 + 3·8 = 52 per token and layer (no attention probabilities: they are
+  // computed again in the backward pass); 2·3·1·52 = 312 elements × 4 bytes = 1248, plus logits 2 · 2·3·10 · 4 = 480:
+  // 1728.
   assert.deepEqual(terms(base), {
     parameters: 236, trainable: 236, weights: 944, gradients: 944, 'master weights': 0, 'optimizer states': 1888,
-    'reference copy': 944, activations: 1872, total: 944 + 944 + 1888 + 944 + 1872,
+    'reference copy': 944, activations: 1728, total: 944 + 944 + 1888 + 944 + 1728,
   });
-  // Checkpointing keeps 2·3·1·4 = 24 layer inputs plus one layer's 348: 372 × 4 + 480 = 1968.
-  assert.equal(terms({ ...base, gradientCheckpointing: true }).activations, 1968);
+  // Checkpointing keeps 2·3·1·4 = 24 layer inputs plus one layer's 312: 336 × 4 + 480 = 1824.
+  assert.equal(terms({ ...base, gradientCheckpointing: true }).activations, 1824);
   // bf16: weights, gradients and activations in 2 bytes; float32 masters and states.
   assert.deepEqual(terms({ ...base, weightBytes: 2, masterWeights: true, reference: 'precomputed' }), {
     parameters: 236, trainable: 236, weights: 472, gradients: 472, 'master weights': 944, 'optimizer states': 1888,
-    'reference copy': 0, activations: 348 * 2 + 480, total: 472 + 472 + 944 + 1888 + 348 * 2 + 480,
+    'reference copy': 0, activations: 312 * 2 + 480, total: 472 + 472 + 944 + 1888 + 312 * 2 + 480,
   });
   // LoRA r = 2 on q_proj (4 → 4) and v_proj (4 → 2): 2·(4+4) + 2·(4+2) = 28 float32 adapter parameters.
   const lora = terms({ ...base, trainable: { kind: 'lora', r: 2, targets: ['q_proj', 'v_proj'] }, reference: 'adapter' });

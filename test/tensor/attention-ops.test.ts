@@ -55,3 +55,50 @@ test('scaledDotProductAttention errors name the problem', () => {
     assert.throws(() => scaledDotProductAttention(k, k, k, { scale: -1 }), /Expected a positive number for attention scale but received -1/);
   });
 });
+
+// Training attention keeps only q, k and v and computes the probabilities again in the backward pass; its gradients
+// must be those of autograd through the composed eager formula: float32 scores cast from the inputs' dtype, a float32
+// softmax cast back, grouped key/value heads, a mask, queries narrowed out of a longer sequence (padding-free groups)
+// and a query row that may attend to nothing.
+for (const dtype of ['float32', 'bfloat16'] as const) {
+  test(`scaledDotProductAttention's gradients equal autograd through the composed formula (${dtype})`, () => {
+    tidy(() => {
+      manualSeed(2);
+      const [nh, nkv, s, hd, scale] = [6, 2, 7, 8, 0.35];
+      const lowest = dtype === 'float32' ? -3.4028234663852886e38 : -3.3895313892515355e38;
+      const blocked = randn([1, 1, s, s]).gt(0.3);
+      blocked.narrow(2, 0, 1).fill_(true); // the first query sees nothing
+      const grad = randn([1, nh, s, hd]).to(dtype);
+      const run = (composed: boolean) => {
+        // A longer sequence narrowed to positions [2, 2 + s), as a padding-free group is.
+        manualSeed(3);
+        const q0 = randn([1, nh, s + 4, hd]).to(dtype).requiresGrad_();
+        const k0 = randn([1, nkv, s + 4, hd]).to(dtype).requiresGrad_();
+        const v0 = randn([1, nkv, s + 4, hd]).to(dtype).requiresGrad_();
+        const [q, k, v] = [q0, k0, v0].map((x) => x.narrow(2, 2, s));
+        let out;
+        if (composed) {
+          const kk = k.repeatInterleave(nh / nkv, 1);
+          const vv = v.repeatInterleave(nh / nkv, 1);
+          const scores = q.matmul(kk.transpose(2, 3)).mul(scale).maskedFill(blocked, lowest);
+          out = scores.float().softmax(-1).to(dtype).matmul(vv);
+        } else {
+          out = scaledDotProductAttention(q, k, v, { blocked, scale, kernel: 'eager' });
+        }
+        out.float().mul(grad.float()).sum().backward();
+        return { out: out.float(), grads: [q0, k0, v0].map((x) => x.grad!.float()) };
+      };
+      const fast = run(false);
+      const ref = run(true);
+      const tol = dtype === 'float32' ? 1e-5 : 2e-2;
+      const rel = (a: typeof fast.out, b: typeof fast.out): number => a.sub(b).abs().max().item() / Math.max(b.abs().max().item(), 1e-12);
+      assert.ok(rel(fast.out, ref.out) < tol, `output: ${rel(fast.out, ref.out)}`);
+      ['q', 'k', 'v'].forEach((name, i) => {
+        const r = rel(fast.grads[i], ref.grads[i]);
+        assert.ok(r < tol, `${name} gradient differs by ${r} of its largest value`);
+        assert.ok(ref.grads[i].abs().max().item() > 0.01, `the ${name} gradient is not empty`);
+      });
+      assert.equal(fast.grads[0].narrow(2, 2, 1).abs().max().item(), 0, 'a query that sees nothing gets no gradient');
+    });
+  });
+}
