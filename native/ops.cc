@@ -4,7 +4,9 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/version.h>
 
+#include <array>
 #include <limits>
+#include <vector>
 
 #include "common.h"
 
@@ -210,20 +212,113 @@ static at::Tensor AttentionMath(const at::Tensor& q, const at::Tensor& k, const 
   return at::matmul(probs.view({b, nkv, rep * s, t}), v).view({b, nh, s, hd});
 }
 
-// AttentionMath for training: the same forward, but only q, k, v (and the mask) are kept for the backward pass,
-// which computes the scores and probabilities again. Eager autograd keeps the probabilities of every layer (in
-// float32 and again in the inputs' dtype: 6 bytes per head, query and key in bfloat16), which for long rows is most
-// of a step's activation memory; recomputing them costs one [s, t] product per layer. The gradients are those of
-// eager autograd through AttentionMath, step for step (same products, same float32 softmax backward, same casts).
-struct AttentionMathFn : public torch::autograd::Function<AttentionMathFn> {
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k,
-                            const at::Tensor& v, const c10::optional<at::Tensor>& blocked, double scale, int64_t rep) {
+// Attention in parts: queries [q0, q0 + qn) of the sequence against the keys of some ranges only, laid end to end
+// (a padding-free pair's rejected answer against its prompt and itself). `layout` lists, per part, q0, qn, the
+// number of key ranges, then each range's start and length.
+struct AttentionPart {
+  int64_t q0, qn;
+  std::vector<std::pair<int64_t, int64_t>> keys;
+  int64_t keyCount() const {
+    int64_t n = 0;
+    for (const auto& r : keys) n += r.second;
+    return n;
+  }
+};
+
+static std::vector<AttentionPart> ParseParts(const std::vector<int64_t>& layout, int64_t s, int64_t t) {
+  std::vector<AttentionPart> parts;
+  size_t i = 0;
+  int64_t next = 0;
+  auto take = [&]() -> int64_t {
+    if (i >= layout.size()) throw ArgError("attention parts: the layout ends inside a part");
+    return layout[i++];
+  };
+  while (i < layout.size()) {
+    AttentionPart p;
+    p.q0 = take();
+    p.qn = take();
+    if (p.q0 != next || p.qn <= 0 || p.q0 + p.qn > s) throw ArgError("attention parts: the parts' queries must tile the sequence in order");
+    next = p.q0 + p.qn;
+    const int64_t ranges = take();
+    if (ranges <= 0) throw ArgError("attention parts: every part needs a key range");
+    for (int64_t r = 0; r < ranges; r++) {
+      const int64_t a = take(), n = take();
+      if (a < 0 || n <= 0 || a + n > t) throw ArgError("attention parts: a key range lies outside the keys");
+      p.keys.emplace_back(a, n);
+    }
+    parts.push_back(std::move(p));
+  }
+  if (next != s) throw ArgError("attention parts: the parts' queries must tile the sequence in order");
+  return parts;
+}
+
+// The part's keys (or values): one range as a view, several laid end to end.
+static at::Tensor PartKeys(const at::Tensor& x, const AttentionPart& p) {
+  if (p.keys.size() == 1) return x.narrow(2, p.keys[0].first, p.keys[0].second);
+  std::vector<at::Tensor> xs;
+  for (const auto& r : p.keys) xs.push_back(x.narrow(2, r.first, r.second));
+  return at::cat(xs, 2);
+}
+
+static c10::optional<at::Tensor> MaskOf(const std::vector<at::Tensor>& masks, size_t i) {
+  return masks[i].defined() ? c10::optional<at::Tensor>(masks[i]) : c10::nullopt;
+}
+
+static at::Tensor AttentionPartsForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::vector<AttentionPart>& parts,
+                                        const std::vector<at::Tensor>& masks, double scale, int64_t rep) {
+  if (parts.size() == 1 && parts[0].keys.size() == 1 && parts[0].keys[0].first == 0 && parts[0].keys[0].second == k.size(2)) {
+    return AttentionMath(q, k, v, MaskOf(masks, 0), scale, rep);
+  }
+  at::Tensor out = at::empty({q.size(0), q.size(1), q.size(2), q.size(3)}, q.options());
+  for (size_t i = 0; i < parts.size(); i++) {
+    const AttentionPart& p = parts[i];
+    out.narrow(2, p.q0, p.qn).copy_(AttentionMath(q.narrow(2, p.q0, p.qn), PartKeys(k, p), PartKeys(v, p), MaskOf(masks, i), scale, rep));
+  }
+  return out;
+}
+
+// Gradients of AttentionMath(q, k, v) for the output gradient `go`, the scores and probabilities computed again:
+// the same products, float32 softmax backward and casts as autograd through AttentionMath. {gq, gk, gv}.
+static std::array<at::Tensor, 3> AttentionMathBackward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                                       const c10::optional<at::Tensor>& blocked, const at::Tensor& goIn, double scale, int64_t rep) {
+  const int64_t b = q.size(0), nh = q.size(1), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
+  const at::ScalarType dt = q.scalar_type();
+  const bool wide = dt == at::kFloat || dt == at::kDouble;
+  const at::Tensor scores = AttentionScores(q, k, blocked, scale, rep);
+  const at::Tensor p = wide ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat);  // [b, nkv, rep, s, t]
+  const at::Tensor used = (wide ? p : p.to(dt)).view({b, nkv, rep * s, t});                   // what met v
+  const at::Tensor go = goIn.reshape({b, nkv, rep * s, hd});
+  at::Tensor gv = at::matmul(used.transpose(2, 3), go);  // [b, nkv, t, hd]
+  at::Tensor gp = at::matmul(go, v.transpose(2, 3)).view({b, nkv, rep, s, t});
+  if (!wide) gp = gp.to(p.scalar_type());
+  at::Tensor gs = at::_softmax_backward_data(gp, p, -1, p.scalar_type());
+  if (!wide) gs = gs.to(dt);
+  if (blocked) gs = gs.masked_fill(blocked->unsqueeze(1), 0);
+  gs = gs.mul(scale).view({b, nkv, rep * s, t});
+  at::Tensor gq = at::matmul(gs, k).view({b, nh, s, hd});
+  at::Tensor gk = at::matmul(gs.transpose(2, 3), q.reshape({b, nkv, rep * s, hd}));  // [b, nkv, t, hd]
+  return {gq, gk, gv};
+}
+
+// AttentionMath (in parts) for training: only q, k, v and the masks are kept for the backward pass, which computes
+// the scores and probabilities again. Eager autograd keeps the probabilities of every layer (in float32 and again
+// in the inputs' dtype: 6 bytes per head, query and key in bfloat16), which for long rows is most of a step's
+// activation memory; recomputing them costs one [s, t] product per layer. The parts' gradients are written straight
+// into whole-sequence gradients (no per-part slice of the sequence in the autograd graph, each of which would
+// cost a zero-filled copy of the whole q, k or v in the backward pass).
+struct AttentionPartsFn : public torch::autograd::Function<AttentionPartsFn> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const std::vector<int64_t>& layout, const std::vector<at::Tensor>& masks, double scale, int64_t rep) {
     RECORD_FUNCTION("bfpo::attention", c10::ArrayRef<const c10::IValue>{});
+    const std::vector<AttentionPart> parts = ParseParts(layout, q.size(2), k.size(2));
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["rep"] = rep;
-    ctx->saved_data["blocked"] = blocked ? c10::IValue(*blocked) : c10::IValue();
+    ctx->saved_data["layout"] = c10::IValue(layout);
+    c10::List<at::Tensor> kept;
+    for (const auto& m : masks) kept.push_back(m);
+    ctx->saved_data["masks"] = c10::IValue(kept);
     ctx->save_for_backward({q, k, v});
-    return AttentionMath(q, k, v, blocked, scale, rep);
+    return AttentionPartsForward(q, k, v, parts, masks, scale, rep);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
@@ -234,25 +329,28 @@ struct AttentionMathFn : public torch::autograd::Function<AttentionMathFn> {
     const at::Tensor& v = saved[2];
     const double scale = ctx->saved_data["scale"].toDouble();
     const int64_t rep = ctx->saved_data["rep"].toInt();
-    const c10::IValue& m = ctx->saved_data["blocked"];
-    const c10::optional<at::Tensor> blocked = m.isTensor() ? c10::optional<at::Tensor>(m.toTensor()) : c10::nullopt;
-    const int64_t b = q.size(0), nh = q.size(1), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
-    const at::ScalarType dt = q.scalar_type();
-    const bool wide = dt == at::kFloat || dt == at::kDouble;
-    const at::Tensor scores = AttentionScores(q, k, blocked, scale, rep);
-    const at::Tensor p = wide ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat);  // [b, nkv, rep, s, t]
-    const at::Tensor used = (wide ? p : p.to(dt)).view({b, nkv, rep * s, t});                   // what met v
-    const at::Tensor go = grads[0].reshape({b, nkv, rep * s, hd});
-    at::Tensor gv = at::matmul(used.transpose(2, 3), go);                                         // [b, nkv, t, hd]
-    at::Tensor gp = at::matmul(go, v.transpose(2, 3)).view({b, nkv, rep, s, t});
-    if (!wide) gp = gp.to(p.scalar_type());
-    at::Tensor gs = at::_softmax_backward_data(gp, p, -1, p.scalar_type());
-    if (!wide) gs = gs.to(dt);
-    if (blocked) gs = gs.masked_fill(blocked->unsqueeze(1), 0);
-    gs = gs.mul(scale).view({b, nkv, rep * s, t});
-    at::Tensor gq = at::matmul(gs, k).view({b, nh, s, hd});                                     // [b, nh, s, hd]
-    at::Tensor gk = at::matmul(gs.transpose(2, 3), q.reshape({b, nkv, rep * s, hd}));            // [b, nkv, t, hd]
-    return {gq, gk, gv, at::Tensor(), at::Tensor(), at::Tensor()};
+    const std::vector<AttentionPart> parts = ParseParts(ctx->saved_data["layout"].toIntVector(), q.size(2), k.size(2));
+    const std::vector<at::Tensor> masks = ctx->saved_data["masks"].toTensorVector();
+    const at::Tensor& go = grads[0];
+    if (parts.size() == 1 && parts[0].keys.size() == 1 && parts[0].keys[0].first == 0 && parts[0].keys[0].second == k.size(2)) {
+      auto g = AttentionMathBackward(q, k, v, MaskOf(masks, 0), go, scale, rep);
+      return {g[0], g[1], g[2], at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    }
+    at::Tensor gq = at::empty({q.size(0), q.size(1), q.size(2), q.size(3)}, q.options());
+    at::Tensor gk = at::zeros({k.size(0), k.size(1), k.size(2), k.size(3)}, k.options());
+    at::Tensor gv = at::zeros({v.size(0), v.size(1), v.size(2), v.size(3)}, v.options());
+    for (size_t i = 0; i < parts.size(); i++) {
+      const AttentionPart& p = parts[i];
+      auto g = AttentionMathBackward(q.narrow(2, p.q0, p.qn), PartKeys(k, p), PartKeys(v, p), MaskOf(masks, i), go.narrow(2, p.q0, p.qn), scale, rep);
+      gq.narrow(2, p.q0, p.qn).copy_(g[0]);
+      int64_t off = 0;
+      for (const auto& r : p.keys) {
+        gk.narrow(2, r.first, r.second).add_(g[1].narrow(2, off, r.second));
+        gv.narrow(2, r.first, r.second).add_(g[2].narrow(2, off, r.second));
+        off += r.second;
+      }
+    }
+    return {gq, gk, gv, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -291,7 +389,9 @@ static at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::
   const int64_t rep = nh / nkv;
   if (impl == 1 || (impl == 0 && !BFPO_HAS_SDPA)) {
     const bool training = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
-    return training ? AttentionMathFn::apply(q, k, v, blocked, scale, rep) : AttentionMath(q, k, v, blocked, scale, rep);
+    if (!training) return AttentionMath(q, k, v, blocked, scale, rep);
+    return AttentionPartsFn::apply(q, k, v, std::vector<int64_t>{0, q.size(2), 1, 0, k.size(2)},
+                                   std::vector<at::Tensor>{blocked ? *blocked : at::Tensor()}, scale, rep);
   }
   if (impl == 0 || impl == 2) return AttentionSdpa(q, k, v, blocked, scale, rep);
   throw ArgError("unknown attention implementation code " + std::to_string(impl));
@@ -415,6 +515,32 @@ void InitOps(Napi::Env env, Napi::Object exports) {
   });
   // rmsNorm, rotary and swiglu: fused.cc.
   // attention(q, k, v, blocked|null, scale, impl): grouped-query scaled dot-product attention (see Attention above).
+  // attentionParts(q, k, v, layout, masks, scale): eager attention of the queries in parts, each against some key
+  // ranges (see AttentionPart); masks[i] bool [b or 1, 1, qn, keys of part i] or null. Returns [b, nh, s, hd].
+  Export(env, exports, "attentionParts", [](const Napi::CallbackInfo& info) {
+    const at::Tensor& q = TensorArg(info, 0);
+    const at::Tensor& k = TensorArg(info, 1);
+    const at::Tensor& v = TensorArg(info, 2);
+    if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4) throw ArgError("q, k and v must be 4-D [batch, heads, seq, head_dim]");
+    const int64_t nh = q.size(1), nkv = k.size(1);
+    if (nkv <= 0 || nh % nkv != 0) throw ArgError("the query heads must be a multiple of the key/value heads");
+    const std::vector<int64_t> layout = IntListArg(info, 3);
+    const std::vector<at::Tensor> masks = OptionalTensorListArg(info, 4);
+    const std::vector<AttentionPart> parts = ParseParts(layout, q.size(2), k.size(2));
+    if (masks.size() != parts.size()) throw ArgError("attention parts: one mask (or null) per part");
+    for (size_t i = 0; i < parts.size(); i++) {
+      const at::Tensor& m = masks[i];
+      if (m.defined() && (m.dim() != 4 || m.size(2) != parts[i].qn || m.size(3) != parts[i].keyCount())) {
+        throw ArgError("attention parts: mask " + std::to_string(i) + " must be [b or 1, 1, " + std::to_string(parts[i].qn) + ", " +
+                       std::to_string(parts[i].keyCount()) + "]");
+      }
+    }
+    const double scale = DoubleArg(info, 5);
+    const int64_t rep = nh / nkv;
+    const bool training = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
+    return Wrap(info.Env(), training ? AttentionPartsFn::apply(q, k, v, layout, masks, scale, rep)
+                                     : AttentionPartsForward(q, k, v, parts, masks, scale, rep));
+  });
   Export(env, exports, "attention", [](const Napi::CallbackInfo& info) {
     const at::Tensor& q = TensorArg(info, 0);
     const at::Tensor& k = TensorArg(info, 1);

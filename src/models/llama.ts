@@ -12,7 +12,7 @@ import { arange } from '../tensor/creation.js';
 import { ArgumentError, expected } from '../errors.js';
 import { noGrad } from '../tensor/autograd.js';
 import { buildInfo, fastPaths, getRngState, setRngState } from '../tensor/runtime.js';
-import { type AttentionKernel, applyRotaryEmbedding, cat, linear, scaledDotProductAttention, swiglu } from '../tensor/functional.js';
+import { type AttentionKernel, type AttentionSpan, applyRotaryEmbedding, attentionInParts, cat, linear, scaledDotProductAttention, swiglu } from '../tensor/functional.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
 import { type ModelConfig, layerWindow, parseConfig } from './config.js';
@@ -71,6 +71,23 @@ export interface AttentionGroup {
   /** bool [1, 1, length, length]: true where a query slot may not see a key slot. */
   blocked: Tensor;
   /** The same with the sliding window applied (by position), for the layers that use one; null without a window. */
+  blockedWindow: Tensor | null;
+  /**
+   * Optional: the group's queries in consecutive parts, each attending to some key ranges of the group only, which
+   * gives what `blocked` gives with fewer products (a pair's rejected answer skips the chosen one's keys instead of
+   * masking them). The parts tile the group's queries in order.
+   */
+  parts?: AttentionPart[];
+}
+
+/** Part of an {@link AttentionGroup}: queries [queryStart, queryStart + queryLength) of the group against its keys in `keys`. */
+export interface AttentionPart {
+  queryStart: number;
+  queryLength: number;
+  /** [start, length] ranges of the group's keys, in order; their keys laid end to end are this part's keys. */
+  keys: [number, number][];
+  /** bool [1, 1, queryLength, keys]: true where a query may not see a key; the sliding-window variant or null. */
+  blocked: Tensor;
   blockedWindow: Tensor | null;
 }
 
@@ -167,11 +184,31 @@ export class LlamaAttention extends Module {
     const scale = 1 / Math.sqrt(hd);
     const heads = ctx.groups === null
       ? scaledDotProductAttention(q, k, v, { blocked, scale, kernel: ctx.kernel }) // [b, nh, s, hd]
-      : cat(ctx.groups.map((g) => scaledDotProductAttention(q.narrow(2, g.start, g.length), k.narrow(2, g.start, g.length), v.narrow(2, g.start, g.length),
-        { blocked: window !== null && g.blockedWindow ? g.blockedWindow : g.blocked, scale, kernel: ctx.kernel })), 2); // [1, nh, T, hd]
+      : groupAttention(q, k, v, ctx.groups, window !== null, scale, ctx.kernel); // [1, nh, T, hd]
     const out = heads.transpose(1, 2).reshape(b, s, nh * hd); // [b, s, nh * hd]
     return this.oProj.forward(out); // [b, s, h]
   }
+}
+
+/**
+ * Attention of a padding-free sequence group by group (a group's parts, where it has them, skip the keys its mask
+ * would hide). The eager kernel takes all groups in one call; sdpa runs each group's slice.
+ */
+function groupAttention(q: Tensor, k: Tensor, v: Tensor, groups: AttentionGroup[], windowed: boolean, scale: number, kernel: AttentionKernel): Tensor {
+  const mask = (m: { blocked: Tensor; blockedWindow: Tensor | null }): Tensor => (windowed && m.blockedWindow ? m.blockedWindow : m.blocked);
+  if (kernel === 'eager' || (kernel === 'auto' && !fastPaths().sdpa)) {
+    const spans: AttentionSpan[] = groups.flatMap((g) => (g.parts ?? [{ queryStart: 0, queryLength: g.length, keys: [[0, g.length]], blocked: g.blocked, blockedWindow: g.blockedWindow }])
+      .map((p) => ({ queryStart: g.start + p.queryStart, queryLength: p.queryLength, keys: p.keys.map(([a, n]): [number, number] => [g.start + a, n]), blocked: mask(p) })));
+    return attentionInParts(q, k, v, spans, { scale });
+  }
+  const keysOf = (x: Tensor, g: AttentionGroup, ranges: [number, number][]): Tensor => (ranges.length === 1
+    ? x.narrow(2, g.start + ranges[0][0], ranges[0][1])
+    : cat(ranges.map(([a, n]) => x.narrow(2, g.start + a, n)), 2));
+  return cat(groups.flatMap((g) => (g.parts
+    ? g.parts.map((p) => scaledDotProductAttention(q.narrow(2, g.start + p.queryStart, p.queryLength), keysOf(k, g, p.keys), keysOf(v, g, p.keys),
+      { blocked: mask(p), scale, kernel }))
+    : [scaledDotProductAttention(q.narrow(2, g.start, g.length), k.narrow(2, g.start, g.length), v.narrow(2, g.start, g.length),
+      { blocked: mask(g), scale, kernel })])), 2);
 }
 
 /** The SwiGLU feed-forward block: down(silu(gate(x)) * up(x)). */

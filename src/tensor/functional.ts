@@ -99,6 +99,37 @@ export function applyRotaryEmbedding(x: Tensor, cos: Tensor, sin: Tensor): Tenso
   return wrap(native.rotary(x.handle, cos.handle, sin.handle));
 }
 
+/** Queries [queryStart, queryStart + queryLength) against the keys of `keys` ([start, length] ranges, laid end to end). */
+export interface AttentionSpan {
+  queryStart: number;
+  queryLength: number;
+  keys: [number, number][];
+  /** bool [b or 1, 1, queryLength, keys]: true where a query may not see a key; null: it sees them all. */
+  blocked: Tensor | null;
+}
+
+/**
+ * Eager attention (plain products, float32 softmax) of `q`'s positions in parts, each against some of the key
+ * positions only: `parts` tile the queries in order. Used for padding-free batches: every pair's queries against its
+ * own keys, without cutting q, k and v into per-part slices in the autograd graph. In training only q, k and v are
+ * kept; the probabilities are computed again in the backward pass. Same shapes as
+ * {@link scaledDotProductAttention}; returns [b, nh, s, hd].
+ *
+ * @example
+ * // Two sequences of 3 and 2 tokens back to back, each causal.
+ * attentionInParts(q, k, v, [{ queryStart: 0, queryLength: 3, keys: [[0, 3]], blocked: causal3 }, { queryStart: 3, queryLength: 2, keys: [[3, 2]], blocked: causal2 }]);
+ */
+export function attentionInParts(q: Tensor, k: Tensor, v: Tensor, parts: AttentionSpan[], { scale }: { scale?: number } = {}): Tensor {
+  const s = scale ?? 1 / Math.sqrt(q.shape[q.ndim - 1]);
+  if (!(typeof s === 'number' && Number.isFinite(s) && s > 0)) throw expected('a positive number', 'attention scale', scale);
+  const layout: number[] = [];
+  for (const p of parts) {
+    layout.push(p.queryStart, p.queryLength, p.keys.length);
+    for (const [a, n] of p.keys) layout.push(a, n);
+  }
+  return wrap(native.attentionParts(q.handle, k.handle, v.handle, layout, parts.map((p) => (p.blocked ? p.blocked.handle : null)), s));
+}
+
 /** Which kernel computes attention: 'sdpa' (libtorch's scaled_dot_product_attention, 2.0+), 'eager' (plain products), or 'auto'. */
 export type AttentionKernel = 'auto' | 'eager' | 'sdpa';
 const KERNELS: Record<AttentionKernel, number> = { auto: 0, eager: 1, sdpa: 2 };

@@ -9,6 +9,7 @@ export {
 export {
   cat, stack, where, matmul, bmm, softmax, logSoftmax, allclose, equal,
   linear, embedding, dropout, rmsNorm, swiglu, crossEntropy, tokenLogProbs, applyRotaryEmbedding, scaledDotProductAttention,
+  attentionInParts, type AttentionSpan, type AttentionKernel,
 } from './functional.js';
 export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clipGradNorm_, clipGradNormTensor_ } from './autograd.js';
 export { tidy, keep, scope } from './scope.js';

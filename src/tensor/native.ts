@@ -105,6 +105,7 @@ export interface Native {
   rotary(x: H, cos: H, sin: H, impl?: number): H;
   swiglu(gate: H, up: H, impl?: number): H;
   attention(q: H, k: H, v: H, blocked: H | null, scale: number, impl: number): H;
+  attentionParts(q: H, k: H, v: H, layout: number[], masks: (H | null)[], scale: number): H;
   profileStart(file: string): void;
   /** bfpo's native BPE encoder (native/bpe.cc); the tables come from src/io/native-tokenizer.ts. */
   bpeCreate(vocab: string[], merges: Int32Array, added: string[], addedIds: Int32Array, unk: number,

@@ -3,7 +3,8 @@
 // rejected one, each answer attending to the prompt and to itself only (positions restart after the prompt), so the
 // prompt's layers run once per pair and no FLOP is spent on padding. Logits and log-probs equal the padded path's to
 // float tolerance: every token sees exactly the tokens, at exactly the positions, it sees there.
-import type { AttentionGroup } from '../models/llama.js';
+import type { AttentionGroup, AttentionPart } from '../models/llama.js';
+import { cat } from '../tensor/functional.js';
 import { arange, tensor } from '../tensor/creation.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
@@ -61,7 +62,7 @@ export function packBatch(batch: PackableBatch, pos: ScoredPositions, pairs: num
   const packedIds: bigint[] = [];
   const positions: number[] = [];
   const branches: number[] = [];
-  const spans: { start: number; length: number; rows: number[] }[] = [];
+  const spans: { start: number; length: number; rows: number[]; prompt: number; chosen: number }[] = [];
   const push = (id: bigint | number, position: number, branch: number): number => {
     packedIds.push(BigInt(id));
     positions.push(position);
@@ -84,14 +85,14 @@ export function packBatch(batch: PackableBatch, pos: ScoredPositions, pairs: num
       }
       for (let k = shared; k < c.length; k++) slotOf[i * width + c[k]] = push(ids[i * width + c[k]], k, 1);
       for (let k = shared; k < r.length; k++) slotOf[(i + pairs) * width + r[k]] = push(ids[(i + pairs) * width + r[k]], k, 2);
-      spans.push({ start, length: packedIds.length - start, rows: [i, i + pairs] });
+      spans.push({ start, length: packedIds.length - start, rows: [i, i + pairs], prompt: shared, chosen: c.length - shared });
     }
   } else {
     for (let r = 0; r < rows; r++) {
       if (real[r].length === 0) continue;
       const start = packedIds.length;
       real[r].forEach((p, k) => { slotOf[r * width + p] = push(ids[r * width + p], k, 0); });
-      spans.push({ start, length: packedIds.length - start, rows: [r] });
+      spans.push({ start, length: packedIds.length - start, rows: [r], prompt: 0, chosen: 0 });
     }
   }
   const flat = pos.rows.toTypedArray() as BigInt64Array;
@@ -107,7 +108,7 @@ export function packBatch(batch: PackableBatch, pos: ScoredPositions, pairs: num
     for (const p of real[r]) weights[r * total + slotOf[r * width + p]] = 1 / real[r].length;
   }
   const device = batch.inputIds.device;
-  const groups = spans.map(({ start, length }): AttentionGroup => {
+  const groups = spans.map(({ start, length, prompt, chosen }): AttentionGroup => {
     const idx = arange(0, length, 1, { device });
     let blocked = idx.view(1, length).gt(idx.view(length, 1)); // [n, n] a key after the query
     if (pairs !== null) {
@@ -119,7 +120,9 @@ export function packBatch(batch: PackableBatch, pos: ScoredPositions, pairs: num
       const p = tensor(Int32Array.from(positions.slice(start, start + length)), { device });
       blockedWindow = blocked.logicalOr(p.view(length, 1).sub(p.view(1, length)).ge(window)).view(1, 1, length, length);
     }
-    return { start, length, blocked: blocked.view(1, 1, length, length), blockedWindow };
+    const group: AttentionGroup = { start, length, blocked: blocked.view(1, 1, length, length), blockedWindow };
+    if (pairs !== null) group.parts = pairParts(group, prompt, chosen);
+    return group;
   });
   return {
     inputIds: tensor(BigInt64Array.from(packedIds), { shape: [1, total], device }),
@@ -143,7 +146,29 @@ export function disposePacked(p: PackedInput | null): void {
   if (!p) return;
   for (const t of [p.inputIds, p.positionIds, p.rows, p.rowWeights]) t.dispose();
   for (const g of p.groups) {
-    g.blocked.dispose();
-    g.blockedWindow?.dispose();
+    for (const m of [g, ...(g.parts ?? [])]) {
+      m.blocked.dispose();
+      m.blockedWindow?.dispose();
+    }
   }
+}
+
+/**
+ * A pair's group [prompt P | chosen C | rejected R] in two parts: the prompt's and the chosen answer's queries
+ * against their own keys (causal), and the rejected answer's queries against the prompt's keys and its own, so the
+ * R x C block the mask would hide is never computed. The parts' masks are the group's, cut to their keys.
+ */
+function pairParts(g: AttentionGroup, prompt: number, chosen: number): AttentionPart[] {
+  const first = prompt + chosen;
+  const rejected = g.length - first;
+  const keys: [number, number][] = prompt > 0 ? [[0, prompt], [first, rejected]] : [[first, rejected]];
+  const cut = (m: Tensor, from: number, n: number, ranges: [number, number][]): Tensor => tidy(() => {
+    const rows = m.narrow(2, from, n);
+    return ranges.length === 1 ? rows.narrow(3, ranges[0][0], ranges[0][1]).contiguous() : cat(ranges.map(([a, k]) => rows.narrow(3, a, k)), 3);
+  });
+  const part = (from: number, n: number, ranges: [number, number][]): AttentionPart => ({
+    queryStart: from, queryLength: n, keys: ranges, blocked: cut(g.blocked, from, n, ranges),
+    blockedWindow: g.blockedWindow ? cut(g.blockedWindow, from, n, ranges) : null,
+  });
+  return [part(0, first, [[0, first]]), part(first, rejected, keys)];
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cat, manualSeed, randn, tensor, tidy, TorchError } from 'bfpo';
-import { applyRotaryEmbedding, scaledDotProductAttention } from 'bfpo/tensor';
+import { arange, cat, manualSeed, randn, tensor, tidy, TorchError } from 'bfpo';
+import { applyRotaryEmbedding, attentionInParts, scaledDotProductAttention } from 'bfpo/tensor';
 
 test('applyRotaryEmbedding equals x * cos + rotate_half(x) * sin composed from basic ops', () => {
   tidy(() => {
@@ -102,3 +102,75 @@ for (const dtype of ['float32', 'bfloat16'] as const) {
     });
   });
 }
+
+// Attention in parts: a packed sequence of two groups, the second a pair [prompt 3 | chosen 2 | rejected 3] whose
+// rejected queries see only the prompt's keys and their own. Output and gradients must equal autograd through the
+// composed formula run on each part's own slice and keys.
+for (const dtype of ['float32', 'bfloat16'] as const) {
+  test(`attentionInParts equals the composed formula part by part, values and gradients (${dtype})`, () => {
+    tidy(() => {
+      manualSeed(4);
+      const [nh, nkv, hd, scale, T] = [4, 2, 8, 0.4, 12];
+      const causal = (n: number) => tidy(() => { const i = arange(0, n); return i.view(1, n).gt(i.view(n, 1)).view(1, 1, n, n); });
+      // Group 1: positions [0, 4), causal. Group 2: [4, 12) = prompt [4, 7), chosen [7, 9), rejected [9, 12).
+      const rejMask = cat([randn([3, 3]).mul(0).gt(1), causal(3).view(3, 3)], 1).view(1, 1, 3, 6);
+      const parts = [
+        { queryStart: 0, queryLength: 4, keys: [[0, 4]] as [number, number][], blocked: causal(4) },
+        { queryStart: 4, queryLength: 5, keys: [[4, 5]] as [number, number][], blocked: causal(5) },
+        { queryStart: 9, queryLength: 3, keys: [[4, 3], [9, 3]] as [number, number][], blocked: rejMask },
+      ];
+      const grad = randn([1, nh, T, hd]).to(dtype);
+      const run = (composed: boolean) => {
+        manualSeed(5);
+        const q = randn([1, nh, T, hd]).to(dtype).requiresGrad_();
+        const k = randn([1, nkv, T, hd]).to(dtype).requiresGrad_();
+        const v = randn([1, nkv, T, hd]).to(dtype).requiresGrad_();
+        let out;
+        if (composed) {
+          const lowest = dtype === 'float32' ? -3.4028234663852886e38 : -3.3895313892515355e38;
+          out = cat(parts.map((p) => {
+            const kk = cat(p.keys.map(([a, n]) => k.narrow(2, a, n)), 2).repeatInterleave(nh / nkv, 1);
+            const vv = cat(p.keys.map(([a, n]) => v.narrow(2, a, n)), 2).repeatInterleave(nh / nkv, 1);
+            const scores = q.narrow(2, p.queryStart, p.queryLength).matmul(kk.transpose(2, 3)).mul(scale).maskedFill(p.blocked, lowest);
+            return scores.float().softmax(-1).to(dtype).matmul(vv);
+          }), 2);
+        } else {
+          out = attentionInParts(q, k, v, parts, { scale });
+        }
+        out.float().mul(grad.float()).sum().backward();
+        return [out.float(), ...[q, k, v].map((x) => x.grad!.float())];
+      };
+      const fast = run(false);
+      const ref = run(true);
+      const tol = dtype === 'float32' ? 1e-5 : 2e-2;
+      ['output', 'q gradient', 'k gradient', 'v gradient'].forEach((name, i) => {
+        const r = fast[i].sub(ref[i]).abs().max().item() / ref[i].abs().max().item();
+        assert.ok(r < tol, `${name} differs by ${r} of its largest value`);
+      });
+      // The rejected queries never read the chosen answer's keys: changing those leaves their output as it was.
+      const q = randn([1, nh, T, hd]).to(dtype);
+      const k = randn([1, nkv, T, hd]).to(dtype);
+      const k2 = cat([k.narrow(2, 0, 7), randn([1, nkv, 2, hd]).to(dtype), k.narrow(2, 9, 3)], 2);
+      const rejected = (kk: typeof k) => attentionInParts(q, kk, kk, parts, { scale }).narrow(2, 9, 3).float();
+      assert.equal(rejected(k).sub(rejected(k2)).abs().max().item(), 0);
+      // Without gradients, one part over everything gives what the eager kernel gives.
+      const viaParts = attentionInParts(q, k, k, [{ queryStart: 0, queryLength: T, keys: [[0, T]], blocked: causal(T) }], { scale });
+      const whole = scaledDotProductAttention(q, k, k, { blocked: causal(T), scale, kernel: 'eager' });
+      assert.equal(viaParts.float().sub(whole.float()).abs().max().item(), 0);
+    });
+  });
+}
+
+test('attentionInParts errors name the problem', () => {
+  tidy(() => {
+    const q = randn([1, 2, 5, 4]);
+    const k = randn([1, 1, 5, 4]);
+    const part = (queryStart: number, queryLength: number, keys: [number, number][]) => ({ queryStart, queryLength, keys, blocked: null });
+    assert.throws(() => attentionInParts(q, k, k, [part(0, 3, [[0, 3]])]), /the parts' queries must tile the sequence in order/);
+    assert.throws(() => attentionInParts(q, k, k, [part(0, 3, [[0, 3]]), part(2, 3, [[0, 5]])]), /the parts' queries must tile the sequence in order/);
+    assert.throws(() => attentionInParts(q, k, k, [part(0, 5, [[3, 4]])]), /a key range lies outside the keys/);
+    assert.throws(() => attentionInParts(q, k, k, [part(0, 5, [])]), /every part needs a key range/);
+    assert.throws(() => attentionInParts(q, k, k, [{ ...part(0, 5, [[0, 5]]), blocked: randn([1, 1, 5, 4]).gt(0) }]), /mask 0 must be \[b or 1, 1, 5, 5\]/);
+    assert.throws(() => attentionInParts(q, k, k, [part(0, 5, [[0, 5]])], { scale: 0 }), /Expected a positive number for attention scale/);
+  });
+});
