@@ -2,7 +2,10 @@
 // The arithmetic follows torch.optim's single-tensor implementations so that runs match PyTorch.
 #include <torch/version.h>
 
+#include <ATen/Parallel.h>
+
 #include <cmath>
+#include <cstring>
 
 #include "common.h"
 
@@ -54,6 +57,50 @@ static void FusedAdam(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Ten
   auto loop = wd == 0 ? AdamLoop<false, false> : decoupled ? AdamLoop<true, false> : AdamLoop<false, true>;
   loop(p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(), p.numel(), keep, wdf, w1, b2, w2,
        root2, epsf, step);
+}
+
+// Mixed precision: the update of a float32 master from its bfloat16 model parameter's gradient (times `scale`, the
+// clipping coefficient), and the updated master rounded back into the model parameter, in one pass. The same
+// arithmetic as moving the gradient to float32, scaling it, AdamLoop and copying the master back, element for element.
+static float Bf16ToFloat(uint16_t b) {
+  uint32_t u = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+static uint16_t FloatToBf16(float f) {  // round to nearest even, NaN kept quiet (as c10::BFloat16)
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if (std::isnan(f)) return 0x7FC0;
+  return static_cast<uint16_t>((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+template <bool kDecay, bool kL2>
+static void MixedAdamLoop(float* __restrict p, const uint16_t* __restrict g16, uint16_t* __restrict model, float* __restrict m,
+                          float* __restrict v, int64_t n, float scale, bool scaled, float keep, float wd, float w1, float b2, float w2,
+                          float root2, float eps, float step) {
+  for (int64_t i = 0; i < n; i++) {
+    float pi = p[i], gi = Bf16ToFloat(g16[i]);
+    if (scaled) gi *= scale;
+    if (kDecay) pi *= keep;
+    if (kL2) gi += wd * pi;
+    const float mi = m[i] + w1 * (gi - m[i]);
+    const float vi = v[i] * b2 + w2 * (gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    pi = pi + step * (mi / (std::sqrt(vi) / root2 + eps));
+    p[i] = pi;
+    model[i] = FloatToBf16(pi);
+  }
+}
+
+static bool MixedAdamApplies(const at::Tensor& master, const at::Tensor& model, const at::Tensor& g, const at::Tensor& m, const at::Tensor& v) {
+  if (!FusedAdamApplies(master, master, m, v)) return false;
+  for (const at::Tensor* t : {&model, &g}) {
+    if (!t->device().is_cpu() || t->scalar_type() != at::kBFloat16 || !t->is_contiguous() || t->numel() != master.numel()) return false;
+  }
+  return true;
 }
 
 // The arguments adamStep and fusedAdamwStep share: (params, expAvg, expAvgSq, steps[], lr, beta1, beta2, eps,
@@ -137,6 +184,82 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
 #else
     throw ArgError(std::string("fused AdamW needs libtorch 2.0 or newer; this addon was built against libtorch ") + TORCH_VERSION);
 #endif
+  });
+
+  // mixedAdamStep(masters, models, expAvg, expAvgSq, steps[], lr, beta1, beta2, eps, weightDecay, decoupled, scale):
+  // Adam/AdamW on float32 masters from the gradients of their bfloat16 model parameters (`models[i].grad`, times
+  // `scale`), the updated masters rounded into the model parameters; one pass per parameter where all are contiguous
+  // CPU tensors, else the same steps one by one. The model gradients are left for the caller to drop.
+  Export(env, exports, "mixedAdamStep", [](const Napi::CallbackInfo& info) {
+    at::NoGradGuard noGrad;
+    auto masters = TensorListArg(info, 0);
+    auto models = TensorListArg(info, 1);
+    auto m = TensorListArg(info, 2);
+    auto v = TensorListArg(info, 3);
+    auto steps = DoubleListArg(info, 4);
+    const double lr = DoubleArg(info, 5), beta1 = DoubleArg(info, 6), beta2 = DoubleArg(info, 7), eps = DoubleArg(info, 8);
+    const double wd = DoubleArg(info, 9);
+    const bool decoupled = BoolArg(info, 10);
+    const double scale = DoubleArg(info, 11);
+    CheckSameLength(masters.size(), models.size(), "mixed adam models");
+    CheckSameLength(masters.size(), m.size(), "mixed adam exp_avg");
+    CheckSameLength(masters.size(), v.size(), "mixed adam exp_avg_sq");
+    CheckSameLength(masters.size(), steps.size(), "mixed adam steps");
+    const float scalef = static_cast<float>(scale);
+    for (size_t i = 0; i < masters.size(); i++) {
+      at::Tensor& p = masters[i];
+      at::Tensor& model = models[i];
+      const at::Tensor g = model.grad();
+      if (!g.defined()) continue;
+      const double bc1 = 1 - std::pow(beta1, steps[i]);
+      const double bc2 = 1 - std::pow(beta2, steps[i]);
+      if (MixedAdamApplies(p, model, g, m[i], v[i])) {
+        const float keep = static_cast<float>(1 - lr * wd), wdf = static_cast<float>(wd);
+        const float w1 = static_cast<float>(1 - beta1), b2 = static_cast<float>(beta2), w2 = static_cast<float>(1 - beta2);
+        const float root2 = static_cast<float>(std::sqrt(bc2)), epsf = static_cast<float>(eps), step = static_cast<float>(-lr / bc1);
+        auto loop = wd == 0 ? MixedAdamLoop<false, false> : decoupled ? MixedAdamLoop<true, false> : MixedAdamLoop<false, true>;
+        const int64_t n = p.numel();
+        float* pp = p.data_ptr<float>();
+        const uint16_t* gp = reinterpret_cast<const uint16_t*>(g.data_ptr());
+        uint16_t* mp = reinterpret_cast<uint16_t*>(model.data_ptr());
+        float* ap = m[i].data_ptr<float>();
+        float* vp = v[i].data_ptr<float>();
+        at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
+          loop(pp + b, gp + b, mp + b, ap + b, vp + b, e - b, scalef, scale != 1, keep, wdf, w1, b2, w2, root2, epsf, step);
+        });
+        continue;
+      }
+      at::Tensor grad = g.to(at::kFloat);
+      if (scale != 1) grad.mul_(scalef);
+      if (wd != 0) {
+        if (decoupled) p.mul_(1 - lr * wd);
+        else grad = grad.add(p, wd);
+      }
+      m[i].lerp_(grad, 1 - beta1);
+      v[i].mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+      at::Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
+      p.addcdiv_(m[i], denom, -lr / bc1);
+      model.copy_(p);
+    }
+    return info.Env().Undefined();
+  });
+
+  // gradNorm(params, normType) -> the total norm of the parameters' gradients as a float32 0-d tensor (each
+  // gradient's norm accumulated in float32), without changing them: clip_grad_norm_'s norm.
+  Export(env, exports, "gradNorm", [](const Napi::CallbackInfo& info) -> Napi::Value {
+    at::NoGradGuard noGrad;
+    auto params = TensorListArg(info, 0);
+    const double normType = DoubleArg(info, 1);
+    std::vector<at::Tensor> norms;
+    for (auto& p : params) {
+      const at::Tensor g = p.grad();
+      if (!g.defined()) continue;
+      norms.push_back(std::isinf(normType) ? g.detach().abs().max().to(at::kFloat)
+                                           : at::linalg_vector_norm(g.detach(), normType, c10::nullopt, false, at::kFloat));
+    }
+    if (norms.empty()) return Wrap(info.Env(), at::zeros({}, at::kFloat));
+    at::Tensor stacked = at::stack(norms);
+    return Wrap(info.Env(), std::isinf(normType) ? stacked.max() : at::norm(stacked, normType));
   });
 
   // sgdStep(params, buffers|nulls, fresh[], lr, momentum, dampening, weightDecay, nesterov)

@@ -18,7 +18,8 @@ export function fusedAdamwAvailable(device: string): boolean {
   return device === 'cpu' ? f.fusedAdamwCpu : f.fusedAdamwCuda;
 }
 
-abstract class AdamBase extends Optimizer<AdamOptions> {
+/** What Adam and AdamW share (their update rule and state). */
+export abstract class AdamBase extends Optimizer<AdamOptions> {
   protected abstract readonly decoupled: boolean;
   /** Use libtorch's fused multi-tensor kernel where it exists (AdamW only). */
   protected fused = false;
@@ -56,6 +57,47 @@ abstract class AdamBase extends Optimizer<AdamOptions> {
       }
       native.adamStep(params.map((p) => p.handle), m.map((t) => t.handle), v.map((t) => t.handle), steps, g.lr,
         g.betas[0], g.betas[1], g.eps, g.weightDecay, this.decoupled);
+    }
+  }
+
+  /**
+   * Whether {@link stepMixed} applies: not with libtorch's fused kernel, which steps float32 gradients of its own.
+   */
+  get stepsMixed(): boolean {
+    return !this.fused;
+  }
+
+  /**
+   * One step of float32 master parameters (this optimizer's) from the gradients of the bfloat16 model parameters
+   * they stand for (`modelOf(master)`), multiplied by `scale` (a clipping coefficient); each updated master is
+   * rounded into its model parameter. The same result as moving the gradients onto the masters as float32, scaling
+   * them, `step()` and copying the masters back, in one pass over each parameter (see MasterWeights). The model
+   * gradients stay; the caller drops them.
+   */
+  stepMixed(modelOf: (master: Tensor) => Tensor | undefined, scale: number): void {
+    for (const g of this.groups) {
+      const masters: Tensor[] = [];
+      const models: Tensor[] = [];
+      const m: Tensor[] = [];
+      const v: Tensor[] = [];
+      const steps: number[] = [];
+      for (const p of g.params) {
+        const model = modelOf(p);
+        if (!p.requiresGrad || model === undefined) continue;
+        const grad = model.grad;
+        if (grad === null) continue;
+        grad.dispose();
+        const s = this.stateOf(p, () => ({ step: 0, expAvg: this.zerosFor(p), expAvgSq: this.zerosFor(p) }));
+        s.step = (s.step as number) + 1;
+        masters.push(p);
+        models.push(model);
+        m.push(s.expAvg as Tensor);
+        v.push(s.expAvgSq as Tensor);
+        steps.push(s.step);
+      }
+      if (masters.length === 0) continue;
+      native.mixedAdamStep(masters.map((p) => p.handle), models.map((p) => p.handle), m.map((t) => t.handle), v.map((t) => t.handle), steps,
+        g.lr, g.betas[0], g.betas[1], g.eps, g.weightDecay, this.decoupled, scale);
     }
   }
 

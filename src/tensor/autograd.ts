@@ -54,6 +54,25 @@ export function clipGradNorm_(params: Tensor[], maxNorm: number, normType = 2): 
 }
 
 /**
+ * The global `normType`-norm of the gradients of `params` (each accumulated in float32, bfloat16 gradients
+ * included) as a float32 0-d tensor, the gradients unchanged: the norm clip_grad_norm_ would clip by.
+ * @example const norm = gradNormTensor(params); const scale = clipCoefficient(1.0, norm.item());
+ */
+export function gradNormTensor(params: Tensor[], normType = 2): Tensor {
+  if (!(normType > 0)) throw expected('a positive number or Infinity', 'normType', normType);
+  return wrap(native.gradNorm(params.map((p) => p.handle), normType));
+}
+
+/**
+ * The factor clip_grad_norm_ multiplies the gradients by for a total norm `norm`: min(1, maxNorm / (norm + 1e-6)),
+ * in float32 arithmetic as libtorch computes it.
+ */
+export function clipCoefficient(maxNorm: number, norm: number): number {
+  const f = Math.fround;
+  return Math.min(1, f(f(maxNorm) / f(f(norm) + f(1e-6))));
+}
+
+/**
  * `clipGradNorm_` returning the norm as a float32 0-d tensor on the gradients' device instead of a number, so the
  * caller can read it together with other values (one wait for the device instead of one per value).
  * @example const norm = clipGradNormTensor_(params, 1.0); const [n] = readScalars([['norm', norm]]);

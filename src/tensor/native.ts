@@ -145,6 +145,8 @@ export interface Native {
   nonzero(h: H): H;
   indexCopy_(h: H, dim: number, index: H, src: H): void;
   adamStep(params: H[], m: H[], v: H[], steps: number[], lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean): void;
+  mixedAdamStep(masters: H[], models: H[], m: H[], v: H[], steps: number[], lr: number, b1: number, b2: number, eps: number, wd: number, decoupled: boolean, scale: number): void;
+  gradNorm(params: H[], normType: number): H;
   fusedAdamwStep(params: H[], m: H[], v: H[], steps: number[], lr: number, b1: number, b2: number, eps: number, wd: number): void;
   sgdStep(params: H[], bufs: (H | null)[], fresh: number[], lr: number, momentum: number, dampening: number, wd: number, nesterov: boolean): void;
   rmspropStep(params: H[], sq: H[], gavg: (H | null)[], mbuf: (H | null)[], lr: number, alpha: number, eps: number, wd: number, momentum: number, centered: boolean): void;

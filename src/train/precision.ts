@@ -15,7 +15,10 @@ export class MasterWeights {
   constructor(modelParams: Tensor[]) {
     this.model = modelParams;
     this.master = modelParams.map((p) => noGrad(() => keep(p.to('float32'))).requiresGrad_(true));
+    this.#byMaster = new Map(this.master.map((m, i) => [m, modelParams[i]]));
   }
+
+  readonly #byMaster: Map<Tensor, Tensor>;
 
   params(): Tensor[] {
     return this.master;
@@ -32,6 +35,16 @@ export class MasterWeights {
       g.dispose();
       p.grad = null;
     });
+  }
+
+  /** The model parameter a master stands for. */
+  modelOf(master: Tensor): Tensor | undefined {
+    return this.#byMaster.get(master);
+  }
+
+  /** Drops the model parameters' gradients (after a mixed step, which read them directly). */
+  dropModelGrads(): void {
+    for (const p of this.model) p.grad = null;
   }
 
   /** Rounds the updated masters into the model's parameters. */

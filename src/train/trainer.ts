@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { type PendingFile, pendingFile, writeFiles, writeFilesAsync } from '../io/atomic.js';
 import { join } from 'node:path';
-import { clipGradNormTensor_ } from '../tensor/autograd.js';
+import { clipCoefficient, clipGradNormTensor_, gradNormTensor } from '../tensor/autograd.js';
 import { fromBuffer } from '../tensor/creation.js';
 import { ArgumentError, BfpoError, expected } from '../errors.js';
 import { getRngState, manualSeed, releaseFreeHostMemory, setRngState } from '../tensor/runtime.js';
@@ -21,6 +21,7 @@ import { makeOptimizer, optimizerFiles, type AnyOptimizer, type OptimSettings } 
 import { isShardable, restoreOptimizer, writeOwnShard, writeShardManifest, type ShardableOptimizer, type ShardRecord } from './optimizer-shards.js';
 import { freezeExcept } from '../nn/freeze.js';
 import { MasterWeights } from './precision.js';
+import { AdamBase } from '../optim/adam.js';
 import { lrMultiplier, warmupStepsOf, type ScheduleType } from './schedule.js';
 import { runStep, taskSteps, type StepBatch, type TaskSteps } from './steps.js';
 import { tensorFiles } from './tensor-store.js';
@@ -414,7 +415,7 @@ function* trainLoop(
         }
         state.tokensSeen += stepTokens;
         tokensSinceStart += stepTokens;
-        norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm, readStep);
+        norm = optimizerStep(opt, masters, optimParams, lr, c.maxGradNorm, readStep, par === null);
       } finally {
         reads.dispose();
       }
@@ -533,7 +534,9 @@ function stepPlan(task: TrainingTask, c: TrainerConfig) {
  */
 function optimizerStep(
   opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number, read: (norm: Tensor | null) => number | null,
+  mixed: boolean,
 ): number | null {
+  if (masters && mixed && opt instanceof AdamBase && opt.stepsMixed) return mixedOptimizerStep(opt, masters, lr, maxGradNorm, read);
   masters?.gradsToMaster();
   // A sharded optimizer clips itself (the gradients it steps may not be `params`' own).
   const clip = (opt as { clipGradNormTensor_?: (max: number) => Tensor }).clipGradNormTensor_;
@@ -558,6 +561,36 @@ function optimizerStep(
   return norm;
 }
 
+
+/**
+ * `optimizerStep` for bf16 with float32 masters and Adam/AdamW in one process: the norm is taken over the model's
+ * bfloat16 gradients (in float32), and one pass per parameter scales each gradient by the clipping coefficient,
+ * updates the master and rounds it into the model (instead of a float32 copy of every gradient, a clipping pass,
+ * the update and a copy back).
+ */
+function mixedOptimizerStep(
+  opt: AdamBase,
+  masters: MasterWeights, lr: number, maxGradNorm: number, read: (norm: Tensor | null) => number | null,
+): number | null {
+  const normTensor = maxGradNorm > 0 ? gradNormTensor(masters.model) : null;
+  let norm: number | null;
+  try {
+    norm = read(normTensor);
+  } catch (err) {
+    masters.dropModelGrads();
+    throw err;
+  } finally {
+    normTensor?.dispose();
+  }
+  if (norm !== null && !Number.isFinite(norm)) {
+    masters.dropModelGrads();
+    return norm;
+  }
+  for (const g of opt.groups) g.lr = lr;
+  opt.stepMixed((p) => masters.modelOf(p), norm === null ? 1 : clipCoefficient(maxGradNorm, norm));
+  masters.dropModelGrads();
+  return norm;
+}
 
 /**
  * One micro-batch (plus its buffer batch) through the step runner; the loss is scaled by 1/n for accumulation.
