@@ -11,7 +11,7 @@ export {
   linear, embedding, dropout, rmsNorm, swiglu, crossEntropy, tokenLogProbs, applyRotaryEmbedding, scaledDotProductAttention,
   attentionInParts, type AttentionSpan, type AttentionKernel,
 } from './functional.js';
-export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clipGradNorm_, clipGradNormTensor_ } from './autograd.js';
+export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clipGradNorm_, clipGradNormTensor_, gradNormTensor, clipCoefficient } from './autograd.js';
 export { tidy, keep, scope } from './scope.js';
 export { profileOps, selfTimes, type OpTime } from './profile.js';
 export {
