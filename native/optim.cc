@@ -59,6 +59,19 @@ static void FusedAdam(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Ten
        root2, epsf, step);
 }
 
+// The same update op by op (torch.optim's single-tensor code), for any device, dtype and layout.
+static void ComposedAdam(at::Tensor& p, at::Tensor grad, at::Tensor& m, at::Tensor& v, double lr, double beta1, double beta2,
+                         double eps, double wd, bool decoupled, double bc1, double bc2) {
+  if (wd != 0) {
+    if (decoupled) p.mul_(1 - lr * wd);
+    else grad = grad.add(p, wd);
+  }
+  m.lerp_(grad, 1 - beta1);
+  v.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+  at::Tensor denom = (v.sqrt() / std::sqrt(bc2)).add_(eps);
+  p.addcdiv_(m, denom, -lr / bc1);
+}
+
 // Mixed precision: the update of a float32 master from its bfloat16 model parameter's gradient (times `scale`, the
 // clipping coefficient), and the updated master rounded back into the model parameter, in one pass. The same
 // arithmetic as moving the gradient to float32, scaling it, AdamLoop and copying the master back, element for element.
@@ -142,14 +155,7 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
         FusedAdam(p, grad, m[i], v[i], lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
         continue;
       }
-      if (wd != 0) {
-        if (decoupled) p.mul_(1 - lr * wd);
-        else grad = grad.add(p, wd);
-      }
-      m[i].lerp_(grad, 1 - beta1);
-      v[i].mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-      at::Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
-      p.addcdiv_(m[i], denom, -lr / bc1);
+      ComposedAdam(p, grad, m[i], v[i], lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
     }
     return info.Env().Undefined();
   });
@@ -231,14 +237,7 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
       }
       at::Tensor grad = g.to(at::kFloat);
       if (scale != 1) grad.mul_(scalef);
-      if (wd != 0) {
-        if (decoupled) p.mul_(1 - lr * wd);
-        else grad = grad.add(p, wd);
-      }
-      m[i].lerp_(grad, 1 - beta1);
-      v[i].mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-      at::Tensor denom = (v[i].sqrt() / std::sqrt(bc2)).add_(eps);
-      p.addcdiv_(m[i], denom, -lr / bc1);
+      ComposedAdam(p, grad, m[i], v[i], lr, beta1, beta2, eps, wd, decoupled, bc1, bc2);
       model.copy_(p);
     }
     return info.Env().Undefined();

@@ -34,23 +34,9 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
 
   step(): void {
     for (const g of this.groups) {
-      const params: Tensor[] = [];
-      const m: Tensor[] = [];
-      const v: Tensor[] = [];
-      const steps: number[] = [];
-      for (const p of g.params) {
-        if (!p.requiresGrad) continue;
-        const grad = p.grad;
-        if (grad === null) continue;
-        grad.dispose();
-        const s = this.stateOf(p, () => ({ step: 0, expAvg: this.zerosFor(p), expAvgSq: this.zerosFor(p) }));
-        s.step = (s.step as number) + 1;
-        params.push(p);
-        m.push(s.expAvg as Tensor);
-        v.push(s.expAvgSq as Tensor);
-        steps.push(s.step);
-      }
-      if (params.length === 0) continue;
+      const due = this.due(g, (p) => p);
+      if (due.params.length === 0) continue;
+      const { params, m, v, steps } = due;
       if (this.fused && this.decoupled) {
         this.fusedStep(g, params, m, v, steps);
         continue;
@@ -58,6 +44,33 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
       native.adamStep(params.map((p) => p.handle), m.map((t) => t.handle), v.map((t) => t.handle), steps, g.lr,
         g.betas[0], g.betas[1], g.eps, g.weightDecay, this.decoupled);
     }
+  }
+
+  /**
+   * The parameters of group `g` with a gradient (on `gradOwner(p)`, the parameter itself or the model parameter a
+   * master stands for), their moments (made on first use) and step counts, each count advanced by one.
+   */
+  private due(g: ParamGroup<AdamOptions>, gradOwner: (p: Tensor) => Tensor | undefined) {
+    const params: Tensor[] = [];
+    const owners: Tensor[] = [];
+    const m: Tensor[] = [];
+    const v: Tensor[] = [];
+    const steps: number[] = [];
+    for (const p of g.params) {
+      const owner = gradOwner(p);
+      if (!p.requiresGrad || owner === undefined) continue;
+      const grad = owner.grad;
+      if (grad === null) continue;
+      grad.dispose();
+      const s = this.stateOf(p, () => ({ step: 0, expAvg: this.zerosFor(p), expAvgSq: this.zerosFor(p) }));
+      s.step = (s.step as number) + 1;
+      params.push(p);
+      owners.push(owner);
+      m.push(s.expAvg as Tensor);
+      v.push(s.expAvgSq as Tensor);
+      steps.push(s.step);
+    }
+    return { params, owners, m, v, steps };
   }
 
   /**
@@ -76,27 +89,9 @@ export abstract class AdamBase extends Optimizer<AdamOptions> {
    */
   stepMixed(modelOf: (master: Tensor) => Tensor | undefined, scale: number): void {
     for (const g of this.groups) {
-      const masters: Tensor[] = [];
-      const models: Tensor[] = [];
-      const m: Tensor[] = [];
-      const v: Tensor[] = [];
-      const steps: number[] = [];
-      for (const p of g.params) {
-        const model = modelOf(p);
-        if (!p.requiresGrad || model === undefined) continue;
-        const grad = model.grad;
-        if (grad === null) continue;
-        grad.dispose();
-        const s = this.stateOf(p, () => ({ step: 0, expAvg: this.zerosFor(p), expAvgSq: this.zerosFor(p) }));
-        s.step = (s.step as number) + 1;
-        masters.push(p);
-        models.push(model);
-        m.push(s.expAvg as Tensor);
-        v.push(s.expAvgSq as Tensor);
-        steps.push(s.step);
-      }
-      if (masters.length === 0) continue;
-      native.mixedAdamStep(masters.map((p) => p.handle), models.map((p) => p.handle), m.map((t) => t.handle), v.map((t) => t.handle), steps,
+      const { params, owners, m, v, steps } = this.due(g, modelOf);
+      if (params.length === 0) continue;
+      native.mixedAdamStep(params.map((p) => p.handle), owners.map((p) => p.handle), m.map((t) => t.handle), v.map((t) => t.handle), steps,
         g.lr, g.betas[0], g.betas[1], g.eps, g.weightDecay, this.decoupled, scale);
     }
   }

@@ -531,64 +531,49 @@ function stepPlan(task: TrainingTask, c: TrainerConfig) {
 /**
  * fp32 gradients onto the masters (bf16), clipping, the step's values read (`read` gets the norm tensor and returns
  * its value; it throws to stop before the update), one update at `lr`, and the rounded copy back. Returns the norm.
+ * With float32 masters and Adam/AdamW in one process (`mixed`), the norm is taken over the model's bfloat16
+ * gradients (in float32) and one pass per parameter scales each gradient by the clipping coefficient, updates the
+ * master and rounds it into the model, instead of a float32 copy of every gradient, a clipping pass, the update and
+ * a copy back (the same values).
  */
 function optimizerStep(
   opt: AnyOptimizer, masters: MasterWeights | null, params: Tensor[], lr: number, maxGradNorm: number, read: (norm: Tensor | null) => number | null,
   mixed: boolean,
 ): number | null {
-  if (masters && mixed && opt instanceof AdamBase && opt.stepsMixed) return mixedOptimizerStep(opt, masters, lr, maxGradNorm, read);
-  masters?.gradsToMaster();
-  // A sharded optimizer clips itself (the gradients it steps may not be `params`' own).
-  const clip = (opt as { clipGradNormTensor_?: (max: number) => Tensor }).clipGradNormTensor_;
-  const normTensor = maxGradNorm > 0 ? (clip ? clip.call(opt, maxGradNorm) : clipGradNormTensor_(params, maxGradNorm)) : null;
+  const oneStep = masters !== null && mixed && opt instanceof AdamBase && opt.stepsMixed ? opt : null;
+  let normTensor: Tensor | null;
+  let drop: () => void;
+  if (oneStep) {
+    normTensor = maxGradNorm > 0 ? gradNormTensor(masters!.model) : null;
+    drop = () => masters!.dropModelGrads();
+  } else {
+    masters?.gradsToMaster();
+    // A sharded optimizer clips itself (the gradients it steps may not be `params`' own).
+    const clip = (opt as { clipGradNormTensor_?: (max: number) => Tensor }).clipGradNormTensor_;
+    normTensor = maxGradNorm > 0 ? (clip ? clip.call(opt, maxGradNorm) : clipGradNormTensor_(params, maxGradNorm)) : null;
+    drop = () => opt.zeroGrad();
+  }
   let norm: number | null;
   try {
     norm = read(normTensor);
   } catch (err) {
-    opt.zeroGrad();
+    drop();
     throw err;
   } finally {
     normTensor?.dispose();
   }
   if (norm !== null && !Number.isFinite(norm)) {
-    opt.zeroGrad();
+    drop();
     return norm;
   }
   for (const g of opt.groups) g.lr = lr;
-  opt.step();
-  opt.zeroGrad();
-  masters?.copyBack();
-  return norm;
-}
-
-
-/**
- * `optimizerStep` for bf16 with float32 masters and Adam/AdamW in one process: the norm is taken over the model's
- * bfloat16 gradients (in float32), and one pass per parameter scales each gradient by the clipping coefficient,
- * updates the master and rounds it into the model (instead of a float32 copy of every gradient, a clipping pass,
- * the update and a copy back).
- */
-function mixedOptimizerStep(
-  opt: AdamBase,
-  masters: MasterWeights, lr: number, maxGradNorm: number, read: (norm: Tensor | null) => number | null,
-): number | null {
-  const normTensor = maxGradNorm > 0 ? gradNormTensor(masters.model) : null;
-  let norm: number | null;
-  try {
-    norm = read(normTensor);
-  } catch (err) {
-    masters.dropModelGrads();
-    throw err;
-  } finally {
-    normTensor?.dispose();
+  if (oneStep) {
+    oneStep.stepMixed((p) => masters!.modelOf(p), norm === null ? 1 : clipCoefficient(maxGradNorm, norm));
+  } else {
+    opt.step();
+    masters?.copyBack();
   }
-  if (norm !== null && !Number.isFinite(norm)) {
-    masters.dropModelGrads();
-    return norm;
-  }
-  for (const g of opt.groups) g.lr = lr;
-  opt.stepMixed((p) => masters.modelOf(p), norm === null ? 1 : clipCoefficient(maxGradNorm, norm));
-  masters.dropModelGrads();
+  drop();
   return norm;
 }
 
