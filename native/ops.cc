@@ -260,13 +260,18 @@ static at::Tensor PartKeys(const at::Tensor& x, const AttentionPart& p) {
   return at::cat(xs, 2);
 }
 
+// One part with every query against every key: plain AttentionMath.
+static bool IsWhole(const std::vector<AttentionPart>& parts, int64_t t) {
+  return parts.size() == 1 && parts[0].keys.size() == 1 && parts[0].keys[0].first == 0 && parts[0].keys[0].second == t;
+}
+
 static c10::optional<at::Tensor> MaskOf(const std::vector<at::Tensor>& masks, size_t i) {
   return masks[i].defined() ? c10::optional<at::Tensor>(masks[i]) : c10::nullopt;
 }
 
 static at::Tensor AttentionPartsForward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const std::vector<AttentionPart>& parts,
                                         const std::vector<at::Tensor>& masks, double scale, int64_t rep) {
-  if (parts.size() == 1 && parts[0].keys.size() == 1 && parts[0].keys[0].first == 0 && parts[0].keys[0].second == k.size(2)) {
+  if (IsWhole(parts, k.size(2))) {
     return AttentionMath(q, k, v, MaskOf(masks, 0), scale, rep);
   }
   at::Tensor out = at::empty({q.size(0), q.size(1), q.size(2), q.size(3)}, q.options());
@@ -332,7 +337,7 @@ struct AttentionPartsFn : public torch::autograd::Function<AttentionPartsFn> {
     const std::vector<AttentionPart> parts = ParseParts(ctx->saved_data["layout"].toIntVector(), q.size(2), k.size(2));
     const std::vector<at::Tensor> masks = ctx->saved_data["masks"].toTensorVector();
     const at::Tensor& go = grads[0];
-    if (parts.size() == 1 && parts[0].keys.size() == 1 && parts[0].keys[0].first == 0 && parts[0].keys[0].second == k.size(2)) {
+    if (IsWhole(parts, k.size(2))) {
       auto g = AttentionMathBackward(q, k, v, MaskOf(masks, 0), go, scale, rep);
       return {g[0], g[1], g[2], at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
     }
@@ -379,14 +384,19 @@ static at::Tensor AttentionSdpa(const at::Tensor& q, const at::Tensor& k, const 
 #endif
 }
 
+// The query heads served by each key/value head (nh / nkv), or an error when nh is not a multiple of nkv.
+static int64_t QueryHeadsPerKey(const at::Tensor& q, const at::Tensor& k) {
+  const int64_t nh = q.size(1), nkv = k.size(1);
+  if (nkv <= 0 || nh % nkv != 0) throw ArgError("the query heads must be a multiple of the key/value heads");
+  return nh / nkv;
+}
+
 // Scaled dot-product attention with grouped key/value heads. q [b, nh, s, hd], k and v [b, nkv, t, hd],
 // blocked bool [b or 1, 1, s, t] (true = may not attend) or undefined. impl: 0 auto (sdpa when this libtorch has
 // it), 1 eager (plain products), 2 sdpa. Returns [b, nh, s, hd].
 static at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             const c10::optional<at::Tensor>& blocked, double scale, int64_t impl) {
-  const int64_t nh = q.size(1), nkv = k.size(1);
-  if (nkv <= 0 || nh % nkv != 0) throw ArgError("the query heads must be a multiple of the key/value heads");
-  const int64_t rep = nh / nkv;
+  const int64_t rep = QueryHeadsPerKey(q, k);
   if (impl == 1 || (impl == 0 && !BFPO_HAS_SDPA)) {
     const bool training = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
     if (!training) return AttentionMath(q, k, v, blocked, scale, rep);
@@ -522,8 +532,7 @@ void InitOps(Napi::Env env, Napi::Object exports) {
     const at::Tensor& k = TensorArg(info, 1);
     const at::Tensor& v = TensorArg(info, 2);
     if (q.dim() != 4 || k.dim() != 4 || v.dim() != 4) throw ArgError("q, k and v must be 4-D [batch, heads, seq, head_dim]");
-    const int64_t nh = q.size(1), nkv = k.size(1);
-    if (nkv <= 0 || nh % nkv != 0) throw ArgError("the query heads must be a multiple of the key/value heads");
+    const int64_t rep = QueryHeadsPerKey(q, k);
     const std::vector<int64_t> layout = IntListArg(info, 3);
     const std::vector<at::Tensor> masks = OptionalTensorListArg(info, 4);
     const std::vector<AttentionPart> parts = ParseParts(layout, q.size(2), k.size(2));
@@ -536,7 +545,6 @@ void InitOps(Napi::Env env, Napi::Object exports) {
       }
     }
     const double scale = DoubleArg(info, 5);
-    const int64_t rep = nh / nkv;
     const bool training = at::GradMode::is_enabled() && (q.requires_grad() || k.requires_grad() || v.requires_grad());
     return Wrap(info.Env(), training ? AttentionPartsFn::apply(q, k, v, layout, masks, scale, rep)
                                      : AttentionPartsForward(q, k, v, parts, masks, scale, rep));

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "common.h"
 
@@ -33,30 +34,47 @@ static bool FusedAdamApplies(const at::Tensor& p, const at::Tensor& g, const at:
   return true;
 }
 
-// The loop over n elements; the weight-decay form is a template argument so that the loop body has no branches.
+// The float32 constants of one update (bias corrections bc1, bc2 of this step).
+struct AdamCoef {
+  float keep, wd, w1, b2, w2, root2, eps, step;
+  AdamCoef(double lr, double beta1, double beta2, double epsIn, double wdIn, double bc1, double bc2)
+      : keep(static_cast<float>(1 - lr * wdIn)), wd(static_cast<float>(wdIn)), w1(static_cast<float>(1 - beta1)),
+        b2(static_cast<float>(beta2)), w2(static_cast<float>(1 - beta2)), root2(static_cast<float>(std::sqrt(bc2))),
+        eps(static_cast<float>(epsIn)), step(static_cast<float>(-lr / bc1)) {}
+};
+
+// One element's update: moments m and v in place, the new parameter returned. The weight-decay form is a template
+// argument so that the loops have no branches.
 template <bool kDecay, bool kL2>
-static void AdamLoop(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
-                     float keep, float wd, float w1, float b2, float w2, float root2, float eps, float step) {
-  for (int64_t i = 0; i < n; i++) {
-    float pi = p[i], gi = g[i];
-    if (kDecay) pi *= keep;
-    if (kL2) gi += wd * pi;
-    const float mi = m[i] + w1 * (gi - m[i]);  // lerp towards the gradient
-    const float vi = v[i] * b2 + w2 * (gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi + step * (mi / (std::sqrt(vi) / root2 + eps));
-  }
+static inline float AdamElement(float pi, float gi, float& m, float& v, const AdamCoef& c) {
+  if (kDecay) pi *= c.keep;
+  if (kL2) gi += c.wd * pi;
+  const float mi = m + c.w1 * (gi - m);  // lerp towards the gradient
+  const float vi = v * c.b2 + c.w2 * (gi * gi);
+  m = mi;
+  v = vi;
+  return pi + c.step * (mi / (std::sqrt(vi) / c.root2 + c.eps));
+}
+
+// Calls fn(kDecay, kL2) as std::integral_constants: no decay, decoupled (AdamW) or L2 (Adam).
+template <typename Fn>
+static void WithDecayForm(double wd, bool decoupled, Fn&& fn) {
+  if (wd == 0) fn(std::false_type{}, std::false_type{});
+  else if (decoupled) fn(std::true_type{}, std::false_type{});
+  else fn(std::false_type{}, std::true_type{});
 }
 
 static void FusedAdam(at::Tensor& p, const at::Tensor& g, at::Tensor& m, at::Tensor& v, double lr, double beta1, double beta2,
                       double eps, double wd, bool decoupled, double bc1, double bc2) {
-  const float keep = static_cast<float>(1 - lr * wd), wdf = static_cast<float>(wd);
-  const float w1 = static_cast<float>(1 - beta1), b2 = static_cast<float>(beta2), w2 = static_cast<float>(1 - beta2);
-  const float root2 = static_cast<float>(std::sqrt(bc2)), epsf = static_cast<float>(eps), step = static_cast<float>(-lr / bc1);
-  auto loop = wd == 0 ? AdamLoop<false, false> : decoupled ? AdamLoop<true, false> : AdamLoop<false, true>;
-  loop(p.data_ptr<float>(), g.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(), p.numel(), keep, wdf, w1, b2, w2,
-       root2, epsf, step);
+  const AdamCoef c(lr, beta1, beta2, eps, wd, bc1, bc2);
+  float* __restrict pp = p.data_ptr<float>();
+  const float* __restrict gp = g.data_ptr<float>();
+  float* __restrict mp = m.data_ptr<float>();
+  float* __restrict vp = v.data_ptr<float>();
+  const int64_t n = p.numel();
+  WithDecayForm(wd, decoupled, [&](auto decay, auto l2) {
+    for (int64_t i = 0; i < n; i++) pp[i] = AdamElement<decltype(decay)::value, decltype(l2)::value>(pp[i], gp[i], mp[i], vp[i], c);
+  });
 }
 
 // The same update op by op (torch.optim's single-tensor code), for any device, dtype and layout.
@@ -74,7 +92,7 @@ static void ComposedAdam(at::Tensor& p, at::Tensor grad, at::Tensor& m, at::Tens
 
 // Mixed precision: the update of a float32 master from its bfloat16 model parameter's gradient (times `scale`, the
 // clipping coefficient), and the updated master rounded back into the model parameter, in one pass. The same
-// arithmetic as moving the gradient to float32, scaling it, AdamLoop and copying the master back, element for element.
+// arithmetic as moving the gradient to float32, scaling it, FusedAdam and copying the master back, element for element.
 static float Bf16ToFloat(uint16_t b) {
   uint32_t u = static_cast<uint32_t>(b) << 16;
   float f;
@@ -91,18 +109,11 @@ static uint16_t FloatToBf16(float f) {  // round to nearest even, NaN kept quiet
 
 template <bool kDecay, bool kL2>
 static void MixedAdamLoop(float* __restrict p, const uint16_t* __restrict g16, uint16_t* __restrict model, float* __restrict m,
-                          float* __restrict v, int64_t n, float scale, bool scaled, float keep, float wd, float w1, float b2, float w2,
-                          float root2, float eps, float step) {
+                          float* __restrict v, int64_t n, float scale, bool scaled, const AdamCoef& c) {
   for (int64_t i = 0; i < n; i++) {
-    float pi = p[i], gi = Bf16ToFloat(g16[i]);
+    float gi = Bf16ToFloat(g16[i]);
     if (scaled) gi *= scale;
-    if (kDecay) pi *= keep;
-    if (kL2) gi += wd * pi;
-    const float mi = m[i] + w1 * (gi - m[i]);
-    const float vi = v[i] * b2 + w2 * (gi * gi);
-    m[i] = mi;
-    v[i] = vi;
-    pi = pi + step * (mi / (std::sqrt(vi) / root2 + eps));
+    const float pi = AdamElement<kDecay, kL2>(p[i], gi, m[i], v[i], c);
     p[i] = pi;
     model[i] = FloatToBf16(pi);
   }
@@ -114,6 +125,31 @@ static bool MixedAdamApplies(const at::Tensor& master, const at::Tensor& model, 
     if (!t->device().is_cpu() || t->scalar_type() != at::kBFloat16 || !t->is_contiguous() || t->numel() != master.numel()) return false;
   }
   return true;
+}
+
+// The total normType-norm of `grads` as a float32 0-d tensor (0 without gradients), as clip_grad_norm_: each
+// gradient's norm (accumulated in float32 with `floatAccum`, else in the gradient's dtype and then cast), then the
+// norm of those.
+static at::Tensor TotalGradNorm(const std::vector<at::Tensor>& grads, double normType, bool floatAccum) {
+  if (grads.empty()) return at::zeros({}, at::kFloat);
+  std::vector<at::Tensor> norms;
+  norms.reserve(grads.size());
+  const bool inf = std::isinf(normType);
+  for (const auto& g : grads) {
+    const at::Tensor d = g.detach();
+    norms.push_back(inf ? d.abs().max().to(at::kFloat)
+                        : floatAccum ? at::linalg_vector_norm(d, normType, c10::nullopt, false, at::kFloat)
+                                     : at::norm(d, normType).to(at::kFloat));
+  }
+  const at::Tensor stacked = at::stack(norms);
+  return inf ? stacked.max() : at::norm(stacked, normType);
+}
+
+static std::vector<at::Tensor> GradsOf(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> grads;
+  for (const auto& p : params)
+    if (p.grad().defined()) grads.push_back(p.grad());
+  return grads;
 }
 
 // The arguments adamStep and fusedAdamwStep share: (params, expAvg, expAvgSq, steps[], lr, beta1, beta2, eps,
@@ -220,18 +256,17 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
       const double bc1 = 1 - std::pow(beta1, steps[i]);
       const double bc2 = 1 - std::pow(beta2, steps[i]);
       if (MixedAdamApplies(p, model, g, m[i], v[i])) {
-        const float keep = static_cast<float>(1 - lr * wd), wdf = static_cast<float>(wd);
-        const float w1 = static_cast<float>(1 - beta1), b2 = static_cast<float>(beta2), w2 = static_cast<float>(1 - beta2);
-        const float root2 = static_cast<float>(std::sqrt(bc2)), epsf = static_cast<float>(eps), step = static_cast<float>(-lr / bc1);
-        auto loop = wd == 0 ? MixedAdamLoop<false, false> : decoupled ? MixedAdamLoop<true, false> : MixedAdamLoop<false, true>;
+        const AdamCoef c(lr, beta1, beta2, eps, wd, bc1, bc2);
         const int64_t n = p.numel();
         float* pp = p.data_ptr<float>();
         const uint16_t* gp = reinterpret_cast<const uint16_t*>(g.data_ptr());
         uint16_t* mp = reinterpret_cast<uint16_t*>(model.data_ptr());
         float* ap = m[i].data_ptr<float>();
         float* vp = v[i].data_ptr<float>();
-        at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
-          loop(pp + b, gp + b, mp + b, ap + b, vp + b, e - b, scalef, scale != 1, keep, wdf, w1, b2, w2, root2, epsf, step);
+        WithDecayForm(wd, decoupled, [&](auto decay, auto l2) {
+          at::parallel_for(0, n, 16384, [&](int64_t b, int64_t e) {
+            MixedAdamLoop<decltype(decay)::value, decltype(l2)::value>(pp + b, gp + b, mp + b, ap + b, vp + b, e - b, scalef, scale != 1, c);
+          });
         });
         continue;
       }
@@ -247,18 +282,7 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
   // gradient's norm accumulated in float32), without changing them: clip_grad_norm_'s norm.
   Export(env, exports, "gradNorm", [](const Napi::CallbackInfo& info) -> Napi::Value {
     at::NoGradGuard noGrad;
-    auto params = TensorListArg(info, 0);
-    const double normType = DoubleArg(info, 1);
-    std::vector<at::Tensor> norms;
-    for (auto& p : params) {
-      const at::Tensor g = p.grad();
-      if (!g.defined()) continue;
-      norms.push_back(std::isinf(normType) ? g.detach().abs().max().to(at::kFloat)
-                                           : at::linalg_vector_norm(g.detach(), normType, c10::nullopt, false, at::kFloat));
-    }
-    if (norms.empty()) return Wrap(info.Env(), at::zeros({}, at::kFloat));
-    at::Tensor stacked = at::stack(norms);
-    return Wrap(info.Env(), std::isinf(normType) ? stacked.max() : at::norm(stacked, normType));
+    return Wrap(info.Env(), TotalGradNorm(GradsOf(TensorListArg(info, 0)), DoubleArg(info, 1), true));
   });
 
   // sgdStep(params, buffers|nulls, fresh[], lr, momentum, dampening, weightDecay, nesterov)
@@ -331,21 +355,10 @@ void InitOptim(Napi::Env env, Napi::Object exports) {
     auto params = TensorListArg(info, 0);
     double maxNorm = DoubleArg(info, 1);
     double normType = DoubleArg(info, 2);
-    std::vector<at::Tensor> grads;
-    for (auto& p : params)
-      if (p.grad().defined()) grads.push_back(p.grad());
+    const std::vector<at::Tensor> grads = GradsOf(params);
     const bool asTensor = info.Length() > 3 && info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
     if (grads.empty()) return asTensor ? Wrap(info.Env(), at::zeros({}, at::kFloat)) : Napi::Number::New(info.Env(), 0.0);
-    std::vector<at::Tensor> norms;
-    norms.reserve(grads.size());
-    at::Tensor total;
-    if (std::isinf(normType)) {
-      for (auto& g : grads) norms.push_back(g.detach().abs().max().to(at::kFloat));
-      total = at::stack(norms).max();
-    } else {
-      for (auto& g : grads) norms.push_back(at::norm(g.detach(), normType).to(at::kFloat));
-      total = at::norm(at::stack(norms), normType);
-    }
+    const at::Tensor total = TotalGradNorm(grads, normType, false);
     at::Tensor coef = at::clamp(maxNorm / (total + 1e-6), c10::nullopt, 1.0);
     for (auto& g : grads) g.mul_(coef.to(g.device()).to(g.scalar_type()));
     if (asTensor) return Wrap(info.Env(), total);
