@@ -41,6 +41,7 @@ struct AddonData {
   Napi::FunctionReference errorClass;
   int64_t liveHandles = 0;
   int64_t liveBytes = 0;
+  int64_t reportedBytes = 0;  // what V8 was told of liveBytes (ReportExternal in core.cc)
   std::unordered_map<const void*, StorageCount> storages;
   std::deque<Handle> slots;  // a deque keeps slot addresses stable as it grows
   std::vector<uint32_t> freeSlots;
