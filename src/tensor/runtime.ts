@@ -53,27 +53,36 @@ export const fastPaths = (): { sdpa: boolean; fusedAdamwCuda: boolean; fusedAdam
 
 /**
  * Live native tensors and the host bytes they own (for leak checks); with the bfpo host allocator also the bytes it
- * has freshly mapped since the start (`hostMappedBytes`: each one is a page fault's worth of work when first written)
- * and how many requests it served from freed blocks (`hostReusedBlocks`); both stay 0 with BFPO_HOST_ALLOCATOR=system.
+ * handed out without resident pages since the start (`hostMappedBytes`: each one is a page fault's worth of work when
+ * first written) and how many requests it served from freed memory (`hostReusedBlocks`); both stay 0 with
+ * BFPO_HOST_ALLOCATOR=system.
  */
 export const memoryStats = (): { liveTensors: number; hostBytes: number; hostMappedBytes: number; hostReusedBlocks: number } => native.stats();
 
 /**
  * Hands the C allocator's free memory back to the system (glibc's malloc_trim, which also releases free pages in
- * the middle of the heap), and the bfpo host allocator's idle large blocks unless `keepIdleBlocks`. Tensors of
+ * the middle of the heap), and the bfpo host allocator's free large blocks unless `keepIdleBlocks`. Tensors of
  * ever-changing sizes (padding-free batches, evaluation batches) leave holes in glibc's heap that it keeps resident;
- * long runs call this at log records (keeping the idle blocks, which the next step reuses and which never exceed the
- * peak in use), and after evaluations and checkpoints (all of it), so their resident memory stays flat. Returns
- * false where the C library has no such call (then only the idle blocks are released, unless kept).
+ * long runs call this at log records (keeping the free blocks, which the next step reuses and which never exceed the
+ * peak in use), and after evaluations and checkpoints (all of it), so their resident memory stays flat. A full
+ * release also lowers what V8 is told of the tensors' memory (their high-water mark until then) to what is in use.
+ * Returns false where the C library has no such call (then only the free blocks are released, unless kept).
  */
 export const releaseFreeHostMemory = (o: { keepIdleBlocks?: boolean } = {}): boolean => native.releaseFreeHostMemory(o.keepIdleBlocks === true);
 
 /**
- * Which allocator CPU tensors use: 'bfpo' (blocks from 128 KiB on are mappings of their own, rounded to a size class
- * and kept for reuse; idle ones go back to the system at `releaseFreeHostMemory()`), or 'system' (libtorch's own, on
- * the C allocator), chosen with BFPO_HOST_ALLOCATOR=system before the addon loads.
+ * Which allocator CPU tensors use: 'bfpo' (blocks from 128 KiB on come from one arena, cut by best fit and merged
+ * again when freed, their memory kept for reuse; free memory goes back to the system at `releaseFreeHostMemory()`),
+ * or 'system' (libtorch's own, on the C allocator), chosen with BFPO_HOST_ALLOCATOR=system before the addon loads.
  */
 export const hostAllocator = (): 'bfpo' | 'system' => native.hostAllocator;
+
+/**
+ * How many threads run a parallel loop of bfpo's own CPU kernels (the fused SwiGLU, RMSNorm, rotary, token
+ * log-probabilities and optimizer steps): `getNumThreads()` when the addon is built with libtorch's OpenMP runtime,
+ * 1 where it was built without OpenMP (those kernels then run serially).
+ */
+export const kernelThreads = (): number => native.kernelThreads();
 
 /** libtorch's version and build configuration. */
 export const buildInfo = (): { torchVersion: string; config: string; parallel: string } => native.buildInfo();

@@ -3,10 +3,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
-  AdamW, type Tensor, getNumThreads, keep, manualSeed, memoryStats, randint, randn, scope, setNumThreads, tidy, zeros,
+  AdamW, type Tensor, empty, getNumThreads, keep, manualSeed, memoryStats, randint, randn, scope, setNumThreads, tidy, zeros,
 } from 'bfpo';
 import { hostAllocator, releaseFreeHostMemory } from 'bfpo/tensor';
 import { crossEntropy, linear } from 'bfpo/tensor';
@@ -192,6 +193,55 @@ describe('dispose and accounting', () => {
     await collect();
     assert.ok(live() <= before + 5, `live tensors after GC: ${live() - before} of 50 remain`);
   });
+
+  // V8 hears of the tensors' memory, so that it collects unreachable tensors as that memory grows; it is told the
+  // high-water mark, not each allocation, so that a step's working set freed and allocated again starts no collection.
+  const majorCollections = async (work: () => Promise<void>): Promise<number> => {
+    let majors = 0;
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) majors++;
+    });
+    obs.observe({ entryTypes: ['gc'] });
+    await work();
+    await new Promise((r) => setTimeout(r, 50));
+    obs.disconnect();
+    return majors;
+  };
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  test('a working set freed and allocated again does not make V8 collect', async () => {
+    await collect();
+    // 16 tensors of 16 MiB (more than V8's 64 MiB step) in use together, then freed, 100 times over.
+    const round = (): void => {
+      const ts = Array.from({ length: 16 }, () => empty([4194304]));
+      ts.forEach((t) => t.dispose());
+    };
+    round();
+    await tick();
+    const majors = await majorCollections(async () => {
+      for (let i = 0; i < 100; i++) {
+        round();
+        await tick();
+      }
+    });
+    assert.ok(majors <= 2, `${majors} full collections over 100 rounds of the same working set`);
+  });
+
+  test('memory of tensors never disposed still makes V8 collect them, without gc()', async () => {
+    await collect();
+    const before = live();
+    // 64 unreachable tensors of 16 MiB (1 GiB), with turns of the event loop in between, as a leaking loop has.
+    const majors = await majorCollections(async () => {
+      for (let i = 0; i < 64; i++) {
+        empty([4194304]);
+        await tick();
+      }
+      for (let i = 0; i < 4; i++) await tick();
+    });
+    assert.ok(majors >= 1, 'no full collection');
+    assert.ok(live() - before <= 48, `${live() - before} of the 64 leaked tensors are still alive`);
+    await collect();
+  });
 });
 
 describe('a long training loop', () => {
@@ -323,34 +373,54 @@ describe('the host allocator', () => {
     assert.ok(again - rssMiB() > 250, `resident memory ${again.toFixed(1)} → ${rssMiB().toFixed(1)} MiB after the release`);
   });
 
-  test('serves a request from a freed block up to twice its size: a step of other lengths maps nothing new', () => {
+  test('a step of other lengths reuses the freed memory: longer tensors map only the growth, shorter ones nothing', () => {
     if (hostAllocator() !== 'bfpo') return;
     releaseFreeHostMemory();
-    // A padding-free step's activations change size with its tokens: 40 blocks of 6 MiB, freed, then 40 of 5 MiB and
-    // 40 of 3.5 MiB (other size classes, all within twice the size) take those blocks instead of new mappings.
+    // A padding-free step's activations change size with its tokens. 40 blocks of 6 MiB, freed; then 40 of 5 MiB and
+    // 40 of 1 MiB (cut from the freed memory), then 40 of 7 MiB: together 280 MiB where 240 MiB were freed, so
+    // about 40 MiB is new, not 280.
     const step = (n: number): number => {
       const ts = Array.from({ length: 40 }, () => tidy(() => zeros([n]).add(1)));
       const sum = ts.reduce((a, t) => a + t.sum().item(), 0);
       ts.forEach((t) => t.dispose());
       return sum;
     };
+    const MiB = 2 ** 20;
     assert.equal(step(1572864), 40 * 1572864);
     const mapped = memoryStats().hostMappedBytes;
     const reused = memoryStats().hostReusedBlocks;
     assert.equal(step(1310720), 40 * 1310720, 'reused blocks hold what is written into them');
-    assert.equal(step(917504), 40 * 917504);
-    assert.equal(memoryStats().hostMappedBytes, mapped, 'smaller requests mapped new blocks');
-    // A log record's release keeps them too; a full release does not.
+    assert.equal(step(262144), 40 * 262144);
+    assert.equal(memoryStats().hostMappedBytes, mapped, 'shorter requests mapped new memory');
+    assert.equal(step(1835008), 40 * 1835008);
+    const grown = memoryStats().hostMappedBytes - mapped;
+    assert.ok(grown >= 40 * MiB && grown <= 48 * MiB, `a longer step mapped ${(grown / MiB).toFixed(1)} MiB (its growth is 40 MiB)`);
+    assert.ok(memoryStats().hostReusedBlocks - reused >= 120, `${memoryStats().hostReusedBlocks - reused} requests reused freed memory`);
+    // A log record's release keeps the freed memory; a full release gives it back, and the next step maps it again.
+    const before = memoryStats().hostMappedBytes;
     releaseFreeHostMemory({ keepIdleBlocks: true });
-    step(1572864);
-    assert.equal(memoryStats().hostMappedBytes, mapped, 'releaseFreeHostMemory({ keepIdleBlocks: true }) gave the blocks back');
+    step(1835008);
+    assert.equal(memoryStats().hostMappedBytes, before, 'releaseFreeHostMemory({ keepIdleBlocks: true }) gave the memory back');
     releaseFreeHostMemory();
-    step(1572864);
-    assert.ok(memoryStats().hostMappedBytes >= mapped + 40 * 6 * 2 ** 20, 'releaseFreeHostMemory() kept the blocks');
-    assert.ok(memoryStats().hostReusedBlocks - reused >= 80, `${memoryStats().hostReusedBlocks - reused} requests reused a block`);
-    // A request of less than half a free block's size does not take it (that would keep twice its memory resident).
-    step(262144);
-    assert.ok(memoryStats().hostMappedBytes > mapped, '1 MiB requests were served from 6 MiB blocks');
+    step(1835008);
+    assert.ok(memoryStats().hostMappedBytes >= before + 40 * 7 * MiB, 'releaseFreeHostMemory() kept the memory');
     releaseFreeHostMemory();
   });
+
+  test('tensors freed in any order leave memory that a larger tensor can take whole', () => {
+    if (hostAllocator() !== 'bfpo') return;
+    releaseFreeHostMemory();
+    // 32 neighbouring 2 MiB blocks freed in a shuffled order merge back into one 64 MiB free range.
+    const ts = Array.from({ length: 32 }, () => zeros([524288]));
+    const order = ts.map((_, i) => (i * 13) % 32);
+    for (const i of order) ts[i].dispose();
+    const mapped = memoryStats().hostMappedBytes;
+    const big = zeros([16 * 1048576]);
+    big.fill_(1);
+    assert.equal(big.sum().item(), 16 * 1048576);
+    assert.equal(memoryStats().hostMappedBytes, mapped, 'a 64 MiB tensor did not fit into the merged free blocks');
+    big.dispose();
+    releaseFreeHostMemory();
+  });
+
 });
