@@ -21,6 +21,9 @@
 
 #include <cmath>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <type_traits>
 
 #include "common.h"
@@ -551,6 +554,17 @@ void InitFused(Napi::Env env, Napi::Object exports) {
   // swiglu(gate, up, impl?): silu(gate) * up.
   Export(env, exports, "swiglu", [](const Napi::CallbackInfo& info) {
     return Wrap(info.Env(), Swiglu(TensorArg(info, 0), TensorArg(info, 1), ImplArg(info, 2)));
+  });
+  // kernelThreads() -> how many threads share a parallel loop of bfpo's own kernels (at::parallel_for as compiled
+  // here): libtorch's thread count when the addon is built with OpenMP, 1 when the loops run serially.
+  Export(env, exports, "kernelThreads", [](const Napi::CallbackInfo& info) {
+    std::mutex mu;
+    std::set<std::thread::id> ids;
+    at::parallel_for(0, 1024, 1, [&](int64_t, int64_t) {
+      std::lock_guard<std::mutex> lock(mu);
+      ids.insert(std::this_thread::get_id());
+    });
+    return Napi::Number::New(info.Env(), static_cast<double>(ids.size()));
   });
 }
 

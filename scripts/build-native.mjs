@@ -92,15 +92,20 @@ async function main() {
   // Per-file additions: the fused optimizer, log-prob and fused.cc elementwise loops are vectorised (sqrt without errno has the same results;
   // fused.cc keeps every product rounded on its own, as the composed aten ops do, so no multiply-add contraction);
   // dist.cc gets the c10d/Gloo switches when their headers exist, else the reason they are missing.
+  // The files whose loops run on libtorch's thread pool (at::parallel_for) are compiled with OpenMP: the loop's
+  // parallel region is inlined from libtorch's headers and, without it, runs on one thread.
   const fileFlags = {
-    'optim.cc': ['-O3', '-fno-math-errno'],
+    'optim.cc': ['-O3', '-fno-math-errno', '-fopenmp'],
     'bpe.cc': ['-O3'],
-    'logprob.cc': ['-O3', '-fno-math-errno', '-fopenmp-simd'],
-    'fused.cc': ['-O3', '-fno-math-errno', '-fopenmp-simd', '-ffp-contract=off'],
+    'logprob.cc': ['-O3', '-fno-math-errno', '-fopenmp'],
+    'fused.cc': ['-O3', '-fno-math-errno', '-fopenmp', '-ffp-contract=off'],
     'dist.cc': dist.ok ? ['-DBFPO_WITH_GLOO=1', '-DUSE_C10D_GLOO=1', ...dist.includeDirs.map((d) => `-isystem${d}`)]
       : [`-DBFPO_DIST_MISSING=${JSON.stringify(dist.reason)}`],
   };
-  const libs = ['-ltorch', '-ltorch_cpu', '-lc10', '-ldl'];
+  // The OpenMP runtime must be libtorch's own, one thread pool for its loops and ours: the copy a PyTorch package
+  // or a libtorch zip carries next to its libraries (named by a hash), else the compiler's (Debian's libtorch uses it).
+  const bundledOmp = lt.libDirs.flatMap((d) => (existsSync(d) ? readdirSync(d).filter((f) => /^lib(gomp|iomp5|omp)\b.*\.so[.0-9]*$/.test(f)).map((f) => join(d, f)) : []));
+  const libs = ['-ltorch', '-ltorch_cpu', '-lc10', '-ldl', ...(bundledOmp.length > 0 ? [bundledOmp[0]] : ['-fopenmp'])];
   // libtorch_cuda registers the CUDA backend from its static initialisers: it must be linked even though no
   // symbol of ours refers to it, hence --no-as-needed.
   if (lt.cuda) libs.unshift('-Wl,--no-as-needed', '-ltorch_cuda', '-lc10_cuda', '-Wl,--as-needed');

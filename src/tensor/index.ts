@@ -15,6 +15,6 @@ export { noGrad, enableGrad, isGradEnabled, inferenceMode, isInferenceMode, clip
 export { tidy, keep, scope } from './scope.js';
 export { profileOps, selfTimes, type OpTime } from './profile.js';
 export {
-  setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, cuda, fastPaths, memoryStats, releaseFreeHostMemory, hostAllocator, buildInfo, detectBlas,
+  setNumThreads, getNumThreads, manualSeed, getRngState, setRngState, cuda, fastPaths, memoryStats, releaseFreeHostMemory, hostAllocator, kernelThreads, buildInfo, detectBlas,
 } from './runtime.js';
 export { type DeviceSetting, DEVICE_SETTING_PATTERN, CudaUnavailableError, checkDeviceSetting, resolveDevice } from './device.js';

@@ -25,6 +25,7 @@ export interface Native {
   stats(): { liveTensors: number; hostBytes: number; hostMappedBytes: number; hostReusedBlocks: number };
   releaseFreeHostMemory(keepIdleBlocks?: boolean): boolean;
   hostAllocator: 'bfpo' | 'system';
+  kernelThreads(): number;
   buildInfo(): { torchVersion: string; config: string; parallel: string };
   /** SIGINT/SIGTERM handlers that count signals (a second one exits at once); see train/signals.ts. */
   installStopSignals(): void;

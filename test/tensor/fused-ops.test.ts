@@ -8,7 +8,9 @@
 // (the composed ops round intermediates to bfloat16 in places where the fused kernels keep float32).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { manualSeed, randn, tidy, type DType, type Tensor, TorchError } from '../../src/index.js';
+import { readFileSync, realpathSync } from 'node:fs';
+import { getNumThreads, manualSeed, randn, setNumThreads, tidy, type DType, type Tensor, TorchError } from '../../src/index.js';
+import { kernelThreads } from '../../src/tensor/runtime.js';
 import { native } from '../../src/tensor/native.js';
 import { wrap } from '../../src/tensor/tensor.js';
 
@@ -206,4 +208,22 @@ test('other dtypes take the composed ops; the fused kernels refuse them', () => 
     assert.throws(() => native.rmsNorm(randn([2, 4]).handle, randn([5]).handle, 1e-6, 2), /the weight is not/);
     assert.throws(() => native.rmsNorm(randn([2, 4]).handle, randn([4]).handle, 1e-6, 7), /unknown rmsNorm implementation code 7/);
   });
+});
+
+test("bfpo's own kernels run on libtorch's threads, with libtorch's single OpenMP runtime", { skip: process.platform !== 'linux' && 'reads /proc' }, () => {
+  // Their parallel loops come inline from libtorch's headers: built without OpenMP they would run on one thread,
+  // built against another OpenMP runtime than libtorch's they would run on a second thread pool.
+  const threads = getNumThreads();
+  try {
+    setNumThreads(2);
+    assert.equal(kernelThreads(), 2);
+    setNumThreads(1);
+    assert.equal(kernelThreads(), 1);
+  } finally {
+    setNumThreads(threads);
+  }
+  const runtimes = new Set(readFileSync('/proc/self/maps', 'utf8').split('\n')
+    .map((l) => /\s(\/\S*\/lib(?:gomp|iomp5|omp)\b[^/\s]*\.so[.0-9]*)$/.exec(l)?.[1]).filter(Boolean)
+    .map((p) => realpathSync(p as string)));
+  assert.equal(runtimes.size, 1, `OpenMP runtimes loaded: ${[...runtimes].join(', ')}`);
 });
