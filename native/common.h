@@ -89,6 +89,13 @@ void Export(Napi::Env env, Napi::Object exports, const char* name, Body body);
 // Whether this libtorch has at::scaled_dot_product_attention (ops.cc).
 bool HasSdpa();
 
+// Attention's scale, mask and float32 softmax in one pass over raw scores q k^T [b, nkv, rep, s, t] (fused.cc):
+// whether it takes these scores (CPU, float32 or bfloat16, contiguous) and mask ([1 or b, 1, s, t] bool, or none);
+// the probabilities in the scores' dtype; and the raw scores' gradient for the probabilities' gradient `gp`.
+bool AttentionSoftmaxApplies(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked);
+at::Tensor AttentionSoftmax(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, double scale);
+at::Tensor AttentionSoftmaxBackward(const at::Tensor& raw, const at::Tensor& gp, const c10::optional<at::Tensor>& blocked, double scale);
+
 // Registration functions of each translation unit.
 void InitCore(Napi::Env env, Napi::Object exports);
 void InitOps(Napi::Env env, Napi::Object exports);

@@ -25,6 +25,7 @@
 #include <set>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "common.h"
 #include "vecmath.h"
@@ -417,6 +418,184 @@ at::Tensor Rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& 
   if (impl == 2 && why) throw ArgError(std::string("the fused rotary cannot run: ") + why);
   return why ? RotaryComposed(x, cos, sin) : RotaryFn::apply(x, cos, sin);
 }
+
+// ============================== attention softmax ==============================
+
+// The middle of eager attention between its two products, on raw scores q k^T [b, nkv, rep, s, t]: scale, mask
+// and a float32 softmax, as HF's eager attention composes them (mul, masked_fill with the dtype's lowest value,
+// softmax in float32, cast back), in one pass per row instead of four over the scores with float32 temporaries.
+// Rounding follows the composed ops: the scaled score is rounded to the scores' dtype before the softmax, the
+// probabilities once at the end. The exponential is vecmath.h's (about 1 ulp) and the sums run in another order
+// than aten's, so a probability can differ from the composed one in float32's last bits (and, rarely, by one
+// bfloat16 ulp).
+
+// The dtype's lowest finite value, as masked_fill writes it.
+template <typename T>
+BFPO_INLINE float LowestOf() {
+  if constexpr (std::is_same_v<T, float>) {
+    return -3.40282347e38f;
+  } else {
+    const uint16_t b = 0xFF7F;  // bfloat16's lowest: -3.3895314e38
+    return Load(&b, 0);
+  }
+}
+
+// p = softmax(round_T(raw * scale) with blocked keys at the lowest value), in float32.
+template <typename T>
+BFPO_INLINE void SoftmaxRow(const T* raw, const bool* blocked, int64_t t, float scale, float* p) {
+  const float lowest = LowestOf<T>();
+  if (blocked) {
+    const uint8_t* mask = reinterpret_cast<const uint8_t*>(blocked);  // bool as bytes: 0 or 1
+#pragma omp simd
+    for (int64_t j = 0; j < t; j++) {
+      const float v = RoundTo<T>(Load(raw, j) * scale);
+      p[j] = mask[j] != 0 ? lowest : v;
+    }
+  } else {
+#pragma omp simd
+    for (int64_t j = 0; j < t; j++) p[j] = RoundTo<T>(Load(raw, j) * scale);
+  }
+  const float m = MaxOf(p, t, -INFINITY);
+#pragma omp simd
+  for (int64_t j = 0; j < t; j++) p[j] = Exp(p[j] - m);
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t j = 0; j < t; j++) sum += p[j];
+  const float inv = 1.0f / sum;
+#pragma omp simd
+  for (int64_t j = 0; j < t; j++) p[j] = p[j] * inv;
+}
+
+// Where a row's mask lies: rows run over [b, nkv * rep, s]; the mask is [1 or b, s, t].
+struct SoftmaxRows {
+  int64_t t, s, perBatch;  // perBatch = nkv * rep * s rows
+  bool maskPerBatch;
+  const bool* MaskRow(const bool* mask, int64_t r) const {
+    if (!mask) return nullptr;
+    const int64_t bi = maskPerBatch ? r / perBatch : 0;
+    return mask + (bi * s + r % s) * t;
+  }
+};
+
+template <typename T>
+BFPO_INLINE void SoftmaxForwardRows(const T* raw, const bool* mask, T* out, float scale, const SoftmaxRows& g, int64_t begin, int64_t end, float* p) {
+  for (int64_t r = begin; r < end; r++) {
+    SoftmaxRow(raw + r * g.t, g.MaskRow(mask, r), g.t, scale, p);
+    T* o = out + r * g.t;
+#pragma omp simd
+    for (int64_t j = 0; j < g.t; j++) Store(o, j, p[j]);
+  }
+}
+
+// The gradient of the raw scores: scale * round_T(p * (gp - sum(gp * p))), 0 at blocked keys (each product rounded
+// to T as the composed softmax backward, cast, masked_fill and mul are).
+template <typename T>
+BFPO_INLINE void SoftmaxBackwardRows(const T* raw, const T* gp, const bool* mask, T* out, float scale, const SoftmaxRows& g, int64_t begin, int64_t end, float* p) {
+  for (int64_t r = begin; r < end; r++) {
+    const bool* blocked = g.MaskRow(mask, r);
+    SoftmaxRow(raw + r * g.t, blocked, g.t, scale, p);
+    const T* gr = gp + r * g.t;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t j = 0; j < g.t; j++) dot += Load(gr, j) * p[j];
+    T* o = out + r * g.t;
+    if (blocked) {
+      const uint8_t* mask = reinterpret_cast<const uint8_t*>(blocked);
+#pragma omp simd
+      for (int64_t j = 0; j < g.t; j++) {
+        const float gs = mask[j] != 0 ? 0.0f : RoundTo<T>(p[j] * (Load(gr, j) - dot));
+        Store(o, j, gs * scale);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t j = 0; j < g.t; j++) Store(o, j, RoundTo<T>(p[j] * (Load(gr, j) - dot)) * scale);
+    }
+  }
+}
+
+BFPO_ROW_KERNEL void SoftmaxForwardF32(const float* raw, const bool* mask, float* out, float scale, const SoftmaxRows& g, int64_t b, int64_t e, float* p) {
+  SoftmaxForwardRows(raw, mask, out, scale, g, b, e, p);
+}
+BFPO_ROW_KERNEL void SoftmaxForwardBF16(const uint16_t* raw, const bool* mask, uint16_t* out, float scale, const SoftmaxRows& g, int64_t b, int64_t e, float* p) {
+  SoftmaxForwardRows(raw, mask, out, scale, g, b, e, p);
+}
+BFPO_ROW_KERNEL void SoftmaxBackwardF32(const float* raw, const float* gp, const bool* mask, float* out, float scale, const SoftmaxRows& g, int64_t b, int64_t e, float* p) {
+  SoftmaxBackwardRows(raw, gp, mask, out, scale, g, b, e, p);
+}
+BFPO_ROW_KERNEL void SoftmaxBackwardBF16(const uint16_t* raw, const uint16_t* gp, const bool* mask, uint16_t* out, float scale, const SoftmaxRows& g, int64_t b, int64_t e, float* p) {
+  SoftmaxBackwardRows(raw, gp, mask, out, scale, g, b, e, p);
+}
+
+// The mask as a contiguous bool [1 or b, s, t] tensor, or undefined; `ok` false where it has another shape.
+at::Tensor SoftmaxMask(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, bool* ok) {
+  *ok = true;
+  if (!blocked) return at::Tensor();
+  const at::Tensor& m = *blocked;
+  const int64_t b = raw.size(0), s = raw.size(3), t = raw.size(4);
+  if (m.dim() != 4 || m.scalar_type() != at::kBool || !m.device().is_cpu() || m.size(1) != 1 || m.size(2) != s || m.size(3) != t ||
+      (m.size(0) != 1 && m.size(0) != b)) {
+    *ok = false;
+    return at::Tensor();
+  }
+  return m.contiguous().view({m.size(0), s, t});
+}
+
+SoftmaxRows RowsOf(const at::Tensor& raw, const at::Tensor& mask) {
+  return SoftmaxRows{raw.size(4), raw.size(3), raw.size(1) * raw.size(2) * raw.size(3), mask.defined() && mask.size(0) > 1};
+}
+
+}  // namespace
+
+bool AttentionSoftmaxApplies(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked) {
+  if (!raw.device().is_cpu() || !FusedDtype(raw.scalar_type()) || raw.dim() != 5 || !raw.is_contiguous() || raw.size(4) == 0) return false;
+  bool ok = false;
+  SoftmaxMask(raw, blocked, &ok);
+  return ok;
+}
+
+at::Tensor AttentionSoftmax(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, double scale) {
+  RECORD_FUNCTION("bfpo::attention_softmax", c10::ArrayRef<const c10::IValue>{});
+  bool ok = false;
+  const at::Tensor mask = SoftmaxMask(raw, blocked, &ok);
+  TORCH_CHECK(ok && AttentionSoftmaxApplies(raw, blocked), "attention softmax: unsupported scores or mask");
+  at::Tensor out = at::empty_like(raw);
+  const SoftmaxRows g = RowsOf(raw, mask);
+  const bool* m = mask.defined() ? mask.data_ptr<bool>() : nullptr;
+  const float sc = static_cast<float>(scale);
+  at::parallel_for(0, raw.numel() / g.t, Grain(g.t), [&](int64_t begin, int64_t end) {
+    std::vector<float> p(g.t);
+    if (raw.scalar_type() == at::kFloat) {
+      SoftmaxForwardF32(raw.data_ptr<float>(), m, out.data_ptr<float>(), sc, g, begin, end, p.data());
+    } else {
+      SoftmaxForwardBF16(Ptr<BF16>(raw), m, Ptr<BF16>(out), sc, g, begin, end, p.data());
+    }
+  });
+  return out;
+}
+
+at::Tensor AttentionSoftmaxBackward(const at::Tensor& raw, const at::Tensor& gpIn, const c10::optional<at::Tensor>& blocked, double scale) {
+  RECORD_FUNCTION("bfpo::attention_softmax_backward", c10::ArrayRef<const c10::IValue>{});
+  bool ok = false;
+  const at::Tensor mask = SoftmaxMask(raw, blocked, &ok);
+  TORCH_CHECK(ok && AttentionSoftmaxApplies(raw, blocked) && gpIn.sizes() == raw.sizes() && gpIn.scalar_type() == raw.scalar_type(),
+              "attention softmax backward: unsupported scores, gradient or mask");
+  const at::Tensor gp = gpIn.contiguous();
+  at::Tensor out = at::empty_like(raw);
+  const SoftmaxRows g = RowsOf(raw, mask);
+  const bool* m = mask.defined() ? mask.data_ptr<bool>() : nullptr;
+  const float sc = static_cast<float>(scale);
+  at::parallel_for(0, raw.numel() / g.t, Grain(g.t), [&](int64_t begin, int64_t end) {
+    std::vector<float> p(g.t);
+    if (raw.scalar_type() == at::kFloat) {
+      SoftmaxBackwardF32(raw.data_ptr<float>(), gp.data_ptr<float>(), m, out.data_ptr<float>(), sc, g, begin, end, p.data());
+    } else {
+      SoftmaxBackwardBF16(Ptr<BF16>(raw), Ptr<BF16>(gp), m, Ptr<BF16>(out), sc, g, begin, end, p.data());
+    }
+  });
+  return out;
+}
+
+namespace {
 
 // ============================== SwiGLU ==============================
 

@@ -33,23 +33,6 @@ BFPO_INLINE void Narrow(const float* x, int64_t n, uint16_t* out) {
   for (int64_t j = 0; j < n; j++) Store(out, j, x[j]);
 }
 
-// max(m, x[0..n)), over four quarters at once: four independent maxima, not one long chain of compares.
-BFPO_INLINE float MaxOf(const float* x, int64_t n, float m0) {
-  const int64_t q = n / 4;
-  float m1 = -INFINITY, m2 = -INFINITY, m3 = -INFINITY;
-#pragma omp simd reduction(max : m0, m1, m2, m3)
-  for (int64_t j = 0; j < q; j++) {
-    m0 = x[j] > m0 ? x[j] : m0;
-    m1 = x[j + q] > m1 ? x[j + q] : m1;
-    m2 = x[j + 2 * q] > m2 ? x[j + 2 * q] : m2;
-    m3 = x[j + 3 * q] > m3 ? x[j + 3 * q] : m3;
-  }
-  for (int64_t j = 4 * q; j < n; j++) m0 = x[j] > m0 ? x[j] : m0;
-  m0 = m1 > m0 ? m1 : m0;
-  m2 = m3 > m2 ? m3 : m2;
-  return m2 > m0 ? m2 : m0;
-}
-
 BFPO_INLINE float SumExp(const float* x, int64_t n, float shift) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)

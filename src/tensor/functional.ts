@@ -138,7 +138,9 @@ const KERNELS: Record<AttentionKernel, number> = { auto: 0, eager: 1, sdpa: 2 };
  * Scaled dot-product attention with grouped key/value heads: `q` [b, nh, s, hd], `k` and `v` [b, nkv, t, hd] with
  * nh a multiple of nkv (query head j reads key/value head floor(j / (nh / nkv))). `blocked` (bool, broadcastable
  * to [b, 1, s, t]) marks the pairs a query may not attend to; a query that may attend to nothing gets a meaningless
- * row instead of NaN. `kernel` 'eager' multiplies plainly with a float32 softmax; 'sdpa' calls libtorch's
+ * row instead of NaN. `kernel` 'eager' multiplies plainly with a float32 softmax (on the CPU, for float32 and
+ * bfloat16 with a [1 or b, 1, s, t] mask or none, the scale, the mask and the softmax are one fused pass over the
+ * scores, forward and backward; otherwise aten ops compose them); 'sdpa' calls libtorch's
  * scaled_dot_product_attention (flash / memory-efficient kernels on CUDA; libtorch 2.0 or newer, see fastPaths());
  * 'auto' (the default) takes sdpa where it exists. Returns [b, nh, s, hd].
  *

@@ -60,12 +60,13 @@ test('scaledDotProductAttention errors name the problem', () => {
 // must be those of autograd through the composed eager formula: float32 scores cast from the inputs' dtype, a float32
 // softmax cast back, grouped key/value heads, a mask, queries narrowed out of a longer sequence (padding-free groups)
 // and a query row that may attend to nothing.
-for (const dtype of ['float32', 'bfloat16'] as const) {
+// (float32 and bfloat16 take the fused softmax of native/fused.cc on the CPU, float64 the composed aten ops.)
+for (const dtype of ['float32', 'bfloat16', 'float64'] as const) {
   test(`scaledDotProductAttention's gradients equal autograd through the composed formula (${dtype})`, () => {
     tidy(() => {
       manualSeed(2);
       const [nh, nkv, s, hd, scale] = [6, 2, 7, 8, 0.35];
-      const lowest = dtype === 'float32' ? -3.4028234663852886e38 : -3.3895313892515355e38;
+      const lowest = { float32: -3.4028234663852886e38, bfloat16: -3.3895313892515355e38, float64: -1.7976931348623157e308 }[dtype];
       const blocked = randn([1, 1, s, s]).gt(0.3);
       blocked.narrow(2, 0, 1).fill_(true); // the first query sees nothing
       const grad = randn([1, nh, s, hd]).to(dtype);
@@ -81,16 +82,16 @@ for (const dtype of ['float32', 'bfloat16'] as const) {
           const kk = k.repeatInterleave(nh / nkv, 1);
           const vv = v.repeatInterleave(nh / nkv, 1);
           const scores = q.matmul(kk.transpose(2, 3)).mul(scale).maskedFill(blocked, lowest);
-          out = scores.float().softmax(-1).to(dtype).matmul(vv);
+          out = (dtype === 'float64' ? scores.softmax(-1) : scores.float().softmax(-1).to(dtype)).matmul(vv);
         } else {
           out = scaledDotProductAttention(q, k, v, { blocked, scale, kernel: 'eager' });
         }
-        out.float().mul(grad.float()).sum().backward();
-        return { out: out.float(), grads: [q0, k0, v0].map((x) => x.grad!.float()) };
+        out.to('float64').mul(grad.to('float64')).sum().backward();
+        return { out: out.to('float64'), grads: [q0, k0, v0].map((x) => x.grad!.to('float64')) };
       };
       const fast = run(false);
       const ref = run(true);
-      const tol = dtype === 'float32' ? 1e-5 : 2e-2;
+      const tol = { float32: 1e-5, bfloat16: 2e-2, float64: 1e-12 }[dtype];
       const rel = (a: typeof fast.out, b: typeof fast.out): number => a.sub(b).abs().max().item() / Math.max(b.abs().max().item(), 1e-12);
       assert.ok(rel(fast.out, ref.out) < tol, `output: ${rel(fast.out, ref.out)}`);
       ['q', 'k', 'v'].forEach((name, i) => {
