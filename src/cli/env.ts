@@ -34,7 +34,7 @@ export function environmentReport(): [string, string][] {
     ['BLAS', detectBlas()],
     ['CUDA', cudaLine()],
     ['fast paths', fastPathLine()],
-    ['threads', `${getNumThreads()}, bfpo's own kernels ${kernelThreads()} (set BFPO_NUM_THREADS to change)`],
+    ['threads', `${getNumThreads()} (bfpo's own kernels: ${kernelThreads()}; set BFPO_NUM_THREADS to change)`],
     ['parallel', bi.parallel.split('\n').filter((l) => /OpenMP|MKL|backend/i.test(l)).map((l) => l.trim()).join('; ') || 'unknown'],
     ['matmul 256', `float32 ${f32.toFixed(1)} GFLOP/s, bfloat16 ${bf16.toFixed(1)} GFLOP/s (bf16 is ${(bf16 / f32).toFixed(2)}x float32${bf16 < f32 / 2 ? ': this CPU has no fast bf16, prefer float32 here' : ''})`],
     ['bf16', probe],

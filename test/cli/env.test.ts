@@ -30,6 +30,7 @@ test('bfpo env reports versions, libtorch, BLAS, CUDA, threads and matmul speeds
   assert.match(text, /^BLAS +(openblas|mkl|blis|reference|unknown)$/m);
   assert.match(text, /^CUDA +(available|not available)/m);
   assert.match(text, new RegExp(`^threads +${getNumThreads()} `, 'm'));
+  assert.match(text, new RegExp(`bfpo's own kernels: ${getNumThreads()};`), 'bfpo\'s kernels run on libtorch\'s threads');
   assert.match(text, /^matmul 256 +float32 [\d.]+ GFLOP\/s, bfloat16 [\d.]+ GFLOP\/s/m);
   assert.ok(matmulSpeed('float32', 64, 3) > 0);
 });
