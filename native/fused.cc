@@ -553,46 +553,51 @@ bool AttentionSoftmaxApplies(const at::Tensor& raw, const c10::optional<at::Tens
   return ok;
 }
 
-at::Tensor AttentionSoftmax(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, double scale) {
-  RECORD_FUNCTION("bfpo::attention_softmax", c10::ArrayRef<const c10::IValue>{});
-  bool ok = false;
-  const at::Tensor mask = SoftmaxMask(raw, blocked, &ok);
-  TORCH_CHECK(ok && AttentionSoftmaxApplies(raw, blocked), "attention softmax: unsupported scores or mask");
+namespace {
+
+// Checks the scores and mask, then runs `rows(begin, end, mask, rows, out, p)` over the score rows in parallel, each
+// task with a float32 row buffer `p`; returns `out` (the scores' shape and dtype).
+template <typename Rows>
+at::Tensor OverSoftmaxRows(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, bool ok, const char* what, Rows&& rows) {
+  bool maskOk = false;
+  const at::Tensor mask = SoftmaxMask(raw, blocked, &maskOk);
+  TORCH_CHECK(ok && maskOk && AttentionSoftmaxApplies(raw, blocked), what, ": unsupported scores, gradient or mask");
   at::Tensor out = at::empty_like(raw);
   const SoftmaxRows g = RowsOf(raw, mask);
   const bool* m = mask.defined() ? mask.data_ptr<bool>() : nullptr;
-  const float sc = static_cast<float>(scale);
   at::parallel_for(0, raw.numel() / g.t, Grain(g.t), [&](int64_t begin, int64_t end) {
     std::vector<float> p(g.t);
-    if (raw.scalar_type() == at::kFloat) {
-      SoftmaxForwardF32(raw.data_ptr<float>(), m, out.data_ptr<float>(), sc, g, begin, end, p.data());
-    } else {
-      SoftmaxForwardBF16(Ptr<BF16>(raw), m, Ptr<BF16>(out), sc, g, begin, end, p.data());
-    }
+    rows(begin, end, m, g, out, p.data());
   });
   return out;
 }
 
-at::Tensor AttentionSoftmaxBackward(const at::Tensor& raw, const at::Tensor& gpIn, const c10::optional<at::Tensor>& blocked, double scale) {
-  RECORD_FUNCTION("bfpo::attention_softmax_backward", c10::ArrayRef<const c10::IValue>{});
-  bool ok = false;
-  const at::Tensor mask = SoftmaxMask(raw, blocked, &ok);
-  TORCH_CHECK(ok && AttentionSoftmaxApplies(raw, blocked) && gpIn.sizes() == raw.sizes() && gpIn.scalar_type() == raw.scalar_type(),
-              "attention softmax backward: unsupported scores, gradient or mask");
-  const at::Tensor gp = gpIn.contiguous();
-  at::Tensor out = at::empty_like(raw);
-  const SoftmaxRows g = RowsOf(raw, mask);
-  const bool* m = mask.defined() ? mask.data_ptr<bool>() : nullptr;
+}  // namespace
+
+at::Tensor AttentionSoftmax(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, double scale) {
+  RECORD_FUNCTION("bfpo::attention_softmax", c10::ArrayRef<const c10::IValue>{});
   const float sc = static_cast<float>(scale);
-  at::parallel_for(0, raw.numel() / g.t, Grain(g.t), [&](int64_t begin, int64_t end) {
-    std::vector<float> p(g.t);
+  return OverSoftmaxRows(raw, blocked, true, "attention softmax", [&](int64_t b, int64_t e, const bool* m, const SoftmaxRows& g, at::Tensor& out, float* p) {
     if (raw.scalar_type() == at::kFloat) {
-      SoftmaxBackwardF32(raw.data_ptr<float>(), gp.data_ptr<float>(), m, out.data_ptr<float>(), sc, g, begin, end, p.data());
+      SoftmaxForwardF32(raw.data_ptr<float>(), m, out.data_ptr<float>(), sc, g, b, e, p);
     } else {
-      SoftmaxBackwardBF16(Ptr<BF16>(raw), Ptr<BF16>(gp), m, Ptr<BF16>(out), sc, g, begin, end, p.data());
+      SoftmaxForwardBF16(Ptr<BF16>(raw), m, Ptr<BF16>(out), sc, g, b, e, p);
     }
   });
-  return out;
+}
+
+at::Tensor AttentionSoftmaxBackward(const at::Tensor& raw, const at::Tensor& gpIn, const c10::optional<at::Tensor>& blocked, double scale) {
+  RECORD_FUNCTION("bfpo::attention_softmax_backward", c10::ArrayRef<const c10::IValue>{});
+  const at::Tensor gp = gpIn.contiguous();
+  const float sc = static_cast<float>(scale);
+  const bool ok = gp.sizes() == raw.sizes() && gp.scalar_type() == raw.scalar_type();
+  return OverSoftmaxRows(raw, blocked, ok, "attention softmax backward", [&](int64_t b, int64_t e, const bool* m, const SoftmaxRows& g, at::Tensor& out, float* p) {
+    if (raw.scalar_type() == at::kFloat) {
+      SoftmaxBackwardF32(raw.data_ptr<float>(), gp.data_ptr<float>(), m, out.data_ptr<float>(), sc, g, b, e, p);
+    } else {
+      SoftmaxBackwardBF16(Ptr<BF16>(raw), Ptr<BF16>(gp), m, Ptr<BF16>(out), sc, g, b, e, p);
+    }
+  });
 }
 
 namespace {
