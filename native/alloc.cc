@@ -53,6 +53,13 @@ bool HugePages() {
   return on;
 }
 
+// Marks [p, p + n) for transparent huge pages (a hint: nothing changes where the kernel has them off).
+void AdviseHugePages(void* p, size_t n) {
+#ifdef MADV_HUGEPAGE
+  if (HugePages()) madvise(p, n, MADV_HUGEPAGE);
+#endif
+}
+
 // A block of the arena. `resident`: for a free block, how many of its bytes have pages (written before and not
 // given back since); the rest costs fresh page faults when written. Counted as if the resident bytes came first,
 // which they do where a block grew at the arena's end (the one place a block gets pages that were never written).
@@ -91,9 +98,7 @@ struct Arena {
       if (aligned + r < a + r + kGrow) munmap(reinterpret_cast<void*>(aligned + r), a + r + kGrow - (aligned + r));
       base = reinterpret_cast<char*>(aligned);
       reserved = r;
-#ifdef MADV_HUGEPAGE
-      if (HugePages()) madvise(base, reserved, MADV_HUGEPAGE);
-#endif
+      AdviseHugePages(base, reserved);
       break;
     }
   }
@@ -179,9 +184,7 @@ struct Arena {
         // Back to reserved, uncommitted address space (MAP_FIXED replaces the range in one step).
         void* p = mmap(base + off, top - off, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
         if (p != MAP_FAILED) {
-#ifdef MADV_HUGEPAGE
-          if (HugePages()) madvise(base + off, top - off, MADV_HUGEPAGE);
-#endif
+          AdviseHugePages(base + off, top - off);
           freeBySize.erase({last->second.size, off});
           blocks.erase(last);
           top = off;

@@ -526,18 +526,17 @@ BFPO_ROW_KERNEL void SoftmaxBackwardBF16(const uint16_t* raw, const uint16_t* gp
   SoftmaxBackwardRows(raw, gp, mask, out, scale, g, b, e, p);
 }
 
-// The mask as a contiguous bool [1 or b, s, t] tensor, or undefined; `ok` false where it has another shape.
-at::Tensor SoftmaxMask(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, bool* ok) {
-  *ok = true;
-  if (!blocked) return at::Tensor();
+// Whether the mask (or none) is one the kernels read: bool [1 or b, 1, s, t] on the CPU.
+bool SoftmaxMaskFits(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked) {
+  if (!blocked) return true;
   const at::Tensor& m = *blocked;
-  const int64_t b = raw.size(0), s = raw.size(3), t = raw.size(4);
-  if (m.dim() != 4 || m.scalar_type() != at::kBool || !m.device().is_cpu() || m.size(1) != 1 || m.size(2) != s || m.size(3) != t ||
-      (m.size(0) != 1 && m.size(0) != b)) {
-    *ok = false;
-    return at::Tensor();
-  }
-  return m.contiguous().view({m.size(0), s, t});
+  return m.dim() == 4 && m.scalar_type() == at::kBool && m.device().is_cpu() && m.size(1) == 1 && m.size(2) == raw.size(3) &&
+         m.size(3) == raw.size(4) && (m.size(0) == 1 || m.size(0) == raw.size(0));
+}
+
+// The mask as a contiguous bool [1 or b, s, t] tensor, or undefined without one.
+at::Tensor SoftmaxMask(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked) {
+  return blocked ? blocked->contiguous().view({blocked->size(0), raw.size(3), raw.size(4)}) : at::Tensor();
 }
 
 SoftmaxRows RowsOf(const at::Tensor& raw, const at::Tensor& mask) {
@@ -547,21 +546,18 @@ SoftmaxRows RowsOf(const at::Tensor& raw, const at::Tensor& mask) {
 }  // namespace
 
 bool AttentionSoftmaxApplies(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked) {
-  if (!raw.device().is_cpu() || !FusedDtype(raw.scalar_type()) || raw.dim() != 5 || !raw.is_contiguous() || raw.size(4) == 0) return false;
-  bool ok = false;
-  SoftmaxMask(raw, blocked, &ok);
-  return ok;
+  return raw.device().is_cpu() && FusedDtype(raw.scalar_type()) && raw.dim() == 5 && raw.is_contiguous() && raw.size(4) > 0 &&
+         SoftmaxMaskFits(raw, blocked);
 }
 
 namespace {
 
-// Checks the scores and mask, then runs `rows(begin, end, mask, rows, out, p)` over the score rows in parallel, each
+// Checks the scores and mask, then runs `rows(begin, end, mask, layout, out, p)` over the score rows in parallel, each
 // task with a float32 row buffer `p`; returns `out` (the scores' shape and dtype).
 template <typename Rows>
 at::Tensor OverSoftmaxRows(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, bool ok, const char* what, Rows&& rows) {
-  bool maskOk = false;
-  const at::Tensor mask = SoftmaxMask(raw, blocked, &maskOk);
-  TORCH_CHECK(ok && maskOk && AttentionSoftmaxApplies(raw, blocked), what, ": unsupported scores, gradient or mask");
+  TORCH_CHECK(ok && AttentionSoftmaxApplies(raw, blocked), what, ": unsupported scores, gradient or mask");
+  const at::Tensor mask = SoftmaxMask(raw, blocked);
   at::Tensor out = at::empty_like(raw);
   const SoftmaxRows g = RowsOf(raw, mask);
   const bool* m = mask.defined() ? mask.data_ptr<bool>() : nullptr;

@@ -191,32 +191,28 @@ static at::Scalar LowestOf(at::ScalarType t) {
 #endif
 bool HasSdpa() { return BFPO_HAS_SDPA; }
 
-// The scores of AttentionMath: [b, nkv, rep, s, t] in the inputs' dtype, masked, before the softmax.
-static at::Tensor AttentionScores(const at::Tensor& q, const at::Tensor& k, const c10::optional<at::Tensor>& blocked,
-                                  double scale, int64_t rep) {
-  const int64_t b = q.size(0), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
-  at::Tensor scores = at::matmul(q.reshape({b, nkv, rep * s, hd}), k.transpose(2, 3)).mul(scale).view({b, nkv, rep, s, t});
-  return blocked ? scores.masked_fill(blocked->unsqueeze(1), LowestOf(scores.scalar_type())) : scores;
-}
-
-// Attention as plain products: grouping the queries as [b, nkv, rep * s, hd] serves each key/value head to its rep
-// query heads without copying keys and values. Masked scores get the dtype's lowest value; softmax runs in float32
-// as in HF's eager attention.
 // The raw scores q k^T as [b, nkv, rep, s, t], before scale and mask.
 static at::Tensor RawScores(const at::Tensor& q, const at::Tensor& k, int64_t rep) {
   const int64_t b = q.size(0), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
   return at::matmul(q.reshape({b, nkv, rep * s, hd}), k.transpose(2, 3)).view({b, nkv, rep, s, t});
 }
 
+// The scores of AttentionMath composed from aten ops: the raw scores scaled and masked, before the softmax.
+static at::Tensor AttentionScores(const at::Tensor& raw, const c10::optional<at::Tensor>& blocked, double scale) {
+  at::Tensor scores = raw.mul(scale);
+  return blocked ? scores.masked_fill(blocked->unsqueeze(1), LowestOf(scores.scalar_type())) : scores;
+}
+
+// Attention as plain products: grouping the queries as [b, nkv, rep * s, hd] serves each key/value head to its rep
+// query heads without copying keys and values. Masked scores get the dtype's lowest value; softmax runs in float32
+// as in HF's eager attention. On the CPU, scale, mask and softmax run as one pass (fused.cc) where it takes the
+// scores; elsewhere aten ops compose them.
 static at::Tensor AttentionMath(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                 const c10::optional<at::Tensor>& blocked, double scale, int64_t rep) {
   const int64_t b = q.size(0), nh = q.size(1), s = q.size(2), hd = q.size(3), nkv = k.size(1), t = k.size(2);
-  if (q.device().is_cpu()) {
-    // On the CPU, scale, mask and softmax in one pass (fused.cc) where it takes these scores.
-    const at::Tensor raw = RawScores(q, k, rep);
-    if (AttentionSoftmaxApplies(raw, blocked)) return at::matmul(AttentionSoftmax(raw, blocked, scale).view({b, nkv, rep * s, t}), v).view({b, nh, s, hd});
-  }
-  at::Tensor scores = AttentionScores(q, k, blocked, scale, rep);
+  const at::Tensor raw = RawScores(q, k, rep);
+  if (AttentionSoftmaxApplies(raw, blocked)) return at::matmul(AttentionSoftmax(raw, blocked, scale).view({b, nkv, rep * s, t}), v).view({b, nh, s, hd});
+  at::Tensor scores = AttentionScores(raw, blocked, scale);
   at::Tensor probs = scores.scalar_type() == at::kFloat || scores.scalar_type() == at::kDouble
                          ? at::softmax(scores, -1)
                          : at::softmax(scores, -1, at::kFloat).to(scores.scalar_type());
@@ -301,19 +297,17 @@ static std::array<at::Tensor, 3> AttentionMathBackward(const at::Tensor& q, cons
   const at::ScalarType dt = q.scalar_type();
   const bool wide = dt == at::kFloat || dt == at::kDouble;
   const at::Tensor go = goIn.reshape({b, nkv, rep * s, hd});
-  if (q.device().is_cpu()) {
-    const at::Tensor raw = RawScores(q, k, rep);
-    if (AttentionSoftmaxApplies(raw, blocked)) {
-      const at::Tensor used = AttentionSoftmax(raw, blocked, scale).view({b, nkv, rep * s, t});
-      at::Tensor gv = at::matmul(used.transpose(2, 3), go);
-      const at::Tensor gp = at::matmul(go, v.transpose(2, 3)).view({b, nkv, rep, s, t});
-      const at::Tensor gs = AttentionSoftmaxBackward(raw, gp, blocked, scale).view({b, nkv, rep * s, t});
-      at::Tensor gq = at::matmul(gs, k).view({b, nh, s, hd});
-      at::Tensor gk = at::matmul(gs.transpose(2, 3), q.reshape({b, nkv, rep * s, hd}));
-      return {gq, gk, gv};
-    }
+  const at::Tensor raw = RawScores(q, k, rep);
+  if (AttentionSoftmaxApplies(raw, blocked)) {
+    const at::Tensor used = AttentionSoftmax(raw, blocked, scale).view({b, nkv, rep * s, t});
+    at::Tensor gv = at::matmul(used.transpose(2, 3), go);
+    const at::Tensor gp = at::matmul(go, v.transpose(2, 3)).view({b, nkv, rep, s, t});
+    const at::Tensor gs = AttentionSoftmaxBackward(raw, gp, blocked, scale).view({b, nkv, rep * s, t});
+    at::Tensor gq = at::matmul(gs, k).view({b, nh, s, hd});
+    at::Tensor gk = at::matmul(gs.transpose(2, 3), q.reshape({b, nkv, rep * s, hd}));
+    return {gq, gk, gv};
   }
-  const at::Tensor scores = AttentionScores(q, k, blocked, scale, rep);
+  const at::Tensor scores = AttentionScores(raw, blocked, scale);
   const at::Tensor p = wide ? at::softmax(scores, -1) : at::softmax(scores, -1, at::kFloat);  // [b, nkv, rep, s, t]
   const at::Tensor used = (wide ? p : p.to(dt)).view({b, nkv, rep * s, t});                   // what met v
   at::Tensor gv = at::matmul(used.transpose(2, 3), go);  // [b, nkv, t, hd]
